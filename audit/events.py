@@ -1,0 +1,181 @@
+"""What an audit event is, and its canonical bytes (the Merkle leaf).
+
+An event says who did what to which record for which purpose, with what outcome under which
+policy version. It must never carry a personal value, so every string in it is checked
+against narrow shapes (identifiers, ids, dotted verbs, lower-case reasons) and ``details``
+accepts only the keys declared in :data:`DETAIL_KEYS`: a new key has to be declared with its
+shape before anyone can record it, which is where a reviewer catches a value-bearing key.
+
+Canonical bytes: UTF-8 JSON, keys sorted, no white space (``separators=(",", ":")``), no
+floats, keys whose value is null left out, times as RFC 3339 UTC with microseconds and ``Z``.
+For this subset of JSON that is exactly RFC 8785 (JCS), so any JCS library reproduces it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+CANONICAL_VERSION = 1
+
+_ACTION = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*){1,3}$")
+_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/{}\-]{0,127}$")
+_HEX = re.compile(r"^[0-9a-f]{1,128}$")
+# Reasons are ours, never the client's: lower-case words, digits and light punctuation.
+# Capital letters (names) and '@' (emails) cannot pass.
+_REASON = re.compile(r"^[a-z0-9][a-z0-9 _.,:;()/\-]{0,199}$")
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    FAILED = "failed"
+
+
+class UnsafeAuditEvent(ValueError):
+    """The event would carry something that is not an id, a name of a thing or a number."""
+
+
+def _ident(value: Any) -> bool:
+    return isinstance(value, str) and bool(_IDENT.match(value))
+
+
+def _ident_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and len(value) <= 1000 and all(map(_ident, value))
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _hex(value: Any) -> bool:
+    return isinstance(value, str) and bool(_HEX.match(value))
+
+
+def _flag(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _reason(value: Any) -> bool:
+    return isinstance(value, str) and bool(_REASON.match(value))
+
+
+# Every key a caller may put in `details`, with the only shape its value may take.
+DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
+    "client_id": _ident,
+    "client_name": _ident,
+    "collection": _ident,
+    "count": _count,
+    "digest": _hex,
+    "entity_types": _ident_list,
+    "fields": _ident_list,
+    "http_status": _count,
+    "kek_version": _count,
+    "key_prefix": _ident,
+    "method": _ident,
+    "purposes": _ident_list,
+    "record_ids": _ident_list,
+    "revoked": _flag,
+    "role": _ident,
+    "route": _ident,
+    "rows": _count,
+    "status": _ident,
+    "subject_ids": _ident_list,
+    "tree_size": _count,
+    "type": _ident,
+    "verified": _flag,
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str  # a client id, or "cli:<os user>", or "system"
+    role: str
+
+
+@dataclass(frozen=True)
+class Target:
+    collection: str | None = None
+    record_id: str | None = None
+    subject_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    action: str
+    actor: Actor
+    outcome: Outcome = Outcome.ALLOWED
+    target: Target = field(default_factory=Target)
+    purpose: str | None = None
+    reason: str | None = None
+    policy_version: str | None = None
+    request_id: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Refuse anything that could be a personal value; the message names the key only."""
+        if not _ACTION.match(self.action):
+            raise UnsafeAuditEvent("action must be a dotted lower-case verb like data.read")
+        checks: list[tuple[str, Any, Callable[[Any], bool]]] = [
+            ("actor.id", self.actor.id, _ident),
+            ("actor.role", self.actor.role, _ident),
+            ("outcome", self.outcome, lambda v: isinstance(v, Outcome)),
+        ]
+        optional: list[tuple[str, Any, Callable[[Any], bool]]] = [
+            ("target.collection", self.target.collection, _ident),
+            ("target.record_id", self.target.record_id, _ident),
+            ("target.subject_id", self.target.subject_id, _ident),
+            ("purpose", self.purpose, _ident),
+            ("reason", self.reason, _reason),
+            ("policy_version", self.policy_version, _hex),
+            ("request_id", self.request_id, _ident),
+        ]
+        checks += [c for c in optional if c[1] is not None]
+        for key, value in self.details.items():
+            shape = DETAIL_KEYS.get(key)
+            if shape is None:
+                raise UnsafeAuditEvent(f"details.{key} is not a declared audit detail key")
+            checks.append((f"details.{key}", value, shape))
+        for name, value, shape in checks:
+            if not shape(value):
+                raise UnsafeAuditEvent(f"{name} does not have the shape of an id or name")
+
+    def to_document(self, event_id: str, recorded_at: datetime) -> dict[str, Any]:
+        target = {k: v for k, v in vars(self.target).items() if v is not None}
+        doc: dict[str, Any] = {
+            "v": CANONICAL_VERSION,
+            "id": event_id,
+            "time": format_time(recorded_at),
+            "action": self.action,
+            "actor": {"id": self.actor.id, "role": self.actor.role},
+            "outcome": str(self.outcome),
+            "target": target or None,
+            "purpose": self.purpose,
+            "reason": self.reason,
+            "policy_version": self.policy_version,
+            "request_id": self.request_id,
+            "details": {k: list(v) if isinstance(v, tuple) else v for k, v in self.details.items()}
+            or None,
+        }
+        return {k: v for k, v in doc.items() if v is not None}
+
+
+def format_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_bytes(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def parse_leaf(leaf: bytes) -> dict[str, Any]:
+    return json.loads(leaf.decode("utf-8"))

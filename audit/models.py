@@ -1,0 +1,86 @@
+"""The audit tables. Every table but the queue is append-only (a PostgreSQL trigger says so).
+
+- ``audit_entries``: each event's canonical bytes, plus a few columns copied out of them to
+  filter on (the served event is always decoded from the bytes, so a doctored filter column
+  can hide an event from a query but never change what it says).
+- ``audit_queue``: entries recorded but not yet in the tree; the integrator drains it.
+- ``audit_sequence``: position in the tree -> entry, with the leaf hash fixed at integration.
+- ``audit_nodes``: hashes of the perfect subtrees above the leaves, so proofs are O(log n).
+- ``audit_checkpoints``: signed tree heads (C2SP signed notes).
+- ``audit_integrator``: one row whose write lock serialises integrators on SQLite.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+EntryId = BigInteger().with_variant(Integer(), "sqlite")
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", EntryId, primary_key=True, autoincrement=True),
+    Column("event_id", String(32), nullable=False, unique=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor_id", String(128), nullable=False, index=True),
+    Column("action", String(64), nullable=False, index=True),
+    Column("subject_id", String(128), nullable=True, index=True),
+    Column("data", LargeBinary(), nullable=False),
+)
+
+audit_queue = Table(
+    "audit_queue",
+    metadata,
+    Column("entry_id", EntryId, ForeignKey("audit_entries.id"), primary_key=True,
+           autoincrement=False),
+)
+
+audit_sequence = Table(
+    "audit_sequence",
+    metadata,
+    Column("leaf_index", BigInteger(), primary_key=True, autoincrement=False),
+    Column("entry_id", EntryId, ForeignKey("audit_entries.id"), nullable=False, unique=True),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+)
+
+audit_nodes = Table(
+    "audit_nodes",
+    metadata,
+    Column("level", SmallInteger(), primary_key=True, autoincrement=False),
+    Column("idx", BigInteger(), primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger(), primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("key_name", String(200), nullable=False),
+    Column("note", Text(), nullable=False),
+)
+
+audit_integrator = Table(
+    "audit_integrator",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=False),
+    Column("runs", BigInteger(), nullable=False),
+)
+
+APPEND_ONLY_TABLES = ("audit_entries", "audit_sequence", "audit_nodes", "audit_checkpoints")

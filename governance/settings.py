@@ -1,0 +1,126 @@
+"""Service settings, read once from the environment at start.
+
+Every setting has an embedded default (SQLite and key files under ``./var/``, the policy
+files shipped in ``policies/``) so one command runs the service on a fresh machine. A wrong
+value stops the start with a message that names the environment variable, because an
+operator reading a crash log must know which knob to turn.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from governance.errors import SettingsError
+
+PACKAGED_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+
+_SUPPORTED_BACKENDS = {"sqlite", "postgresql"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    policy_dir: Path
+    key_file: Path
+    audit_signing_key_file: Path
+    audit_log_origin: str
+    audit_key_name: str
+    max_request_bytes: int = 1_048_576
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        var_dir = Path(env.get("GOVERNANCE_VAR_DIR", "var")).resolve()
+        database_url = _database_url(
+            env.get("GOVERNANCE_DATABASE_URL", f"sqlite:///{var_dir / 'governance.db'}")
+        )
+        policy_dir = _existing_dir(
+            "GOVERNANCE_POLICY_DIR", env.get("GOVERNANCE_POLICY_DIR", str(PACKAGED_POLICY_DIR))
+        )
+        key_file = Path(env.get("GOVERNANCE_KEY_FILE", str(var_dir / "keys" / "kek.json")))
+        signing_key = Path(
+            env.get(
+                "GOVERNANCE_AUDIT_SIGNING_KEY_FILE",
+                str(key_file.parent / "audit-signing-key.pem"),
+            )
+        )
+        origin = env.get("GOVERNANCE_AUDIT_LOG_ORIGIN", "crm-privacy-gateway.example/audit")
+        _no_space("GOVERNANCE_AUDIT_LOG_ORIGIN", origin)
+        key_name = env.get("GOVERNANCE_AUDIT_KEY_NAME", origin)
+        _no_space("GOVERNANCE_AUDIT_KEY_NAME", key_name)
+        if "+" in key_name:
+            raise SettingsError("GOVERNANCE_AUDIT_KEY_NAME must not contain '+'")
+        max_bytes = _positive_int(
+            "GOVERNANCE_MAX_REQUEST_BYTES", env.get("GOVERNANCE_MAX_REQUEST_BYTES", "1048576")
+        )
+        log_level = env.get("GOVERNANCE_LOG_LEVEL", "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise SettingsError(
+                "GOVERNANCE_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+            )
+        return cls(
+            database_url=database_url,
+            policy_dir=policy_dir,
+            key_file=key_file,
+            audit_signing_key_file=signing_key,
+            audit_log_origin=origin,
+            audit_key_name=key_name,
+            max_request_bytes=max_bytes,
+            log_level=log_level,
+        )
+
+    @property
+    def backend(self) -> str:
+        return make_url(self.database_url).get_backend_name()
+
+
+def _database_url(raw: str) -> str:
+    try:
+        url: URL = make_url(raw)
+    except ArgumentError:
+        raise SettingsError(
+            "GOVERNANCE_DATABASE_URL is not a database URL "
+            "(expected e.g. sqlite:///var/governance.db or postgresql://user@host/db)"
+        ) from None
+    backend = url.get_backend_name()
+    if backend not in _SUPPORTED_BACKENDS:
+        raise SettingsError(
+            f"GOVERNANCE_DATABASE_URL names the unsupported backend {backend!r}; "
+            "use sqlite or postgresql"
+        )
+    if backend == "postgresql" and url.drivername in ("postgresql", "postgres"):
+        # psycopg 3 is the driver we ship; SQLAlchemy's bare name would pick psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and url.database in (None, ""):
+        raise SettingsError("GOVERNANCE_DATABASE_URL: an in-memory SQLite store loses all data")
+    return url.render_as_string(hide_password=False)
+
+
+def _existing_dir(name: str, raw: str) -> Path:
+    path = Path(raw).resolve()
+    if not path.is_dir():
+        raise SettingsError(f"{name} names {raw!r}, which is not a directory")
+    return path
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _no_space(name: str, value: str) -> None:
+    if not value or any(ch.isspace() for ch in value):
+        raise SettingsError(f"{name} must be non-empty and contain no white space")

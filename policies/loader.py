@@ -1,0 +1,52 @@
+"""Load the policy files of a directory into one versioned, immutable policy set.
+
+The version is a SHA-256 over every policy file's name and bytes, so any edit, however
+small, changes the version that decisions and audit events carry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from policies.datamap import parse_datamap
+from policies.errors import PolicyFileError, Problem
+from policies.types import DataMap
+
+POLICY_FILES = ("datamap.yaml",)
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    version: str
+    datamap: DataMap
+    sources: dict[str, str]  # file name -> text, served by GET /v1/policy
+
+
+def load_policy_set(policy_dir: Path) -> PolicySet:
+    sources: dict[str, str] = {}
+    digest = hashlib.sha256()
+    for name in POLICY_FILES:
+        path = policy_dir / name
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise PolicyFileError([Problem(name, "", f"cannot be read ({exc.strerror})")]) from None
+        digest.update(name.encode() + b"\x00" + len(raw).to_bytes(8, "big") + raw)
+        sources[name] = raw.decode("utf-8")
+    datamap = parse_datamap(_yaml(sources["datamap.yaml"], "datamap.yaml"), "datamap.yaml")
+    return PolicySet(version=digest.hexdigest(), datamap=datamap, sources=sources)
+
+
+def _yaml(text: str, file: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "is not valid YAML"
+        raise PolicyFileError([Problem(file, where, str(problem))]) from None

@@ -1,0 +1,151 @@
+"""The typed, frozen form of the data map, shared by every room that reads it.
+
+Engine code (store, encryption, scans, erasure) is written against these types and names no
+CRM field, so a company fronting its own CRM only writes its own ``datamap.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class FieldType(StrEnum):
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    DECIMAL = "decimal"
+    INTEGER = "integer"
+    REF = "ref"
+    STRING = "string"
+    TEXT = "text"
+
+
+class SubjectRelation(StrEnum):
+    """How a collection's rows relate to the data subject."""
+
+    NONE = "none"  # not personal data about a subject (e.g. firmographics)
+    OWNED = "owned"  # each row carries the subject_id of the customer it is about
+    SELF = "self"  # each row is a data subject (its subject_id is its id)
+
+
+class ErasureStrategy(StrEnum):
+    ANONYMIZE = "anonymize"  # keep the row for a named legal obligation, strip the person
+    DELETE = "delete"
+
+
+class OnErasure(StrEnum):
+    """What anonymisation does to one field of a kept row."""
+
+    KEEP = "keep"
+    NULL = "null"
+    YEAR_ONLY = "year_only"
+
+
+# Columns the engine owns in every collection; the data map does not declare them.
+ID_COLUMN = "id"
+SUBJECT_COLUMN = "subject_id"
+CREATED_COLUMN = "created_at"
+UPDATED_COLUMN = "updated_at"
+SYSTEM_COLUMNS = (ID_COLUMN, SUBJECT_COLUMN, CREATED_COLUMN, UPDATED_COLUMN)
+BLIND_INDEX_SUFFIX = "_bidx"
+
+_PERIOD = re.compile(r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<days>\d+)D)?$")
+
+
+@dataclass(frozen=True)
+class RetentionPeriod:
+    """An ISO 8601 calendar period (years, months, days), e.g. ``P10Y`` or ``P13M``."""
+
+    text: str
+    years: int
+    months: int
+    days: int
+
+    @classmethod
+    def parse(cls, text: str) -> RetentionPeriod:
+        match = _PERIOD.match(text)
+        if not match or text == "P":
+            raise ValueError(f"{text!r} is not a period like P10Y, P13M or P90D")
+        parts = {k: int(v or 0) for k, v in match.groupdict().items()}
+        if not any(parts.values()):
+            raise ValueError(f"{text!r} is an empty period")
+        return cls(text=text, **parts)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    category: str
+    type: FieldType
+    description: str = ""
+    required: bool = False
+    encrypted: bool = False
+    lookup: bool = False
+    free_text: bool = False
+    max_length: int | None = None
+    choices: tuple[str, ...] = ()
+    references: str | None = None
+    on_erasure: OnErasure = OnErasure.NULL
+
+    @property
+    def is_personal(self) -> bool:
+        return self.category.startswith("user.")
+
+    @property
+    def blind_index_column(self) -> str | None:
+        return f"{self.name}{BLIND_INDEX_SUFFIX}" if self.lookup else None
+
+
+@dataclass(frozen=True)
+class Retention:
+    period: RetentionPeriod
+    counted_from: str  # a date/datetime column of the same collection
+    basis: str
+
+
+@dataclass(frozen=True)
+class Erasure:
+    strategy: ErasureStrategy
+    legal_obligation: str | None = None
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    description: str
+    relation: SubjectRelation
+    retention: Retention
+    erasure: Erasure
+    fields: dict[str, Field] = field(default_factory=dict)
+
+    @property
+    def has_subject_column(self) -> bool:
+        return self.relation is SubjectRelation.OWNED
+
+    @property
+    def is_subject(self) -> bool:
+        return self.relation is SubjectRelation.SELF
+
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(self.fields)
+
+
+@dataclass(frozen=True)
+class DataMap:
+    version: int
+    subject_collection: str
+    collections: dict[str, Collection]
+    custom_categories: dict[str, str] = field(default_factory=dict)
+
+    def collection(self, name: str) -> Collection:
+        return self.collections[name]
+
+    def subject(self) -> Collection:
+        return self.collections[self.subject_collection]
+
+    def subject_owned(self) -> tuple[Collection, ...]:
+        """Collections holding rows about a subject, the subject's own collection last."""
+        owned = [c for c in self.collections.values() if c.relation is SubjectRelation.OWNED]
+        return (*owned, self.subject())
