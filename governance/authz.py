@@ -1,0 +1,58 @@
+"""Roles and the permissions each grants. Endpoints name a permission, never a role."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    APPLICATION = "application"
+    AUDITOR = "auditor"
+    COMPLIANCE_OFFICER = "compliance_officer"
+
+
+class Permission(StrEnum):
+    AUDIT_READ = "audit.read"
+    CLIENTS_MANAGE = "clients.manage"
+    CONSENT_READ = "consent.read"
+    CONSENT_WRITE = "consent.write"
+    DATA_READ = "data.read"
+    DATA_WRITE = "data.write"
+    DATAMAP_READ = "datamap.read"
+    KEYS_ROTATE = "keys.rotate"
+    PII_ANALYZE = "pii.analyze"
+    POLICY_READ = "policy.read"
+    REQUESTS_MANAGE = "requests.manage"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        {
+            Permission.AUDIT_READ,
+            Permission.CLIENTS_MANAGE,
+            Permission.DATAMAP_READ,
+            Permission.KEYS_ROTATE,
+            Permission.PII_ANALYZE,
+            Permission.POLICY_READ,
+        }
+    ),
+    Role.APPLICATION: frozenset(
+        {Permission.CONSENT_READ, Permission.CONSENT_WRITE, Permission.DATA_READ, Permission.DATA_WRITE}
+    ),
+    Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.POLICY_READ}),
+    Role.COMPLIANCE_OFFICER: frozenset(
+        {
+            Permission.CONSENT_READ,
+            Permission.CONSENT_WRITE,
+            Permission.DATAMAP_READ,
+            Permission.PII_ANALYZE,
+            Permission.POLICY_READ,
+            Permission.REQUESTS_MANAGE,
+        }
+    ),
+}
+
+
+def role_allows(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]
