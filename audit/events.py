@@ -61,6 +61,14 @@ def _flag(value: Any) -> bool:
     return isinstance(value, bool)
 
 
+_ROUTE = re.compile(r"^/[A-Za-z0-9_./<>:\-]{0,200}$")
+
+
+def _route(value: Any) -> bool:
+    """A URL rule template such as /v1/data/<collection>/<record_id>, never a concrete URL."""
+    return isinstance(value, str) and bool(_ROUTE.match(value))
+
+
 def _reason(value: Any) -> bool:
     return isinstance(value, str) and bool(_REASON.match(value))
 
@@ -82,7 +90,7 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "record_ids": _ident_list,
     "revoked": _flag,
     "role": _ident,
-    "route": _ident,
+    "route": _route,
     "rows": _count,
     "status": _ident,
     "subject_ids": _ident_list,

@@ -28,11 +28,23 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def _sqlite_begin(connection: Any) -> None:
+    # Every request writes at least its audit event, so a transaction that began as a read
+    # would later have to upgrade to a write, and in WAL mode that upgrade fails outright
+    # (SQLITE_BUSY_SNAPSHOT) if another worker wrote meanwhile. Taking the write lock at
+    # BEGIN makes workers queue on busy_timeout instead. SQLite has one writer anyway.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling does not emit BEGIN before reads and breaks
+    # SAVEPOINT; SQLAlchemy's documented recipe: driver autocommit, we emit BEGIN ourselves.
+    dbapi_connection.isolation_level = None
     # WAL lets readers proceed while one writer writes (several gunicorn workers share the
     # file); foreign keys are off by default in SQLite and we rely on them.
     cursor = dbapi_connection.cursor()

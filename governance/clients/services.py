@@ -78,6 +78,19 @@ class ClientService:
         self.session.flush()
         return IssuedKey(client=client, key=key)
 
+    def issue_or_reissue(self, name: str, role: str, purposes: Iterable[str] = ()) -> IssuedKey:
+        """Create the client, or give an existing one of that name a new key (the old one
+        stops working). Used by the demo, whose keys cannot be shown twice."""
+        existing = self.session.scalar(select(ApiClient).where(ApiClient.name == name))
+        if existing is None:
+            return self.create(name, role, purposes)
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        existing.key_prefix = key[:10]
+        existing.key_hash = hash_key(key)
+        existing.revoked_at = None
+        self.session.flush()
+        return IssuedKey(client=existing, key=key)
+
     def authenticate(self, key: str) -> ApiClient:
         """Return the active client owning ``key``; raise Unauthenticated otherwise."""
         if not key.startswith(KEY_PREFIX) or len(key) > 200:

@@ -1,0 +1,169 @@
+"""The HTTP app: ``create_app(settings)`` and the request's unit of work.
+
+Per request: a request id, one database session, authentication and the permission check
+(``api.auth``), the view, then one commit that carries the change and its audit event
+together. A request that fails is rolled back, and its denial or failure is audited in a
+fresh transaction, so a refused request changes nothing but still leaves a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
+
+from api import audit as audit_views
+from api import datamap as datamap_views
+from api import docs as docs_views
+from api import health as health_views
+from api import policy as policy_views
+from api.auth import authenticate_request, check_declarations
+from api.context import EXTENSION_KEY
+from api.errors import from_http_exception, problem, register_error_handlers
+from audit.events import AuditEvent, Outcome, Target
+from audit.integrator import BackgroundIntegrator
+from governance.audit_actions import AuditAction
+from governance.runtime import Runtime, open_runtime
+from governance.settings import Settings
+
+log = logging.getLogger("api")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, answering its HTTP errors as problem+json."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return from_http_exception(error)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    background_integrator: bool = True,
+) -> Flask:
+    settings = settings or (runtime.settings if runtime else Settings.from_env())
+    runtime = runtime or open_runtime(settings)
+    app = Flask("api")
+    app.config.update(
+        API_TITLE="CRM privacy gateway",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions[EXTENSION_KEY] = runtime
+    api = ProblemApi(
+        app,
+        spec_kwargs={
+            "components": {
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+            },
+            "security": [{"bearer": []}],
+        },
+    )
+    for module in (health_views, datamap_views, policy_views, audit_views):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(docs_views.blp)
+    for endpoint, view in app.view_functions.items():
+        if endpoint.startswith("api-docs."):
+            view._public = True  # the OpenAPI document is served unauthenticated
+    register_error_handlers(app)
+    app.before_request(_begin)
+    app.before_request(authenticate_request)
+    app.after_request(_finish)
+    app.teardown_request(_close)
+    check_declarations(app)
+    if background_integrator:
+        integrator = BackgroundIntegrator(runtime.sessions, runtime.audit)
+        integrator.start()
+        app.extensions["audit_integrator"] = integrator
+    return app
+
+
+def _begin() -> None:
+    supplied = request.headers.get("X-Request-Id", "")
+    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    g.audited = False
+    g.audit_action = None
+    runtime: Runtime = _runtime()
+    g.session = runtime.sessions()
+    if request.method in _BODY_METHODS:
+        length = request.content_length
+        if length is not None and length > runtime.settings.max_request_bytes:
+            raise RequestEntityTooLarge("the request body is larger than this service accepts")
+        if (length or request.headers.get("Transfer-Encoding")) and not request.is_json:
+            raise UnsupportedMediaType("send the body as application/json")
+
+
+def _runtime() -> Runtime:
+    from flask import current_app
+
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def _finish(response: Response) -> Response:
+    response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+    session = getattr(g, "session", None)
+    if session is None:
+        return response
+    try:
+        if response.status_code < 400:
+            if g.audit_action is not None and not g.audited:
+                _audit_request(response.status_code, Outcome.ALLOWED)
+            session.commit()
+        else:
+            session.rollback()
+            if response.status_code in (401, 403) or g.audit_action is not None:
+                outcome = Outcome.DENIED if response.status_code < 500 else Outcome.FAILED
+                _audit_request(response.status_code, outcome)
+                session.commit()
+    except Exception as exc:  # noqa: BLE001 - the commit failed: the answer must not be 2xx
+        session.rollback()
+        log.error("commit failed for request %s: %s", g.request_id, type(exc).__name__)
+        return problem(503, "Service unavailable",
+                       "the change could not be stored; nothing was changed", "unavailable")
+    return response
+
+
+def _audit_request(status: int, outcome: Outcome) -> None:
+    from api.context import actor
+
+    action = g.audit_action
+    reason = None
+    if status == 401:
+        action, reason = AuditAction.AUTH_DENIED, "unauthenticated"
+    elif status == 403:
+        action, reason = AuditAction.AUTH_DENIED, "forbidden"
+    elif status >= 400:
+        reason = "client error" if status < 500 else "server error"
+    rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    details: dict[str, Any] = {"method": request.method, "route": rule, "http_status": status}
+    _runtime().audit.record(
+        g.session,
+        AuditEvent(
+            action=str(action),
+            actor=actor(),
+            outcome=outcome,
+            reason=reason,
+            target=Target(),
+            policy_version=_runtime().policy.version,
+            request_id=g.request_id,
+            details=details,
+        ),
+    )
+
+
+def _close(_exc: BaseException | None) -> None:
+    session = g.pop("session", None)
+    if session is not None:
+        session.close()

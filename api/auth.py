@@ -1,0 +1,88 @@
+"""Bearer-key authentication and permission checks, declared on each view method.
+
+``@requires(Permission.X, AuditAction.Y)`` is how a view says what it needs and what the
+audit log calls it. ``check_declarations`` runs at app creation and refuses to start if any
+route is neither ``@public`` nor ``@requires(...)``, so an endpoint cannot be added without
+the permission it needs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+
+from governance.audit_actions import AuditAction
+from governance.authz import Permission, role_allows
+from governance.clients.services import ClientService
+from governance.errors import Forbidden, Unauthenticated
+
+F = TypeVar("F", bound=Callable[..., Any])
+_BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def requires(permission: Permission, action: AuditAction) -> Callable[[F], F]:
+    def mark(func: F) -> F:
+        func._permission = permission  # type: ignore[attr-defined]
+        func._audit_action = action  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+def public(func: F) -> F:
+    func._public = True  # type: ignore[attr-defined]
+    return func
+
+
+def _method_of(view: Callable[..., Any], method: str) -> Callable[..., Any] | None:
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return view
+    name = "get" if method == "HEAD" else method.lower()
+    return getattr(view_class, name, None)
+
+
+def declaration(endpoint: str | None, method: str) -> Callable[..., Any] | None:
+    if endpoint is None:
+        return None
+    view = current_app.view_functions.get(endpoint)
+    return None if view is None else _method_of(view, method)
+
+
+def check_declarations(app: Flask) -> None:
+    missing = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if rule.endpoint == "static":
+            continue
+        for method in sorted((rule.methods or set()) - {"OPTIONS", "HEAD"}):
+            target = _method_of(view, method)
+            if target is None or getattr(view, "_public", False):
+                continue
+            if not (getattr(target, "_public", False) or getattr(target, "_permission", None)):
+                missing.append(f"{method} {rule.rule}")
+    if missing:
+        raise RuntimeError(f"routes without a declared permission: {', '.join(missing)}")
+
+
+def authenticate_request() -> None:
+    """before_request: resolve the client and check the view's permission."""
+    target = declaration(request.endpoint, request.method)
+    if target is None or getattr(target, "_public", False) or getattr(
+        current_app.view_functions.get(request.endpoint or ""), "_public", False
+    ):
+        return
+    g.audit_action = getattr(target, "_audit_action", None)
+    header = request.headers.get("Authorization", "")
+    match = _BEARER.match(header)
+    if not match:
+        raise Unauthenticated("send 'Authorization: Bearer <api key>'")
+    g.client = ClientService(g.session).authenticate(match.group(1))
+    permission: Permission = target._permission  # type: ignore[attr-defined]
+    if not role_allows(g.client.role_enum, permission):
+        raise Forbidden(
+            f"role {g.client.role} does not have the permission {permission}", reason="role"
+        )

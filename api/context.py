@@ -1,0 +1,37 @@
+"""Request-scoped access to the runtime, the session and the authenticated client."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from sqlalchemy.orm import Session
+
+from audit.events import Actor, AuditEvent
+from governance.clients.models import ApiClient
+from governance.runtime import Runtime
+
+EXTENSION_KEY = "governance"
+
+
+def runtime() -> Runtime:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def db() -> Session:
+    return g.session
+
+
+def client() -> ApiClient:
+    return g.client
+
+
+def actor() -> Actor:
+    found = getattr(g, "client", None)
+    if found is None:
+        return Actor(id="anonymous", role="none")
+    return Actor(id=found.id, role=found.role)
+
+
+def record(event: AuditEvent) -> None:
+    """Record a domain event for this request; the generic request event is then skipped."""
+    runtime().audit.record(db(), event)
+    g.audited = True

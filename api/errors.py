@@ -1,0 +1,119 @@
+"""Every error the service returns is an RFC 9457 problem (``application/problem+json``).
+
+One place maps domain errors (:class:`governance.errors.GovernanceError`), werkzeug/smorest
+HTTP errors and unexpected exceptions. A 500 never echoes exception text: it carries the
+request id, which the log line of the failure also carries.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, json
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from audit.log import ProofRangeError
+from governance.errors import GovernanceError
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://crm-privacy-gateway.example/problems/"
+log = logging.getLogger("api.errors")
+
+
+def problem(
+    status: int, title: str, detail: str, type_slug: str, **extra: Any
+) -> Response:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + type_slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    request_id = getattr(g, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    return response
+
+
+def from_governance_error(error: GovernanceError) -> Response:
+    return problem(error.status, error.title, error.detail, error.type, **error.extra)
+
+
+_HTTP_SLUGS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation",
+    429: "too-many-requests",
+}
+
+
+def from_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    detail = error.description or ""
+    extra: dict[str, Any] = {}
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if messages:
+        # webargs nests messages by location ({"json": {...}, "query": {...}}); flatten it.
+        errors: dict[str, Any] = {}
+        for location, fields in messages.items():
+            if isinstance(fields, dict):
+                for name, msgs in fields.items():
+                    errors[str(name)] = msgs
+            else:
+                errors[str(location)] = fields
+        extra["errors"] = _scrub(errors)
+        detail = "the request does not match the expected input (see errors)"
+    if status == 405:
+        detail = "this resource does not accept that HTTP method"
+    response = problem(status, error.name, detail, _HTTP_SLUGS.get(status, "http-error"), **extra)
+    if status == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def _scrub(errors: Any) -> Any:
+    """marshmallow messages describe the rule broken, not the value; keep only strings/lists."""
+    if isinstance(errors, dict):
+        return {str(k)[:64]: _scrub(v) for k, v in errors.items()}
+    if isinstance(errors, list):
+        return [_scrub(v) for v in errors]
+    return str(errors)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(GovernanceError, from_governance_error)
+    app.register_error_handler(HTTPException, from_http_exception)
+
+    def on_validation_error(error: ValidationError) -> Response:
+        return problem(422, "Invalid input", "the input is not valid (see errors)", "validation",
+                       errors=_scrub(error.normalized_messages()))
+
+    def on_unexpected(error: Exception) -> Response:
+        # Log the type and where it happened; exception text can carry values, so it stays
+        # out of both the response and the log line's message.
+        log.error(
+            "unhandled %s in request %s", type(error).__name__, getattr(g, "request_id", "-"),
+            exc_info=app.debug,
+        )
+        return problem(500, "Internal error",
+                       "the service failed to answer; quote the request id to the operator",
+                       "internal")
+
+    def on_proof_range(error: ProofRangeError) -> Response:
+        return problem(422, "Invalid input", str(error), "validation",
+                       errors={"tree_size": [str(error)]})
+
+    app.register_error_handler(ValidationError, on_validation_error)
+    app.register_error_handler(ProofRangeError, on_proof_range)
+    app.register_error_handler(Exception, on_unexpected)

@@ -1,0 +1,64 @@
+from marshmallow import Schema, fields, validate
+
+
+class EventsQuery(Schema):
+    actor = fields.String(validate=validate.Length(min=1, max=128))
+    action = fields.String(validate=validate.Regexp(r"^[a-z][a-z_.]*(\.\*)?$"))
+    subject_id = fields.String(validate=validate.Length(min=1, max=128))
+    since = fields.AwareDateTime(default_timezone=None)
+    until = fields.AwareDateTime(default_timezone=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class EventSchema(Schema):
+    index = fields.Integer()
+    leaf = fields.String(metadata={"description": "base64 of the event's canonical bytes"})
+    event = fields.Dict(metadata={"description": "the canonical bytes, decoded"})
+
+
+class EventPageSchema(Schema):
+    items = fields.List(fields.Nested(EventSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class CheckpointSchema(Schema):
+    tree_size = fields.Integer()
+    root_hash = fields.String(metadata={"description": "hex"})
+    timestamp = fields.String()
+    note = fields.String(metadata={"description": "C2SP signed note of the tlog-checkpoint"})
+    key_name = fields.String()
+    public_key = fields.String(metadata={"description": "raw 32-byte Ed25519 key, base64"})
+    verifier_key = fields.String(metadata={"description": "the key as a Go note verifier key"})
+
+
+class InclusionQuery(Schema):
+    index = fields.Integer(required=True, validate=validate.Range(min=0))
+    tree_size = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class InclusionSchema(Schema):
+    leaf_index = fields.Integer()
+    tree_size = fields.Integer()
+    leaf_hash = fields.String()
+    audit_path = fields.List(fields.String())
+
+
+class ConsistencyQuery(Schema):
+    first = fields.Integer(required=True, validate=validate.Range(min=1))
+    second = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class ConsistencySchema(Schema):
+    first = fields.Integer()
+    second = fields.Integer()
+    proof = fields.List(fields.String())
+
+
+class VerifySchema(Schema):
+    ok = fields.Boolean()
+    tree_size = fields.Integer()
+    root_hash = fields.String()
+    checkpoints_checked = fields.Integer()
+    pending = fields.Integer()
+    problems = fields.List(fields.String())

@@ -1,0 +1,231 @@
+"""The ``governance`` command: operate the service from a shell.
+
+Each command opens the runtime from the environment's settings, runs one unit of work and
+records what it changed in the audit log as the CLI user. Output meant for scripts is on the
+last line (a new key) or in ``--json``; nothing personal is ever printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from audit.events import AuditEvent, Target
+from governance.audit_actions import AuditAction
+from governance.authz import Role
+from governance.clients.services import ClientService
+from governance.db import unit_of_work
+from governance.errors import GovernanceError
+from governance.runtime import Runtime, cli_actor, open_runtime
+from governance.settings import Settings
+from policies.errors import PolicyFileError
+
+
+def _runtime() -> Runtime:
+    return open_runtime(Settings.from_env())
+
+
+def _record(rt: Runtime, session: Any, action: AuditAction, **kwargs: Any) -> None:
+    rt.audit.record(
+        session,
+        AuditEvent(action=str(action), actor=cli_actor(), policy_version=rt.policy.version, **kwargs),
+    )
+
+
+def _integrate(rt: Runtime, checkpoint: bool = True) -> None:
+    with unit_of_work(rt.sessions) as session:
+        rt.audit.integrate(session, checkpoint=checkpoint)
+
+
+# -- db ---------------------------------------------------------------------------------
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from governance.migrate import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url, args.revision)
+    print(f"database migrated to {args.revision}")
+    return 0
+
+
+# -- clients ----------------------------------------------------------------------------
+def cmd_clients_create(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        issued = ClientService(session).create(args.name, args.role, args.purpose or ())
+        _record(rt, session, AuditAction.CLIENT_CREATED, target=Target(record_id=issued.client.id),
+                details={"client_id": issued.client.id, "role": issued.client.role,
+                         "purposes": issued.client.purposes})
+    _integrate(rt, checkpoint=False)
+    if args.json:
+        print(json.dumps({"id": issued.client.id, "key": issued.key}))
+    else:
+        print(f"created client {issued.client.name} ({issued.client.id}), role {issued.client.role}")
+        print("the key is shown once; store it now:")
+        print(issued.key)
+    return 0
+
+
+def cmd_clients_list(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        clients = [
+            {"id": c.id, "name": c.name, "role": c.role, "purposes": c.purposes,
+             "key_prefix": c.key_prefix, "created_at": c.created_at.isoformat(),
+             "revoked": c.revoked_at is not None}
+            for c in ClientService(session).list()
+        ]
+    if args.json:
+        print(json.dumps(clients, indent=2))
+        return 0
+    print(f"{'id':32}  {'name':24} {'role':18} {'key':10} {'state':8} purposes")
+    for c in clients:
+        state = "revoked" if c["revoked"] else "active"
+        print(f"{c['id']:32}  {c['name']:24} {c['role']:18} {c['key_prefix']:10} {state:8} "
+              f"{','.join(c['purposes'])}")
+    return 0
+
+
+def cmd_clients_revoke(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        client = ClientService(session).revoke(args.client)
+        _record(rt, session, AuditAction.CLIENT_REVOKED, target=Target(record_id=client.id),
+                details={"client_id": client.id, "revoked": True})
+    _integrate(rt, checkpoint=False)
+    print(f"revoked client {client.name} ({client.id})")
+    return 0
+
+
+# -- audit ------------------------------------------------------------------------------
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    _integrate(rt)
+    with unit_of_work(rt.sessions) as session:
+        report = rt.audit.verify(session)
+    print(f"tree size {report.tree_size}, root {report.root_hash.hex()}, "
+          f"{report.checkpoints_checked} checkpoint(s) checked, {report.pending} pending")
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    print("ok" if report.ok else f"FAILED: {len(report.problems)} problem(s)")
+    return 0 if report.ok else 1
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    _integrate(rt)
+    with unit_of_work(rt.sessions) as session:
+        _record(rt, session, AuditAction.AUDIT_EXPORTED)
+    _integrate(rt)
+    with unit_of_work(rt.sessions) as session:
+        if args.output == "-":
+            count = rt.audit.export(session, sys.stdout)
+        else:
+            with open(args.output, "w", encoding="utf-8") as out:
+                count = rt.audit.export(session, out)
+    print(f"exported {count} events", file=sys.stderr)
+    return 0
+
+
+# -- policy -----------------------------------------------------------------------------
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    from policies.loader import load_policy_set
+
+    policy = load_policy_set(Settings.from_env().policy_dir)
+    datamap = policy.datamap
+    print(f"policy version {policy.version}")
+    print(f"{'collection':20} {'relation':8} {'fields':>6} {'encrypted':>9} {'retention':9} erasure")
+    for c in datamap.collections.values():
+        enc = sum(f.encrypted for f in c.fields.values())
+        print(f"{c.name:20} {c.relation:8} {len(c.fields):>6} {enc:>9} "
+              f"{c.retention.period.text:9} {c.erasure.strategy}")
+    return 0
+
+
+# -- serve and demo ---------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from governance.serving import serve
+
+    settings = Settings.from_env()
+    open_runtime(settings).dispose()  # fail here, with the setting's name, not in a worker
+    serve(settings, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from governance.demo_setup import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="governance", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    up = db.add_parser("upgrade", help="apply the migrations to GOVERNANCE_DATABASE_URL")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    clients = sub.add_parser("clients", help="API clients").add_subparsers(dest="clients", required=True)
+    create = clients.add_parser("create", help="create a client and print its key once")
+    create.add_argument("name")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--purpose", action="append", help="a purpose an application may use")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=cmd_clients_create)
+    listing = clients.add_parser("list", help="list clients (never their keys)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_clients_list)
+    revoke = clients.add_parser("revoke", help="revoke a client's key")
+    revoke.add_argument("client", help="client id or name")
+    revoke.set_defaults(func=cmd_clients_revoke)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit", required=True)
+    verify = audit.add_parser("verify", help="recompute the tree and check every checkpoint")
+    verify.set_defaults(func=cmd_audit_verify)
+    export = audit.add_parser("export", help="write the log as JSON Lines with its checkpoint")
+    export.add_argument("--output", "-o", default="-")
+    export.set_defaults(func=cmd_audit_export)
+
+    policy = sub.add_parser("policy", help="policy files").add_subparsers(dest="policy", required=True)
+    check = policy.add_parser("check", help="validate the policy files and summarise them")
+    check.set_defaults(func=cmd_policy_check)
+
+    serve = sub.add_parser("serve", help="serve the API under gunicorn")
+    _serving_args(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="create a demo store, demo clients, and serve it")
+    demo.add_argument("--customers", type=int, default=2000)
+    demo.add_argument("--seed", type=int, default=20261123)
+    demo.add_argument("--no-serve", action="store_true", help="fill the store and exit")
+    _serving_args(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _serving_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=2)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PolicyFileError as exc:
+        print(f"governance: {exc}", file=sys.stderr)
+        return 2
+    except GovernanceError as exc:
+        print(f"governance: {exc.detail}", file=sys.stderr)
+        for name, messages in exc.extra.get("errors", {}).items():
+            print(f"  {name}: {'; '.join(messages)}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Everything a process builds once from the settings and shares: engine, sessions, the
+loaded policy set, the CRM tables and the audit log. The HTTP app and the CLI both start here,
+so a malformed policy file or setting stops either one before it serves anything.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.checkpoint import NoteSigner, generate_signing_key, load_signing_key
+from audit.events import Actor
+from audit.log import AuditLog
+from governance.db import make_engine, make_session_factory
+from governance.errors import SettingsError
+from governance.settings import Settings
+from governance.store.schema import CrmTables
+from policies.loader import PolicySet, load_policy_set
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    policy: PolicySet
+    tables: CrmTables
+    audit: AuditLog
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
+    policy = load_policy_set(settings.policy_dir)
+    engine = engine or make_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        policy=policy,
+        tables=CrmTables(policy.datamap),
+        audit=AuditLog(_audit_signer(settings), settings.audit_log_origin),
+    )
+
+
+def _audit_signer(settings: Settings) -> NoteSigner:
+    """Load the checkpoint signing key, creating it (0600) on the embedded default's first run."""
+    path = settings.audit_signing_key_file
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                generate_signing_key(path)
+            except FileExistsError:
+                pass  # another worker created it first; load theirs
+        key = load_signing_key(path)
+    except (OSError, ValueError) as exc:
+        raise SettingsError(
+            f"GOVERNANCE_AUDIT_SIGNING_KEY_FILE: cannot load or create the key ({type(exc).__name__})"
+        ) from None
+    return NoteSigner(settings.audit_key_name, key)
+
+
+def cli_actor() -> Actor:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (e.g. a container): still an actor
+        user = "unknown"
+    safe = "".join(ch for ch in user if ch.isalnum() or ch in "_.-")[:64] or "unknown"
+    return Actor(id=f"cli:{safe}", role="operator")

@@ -1,0 +1,41 @@
+"""Run the HTTP app under gunicorn, a production WSGI server, from inside the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from governance.settings import Settings
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Built in each worker after the fork: no engine or thread crosses a fork.
+        from api import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    _Gunicorn(
+        settings,
+        {
+            "bind": f"{host}:{port}",
+            "workers": max(1, workers),
+            "accesslog": "-",
+            # The access log line carries the path only: query strings can hold an email.
+            "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+            "loglevel": settings.log_level.lower(),
+            "timeout": 60,
+        },
+    ).run()
