@@ -74,9 +74,8 @@ def create_app(
     for module in (health_views, datamap_views, policy_views, audit_views):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
-    for endpoint, view in app.view_functions.items():
-        if endpoint.startswith("api-docs."):
-            view._public = True  # the OpenAPI document is served unauthenticated
+    # The OpenAPI document (flask-smorest's own blueprint) is served unauthenticated.
+    app.extensions["public_endpoints"] = {e for e in app.view_functions if e.startswith("api-docs.")}
     register_error_handlers(app)
     app.before_request(_begin)
     app.before_request(authenticate_request)

@@ -56,7 +56,7 @@ def check_declarations(app: Flask) -> None:
     missing = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
-        if rule.endpoint == "static":
+        if rule.endpoint == "static" or rule.endpoint in app.extensions.get("public_endpoints", ()):
             continue
         for method in sorted((rule.methods or set()) - {"OPTIONS", "HEAD"}):
             target = _method_of(view, method)
@@ -71,8 +71,10 @@ def check_declarations(app: Flask) -> None:
 def authenticate_request() -> None:
     """before_request: resolve the client and check the view's permission."""
     target = declaration(request.endpoint, request.method)
-    if target is None or getattr(target, "_public", False) or getattr(
-        current_app.view_functions.get(request.endpoint or ""), "_public", False
+    if (
+        target is None
+        or getattr(target, "_public", False)
+        or request.endpoint in current_app.extensions.get("public_endpoints", ())
     ):
         return
     g.audit_action = getattr(target, "_audit_action", None)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -74,6 +74,16 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def ping(engine: Engine) -> None:
-    """Raise if the database cannot answer a trivial query (used by /readyz)."""
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+    """Raise if the database cannot answer a trivial query (used by /readyz).
+
+    A raw DBAPI connection, outside SQLAlchemy's transaction: a readiness probe must not
+    queue for SQLite's write lock behind a long write.
+    """
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT 1")
+        cursor.fetchall()
+        cursor.close()
+    finally:
+        raw.close()

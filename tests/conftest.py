@@ -1,0 +1,165 @@
+"""Test database set-up, as in warehouse: one database per run, migrated once; per test a
+connection, an outer transaction and savepoint sessions, rolled back afterwards.
+
+``GOVERNANCE_TEST_DATABASE_URL`` chooses the server: unset -> a SQLite file in a temp dir;
+a PostgreSQL URL (e.g. postgresql://postgres@127.0.0.1:5432/test) -> a fresh database is
+created on that server for this run and dropped after it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.checkpoint import NoteSigner, generate_signing_key
+from audit.log import AuditLog
+from governance.db import make_engine
+from governance.migrate import upgrade
+from governance.runtime import Runtime
+from governance.settings import Settings
+from governance.store.schema import CrmTables
+from policies.loader import load_policy_set
+
+
+def _server_url() -> str | None:
+    return os.environ.get("GOVERNANCE_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = _server_url()
+    if server is None:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    yield from fresh_postgres_database(server)
+
+
+def fresh_postgres_database(server: str) -> Iterator[str]:
+    url = make_url(server).set(drivername="postgresql+psycopg")
+    name = f"gov_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "postgresql"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    upgrade(database_url)
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def sessions(connection: Connection) -> sessionmaker[Session]:
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    s = sessions()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, key_dir: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "GOVERNANCE_DATABASE_URL": database_url,
+            "GOVERNANCE_KEY_FILE": str(key_dir / "kek.json"),
+            "GOVERNANCE_VAR_DIR": str(key_dir),
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def policy(settings: Settings):  # noqa: ANN201
+    return load_policy_set(settings.policy_dir)
+
+
+@pytest.fixture(scope="session")
+def signer(key_dir: Path) -> NoteSigner:
+    key = generate_signing_key(key_dir / "audit-signing-key.pem")
+    return NoteSigner("crm-privacy-gateway.example/audit", key)
+
+
+@pytest.fixture
+def audit_log(signer: NoteSigner) -> AuditLog:
+    return AuditLog(signer, "crm-privacy-gateway.example/audit")
+
+
+@pytest.fixture
+def runtime(settings, engine, sessions, policy, audit_log) -> Runtime:  # noqa: ANN001
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        policy=policy,
+        tables=CrmTables(policy.datamap),
+        audit=audit_log,
+    )
+
+
+@pytest.fixture
+def app(runtime: Runtime):  # noqa: ANN201
+    from api import create_app
+
+    return create_app(runtime=runtime, background_integrator=False)
+
+
+@pytest.fixture
+def http(app):  # noqa: ANN001, ANN201
+    return app.test_client()
+
+
+@pytest.fixture
+def issue_key(sessions: sessionmaker[Session]):  # noqa: ANN201
+    """issue_key(role, *purposes) -> bearer key of a new client (committed to the test tx)."""
+    from governance.clients.services import ClientService
+
+    def issue(role: str, *purposes: str) -> str:
+        with sessions() as s:
+            issued = ClientService(s).create(f"{role}-{uuid.uuid4().hex[:8]}", role, purposes)
+            s.commit()
+            return issued.key
+
+    return issue
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
