@@ -18,6 +18,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
 from api import audit as audit_views
+from api import clients as client_views
 from api import datamap as datamap_views
 from api import docs as docs_views
 from api import health as health_views
@@ -71,7 +72,7 @@ def create_app(
             "security": [{"bearer": []}],
         },
     )
-    for module in (health_views, datamap_views, policy_views, audit_views):
+    for module in (health_views, datamap_views, policy_views, audit_views, client_views):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
     # The OpenAPI document (flask-smorest's own blueprint) is served unauthenticated.

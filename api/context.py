@@ -33,5 +33,9 @@ def actor() -> Actor:
 
 def record(event: AuditEvent) -> None:
     """Record a domain event for this request; the generic request event is then skipped."""
+    if event.request_id is None:
+        from dataclasses import replace
+
+        event = replace(event, request_id=g.request_id)
     runtime().audit.record(db(), event)
     g.audited = True

@@ -13,6 +13,7 @@ class AuditAction(StrEnum):
     AUDIT_VERIFIED = "audit.verified"
     AUTH_DENIED = "auth.denied"
     CLIENT_CREATED = "client.created"
+    CLIENT_LISTED = "client.listed"
     CLIENT_REVOKED = "client.revoked"
     DATAMAP_READ = "datamap.read"
     DEMO_LOADED = "demo.loaded"
