@@ -90,15 +90,15 @@ def _database_url(raw: str) -> str:
             "GOVERNANCE_DATABASE_URL is not a database URL "
             "(expected e.g. sqlite:///var/governance.db or postgresql://user@host/db)"
         ) from None
+    if url.drivername in ("postgres", "postgresql"):
+        # psycopg 3 is the driver we ship; SQLAlchemy's bare name would pick psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
     backend = url.get_backend_name()
     if backend not in _SUPPORTED_BACKENDS:
         raise SettingsError(
             f"GOVERNANCE_DATABASE_URL names the unsupported backend {backend!r}; "
             "use sqlite or postgresql"
         )
-    if backend == "postgresql" and url.drivername in ("postgresql", "postgres"):
-        # psycopg 3 is the driver we ship; SQLAlchemy's bare name would pick psycopg2.
-        url = url.set(drivername="postgresql+psycopg")
     if backend == "sqlite" and url.database in (None, ""):
         raise SettingsError("GOVERNANCE_DATABASE_URL: an in-memory SQLite store loses all data")
     return url.render_as_string(hide_password=False)

@@ -128,7 +128,13 @@ def parse_datamap(document: Any, file: str = "datamap.yaml") -> DataMap:
         if built is not None:
             collections[name] = built
     subject = top.get("subject")
-    selves = [c.name for c in collections.values() if c.relation is SubjectRelation.SELF]
+    # Read the relation from the raw document: a field error elsewhere in the subject
+    # collection must not also be reported as "no subject collection".
+    selves = [
+        n
+        for n, raw in raw_collections.items()
+        if isinstance(raw, Mapping) and raw.get("relation") == SubjectRelation.SELF.value
+    ]
     if not isinstance(subject, str) or subject not in raw_collections:
         check.fail("subject", "must name the collection whose rows are the data subjects")
     elif selves != [subject]:
@@ -246,6 +252,8 @@ def _field(
         key: check.boolean(body.get(key), f"{path}.{key}")
         for key in ("required", "encrypted", "lookup", "free_text")
     }
+    if ftype is None:
+        return None  # the type is wrong; checks that depend on it would only add noise
     max_length = body.get("max_length")
     if max_length is not None and (
         ftype is not FieldType.STRING or not isinstance(max_length, int) or max_length <= 0
