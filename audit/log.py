@@ -336,11 +336,13 @@ class AuditLog:
         report = VerifyReport()
         leaves: list[bytes] = []
         expected = 0
-        connection = session.connection().execution_options(yield_per=20_000)
-        rows = connection.execute(
+        # Streamed (a server-side cursor on PostgreSQL). The option is set on the statement:
+        # on the connection it would stick and send every later INSERT through such a cursor.
+        rows = session.connection().execute(
             select(audit_sequence.c.leaf_index, audit_sequence.c.leaf_hash, audit_entries.c.data)
             .outerjoin(audit_entries, audit_entries.c.id == audit_sequence.c.entry_id)
             .order_by(audit_sequence.c.leaf_index)
+            .execution_options(yield_per=20_000)
         )
         problems = report.problems
         append = leaves.append
