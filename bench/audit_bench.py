@@ -1,0 +1,353 @@
+"""Audit log benchmark: appending, integrating and verifying, on SQLite and PostgreSQL.
+
+Every figure comes from the real code path: ``AuditLog.record`` in a unit of work on a
+migrated database, ``AuditLog.integrate`` and ``AuditLog.verify``. Only the large log that
+``verify`` reads is filled faster than ``record`` would (its canonical bytes are built by
+the same ``AuditEvent.to_document`` + ``canonical_bytes`` and inserted with executemany),
+then integrated by ``AuditLog.integrate(batch=50000)``.
+
+PostgreSQL is used when reachable at ``GOVERNANCE_BENCH_PG_URL`` (default
+postgresql://postgres@127.0.0.1:5432/test); a fresh database is created and dropped.
+
+Targets (from the issue): verify >= 300,000 events/s, appends >= 5,000/s on one core.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+
+from audit.checkpoint import NoteSigner, generate_signing_key, load_signing_key
+from audit.events import Actor, AuditEvent, Target, canonical_bytes
+from audit.log import AuditLog
+from audit.models import audit_entries, audit_queue, audit_sequence
+from governance.db import make_engine, make_session_factory, unit_of_work
+from governance.migrate import upgrade
+
+NAME = "audit"
+ORIGIN = "bench.crm-privacy-gateway.example/audit"
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+APPEND_TARGET = 5_000
+VERIFY_TARGET = 300_000
+WRITERS = 4
+SQLITE, POSTGRES = "SQLite", "PostgreSQL"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    single: int  # events appended one per commit
+    batched: int  # events appended 100 per commit
+    per_writer: int  # events per process in the 4-process run
+    verify: int  # events in the log that verify reads
+
+
+QUICK = Sizes(single=1_000, batched=3_000, per_writer=500, verify=100_000)
+FULL = Sizes(single=4_000, batched=10_000, per_writer=2_000, verify=1_000_000)
+
+
+@dataclass
+class Row:
+    """One measure; ``cells`` maps a column (a backend) to its figure as printed."""
+
+    measure: str
+    cells: dict[str, str] = field(default_factory=dict)
+    target: str = ""
+
+
+def make_event(i: int, actor: str = "c6a1f0d2") -> AuditEvent:
+    """A typical request event: a read of one record's fields for a purpose (~440 bytes)."""
+    return AuditEvent(
+        action="data.read",
+        actor=Actor(id=f"{actor}{i % 7}", role="application"),
+        target=Target(collection="customers", record_id=f"cust-{i}", subject_id=f"subj-{i % 9973}"),
+        purpose="customer_support",
+        policy_version="5f1c9a0e" * 8,
+        request_id=uuid.uuid4().hex,
+        details={"fields": ["email", "phone", "address"], "count": 1, "http_status": 200},
+    )
+
+
+def _rate(count: float, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def _fmt_rate(value: float, target: float | None = None) -> str:
+    text_ = f"{value:,.0f}/s"
+    if target is not None:
+        text_ += "  target met" if value >= target else "  below target"
+    return text_
+
+
+# -- databases ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sqlite_database(directory: Path, name: str) -> Iterator[str]:
+    url = f"sqlite:///{directory / name}.db"
+    upgrade(url)
+    yield url
+
+
+def postgres_server(url: str) -> str | None:
+    """The server URL (psycopg driver) if a connection succeeds, else None."""
+    server = make_url(url).set(drivername="postgresql+psycopg")
+    engine = create_engine(server, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - unreachable for any reason: the column says so
+        return None
+    finally:
+        engine.dispose()
+    return server.render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def postgres_database(server: str) -> Iterator[str]:
+    url = make_url(server)
+    name = f"gov_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        db_url = url.set(database=name).render_as_string(hide_password=False)
+        upgrade(db_url)
+        yield db_url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# -- appending -------------------------------------------------------------------------------
+
+
+def append(url: str, log: AuditLog, events: list[AuditEvent], per_commit: int) -> float:
+    """Record the events, per_commit to a unit of work; return events/s."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    try:
+        for event in events[:50]:  # warm up: connection, compiled statements
+            with unit_of_work(sessions) as s:
+                log.record(s, event)
+        start = time.perf_counter()
+        for i in range(0, len(events), per_commit):
+            with unit_of_work(sessions) as s:
+                for event in events[i : i + per_commit]:
+                    log.record(s, event)
+        return _rate(len(events), time.perf_counter() - start)
+    finally:
+        engine.dispose()
+
+
+def append_worker(url: str, key_path: str, writer: int, n: int, barrier, results) -> None:  # noqa: ANN001
+    """Child process of the multi-writer run: one event per commit, own engine and key."""
+    log = AuditLog(NoteSigner(ORIGIN, load_signing_key(key_path)), ORIGIN)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    events = [make_event(i, actor=f"w{writer}") for i in range(n)]
+    with unit_of_work(sessions) as s:  # warm up before the common start
+        log.record(s, make_event(0, actor=f"w{writer}"))
+    barrier.wait(timeout=120)
+    start = time.time()
+    for event in events:
+        with unit_of_work(sessions) as s:
+            log.record(s, event)
+    results.put((start, time.time(), n))
+    engine.dispose()
+
+
+def append_processes(url: str, key_path: Path, per_writer: int) -> float:
+    """WRITERS processes appending at once; total events / wall time from common start."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(WRITERS)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=append_worker,
+                    args=(url, str(key_path), w, per_writer, barrier, results))
+        for w in range(WRITERS)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        spans = [results.get(timeout=600) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=60)
+    if any(p.exitcode != 0 for p in procs):
+        raise RuntimeError("an append worker failed")
+    first = min(s for s, _, _ in spans)
+    last = max(e for _, e, _ in spans)
+    return _rate(sum(n for _, _, n in spans), last - first)
+
+
+# -- integrating and verifying ------------------------------------------------------------
+
+
+def integrate_all(
+    url: str, log: AuditLog, batch: int, checkpoint: bool = True
+) -> tuple[int, float]:
+    """Integrate everything queued in one transaction; return (events, events/s)."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    try:
+        start = time.perf_counter()
+        with unit_of_work(sessions) as s:
+            result = log.integrate(s, batch=batch, checkpoint=checkpoint)
+        return result.integrated, _rate(result.integrated, time.perf_counter() - start)
+    finally:
+        engine.dispose()
+
+
+def verify(url: str, log: AuditLog, expected_size: int | None = None) -> tuple[int, float]:
+    """Run AuditLog.verify; fail loudly unless the log is intact. Return (size, seconds)."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    try:
+        start = time.perf_counter()
+        with unit_of_work(sessions) as s:
+            report = log.verify(s)
+        seconds = time.perf_counter() - start
+    finally:
+        engine.dispose()
+    if not report.ok or (expected_size is not None and report.tree_size != expected_size):
+        raise RuntimeError(f"benchmark log does not verify: {report.problems[:3]}")
+    return report.tree_size, seconds
+
+
+def fill(url: str, n: int, progress: Callable[[str], None], chunk: int = 50_000) -> None:
+    """Put n events' canonical bytes and queue rows in the (empty) log with executemany."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            next_id = int(conn.scalar(select(func.coalesce(func.max(audit_entries.c.id), 0)))) + 1
+            for begin in range(0, n, chunk):
+                recorded_at = datetime.now(UTC)
+                rows = []
+                for i in range(begin, min(n, begin + chunk)):
+                    event = make_event(i)
+                    event_id = uuid.uuid4().hex
+                    rows.append({
+                        "id": next_id + i,
+                        "event_id": event_id,
+                        "recorded_at": recorded_at,
+                        "actor_id": event.actor.id,
+                        "action": event.action,
+                        "subject_id": event.target.subject_id,
+                        "data": canonical_bytes(event.to_document(event_id, recorded_at)),
+                    })
+                conn.execute(insert(audit_entries), rows)
+                conn.execute(insert(audit_queue), [{"entry_id": r["id"]} for r in rows])
+                if (begin // chunk) % 4 == 3:
+                    progress(f"  filled {begin + len(rows):,} / {n:,}")
+    finally:
+        engine.dispose()
+
+
+def hashlib_ceiling(url: str) -> tuple[int, float]:
+    """sha256(b"\\x00" + data) over every event's bytes, already in memory: (count, events/s)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            datas = [bytes(d) for (d,) in conn.execute(
+                select(audit_entries.c.data)
+                .join(audit_sequence, audit_sequence.c.entry_id == audit_entries.c.id)
+                .order_by(audit_sequence.c.leaf_index))]
+    finally:
+        engine.dispose()
+    sha256 = hashlib.sha256
+    start = time.perf_counter()
+    for data in datas:
+        sha256(b"\x00" + data).digest()
+    return len(datas), _rate(len(datas), time.perf_counter() - start)
+
+
+# -- the benchmark ----------------------------------------------------------------------------
+
+
+def _append_figures(url: str, log: AuditLog, sizes: Sizes) -> dict[str, float]:
+    single = [make_event(i) for i in range(sizes.single)]
+    batched = [make_event(i) for i in range(sizes.batched)]
+    return {
+        "single": append(url, log, single, per_commit=1),
+        "batched": append(url, log, batched, per_commit=100),
+    }
+
+
+def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Row]:
+    say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
+    sizes = QUICK if quick else FULL
+    pg_server = postgres_server(os.environ.get("GOVERNANCE_BENCH_PG_URL", DEFAULT_PG_URL))
+    backends = [SQLITE] + ([POSTGRES] if pg_server else [])
+
+    rows = {
+        "single": Row("appends/s, 1 writer, 1 event per commit", target=f">= {APPEND_TARGET:,}/s"),
+        "batched": Row("appends/s, 1 writer, 100 events per commit",
+                       target=f">= {APPEND_TARGET:,}/s"),
+        "procs": Row(f"appends/s, {WRITERS} processes, 1 event per commit"),
+        "integrate": Row("integration, events/s (queue of the appends, batch 5000)"),
+        "integrate_big": Row(f"integration, events/s ({sizes.verify:,} events, batch 50000)"),
+        "verify_s": Row(f"verify {sizes.verify:,} events, seconds"),
+        "verify_rate": Row("verify, events/s", target=f">= {VERIFY_TARGET:,}/s"),
+        "ceiling": Row("hashlib loop sha256(0x00||data), events/s (ceiling)"),
+        "ratio": Row("verify / hashlib ceiling"),
+    }
+    if not pg_server:
+        rows["single"].cells[POSTGRES] = "unreachable"
+
+    with tempfile.TemporaryDirectory(prefix="audit-bench-") as tmp:
+        directory = Path(tmp)
+        key_path = directory / "signing-key.pem"
+        log = AuditLog(NoteSigner(ORIGIN, generate_signing_key(key_path)), ORIGIN)
+
+        for backend in backends:
+            database = (sqlite_database(directory, "appends") if backend == SQLITE
+                        else postgres_database(pg_server))  # type: ignore[arg-type]
+            with database as url:
+                say(f"{backend}: appending {sizes.single:,} + {sizes.batched:,} events, one writer")
+                figures = _append_figures(url, log, sizes)
+                rows["single"].cells[backend] = _fmt_rate(figures["single"], APPEND_TARGET)
+                rows["batched"].cells[backend] = _fmt_rate(figures["batched"], APPEND_TARGET)
+                say(f"{backend}: integrating the queue")
+                count, rate = integrate_all(url, log, batch=5000)
+                rows["integrate"].cells[backend] = f"{_fmt_rate(rate)} ({count:,} events)"
+                say(f"{backend}: {WRITERS} processes x {sizes.per_writer:,} events")
+                rate = append_processes(url, key_path, sizes.per_writer)
+                rows["procs"].cells[backend] = _fmt_rate(rate)
+                count, _ = integrate_all(url, log, batch=5000)
+                verify(url, log)  # the appended log is intact
+
+        say(f"SQLite: filling a log of {sizes.verify:,} events")
+        with sqlite_database(directory, "verify") as url:
+            fill(url, sizes.verify, say)
+            say(f"SQLite: integrating {sizes.verify:,} events (batch 50000)")
+            count, rate = integrate_all(url, log, batch=50_000)
+            rows["integrate_big"].cells[SQLITE] = _fmt_rate(rate)
+            say("SQLite: verifying")
+            size, seconds = verify(url, log, expected_size=sizes.verify)
+            verify_rate = _rate(size, seconds)
+            _, ceiling = hashlib_ceiling(url)
+            rows["verify_s"].cells[SQLITE] = f"{seconds:.2f} s"
+            rows["verify_rate"].cells[SQLITE] = _fmt_rate(verify_rate, VERIFY_TARGET)
+            rows["ceiling"].cells[SQLITE] = _fmt_rate(ceiling)
+            rows["ratio"].cells[SQLITE] = f"{verify_rate / ceiling:.2f}"
+    return list(rows.values())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from bench.run import main
+
+    sys.exit(main([*sys.argv[1:], "--only", NAME]))
