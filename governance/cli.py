@@ -146,7 +146,7 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 
 # -- serve and demo ---------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    from governance.serving import serve
+    from api.serving import serve
 
     settings = Settings.from_env()
     open_runtime(settings).dispose()  # fail here, with the setting's name, not in a worker

@@ -66,7 +66,7 @@ def run_demo(args: argparse.Namespace) -> int:
     rt.dispose()
     if args.no_serve:
         return 0
-    from governance.serving import serve
+    from api.serving import serve
 
     print(f"serving on http://{args.host}:{args.port}  (try: curl -H 'Authorization: Bearer "
           f"<demo-admin key>' http://{args.host}:{args.port}/v1/datamap)", flush=True)
