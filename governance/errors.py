@@ -8,8 +8,21 @@ name fields, collections and ids only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+
+_SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+UNSHOWN_NAME = "(a name that is not an identifier)"
+
+
+def shown_name(name: object) -> str:
+    """A client-supplied name, echoed only if it has the shape of an identifier.
+
+    Names come from JSON keys and URL segments a client controls; one that is not an
+    identifier could be an email or a name, so it is described instead of echoed.
+    """
+    return name if isinstance(name, str) and _SAFE_NAME.match(name) else UNSHOWN_NAME
 
 
 class GovernanceError(Exception):

@@ -1,6 +1,6 @@
 from collections.abc import Sequence
 
-from governance.errors import BadRequest, NotFound, ValidationFailed
+from governance.errors import BadRequest, NotFound, ValidationFailed, shown_name
 
 
 class UnknownCollection(NotFound):
@@ -13,7 +13,7 @@ class UnknownFields(BadRequest):
     type = "unknown-fields"
 
     def __init__(self, collection: str, names: Sequence[str]) -> None:
-        shown = [n if len(n) <= 64 else n[:64] + "..." for n in names[:20]]
+        shown = [shown_name(n) for n in names[:20]]
         super().__init__(
             f"the data map declares no such field in {collection}",
             extra={"errors": {n: ["not declared in the data map"] for n in shown}},

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Row, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from governance.errors import shown_name
 from governance.store.errors import (
     InvalidRecord,
     RecordNotFound,
@@ -86,7 +87,9 @@ class RecordStore:
         try:
             return self.datamap.collections[name]
         except KeyError:
-            raise UnknownCollection(f"the data map has no collection {name!r}") from None
+            raise UnknownCollection(
+                f"the data map has no collection {shown_name(name)!r}"
+            ) from None
 
     def _field_names(self, collection: Collection, fields: Iterable[str] | None) -> list[str]:
         if fields is None:
@@ -271,7 +274,5 @@ class RecordStore:
         return Page(items=items, next_after=next_after)
 
     def count(self, collection_name: str) -> int:
-        from sqlalchemy import func
-
         table = self.tables[self.collection(collection_name).name]
         return int(self.session.scalar(select(func.count()).select_from(table)) or 0)

@@ -8,6 +8,7 @@ column: the plaintext that field encryption seals.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -115,5 +116,6 @@ def from_plain_bytes(field: Field, data: bytes) -> Any:
     if raw is None:
         return None
     if field.type in (FieldType.DATE, FieldType.DATETIME, FieldType.DECIMAL):
-        return coerce(field.__class__(**{**vars(field), "required": False}), raw)
+        # Parse the stored text back to its type; "required" is a write rule, not a read one.
+        return coerce(replace(field, required=False), raw)
     return raw

@@ -313,3 +313,26 @@ def test_encrypted_field_is_stored_as_bytes_in_its_column(
     assert isinstance(row.email, bytes | memoryview) and len(bytes(row.email)) > 0
     assert isinstance(row.date_of_birth, bytes | memoryview)
     assert row.city == "Exampleville"  # a clear field is stored as it is
+
+
+def test_an_unknown_field_named_like_an_email_is_described_not_echoed(session, policy) -> None:  # noqa: ANN001
+    from governance.store.errors import UnknownFields
+    from governance.store.schema import CrmTables
+    from governance.store.services import RecordStore
+
+    store = RecordStore(session, policy.datamap, CrmTables(policy.datamap))
+    with pytest.raises(UnknownFields) as caught:
+        store.create("companies", {"name": "Initech", "ada.lovelace@mail.example": 1})
+    assert "ada.lovelace" not in str(caught.value.extra) + caught.value.detail
+    assert "(a name that is not an identifier)" in caught.value.extra["errors"]
+
+
+def test_an_unknown_collection_named_like_an_email_is_described_not_echoed(session, policy) -> None:  # noqa: ANN001
+    from governance.store.errors import UnknownCollection
+    from governance.store.schema import CrmTables
+    from governance.store.services import RecordStore
+
+    store = RecordStore(session, policy.datamap, CrmTables(policy.datamap))
+    with pytest.raises(UnknownCollection) as caught:
+        store.list("ada.lovelace@mail.example")
+    assert "ada.lovelace" not in caught.value.detail
