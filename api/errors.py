@@ -8,6 +8,7 @@ request id, which the log line of the failure also carries.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import Flask, Response, g, json
@@ -82,10 +83,19 @@ def from_http_exception(error: HTTPException) -> Response:
     return response
 
 
+_ERROR_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def _key(key: Any) -> str:
+    text = str(key)
+    return text if _ERROR_KEY.match(text) else "(a name that is not an identifier)"
+
+
 def _scrub(errors: Any) -> Any:
     """marshmallow messages describe the rule broken, not the value; keep only strings/lists."""
     if isinstance(errors, dict):
-        return {str(k)[:64]: _scrub(v) for k, v in errors.items()}
+        # Keys can be a client's own JSON keys ("Unknown field."): echo identifiers only.
+        return {_key(k): _scrub(v) for k, v in errors.items()}
     if isinstance(errors, list):
         return [_scrub(v) for v in errors]
     return str(errors)

@@ -299,3 +299,16 @@ def test_an_unauthenticated_request_is_audited_as_anonymous(
     assert event["actor"] == {"id": "anonymous", "role": "none"}
     assert event["reason"] == "unauthenticated"
     assert "gk_" not in json.dumps(event)
+
+
+def test_a_422_never_echoes_an_unknown_json_key_that_could_be_personal(http, issue_key) -> None:  # noqa: ANN001
+    admin = issue_key("admin")
+    response = http.post(
+        "/v1/clients",
+        json={"name": "crm-sync", "role": "admin", "ada.lovelace@mail.example": "x"},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+    assert "ada.lovelace" not in response.get_data(as_text=True)
+    assert "(a name that is not an identifier)" in response.get_json()["errors"]
