@@ -42,11 +42,12 @@ def _integrate(rt: Runtime, checkpoint: bool = True) -> None:
 
 # -- db ---------------------------------------------------------------------------------
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from governance.migrate import upgrade
+    from governance.migrate import upgrade, upgrade_keystore
 
     settings = Settings.from_env()
     upgrade(settings.database_url, args.revision)
-    print(f"database migrated to {args.revision}")
+    upgrade_keystore(settings.keystore_url)
+    print(f"database and key store migrated to {args.revision}")
     return 0
 
 
@@ -165,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
-    up = db.add_parser("upgrade", help="apply the migrations to GOVERNANCE_DATABASE_URL")
+    up = db.add_parser(
+        "upgrade", help="apply the migrations to GOVERNANCE_DATABASE_URL and GOVERNANCE_KEYSTORE_URL"
+    )
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
 

@@ -21,16 +21,34 @@ class Base(DeclarativeBase):
     """Declarative base of the governance tables (clients, consent, requests ...)."""
 
 
-def make_engine(database_url: str, **kwargs: Any) -> Engine:
+def make_engine(
+    database_url: str, *, write_lock_at_begin: bool = True, secure_delete: bool = False,
+    **kwargs: Any,
+) -> Engine:
+    """``write_lock_at_begin=False`` suits a store whose transactions are either read-only or
+    start with their write (the key store); ``secure_delete`` makes SQLite zero freed bytes
+    (the key store, where a destroyed key must not linger in the file)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        if secure_delete:
+            event.listen(engine, "connect", _sqlite_secure_delete)
+        event.listen(engine, "begin", _sqlite_begin if write_lock_at_begin else _sqlite_deferred)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_deferred(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def _sqlite_secure_delete(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
 
 
 def _sqlite_begin(connection: Any) -> None:

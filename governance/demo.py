@@ -66,6 +66,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance.db import unit_of_work
+from governance.keys.services import FieldCrypto
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
 from policies.types import ID_COLUMN, SUBJECT_COLUMN, DataMap, FieldType
@@ -147,6 +148,7 @@ Rows = dict[str, list[dict[str, Any]]]
 def fill_demo_store(
     session_factory: sessionmaker[Session],
     datamap: DataMap,
+    crypto: FieldCrypto,
     *,
     customers: int = 2000,
     seed: int = DEFAULT_SEED,
@@ -180,7 +182,7 @@ def fill_demo_store(
                 logger.debug("demo batch %d-%d already present, skipped", start, stop)
             else:
                 rows = generator.rows_for(todo)
-                store = RecordStore(session, datamap, tables)
+                store = RecordStore(session, datamap, tables, crypto)
                 for collection in generator.collections:
                     if rows[collection]:
                         inserted[collection] += store.insert_many(collection, rows[collection])

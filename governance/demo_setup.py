@@ -14,7 +14,7 @@ from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
-from governance.migrate import upgrade
+from governance.migrate import upgrade, upgrade_keystore
 from governance.runtime import cli_actor, open_runtime
 from governance.settings import Settings
 
@@ -32,6 +32,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     upgrade(settings.database_url)
+    upgrade_keystore(settings.keystore_url)
     rt = open_runtime(settings)
 
     def progress(done: int, total: int) -> None:
@@ -39,7 +40,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     print(f"filling the demo CRM store ({args.customers:,} customers, seed {args.seed}) ...",
           file=sys.stderr)
-    summary = fill_demo_store(rt.sessions, rt.policy.datamap, customers=args.customers,
+    summary = fill_demo_store(rt.sessions, rt.policy.datamap, rt.crypto, customers=args.customers,
                               seed=args.seed, progress=progress)
     print(file=sys.stderr)
     keys: list[tuple[str, str, str]] = []

@@ -16,8 +16,14 @@ from audit.events import Actor
 from audit.log import AuditLog
 from governance.db import make_engine, make_session_factory
 from governance.errors import SettingsError
+from governance.keys.errors import KeyFileError
+from governance.keys.keystore import KeyStore
+from governance.keys.local import open_local_provider
+from governance.keys.provider import KeyProvider
+from governance.keys.services import FieldCrypto, KeyService
 from governance.settings import Settings
 from governance.store.schema import CrmTables
+from governance.store.services import RecordStore
 from policies.loader import PolicySet, load_policy_set
 
 
@@ -29,14 +35,21 @@ class Runtime:
     policy: PolicySet
     tables: CrmTables
     audit: AuditLog
+    keys: KeyService
+    crypto: FieldCrypto
+
+    def record_store(self, session: Session) -> RecordStore:
+        return RecordStore(session, self.policy.datamap, self.tables, self.crypto)
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.keys.keystore.engine.dispose()
 
 
 def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
     policy = load_policy_set(settings.policy_dir)
     engine = engine or make_engine(settings.database_url)
+    keys = open_key_service(settings)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -44,7 +57,42 @@ def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime
         policy=policy,
         tables=CrmTables(policy.datamap),
         audit=AuditLog(_audit_signer(settings), settings.audit_log_origin),
+        keys=keys,
+        crypto=FieldCrypto(keys, policy.datamap),
     )
+
+
+def open_key_service(settings: Settings, *, keystore_engine: Engine | None = None) -> KeyService:
+    """The KEK provider the settings choose, and the key store beside it.
+
+    A key file created just now beside a key store that already holds wrapped data keys
+    means the operator pointed the service at the wrong (or a lost) key file: starting would
+    make every encrypted field unreadable, so the start is refused and the new file removed.
+    """
+    provider, created = _key_provider(settings)
+    engine = keystore_engine or make_engine(
+        settings.keystore_url, write_lock_at_begin=False, secure_delete=True
+    )
+    keystore = KeyStore(engine)
+    if created:
+        try:
+            held = keystore.counts()
+        except Exception:  # noqa: BLE001 - not migrated yet: a first run, nothing to lose
+            held = {"live": 0, "shredded": 0}
+        if held["live"]:
+            settings.key_file.unlink(missing_ok=True)
+            raise KeyFileError(
+                f"GOVERNANCE_KEY_FILE {settings.key_file} did not exist, but the key store holds "
+                f"{held['live']} data keys wrapped by another key-encryption key; point "
+                "GOVERNANCE_KEY_FILE (or GOVERNANCE_KEK) at the original key set"
+            )
+    return KeyService(provider, keystore)
+
+
+def _key_provider(settings: Settings) -> tuple[KeyProvider, bool]:
+    if settings.key_provider == "local":
+        return open_local_provider(settings.key_file, settings.kek_value)
+    raise SettingsError(f"GOVERNANCE_KEY_PROVIDER {settings.key_provider!r} is not available")
 
 
 def _audit_signer(settings: Settings) -> NoteSigner:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -21,6 +21,8 @@ from governance.errors import SettingsError
 PACKAGED_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
 _SUPPORTED_BACKENDS = {"sqlite", "postgresql"}
+# Key-encryption key providers; a KMS or Vault Transit provider adds its name here.
+_KEY_PROVIDERS = {"local"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,10 @@ class Settings:
     audit_signing_key_file: Path
     audit_log_origin: str
     audit_key_name: str
+    keystore_url: str = ""
+    key_provider: str = "local"
+    # The KEK key set itself when injected by environment; never printed (repr=False).
+    kek_value: str | None = field(default=None, repr=False)
     max_request_bytes: int = 1_048_576
     log_level: str = "INFO"
 
@@ -45,6 +51,22 @@ class Settings:
             "GOVERNANCE_POLICY_DIR", env.get("GOVERNANCE_POLICY_DIR", str(PACKAGED_POLICY_DIR))
         )
         key_file = Path(env.get("GOVERNANCE_KEY_FILE", str(var_dir / "keys" / "kek.json")))
+        key_provider = env.get("GOVERNANCE_KEY_PROVIDER", "local")
+        if key_provider not in _KEY_PROVIDERS:
+            raise SettingsError(
+                f"GOVERNANCE_KEY_PROVIDER must be one of {', '.join(sorted(_KEY_PROVIDERS))}"
+            )
+        # The key store is a database of its own so that CRM backups never hold the keys
+        # that open them; on the embedded default, its own SQLite file beside the key file.
+        keystore_url = _database_url(
+            env.get("GOVERNANCE_KEYSTORE_URL", f"sqlite:///{key_file.parent.resolve() / 'keystore.db'}"),
+            "GOVERNANCE_KEYSTORE_URL",
+        )
+        if make_url(keystore_url) == make_url(database_url):
+            raise SettingsError(
+                "GOVERNANCE_KEYSTORE_URL must name another database than GOVERNANCE_DATABASE_URL: "
+                "a CRM store backup must not carry the keys that open it"
+            )
         signing_key = Path(
             env.get(
                 "GOVERNANCE_AUDIT_SIGNING_KEY_FILE",
@@ -69,6 +91,9 @@ class Settings:
             database_url=database_url,
             policy_dir=policy_dir,
             key_file=key_file,
+            keystore_url=keystore_url,
+            key_provider=key_provider,
+            kek_value=env.get("GOVERNANCE_KEK") or None,
             audit_signing_key_file=signing_key,
             audit_log_origin=origin,
             audit_key_name=key_name,
@@ -81,12 +106,12 @@ class Settings:
         return make_url(self.database_url).get_backend_name()
 
 
-def _database_url(raw: str) -> str:
+def _database_url(raw: str, name: str = "GOVERNANCE_DATABASE_URL") -> str:
     try:
         url: URL = make_url(raw)
     except ArgumentError:
         raise SettingsError(
-            "GOVERNANCE_DATABASE_URL is not a database URL "
+            f"{name} is not a database URL "
             "(expected e.g. sqlite:///var/governance.db or postgresql://user@host/db)"
         ) from None
     if url.drivername in ("postgres", "postgresql"):
@@ -95,11 +120,11 @@ def _database_url(raw: str) -> str:
     backend = url.get_backend_name()
     if backend not in _SUPPORTED_BACKENDS:
         raise SettingsError(
-            f"GOVERNANCE_DATABASE_URL names the unsupported backend {backend!r}; "
+            f"{name} names the unsupported backend {backend!r}; "
             "use sqlite or postgresql"
         )
     if backend == "sqlite" and url.database in (None, ""):
-        raise SettingsError("GOVERNANCE_DATABASE_URL: an in-memory SQLite store loses all data")
+        raise SettingsError(f"{name}: an in-memory SQLite store loses all data")
     return url.render_as_string(hide_password=False)
 
 

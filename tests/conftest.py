@@ -21,7 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit.checkpoint import NoteSigner, generate_signing_key
 from audit.log import AuditLog
 from governance.db import make_engine
-from governance.migrate import upgrade
+from governance.keys.keystore import KeyStore
+from governance.keys.local import open_local_provider
+from governance.keys.services import FieldCrypto, KeyService
+from governance.migrate import upgrade, upgrade_keystore
 from governance.runtime import Runtime
 from governance.settings import Settings
 from governance.store.schema import CrmTables
@@ -53,6 +56,38 @@ def fresh_postgres_database(server: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def keystore_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The key store is its own database, on the same server kind as the CRM store."""
+    server = _server_url()
+    if server is None:
+        yield f"sqlite:///{tmp_path_factory.mktemp('keystore') / 'keystore.db'}"
+        return
+    yield from fresh_postgres_database(server)
+
+
+@pytest.fixture(scope="session")
+def keystore_engine(keystore_url: str) -> Iterator[Engine]:
+    upgrade_keystore(keystore_url)
+    eng = make_engine(keystore_url, write_lock_at_begin=False, secure_delete=True)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def key_service(key_dir: Path, keystore_engine: Engine) -> KeyService:
+    """Committed key-store writes are shared by the session's tests; subject ids are fresh
+    uuids per test, so no test sees another's keys. Tests that rotate or count keys build
+    their own key store (tests/functional/governance/keys)."""
+    provider, _ = open_local_provider(key_dir / "kek.json", None)
+    return KeyService(provider, KeyStore(keystore_engine))
+
+
+@pytest.fixture(scope="session")
+def crypto(key_service: KeyService, policy) -> FieldCrypto:  # noqa: ANN001
+    return FieldCrypto(key_service, policy.datamap)
 
 
 @pytest.fixture(scope="session")
@@ -97,10 +132,11 @@ def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, key_dir: Path) -> Settings:
+def settings(database_url: str, keystore_url: str, key_dir: Path) -> Settings:
     return Settings.from_env(
         {
             "GOVERNANCE_DATABASE_URL": database_url,
+            "GOVERNANCE_KEYSTORE_URL": keystore_url,
             "GOVERNANCE_KEY_FILE": str(key_dir / "kek.json"),
             "GOVERNANCE_VAR_DIR": str(key_dir),
         }
@@ -124,7 +160,7 @@ def audit_log(signer: NoteSigner) -> AuditLog:
 
 
 @pytest.fixture
-def runtime(settings, engine, sessions, policy, audit_log) -> Runtime:  # noqa: ANN001
+def runtime(settings, engine, sessions, policy, audit_log, key_service, crypto) -> Runtime:  # noqa: ANN001
     return Runtime(
         settings=settings,
         engine=engine,
@@ -132,6 +168,8 @@ def runtime(settings, engine, sessions, policy, audit_log) -> Runtime:  # noqa: 
         policy=policy,
         tables=CrmTables(policy.datamap),
         audit=audit_log,
+        keys=key_service,
+        crypto=crypto,
     )
 
 

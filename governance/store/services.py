@@ -3,9 +3,11 @@
 The read and write paths are sequences of steps over a record's cells, so field encryption,
 policy masks and PII checks slot in as steps rather than rewrites:
 
-write: check names against the map -> coerce each value to its type -> encode stored cells
-       (encrypted fields to bytes) -> insert/update
-read:  select only the requested columns -> decode stored cells -> JSON values
+write: check names against the map -> coerce each value to its type -> seal encrypted fields
+       under the subject's data key and set blind indexes -> insert/update
+read:  select only the requested columns -> open only the encrypted fields asked for -> JSON
+       values; a field whose subject key was shredded reads as erased (null, named in
+       ``Record.erased``), a ciphertext that fails authentication raises the integrity error
 
 No CRM field name is written here: everything comes from :class:`policies.types.DataMap`.
 """
@@ -23,6 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from governance.errors import shown_name
+from governance.keys.cipher import DataKey
+from governance.keys.services import FieldCrypto
 from governance.store.errors import (
     InvalidRecord,
     RecordNotFound,
@@ -30,13 +34,7 @@ from governance.store.errors import (
     UnknownFields,
 )
 from governance.store.schema import CrmTables
-from governance.store.values import (
-    InvalidValue,
-    coerce,
-    from_plain_bytes,
-    to_json,
-    to_plain_bytes,
-)
+from governance.store.values import InvalidValue, coerce, to_json
 from policies.types import (
     CREATED_COLUMN,
     ID_COLUMN,
@@ -57,12 +55,15 @@ class Record:
     values: dict[str, Any]  # JSON-ready values of the fields that were read
     created_at: datetime
     updated_at: datetime
+    erased: tuple[str, ...] = ()  # encrypted fields whose subject key was shredded
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"id": self.id}
         if self.subject_id is not None:
             body["subject_id"] = self.subject_id
         body.update(self.values)
+        if self.erased:
+            body["erased_fields"] = list(self.erased)
         return body
 
 
@@ -77,10 +78,13 @@ def new_id() -> str:
 
 
 class RecordStore:
-    def __init__(self, session: Session, datamap: DataMap, tables: CrmTables) -> None:
+    def __init__(
+        self, session: Session, datamap: DataMap, tables: CrmTables, crypto: FieldCrypto
+    ) -> None:
         self.session = session
         self.datamap = datamap
         self.tables = tables
+        self.crypto = crypto
 
     # -- collections and fields ---------------------------------------------------------
     def collection(self, name: str) -> Collection:
@@ -113,26 +117,16 @@ class RecordStore:
             if partial and name not in values:
                 continue
             try:
-                value = coerce(field, values.get(name))
+                cells[name] = coerce(field, values.get(name))
             except InvalidValue as exc:
                 errors[name] = [str(exc)]
-                continue
-            cells[name] = self._encode(field, value)
         if errors:
             raise InvalidRecord(f"the {collection.name} record is not valid", errors)
         return cells
 
-    def _encode(self, field: Any, value: Any) -> Any:
-        if field.encrypted:
-            return None if value is None else to_plain_bytes(field, value)
-        return value
-
-    def _decode(self, field: Any, stored: Any) -> Any:
-        if stored is None:
-            return None
-        if field.encrypted:
-            return to_json(field, from_plain_bytes(field, bytes(stored)))
-        return to_json(field, stored)
+    def _needs_key(self, collection: Collection, cells: Mapping[str, Any]) -> bool:
+        encrypted = self.crypto.encrypted_fields(collection.name)
+        return any(cells.get(name) is not None for name in encrypted)
 
     def create(
         self, collection_name: str, values: Mapping[str, Any], *, subject_id: str | None = None
@@ -151,26 +145,51 @@ class RecordStore:
                 )
             self._require_subject(subject_id)
             row[SUBJECT_COLUMN] = subject_id
+        owner = record_id if collection.is_subject else subject_id
+        self._seal(collection, record_id, owner, cells)
         row.update(cells)
         self._execute(insert(table).values(row), collection)
         return self.get(collection.name, record_id)
 
+    def _seal(self, collection: Collection, record_id: str, owner: str | None,
+              cells: dict[str, Any]) -> None:
+        key = None
+        if self._needs_key(collection, cells):
+            if owner is None:
+                raise InvalidRecord(
+                    f"this {collection.name} record belongs to no data subject (anonymised); "
+                    "its encrypted fields cannot be set",
+                    {name: ["cannot be set on an anonymised record"]
+                     for name in self.crypto.encrypted_fields(collection.name) if cells.get(name) is not None},
+                )
+            key = self.crypto.keys.data_keys([owner], create=True)[owner]
+        self.crypto.seal_cells(collection.name, record_id, key, cells)
+
     def insert_many(self, collection_name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Bulk insert already-valid rows (each with its ``id`` and, if owned, ``subject_id``).
 
-        Values are still coerced and encoded per the data map; what is skipped is the per-row
-        read-back, which is what makes loading a million customers practical.
+        Values are still coerced, sealed and indexed per the data map; what is skipped is the
+        per-row read-back, and data keys are fetched or created once per batch, which is what
+        makes loading a million customers practical.
         """
         collection = self.collection(collection_name)
         table = self.tables[collection.name]
         now = datetime.now(UTC)
-        prepared = []
+        staged = []
         for raw in rows:
             fields = {k: v for k, v in raw.items() if k not in (ID_COLUMN, SUBJECT_COLUMN)}
+            owner = raw[ID_COLUMN] if collection.is_subject else raw.get(SUBJECT_COLUMN)
+            staged.append((raw, owner, self._cells(collection, fields, partial=False)))
+        owners = [owner for _, owner, cells in staged if self._needs_key(collection, cells)]
+        keys = self.crypto.keys.data_keys(owners, create=True) if owners else {}
+        prepared = []
+        for raw, owner, cells in staged:
+            key = keys.get(owner) if owner is not None else None
+            self.crypto.seal_cells(collection.name, raw[ID_COLUMN], key, cells)
             row = {ID_COLUMN: raw[ID_COLUMN], CREATED_COLUMN: now, UPDATED_COLUMN: now}
             if collection.has_subject_column:
                 row[SUBJECT_COLUMN] = raw[SUBJECT_COLUMN]
-            row.update(self._cells(collection, fields, partial=False))
+            row.update(cells)
             prepared.append(row)
         if prepared:
             self.session.execute(insert(table), prepared)
@@ -182,6 +201,10 @@ class RecordStore:
         if not changes:
             raise InvalidRecord("nothing to update", {"_body": ["name at least one field"]})
         cells = self._cells(collection, changes, partial=True)
+        if self._needs_key(collection, cells):
+            self._seal(collection, record_id, self._owner(collection, record_id), cells)
+        else:
+            self.crypto.seal_cells(collection.name, record_id, None, cells)
         cells[UPDATED_COLUMN] = datetime.now(UTC)
         result = self._execute(
             update(table).where(table.c[ID_COLUMN] == record_id).values(cells), collection
@@ -189,6 +212,19 @@ class RecordStore:
         if result.rowcount == 0:
             raise RecordNotFound(collection.name)
         return self.get(collection.name, record_id)
+
+    def _owner(self, collection: Collection, record_id: str) -> str | None:
+        table = self.tables[collection.name]
+        if collection.is_subject:
+            column = table.c[ID_COLUMN]
+        elif collection.has_subject_column:
+            column = table.c[SUBJECT_COLUMN]
+        else:
+            return None
+        row = self.session.execute(select(column).where(table.c[ID_COLUMN] == record_id)).first()
+        if row is None:
+            raise RecordNotFound(collection.name)
+        return row[0]
 
     def _execute(self, statement: Any, collection: Collection) -> Any:
         try:
@@ -213,22 +249,56 @@ class RecordStore:
             columns.append(table.c[SUBJECT_COLUMN])
         return columns + [table.c[n] for n in names]
 
-    def _record(self, collection: Collection, names: list[str], row: Row[Any]) -> Record:
+    def _records(self, collection: Collection, names: list[str], rows: Sequence[Row[Any]]) -> list[Record]:
+        """Records from rows, opening only the encrypted fields among ``names`` with one key
+        store look-up for all the rows' subjects."""
+        owner_column = (
+            ID_COLUMN if collection.is_subject
+            else SUBJECT_COLUMN if collection.has_subject_column else None
+        )
+        encrypted = [n for n in names if n in self.crypto.encrypted_fields(collection.name)]
+        keys: dict[str, DataKey | None] = {}
+        if encrypted and owner_column is not None:
+            keys = self.crypto.keys.data_keys(r._mapping[owner_column] for r in rows)
+        return [self._record(collection, names, encrypted, owner_column, keys, r) for r in rows]
+
+    def _record(
+        self,
+        collection: Collection,
+        names: list[str],
+        encrypted: list[str],
+        owner_column: str | None,
+        keys: Mapping[str, DataKey | None],
+        row: Row[Any],
+    ) -> Record:
         mapping = row._mapping
-        if collection.is_subject:
-            subject_id = mapping[ID_COLUMN]
-        elif collection.has_subject_column:
-            subject_id = mapping[SUBJECT_COLUMN]
-        else:
-            subject_id = None
-        values = {n: self._decode(collection.fields[n], mapping[n]) for n in names}
+        record_id = mapping[ID_COLUMN]
+        subject_id = mapping[owner_column] if owner_column is not None else None
+        values: dict[str, Any] = {}
+        erased: list[str] = []
+        for name in names:
+            stored = mapping[name]
+            field = collection.fields[name]
+            if stored is None:
+                values[name] = None
+            elif name in encrypted:
+                key = keys.get(subject_id) if subject_id is not None else None
+                if key is None:
+                    values[name] = None
+                    erased.append(name)
+                else:
+                    plain = self.crypto.open_value(collection.name, name, record_id, key, bytes(stored))
+                    values[name] = to_json(field, plain)
+            else:
+                values[name] = to_json(field, stored)
         return Record(
             collection=collection.name,
-            id=mapping[ID_COLUMN],
+            id=record_id,
             subject_id=subject_id,
             values=values,
             created_at=mapping[CREATED_COLUMN],
             updated_at=mapping[UPDATED_COLUMN],
+            erased=tuple(erased),
         )
 
     def get(self, collection_name: str, record_id: str, fields: Iterable[str] | None = None) -> Record:
@@ -240,7 +310,7 @@ class RecordStore:
         ).first()
         if row is None:
             raise RecordNotFound(collection.name)
-        return self._record(collection, names, row)
+        return self._records(collection, names, [row])[0]
 
     def list(
         self,
@@ -248,9 +318,12 @@ class RecordStore:
         fields: Iterable[str] | None = None,
         *,
         subject_id: str | None = None,
+        lookup: Mapping[str, str] | None = None,
         after: str | None = None,
         limit: int = 50,
     ) -> Page:
+        """A page of records in id order. ``lookup`` finds records by the blind index of
+        lookup fields (e.g. ``{"email": ...}``) without decrypting anything."""
         collection = self.collection(collection_name)
         table = self.tables[collection.name]
         names = self._field_names(collection, fields)
@@ -266,10 +339,21 @@ class RecordStore:
                     f"{collection.name} records do not belong to data subjects",
                     {"subject_id": ["not applicable to this collection"]},
                 )
+        for name, value in (lookup or {}).items():
+            field = collection.fields.get(name)
+            if field is None or not field.lookup or not field.blind_index_column:
+                raise InvalidRecord(
+                    f"{collection.name} records cannot be looked up by that field",
+                    {shown_name(name): ["is not a lookup field"]},
+                )
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidRecord("a lookup value must be a non-empty string", {name: ["is empty"]})
+            index = self.crypto.blind_index(collection.name, name, value)
+            query = query.where(table.c[field.blind_index_column] == index)
         if after is not None:
             query = query.where(table.c[ID_COLUMN] > after)
         rows = self.session.execute(query.limit(limit + 1)).all()
-        items = [self._record(collection, names, r) for r in rows[:limit]]
+        items = self._records(collection, names, rows[:limit])
         next_after = items[-1].id if len(rows) > limit else None
         return Page(items=items, next_after=next_after)
 

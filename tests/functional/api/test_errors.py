@@ -217,6 +217,8 @@ def unreachable_runtime(runtime: Runtime) -> Iterator[Runtime]:
         policy=runtime.policy,
         tables=runtime.tables,
         audit=runtime.audit,
+        keys=runtime.keys,
+        crypto=runtime.crypto,
     )
     engine.dispose()
 

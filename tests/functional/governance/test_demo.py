@@ -54,24 +54,30 @@ def new_store(tmp_path: Path):
         engine.dispose()
 
 
-def dump(session_factory, datamap: DataMap) -> dict[str, list[tuple]]:
-    """Every stored row of every CRM collection, ordered by id, without engine timestamps."""
+def dump(session_factory, datamap: DataMap, crypto) -> dict[str, list[tuple]]:
+    """Every row of every CRM collection, ordered by id, as plain values: clear columns as
+    stored (without engine timestamps), encrypted ones as the read path opens them (the
+    ciphertexts themselves differ between two stores: fresh nonces and data keys)."""
     tables = CrmTables(datamap)
     result = {}
-    with unit_of_work(session_factory) as session:
-        for name in datamap.collections:
-            table = tables[name]
-            columns = [c for c in table.c if c.name not in (CREATED_COLUMN, UPDATED_COLUMN)]
-            rows = session.execute(select(*columns).order_by(table.c.id))
-            result[name] = [tuple(r) for r in rows]
+    for name, collection in datamap.collections.items():
+        table = tables[name]
+        clear = [c for c in table.c if c.name not in (CREATED_COLUMN, UPDATED_COLUMN)
+                 and not (c.name in collection.fields and collection.fields[c.name].encrypted)]
+        with unit_of_work(session_factory) as session:
+            rows = [tuple(r) for r in session.execute(select(*clear).order_by(table.c.id))]
+        opened = records(session_factory, datamap, name, crypto)
+        encrypted = [f for f, spec in collection.fields.items() if spec.encrypted]
+        result[name] = [row + tuple(rec[f] for f in encrypted)
+                        for row, rec in zip(rows, opened, strict=True)]
     return result
 
 
-def records(session_factory, datamap: DataMap, collection: str) -> list[dict]:
+def records(session_factory, datamap: DataMap, collection: str, crypto) -> list[dict]:
     """All records of a collection as the store's read path returns them (JSON values)."""
     found: list[dict] = []
     with unit_of_work(session_factory) as session:
-        store = RecordStore(session, datamap, CrmTables(datamap))
+        store = RecordStore(session, datamap, CrmTables(datamap), crypto)
         after = None
         while True:
             page = store.list(collection, after=after, limit=500)
@@ -82,50 +88,52 @@ def records(session_factory, datamap: DataMap, collection: str) -> list[dict]:
 
 
 def counts(session_factory, datamap: DataMap) -> dict[str, int]:
-    return {name: len(rows) for name, rows in dump(session_factory, datamap).items()}
+    tables = CrmTables(datamap)
+    with unit_of_work(session_factory) as session:
+        return {name: len(session.execute(select(tables[name].c.id)).all()) for name in datamap.collections}
 
 
 # -- determinism -------------------------------------------------------------------------------
 
 
-def test_the_same_seed_writes_identical_rows_and_ids_into_two_databases(new_store, datamap):
+def test_the_same_seed_writes_identical_rows_and_ids_into_two_databases(new_store, datamap, crypto):
     first, second = new_store("first"), new_store("second")
-    fill_demo_store(first, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
-    fill_demo_store(second, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    fill_demo_store(first, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    fill_demo_store(second, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
 
-    a, b = dump(first, datamap), dump(second, datamap)
+    a, b = dump(first, datamap, crypto), dump(second, datamap, crypto)
     assert a == b
     assert len(a["customers"]) == CUSTOMERS
     assert all(a[name] for name in COLLECTIONS), "every collection gets rows"
 
 
-def test_another_seed_writes_other_people_under_other_ids(new_store, datamap):
+def test_another_seed_writes_other_people_under_other_ids(new_store, datamap, crypto):
     first, second = new_store("first"), new_store("second")
-    fill_demo_store(first, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
-    fill_demo_store(second, datamap, customers=CUSTOMERS, seed=SEED + 1, batch_size=BATCH)
+    fill_demo_store(first, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    fill_demo_store(second, datamap, crypto, customers=CUSTOMERS, seed=SEED + 1, batch_size=BATCH)
 
-    a, b = dump(first, datamap), dump(second, datamap)
+    a, b = dump(first, datamap, crypto), dump(second, datamap, crypto)
     assert not {r[0] for r in a["customers"]} & {r[0] for r in b["customers"]}
     assert [r[1:] for r in a["customers"]] != [r[1:] for r in b["customers"]]
 
 
-def test_the_batch_size_does_not_change_the_data(new_store, datamap):
+def test_the_batch_size_does_not_change_the_data(new_store, datamap, crypto):
     coarse, fine = new_store("coarse"), new_store("fine")
-    fill_demo_store(coarse, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
-    fill_demo_store(fine, datamap, customers=CUSTOMERS, seed=SEED, batch_size=7)
+    fill_demo_store(coarse, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    fill_demo_store(fine, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=7)
 
-    assert dump(coarse, datamap) == dump(fine, datamap)
+    assert dump(coarse, datamap, crypto) == dump(fine, datamap, crypto)
 
 
 # -- idempotent and resumable ------------------------------------------------------------------
 
 
-def test_a_second_run_inserts_nothing_and_skips_every_batch(new_store, datamap):
+def test_a_second_run_inserts_nothing_and_skips_every_batch(new_store, datamap, crypto):
     store = new_store()
-    first = fill_demo_store(store, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
-    before = dump(store, datamap)
+    first = fill_demo_store(store, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    before = dump(store, datamap, crypto)
 
-    second = fill_demo_store(store, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    second = fill_demo_store(store, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
 
     assert first.batches == 3 and first.skipped_batches == 0
     assert first.inserted["customers"] == CUSTOMERS
@@ -133,7 +141,7 @@ def test_a_second_run_inserts_nothing_and_skips_every_batch(new_store, datamap):
     assert second.batches == 3 and second.skipped_batches == 3
     assert second.skipped_customers == CUSTOMERS
     assert second.rows_inserted == 0
-    assert dump(store, datamap) == before
+    assert dump(store, datamap, crypto) == before
 
 
 class Crash(Exception):
@@ -141,47 +149,47 @@ class Crash(Exception):
 
 
 def test_a_run_that_crashed_after_its_first_batch_resumes_to_the_full_data_without_duplicates(
-    new_store, datamap
+    new_store, datamap, crypto
 ):
     reference, crashed = new_store("reference"), new_store("crashed")
-    fill_demo_store(reference, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    fill_demo_store(reference, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
 
     def crash_after_first_batch(done: int, total: int) -> None:
         raise Crash
 
     with pytest.raises(Crash):
         fill_demo_store(
-            crashed, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH,
+            crashed, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH,
             progress=crash_after_first_batch,
         )
     assert counts(crashed, datamap)["customers"] == BATCH  # the first batch was committed
 
-    resumed = fill_demo_store(crashed, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    resumed = fill_demo_store(crashed, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
 
     assert resumed.skipped_batches == 1
     assert resumed.inserted["customers"] == CUSTOMERS - BATCH
-    full = dump(reference, datamap)
-    assert dump(crashed, datamap) == full  # same rows, none twice (ids are primary keys)
+    full = dump(reference, datamap, crypto)
+    assert dump(crashed, datamap, crypto) == full  # same rows, none twice (ids are primary keys)
     assert all(len(rows) == len({r[0] for r in rows}) for rows in full.values())
 
 
-def test_a_larger_count_adds_only_the_missing_customers(new_store, datamap):
+def test_a_larger_count_adds_only_the_missing_customers(new_store, datamap, crypto):
     grown, direct = new_store("grown"), new_store("direct")
-    fill_demo_store(grown, datamap, customers=40, seed=SEED, batch_size=BATCH)
+    fill_demo_store(grown, datamap, crypto, customers=40, seed=SEED, batch_size=BATCH)
 
-    more = fill_demo_store(grown, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
-    fill_demo_store(direct, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    more = fill_demo_store(grown, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    fill_demo_store(direct, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
 
     assert more.skipped_batches == 1  # customers 0-24; the batch 25-49 was half there
     assert more.skipped_customers == 40
     assert more.inserted["customers"] == CUSTOMERS - 40
-    assert dump(grown, datamap) == dump(direct, datamap)
+    assert dump(grown, datamap, crypto) == dump(direct, datamap, crypto)
 
 
-def test_progress_reports_only_the_counts_of_customers_done_and_total(new_store, datamap):
+def test_progress_reports_only_the_counts_of_customers_done_and_total(new_store, datamap, crypto):
     calls = []
     fill_demo_store(
-        new_store(), datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH,
+        new_store(), datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH,
         progress=lambda done, total: calls.append((done, total)),
     )
     assert calls == [(25, CUSTOMERS), (50, CUSTOMERS), (60, CUSTOMERS)]
@@ -191,52 +199,52 @@ def test_progress_reports_only_the_counts_of_customers_done_and_total(new_store,
 
 
 @pytest.fixture(scope="module")
-def filled(tmp_path_factory, datamap):
+def filled(tmp_path_factory, datamap, crypto):
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'crm.db'}"
     upgrade(url)
     engine = make_engine(url)
     session_factory = make_session_factory(engine)
-    fill_demo_store(session_factory, datamap, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    fill_demo_store(session_factory, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
     yield session_factory
     engine.dispose()
 
 
-def test_every_email_is_on_an_example_domain(filled, datamap):
-    emails = [c["email"] for c in records(filled, datamap, "customers")]
+def test_every_email_is_on_an_example_domain(filled, datamap, crypto):
+    emails = [c["email"] for c in records(filled, datamap, "customers", crypto)]
     assert len(emails) == CUSTOMERS
     assert all(re.fullmatch(r"[a-z0-9._]+@([a-z0-9-]+\.)*example", e) for e in emails)
     assert len(set(emails)) == CUSTOMERS
 
 
-def test_every_order_number_has_the_crm_format_and_is_unique(filled, datamap):
-    numbers = [o["order_number"] for o in records(filled, datamap, "orders")]
+def test_every_order_number_has_the_crm_format_and_is_unique(filled, datamap, crypto):
+    numbers = [o["order_number"] for o in records(filled, datamap, "orders", crypto)]
     assert numbers
     assert all(re.fullmatch(r"ORD-\d{8}", n) for n in numbers)
     assert len(set(numbers)) == len(numbers)
 
 
-def test_every_related_row_belongs_to_an_existing_customer(filled, datamap):
-    customers = {c["id"]: c for c in records(filled, datamap, "customers")}
-    companies = {c["id"] for c in records(filled, datamap, "companies")}
-    orders = {o["id"]: o for o in records(filled, datamap, "orders")}
+def test_every_related_row_belongs_to_an_existing_customer(filled, datamap, crypto):
+    customers = {c["id"]: c for c in records(filled, datamap, "customers", crypto)}
+    companies = {c["id"] for c in records(filled, datamap, "companies", crypto)}
+    orders = {o["id"]: o for o in records(filled, datamap, "orders", crypto)}
     for collection in datamap.collections.values():
         if collection.has_subject_column:
-            rows = records(filled, datamap, collection.name)
+            rows = records(filled, datamap, collection.name, crypto)
             assert rows and all(r["subject_id"] in customers for r in rows), collection.name
-    for line in records(filled, datamap, "order_lines"):
+    for line in records(filled, datamap, "order_lines", crypto):
         assert orders[line["order_id"]]["subject_id"] == line["subject_id"]
     assert {c["company_id"] for c in customers.values()} - {None} <= companies
     assert 0.3 < sum(c["company_id"] is not None for c in customers.values()) / CUSTOMERS < 0.9
 
 
-def test_a_click_implies_an_open(filled, datamap):
-    responses = records(filled, datamap, "campaign_responses")
+def test_a_click_implies_an_open(filled, datamap, crypto):
+    responses = records(filled, datamap, "campaign_responses", crypto)
     assert any(r["clicked"] for r in responses)
     assert all(r["opened"] for r in responses if r["clicked"])
 
 
-def test_contact_data_phone_language_and_currency_match_the_country(filled, datamap):
-    customers = {c["id"]: c for c in records(filled, datamap, "customers")}
+def test_contact_data_phone_language_and_currency_match_the_country(filled, datamap, crypto):
+    customers = {c["id"]: c for c in records(filled, datamap, "customers", crypto)}
     codes = {
         "DE": "+49", "FR": "+33", "GB": "+44", "US": "+1", "NL": "+31", "ES": "+34", "IT": "+39",
     }
@@ -248,25 +256,25 @@ def test_contact_data_phone_language_and_currency_match_the_country(filled, data
         assert c["phone"] is None or (
             re.fullmatch(r"\+[1-9]\d{7,14}", c["phone"]) and c["phone"].startswith(codes[country])
         )
-    for order in records(filled, datamap, "orders"):
+    for order in records(filled, datamap, "orders", crypto):
         country = customers[order["subject_id"]]["country"]
         assert order["currency"] == currencies.get(country, "EUR")
 
 
-def test_every_moment_lies_in_the_three_years_before_the_reference_date(filled, datamap):
+def test_every_moment_lies_in_the_three_years_before_the_reference_date(filled, datamap, crypto):
     earliest = REFERENCE_TIME - timedelta(days=HISTORY_DAYS + 60)
     for collection, field in [
         ("interactions", "occurred_at"), ("orders", "ordered_at"), ("support_tickets", "opened_at"),
         ("campaign_responses", "sent_at"), ("web_events", "occurred_at"),
     ]:
-        for row in records(filled, datamap, collection):
+        for row in records(filled, datamap, collection, crypto):
             moment = datetime.fromisoformat(row[field].replace("Z", "+00:00"))
             assert earliest <= moment <= REFERENCE_TIME, (collection, field)
             assert moment.tzinfo == UTC
 
 
-def test_card_details_and_sepa_details_are_complete_and_well_formed(filled, datamap):
-    details = records(filled, datamap, "payment_details")
+def test_card_details_and_sepa_details_are_complete_and_well_formed(filled, datamap, crypto):
+    details = records(filled, datamap, "payment_details", crypto)
     assert details
     for d in details:
         if d["method"] == "card":
