@@ -22,13 +22,16 @@ from api import clients as client_views
 from api import datamap as datamap_views
 from api import docs as docs_views
 from api import health as health_views
+from api import keys as key_views
 from api import policy as policy_views
 from api.auth import authenticate_request, check_declarations
 from api.context import EXTENSION_KEY
 from api.errors import from_http_exception, problem, register_error_handlers
-from audit.events import AuditEvent, Outcome, Target
+from audit.events import Actor, AuditEvent, Outcome, Target
 from audit.integrator import BackgroundIntegrator
 from governance.audit_actions import AuditAction
+from governance.keys.events import KeyEvents
+from governance.keys.runner import RotationRunner
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
 
@@ -72,7 +75,8 @@ def create_app(
             "security": [{"bearer": []}],
         },
     )
-    for module in (health_views, datamap_views, policy_views, audit_views, client_views):
+    for module in (health_views, datamap_views, policy_views, audit_views, client_views,
+                   key_views):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
     # The OpenAPI document (flask-smorest's own blueprint) is served unauthenticated.
@@ -83,10 +87,14 @@ def create_app(
     app.after_request(_finish)
     app.teardown_request(_close)
     check_declarations(app)
+    runner = RotationRunner(runtime.keys, KeyEvents(
+        runtime.sessions, runtime.audit, Actor(id="system", role="system"), runtime.policy.version))
+    app.extensions[key_views.RUNNER_KEY] = runner
     if background_integrator:
         integrator = BackgroundIntegrator(runtime.sessions, runtime.audit)
         integrator.start()
         app.extensions["audit_integrator"] = integrator
+        runner.resume_pending()  # a rotation a crash interrupted continues here
     return app
 
 

@@ -53,6 +53,10 @@ def _count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _count_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and len(value) <= 1000 and all(map(_count, value))
+
+
 def _hex(value: Any) -> bool:
     return isinstance(value, str) and bool(_HEX.match(value))
 
@@ -83,7 +87,11 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "entity_types": _ident_list,
     "fields": _ident_list,
     "http_status": _count,
+    "job_id": _hex,
     "kek_version": _count,
+    "kek_versions": _count_list,
+    "key_id": _hex,
+    "resumed": _flag,
     "key_prefix": _ident,
     "method": _ident,
     "purposes": _ident_list,

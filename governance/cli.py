@@ -130,6 +130,79 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- keys -------------------------------------------------------------------------------
+def _key_events(rt: Runtime) -> Any:
+    from governance.keys.events import KeyEvents
+
+    return KeyEvents(rt.sessions, rt.audit, cli_actor(), rt.policy.version)
+
+
+def cmd_keys_status(args: argparse.Namespace) -> int:
+    from governance.keys.status import key_status
+
+    rt = _runtime()
+    status = key_status(rt.keys)
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+        return 0
+    print(f"provider {status['provider']}, current KEK version {status['current_version']}")
+    for v in status["versions"]:
+        state = "current" if v["current"] else ("retired" if v["retired_at"] else "live")
+        print(f"  version {v['version']:>3}  {state:8} data keys {v['data_keys']:>9,}  "
+              f"created {v['created_at']}")
+    print(f"data keys: {status['live_data_keys']:,} live, {status['shredded_data_keys']:,} shredded")
+    job = status["rotation"]
+    if job is not None:
+        print(f"last rotation {job['id']}: {job['state']}, to version {job['kek_version']}, "
+              f"{job['processed']:,} rewrapped")
+    rt.dispose()
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from governance.keys.rotation import begin_rotation, run_rotation
+
+    rt = _runtime()
+    events = _key_events(rt)
+    job, resumed = begin_rotation(rt.keys, events)
+    verb = "resuming" if resumed else "started"
+    print(f"{verb} rotation {job.id} to KEK version {job.target_version}", file=sys.stderr)
+
+    def progress(done: int) -> None:
+        print(f"\r  rewrapped {done:,}", end="", file=sys.stderr, flush=True)
+
+    report = run_rotation(rt.keys, job, events, resumed=resumed, batch_size=args.batch_size,
+                          pause_seconds=args.pause_ms / 1000, progress=progress)
+    print(file=sys.stderr)
+    _integrate(rt, checkpoint=False)
+    retired = ", ".join(map(str, report.retired)) or "none"
+    print(f"KEK version {report.kek_version}: {report.rewrapped:,} data keys rewrapped; "
+          f"retired versions: {retired}")
+    rt.dispose()
+    return 0
+
+
+def cmd_keys_encrypt_existing(args: argparse.Namespace) -> int:
+    from governance.keys.existing import encrypt_existing
+
+    rt = _runtime()
+
+    def progress(collection: str, rows: int) -> None:
+        print(f"\r  {collection}: {rows:,} rows sealed so far", end="", file=sys.stderr, flush=True)
+
+    report = encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto,
+                              _key_events(rt), batch_size=args.batch_size, progress=progress)
+    print(file=sys.stderr)
+    _integrate(rt, checkpoint=False)
+    print(f"{'resumed' if report.resumed else 'done'}: {report.rows:,} rows, {report.sealed:,} values "
+          f"sealed, {report.indexed:,} blind indexes filled")
+    if report.without_subject or report.unreadable:
+        print(f"left as they are: {report.without_subject:,} values in rows of no subject, "
+              f"{report.unreadable:,} values not of their field's type (fix, then run again)")
+    rt.dispose()
+    return 0
+
+
 # -- policy -----------------------------------------------------------------------------
 def cmd_policy_check(args: argparse.Namespace) -> int:
     from policies.loader import load_policy_set
@@ -193,6 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", default="-")
     export.set_defaults(func=cmd_audit_export)
 
+    keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys", required=True)
+    kstatus = keys.add_parser("status", help="KEK versions, data keys per version, rotation")
+    kstatus.add_argument("--json", action="store_true")
+    kstatus.set_defaults(func=cmd_keys_status)
+    rotate = keys.add_parser(
+        "rotate", help="new KEK version, rewrap every data key (resumes an unfinished rotation)"
+    )
+    rotate.add_argument("--batch-size", type=_positive, default=1000)
+    rotate.add_argument("--pause-ms", type=_non_negative, default=0,
+                        help="pause between batches, to spare a busy key store")
+    rotate.set_defaults(func=cmd_keys_rotate)
+    existing = keys.add_parser(
+        "encrypt-existing", help="seal plaintext values of encrypted fields (adopted stores); resumable"
+    )
+    existing.add_argument("--batch-size", type=_positive, default=500)
+    existing.set_defaults(func=cmd_keys_encrypt_existing)
+
     policy = sub.add_parser("policy", help="policy files").add_subparsers(dest="policy", required=True)
     check = policy.add_parser("check", help="validate the policy files and summarise them")
     check.set_defaults(func=cmd_policy_check)
@@ -208,6 +298,20 @@ def build_parser() -> argparse.ArgumentParser:
     _serving_args(demo)
     demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
 
 
 def _serving_args(parser: argparse.ArgumentParser) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -35,7 +36,13 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 def upgrade_keystore(keystore_url: str, revision: str = "head") -> None:
-    _make_sqlite_dir(keystore_url)
+    url = make_url(keystore_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        # Wrapped keys are for the service's eyes only: owner-only directory and file
+        # (SQLite gives its -wal and -shm files the database file's mode).
+        path = Path(url.database)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     command.upgrade(
         alembic_config(keystore_url, script_location=KEYSTORE_MIGRATIONS_DIR), revision
     )

@@ -1,0 +1,34 @@
+from marshmallow import Schema, fields
+
+
+class KekVersionSchema(Schema):
+    version = fields.Integer()
+    created_at = fields.String()
+    retired_at = fields.String(allow_none=True)
+    current = fields.Boolean()
+    data_keys = fields.Integer(metadata={"description": "data keys wrapped by this version"})
+
+
+class KeyJobSchema(Schema):
+    id = fields.String()
+    kind = fields.String()
+    state = fields.String(metadata={"description": "running or done"})
+    kek_version = fields.Integer(allow_none=True)
+    processed = fields.Integer()
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class KeyStatusSchema(Schema):
+    provider = fields.String()
+    current_version = fields.Integer()
+    versions = fields.List(fields.Nested(KekVersionSchema))
+    live_data_keys = fields.Integer()
+    shredded_data_keys = fields.Integer()
+    rotation = fields.Nested(KeyJobSchema, allow_none=True)
+
+
+class RotationStartedSchema(Schema):
+    kek_version = fields.Integer(metadata={"description": "the new KEK version"})
+    job = fields.Nested(KeyJobSchema)
+    resumed = fields.Boolean(metadata={"description": "an unfinished rotation was resumed"})
