@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -33,7 +34,12 @@ def normalise_email(value: str) -> str:
     return unicodedata.normalize("NFC", value).strip().lower()
 
 
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
 def normalise_phone(value: str, default_region: str = "US") -> str:
+    if _E164.match(value):
+        return value  # already E.164, as the store keeps phones: skip the (slow) parser
     raw = unicodedata.normalize("NFKC", value).strip()
     if raw.startswith("00"):
         raw = "+" + raw[2:]
@@ -67,4 +73,4 @@ class BlindIndexer:
 
     def __call__(self, value: str) -> bytes:
         normalised = self._normalise(value).encode("utf-8")
-        return hmac.new(self._key, normalised, hashlib.sha256).digest()[:INDEX_BYTES]
+        return hmac.digest(self._key, normalised, "sha256")[:INDEX_BYTES]

@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -44,6 +44,14 @@ class DataKey:
     subject_id: str
     key_id: bytes
     aead: AESGCM
+    # Precomputed on the hot path: every ciphertext under this key starts with ``header``,
+    # and its associated data ends with ``aad_suffix``.
+    header: bytes = field(init=False, repr=False)
+    aad_suffix: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header", HEADER_V1 + self.key_id)
+        object.__setattr__(self, "aad_suffix", b"\x00" + self.key_id)
 
 
 def aad_prefix(collection: str, field: str) -> bytes:
@@ -52,8 +60,8 @@ def aad_prefix(collection: str, field: str) -> bytes:
 
 def seal(key: DataKey, prefix: bytes, record_id: str, plaintext: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
-    aad = prefix + record_id.encode() + b"\x00" + key.key_id
-    return HEADER_V1 + key.key_id + nonce + key.aead.encrypt(nonce, plaintext, aad)
+    aad = prefix + record_id.encode() + key.aad_suffix
+    return key.header + nonce + key.aead.encrypt(nonce, plaintext, aad)
 
 
 def is_sealed(stored: bytes) -> bool:
@@ -67,6 +75,18 @@ def sealed_key_id(stored: bytes) -> bytes:
 def open_sealed(key: DataKey, prefix: bytes, record_id: str, stored: bytes) -> bytes:
     """The plaintext, or CiphertextIntegrityError saying which check failed (never why in
     terms of the data: the message names a format, a key id mismatch or an AEAD failure)."""
+    if len(stored) < _MIN_LENGTH or not stored.startswith(key.header):
+        _refuse(key, stored)
+    aad = prefix + record_id.encode() + key.aad_suffix
+    try:
+        return key.aead.decrypt(stored[_BODY : _BODY + NONCE_BYTES], stored[_BODY + NONCE_BYTES :], aad)
+    except InvalidTag:
+        raise CiphertextIntegrityError(
+            "the ciphertext failed authentication (altered, or moved from another row or field)"
+        ) from None
+
+
+def _refuse(key: DataKey, stored: bytes) -> None:
     if len(stored) < 2 or stored[0] != MAGIC:
         raise CiphertextIntegrityError(
             "the stored value is not sealed (plaintext in an encrypted column: "
@@ -76,12 +96,4 @@ def open_sealed(key: DataKey, prefix: bytes, record_id: str, stored: bytes) -> b
         raise CiphertextIntegrityError(f"unknown ciphertext format version {stored[1]}")
     if len(stored) < _MIN_LENGTH:
         raise CiphertextIntegrityError("the ciphertext is truncated")
-    if stored[2:_BODY] != key.key_id:
-        raise CiphertextIntegrityError("the value was sealed under another data key")
-    aad = prefix + record_id.encode() + b"\x00" + key.key_id
-    try:
-        return key.aead.decrypt(stored[_BODY : _BODY + NONCE_BYTES], stored[_BODY + NONCE_BYTES :], aad)
-    except InvalidTag:
-        raise CiphertextIntegrityError(
-            "the ciphertext failed authentication (altered, or moved from another row or field)"
-        ) from None
+    raise CiphertextIntegrityError("the value was sealed under another data key")

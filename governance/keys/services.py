@@ -19,7 +19,7 @@ from governance.keys.blind_index import BlindIndexer
 from governance.keys.cipher import DataKey, aad_prefix, open_sealed, seal
 from governance.keys.keystore import KeyStore, StoredKey
 from governance.keys.provider import KeyProvider
-from governance.store.values import from_plain_bytes, to_plain_bytes
+from governance.store.values import plain_decoder, plain_encoder
 from policies.types import DataMap, Field
 
 DEK_BYTES = 32
@@ -111,11 +111,13 @@ class KeyService:
 class _FieldCodec:
     """What sealing one field needs, computed once per field."""
 
-    __slots__ = ("field", "prefix", "indexer", "index_column")
+    __slots__ = ("field", "prefix", "indexer", "index_column", "encode", "decode")
 
     def __init__(self, collection: str, field: Field, index_key: bytes) -> None:
         self.field = field
         self.prefix = aad_prefix(collection, field.name)
+        self.encode = plain_encoder(field)
+        self.decode = plain_decoder(field)
         self.indexer = (
             BlindIndexer(index_key, collection, field.name, field.category) if field.lookup else None
         )
@@ -150,13 +152,13 @@ class FieldCrypto:
                 continue
             if key is None:
                 raise SubjectErased("the data subject was erased; its data cannot be written")
-            cells[name] = seal(key, codec.prefix, record_id, to_plain_bytes(codec.field, value))
+            cells[name] = seal(key, codec.prefix, record_id, codec.encode(value))
             if codec.indexer is not None and codec.index_column:
                 cells[codec.index_column] = codec.indexer(value)
 
     def open_value(self, collection: str, field: str, record_id: str, key: DataKey, stored: bytes) -> Any:
         codec = self._codecs[collection][field]
-        return from_plain_bytes(codec.field, open_sealed(key, codec.prefix, record_id, stored))
+        return codec.decode(open_sealed(key, codec.prefix, record_id, stored))
 
     def blind_index(self, collection: str, field: str, value: str) -> bytes:
         codec = self._codecs[collection].get(field)
