@@ -147,3 +147,29 @@ def test_a_key_shredded_during_rotation_stays_shredded(own_runtime) -> None:  # 
 
     assert rt.keys.keystore.fetch([victim])[victim].shredded
     assert rt.keys.keystore.counts() == {"live": 29, "shredded": 1}
+
+
+def test_no_key_material_reaches_the_logs_during_rotation_and_shredding(own_runtime, caplog) -> None:  # noqa: ANN001
+    import logging
+
+    rt = own_runtime()
+    fill(rt, 20)
+    caplog.set_level(logging.DEBUG)
+    rotate(rt.keys, events(rt), batch_size=5)
+    rt.keys.shred(f"{3:032x}")
+
+    document = json.loads(rt.settings.key_file.read_text())
+    secrets_ = [document["index_key"]] + [v["key"] for v in document["versions"].values() if v["key"]]
+    wrapped = [k.wrapped for k in rt.keys.keystore.fetch([f"{n:032x}" for n in range(20)]).values() if k.wrapped]
+    text_ = caplog.text
+    assert not any(s in text_ for s in secrets_)
+    assert not any(w.hex() in text_ or repr(w) in text_ for w in wrapped)
+
+
+def test_a_kek_given_by_environment_never_shows_in_the_settings_repr(own_runtime) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    rt = own_runtime()
+    injected = replace(rt.settings, kek_value=rt.settings.key_file.read_text())
+    assert injected.kek_value and injected.kek_value not in repr(injected)
+    assert json.loads(injected.kek_value)["index_key"] not in repr(injected)
