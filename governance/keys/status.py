@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from governance.keys.keystore import KeyJob
@@ -10,12 +11,20 @@ from governance.keys.rotation import ROTATION
 from governance.keys.services import KeyService
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every time we store is UTC.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def job_view(job: KeyJob | None) -> dict[str, Any] | None:
     if job is None:
         return None
     return {
         "id": job.id, "kind": job.kind, "state": job.state, "kek_version": job.target_version,
-        "processed": job.processed, "started_at": job.started_at, "finished_at": job.finished_at,
+        "processed": job.processed, "started_at": _utc(job.started_at),
+        "finished_at": _utc(job.finished_at),
     }
 
 

@@ -41,6 +41,7 @@ def test_an_admin_rotates_the_kek_and_every_data_key_is_rewrapped(keyed_app) -> 
     assert status["live_data_keys"] == 12
     assert {v["version"]: v["data_keys"] for v in status["versions"]} == {1: 0, 2: 12}
     assert status["rotation"]["state"] == "done" and status["rotation"]["processed"] == 12
+    assert status["rotation"]["finished_at"].endswith("+00:00")  # RFC 3339 with its offset
     assert [v["retired_at"] is not None for v in status["versions"]] == [True, False]
 
 
