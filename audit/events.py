@@ -92,6 +92,7 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "role": _ident,
     "route": _route,
     "rows": _count,
+    "source": _ident,
     "status": _ident,
     "subject_ids": _ident_list,
     "tree_size": _count,
