@@ -375,7 +375,8 @@ class ConsentService:
         if source is ConsentSource.GPC and not service:
             errors["source"] = ["gpc is recorded from the Sec-GPC header, not claimed in a body"]
         elif (
-            source is not None
+            not service
+            and source is not None
             and source not in APPLICATION_SOURCES
             and self.actor.role == "application"
         ):
