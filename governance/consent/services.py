@@ -255,12 +255,15 @@ class ConsentService:
 
     def import_events(self, events: Sequence[NewConsentEvent]) -> int:
         """Record a history in bulk (oldest first): the demo, a migration from another
-        system. The same validation as :meth:`record` except the checks against the current
-        state; one audit event for the batch. Returns the number of events written."""
+        system; the CLI and demo, never HTTP. The same validation as :meth:`record` except the
+        checks against the current state and the sources reserved to officers and the GPC
+        header; one audit event for the batch. Returns the number of events written."""
         if not events:
             return 0
         for new in events:
-            self._validate(new)
+            # A trusted bulk path (not exposed over HTTP): history from elsewhere may carry
+            # any source, GPC signals included.
+            self._validate(new, service=True)
         self._check_subjects({e.subject_id for e in events})
         recorded_at = datetime.now(UTC)
         rows = [self._row(new, recorded_at) for new in events]
