@@ -37,8 +37,10 @@ from sqlalchemy import (
     delete,
     exists,
     insert,
+    or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -523,29 +525,56 @@ def _aware(moment: datetime | None) -> datetime | None:
 # -- filtering many subjects inside a query ------------------------------------------------
 
 
-def processable_clause(subject_id: ColumnElement[Any], purpose: Purpose) -> ColumnElement[bool]:
+def processable_clause(
+    subject_id: ColumnElement[Any], purpose: Purpose, *, dialect: str
+) -> ColumnElement[bool]:
     """An SQL condition: the subject in ``subject_id`` may be processed for ``purpose`` now.
 
     The same rule as :func:`policies.consent.may_process`: not restricted unless the purpose
     is exempt; a current grant where the purpose needs consent; no standing objection where
-    an objection stops it. Index-backed ``EXISTS`` on the materialised state, for use in the
-    WHERE clause of the query that reads the rows (never a filter after fetching).
+    an objection stops it. For the WHERE clause of the query that reads the rows (never a
+    filter after fetching); ``dialect`` is ``session.get_bind().dialect.name``.
+
+    The SQL differs by backend, with the same answers (a test runs both forms on both):
+    PostgreSQL plans ``EXISTS`` / ``NOT EXISTS`` as hash semi- and anti-joins at any size.
+    SQLite has no hash join and evaluates a correlated ``EXISTS`` per row, a B-tree probe
+    into the state table; ``IN (SELECT ...)`` it materialises once into an ephemeral index,
+    which is cheaper to probe, and the blocking sets (restrictions, objections) are small.
+    (On PostgreSQL ``NOT IN`` would not become an anti-join, hence the two forms.)
+
+    A row without a subject (an anonymised row) is processable unless the purpose needs
+    consent: it is no longer about anyone.
     """
-    conditions: list[ColumnElement[bool]] = []
+    granted = None
+    blocking = []
     if not purpose.exempt_from_restriction:
-        conditions.append(~exists().where(
-            RESTRICTIONS.c.subject_id == subject_id, RESTRICTIONS.c.restricted == true()
-        ))
+        blocking.append(
+            select(RESTRICTIONS.c.subject_id).where(RESTRICTIONS.c.restricted == true())
+        )
     if purpose.requires_consent:
-        conditions.append(exists().where(
-            STATE.c.subject_id == subject_id, STATE.c.purpose == purpose.id,
-            STATE.c.status == str(ConsentStatus.GRANTED),
-        ))
+        granted = select(STATE.c.subject_id).where(
+            STATE.c.purpose == purpose.id, STATE.c.status == str(ConsentStatus.GRANTED)
+        )
     elif purpose.objectable:
-        conditions.append(~exists().where(
-            STATE.c.subject_id == subject_id, STATE.c.purpose == purpose.id,
-            STATE.c.status == str(ConsentStatus.OBJECTED),
+        blocking.append(select(STATE.c.subject_id).where(
+            STATE.c.purpose == purpose.id, STATE.c.status == str(ConsentStatus.OBJECTED)
         ))
+    conditions: list[ColumnElement[bool]] = []
+    if dialect == "sqlite":
+        if granted is not None:
+            conditions.append(subject_id.in_(granted))
+        if blocking:
+            blocked = blocking[0] if len(blocking) == 1 else union_all(*blocking)
+            not_blocked = subject_id.not_in(blocked)
+            if granted is None and getattr(subject_id, "nullable", True):
+                not_blocked = or_(subject_id.is_(None), not_blocked)
+            conditions.append(not_blocked)
+    else:
+        if granted is not None:
+            conditions.append(exists(granted.where(STATE.c.subject_id == subject_id)))
+        for query in blocking:
+            table = query.selected_columns[0].table
+            conditions.append(~exists(query.where(table.c.subject_id == subject_id)))
     return and_(true(), *conditions)
 
 

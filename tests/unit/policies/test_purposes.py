@@ -25,6 +25,13 @@ def shipped_document() -> dict[str, Any]:
     return yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
 
 
+def copy_policies(tmp_path: Path) -> Path:
+    target = tmp_path / "policies"
+    shutil.copytree(PACKAGED_POLICY_DIR, target,
+                    ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
+
+
 def refused(document: Any) -> list[tuple[str, str]]:
     with pytest.raises(PolicyFileError) as caught:
         parse_purposes(document)
@@ -67,8 +74,7 @@ def test_shipped_purposes_derive_consent_objection_and_exemptions() -> None:
 
 
 def test_purposes_file_is_part_of_the_policy_set_and_its_version(tmp_path: Path) -> None:
-    copy_dir = tmp_path / "policies"
-    shutil.copytree(PACKAGED_POLICY_DIR, copy_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    copy_dir = copy_policies(tmp_path)
     original = load_policy_set(copy_dir)
     assert "purposes.yaml" in POLICY_FILES
     assert original.sources["purposes.yaml"] == SHIPPED.read_text(encoding="utf-8")
@@ -80,8 +86,7 @@ def test_purposes_file_is_part_of_the_policy_set_and_its_version(tmp_path: Path)
 
 
 def test_problems_of_both_files_are_reported_together(tmp_path: Path) -> None:
-    copy_dir = tmp_path / "policies"
-    shutil.copytree(PACKAGED_POLICY_DIR, copy_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    copy_dir = copy_policies(tmp_path)
     (copy_dir / "datamap.yaml").write_text("version: 2\n", encoding="utf-8")
     (copy_dir / "purposes.yaml").write_text("version: 1\npurposes: []\n", encoding="utf-8")
 
@@ -92,8 +97,7 @@ def test_problems_of_both_files_are_reported_together(tmp_path: Path) -> None:
 
 
 def test_a_missing_purposes_file_is_refused_by_name(tmp_path: Path) -> None:
-    copy_dir = tmp_path / "policies"
-    shutil.copytree(PACKAGED_POLICY_DIR, copy_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    copy_dir = copy_policies(tmp_path)
     (copy_dir / "purposes.yaml").unlink()
 
     with pytest.raises(PolicyFileError) as caught:
