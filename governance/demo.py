@@ -1166,7 +1166,7 @@ def demo_consent_history(
         add(at, A.RESTRICT, S.OFFICER, None, f"request:{dice.getrandbits(32):08x}")
         if dice.random() < 0.33:
             add(after(at), A.LIFT_RESTRICTION, S.OFFICER, None)
-    events.sort(key=lambda e: e.occurred_at)  # stable: same-moment events keep their order
+    events.sort(key=lambda e: e.occurred_at or end)  # stable: same-moment events keep order
     return events
 
 

@@ -139,11 +139,10 @@ class ConsentWrite:
 
 
 def _insert_for(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert
+    """The dialect's INSERT with ON CONFLICT (both backends spell it the same)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _upsert(
@@ -293,11 +292,13 @@ class ConsentService:
         this subject. Returns the number of events deleted."""
         if not isinstance(subject_id, str) or not SUBJECT_ID.match(subject_id):
             raise UnknownSubject()
-        self.session.execute(insert(PERMITS), {"subject_id": subject_id,
-                                               "created_at": datetime.now(UTC)})
-        deleted = self.session.execute(
+        # An upsert: a resumed erasure step may run this twice in one transaction.
+        _upsert(self.session, PERMITS, [{"subject_id": subject_id,
+                                         "created_at": datetime.now(UTC)}], ("subject_id",))
+        result: Any = self.session.execute(
             delete(EVENTS).where(EVENTS.c.subject_id == subject_id)
-        ).rowcount
+        )
+        deleted = int(result.rowcount)
         self.session.execute(delete(STATE).where(STATE.c.subject_id == subject_id))
         self.session.execute(delete(RESTRICTIONS).where(RESTRICTIONS.c.subject_id == subject_id))
         self.session.execute(delete(PERMITS).where(PERMITS.c.subject_id == subject_id))
@@ -565,7 +566,7 @@ def processable_clause(
             conditions.append(subject_id.in_(granted))
         if blocking:
             blocked = blocking[0] if len(blocking) == 1 else union_all(*blocking)
-            not_blocked = subject_id.not_in(blocked)
+            not_blocked: ColumnElement[bool] = subject_id.not_in(blocked)
             if granted is None and getattr(subject_id, "nullable", True):
                 not_blocked = or_(subject_id.is_(None), not_blocked)
             conditions.append(not_blocked)
@@ -622,14 +623,17 @@ def stored_state(session: Session) -> tuple[dict[tuple[str, str], tuple[Any, ...
 
 def state_differences(session: Session) -> list[StateDifference]:
     """Where the materialised state disagrees with the history (empty when they agree)."""
-    computed = computed_state(session)
-    stored = stored_state(session)
+    want_purposes, want_restrictions = computed_state(session)
+    have_purposes, have_restrictions = stored_state(session)
     found = []
-    for kind, (want, have) in enumerate(zip(computed, stored, strict=True)):
-        for key in sorted(set(want) | set(have), key=str):
-            if want.get(key) != have.get(key):
-                name = "/".join(key) if kind == 0 else f"{key}/restriction"
-                found.append(StateDifference(name, have.get(key), want.get(key)))
+    for key in sorted(set(want_purposes) | set(have_purposes)):
+        if want_purposes.get(key) != have_purposes.get(key):
+            found.append(StateDifference("/".join(key), have_purposes.get(key),
+                                         want_purposes.get(key)))
+    for sid in sorted(set(want_restrictions) | set(have_restrictions)):
+        if want_restrictions.get(sid) != have_restrictions.get(sid):
+            found.append(StateDifference(f"{sid}/restriction", have_restrictions.get(sid),
+                                         want_restrictions.get(sid)))
     return found
 
 
