@@ -101,6 +101,7 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "route": _route,
     "rows": _count,
     "shredded": _flag,
+    "source": _ident,
     "status": _ident,
     "subject_ids": _ident_list,
     "tree_size": _count,

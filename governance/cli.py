@@ -215,7 +215,38 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
         enc = sum(f.encrypted for f in c.fields.values())
         print(f"{c.name:20} {c.relation:8} {len(c.fields):>6} {enc:>9} "
               f"{c.retention.period.text:9} {c.erasure.strategy}")
+    print()
+    print(f"{'purpose':28} {'legal basis':20} {'consent':7} {'object':6} {'sells':5} "
+          f"{'restricted':12} data use")
+    for p in policy.purposes:
+        print(f"{p.id:28} {p.legal_basis:20} {_yes(p.requires_consent):7} "
+              f"{_yes(p.objectable):6} {_yes(p.sells_or_shares):5} "
+              f"{p.restriction_exemption or 'stops':12} {p.data_use}")
     return 0
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "-"
+
+
+# -- consent ----------------------------------------------------------------------------
+def cmd_consent_verify(args: argparse.Namespace) -> int:
+    from governance.consent.services import rebuild_state, state_differences
+
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        differences = state_differences(session)
+        for d in differences[:50]:
+            print(f"DIFFERS: {d.key}: stored {d.stored!r}, history says {d.computed!r}")
+        if differences and args.rebuild:
+            rows = rebuild_state(session)
+            _record(rt, session, AuditAction.CONSENT_REBUILT, details={"rows": rows})
+            print(f"rebuilt the consent state from the history ({rows} rows)")
+    if not differences:
+        print("ok: the consent state agrees with the history")
+        return 0
+    print(f"{len(differences)} difference(s)" + ("" if args.rebuild else "; --rebuild fixes them"))
+    return 0 if args.rebuild else 1
 
 
 # -- serve and demo ---------------------------------------------------------------------
@@ -286,6 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     policy = sub.add_parser("policy", help="policy files").add_subparsers(dest="policy", required=True)
     check = policy.add_parser("check", help="validate the policy files and summarise them")
     check.set_defaults(func=cmd_policy_check)
+
+    consent = sub.add_parser("consent", help="consent records").add_subparsers(
+        dest="consent", required=True)
+    verify_consent = consent.add_parser(
+        "verify", help="check the materialised consent state against the history")
+    verify_consent.add_argument("--rebuild", action="store_true",
+                                help="recompute the state from the history if they differ")
+    verify_consent.set_defaults(func=cmd_consent_verify)
 
     serve = sub.add_parser("serve", help="serve the API under gunicorn")
     _serving_args(serve)

@@ -28,7 +28,7 @@ DEMO_CLIENTS = (
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from governance.demo import fill_demo_store
+    from governance.demo import fill_demo_consents, fill_demo_store
 
     settings = Settings.from_env()
     upgrade(settings.database_url)
@@ -42,6 +42,10 @@ def run_demo(args: argparse.Namespace) -> int:
           file=sys.stderr)
     summary = fill_demo_store(rt.sessions, rt.policy.datamap, rt.crypto, customers=args.customers,
                               seed=args.seed, progress=progress)
+    print(file=sys.stderr)
+    print("recording demo consent histories ...", file=sys.stderr)
+    consents = fill_demo_consents(rt, customers=args.customers, seed=args.seed,
+                                  actor=cli_actor(), progress=progress)
     print(file=sys.stderr)
     keys: list[tuple[str, str, str]] = []
     with unit_of_work(rt.sessions) as session:
@@ -60,7 +64,9 @@ def run_demo(args: argparse.Namespace) -> int:
         rt.audit.integrate(session, checkpoint=True)
     inserted = sum(summary.inserted.values())
     print(f"demo store ready: {inserted:,} rows inserted now, "
-          f"{summary.skipped_batches} batch(es) already present")
+          f"{summary.skipped_batches} batch(es) already present; "
+          f"{consents.events:,} consent events recorded now "
+          f"({consents.skipped:,} customers had their history already)")
     print("demo API keys (shown once; running the demo again issues new ones):")
     for name, role, key in keys:
         print(f"  {name:20} {role:19} {key}")

@@ -7,23 +7,27 @@ small, changes the version that decisions and audit events carry.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from policies.datamap import parse_datamap
 from policies.errors import PolicyFileError, Problem
+from policies.purposes import PurposeSet, parse_purposes
 from policies.types import DataMap
 
-POLICY_FILES = ("datamap.yaml",)
+T = TypeVar("T")
+POLICY_FILES = ("datamap.yaml", "purposes.yaml")
 
 
 @dataclass(frozen=True)
 class PolicySet:
     version: str
     datamap: DataMap
+    purposes: PurposeSet
     sources: dict[str, str]  # file name -> text, served by GET /v1/policy
 
 
@@ -38,8 +42,24 @@ def load_policy_set(policy_dir: Path) -> PolicySet:
             raise PolicyFileError([Problem(name, "", f"cannot be read ({exc.strerror})")]) from None
         digest.update(name.encode() + b"\x00" + len(raw).to_bytes(8, "big") + raw)
         sources[name] = raw.decode("utf-8")
-    datamap = parse_datamap(_yaml(sources["datamap.yaml"], "datamap.yaml"), "datamap.yaml")
-    return PolicySet(version=digest.hexdigest(), datamap=datamap, sources=sources)
+    # Each file is validated even if another failed, so one run reports every problem.
+    problems: list[Problem] = []
+    datamap = _parsed(parse_datamap, sources, "datamap.yaml", problems)
+    purposes = _parsed(parse_purposes, sources, "purposes.yaml", problems)
+    if problems or datamap is None or purposes is None:
+        raise PolicyFileError(problems)
+    return PolicySet(
+        version=digest.hexdigest(), datamap=datamap, purposes=purposes, sources=sources
+    )
+
+
+def _parsed(parse: Callable[[Any, str], T], sources: dict[str, str], name: str,
+            problems: list[Problem]) -> T | None:
+    try:
+        return parse(_yaml(sources[name], name), name)
+    except PolicyFileError as exc:
+        problems.extend(exc.problems)
+        return None
 
 
 def _yaml(text: str, file: str) -> Any:

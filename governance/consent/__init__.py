@@ -1,0 +1,1 @@
+"""Consent records: append-only events per subject and purpose, and the state derived from them."""

@@ -1,0 +1,198 @@
+"""Parse and validate ``purposes.yaml`` into a frozen :class:`PurposeSet`.
+
+Like the data map, every problem is collected (file, dotted path, what is wrong) before the
+file is refused. Data uses are checked against the fideslang default taxonomy. The rules
+that tie the fields together are the law's, written where a reviewer can see them:
+
+- a purpose that sells or shares (CCPA) rests on consent, so a GPC opt-out can stop it;
+- a purpose that may use special categories (GDPR Art. 9) rests on explicit consent or is
+  for legal claims (Art. 9(2)(a) and (f));
+- only storage and legal claims may go on while processing is restricted (Art. 18(2)).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from policies.datamap import _Checker
+from policies.errors import PolicyFileError
+
+
+class LegalBasis(StrEnum):
+    """GDPR Art. 6(1) (a) to (f)."""
+
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+
+
+class RestrictionExemption(StrEnum):
+    """The grounds on which a purpose still processes a restricted subject (Art. 18(2))."""
+
+    STORAGE = "storage"
+    LEGAL_CLAIMS = "legal_claims"
+
+
+# Art. 21(1): a subject may object to processing based on public task or legitimate interests.
+OBJECTABLE_BASES = frozenset({LegalBasis.PUBLIC_TASK, LegalBasis.LEGITIMATE_INTERESTS})
+DIRECT_MARKETING_USE = "marketing"
+
+_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TOP_KEYS = {"version", "purposes"}
+_PURPOSE_KEYS = {
+    "description",
+    "legal_basis",
+    "data_use",
+    "sells_or_shares",
+    "sensitive",
+    "restriction_exemption",
+}
+
+
+@lru_cache(maxsize=1)
+def fideslang_data_uses() -> frozenset[str]:
+    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+
+    return frozenset(u.fides_key for u in DEFAULT_TAXONOMY.data_use)
+
+
+@dataclass(frozen=True)
+class Purpose:
+    id: str
+    description: str
+    legal_basis: LegalBasis
+    data_use: str
+    sells_or_shares: bool = False
+    sensitive: bool = False
+    restriction_exemption: RestrictionExemption | None = None
+
+    @property
+    def requires_consent(self) -> bool:
+        """Processing needs the subject's current grant (Art. 6(1)(a))."""
+        return self.legal_basis is LegalBasis.CONSENT
+
+    @property
+    def direct_marketing(self) -> bool:
+        return self.data_use == DIRECT_MARKETING_USE or self.data_use.startswith(
+            DIRECT_MARKETING_USE + "."
+        )
+
+    @property
+    def objectable(self) -> bool:
+        """An objection stops this purpose: direct marketing always (Art. 21(2)-(3)); public
+        task and legitimate interests unless it is for legal claims (Art. 21(1))."""
+        if self.direct_marketing:
+            return True
+        return (
+            self.legal_basis in OBJECTABLE_BASES
+            and self.restriction_exemption is not RestrictionExemption.LEGAL_CLAIMS
+        )
+
+    @property
+    def exempt_from_restriction(self) -> bool:
+        return self.restriction_exemption is not None
+
+
+@dataclass(frozen=True)
+class PurposeSet:
+    purposes: Mapping[str, Purpose]
+
+    def __contains__(self, purpose_id: object) -> bool:
+        return purpose_id in self.purposes
+
+    def __iter__(self) -> Iterator[Purpose]:
+        return iter(self.purposes.values())
+
+    def __len__(self) -> int:
+        return len(self.purposes)
+
+    def get(self, purpose_id: str) -> Purpose | None:
+        return self.purposes.get(purpose_id)
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self.purposes)
+
+    def selling_or_sharing(self) -> tuple[Purpose, ...]:
+        return tuple(p for p in self.purposes.values() if p.sells_or_shares)
+
+
+def parse_purposes(document: Any, file: str = "purposes.yaml") -> PurposeSet:
+    """Validate a parsed YAML document and build the purpose set, or raise with all problems."""
+    check = _Checker(file)
+    top = check.mapping(document, "", _TOP_KEYS)
+    if top is None:
+        raise PolicyFileError(check.problems)
+    if top.get("version") != 1:
+        check.fail("version", "must be 1 (the only purposes format this service reads)")
+    raw = top.get("purposes")
+    if not isinstance(raw, Mapping) or not raw:
+        check.fail("purposes", "must be a non-empty mapping of purpose id to purpose")
+        raise PolicyFileError(check.problems)
+    purposes: dict[str, Purpose] = {}
+    for purpose_id, body in raw.items():
+        path = f"purposes.{purpose_id}"
+        if not isinstance(purpose_id, str) or not _ID.match(purpose_id):
+            check.fail(path, "purpose ids are lower_snake_case ids of at most 64 characters")
+            continue
+        built = _purpose(check, purpose_id, body, path)
+        if built is not None:
+            purposes[purpose_id] = built
+    if check.problems:
+        raise PolicyFileError(check.problems)
+    return PurposeSet(purposes=purposes)
+
+
+def _purpose(check: _Checker, purpose_id: str, raw: Any, path: str) -> Purpose | None:
+    body = check.mapping(raw, path, _PURPOSE_KEYS)
+    if body is None:
+        return None
+    before = len(check.problems)
+    description = check.string(body.get("description"), f"{path}.description")
+    basis = check.enum(LegalBasis, body.get("legal_basis"), f"{path}.legal_basis")
+    data_use = check.string(body.get("data_use"), f"{path}.data_use")
+    if data_use is not None and data_use not in fideslang_data_uses():
+        check.fail(f"{path}.data_use", f"{data_use!r} is not a fideslang data use")
+    sells = check.boolean(body.get("sells_or_shares"), f"{path}.sells_or_shares")
+    sensitive = check.boolean(body.get("sensitive"), f"{path}.sensitive")
+    exemption = None
+    if body.get("restriction_exemption") is not None:
+        exemption = check.enum(
+            RestrictionExemption, body.get("restriction_exemption"), f"{path}.restriction_exemption"
+        )
+    if sells and basis not in (None, LegalBasis.CONSENT):
+        check.fail(
+            f"{path}.sells_or_shares",
+            "a purpose that sells or shares must rest on consent, so an opt-out can stop it",
+        )
+    if sells and exemption is not None:
+        check.fail(
+            f"{path}.restriction_exemption", "selling or sharing is never storage or legal claims"
+        )
+    if (
+        sensitive
+        and basis not in (None, LegalBasis.CONSENT)
+        and exemption is not RestrictionExemption.LEGAL_CLAIMS
+    ):
+        check.fail(
+            f"{path}.sensitive",
+            "special categories need explicit consent or legal claims (Art. 9(2)(a), (f))",
+        )
+    if len(check.problems) > before or description is None or basis is None or data_use is None:
+        return None
+    return Purpose(
+        id=purpose_id,
+        description=description,
+        legal_basis=basis,
+        data_use=data_use,
+        sells_or_shares=sells,
+        sensitive=sensitive,
+        restriction_exemption=exemption,
+    )
