@@ -26,7 +26,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Delete,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from audit import rawsql
@@ -203,8 +217,7 @@ class AuditLog:
             session.execute(insert(audit_sequence), sequence_rows)
             if node_rows:
                 session.execute(insert(audit_nodes), node_rows)
-            ids = [r[0] for r in rows]
-            session.execute(delete(audit_queue).where(audit_queue.c.entry_id.in_(ids)))
+            session.execute(self._dequeue(session, [r[0] for r in rows]))
             total += len(rows)
             batches += 1
             if len(rows) < batch:
@@ -215,6 +228,26 @@ class AuditLog:
             if latest is None or latest.tree_size < compact.size:
                 stored = self._sign(session, compact.size, compact.root())
         return IntegrationResult(integrated=total, tree_size=compact.size, checkpoint=stored)
+
+    @staticmethod
+    def _dequeue(session: Session, ids: list[int]) -> Delete:
+        """Delete the queue rows of the entries just integrated (``ids`` ascending).
+
+        On SQLite a range: this transaction holds the write lock, so no entry inside the
+        range can commit meanwhile, and a range has no bound-variable limit. Not on
+        PostgreSQL: an entry whose id was taken before the range's end can commit after the
+        SELECT above, and a range would drop its queue row without integrating it. There the
+        exact ids go as one array parameter (IN would need one parameter per id).
+        """
+        dialect = session.get_bind().dialect.name
+        column = audit_queue.c.entry_id
+        if dialect == "sqlite":
+            return delete(audit_queue).where(column.between(ids[0], ids[-1]))
+        if dialect == "postgresql":
+            return delete(audit_queue).where(
+                column == any_(bindparam("ids", ids, type_=postgresql.ARRAY(BigInteger())))
+            )
+        return delete(audit_queue).where(column.in_(ids))
 
     def _sign(self, session: Session, size: int, root: bytes) -> StoredCheckpoint:
         note = self.signer.sign_checkpoint(Checkpoint(self.origin, size, root))
