@@ -42,7 +42,7 @@ class UnsafeAuditEvent(ValueError):
 
 
 def _ident(value: Any) -> bool:
-    return isinstance(value, str) and bool(_IDENT.match(value))
+    return isinstance(value, str) and bool(_IDENT.fullmatch(value))
 
 
 def _ident_list(value: Any) -> bool:
@@ -58,7 +58,7 @@ def _count_list(value: Any) -> bool:
 
 
 def _hex(value: Any) -> bool:
-    return isinstance(value, str) and bool(_HEX.match(value))
+    return isinstance(value, str) and bool(_HEX.fullmatch(value))
 
 
 def _flag(value: Any) -> bool:
@@ -70,11 +70,11 @@ _ROUTE = re.compile(r"^/[A-Za-z0-9_./<>:\-]{0,200}$")
 
 def _route(value: Any) -> bool:
     """A URL rule template such as /v1/data/<collection>/<record_id>, never a concrete URL."""
-    return isinstance(value, str) and bool(_ROUTE.match(value))
+    return isinstance(value, str) and bool(_ROUTE.fullmatch(value))
 
 
 def _reason(value: Any) -> bool:
-    return isinstance(value, str) and bool(_REASON.match(value))
+    return isinstance(value, str) and bool(_REASON.fullmatch(value))
 
 
 # Every key a caller may put in `details`, with the only shape its value may take.
@@ -136,35 +136,40 @@ class AuditEvent:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        """Refuse anything that could be a personal value; the message names the key only."""
-        if not _ACTION.match(self.action):
+        """Refuse anything that could be a personal value; the message names the key only.
+
+        Written as straight-line checks: it runs once per audited request.
+        """
+        if not (isinstance(self.action, str) and _ACTION.fullmatch(self.action)):
             raise UnsafeAuditEvent("action must be a dotted lower-case verb like data.read")
-        checks: list[tuple[str, Any, Callable[[Any], bool]]] = [
-            ("actor.id", self.actor.id, _ident),
-            ("actor.role", self.actor.role, _ident),
-            ("outcome", self.outcome, lambda v: isinstance(v, Outcome)),
-        ]
-        optional: list[tuple[str, Any, Callable[[Any], bool]]] = [
-            ("target.collection", self.target.collection, _ident),
-            ("target.record_id", self.target.record_id, _ident),
-            ("target.subject_id", self.target.subject_id, _ident),
+        actor, target = self.actor, self.target
+        if not _ident(actor.id):
+            raise _unsafe("actor.id")
+        if not _ident(actor.role):
+            raise _unsafe("actor.role")
+        if not isinstance(self.outcome, Outcome):
+            raise _unsafe("outcome")
+        for name, value, shape in (
+            ("target.collection", target.collection, _ident),
+            ("target.record_id", target.record_id, _ident),
+            ("target.subject_id", target.subject_id, _ident),
             ("purpose", self.purpose, _ident),
             ("reason", self.reason, _reason),
             ("policy_version", self.policy_version, _hex),
             ("request_id", self.request_id, _ident),
-        ]
-        checks += [c for c in optional if c[1] is not None]
-        for key, value in self.details.items():
-            shape = DETAIL_KEYS.get(key)
-            if shape is None:
+        ):
+            if value is not None and not shape(value):
+                raise _unsafe(name)
+        details = self.details
+        for key in details:
+            if key not in DETAIL_KEYS:
                 raise UnsafeAuditEvent(f"details.{key} is not a declared audit detail key")
-            checks.append((f"details.{key}", value, shape))
-        for name, value, shape in checks:
-            if not shape(value):
-                raise UnsafeAuditEvent(f"{name} does not have the shape of an id or name")
+        for key, value in details.items():
+            if not DETAIL_KEYS[key](value):
+                raise _unsafe(f"details.{key}")
 
     def to_document(self, event_id: str, recorded_at: datetime) -> dict[str, Any]:
-        target = {k: v for k, v in vars(self.target).items() if v is not None}
+        target = self.target
         doc: dict[str, Any] = {
             "v": CANONICAL_VERSION,
             "id": event_id,
@@ -172,27 +177,46 @@ class AuditEvent:
             "action": self.action,
             "actor": {"id": self.actor.id, "role": self.actor.role},
             "outcome": str(self.outcome),
-            "target": target or None,
-            "purpose": self.purpose,
-            "reason": self.reason,
-            "policy_version": self.policy_version,
-            "request_id": self.request_id,
-            "details": {k: list(v) if isinstance(v, tuple) else v for k, v in self.details.items()}
-            or None,
         }
-        return {k: v for k, v in doc.items() if v is not None}
+        if target.collection is not None or target.record_id is not None or (
+            target.subject_id is not None
+        ):
+            doc["target"] = {k: v for k, v in vars(target).items() if v is not None}
+        if self.purpose is not None:
+            doc["purpose"] = self.purpose
+        if self.reason is not None:
+            doc["reason"] = self.reason
+        if self.policy_version is not None:
+            doc["policy_version"] = self.policy_version
+        if self.request_id is not None:
+            doc["request_id"] = self.request_id
+        if self.details:
+            doc["details"] = {
+                k: list(v) if isinstance(v, tuple) else v for k, v in self.details.items()
+            }
+        return doc
+
+
+def _unsafe(name: str) -> UnsafeAuditEvent:
+    return UnsafeAuditEvent(f"{name} does not have the shape of an id or name")
 
 
 def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat() of a naive UTC time is YYYY-MM-DDTHH:MM:SS.ffffff, as strftime's
+    # "%Y-%m-%dT%H:%M:%S.%f" would be, at a third of the cost.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+# Built once: json.dumps with non-default options builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 
 def canonical_bytes(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL.encode(document).encode("utf-8")
 
 
 def parse_leaf(leaf: bytes) -> dict[str, Any]:

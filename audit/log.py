@@ -21,14 +21,29 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Delete,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from audit import rawsql
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerificationError, verify_note
 from audit.events import AuditEvent, canonical_bytes, format_time, parse_leaf
 from audit.models import (
@@ -39,7 +54,9 @@ from audit.models import (
     audit_queue,
     audit_sequence,
 )
+from audit.rawsql import EntryRow
 from audit.tree import (
+    ChunkedRoots,
     CompactRange,
     consistency_proof_nodes,
     inclusion_proof_nodes,
@@ -53,6 +70,10 @@ _ADVISORY_KEY = 0x2B6A3F1C5D7E9A01
 INTEGRATE_BATCH = 5000
 _INSERT_ENTRY = insert(audit_entries)
 _INSERT_QUEUE = insert(audit_queue)
+_ENTRY_KEYS = ("event_id", "recorded_at", "actor_id", "action", "subject_id", "data")
+#: Leaves per chunk in verify: a power of two, big enough that per-chunk work vanishes,
+#: small enough to stay in the CPU caches (16384 leaves x 32 bytes = 512 KiB).
+VERIFY_CHUNK = 1 << 14
 
 
 class AuditError(Exception):
@@ -116,21 +137,28 @@ class AuditLog:
         event_id = uuid.uuid4().hex
         recorded_at = now or datetime.now(UTC)
         data = canonical_bytes(event.to_document(event_id, recorded_at))
-        # Prebuilt statements with parameters: building a VALUES clause per call cost more
-        # than the insert itself on the append hot path.
-        entry_id = session.execute(
-            _INSERT_ENTRY,
-            {
-                "event_id": event_id,
-                "recorded_at": recorded_at,
-                "actor_id": event.actor.id,
-                "action": event.action,
-                "subject_id": event.target.subject_id,
-                "data": data,
-            },
-        ).inserted_primary_key[0]
-        session.execute(_INSERT_QUEUE, {"entry_id": entry_id})
+        _insert(session, [(event_id, recorded_at, event.actor.id, event.action,
+                           event.target.subject_id, data)])
         return event_id
+
+    def record_many(
+        self, session: Session, events: Iterable[AuditEvent], *, now: datetime | None = None
+    ) -> list[str]:
+        """Add several events to the caller's transaction, in order, in one statement batch;
+        return their ids. Every event is validated before any is written."""
+        events = list(events)
+        for event in events:
+            event.validate()
+        recorded_at = now or datetime.now(UTC)
+        rows: list[EntryRow] = []
+        for event in events:
+            event_id = uuid.uuid4().hex
+            data = canonical_bytes(event.to_document(event_id, recorded_at))
+            rows.append((event_id, recorded_at, event.actor.id, event.action,
+                         event.target.subject_id, data))
+        if rows:
+            _insert(session, rows)
+        return [row[0] for row in rows]
 
     # -- integrating -------------------------------------------------------------------
     def _lock(self, session: Session, wait: bool) -> bool:
@@ -183,12 +211,13 @@ class AuditLog:
                 for level, idx, digest in compact.append(leaf):
                     if level > 0:
                         node_rows.append({"level": level, "idx": idx, "hash": digest})
-                sequence_rows.append({"leaf_index": position, "entry_id": entry_id, "leaf_hash": leaf})
+                sequence_rows.append(
+                    {"leaf_index": position, "entry_id": entry_id, "leaf_hash": leaf}
+                )
             session.execute(insert(audit_sequence), sequence_rows)
             if node_rows:
                 session.execute(insert(audit_nodes), node_rows)
-            ids = [r[0] for r in rows]
-            session.execute(delete(audit_queue).where(audit_queue.c.entry_id.in_(ids)))
+            session.execute(self._dequeue(session, [r[0] for r in rows]))
             total += len(rows)
             batches += 1
             if len(rows) < batch:
@@ -199,6 +228,26 @@ class AuditLog:
             if latest is None or latest.tree_size < compact.size:
                 stored = self._sign(session, compact.size, compact.root())
         return IntegrationResult(integrated=total, tree_size=compact.size, checkpoint=stored)
+
+    @staticmethod
+    def _dequeue(session: Session, ids: list[int]) -> Delete:
+        """Delete the queue rows of the entries just integrated (``ids`` ascending).
+
+        On SQLite a range: this transaction holds the write lock, so no entry inside the
+        range can commit meanwhile, and a range has no bound-variable limit. Not on
+        PostgreSQL: an entry whose id was taken before the range's end can commit after the
+        SELECT above, and a range would drop its queue row without integrating it. There the
+        exact ids go as one array parameter (IN would need one parameter per id).
+        """
+        dialect = session.get_bind().dialect.name
+        column = audit_queue.c.entry_id
+        if dialect == "sqlite":
+            return delete(audit_queue).where(column.between(ids[0], ids[-1]))
+        if dialect == "postgresql":
+            return delete(audit_queue).where(
+                column == any_(bindparam("ids", ids, type_=postgresql.ARRAY(BigInteger())))
+            )
+        return delete(audit_queue).where(column.in_(ids))
 
     def _sign(self, session: Session, size: int, root: bytes) -> StoredCheckpoint:
         note = self.signer.sign_checkpoint(Checkpoint(self.origin, size, root))
@@ -251,7 +300,9 @@ class AuditLog:
             ):
                 found[(0, int(idx))] = bytes(digest)
         if inner:
-            clause = or_(*(and_(audit_nodes.c.level == lv, audit_nodes.c.idx == i) for lv, i in inner))
+            clause = or_(
+                *(and_(audit_nodes.c.level == lv, audit_nodes.c.idx == i) for lv, i in inner)
+            )
             for level, idx, digest in session.execute(
                 select(audit_nodes.c.level, audit_nodes.c.idx, audit_nodes.c.hash).where(clause)
             ):
@@ -283,7 +334,9 @@ class AuditLog:
     def consistency_proof(self, session: Session, first: int, second: int) -> list[bytes]:
         current = self.tree_size(session)
         if not (0 < first <= second <= current):
-            raise ProofRangeError(f"need 0 < first <= second <= {current} (the integrated log size)")
+            raise ProofRangeError(
+                f"need 0 < first <= second <= {current} (the integrated log size)"
+            )
         plan = consistency_proof_nodes(first, second)
         return plan.resolve(self._fetch_nodes(session, plan.nodes()))
 
@@ -336,46 +389,38 @@ class AuditLog:
         return [LoggedEvent(index=int(i), leaf=bytes(d)) for i, d in session.execute(query)]
 
     # -- verifying ---------------------------------------------------------------------
-    def verify(self, session: Session, public_key: bytes | None = None) -> VerifyReport:
-        """Recompute every leaf and the tree from the rows; check every checkpoint."""
+    def verify(
+        self,
+        session: Session,
+        public_key: bytes | None = None,
+        *,
+        chunk_size: int = VERIFY_CHUNK,
+    ) -> VerifyReport:
+        """Recompute every leaf and the tree from the rows; check every checkpoint.
+
+        One pass over the rows in chunks of ``chunk_size`` leaves (a power of two). A chunk
+        whose positions run on from the last and whose recomputed leaf hashes all equal the
+        stored ones is handled in two list comprehensions; any other chunk is walked row by
+        row, which names each problem by position. Memory stays at one chunk's levels.
+        """
         report = VerifyReport()
-        leaves: list[bytes] = []
-        expected = 0
-        # Streamed (a server-side cursor on PostgreSQL). The option is set on the statement:
-        # on the connection it would stick and send every later INSERT through such a cursor.
-        rows = session.connection().execute(
-            select(audit_sequence.c.leaf_index, audit_sequence.c.leaf_hash, audit_entries.c.data)
-            .outerjoin(audit_entries, audit_entries.c.id == audit_sequence.c.entry_id)
-            .order_by(audit_sequence.c.leaf_index)
-            .execution_options(yield_per=20_000)
-        )
-        problems = report.problems
-        append = leaves.append
-        sha256 = hashlib.sha256
-        for index, stored, data in rows:  # the hot loop: leaf_hash() inlined
-            if index != expected:
-                if index > expected:
-                    problems.append(f"positions {expected}-{index - 1}: missing from the log")
-                else:
-                    problems.append(f"position {index}: appears twice")
-                    continue
-                expected = index
-            if data is None:
-                problems.append(f"position {index}: event row missing")
-                append(bytes(stored))
-            else:
-                computed = sha256(b"\x00" + data).digest()
-                if computed != stored:
-                    problems.append(f"position {index}: event bytes do not match the leaf hash")
-                append(computed)
-            expected += 1
-        levels = _perfect_levels(leaves)
-        report.tree_size = len(leaves)
-        report.root_hash = _root_from_levels(levels, len(leaves))
         key = public_key if public_key is not None else self.signer.public_key_bytes
+        # Checkpoints before leaves: on PostgreSQL (READ COMMITTED) each statement sees what
+        # was committed when it started, and the tree only grows, so a checkpoint read first
+        # is never ahead of the leaves read after it.
+        checkpoints = [
+            _checkpoint(row)
+            for row in session.execute(
+                select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size)
+            )
+        ]
+        leaf_problems: list[str] = []
+        roots = self._verify_leaves(session, {cp.tree_size for cp in checkpoints},
+                                    chunk_size, leaf_problems, report)
+        problems = report.problems
+        problems.extend(leaf_problems)
         last_good = 0
-        for row in session.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size)):
-            cp = _checkpoint(row)
+        for cp in checkpoints:
             report.checkpoints_checked += 1
             try:
                 signed = verify_note(cp.note, cp.key_name, key)
@@ -383,14 +428,17 @@ class AuditLog:
                 problems.append(f"checkpoint at size {cp.tree_size}: signature does not verify")
                 continue
             if signed.tree_size != cp.tree_size or signed.root_hash != cp.root_hash:
-                problems.append(f"checkpoint at size {cp.tree_size}: row differs from its signed note")
-                continue
-            if cp.tree_size > len(leaves):
                 problems.append(
-                    f"checkpoint at size {cp.tree_size}: the log holds only {len(leaves)} events"
+                    f"checkpoint at size {cp.tree_size}: row differs from its signed note"
                 )
                 continue
-            if _root_from_levels(levels, cp.tree_size) != cp.root_hash:
+            if cp.tree_size > report.tree_size:
+                problems.append(
+                    f"checkpoint at size {cp.tree_size}: "
+                    f"the log holds only {report.tree_size} events"
+                )
+                continue
+            if roots[cp.tree_size] != cp.root_hash:
                 problems.append(
                     f"checkpoint at size {cp.tree_size}: recomputed root differs; an event at "
                     f"positions {last_good}-{cp.tree_size - 1} was altered"
@@ -399,6 +447,89 @@ class AuditLog:
             last_good = cp.tree_size
         report.pending = self.pending(session)
         return report
+
+    def _verify_leaves(
+        self,
+        session: Session,
+        wanted: set[int],
+        chunk_size: int,
+        problems: list[str],
+        report: VerifyReport,
+    ) -> dict[int, bytes]:
+        """Rehash every leaf; set the report's size and root; return the roots at ``wanted``
+        sizes that the log reaches."""
+        stream = ChunkedRoots(chunk_size)
+        sizes = sorted(s for s in wanted if s > 0)
+        roots: dict[int, bytes] = {0: root_hash(0, _no_nodes)} if 0 in wanted else {}
+        next_size = 0  # index into sizes
+
+        def feed(leaves: list[bytes]) -> None:
+            nonlocal next_size
+            end = stream.size + len(leaves)
+            first = next_size
+            while next_size < len(sizes) and sizes[next_size] <= end:
+                next_size += 1
+            roots.update(stream.add(leaves, sizes[first:next_size]))
+
+        count, lowest, highest = session.execute(
+            select(func.count(), func.min(audit_sequence.c.leaf_index),
+                   func.max(audit_sequence.c.leaf_index))
+        ).one()
+        if count and (lowest, highest) == (0, count - 1):
+            # Positions are unique (primary key), so these are exactly 0 .. count-1: read
+            # them without the position. Rows integrated after the count are left for the
+            # next verify. The hot loop, with leaf_hash() inlined:
+            sha256 = hashlib.sha256
+            start = 0
+            for rows in self._leaf_rows(session, chunk_size, prefix=count):
+                try:
+                    leaves: list[bytes] | None = [sha256(b"\x00" + r[1]).digest() for r in rows]
+                except TypeError:  # an entry row is missing (NULL data): diagnose below
+                    leaves = None
+                if leaves is None or leaves != [r[0] for r in rows]:
+                    numbered = [(start + i, r[0], r[1]) for i, r in enumerate(rows)]
+                    leaves, _ = _diagnose(numbered, start, problems)
+                feed(leaves)
+                start += len(rows)
+        elif count:
+            # Gaps, or positions that do not start at 0: the slow path names each one.
+            pending: list[bytes] = []
+            expected = 0
+            for rows in self._leaf_rows(session, chunk_size):
+                leaves, expected = _diagnose(rows, expected, problems)
+                pending.extend(leaves)
+                while len(pending) >= chunk_size:
+                    feed(pending[:chunk_size])
+                    del pending[:chunk_size]
+            if pending:
+                feed(pending)
+        report.tree_size = stream.size
+        report.root_hash = stream.root()
+        return roots
+
+    def _leaf_rows(
+        self, session: Session, size: int, prefix: int | None = None
+    ) -> Iterator[Sequence[Any]]:
+        """Rows for verify, ``size`` at a time: see :meth:`rawsql.Driver.leaf_rows`."""
+        connection = session.connection()
+        raw = rawsql.for_connection(connection)
+        if raw is not None:
+            driver, dbapi_connection = raw
+            yield from driver.leaf_rows(dbapi_connection, size, prefix)
+            return
+        # Streamed (a server-side cursor where the dialect has one). The option is set on the
+        # statement: on the connection it would stick and send later INSERTs through it.
+        query = (
+            select(audit_sequence.c.leaf_index, audit_sequence.c.leaf_hash, audit_entries.c.data)
+            .outerjoin(audit_entries, audit_entries.c.id == audit_sequence.c.entry_id)
+            .order_by(audit_sequence.c.leaf_index)
+            .execution_options(yield_per=size)
+        )
+        if prefix is not None:
+            query = query.where(audit_sequence.c.leaf_index < prefix)
+        for partition in connection.execute(query).partitions(size):
+            rows = [(int(i), _bytes(h), _bytes(d)) for i, h, d in partition]
+            yield rows if prefix is None else [r[1:] for r in rows]
 
     # -- exporting ---------------------------------------------------------------------
     def export(self, session: Session, out: IO[str]) -> int:
@@ -445,22 +576,52 @@ def _checkpoint(row: Any) -> StoredCheckpoint:
     )
 
 
-def _perfect_levels(leaves: list[bytes]) -> list[list[bytes]]:
-    """All perfect subtree hashes, level by level (level k holds len(leaves) >> k nodes)."""
-    sha256 = hashlib.sha256
-    levels = [leaves]
-    current = leaves
-    while len(current) > 1:
-        # node_hash() inlined: SHA-256(0x01 || left || right) over every complete pair.
-        current = [
-            sha256(b"\x01" + left + right).digest()
-            for left, right in zip(current[0::2], current[1::2], strict=False)
-        ]
-        levels.append(current)
-    return levels
+def _insert(session: Session, rows: list[EntryRow]) -> None:
+    """Write entries and their queue rows on the connection of the caller's transaction."""
+    connection = session.connection()  # begins the transaction (or savepoint) if need be
+    raw = rawsql.for_connection(connection)
+    if raw is not None:
+        driver, dbapi_connection = raw
+        convert = driver.convert_time
+        driver.insert(dbapi_connection, [(r[0], convert(r[1]), *r[2:]) for r in rows])
+        return
+    for row in rows:
+        params = dict(zip(_ENTRY_KEYS, row, strict=True))
+        key = connection.execute(_INSERT_ENTRY, params).inserted_primary_key
+        assert key is not None  # an INSERT of one row always has one
+        connection.execute(_INSERT_QUEUE, {"entry_id": key[0]})
 
 
-def _root_from_levels(levels: list[list[bytes]], size: int) -> bytes:
-    if size == 0:
-        return root_hash(0, lambda level, index: b"")
-    return root_hash(size, lambda level, index: levels[level][index])
+def _no_nodes(level: int, index: int) -> bytes:
+    raise AssertionError("the empty tree has no nodes")
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+def _diagnose(rows: Sequence[Any], expected: int, problems: list[str]) -> tuple[list[bytes], int]:
+    """The slow path of verify: walk rows one by one and name every problem by position.
+
+    Returns the leaves to build the tree from (the recomputed hash, or the stored one where
+    the event row is gone) and the position expected next.
+    """
+    leaves: list[bytes] = []
+    for index, stored, data in rows:
+        if index != expected:
+            if index > expected:
+                problems.append(f"positions {expected}-{index - 1}: missing from the log")
+            else:
+                problems.append(f"position {index}: appears twice")
+                continue
+            expected = index
+        if data is None:
+            problems.append(f"position {index}: event row missing")
+            leaves.append(bytes(stored))
+        else:
+            computed = leaf_hash(bytes(data))
+            if computed != stored:
+                problems.append(f"position {index}: event bytes do not match the leaf hash")
+            leaves.append(computed)
+        expected += 1
+    return leaves, expected

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "ChunkedRoots",
     "CompactRange",
     "MemoryTree",
     "NodeGetter",
@@ -43,6 +44,7 @@ __all__ = [
     "inclusion_proof_nodes",
     "leaf_hash",
     "node_hash",
+    "perfect_levels",
     "root_from_leaf_hashes",
     "root_hash",
     "root_nodes",
@@ -517,3 +519,84 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
             nxt.append(level[-1])
         level = nxt
     return bytes(level[0])
+
+
+def perfect_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """Every perfect subtree hash over ``leaves``, level by level.
+
+    ``levels[k][i]`` is node ``(k, i)`` of the tree the leaves start; level ``k`` holds
+    ``len(leaves) >> k`` hashes (an odd last node is left for the caller's fold). Written
+    as one list comprehension per level, the fastest shape CPython offers for it.
+    """
+    sha = _sha256
+    levels = [list(leaves)]
+    current = levels[0]
+    while len(current) > 1:
+        current = [sha(b"\x01" + left + right).digest()
+                   for left, right in zip(current[0::2], current[1::2], strict=False)]
+        levels.append(current)
+    return levels
+
+
+class ChunkedRoots:
+    """Roots of a long log whose leaf hashes arrive in aligned chunks, in bounded memory.
+
+    Every chunk but the last holds exactly ``chunk_size`` (a power of two) leaf hashes, so a
+    chunk is a perfect subtree: its levels are hashed in tight loops, and only its root is
+    kept, in a :class:`CompactRange` of chunk roots. The root of any tree size inside a
+    chunk is answered while that chunk is at hand: ``fold(prefix hashes + [root of the
+    chunk's first r leaves])``, which is the RFC 9162 ``MTH`` because the prefix is a
+    multiple of the chunk size (its binary decomposition only has levels above the chunk's).
+    """
+
+    __slots__ = ("_prefix", "_size", "_tail", "chunk_size")
+
+    def __init__(self, chunk_size: int) -> None:
+        _check_int("chunk_size", chunk_size)
+        if chunk_size == 0 or chunk_size & (chunk_size - 1):
+            raise ValueError("chunk_size must be a power of two")
+        self.chunk_size = chunk_size
+        self._prefix = CompactRange()
+        self._size = 0
+        self._tail: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        """Leaves added so far."""
+        return self._size
+
+    def add(self, leaves: Sequence[bytes], sizes: Iterable[int] = ()) -> dict[int, bytes]:
+        """Add the next chunk of leaf hashes; return the root at each of ``sizes``.
+
+        Every size must lie in ``(size, size + len(leaves)]``. Only the last chunk may be
+        shorter than ``chunk_size``.
+        """
+        n = len(leaves)
+        if self._tail is not None:
+            raise ValueError("a short chunk was already added: it must be the last")
+        if n > self.chunk_size:
+            raise ValueError(f"a chunk holds at most {self.chunk_size} leaves, got {n}")
+        if n == 0:
+            return {}
+        levels = perfect_levels(leaves)
+
+        def node(level: int, index: int) -> bytes:
+            return levels[level][index]
+
+        prefix = self._prefix.hashes
+        roots: dict[int, bytes] = {}
+        for size in sizes:
+            offset = size - self._size
+            if not 0 < offset <= n:
+                raise ValueError(f"size {size} is not inside this chunk")
+            roots[size] = _fold([*prefix, root_hash(offset, node)])
+        if n == self.chunk_size:
+            self._prefix.append(levels[-1][0])
+        else:
+            self._tail = _fold([*prefix, root_hash(n, node)])
+        self._size += n
+        return roots
+
+    def root(self) -> bytes:
+        """``MTH`` of every leaf added so far."""
+        return self._tail if self._tail is not None else self._prefix.root()

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import re
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from audit.checkpoint import (
     verify_note,
 )
 from audit.events import Actor, AuditEvent, Outcome, Target, UnsafeAuditEvent, parse_leaf
-from audit.log import AuditLog, ProofRangeError
+from audit.log import VERIFY_CHUNK, AuditLog, ProofRangeError
 from audit.models import (
     audit_checkpoints,
     audit_entries,
@@ -88,6 +89,13 @@ def positions_named(problems: list[str], *, checkpoints: bool = False) -> set[in
         for a, b in re.findall(r"\bpositions? (\d+)(?:-(\d+))?", problem):
             named.update(range(int(a), int(b or a) + 1))
     return named
+
+
+@pytest.fixture(params=[VERIFY_CHUNK, 4], ids=["one-chunk", "chunks-of-4"])
+def chunk_size(request: pytest.FixtureRequest) -> int:
+    """verify() in one chunk, and in chunks of 4 leaves so that a tampered row sits in a
+    middle chunk whose neighbours take the fast path."""
+    return request.param
 
 
 # -- appending and integrating --------------------------------------------------------------
@@ -163,7 +171,7 @@ def test_integrating_in_small_batches_and_separate_transactions_builds_the_same_
 
 
 def test_verify_is_ok_on_an_untouched_log(
-    sessions: sessionmaker[Session], session: Session, audit_log: AuditLog
+    sessions: sessionmaker[Session], session: Session, audit_log: AuditLog, chunk_size: int
 ) -> None:
     record_many(sessions, audit_log, 9)
     integrate(sessions, audit_log, checkpoint=True)
@@ -171,7 +179,7 @@ def test_verify_is_ok_on_an_untouched_log(
     cp = integrate(sessions, audit_log, checkpoint=True).checkpoint
     record_many(sessions, audit_log, 2, start=13)  # queued, not yet integrated
 
-    report = audit_log.verify(session)
+    report = audit_log.verify(session, chunk_size=chunk_size)
 
     assert report.ok, report.problems
     assert report.problems == []
@@ -297,6 +305,56 @@ def test_events_carrying_personal_values_are_refused_and_nothing_is_written(
     assert "@" not in str(refused.value) and "Lovelace" not in str(refused.value)
 
 
+def test_record_many_writes_events_in_order_in_the_callers_transaction(
+    sessions: sessionmaker[Session], session: Session, audit_log: AuditLog
+) -> None:
+    start = audit_log.tree_size(session)
+    with sessions() as s:
+        ids = audit_log.record_many(s, [make_event(i) for i in range(5)])
+        s.commit()
+
+    integrate(sessions, audit_log)
+
+    logged = audit_log.events(session, after_index=start - 1, limit=100)
+    assert [e.document["id"] for e in logged] == ids
+    assert [e.document["target"]["record_id"] for e in logged] == [f"rec-{i}" for i in range(5)]
+
+
+def test_record_many_validates_every_event_before_writing_any(
+    session: Session, audit_log: AuditLog
+) -> None:
+    entries = count(session, audit_entries)
+    unsafe = AuditEvent(action="data.read", actor=Actor("ada@example.com", "application"))
+
+    with pytest.raises(UnsafeAuditEvent):
+        audit_log.record_many(session, [make_event(1), make_event(2), unsafe])
+
+    assert count(session, audit_entries) == entries
+
+
+def test_time_filters_find_events_by_the_time_written_on_the_driver_connection(
+    sessions: sessionmaker[Session], session: Session, audit_log: AuditLog
+) -> None:
+    """record() writes recorded_at without SQLAlchemy's type conversion on its hot path; it
+    must store what SQLAlchemy-built filters compare against."""
+    at = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    with sessions() as s:
+        event_id = audit_log.record(s, make_event(1), now=at)
+        s.commit()
+    integrate(sessions, audit_log)
+
+    def found(**window: datetime) -> bool:
+        return event_id in {e.document["id"] for e in audit_log.events(session, limit=500,
+                                                                       **window)}
+
+    assert found(since=at, until=at + timedelta(microseconds=1))
+    assert not found(since=at + timedelta(microseconds=1))
+    assert not found(until=at)
+    stored = session.scalar(select(audit_entries.c.recorded_at)
+                            .where(audit_entries.c.event_id == event_id))
+    assert stored.replace(tzinfo=stored.tzinfo or UTC) == at
+
+
 def test_an_event_rolled_back_with_its_transaction_leaves_no_row(
     sessions: sessionmaker[Session], session: Session, audit_log: AuditLog
 ) -> None:
@@ -349,7 +407,7 @@ def entry_id_at(connection: Connection, position: int) -> int:
 
 def test_verify_names_the_position_of_an_edited_event(
     sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog,
+    audit_log: AuditLog, chunk_size: int,
 ) -> None:
     position = integrated_log + 3
     entry = entry_id_at(connection, position)
@@ -361,7 +419,7 @@ def test_verify_names_the_position_of_an_edited_event(
     connection.execute(text("UPDATE audit_entries SET data = :d WHERE id = :e"),
                        {"d": edited, "e": entry})
 
-    report = audit_log.verify(session)
+    report = audit_log.verify(session, chunk_size=chunk_size)
 
     assert not report.ok
     assert f"position {position}: event bytes do not match the leaf hash" in report.problems
@@ -373,13 +431,13 @@ def test_verify_names_the_position_of_an_edited_event(
 
 def test_verify_names_the_position_of_a_removed_sequence_row(
     sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog,
+    audit_log: AuditLog, chunk_size: int,
 ) -> None:
     size = audit_log.tree_size(session)
     position = integrated_log + 5
     connection.execute(text("DELETE FROM audit_sequence WHERE leaf_index = :p"), {"p": position})
 
-    report = audit_log.verify(session)
+    report = audit_log.verify(session, chunk_size=chunk_size)
 
     assert not report.ok
     assert position in positions_named(report.problems)
@@ -388,7 +446,7 @@ def test_verify_names_the_position_of_a_removed_sequence_row(
 
 def test_verify_names_the_positions_of_two_swapped_events(
     sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog,
+    audit_log: AuditLog, chunk_size: int,
 ) -> None:
     a, b = integrated_log + 2, integrated_log + 7
     entry_a, entry_b = entry_id_at(connection, a), entry_id_at(connection, b)
@@ -400,15 +458,32 @@ def test_verify_names_the_positions_of_two_swapped_events(
     connection.execute(swap, {"e": entry_a, "p": b})
     connection.execute(swap, {"e": entry_b, "p": a})
 
-    report = audit_log.verify(session)
+    report = audit_log.verify(session, chunk_size=chunk_size)
 
     assert not report.ok
     assert positions_named(report.problems) == {a, b}
 
 
+def test_verify_names_the_position_whose_event_row_was_deleted(
+    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
+    audit_log: AuditLog, chunk_size: int,
+) -> None:
+    position = integrated_log + 6
+    entry = entry_id_at(connection, position)
+    connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # never committed
+    connection.execute(text("DELETE FROM audit_queue WHERE entry_id = :e"), {"e": entry})
+    connection.execute(text("DELETE FROM audit_entries WHERE id = :e"), {"e": entry})
+
+    report = audit_log.verify(session, chunk_size=chunk_size)
+
+    assert not report.ok
+    assert f"position {position}: event row missing" in report.problems
+    assert positions_named(report.problems) == {position}
+
+
 def test_verify_names_the_size_of_a_checkpoint_whose_root_was_changed(
     sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog,
+    audit_log: AuditLog, chunk_size: int,
 ) -> None:
     size = audit_log.tree_size(session)
     connection.execute(
@@ -416,7 +491,7 @@ def test_verify_names_the_size_of_a_checkpoint_whose_root_was_changed(
         {"r": bytes(32), "s": size},
     )
 
-    report = audit_log.verify(session)
+    report = audit_log.verify(session, chunk_size=chunk_size)
 
     assert not report.ok
     assert f"checkpoint at size {size}: row differs from its signed note" in report.problems
@@ -424,7 +499,7 @@ def test_verify_names_the_size_of_a_checkpoint_whose_root_was_changed(
 
 def test_an_event_rewritten_together_with_its_leaf_hash_is_caught_by_the_signed_checkpoint(
     sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog,
+    audit_log: AuditLog, chunk_size: int,
 ) -> None:
     size = audit_log.tree_size(session)
     position = integrated_log + 4
@@ -437,7 +512,7 @@ def test_an_event_rewritten_together_with_its_leaf_hash_is_caught_by_the_signed_
     connection.execute(text("UPDATE audit_sequence SET leaf_hash = :h WHERE leaf_index = :p"),
                        {"h": leaf_hash(edited), "p": position})
 
-    report = audit_log.verify(session)
+    report = audit_log.verify(session, chunk_size=chunk_size)
 
     assert not report.ok
     assert any(p.startswith(f"checkpoint at size {size}: recomputed root differs")

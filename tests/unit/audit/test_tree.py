@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from audit import tree
 from audit.tree import (
     EMPTY_ROOT,
+    ChunkedRoots,
     CompactRange,
     MemoryTree,
     ProofPlan,
@@ -27,6 +28,7 @@ from audit.tree import (
     inclusion_proof_nodes,
     leaf_hash,
     node_hash,
+    perfect_levels,
     root_from_leaf_hashes,
     root_hash,
     root_nodes,
@@ -674,3 +676,52 @@ def test_public_api_is_documented() -> None:
         obj = getattr(tree, name)
         if inspect.isfunction(obj) or inspect.isclass(obj):
             assert inspect.getdoc(obj), name
+
+
+# ---------------------------------------------------------------------------
+# ChunkedRoots: the streaming root computation that verify() uses.
+# ---------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(size=st.integers(min_value=0, max_value=300), chunk_level=st.integers(0, 5),
+       data=st.data(), salt=salts)
+def test_chunked_roots_match_the_rfc_at_every_asked_size(
+    size: int, chunk_level: int, data: st.DataObject, salt: bytes
+) -> None:
+    chunk = 1 << chunk_level
+    hs = make_leaves(size, salt)
+    wanted = sorted(data.draw(st.sets(st.integers(1, max(size, 1))), label="sizes")) if size else []
+    stream = ChunkedRoots(chunk)
+    roots: dict[int, bytes] = {}
+    for start in range(0, size, chunk):
+        part = hs[start : start + chunk]
+        roots.update(stream.add(part, [s for s in wanted if start < s <= start + len(part)]))
+
+    assert stream.size == size
+    assert stream.root() == ref_mth(hs)
+    assert roots == {s: ref_mth(hs[:s]) for s in wanted}
+
+
+def test_chunked_roots_refuse_a_chunk_after_a_short_one_and_sizes_outside_the_chunk() -> None:
+    hs = make_leaves(10, b"chunks")
+    with pytest.raises(ValueError, match="power of two"):
+        ChunkedRoots(6)
+    stream = ChunkedRoots(4)
+    with pytest.raises(ValueError, match="at most 4"):
+        stream.add(hs[:5])
+    with pytest.raises(ValueError, match="not inside"):
+        stream.add(hs[:4], [5])
+    stream = ChunkedRoots(4)
+    stream.add(hs[:3])
+    with pytest.raises(ValueError, match="must be the last"):
+        stream.add(hs[3:7])
+
+
+def test_perfect_levels_hold_every_perfect_node_of_memory_tree() -> None:
+    hs = make_leaves(13, b"levels")
+    t = MemoryTree(hs)
+    levels = perfect_levels(hs)
+    for level, nodes in enumerate(levels):
+        assert len(nodes) == 13 >> level
+        assert nodes == [t.get_node(level, i) for i in range(len(nodes))]
