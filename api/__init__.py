@@ -22,6 +22,7 @@ from api import clients as client_views
 from api import datamap as datamap_views
 from api import docs as docs_views
 from api import health as health_views
+from api import pii as pii_views
 from api import policy as policy_views
 from api.auth import authenticate_request, check_declarations
 from api.context import EXTENSION_KEY
@@ -72,7 +73,8 @@ def create_app(
             "security": [{"bearer": []}],
         },
     )
-    for module in (health_views, datamap_views, policy_views, audit_views, client_views):
+    for module in (health_views, datamap_views, policy_views, audit_views, client_views,
+                   pii_views):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
     # The OpenAPI document (flask-smorest's own blueprint) is served unauthenticated.

@@ -17,4 +17,8 @@ class AuditAction(StrEnum):
     CLIENT_REVOKED = "client.revoked"
     DATAMAP_READ = "datamap.read"
     DEMO_LOADED = "demo.loaded"
+    PII_ANALYZED = "pii.analyzed"
+    PII_SCAN_COMPLETED = "pii.scan.completed"
+    PII_SCAN_READ = "pii.scan.read"
+    PII_SCAN_REQUESTED = "pii.scan.requested"
     POLICY_READ = "policy.read"

@@ -41,6 +41,7 @@ class Settings:
     pii_config_file: Path = PII_CONFIG_FILE
     pii_max_text_chars: int = 20_000
     pii_scan_sample: int = 200
+    task_runner: str = "thread"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +89,9 @@ class Settings:
         pii_sample = _positive_int(
             "GOVERNANCE_PII_SCAN_SAMPLE", env.get("GOVERNANCE_PII_SCAN_SAMPLE", "200")
         )
+        task_runner = env.get("GOVERNANCE_TASK_RUNNER", "thread")
+        if task_runner not in ("thread", "inline"):
+            raise SettingsError("GOVERNANCE_TASK_RUNNER must be thread or inline")
         return cls(
             database_url=database_url,
             policy_dir=policy_dir,
@@ -101,6 +105,7 @@ class Settings:
             pii_config_file=pii_config,
             pii_max_text_chars=pii_max_text,
             pii_scan_sample=pii_sample,
+            task_runner=task_runner,
         )
 
     @property
