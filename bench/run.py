@@ -14,9 +14,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import audit_bench
+from bench import audit_bench, pii_bench
 
-BENCHMARKS = {audit_bench.NAME: audit_bench}
+BENCHMARKS = {audit_bench.NAME: audit_bench, pii_bench.NAME: pii_bench}
 
 
 def table(headers: list[str], lines: list[list[str]]) -> str:

@@ -36,7 +36,8 @@ class Runtime:
         if self.task_runner is None:
             from governance.pii.services import InlineRunner, ThreadRunner
 
-            self.task_runner = InlineRunner() if self.settings.task_runner == "inline" else ThreadRunner()
+            inline = self.settings.task_runner == "inline"
+            self.task_runner = InlineRunner() if inline else ThreadRunner()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -148,7 +148,8 @@ class PiiEngine:
         self.config = config
         self.crm_identifiers = CRM_IDENTIFIERS
         try:
-            nlp_engine = NlpEngineProvider(nlp_configuration=config.nlp_configuration).create_engine()
+            provider = NlpEngineProvider(nlp_configuration=config.nlp_configuration)
+            nlp_engine = provider.create_engine()
             registry = RecognizerRegistryProvider(
                 registry_configuration={**config.registry_configuration},
                 nlp_engine=nlp_engine,
@@ -212,6 +213,10 @@ class PiiEngine:
             & supported
         )
         self.entities = frozenset(supported)
+        self.pattern_recognizers = [
+            r for r in registry.recognizers
+            if not isinstance(r, SpacyRecognizer) and r.supported_language == LANGUAGE
+        ]
         self.anonymizer = AnonymizerEngine()
 
     # -- analysis ------------------------------------------------------------------------
@@ -223,25 +228,38 @@ class PiiEngine:
                       entities: Sequence[str] | None = None) -> list[list[Entity]]:
         """Entities per text. ``free_text=False`` runs the pattern recognizers only."""
         out: list[list[Entity]] = [[] for _ in texts]
-        if free_text:
-            wanted = list(entities) if entities else None
-            todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
-            engine = self.nlp_engine
-        else:
-            wanted = [e for e in (entities or self.pattern_entities) if e in self.pattern_entities]
-            todo = [(i, t) for i, t in enumerate(texts) if t and _may_hold_pattern(t)]
-            engine = self.fast_nlp_engine
-        if not todo or (wanted is not None and not wanted):
+        if not free_text:
+            wanted = set(entities or self.pattern_entities) & set(self.pattern_entities)
+            for i, text in enumerate(texts):
+                if text and _may_hold_pattern(text):
+                    out[i] = self._structured(text, wanted)
             return out
-        artifacts = engine.process_batch(
+        todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
+        if not todo:
+            return out
+        artifacts = self.nlp_engine.process_batch(
             [t for _, t in todo], LANGUAGE, batch_size=self.config.batch_size
         )
         for (i, text), (_, nlp_artifacts) in zip(todo, artifacts, strict=True):
             results = self.analyzer.analyze(
-                text, LANGUAGE, entities=wanted, nlp_artifacts=nlp_artifacts
+                text, LANGUAGE, entities=list(entities) if entities else None,
+                nlp_artifacts=nlp_artifacts,
             )
             out[i] = self._tidy(results)
         return out
+
+    def _structured(self, text: str, wanted: set[str]) -> list[Entity]:
+        """Pattern recognizers straight on a structured value: no NLP and no context words
+        (a field value has none around it), so none of the analyzer's per-call work."""
+        results = []
+        for recognizer in self.pattern_recognizers:
+            entities = [e for e in recognizer.supported_entities if e in wanted]
+            if entities:
+                results += [
+                    r for r in recognizer.analyze(text, entities, None)
+                    if r.score >= self.config.score_threshold
+                ]
+        return self._tidy(results)
 
     def _tidy(self, results: Iterable[Any]) -> list[Entity]:
         """Drop what a CRM identifier explains and what a stronger overlapping hit contains."""

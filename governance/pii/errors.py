@@ -46,7 +46,8 @@ class PiiRefused(ValidationFailed):
         errors: dict[str, list[str]] = {}
         for finding in findings:
             errors.setdefault(finding.field, []).append(
-                f"{finding.entity_type} at {finding.start}-{finding.end} is not declared for this field"
+                f"{finding.entity_type} at {finding.start}-{finding.end} "
+                "is not declared for this field"
             )
         super().__init__(
             f"the {collection} record holds personal data in fields not declared for it",

@@ -219,7 +219,9 @@ def analyse_column(engine: PiiEngine, plan: FieldPlan, values: Sequence[str]) ->
     personal = engine.config.personal_entities
     for t in sorted(stats):
         if t in personal and t not in declared:
-            result["findings"].append({"kind": "undeclared", "entity_type": t, "values": holders[t]})
+            result["findings"].append(
+                {"kind": "undeclared", "entity_type": t, "values": holders[t]}
+            )
     # What the category declares and this method can see, yet no sampled value held.
     verifiable = declared if plan.method == "ner+patterns" else declared - engine.ner_entities
     too_short = field.max_length is not None and field.max_length < 8  # e.g. a card's last 4
@@ -374,7 +376,9 @@ class ScanService:
     def report(self, session: Session, scan_id: str) -> dict[str, Any]:
         scan = self.get(session, scan_id)
         rows = session.scalars(
-            select(PiiScanField).where(PiiScanField.scan_id == scan_id).order_by(PiiScanField.position)
+            select(PiiScanField)
+            .where(PiiScanField.scan_id == scan_id)
+            .order_by(PiiScanField.position)
         )
         fields = []
         findings = []

@@ -19,7 +19,7 @@ _CUES = (
     r"|[Hh]usband|[Ww]ife|[Pp]artner|[Cc]ustomer|[Cc]lient|^-|\n-|\s-"
 )
 _PARTICLE = r"(?:(?:de|da|di|del|della|van|von|der|den|le|la|ter|ten|dos|du)\s)"
-_NAME = rf"\p{{Lu}}[\p{{Ll}}'’]+(?:-\p{{Lu}}[\p{{Ll}}'’]+)?"
+_NAME = r"\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}[\p{Ll}'’]+)?"
 
 
 class PersonCueRecognizer(PatternRecognizer):

@@ -20,6 +20,7 @@ DEMO_REGIONS = ("DE", "FR", "GB", "US", "NL", "ES", "IT")
 _INTERNATIONAL = re.compile(r"^(?:\+|00|011)")
 _GROUPED = re.compile(r"^(?:\(\d{2,5}\)\s?|\d{2,5}[\s\-.])\d{2,4}(?:[\s\-.]\d{2,4}){0,3}")
 _DATE = re.compile(r"^(?:\d{4}[\-./]\d{1,2}[\-./]\d{1,2}|\d{1,2}[\-./]\d{1,2}[\-./]\d{4})$")
+_DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")  # an IPv4 address
 _EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d{1,6}$", re.IGNORECASE)
 
 
@@ -55,7 +56,8 @@ class CrmPhoneRecognizer(PatternRecognizer):
         )
 
     def invalidate_result(self, pattern_text: str) -> bool:
-        return _DATE.match(pattern_text.strip()) is not None
+        text = pattern_text.strip()
+        return _DATE.match(text) is not None or _DOTTED_QUAD.match(text) is not None
 
     def validate_result(self, pattern_text: str) -> bool:
         # "+44 (0)20 ..." writes the national trunk prefix in brackets: not dialled

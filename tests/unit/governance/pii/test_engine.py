@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from governance.pii.engine import PiiConfig, engine_for, require_models
+from governance.pii.engine import PiiConfig, engine_for
 from governance.pii.errors import PiiModelMissing, UnknownOperator
 from governance.runtime import open_runtime
-from governance.settings import PII_CONFIG_FILE, Settings
+from governance.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -37,7 +37,7 @@ def test_the_analyzer_builds_and_finds_entities_with_networking_unavailable(tmp_
         """
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,  # noqa: S603
                           env=env, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "EMAIL_ADDRESS" in done.stdout and "PHONE_NUMBER" in done.stdout
