@@ -30,13 +30,13 @@ class CrmPhoneRecognizer(PatternRecognizer):
         Pattern(
             "international (+CC, 00CC, 011CC)",
             r"(?<![\w+:])(?:\+|00|011)[\s\-.]?\(?\d{1,4}\)?(?:[\s\-./]?\(?\d{1,5}\)?){1,6}"
-            r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w:])",
+            r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w:]|\.\d)",
             0.6,
         ),
         Pattern(
             "national (area code and number)",
             r"(?<![\w+\-./:])\(?\d{2,5}\)?(?:[\s\-./]?\d{2,5}){1,4}"
-            r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w\-:])",
+            r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w\-:]|\.\d)",
             0.3,
         ),
     ]

@@ -53,7 +53,7 @@ def test_phone_numbers_in_international_and_national_forms_are_found(pii_engine,
 
 @pytest.mark.parametrize("text", [
     "Order ORD-12345678 shipped.", "Booked for 2026-01-27.", "Sold 1250 units.",
-    "Address 2001:db8:1a2b:3c4d::1 seen.",
+    "Address 2001:db8:1a2b:3c4d::1 seen.", "From 198.51.100.4 today.", "From 123.246.166.171.",
 ])
 def test_order_numbers_dates_counts_and_ipv6_are_not_phone_numbers(pii_engine, text) -> None:
     assert not any(t == "PHONE_NUMBER" for t, _ in found(pii_engine, text))
