@@ -249,6 +249,56 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
     return 0 if args.rebuild else 1
 
 
+# -- pii --------------------------------------------------------------------------------
+def cmd_pii_scan(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    scans = rt.pii_scans()
+    if args.resume:
+        scan_id = args.resume
+    else:
+        with unit_of_work(rt.sessions) as session:
+            scan = scans.create(session, sample=args.sample or rt.settings.pii_scan_sample,
+                                requested_by=cli_actor().id)
+            scan_id = scan.id
+            _record(rt, session, AuditAction.PII_SCAN_REQUESTED, target=Target(record_id=scan_id),
+                    details={"count": scan.fields_total})
+    print(f"scan {scan_id}", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        print(f"  {done}/{total} fields", file=sys.stderr, flush=True)
+
+    scans.run(scan_id, progress=progress)
+    _integrate(rt, checkpoint=False)
+    with unit_of_work(rt.sessions) as session:
+        report = scans.report(session, scan_id)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print(f"{'collection.field':40} {'category':34} {'method':13} {'n':>4}  entity types (values)")
+    for f in report["fields"]:
+        found = ", ".join(f"{t} ({v['values']})" for t, v in f.get("entities", {}).items())
+        print(f"{f['collection'] + '.' + f['field']:40} {f.get('category', ''):34} "
+              f"{f.get('method', ''):13} {f.get('sampled', 0):>4}  {found}")
+    print(f"\n{len(report['findings'])} finding(s) against the data map:")
+    for x in report["findings"]:
+        what = x.get("entity_type") or ", ".join(x.get("entity_types", []))
+        print(f"  {x['collection']}.{x['field']}: {x['kind']} {what}")
+    return 0
+
+
+def cmd_pii_evaluate(args: argparse.Namespace) -> int:
+    from governance.pii import evaluation
+
+    settings = Settings.from_env()
+    from governance.pii.engine import engine_for
+
+    engine = engine_for(settings.pii_config_file, settings.pii_model)
+    report = evaluation.run(engine, count=args.documents, seed=args.seed)
+    print(f"model {settings.pii_model}, {report.documents} generated documents (seed {args.seed})")
+    print(report.table())
+    return 0 if report.meets_targets else 1
+
+
 # -- serve and demo ---------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.serving import serve
@@ -325,6 +375,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify_consent.add_argument("--rebuild", action="store_true",
                                 help="recompute the state from the history if they differ")
     verify_consent.set_defaults(func=cmd_consent_verify)
+
+    pii = sub.add_parser("pii", help="PII detection").add_subparsers(dest="pii", required=True)
+    scan = pii.add_parser("scan", help="scan the store's fields against the data map")
+    scan.add_argument("--sample", type=int, help="records sampled per collection")
+    scan.add_argument("--resume", metavar="SCAN_ID", help="continue an unfinished scan")
+    scan.add_argument("--json", action="store_true")
+    scan.set_defaults(func=cmd_pii_scan)
+    evaluate = pii.add_parser("evaluate", help="precision and recall on a generated, labelled set")
+    evaluate.add_argument("--documents", type=int, default=600)
+    evaluate.add_argument("--seed", type=int, default=7)
+    evaluate.set_defaults(func=cmd_pii_evaluate)
 
     serve = sub.add_parser("serve", help="serve the API under gunicorn")
     _serving_args(serve)

@@ -6,7 +6,8 @@ so a malformed policy file or setting stops either one before it serves anything
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +38,14 @@ class Runtime:
     audit: AuditLog
     keys: KeyService
     crypto: FieldCrypto
+    task_runner: Any = field(default=None)  # set from settings.task_runner in __post_init__
+
+    def __post_init__(self) -> None:
+        if self.task_runner is None:
+            from governance.pii.services import InlineRunner, ThreadRunner
+
+            inline = self.settings.task_runner == "inline"
+            self.task_runner = InlineRunner() if inline else ThreadRunner()
 
     def record_store(self, session: Session) -> RecordStore:
         return RecordStore(session, self.policy.datamap, self.tables, self.crypto)
@@ -45,9 +54,37 @@ class Runtime:
         self.engine.dispose()
         self.keys.keystore.engine.dispose()
 
+    # -- PII: one analyzer per process, built on first use from the settings ---------------
+    def pii_engine(self) -> Any:
+        from governance.pii.engine import engine_for
+
+        return engine_for(self.settings.pii_config_file, self.settings.pii_model)
+
+    def pii_analysis(self) -> Any:
+        from governance.pii.services import PiiAnalysis
+
+        return PiiAnalysis(
+            self.pii_engine(),
+            max_chars=self.settings.pii_max_text_chars,
+            hash_key=self.keys.derived_key("pii-redaction-hash"),
+        )
+
+    def pii_write_checker(self) -> Any:
+        from governance.pii.services import WriteChecker
+
+        analysis = self.pii_analysis()
+        return WriteChecker(analysis.engine, self.policy.datamap, analysis)
+
+    def pii_scans(self) -> Any:
+        from governance.pii.services import ScanService
+
+        return ScanService(self.sessions, self.policy.datamap, self.tables, self.crypto,
+                           self.pii_engine, self.audit, self.policy.version)
+
 
 def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
     policy = load_policy_set(settings.policy_dir)
+    _require_pii_model(settings)
     engine = engine or make_engine(settings.database_url)
     keys = open_key_service(settings)
     return Runtime(
@@ -93,6 +130,11 @@ def _key_provider(settings: Settings) -> tuple[KeyProvider, bool]:
     if settings.key_provider == "local":
         return open_local_provider(settings.key_file, settings.kek_value)
     raise SettingsError(f"GOVERNANCE_KEY_PROVIDER {settings.key_provider!r} is not available")
+def _require_pii_model(settings: Settings) -> None:
+    """Stop the start if the configured NLP model is missing (cheap: no model is loaded)."""
+    from governance.pii.engine import PiiConfig, require_models
+
+    require_models(PiiConfig.load(settings.pii_config_file, settings.pii_model))
 
 
 def _audit_signer(settings: Settings) -> NoteSigner:

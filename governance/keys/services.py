@@ -7,6 +7,7 @@ computes blind indexes of one data map; ``governance.store`` calls it and never 
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -87,6 +88,12 @@ class KeyService:
             self._cache.clear()
         self._cache[stored.subject_id] = _Cached(stored, key)
         return key
+
+    def derived_key(self, label: str) -> bytes:
+        """A 256-bit key for one named use (keyed hashes of masks and redactions), derived
+        from the provider's index key, so it survives restarts and is shared by workers
+        without a key file of its own. Each label gives an unrelated key."""
+        return hmac.digest(self.provider.index_key(), b"crm-gw/derived/v1\x00" + label.encode(), "sha256")
 
     def shred(self, subject_id: str) -> str | None:
         """Destroy the subject's data key. Returns its key id (for the audit event), or None

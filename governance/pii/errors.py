@@ -1,0 +1,66 @@
+"""Errors of PII detection. None of them carries a matched value: entity types, positions,
+field and collection names only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from governance.errors import BadRequest, GovernanceError, NotFound, SettingsError, ValidationFailed
+
+
+class PiiModelMissing(SettingsError):
+    """The configured NLP model is not installed; the service refuses to start."""
+
+    type = "pii-model-missing"
+
+
+class PiiConfigInvalid(SettingsError):
+    type = "pii-config"
+
+
+class TextTooLarge(GovernanceError):
+    type = "payload-too-large"
+    title = "Payload too large"
+    status = 413
+
+
+class InvalidText(BadRequest):
+    type = "invalid-text"
+
+
+class UnknownOperator(BadRequest):
+    type = "unknown-operator"
+
+
+class PiiRefused(ValidationFailed):
+    """A write put personal data in a field the data map does not declare for it (422).
+
+    The problem lists, per field, the entity types and their character positions; never the
+    text that matched.
+    """
+
+    type = "pii-refused"
+
+    def __init__(self, collection: str, findings: Sequence[Any]) -> None:
+        errors: dict[str, list[str]] = {}
+        for finding in findings:
+            errors.setdefault(finding.field, []).append(
+                f"{finding.entity_type} at {finding.start}-{finding.end} "
+                "is not declared for this field"
+            )
+        super().__init__(
+            f"the {collection} record holds personal data in fields not declared for it",
+            errors,
+        )
+        self.extra["entities"] = [
+            {"field": f.field, "type": f.entity_type, "start": f.start, "end": f.end}
+            for f in findings
+        ]
+
+
+class ScanNotFound(NotFound):
+    type = "scan-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("no such PII scan")

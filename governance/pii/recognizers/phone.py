@@ -1,0 +1,93 @@
+"""Phone numbers of the countries our CRM serves, international and national forms.
+
+International forms (E.164 ``+4915112345678``, with separators ``+1-555-010-0199``, or with
+a dialling prefix ``0044 20 7946 0958``, ``001-555-...``) are parsed as such; national forms
+(``(555) 010-0199``, ``030 1234567``) are tried against each configured region. A candidate
+counts only if libphonenumber says it is a valid number there. Unlike Presidio's
+PhoneRecognizer, libphonenumber runs only on regex candidates, not over the whole text,
+and ``+1-`` / ``001-`` forms are found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import phonenumbers
+from presidio_analyzer import Pattern, PatternRecognizer
+
+DEMO_REGIONS = ("DE", "FR", "GB", "US", "NL", "ES", "IT")
+_INTERNATIONAL = re.compile(r"^(?:\+|00|011)")
+_GROUPED = re.compile(r"^(?:\(\d{2,5}\)\s?|\d{2,5}[\s\-.])\d{2,4}(?:[\s\-.]\d{2,4}){0,3}")
+_DATE = re.compile(r"^(?:\d{4}[\-./]\d{1,2}[\-./]\d{1,2}|\d{1,2}[\-./]\d{1,2}[\-./]\d{4})$")
+_DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")  # an IPv4 address
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d{1,6}$", re.IGNORECASE)
+
+
+class CrmPhoneRecognizer(PatternRecognizer):
+    ENTITY = "PHONE_NUMBER"
+    PATTERNS = [
+        Pattern(
+            "international (+CC, 00CC, 011CC)",
+            r"(?<![\w+:])(?:\+|00|011)[\s\-.]?\(?\d{1,4}\)?(?:[\s\-./]?\(?\d{1,5}\)?){1,6}"
+            r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w:]|\.\d)",
+            0.6,
+        ),
+        Pattern(
+            "national (area code and number)",
+            r"(?<![\w+\-./:])\(?\d{2,5}\)?(?:[\s\-./]?\d{2,5}){1,4}"
+            r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w\-:]|\.\d)",
+            0.3,
+        ),
+    ]
+    CONTEXT = ["phone", "telephone", "tel", "call", "mobile", "cell", "number", "reach",
+               "contact", "sms", "whatsapp"]
+
+    def __init__(
+        self, supported_language: str = "en", regions: Sequence[str] = DEMO_REGIONS
+    ) -> None:
+        self.regions = tuple(regions)
+        super().__init__(
+            supported_entity=self.ENTITY,
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+            name=type(self).__name__,
+        )
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        text = pattern_text.strip()
+        return _DATE.match(text) is not None or _DOTTED_QUAD.match(text) is not None
+
+    def validate_result(self, pattern_text: str) -> bool:
+        # "+44 (0)20 ..." writes the national trunk prefix in brackets: not dialled
+        text = _EXTENSION.sub("", pattern_text.strip()).replace("(0)", "")
+        digits = re.sub(r"\D", "", text)
+        if _INTERNATIONAL.match(text):
+            if text.startswith("+"):
+                number = "+" + digits
+            elif digits.startswith("011"):
+                number = "+" + digits[3:]
+            else:
+                number = "+" + digits[2:]
+            # the country code is evidence enough: a possible length for that country
+            return self._check(number, None, valid=False)
+        if not 7 <= len(digits) <= 12:
+            return False
+        if any(self._check(text, region, valid=True) for region in self.regions):
+            return True
+        # a grouped national form ("(331) 770-6690", "0118 496 0982") of a possible length
+        grouped = _GROUPED.match(pattern_text.strip()) is not None
+        return grouped and any(self._check(text, r, valid=False) for r in self.regions)
+
+    def _check(self, text: str, region: str | None, *, valid: bool) -> bool:
+        try:
+            parsed = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            return False
+        if valid and not phonenumbers.is_valid_number(parsed):
+            return False
+        if not valid and not phonenumbers.is_possible_number(parsed):
+            return False
+        found = phonenumbers.region_code_for_country_code(parsed.country_code)
+        return found in self.regions

@@ -1,0 +1,413 @@
+"""PII services: analyse text, redact it, check a write, and scan the store.
+
+Every service takes the process's :class:`PiiEngine` (built once, see ``engine.py``) and the
+data map; the store scan also takes a session factory, because it runs as a background job
+that commits field by field so that it can resume. Nothing here returns, stores, logs or
+audits a matched value: entity types, positions, counts and scores only.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.events import Actor, AuditEvent, Outcome, Target
+from governance.audit_actions import AuditAction
+from governance.db import unit_of_work
+from governance.pii.engine import PiiEngine
+from governance.pii.errors import (
+    InvalidText,
+    PiiRefused,
+    ScanNotFound,
+    TextTooLarge,
+)
+from governance.pii.models import (
+    Entity,
+    FieldFinding,
+    OnPii,
+    PiiScan,
+    PiiScanField,
+    ScanState,
+    WriteCheck,
+)
+from governance.keys.services import FieldCrypto
+from governance.store.schema import CrmTables
+from governance.store.services import RecordStore
+from policies.types import Collection, DataMap, Field, FieldType
+
+_TEXT_TYPES = (FieldType.STRING, FieldType.TEXT)
+SYSTEM_ACTOR = Actor(id="system:pii-scan", role="system")
+
+
+def record_store(
+    session: Session, datamap: DataMap, tables: CrmTables, crypto: FieldCrypto
+) -> RecordStore:
+    """The one place PII code constructs a RecordStore (it decrypts in memory only)."""
+    return RecordStore(session, datamap, tables, crypto)
+
+
+# -- analysis and redaction ----------------------------------------------------------------
+class PiiAnalysis:
+    """``POST /v1/pii/analyze`` and free-text redaction (the policy's ``redact_pii`` mask)."""
+
+    def __init__(self, engine: PiiEngine, *, max_chars: int, hash_key: bytes | None = None) -> None:
+        self.engine = engine
+        self.max_chars = max_chars
+        self.hash_key = hash_key
+
+    def _text(self, text: Any) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidText("text must be a non-empty string")
+        if len(text) > self.max_chars:
+            raise TextTooLarge(f"text must be at most {self.max_chars} characters")
+        return text
+
+    def analyze(self, text: Any, entities: Sequence[str] | None = None) -> list[Entity]:
+        return self.engine.analyze(self._text(text), free_text=True, entities=entities)
+
+    def redact(
+        self, text: str, entity_types: Sequence[str] | None = None, operator: str = "replace"
+    ) -> str:
+        """``text`` with each entity of ``entity_types`` (all personal types if None)
+        replaced by ``<TYPE>``, masked, or replaced by a keyed hash that is stable per value."""
+        if not text:
+            return text
+        wanted = set(entity_types) if entity_types else self.engine.config.personal_entities
+        found = [e for e in self.engine.analyze(text, free_text=True) if e.type in wanted]
+        return self.engine.redact(text, found, operator, key=self.hash_key)
+
+
+# -- the write-time check ------------------------------------------------------------------
+class WriteChecker:
+    """Check the free-text fields of a write against what their data category declares.
+
+    ``check`` finds, per free-text field, the personal entity types its category does not
+    declare (an e-mail typed into ticket notes); ``enforce`` applies the policy's choice:
+    refuse (:class:`PiiRefused`, 422 with entity types and positions) or redact them before
+    the value is stored.
+    """
+
+    def __init__(self, engine: PiiEngine, datamap: DataMap, analysis: PiiAnalysis) -> None:
+        self.engine = engine
+        self.datamap = datamap
+        self.analysis = analysis
+
+    def _checked_fields(self, collection: Collection, values: Mapping[str, Any]) -> list[Field]:
+        return [
+            f for name, f in collection.fields.items()
+            if f.free_text and isinstance(values.get(name), str) and values[name].strip()
+        ]
+
+    def check(self, collection_name: str, values: Mapping[str, Any]) -> WriteCheck:
+        collection = self.datamap.collections[collection_name]
+        fields = self._checked_fields(collection, values)
+        texts = [values[f.name] for f in fields]
+        results = self.engine.analyze_batch(texts, free_text=True) if texts else []
+        personal = self.engine.config.personal_entities
+        findings = []
+        for f, entities in zip(fields, results, strict=True):
+            declared = self.engine.config.declared_entities(f.category)
+            findings += [
+                FieldFinding(f.name, e.type, e.start, e.end, e.score)
+                for e in entities
+                if e.type in personal and e.type not in declared
+            ]
+        return WriteCheck(collection_name, tuple(findings), dict(values))
+
+    def enforce(
+        self, collection_name: str, values: Mapping[str, Any], on_pii: OnPii | str,
+        operator: str = "replace",
+    ) -> WriteCheck:
+        result = self.check(collection_name, values)
+        if result.clean:
+            return result
+        if OnPii(on_pii) is OnPii.REFUSE:
+            raise PiiRefused(collection_name, result.findings)
+        by_field: dict[str, list[Entity]] = defaultdict(list)
+        for f in result.findings:
+            by_field[f.field].append(Entity(f.entity_type, f.start, f.end, f.score, ""))
+        cleaned = dict(values)
+        for name, entities in by_field.items():
+            cleaned[name] = self.engine.redact(
+                values[name], entities, operator, key=self.analysis.hash_key
+            )
+        return WriteCheck(collection_name, result.findings, cleaned)
+
+
+# -- the store scan ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FieldPlan:
+    collection: str
+    field: Field
+    method: str  # "ner+patterns" | "patterns" | "typed"
+
+
+def plan_fields(datamap: DataMap) -> list[FieldPlan]:
+    plans = []
+    for collection in datamap.collections.values():
+        for f in collection.fields.values():
+            if f.type not in _TEXT_TYPES or f.choices:
+                method = "typed"  # numbers, dates, booleans, refs and enumerations hold no text
+            elif f.free_text or f.type is FieldType.TEXT:
+                method = "ner+patterns"
+            else:
+                method = "patterns"
+            plans.append(FieldPlan(collection.name, f, method))
+    return plans
+
+
+def analyse_column(engine: PiiEngine, plan: FieldPlan, values: Sequence[str]) -> dict[str, Any]:
+    """The result of one field: entity types with counts and mean scores, and findings."""
+    field = plan.field
+    result: dict[str, Any] = {
+        "category": field.category,
+        "personal": field.is_personal,
+        "free_text": field.free_text,
+        "encrypted": field.encrypted,
+        "method": plan.method,
+        "sampled": len(values),
+        "entities": {},
+        "findings": [],
+    }
+    declared = engine.config.declared_entities(field.category)
+    result["declared_entities"] = sorted(declared)
+    if plan.method == "typed":
+        return result
+    batches = engine.analyze_batch(values, free_text=plan.method == "ner+patterns")
+    stats: dict[str, list[float]] = defaultdict(list)
+    holders: dict[str, int] = defaultdict(int)
+    for entities in batches:
+        for t in {e.type for e in entities}:
+            holders[t] += 1
+        for e in entities:
+            stats[e.type].append(e.score)
+    result["entities"] = {
+        t: {"values": holders[t], "hits": len(s), "mean_score": round(sum(s) / len(s), 3)}
+        for t, s in sorted(stats.items())
+    }
+    personal = engine.config.personal_entities
+    for t in sorted(stats):
+        if t in personal and t not in declared:
+            result["findings"].append(
+                {"kind": "undeclared", "entity_type": t, "values": holders[t]}
+            )
+    # What the category declares and this method can see, yet no sampled value held.
+    verifiable = declared if plan.method == "ner+patterns" else declared - engine.ner_entities
+    too_short = field.max_length is not None and field.max_length < 8  # e.g. a card's last 4
+    if values and verifiable and not too_short and not (verifiable & set(stats)):
+        result["findings"].append(
+            {"kind": "declared_not_found", "entity_types": sorted(verifiable)}
+        )
+    return result
+
+
+class ScanService:
+    """Create, run (resumably) and report store scans."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        datamap: DataMap,
+        tables: CrmTables,
+        crypto: FieldCrypto,
+        engine_factory: Callable[[], PiiEngine],
+        audit: Any,
+        policy_version: str,
+    ) -> None:
+        self.sessions = sessions
+        self.datamap = datamap
+        self.tables = tables
+        self.crypto = crypto
+        self.engine_factory = engine_factory
+        self.audit = audit
+        self.policy_version = policy_version
+
+    def create(self, session: Session, *, sample: int, requested_by: str) -> PiiScan:
+        plans = plan_fields(self.datamap)
+        scan = PiiScan(
+            id=uuid.uuid4().hex, state=ScanState.QUEUED.value, sample_size=sample,
+            fields_total=len(plans), fields_done=0, requested_by=requested_by,
+            policy_version=self.policy_version, created_at=datetime.now(UTC),
+        )
+        session.add(scan)
+        session.flush()
+        session.add_all(
+            PiiScanField(scan_id=scan.id, collection=p.collection, field=p.field.name,
+                         position=i, done=False)
+            for i, p in enumerate(plans)
+        )
+        session.flush()
+        return scan
+
+    def get(self, session: Session, scan_id: str) -> PiiScan:
+        scan = session.get(PiiScan, scan_id) if isinstance(scan_id, str) else None
+        if scan is None:
+            raise ScanNotFound()
+        return scan
+
+    def unfinished(self, session: Session) -> list[str]:
+        states = (ScanState.QUEUED.value, ScanState.RUNNING.value)
+        return list(session.scalars(select(PiiScan.id).where(PiiScan.state.in_(states))))
+
+    def run(self, scan_id: str, progress: Callable[[int, int], None] | None = None) -> None:
+        """Scan every pending field; each collection's results commit together, so a run
+        that stops resumes with the collections not yet done."""
+        with unit_of_work(self.sessions) as session:
+            scan = self.get(session, scan_id)
+            if scan.state in (ScanState.COMPLETED.value, ScanState.FAILED.value):
+                return
+            scan.state = ScanState.RUNNING.value
+            scan.started_at = scan.started_at or datetime.now(UTC)
+            sample = scan.sample_size
+            pending = [
+                (row.collection, row.field)
+                for row in session.scalars(
+                    select(PiiScanField)
+                    .where(PiiScanField.scan_id == scan_id, PiiScanField.done.is_(False))
+                    .order_by(PiiScanField.position)
+                )
+            ]
+        try:
+            engine = self.engine_factory()
+            plans = {(p.collection, p.field.name): p for p in plan_fields(self.datamap)}
+            by_collection: dict[str, list[FieldPlan]] = defaultdict(list)
+            for key in pending:
+                if key in plans:
+                    by_collection[key[0]].append(plans[key])
+            for collection, field_plans in by_collection.items():
+                with unit_of_work(self.sessions) as session:
+                    columns = self._sample(session, collection, field_plans, sample)
+                    for plan in field_plans:
+                        result = analyse_column(engine, plan, columns[plan.field.name])
+                        row = session.get(PiiScanField, (scan_id, collection, plan.field.name))
+                        row.result = result
+                        row.done = True
+                    scan = self.get(session, scan_id)
+                    scan.fields_done += len(field_plans)
+                    done, total = scan.fields_done, scan.fields_total
+                if progress:
+                    progress(done, total)
+        except Exception as exc:
+            with unit_of_work(self.sessions) as session:
+                scan = self.get(session, scan_id)
+                scan.state = ScanState.FAILED.value
+                scan.error = type(exc).__name__[:200]  # the type only: text may carry values
+                scan.finished_at = datetime.now(UTC)
+                self._audit(session, scan, Outcome.FAILED)
+            raise
+        with unit_of_work(self.sessions) as session:
+            scan = self.get(session, scan_id)
+            scan.state = ScanState.COMPLETED.value
+            scan.finished_at = datetime.now(UTC)
+            self._audit(session, scan, Outcome.ALLOWED)
+
+    def _audit(self, session: Session, scan: PiiScan, outcome: Outcome) -> None:
+        self.audit.record(session, AuditEvent(
+            action=str(AuditAction.PII_SCAN_COMPLETED), actor=SYSTEM_ACTOR, outcome=outcome,
+            target=Target(record_id=scan.id), policy_version=self.policy_version,
+            details={"count": scan.fields_done, "status": scan.state},
+        ))
+
+    def _sample(
+        self, session: Session, collection: str, plans: Sequence[FieldPlan], sample: int
+    ) -> dict[str, list[str]]:
+        """Up to ``sample`` records from a random starting id (wrapping around), the text
+        values of the planned fields; decrypted by the store, in memory only."""
+        names = [p.field.name for p in plans if p.method != "typed"]
+        columns: dict[str, list[str]] = {p.field.name: [] for p in plans}
+        if not names:
+            return columns
+        store = record_store(session, self.datamap, self.tables, self.crypto)
+        start = secrets.token_hex(16)
+        seen = 0
+        for record in self._records(store, collection, names, start, sample):
+            seen += 1
+            for name in names:
+                value = record.values.get(name)
+                if isinstance(value, str) and value.strip():
+                    columns[name].append(value)
+        return columns
+
+    @staticmethod
+    def _records(store: RecordStore, collection: str, names: list[str], start: str,
+                 sample: int) -> Iterator[Any]:
+        taken = 0
+        for after, stop in ((start, None), (None, start)):
+            while taken < sample:
+                page = store.list(collection, names, after=after, limit=min(500, sample - taken))
+                for record in page.items:
+                    if stop is not None and record.id > stop:
+                        return
+                    yield record
+                    taken += 1
+                if page.next_after is None:
+                    break
+                after = page.next_after
+
+    def report(self, session: Session, scan_id: str) -> dict[str, Any]:
+        scan = self.get(session, scan_id)
+        rows = session.scalars(
+            select(PiiScanField)
+            .where(PiiScanField.scan_id == scan_id)
+            .order_by(PiiScanField.position)
+        )
+        fields = []
+        findings = []
+        for row in rows:
+            entry = {"collection": row.collection, "field": row.field, "done": row.done}
+            if row.result:
+                entry.update(row.result)
+                for f in row.result.get("findings", []):
+                    findings.append({"collection": row.collection, "field": row.field, **f})
+            fields.append(entry)
+        return {
+            "id": scan.id,
+            "state": scan.state,
+            "sample_size": scan.sample_size,
+            "progress": {"fields_done": scan.fields_done, "fields_total": scan.fields_total},
+            "created_at": scan.created_at,
+            "started_at": scan.started_at,
+            "finished_at": scan.finished_at,
+            "policy_version": scan.policy_version,
+            "error": scan.error,
+            "fields": fields,
+            "findings": findings,
+        }
+
+
+# -- running scans in the background --------------------------------------------------------
+class InlineRunner:
+    """Runs a job in the caller's thread (tests, the CLI)."""
+
+    def submit(self, job: Callable[[], None]) -> None:
+        job()
+
+
+class ThreadRunner:
+    """The embedded default's task runner: one daemon thread per job, in this process.
+
+    A job that dies with the process stays ``running`` in its table and is resumed by
+    ``governance pii scan --resume`` (a Celery runner would retry it instead)."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def submit(self, job: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                job()
+            except Exception:  # noqa: BLE001, S110 - the job recorded its failure state
+                pass
+
+        thread = threading.Thread(target=guarded, name="pii-scan", daemon=True)
+        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+        thread.start()

