@@ -148,7 +148,9 @@ def _compile(purpose: str, rules: tuple[Rule, ...], datamap: DataMap) -> dict[st
     compiled: dict[str, CollectionAccess] = {}
     for collection in datamap.collections.values():
         names: list[tuple[str, str | None]] = [(ID_COLUMN, None)]
-        if collection.has_subject_column:
+        if collection.has_subject_column or collection.is_subject:
+            # A customer's subject_id is its own id: decided alike, so a hashed id is not
+            # served raw under the other name.
             names.append((SUBJECT_COLUMN, None))
         names += [(f.name, f.category) for f in collection.fields.values()]
         read: dict[str, FieldDecision] = {}

@@ -13,5 +13,5 @@ class AccessDenied(Forbidden):
     title = "Denied by policy"
 
     def __init__(self, detail: str, reason: str, policy_version: str) -> None:
-        super().__init__(detail, extra={"reason": reason, "policy_version": policy_version})
-        self.reason = reason
+        super().__init__(detail, reason=reason)
+        self.extra["policy_version"] = policy_version

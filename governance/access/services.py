@@ -23,7 +23,7 @@ from governance.access.errors import AccessDenied
 from governance.access.masks import Masker
 from governance.audit_actions import AuditAction
 from governance.consent.services import processable_clause
-from governance.store.errors import RecordNotFound
+from governance.store.errors import RecordNotFound, UnknownFields
 from governance.store.services import Page, Record, RecordStore
 from policies.access import SYSTEM_FIELDS, Effect, FreeTextPii
 from policies.consent import SubjectConsentState
@@ -111,8 +111,15 @@ class DataAccessService:
         )
 
     # -- reads ----------------------------------------------------------------------------
+    def _known(self, collection: str, fields: tuple[str, ...] | None) -> None:
+        spec = self.store.collection(collection)
+        unknown = [f for f in fields or () if f not in spec.fields and f not in SYSTEM_FIELDS]
+        if unknown:
+            raise UnknownFields(collection, unknown)
+
     def read(self, collection: str, record_id: str, purpose: str,
              fields: tuple[str, ...] | None = None) -> ReadResult:
+        self._known(collection, fields)
         decision = self._decide(AuditAction.DATA_READ, collection, purpose, Action.READ, fields,
                                 target=Target(collection=collection, record_id=_id_or_none(record_id)))
         subject_id = self.store.owner(collection, record_id)  # 404 if no such record
@@ -134,8 +141,10 @@ class DataAccessService:
     def list(self, collection: str, purpose: str, *, fields: tuple[str, ...] | None = None,
              subject_id: str | None = None, email: str | None = None,
              after: str | None = None, limit: int = 50) -> ListResult:
+        self._known(collection, fields)
         decision = self._decide(AuditAction.DATA_LISTED, collection, purpose, Action.READ, fields)
         spec = self.store.collection(collection)
+        self._filters_allowed(decision, collection, purpose, subject_id, email)
         purpose_spec = self.policy.purposes.get(purpose)
         assert purpose_spec is not None  # the decision allowed it
         dialect = self.session.get_bind().dialect.name
@@ -155,6 +164,26 @@ class DataAccessService:
                      "digest": hashlib.sha256("\n".join(ids).encode()).hexdigest()},
         ))
         return ListResult(items, page.next_after, decision)
+
+    def _filters_allowed(self, decision: Decision, collection: str, purpose: str,
+                         subject_id: str | None, email: str | None) -> None:
+        """A filter is an oracle: a purpose that sees ids only hashed (or no email) must not
+        learn which raw id (or email) a record has by filtering on it."""
+        access = self.policy.access.access(purpose, collection)
+        assert access is not None
+        for name, used in ((SUBJECT_COLUMN, subject_id), ("email", email)):
+            if used is None:
+                continue
+            d = access.read.get(name)
+            if d is None or d.effect is not Effect.ALLOW:
+                reason = (f"field {name}: cannot filter on it ("
+                          f"{d.reason if d is not None else 'not a field of ' + collection})")
+                raise _denied(
+                    Decision(False, reason, decision.policy_version, "field"), "field",
+                    self._event(AuditAction.DATA_LISTED, collection, purpose, decision,
+                                Target(collection=collection), outcome=Outcome.DENIED,
+                                reason=_reason_code("field")),
+                )
 
     def _masked(self, record: Record, decision: Decision) -> dict[str, Any]:
         body = record.as_json()
@@ -177,6 +206,7 @@ class DataAccessService:
         fields = {k: v for k, v in values.items() if k not in (ID_COLUMN, SUBJECT_COLUMN)}
         spec = self.store.collection(collection)
         target = Target(collection=collection, subject_id=_id_or_none(subject_id))
+        self._known(collection, tuple(fields))
         decision = self._decide(AuditAction.DATA_CREATED, collection, purpose, Action.WRITE,
                                 tuple(fields), target=target)
         if spec.has_subject_column and isinstance(subject_id, str):
@@ -198,6 +228,7 @@ class DataAccessService:
     def update(self, collection: str, record_id: str, purpose: str,
                changes: Mapping[str, Any]) -> ReadResult:
         target = Target(collection=collection, record_id=_id_or_none(record_id))
+        self._known(collection, tuple(changes))
         decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
                                 tuple(changes), target=target)
         subject_id = self.store.owner(collection, record_id)
