@@ -88,6 +88,8 @@ class ClientService:
         existing.key_prefix = key[:10]
         existing.key_hash = hash_key(key)
         existing.revoked_at = None
+        existing.role = role
+        existing.purposes = list(purposes)  # the demo's grants may have changed since
         self.session.flush()
         return IssuedKey(client=existing, key=key)
 
