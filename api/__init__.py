@@ -29,7 +29,7 @@ from api import keys as key_views
 from api import pii as pii_views
 from api import policy as policy_views
 from api import purposes as purpose_views
-from api.auth import authenticate_request, check_declarations
+from api.auth import authenticate_request, check_declarations, declaration
 from api.context import EXTENSION_KEY
 from api.errors import from_http_exception, problem, register_error_handlers
 from audit.events import Actor, AuditEvent, Outcome, Target
@@ -109,8 +109,11 @@ def _begin() -> None:
     g.audited = False
     g.audit_action = None
     g.denial_event = None
+    g.pending_audit = []
     runtime: Runtime = _runtime()
-    g.session = runtime.sessions()
+    target = declaration(request.endpoint, request.method)
+    g.read_only = bool(getattr(target, "_read_only", False))
+    g.session = runtime.read_sessions() if g.read_only else runtime.sessions()
     if request.method in _BODY_METHODS:
         length = request.content_length
         if length is not None and length > runtime.settings.max_request_bytes:
@@ -132,6 +135,12 @@ def _finish(response: Response) -> Response:
         return response
     try:
         if response.status_code < 400:
+            if g.read_only:
+                # End the read (and its snapshot) first: the audit write then starts a
+                # transaction of its own, so it never has to upgrade a reader's snapshot.
+                session.rollback()
+                for event in g.pending_audit:
+                    _runtime().audit.record(session, event)
             if g.audit_action is not None and not g.audited:
                 _audit_request(response.status_code, Outcome.ALLOWED)
             session.commit()

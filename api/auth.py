@@ -32,6 +32,15 @@ def requires(permission: Permission, action: AuditAction) -> Callable[[F], F]:
     return mark
 
 
+def read_only(func: F) -> F:
+    """The view only reads. Its transaction then takes no write lock while it reads (on
+    SQLite, a deferred transaction: workers read side by side), and its audit events are
+    written in a short transaction of their own after the read, before the response leaves:
+    nothing is served unless its audit event is stored."""
+    func._read_only = True  # type: ignore[attr-defined]
+    return func
+
+
 def public(func: F) -> F:
     func._public = True  # type: ignore[attr-defined]
     return func

@@ -37,5 +37,9 @@ def record(event: AuditEvent) -> None:
         from dataclasses import replace
 
         event = replace(event, request_id=g.request_id)
-    runtime().audit.record(db(), event)
+    if getattr(g, "read_only", False):
+        event.validate()  # refuse an unsafe event now, not after the read
+        g.pending_audit.append(event)
+    else:
+        runtime().audit.record(db(), event)
     g.audited = True

@@ -12,7 +12,7 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.auth import requires
+from api.auth import read_only, requires
 from api.context import client, db, record, runtime
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.data import CreatedSchema, ListQuery, PurposeQuery, ReadQuery, RecordBody
@@ -38,6 +38,7 @@ def _fields(raw: str | None) -> tuple[str, ...] | None:
 
 @blp.route("/data/<collection>")
 class Records(MethodView):
+    @read_only
     @requires(Permission.DATA_READ, AuditAction.DATA_LISTED)
     @blp.arguments(ListQuery, location="query")
     @blp.response(200, description="`{items, next_cursor}`: records of subjects that may be "
@@ -68,6 +69,7 @@ class Records(MethodView):
 
 @blp.route("/data/<collection>/<record_id>")
 class OneRecord(MethodView):
+    @read_only
     @requires(Permission.DATA_READ, AuditAction.DATA_READ)
     @blp.arguments(ReadQuery, location="query")
     @blp.response(200, description="the record with only the fields the policy allows")

@@ -44,9 +44,14 @@ class Runtime:
     crypto: FieldCrypto
     task_runner: Any = field(default=None)  # set from settings.task_runner in __post_init__
     decisions: PolicyEngine | None = None  # built from the policy set in __post_init__
+    # Sessions for read-only requests: on SQLite their transactions take no write lock at
+    # BEGIN (see api.auth.read_only); elsewhere the same sessions as writes.
+    read_sessions: sessionmaker[Session] | None = None
     _masker: Masker | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.read_sessions is None:
+            self.read_sessions = self.sessions
         if self.decisions is None:
             self.decisions = PolicyEngine(self.policy.access, self.policy.purposes, self.policy.version)
         if self.task_runner is None:
@@ -87,6 +92,10 @@ class Runtime:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_sessions is not None and self.read_sessions is not self.sessions:
+            bind = self.read_sessions.kw.get("bind")
+            if bind is not None:
+                bind.dispose()
         self.keys.keystore.engine.dispose()
 
     # -- PII: one analyzer per process, built on first use from the settings ---------------
@@ -122,6 +131,10 @@ def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime
     _require_pii_model(settings)
     engine = engine or make_engine(settings.database_url)
     keys = open_key_service(settings)
+    read_sessions = None
+    if engine.dialect.name == "sqlite":
+        read_sessions = make_session_factory(
+            make_engine(settings.database_url, write_lock_at_begin=False))
     return Runtime(
         settings=settings,
         engine=engine,
@@ -131,6 +144,7 @@ def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime
         audit=AuditLog(_audit_signer(settings), settings.audit_log_origin),
         keys=keys,
         crypto=FieldCrypto(keys, policy.datamap),
+        read_sessions=read_sessions,
     )
 
 
