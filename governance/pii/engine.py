@@ -34,8 +34,6 @@ import governance.pii  # noqa: F401 - sets the no-network environment before pre
 from governance.errors import SettingsError
 from governance.pii.errors import PiiConfigInvalid, PiiModelMissing, UnknownOperator
 from governance.pii.models import Entity
-from governance.pii.pipeline import GATED_NER, LOWER_LEMMA, numeric_ops, register_components
-from governance.pii.runner import RecognizerRunner
 
 LANGUAGE = "en"
 OPERATORS = ("replace", "mask", "hash")
@@ -139,7 +137,14 @@ class PiiEngine:
         from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
         from presidio_anonymizer import AnonymizerEngine
 
+        from governance.pii.pipeline import (
+            GATED_NER,
+            LOWER_LEMMA,
+            numeric_ops,
+            register_components,
+        )
         from governance.pii.recognizers import CRM_IDENTIFIERS, RECOGNIZERS
+        from governance.pii.runner import RecognizerRunner
 
         require_models(config)
         self.config = config
@@ -214,14 +219,29 @@ class PiiEngine:
         return self.analyze_batch([text], free_text=free_text, entities=entities)[0]
 
     def analyze_batch(self, texts: Sequence[str], *, free_text: bool = True,
-                      entities: Sequence[str] | None = None) -> list[list[Entity]]:
-        """Entities per text. ``free_text=False`` runs the pattern recognizers only."""
+                      entities: Sequence[str] | None = None,
+                      declared: Iterable[str] = ()) -> list[list[Entity]]:
+        """Entities per text. ``free_text=False`` runs the pattern recognizers only.
+
+        ``declared``: the entity types the data map declares for the field the (structured)
+        values come from. A value that a declared type's recognizer matches whole, with a
+        validated score (checksum, libphonenumber, Luhn ...), is that type: the other
+        recognizers, which could only find something inside it, are not run on it. Any
+        other value gets every recognizer."""
         out: list[list[Entity]] = [[] for _ in texts]
         if not free_text:
             wanted = set(entities or self.pattern_entities) & set(self.pattern_entities)
+            first = set(declared) & wanted
+            first_pass = first | (self.crm_identifiers & wanted)
             for i, text in enumerate(texts):
-                if text and _may_hold_pattern(text):
-                    out[i] = self._tidy(self.runner.analyze(text, wanted, None))
+                if not text or not _may_hold_pattern(text):
+                    continue
+                if first:
+                    results = self.runner.analyze(text, first_pass, None)
+                    if _whole(text, results, first, self.crm_identifiers):
+                        out[i] = self._tidy(results)
+                        continue
+                out[i] = self._tidy(self.runner.analyze(text, wanted, None))
             return out
         wanted = set(entities) if entities else set(self.entities)
         todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
@@ -305,6 +325,20 @@ class PiiEngine:
 
             operators = {"DEFAULT": OperatorConfig("custom", {"lambda": keyed})}
         return self.anonymizer.anonymize(text, results, operators=operators).text
+
+
+def _whole(text: str, results: Sequence[Any], declared: set[str],
+           identifiers: frozenset[str]) -> bool:
+    """Whether a validated result of a declared type spans the whole value (and no CRM
+    identifier claims any of it)."""
+    if any(r.entity_type in identifiers for r in results):
+        return False
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    return any(
+        r.entity_type in declared and r.score >= 1.0 and r.start <= start and r.end >= end
+        for r in results
+    )
 
 
 def _may_hold_pattern(text: str) -> bool:
