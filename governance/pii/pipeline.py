@@ -22,11 +22,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+import regex
 from spacy.lang.en.stop_words import STOP_WORDS
 
 LOWER_LEMMA = "governance_lower_lemma"
 GATED_NER = "governance_gated_ner"
-_SENTENCE_END = frozenset({".", "!", "?"})
 _NAME_CHARS = frozenset("'’-.")
 
 
@@ -64,47 +64,65 @@ def numeric_ops(kind: str, blas_threads: int | None) -> AbstractContextManager[A
     return nullcontext()
 
 
-def sentences(doc: Any) -> Iterator[tuple[int, int]]:
-    """Token ranges of the sentences of ``doc``: split after . ! ? and at line breaks."""
+# a sentence ends after . ! ? before a space or the end, and at a line break
+_SENTENCE_END = regex.compile(r"[.!?]+(?=\s|$)|\n")
+# a word (starting with a letter; inner digits, apostrophes, hyphens and a final dot kept
+# with it, so "ORD-1234" is one word), and whether a colon follows it; or a colon alone
+_WORD = regex.compile(r"([^\W\d_][\w'’\-]*\.?)(\s*:)?|:")
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Character ranges of the sentences of ``text``."""
+    ranges = []
     start = 0
-    for i, token in enumerate(doc):
-        if token.text in _SENTENCE_END or "\n" in token.text or "\n" in token.whitespace_:
-            yield start, i + 1
-            start = i + 1
-    if start < len(doc):
-        yield start, len(doc)
+    for match in _SENTENCE_END.finditer(text):
+        ranges.append((start, match.end()))
+        start = match.end()
+    if start < len(text):
+        ranges.append((start, len(text)))
+    return ranges
 
 
-def _capitalised(text: str) -> bool:
+def _capitalised(word: str) -> bool:
     """A capital first, some lower case, letters only (apostrophes, hyphens and a final
-    dot allowed): ``Ryan``, ``O'Neil``, ``Mr.``; not ``ORD``, ``EUR``, ``I`` or ``42``."""
+    dot allowed): ``Ryan``, ``O'Neil``, ``McDonald``, ``Mr.``; not ``ORD``, ``EUR``, ``I``."""
     return (
-        text[:1].isupper()
-        and any(c.islower() for c in text)
-        and all(c.isalpha() or c in _NAME_CHARS for c in text)
+        word[:1].isupper()
+        and any(c.islower() for c in word)
+        and all(c.isalpha() or c in _NAME_CHARS for c in word)
     )
 
 
-def may_name(doc: Any, start: int, end: int) -> bool:
-    """Whether the sentence ``doc[start:end]`` holds a capitalised word that can start a
-    name. The first word of a sentence (or of a line's text after a ``Label:``) is
-    capitalised anyway, so it counts only if it is not a function word ("The", "Please");
-    a label before a colon ("Agent:", "Mobile:") never counts."""
+def may_name(sentence: str) -> bool:
+    """Whether ``sentence`` holds a capitalised word that can start a name. The first word
+    of a sentence (or of a line's text after a ``Label:``) is capitalised anyway, so it
+    counts only if it is not a function word ("The", "Please", "We"); a label before a
+    colon ("Agent:", "Mobile:") never counts."""
     initial = True
-    for i in range(start, end):
-        token = doc[i]
-        text = token.text
-        if text == ":":
+    for match in _WORD.finditer(sentence):
+        word, colon = match.group(1), match.group(2)
+        if word is None:  # a colon alone
             initial = True
             continue
-        if not any(c.isalpha() for c in text):
-            continue
-        followed_by_colon = i + 1 < len(doc) and doc[i + 1].text == ":"
-        if _capitalised(text) and not followed_by_colon:
-            if not initial or text.lower() not in STOP_WORDS:
-                return True
-        initial = False
+        if not colon and _capitalised(word) and (
+            not initial or word.lower().rstrip(".") not in STOP_WORDS
+        ):
+            return True
+        initial = bool(colon)
     return False
+
+
+def name_ranges(text: str) -> list[tuple[int, int]]:
+    """Character ranges of ``text`` that NER should read: its sentences that
+    :func:`may_name`, adjacent ones joined."""
+    ranges: list[tuple[int, int]] = []
+    for start, end in sentences(text):
+        if may_name(text[start:end]):
+            if ranges and ranges[-1][1] == start:
+                ranges[-1] = (ranges[-1][0], end)
+            else:
+                ranges.append((start, end))
+    return ranges
 
 
 class GatedNer:
@@ -129,22 +147,24 @@ class GatedNer:
             yield from self._tag(batch, size)
 
     def _tag(self, docs: list[Any], size: int) -> list[Any]:
+        from spacy.attrs import NORM, ORTH, SPACY
         from spacy.tokens import Span
 
         parts: list[Any] = []
         owners: list[tuple[int, int]] = []
         for n, doc in enumerate(docs):
-            ranges: list[list[int]] = []
-            for start, end in sentences(doc):
-                if may_name(doc, start, end):
-                    if ranges and ranges[-1][1] == start:
-                        ranges[-1][1] = end  # adjacent selected sentences stay one part
-                    else:
-                        ranges.append([start, end])
-            for start, end in ranges:
-                whole = start == 0 and end == len(doc)
-                parts.append(doc if whole else doc[start:end].as_doc())
-                owners.append((n, start))
+            text = doc.text
+            for start, end in name_ranges(text):
+                if start == 0 and end == len(text):
+                    parts.append(doc)
+                    owners.append((n, 0))
+                    continue
+                span = doc.char_span(start, end, alignment_mode="expand")
+                if span is None or not len(span):
+                    continue
+                # the attributes NER reads (the lexeme's and the tokenizer's norm)
+                parts.append(span.as_doc(array_head=[ORTH, NORM, SPACY]))
+                owners.append((n, span.start))
         found: list[list[Any]] = [[] for _ in docs]
         tagged = self.ner.pipe(parts, batch_size=size) if parts else []
         for part, (n, offset) in zip(tagged, owners, strict=True):
