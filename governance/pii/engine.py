@@ -224,10 +224,10 @@ class PiiEngine:
         """Entities per text. ``free_text=False`` runs the pattern recognizers only.
 
         ``declared``: the entity types the data map declares for the field the (structured)
-        values come from. A value that a declared type's recognizer matches whole, with a
-        validated score (checksum, libphonenumber, Luhn ...), is that type: the other
-        recognizers, which could only find something inside it, are not run on it. Any
-        other value gets every recognizer."""
+        values come from. A value that a declared type's recognizer matches whole (above the
+        score threshold, after its validation: checksum, libphonenumber, Luhn, address
+        parsing) is that type: the other recognizers, which could only find something
+        inside it, are not run on it. Any other value gets every recognizer."""
         out: list[list[Entity]] = [[] for _ in texts]
         if not free_text:
             wanted = set(entities or self.pattern_entities) & set(self.pattern_entities)
@@ -329,14 +329,14 @@ class PiiEngine:
 
 def _whole(text: str, results: Sequence[Any], declared: set[str],
            identifiers: frozenset[str]) -> bool:
-    """Whether a validated result of a declared type spans the whole value (and no CRM
-    identifier claims any of it)."""
+    """Whether a result of a declared type spans the whole value (and no CRM identifier
+    claims any of it)."""
     if any(r.entity_type in identifiers for r in results):
         return False
     start = len(text) - len(text.lstrip())
     end = len(text.rstrip())
     return any(
-        r.entity_type in declared and r.score >= 1.0 and r.start <= start and r.end >= end
+        r.entity_type in declared and r.start <= start and r.end >= end
         for r in results
     )
 
