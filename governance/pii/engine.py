@@ -165,7 +165,7 @@ class PiiEngine:
         if isinstance(nlp_engine, SpacyNlpEngine) and nlp_engine.nlp:
             for nlp in nlp_engine.nlp.values():
                 for pipe in config.free_text_disable:
-                    if pipe in nlp.pipe_names:
+                    if pipe in nlp.pipe_names and not _feeds_ner(nlp, pipe):
                         nlp.disable_pipe(pipe)
                 if config.gated_ner and "ner" in nlp.pipe_names:
                     nlp.add_pipe(GATED_NER, after="ner",
@@ -325,6 +325,13 @@ class PiiEngine:
 
             operators = {"DEFAULT": OperatorConfig("custom", {"lambda": keyed})}
         return self.anonymizer.anonymize(text, results, operators=operators).text
+
+
+def _feeds_ner(nlp: Any, pipe: str) -> bool:
+    """Whether the model's ner listens to ``pipe`` (a shared tok2vec or transformer), so
+    that it must stay on. In en_core_web_sm, ner has its own tok2vec layer."""
+    listeners = getattr(nlp.get_pipe(pipe), "listening_components", None) or ()
+    return "ner" in listeners
 
 
 def _whole(text: str, results: Sequence[Any], declared: set[str],
