@@ -3,16 +3,20 @@
 Two ways through it, chosen per field from the data map:
 
 - free text (``free_text: true`` fields, ``POST /v1/pii/analyze``): the spaCy model's NER
-  plus every pattern recognizer. The pipeline keeps NER and drops the tagger, parser and
-  lemmatizer; a tiny component sets each lemma to the lower-cased token, which is all
-  Presidio's context-word enhancer reads.
-- structured strings (names, codes, addresses, ids): pattern recognizers only, on a blank
-  tokenizer with the same lemmas (context boosts still work). A value with no digit and no
-  ``@`` cannot hold any pattern entity we look for, so it is not analysed at all. What a
-  structured field holds by name (a person's name, a city) is what the data map declares.
+  plus every pattern recognizer, with context words. The pipeline keeps only NER (which has
+  its own tok2vec layer), run on the sentences that hold a capitalised word, and a tiny
+  component that sets each lemma to the lower-cased token, which is all Presidio's
+  context-word enhancer reads (``pipeline.py``).
+- structured strings (names, codes, addresses, ids): pattern recognizers only, no NLP. A
+  value with no digit and no ``@`` cannot hold any pattern entity we look for, so it is not
+  analysed at all. What a structured field holds by name (a person's name, a city) is what
+  the data map declares.
 
-Batches go through spaCy's ``pipe`` with a real batch size (Presidio's BatchAnalyzerEngine
-defaults to 1). Threads give nothing here (the GIL); the benchmark uses processes.
+Both feed Presidio's recognizers through :class:`RecognizerRunner` (``runner.py``), which
+does what ``AnalyzerEngine.analyze`` does with prebuilt NLP artifacts, minus its per-call
+overhead. Batches go through spaCy's ``pipe`` with a real batch size (Presidio's
+BatchAnalyzerEngine defaults to 1). Threads give nothing here (the GIL); a scan that must
+use every core runs processes, each with its own engine (see ``bench/pii_bench.py``).
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class PiiConfig:
     custom_recognizers: tuple[str, ...]
     free_text_disable: tuple[str, ...]
     batch_size: int
+    gated_ner: bool
+    ops: str
+    blas_threads: int | None
     score_threshold: float
     personal_entities: frozenset[str]
     category_entities: dict[str, frozenset[str]]
@@ -68,6 +75,10 @@ class PiiConfig:
                 custom_recognizers=tuple(raw.get("custom_recognizers") or ()),
                 free_text_disable=tuple(pipeline.get("free_text_disable") or ()),
                 batch_size=int(pipeline.get("batch_size", 64)),
+                gated_ner=bool(pipeline.get("gated_ner", False)),
+                ops=str(pipeline.get("ops", "default")),
+                blas_threads=(int(pipeline["blas_threads"]) if pipeline.get("blas_threads")
+                              else None),
                 score_threshold=float(raw.get("score_threshold", 0.4)),
                 personal_entities=frozenset(raw.get("personal_entities") or ()),
                 category_entities={
@@ -116,40 +127,33 @@ def require_models(config: PiiConfig) -> None:
             )
 
 
-def _lower_lemma_factory() -> Any:
-    from spacy.language import Language
-
-    name = "governance_lower_lemma"
-    if not Language.has_factory(name):
-
-        @Language.component(name)
-        def lower_lemma(doc: Any) -> Any:
-            for token in doc:
-                token.lemma_ = token.lower_
-            return doc
-
-    return name
-
-
 class PiiEngine:
-    """The analyzer, the anonymizer and the two NLP pipelines of one process."""
+    """The analyzer, the anonymizer and the NLP pipeline of one process."""
 
     def __init__(self, config: PiiConfig) -> None:
-        import spacy
         from presidio_analyzer import AnalyzerEngine
         from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
         from presidio_analyzer.predefined_recognizers import SpacyRecognizer
         from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
         from presidio_anonymizer import AnonymizerEngine
 
+        from governance.pii.pipeline import (
+            GATED_NER,
+            LOWER_LEMMA,
+            numeric_ops,
+            register_components,
+        )
         from governance.pii.recognizers import CRM_IDENTIFIERS, RECOGNIZERS
+        from governance.pii.runner import RecognizerRunner
 
         require_models(config)
         self.config = config
         self.crm_identifiers = CRM_IDENTIFIERS
+        register_components()
         try:
-            provider = NlpEngineProvider(nlp_configuration=config.nlp_configuration)
-            nlp_engine = provider.create_engine()
+            with numeric_ops(config.ops, config.blas_threads):
+                provider = NlpEngineProvider(nlp_configuration=config.nlp_configuration)
+                nlp_engine = provider.create_engine()
             registry = RecognizerRegistryProvider(
                 registry_configuration={**config.registry_configuration},
                 nlp_engine=nlp_engine,
@@ -158,14 +162,17 @@ class PiiEngine:
             raise PiiConfigInvalid(
                 f"GOVERNANCE_PII_CONFIG: Presidio rejected the configuration ({type(exc).__name__})"
             ) from None
-        lemma = _lower_lemma_factory()
         if isinstance(nlp_engine, SpacyNlpEngine) and nlp_engine.nlp:
             for nlp in nlp_engine.nlp.values():
                 for pipe in config.free_text_disable:
-                    if pipe in nlp.pipe_names:
+                    if pipe in nlp.pipe_names and not _feeds_ner(nlp, pipe):
                         nlp.disable_pipe(pipe)
+                if config.gated_ner and "ner" in nlp.pipe_names:
+                    nlp.add_pipe(GATED_NER, after="ner",
+                                 config={"batch_size": config.batch_size})
+                    nlp.disable_pipe("ner")
                 if "lemmatizer" in config.free_text_disable:
-                    nlp.add_pipe(lemma, last=True)
+                    nlp.add_pipe(LOWER_LEMMA, last=True)
         if not any(isinstance(r, SpacyRecognizer) for r in registry.recognizers) and isinstance(
             nlp_engine, SpacyNlpEngine
         ):
@@ -186,37 +193,24 @@ class PiiEngine:
             default_score_threshold=config.score_threshold,
         )
         self.nlp_engine = nlp_engine
-        # structured strings: a blank tokenizer with lower-cased lemmas, no model at all
-        blank = spacy.blank(LANGUAGE)
-        blank.add_pipe(lemma)
-        fast = SpacyNlpEngine(
-            models=[{"lang_code": LANGUAGE, "model_name": "blank"}],
-            ner_model_configuration=getattr(nlp_engine, "ner_model_configuration", None),
-        )
-        fast.nlp = {LANGUAGE: blank}
-        self.fast_nlp_engine = fast
-        ner = {
+        recognizers = registry.get_recognizers(language=LANGUAGE, all_fields=True)
+        self.recognizers = recognizers
+        self.ner_entities = frozenset(
             e
-            for r in registry.recognizers
+            for r in recognizers
             if isinstance(r, SpacyRecognizer) or getattr(r, "is_nlp_recognizer", False)
             for e in r.supported_entities
-        }
+        )
         supported = set(self.analyzer.get_supported_entities(LANGUAGE))
-        self.ner_entities = frozenset(ner)
         self.pattern_entities = sorted(
-            {
-                e
-                for r in registry.recognizers
-                if not isinstance(r, SpacyRecognizer)
-                for e in r.supported_entities
-            }
+            {e for r in recognizers if not isinstance(r, SpacyRecognizer)
+             for e in r.supported_entities}
             & supported
         )
         self.entities = frozenset(supported)
-        self.pattern_recognizers = [
-            r for r in registry.recognizers
-            if not isinstance(r, SpacyRecognizer) and r.supported_language == LANGUAGE
-        ]
+        self.pattern_recognizers = [r for r in recognizers if not isinstance(r, SpacyRecognizer)]
+        self.runner = RecognizerRunner(recognizers, config.score_threshold,
+                                       self.analyzer.context_aware_enhancer)
         self.anonymizer = AnonymizerEngine()
 
     # -- analysis ------------------------------------------------------------------------
@@ -225,15 +219,31 @@ class PiiEngine:
         return self.analyze_batch([text], free_text=free_text, entities=entities)[0]
 
     def analyze_batch(self, texts: Sequence[str], *, free_text: bool = True,
-                      entities: Sequence[str] | None = None) -> list[list[Entity]]:
-        """Entities per text. ``free_text=False`` runs the pattern recognizers only."""
+                      entities: Sequence[str] | None = None,
+                      declared: Iterable[str] = ()) -> list[list[Entity]]:
+        """Entities per text. ``free_text=False`` runs the pattern recognizers only.
+
+        ``declared``: the entity types the data map declares for the field the (structured)
+        values come from. A value that a declared type's recognizer matches whole (above the
+        score threshold, after its validation: checksum, libphonenumber, Luhn, address
+        parsing) is that type: the other recognizers, which could only find something
+        inside it, are not run on it. Any other value gets every recognizer."""
         out: list[list[Entity]] = [[] for _ in texts]
         if not free_text:
             wanted = set(entities or self.pattern_entities) & set(self.pattern_entities)
+            first = set(declared) & wanted
+            first_pass = first | (self.crm_identifiers & wanted)
             for i, text in enumerate(texts):
-                if text and _may_hold_pattern(text):
-                    out[i] = self._structured(text, wanted)
+                if not text or not _may_hold_pattern(text):
+                    continue
+                if first:
+                    results = self.runner.analyze(text, first_pass, None)
+                    if _whole(text, results, first, self.crm_identifiers):
+                        out[i] = self._tidy(results)
+                        continue
+                out[i] = self._tidy(self.runner.analyze(text, wanted, None))
             return out
+        wanted = set(entities) if entities else set(self.entities)
         todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
         if not todo:
             return out
@@ -241,31 +251,15 @@ class PiiEngine:
             [t for _, t in todo], LANGUAGE, batch_size=self.config.batch_size
         )
         for (i, text), (_, nlp_artifacts) in zip(todo, artifacts, strict=True):
-            results = self.analyzer.analyze(
-                text, LANGUAGE, entities=list(entities) if entities else None,
-                nlp_artifacts=nlp_artifacts,
-            )
-            out[i] = self._tidy(results)
+            out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts))
         return out
-
-    def _structured(self, text: str, wanted: set[str]) -> list[Entity]:
-        """Pattern recognizers straight on a structured value: no NLP and no context words
-        (a field value has none around it), so none of the analyzer's per-call work."""
-        results = []
-        for recognizer in self.pattern_recognizers:
-            entities = [e for e in recognizer.supported_entities if e in wanted]
-            if entities:
-                results += [
-                    r for r in recognizer.analyze(text, entities, None)
-                    if r.score >= self.config.score_threshold
-                ]
-        return self._tidy(results)
 
     def _tidy(self, results: Iterable[Any]) -> list[Entity]:
         """Drop what a CRM identifier explains and what a stronger overlapping hit contains."""
-        # strongest first; on a tie a checksum-validated card beats a phone reading
+        # strongest first; on a tie a checksum-validated card beats a phone reading, and
+        # otherwise the type's name decides, so the order recognizers ran in never does
         items = sorted(results, key=lambda r: (-r.score, r.entity_type != "CREDIT_CARD",
-                                               r.start, -(r.end - r.start)))
+                                               r.start, -(r.end - r.start), r.entity_type))
         ids = [r for r in items if r.entity_type in self.crm_identifiers]
         kept: list[Any] = []
         for r in items:
@@ -331,6 +325,27 @@ class PiiEngine:
 
             operators = {"DEFAULT": OperatorConfig("custom", {"lambda": keyed})}
         return self.anonymizer.anonymize(text, results, operators=operators).text
+
+
+def _feeds_ner(nlp: Any, pipe: str) -> bool:
+    """Whether the model's ner listens to ``pipe`` (a shared tok2vec or transformer), so
+    that it must stay on. In en_core_web_sm, ner has its own tok2vec layer."""
+    listeners = getattr(nlp.get_pipe(pipe), "listening_components", None) or ()
+    return "ner" in listeners
+
+
+def _whole(text: str, results: Sequence[Any], declared: set[str],
+           identifiers: frozenset[str]) -> bool:
+    """Whether a result of a declared type spans the whole value (and no CRM identifier
+    claims any of it)."""
+    if any(r.entity_type in identifiers for r in results):
+        return False
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    return any(
+        r.entity_type in declared and r.start <= start and r.end >= end
+        for r in results
+    )
 
 
 def _may_hold_pattern(text: str) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit.events import Actor, AuditEvent, Outcome, Target
 from governance.audit_actions import AuditAction
 from governance.db import unit_of_work
+from governance.keys.services import FieldCrypto
 from governance.pii.engine import PiiEngine
 from governance.pii.errors import (
     InvalidText,
@@ -39,7 +40,6 @@ from governance.pii.models import (
     ScanState,
     WriteCheck,
 )
-from governance.keys.services import FieldCrypto
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
 from policies.types import Collection, DataMap, Field, FieldType
@@ -165,6 +165,18 @@ def plan_fields(datamap: DataMap) -> list[FieldPlan]:
     return plans
 
 
+def scan_values(engine: PiiEngine, plan: FieldPlan, values: Sequence[str]) -> list[list[Entity]]:
+    """The entities in each sampled value of a field, as its plan says: free text through
+    NER and patterns; a structured string through patterns only, knowing from the data map
+    what the field should hold; typed fields not at all."""
+    if plan.method == "typed":
+        return [[] for _ in values]
+    if plan.method == "ner+patterns":
+        return engine.analyze_batch(values, free_text=True)
+    declared = engine.config.declared_entities(plan.field.category)
+    return engine.analyze_batch(values, free_text=False, declared=declared)
+
+
 def analyse_column(engine: PiiEngine, plan: FieldPlan, values: Sequence[str]) -> dict[str, Any]:
     """The result of one field: entity types with counts and mean scores, and findings."""
     field = plan.field
@@ -182,7 +194,7 @@ def analyse_column(engine: PiiEngine, plan: FieldPlan, values: Sequence[str]) ->
     result["declared_entities"] = sorted(declared)
     if plan.method == "typed":
         return result
-    batches = engine.analyze_batch(values, free_text=plan.method == "ner+patterns")
+    batches = scan_values(engine, plan, values)
     stats: dict[str, list[float]] = defaultdict(list)
     holders: dict[str, int] = defaultdict(int)
     for entities in batches:
@@ -289,6 +301,7 @@ class ScanService:
                     for plan in field_plans:
                         result = analyse_column(engine, plan, columns[plan.field.name])
                         row = session.get(PiiScanField, (scan_id, collection, plan.field.name))
+                        assert row is not None  # created with the scan, never deleted
                         row.result = result
                         row.done = True
                     scan = self.get(session, scan_id)

@@ -13,6 +13,7 @@ from governance.pii.recognizers.email import CrmEmailRecognizer
 from governance.pii.recognizers.eu_vat import EuVatRecognizer
 from governance.pii.recognizers.person_cue import PersonCueRecognizer
 from governance.pii.recognizers.phone import CrmPhoneRecognizer
+from governance.pii.recognizers.url import CrmUrlRecognizer
 
 RECOGNIZERS = {
     cls.__name__: cls
@@ -22,6 +23,7 @@ RECOGNIZERS = {
         CrmEmailRecognizer,
         CrmOrderNumberRecognizer,
         CrmPhoneRecognizer,
+        CrmUrlRecognizer,
         EuVatRecognizer,
         PersonCueRecognizer,
     )

@@ -89,5 +89,7 @@ class CrmPhoneRecognizer(PatternRecognizer):
             return False
         if not valid and not phonenumbers.is_possible_number(parsed):
             return False
+        if parsed.country_code is None:
+            return False
         found = phonenumbers.region_code_for_country_code(parsed.country_code)
         return found in self.regions

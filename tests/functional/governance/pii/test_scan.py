@@ -17,7 +17,8 @@ PLANTED = "Resolved; customer wrote from planted.person{}@mail.example"
 
 @pytest.fixture
 def demo(runtime, sessions):
-    fill_demo_store(sessions, runtime.policy.datamap, runtime.crypto, customers=40, seed=5, batch_size=40)
+    fill_demo_store(sessions, runtime.policy.datamap, runtime.crypto, customers=40, seed=5,
+                    batch_size=40)
     return runtime
 
 

@@ -1,4 +1,5 @@
-"""The analyzer: offline build, a missing model refused, one per process, redaction."""
+"""The analyzer: offline build, a missing model refused, one per process, the lean pipeline
+and recognizer runner (same results as Presidio's own path), redaction."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from governance.pii.engine import PiiConfig, engine_for
+from governance.pii import evaluation
+from governance.pii.engine import LANGUAGE, PiiConfig, engine_for
 from governance.pii.errors import PiiModelMissing, UnknownOperator
+from governance.pii.pipeline import may_name, sentences
 from governance.runtime import open_runtime
 from governance.settings import Settings
 
@@ -63,10 +66,63 @@ def test_one_analyzer_per_process_and_configuration(pii_engine, settings) -> Non
     assert engine_for(settings.pii_config_file, settings.pii_model) is pii_engine
 
 
-def test_the_free_text_pipeline_keeps_ner_and_sets_lower_case_lemmas(pii_engine) -> None:
+def test_the_free_text_pipeline_runs_only_ner_and_sets_lower_case_lemmas(pii_engine) -> None:
     nlp = pii_engine.nlp_engine.nlp["en"]
-    assert "ner" in nlp.pipe_names and "parser" not in nlp.pipe_names
-    assert [t.lemma_ for t in nlp("Call Me")] == ["call", "me"]
+    assert nlp.pipe_names == ["governance_gated_ner", "governance_lower_lemma"]
+    assert not {"tok2vec", "tagger", "parser", "lemmatizer"} & set(nlp.pipe_names)
+    doc = nlp("Call Me. Ryan Gallagher moved to Berlin.")
+    assert [t.lemma_ for t in doc][:2] == ["call", "me"]
+    assert ("Ryan Gallagher", "PERSON") in {(e.text, e.label_) for e in doc.ents}
+
+
+def test_ner_runs_only_on_sentences_with_a_capitalised_word_that_can_start_a_name(
+    pii_engine,
+) -> None:
+    text = ("No answer on 030 1234567. We sent an email instead.\n"
+            "[11:07] Agent: Sorry. Spoke to Ryan Gallagher in Berlin. ORD-12345678 is lost.")
+    gated = {text[a:b].strip(): may_name(text[a:b]) for a, b in sentences(text)
+             if text[a:b].strip()}
+    assert gated == {
+        "No answer on 030 1234567.": False,
+        "We sent an email instead.": False,  # a capital that starts a sentence: "We"
+        "[11:07] Agent: Sorry.": True,  # "Sorry" after the label could be a name; NER decides
+        "Spoke to Ryan Gallagher in Berlin.": True,
+        "ORD-12345678 is lost.": False,
+    }
+    doc = pii_engine.nlp_engine.nlp["en"](text)
+    assert ("Ryan Gallagher", "PERSON") in {(e.text, e.label_) for e in doc.ents}
+    assert all(e.start_char >= text.index("[11:07]") for e in doc.ents)
+
+
+def test_the_recognizer_runner_gives_what_presidios_analyze_gives(pii_engine) -> None:
+    # the lean path and AnalyzerEngine.analyze, on the same NLP artifacts
+    texts = [d.text for d in evaluation.generate(60, seed=5)]
+    artifacts = pii_engine.nlp_engine.process_batch(texts, LANGUAGE, batch_size=16)
+    for text, (_, nlp_artifacts) in zip(texts, artifacts, strict=True):
+        ours = pii_engine.runner.analyze(text, pii_engine.entities, nlp_artifacts)
+        presidio = pii_engine.analyzer.analyze(text, LANGUAGE, nlp_artifacts=nlp_artifacts)
+        assert pii_engine._tidy(ours) == pii_engine._tidy(presidio)
+        assert _spans(ours) == _spans(presidio)
+
+
+def test_structured_values_get_the_pattern_results_presidios_recognizers_give(
+    pii_engine,
+) -> None:
+    values = ["ada@mail.example", "+1-202-555-0143", "DE89370400440532013000", "10.1.2.3",
+              "4111 1111 1111 1111", "12 Rue de Rivoli", "2024-05-01", "ORD-00012345"]
+    wanted = set(pii_engine.pattern_entities)
+    for value in values:
+        presidio = [
+            r for recognizer in pii_engine.pattern_recognizers
+            for r in recognizer.analyze(value, recognizer.supported_entities, None)
+            if r.score >= pii_engine.config.score_threshold
+        ]
+        ours = pii_engine.runner.analyze(value, wanted, None)
+        assert pii_engine._tidy(ours) == pii_engine._tidy(presidio), value
+
+
+def _spans(results) -> set[tuple[str, int, int, float]]:  # noqa: ANN001
+    return {(r.entity_type, r.start, r.end, round(r.score, 6)) for r in results}
 
 
 def test_redaction_replaces_masks_or_hashes_with_a_stable_keyed_hash(pii_engine) -> None:

@@ -105,3 +105,42 @@ def test_structured_values_run_patterns_only_and_skip_values_without_digits_or_a
     assert found(pii_engine, "ryan@mail.example", free_text=False) == {
         ("EMAIL_ADDRESS", "ryan@mail.example")
     }
+
+
+def test_urls_are_found_where_presidios_recognizer_finds_them() -> None:
+    from presidio_analyzer.predefined_recognizers import UrlRecognizer
+
+    from governance.pii import evaluation
+    from governance.pii.recognizers.url import CrmUrlRecognizer
+
+    ours, presidio = CrmUrlRecognizer(), UrlRecognizer()
+    texts = [d.text for d in evaluation.generate(90, seed=4)] + [
+        "see https://www.example.com/a?b=1, www.shop.org and 'crm.example.co.uk'",
+        "mail ada.lovelace@mail.example.com", "foo_bar.com", "a..b.com", "x.y.z.com.",
+    ]
+    for text in texts:
+        spans = {(r.start, r.end, r.score) for r in ours.analyze(text, ["URL"])}
+        assert spans == {(r.start, r.end, r.score) for r in presidio.analyze(text, ["URL"])}
+    assert ("URL", "www.shop.org") in found_with(ours, texts[-5])
+
+
+def found_with(recognizer, text: str) -> set[tuple[str, str]]:  # noqa: ANN001
+    return {(r.entity_type, text[r.start:r.end]) for r in recognizer.analyze(text, ["URL"])}
+
+
+def test_a_structured_value_the_declared_type_matches_whole_is_that_type_alone(
+    pii_engine,
+) -> None:
+    phone = ["+4915112345678", "0332013944"]  # the second also passes the NHS checksum
+    results = pii_engine.analyze_batch(phone, free_text=False, declared={"PHONE_NUMBER"})
+    assert [[e.type for e in ents] for ents in results] == [["PHONE_NUMBER"], ["PHONE_NUMBER"]]
+
+
+def test_a_structured_value_the_declared_type_does_not_match_whole_gets_every_recognizer(
+    pii_engine,
+) -> None:
+    values = ["ada@mail.example", "call +4915112345678 or ada@mail.example", "12 Rue de Rivoli"]
+    results = pii_engine.analyze_batch(values, free_text=False, declared={"PHONE_NUMBER"})
+    assert [{e.type for e in ents} for ents in results] == [
+        {"EMAIL_ADDRESS"}, {"PHONE_NUMBER", "EMAIL_ADDRESS"}, set()
+    ]
