@@ -42,7 +42,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         if self.task_runner is None:
-            from governance.pii.services import InlineRunner, ThreadRunner
+            from governance.tasks import InlineRunner, ThreadRunner
 
             inline = self.settings.task_runner == "inline"
             self.task_runner = InlineRunner() if inline else ThreadRunner()
