@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -20,6 +21,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, Unsupporte
 from api import audit as audit_views
 from api import clients as client_views
 from api import consent as consent_views
+from api import data as data_views
 from api import datamap as datamap_views
 from api import docs as docs_views
 from api import health as health_views
@@ -80,7 +82,8 @@ def create_app(
         },
     )
     for module in (health_views, datamap_views, policy_views, audit_views, client_views,
-                   key_views, purpose_views, consent_views, pii_views, request_views):
+                   key_views, purpose_views, consent_views, pii_views, data_views,
+                   request_views):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
     # The OpenAPI document (flask-smorest's own blueprint) is served unauthenticated.
@@ -107,6 +110,7 @@ def _begin() -> None:
     g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
     g.audited = False
     g.audit_action = None
+    g.denial_event = None
     runtime: Runtime = _runtime()
     g.session = runtime.sessions()
     if request.method in _BODY_METHODS:
@@ -150,6 +154,13 @@ def _finish(response: Response) -> Response:
 def _audit_request(status: int, outcome: Outcome) -> None:
     from api.context import actor
 
+    rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    details: dict[str, Any] = {"method": request.method, "route": rule, "http_status": status}
+    denial: AuditEvent | None = getattr(g, "denial_event", None)
+    if denial is not None:
+        _runtime().audit.record(
+            g.session, replace(denial, details={**denial.details, **details}))
+        return
     action = g.audit_action
     reason = None
     if status == 401:
@@ -158,8 +169,6 @@ def _audit_request(status: int, outcome: Outcome) -> None:
         action, reason = AuditAction.AUTH_DENIED, "forbidden"
     elif status >= 400:
         reason = "client error" if status < 500 else "server error"
-    rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    details: dict[str, Any] = {"method": request.method, "route": rule, "http_status": status}
     _runtime().audit.record(
         g.session,
         AuditEvent(

@@ -41,6 +41,11 @@ def problem(
 
 
 def from_governance_error(error: GovernanceError) -> Response:
+    # A refusal that knows what it refused (a policy denial) brings its own audit event;
+    # the request records it after rolling back, in place of the generic one.
+    audit_event = getattr(error, "audit_event", None)
+    if audit_event is not None:
+        g.denial_event = audit_event
     return problem(error.status, error.title, error.detail, error.type, **error.extra)
 
 

@@ -6,6 +6,7 @@ so a malformed policy file or setting stops either one before it serves anything
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,8 +14,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.checkpoint import NoteSigner, generate_signing_key, load_signing_key
-from audit.events import Actor
+from audit.events import Actor, AuditEvent
 from audit.log import AuditLog
+from governance.access.masks import Masker
+from governance.access.services import Caller, DataAccessService
 from governance.db import make_engine, make_session_factory
 from governance.errors import SettingsError
 from governance.keys.errors import KeyFileError
@@ -25,6 +28,7 @@ from governance.keys.services import FieldCrypto, KeyService
 from governance.settings import Settings
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
+from policies.engine import PolicyEngine
 from policies.loader import PolicySet, load_policy_set
 
 
@@ -39,8 +43,12 @@ class Runtime:
     keys: KeyService
     crypto: FieldCrypto
     task_runner: Any = field(default=None)  # set from settings.task_runner in __post_init__
+    decisions: PolicyEngine | None = None  # built from the policy set in __post_init__
+    _masker: Masker | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.decisions is None:
+            self.decisions = PolicyEngine(self.policy.access, self.policy.purposes, self.policy.version)
         if self.task_runner is None:
             from governance.tasks import InlineRunner, ThreadRunner
 
@@ -49,6 +57,33 @@ class Runtime:
 
     def record_store(self, session: Session) -> RecordStore:
         return RecordStore(session, self.policy.datamap, self.tables, self.crypto)
+
+    def data_access(self, session: Session, caller: Caller, *,
+                    record_audit: Callable[[AuditEvent], None],
+                    request_id: str | None = None) -> DataAccessService:
+        """The policy read/write path for one unit of work."""
+        from governance.consent.services import ConsentService
+
+        consent = ConsentService(session, self, caller.actor, request_id=request_id)
+        assert self.decisions is not None
+        return DataAccessService(
+            session=session,
+            store=self.record_store(session),
+            policy=self.policy,
+            engine=self.decisions,
+            masker=self.masker(),
+            consent_states=consent.states,
+            write_checker=self.pii_write_checker,
+            record_audit=record_audit,
+            caller=caller,
+            request_id=request_id,
+        )
+
+    def masker(self) -> Masker:
+        if self._masker is None:
+            self._masker = Masker(self.keys.derived_key("policy-mask-hash"),
+                                  lambda text: self.pii_analysis().redact(text))
+        return self._masker
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -14,13 +14,14 @@ from typing import Any, TypeVar
 
 import yaml
 
+from policies.access import AccessPolicy, parse_access
 from policies.datamap import parse_datamap
 from policies.errors import PolicyFileError, Problem
 from policies.purposes import PurposeSet, parse_purposes
 from policies.types import DataMap
 
 T = TypeVar("T")
-POLICY_FILES = ("datamap.yaml", "purposes.yaml")
+POLICY_FILES = ("datamap.yaml", "purposes.yaml", "access.yaml")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class PolicySet:
     version: str
     datamap: DataMap
     purposes: PurposeSet
+    access: AccessPolicy
     sources: dict[str, str]  # file name -> text, served by GET /v1/policy
 
 
@@ -46,10 +48,16 @@ def load_policy_set(policy_dir: Path) -> PolicySet:
     problems: list[Problem] = []
     datamap = _parsed(parse_datamap, sources, "datamap.yaml", problems)
     purposes = _parsed(parse_purposes, sources, "purposes.yaml", problems)
-    if problems or datamap is None or purposes is None:
+    access = None
+    if datamap is not None and purposes is not None:
+        # The access rules name collections, fields and purposes: checked against both.
+        access = _parsed(lambda doc, name: parse_access(doc, datamap, purposes, name),
+                         sources, "access.yaml", problems)
+    if problems or datamap is None or purposes is None or access is None:
         raise PolicyFileError(problems)
     return PolicySet(
-        version=digest.hexdigest(), datamap=datamap, purposes=purposes, sources=sources
+        version=digest.hexdigest(), datamap=datamap, purposes=purposes, access=access,
+        sources=sources,
     )
 
 

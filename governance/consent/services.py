@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -62,7 +62,9 @@ from governance.consent.models import (
     ConsentState,
 )
 from governance.errors import shown_name
-from governance.runtime import Runtime
+
+if TYPE_CHECKING:
+    from governance.runtime import Runtime
 from policies.consent import ConsentStatus, PurposeConsent, SubjectConsentState
 from policies.purposes import Purpose
 from policies.types import ID_COLUMN

@@ -46,10 +46,7 @@ _PAGE = 500
 # -- the Art. 15 metadata -----------------------------------------------------------------------
 def field_purposes(policy: PolicySet, collection: str, field: str) -> tuple[str, ...]:
     """The purposes whose access rules let an application read or mask the field."""
-    access = getattr(policy, "access", None)
-    if access is None:  # until the access policy (issue 6) is merged: every declared purpose
-        return policy.purposes.ids()
-    return tuple(access.purposes_for(collection, field))
+    return policy.access.purposes_for(collection, field)
 
 
 def field_disclosure(policy: PolicySet, collection: Collection, field: Field) -> dict[str, Any]:

@@ -15,7 +15,7 @@ No CRM field name is written here: everything comes from :class:`policies.types.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -143,7 +143,7 @@ class RecordStore:
                     f"a {collection.name} record belongs to a data subject",
                     {SUBJECT_COLUMN: ["is required"]},
                 )
-            self._require_subject(subject_id)
+            self.require_subject(subject_id)
             row[SUBJECT_COLUMN] = subject_id
         owner = record_id if collection.is_subject else subject_id
         self._seal(collection, record_id, owner, cells)
@@ -202,7 +202,7 @@ class RecordStore:
             raise InvalidRecord("nothing to update", {"_body": ["name at least one field"]})
         cells = self._cells(collection, changes, partial=True)
         if self._needs_key(collection, cells):
-            self._seal(collection, record_id, self._owner(collection, record_id), cells)
+            self._seal(collection, record_id, self.owner(collection.name, record_id), cells)
         else:
             self.crypto.seal_cells(collection.name, record_id, None, cells)
         cells[UPDATED_COLUMN] = datetime.now(UTC)
@@ -213,7 +213,10 @@ class RecordStore:
             raise RecordNotFound(collection.name)
         return self.get(collection.name, record_id)
 
-    def _owner(self, collection: Collection, record_id: str) -> str | None:
+    def owner(self, collection_name: str, record_id: str) -> str | None:
+        """The data subject a record belongs to (None: no subject, or anonymised);
+        RecordNotFound if there is no such record."""
+        collection = self.collection(collection_name)
         table = self.tables[collection.name]
         if collection.is_subject:
             column = table.c[ID_COLUMN]
@@ -237,7 +240,7 @@ class RecordStore:
                 {name: ["must name an existing record"] for name in refs},
             ) from None
 
-    def _require_subject(self, subject_id: str) -> None:
+    def require_subject(self, subject_id: str) -> None:
         subjects = self.tables[self.datamap.subject_collection]
         if self.session.scalar(select(subjects.c[ID_COLUMN]).where(subjects.c[ID_COLUMN] == subject_id)) is None:
             raise InvalidRecord("no such data subject", {SUBJECT_COLUMN: ["must name an existing subject"]})
@@ -321,9 +324,12 @@ class RecordStore:
         lookup: Mapping[str, str] | None = None,
         after: str | None = None,
         limit: int = 50,
+        where: Callable[[Any], Any] | None = None,
     ) -> Page:
         """A page of records in id order. ``lookup`` finds records by the blind index of
-        lookup fields (e.g. ``{"email": ...}``) without decrypting anything."""
+        lookup fields (e.g. ``{"email": ...}``) without decrypting anything. ``where`` gets
+        the column holding each row's data subject and returns a condition on it (the
+        consent filter), so excluded rows never leave the database."""
         collection = self.collection(collection_name)
         table = self.tables[collection.name]
         names = self._field_names(collection, fields)
@@ -350,6 +356,10 @@ class RecordStore:
                 raise InvalidRecord("a lookup value must be a non-empty string", {name: ["is empty"]})
             index = self.crypto.blind_index(collection.name, name, value)
             query = query.where(table.c[field.blind_index_column] == index)
+        if where is not None:
+            owner = table.c[ID_COLUMN] if collection.is_subject else table.c.get(SUBJECT_COLUMN)
+            if owner is not None:
+                query = query.where(where(owner))
         if after is not None:
             query = query.where(table.c[ID_COLUMN] > after)
         rows = self.session.execute(query.limit(limit + 1)).all()

@@ -1,0 +1,286 @@
+"""CRM reads and writes through policy: what applications live on.
+
+Per request: the pure evaluator decides (purpose, collection, fields); the store selects only
+the returned fields and decrypts only those; rows of subjects who may not be processed for
+the purpose are excluded inside the SQL query (lists) or refused with the reason (by id);
+masks are applied; free-text writes pass the PII check the policy names; one audit event
+records what was returned (ids or a count and digest, field names, masked fields, policy
+version). A refusal carries its own audit event, recorded by the request after rollback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Session
+
+from audit.events import Actor, AuditEvent, Outcome, Target
+from governance.access.errors import AccessDenied
+from governance.access.masks import Masker
+from governance.audit_actions import AuditAction
+from governance.consent.services import processable_clause
+from governance.store.errors import RecordNotFound, UnknownFields
+from governance.store.services import Page, Record, RecordStore
+from policies.access import SYSTEM_FIELDS, Effect, FreeTextPii
+from policies.consent import SubjectConsentState
+from policies.engine import AccessRequest, Action, Decision, PolicyEngine
+from policies.loader import PolicySet
+from policies.types import ID_COLUMN, SUBJECT_COLUMN
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The application asking: its client id, role and the purposes it may use."""
+
+    client_id: str
+    role: str
+    purposes: frozenset[str]
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(id=self.client_id, role=self.role)
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    body: dict[str, Any]
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class ListResult:
+    items: list[dict[str, Any]]
+    next_after: str | None
+    decision: Decision
+
+
+class DataAccessService:
+    def __init__(
+        self,
+        session: Session,
+        store: RecordStore,
+        policy: PolicySet,
+        engine: PolicyEngine,
+        masker: Masker,
+        consent_states: Callable[[Iterable[str]], Mapping[str, SubjectConsentState]],
+        write_checker: Callable[[], Any],
+        record_audit: Callable[[AuditEvent], None],
+        caller: Caller,
+        request_id: str | None = None,
+    ) -> None:
+        self.session = session
+        self.store = store
+        self.policy = policy
+        self.engine = engine
+        self.masker = masker
+        self.consent_states = consent_states
+        self.write_checker = write_checker
+        self.record_audit = record_audit
+        self.caller = caller
+        self.request_id = request_id
+
+    # -- decisions ------------------------------------------------------------------------
+    def _decide(self, action: AuditAction, collection: str, purpose: str, kind: Action,
+                fields: tuple[str, ...] | None, subject: SubjectConsentState | None = None,
+                target: Target | None = None) -> Decision:
+        self.store.collection(collection)  # unknown collection: 404 before any decision
+        decision = self.engine.evaluate(AccessRequest(
+            client_id=self.caller.client_id, client_purposes=self.caller.purposes,
+            purpose=purpose, collection=collection, action=kind, fields=fields, subject=subject,
+        ))
+        if not decision.allowed:
+            denial = decision.denial or "policy"
+            raise _denied(decision, denial, self._event(
+                action, collection, purpose, decision, target or Target(collection=collection),
+                outcome=Outcome.DENIED, reason=_reason_code(denial),
+            ))
+        return decision
+
+    def _event(self, action: AuditAction, collection: str, purpose: str, decision: Decision,
+               target: Target, *, outcome: Outcome = Outcome.ALLOWED, reason: str | None = None,
+               details: Mapping[str, Any] | None = None) -> AuditEvent:
+        return AuditEvent(
+            action=str(action), actor=self.caller.actor, outcome=outcome, target=target,
+            purpose=purpose if _safe_ident(purpose) else None, reason=reason,
+            policy_version=decision.policy_version, request_id=self.request_id,
+            details=dict(details or {}),
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+    def _known(self, collection: str, fields: tuple[str, ...] | None) -> None:
+        spec = self.store.collection(collection)
+        unknown = [f for f in fields or () if f not in spec.fields and f not in SYSTEM_FIELDS]
+        if unknown:
+            raise UnknownFields(collection, unknown)
+
+    def read(self, collection: str, record_id: str, purpose: str,
+             fields: tuple[str, ...] | None = None) -> ReadResult:
+        self._known(collection, fields)
+        decision = self._decide(AuditAction.DATA_READ, collection, purpose, Action.READ, fields,
+                                target=Target(collection=collection, record_id=_id_or_none(record_id)))
+        subject_id = self.store.owner(collection, record_id)  # 404 if no such record
+        if subject_id is not None:
+            state = self.consent_states([subject_id])[subject_id]
+            decision = self._decide(
+                AuditAction.DATA_READ, collection, purpose, Action.READ, fields, state,
+                Target(collection=collection, record_id=record_id, subject_id=subject_id),
+            )
+        record = self.store.get(collection, record_id, decision.returned)
+        body = self._masked(record, decision)
+        self.record_audit(self._event(
+            AuditAction.DATA_READ, collection, purpose, decision,
+            Target(collection=collection, record_id=record_id, subject_id=subject_id),
+            details=self._field_details(decision),
+        ))
+        return ReadResult(body, decision)
+
+    def list(self, collection: str, purpose: str, *, fields: tuple[str, ...] | None = None,
+             subject_id: str | None = None, email: str | None = None,
+             after: str | None = None, limit: int = 50) -> ListResult:
+        self._known(collection, fields)
+        decision = self._decide(AuditAction.DATA_LISTED, collection, purpose, Action.READ, fields)
+        spec = self.store.collection(collection)
+        self._filters_allowed(decision, collection, purpose, subject_id, email)
+        purpose_spec = self.policy.purposes.get(purpose)
+        assert purpose_spec is not None  # the decision allowed it
+        dialect = self.session.get_bind().dialect.name
+        keep: Callable[[ColumnElement[Any]], ColumnElement[bool]] | None = None
+        if spec.is_subject or spec.has_subject_column:
+            def keep(owner: ColumnElement[Any]) -> ColumnElement[bool]:
+                return processable_clause(owner, purpose_spec, dialect=dialect)
+        lookup = {"email": email} if email is not None else None
+        page: Page = self.store.list(collection, decision.returned, subject_id=subject_id,
+                                     lookup=lookup, after=after, limit=limit, where=keep)
+        items = [self._masked(r, decision) for r in page.items]
+        ids = [r.id for r in page.items]
+        self.record_audit(self._event(
+            AuditAction.DATA_LISTED, collection, purpose, decision,
+            Target(collection=collection, subject_id=subject_id),
+            details={**self._field_details(decision), "count": len(ids),
+                     "digest": hashlib.sha256("\n".join(ids).encode()).hexdigest()},
+        ))
+        return ListResult(items, page.next_after, decision)
+
+    def _filters_allowed(self, decision: Decision, collection: str, purpose: str,
+                         subject_id: str | None, email: str | None) -> None:
+        """A filter is an oracle: a purpose that sees ids only hashed (or no email) must not
+        learn which raw id (or email) a record has by filtering on it."""
+        access = self.policy.access.access(purpose, collection)
+        assert access is not None
+        for name, used in ((SUBJECT_COLUMN, subject_id), ("email", email)):
+            if used is None:
+                continue
+            d = access.read.get(name)
+            if d is None or d.effect is not Effect.ALLOW:
+                reason = (f"field {name}: cannot filter on it ("
+                          f"{d.reason if d is not None else 'not a field of ' + collection})")
+                raise _denied(
+                    Decision(False, reason, decision.policy_version, "field"), "field",
+                    self._event(AuditAction.DATA_LISTED, collection, purpose, decision,
+                                Target(collection=collection), outcome=Outcome.DENIED,
+                                reason=_reason_code("field")),
+                )
+
+    def _masked(self, record: Record, decision: Decision) -> dict[str, Any]:
+        body = record.as_json()
+        for name, d in decision.fields.items():
+            if name not in body:
+                continue
+            if d.effect is Effect.MASK and d.mask is not None:
+                body[name] = self.masker.apply(d.mask, body[name])
+            elif d.effect is Effect.DENY:  # a denied system field never leaves
+                del body[name]
+        return body
+
+    @staticmethod
+    def _field_details(decision: Decision) -> dict[str, Any]:
+        return {"fields": list(decision.returned), "masked_fields": list(decision.masked)}
+
+    # -- writes ---------------------------------------------------------------------------
+    def create(self, collection: str, purpose: str, values: Mapping[str, Any]) -> ReadResult:
+        subject_id = values.get(SUBJECT_COLUMN)
+        fields = {k: v for k, v in values.items() if k not in (ID_COLUMN, SUBJECT_COLUMN)}
+        spec = self.store.collection(collection)
+        target = Target(collection=collection, subject_id=_id_or_none(subject_id))
+        self._known(collection, tuple(fields))
+        decision = self._decide(AuditAction.DATA_CREATED, collection, purpose, Action.WRITE,
+                                tuple(fields), target=target)
+        if spec.has_subject_column and isinstance(subject_id, str):
+            self.store.require_subject(subject_id)
+            state = self.consent_states([subject_id])[subject_id]
+            decision = self._decide(AuditAction.DATA_CREATED, collection, purpose, Action.WRITE,
+                                    tuple(fields), state, target)
+        cleaned, redacted = self._pii_checked(collection, purpose, fields)
+        record = self.store.create(collection, cleaned,
+                                   subject_id=subject_id if isinstance(subject_id, str) else None)
+        owner = record.id if spec.is_subject else record.subject_id
+        self.record_audit(self._event(
+            AuditAction.DATA_CREATED, collection, purpose, decision,
+            Target(collection=collection, record_id=record.id, subject_id=owner),
+            details={"fields": sorted(fields), "redacted_fields": redacted},
+        ))
+        return ReadResult({"id": record.id}, decision)
+
+    def update(self, collection: str, record_id: str, purpose: str,
+               changes: Mapping[str, Any]) -> ReadResult:
+        target = Target(collection=collection, record_id=_id_or_none(record_id))
+        self._known(collection, tuple(changes))
+        decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
+                                tuple(changes), target=target)
+        subject_id = self.store.owner(collection, record_id)
+        target = Target(collection=collection, record_id=record_id, subject_id=subject_id)
+        if subject_id is not None:
+            state = self.consent_states([subject_id])[subject_id]
+            decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
+                                    tuple(changes), state, target)
+        cleaned, redacted = self._pii_checked(collection, purpose, changes)
+        self.store.update(collection, record_id, cleaned)
+        read = self.engine.evaluate(AccessRequest(
+            client_id=self.caller.client_id, client_purposes=self.caller.purposes,
+            purpose=purpose, collection=collection, action=Action.READ,
+        ))
+        body = (self._masked(self.store.get(collection, record_id, read.returned), read)
+                if read.allowed else {"id": record_id})
+        self.record_audit(self._event(
+            AuditAction.DATA_UPDATED, collection, purpose, decision, target,
+            details={"fields": sorted(changes), "redacted_fields": redacted},
+        ))
+        return ReadResult(body, decision)
+
+    def _pii_checked(self, collection: str, purpose: str,
+                     values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        spec = self.store.collection(collection)
+        if not any(spec.fields[n].free_text for n in values if n in spec.fields):
+            return dict(values), []
+        access = self.policy.access.purposes[purpose]
+        on_pii = "refuse" if access.free_text_pii is FreeTextPii.REFUSE else "redact"
+        result = self.write_checker().enforce(collection, values, on_pii)
+        return dict(result.values), sorted({f.field for f in result.findings})
+
+
+def _denied(decision: Decision, denial: str, event: AuditEvent) -> AccessDenied:
+    error = AccessDenied(decision.reason, denial, decision.policy_version)
+    error.audit_event = event
+    return error
+
+
+def _reason_code(denial: str) -> str:
+    return f"denied: {denial}"
+
+
+def _safe_ident(value: Any) -> bool:
+    from audit.events import _IDENT
+
+    return isinstance(value, str) and bool(_IDENT.match(value))
+
+
+def _id_or_none(value: Any) -> str | None:
+    return value if _safe_ident(value) else None
+
+
+__all__ = ["Caller", "DataAccessService", "ListResult", "ReadResult", "RecordNotFound",
+           "SYSTEM_FIELDS"]
