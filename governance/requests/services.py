@@ -606,9 +606,13 @@ class RequestExecutor:
         elif kind == "shred":
             from governance.keys.shredding import shred_subject
 
-            shredded = shred_subject(rt.keys, _StepAuditor(rt, session, self.actor,
-                                                           self.http_request_id), sid)
-            result = {"rows": int(shredded), "shredded": shredded}
+            destroyed = shred_subject(rt.keys, _StepAuditor(rt, session, self.actor,
+                                                            self.http_request_id), sid)
+            # A re-run after a crash finds the key destroyed already: the outcome (rows,
+            # shredded) is the same; ``destroyed_now`` says which run destroyed it.
+            stored = rt.keys.keystore.fetch([sid]).get(sid)
+            gone = stored is not None and stored.shredded
+            result = {"rows": int(gone), "shredded": gone, "destroyed_now": destroyed}
         elif kind == "verify":
             anonymised = {
                 s.name.partition(":")[2]: (s.result or {}).get("record_ids", [])

@@ -17,9 +17,10 @@ from governance.store.services import RecordStore
 OFFICER = Actor(id="officer-test", role="compliance_officer")
 
 
-def subject_records(store: RecordStore, email: str | None = None) -> dict[str, list[str]]:
+def subject_records(store: RecordStore, email: str | None = None,
+                    tag: str | None = None) -> dict[str, list[str]]:
     """A customer with two of most owned records; returns collection -> record ids."""
-    tag = uuid.uuid4().hex[:8]
+    tag = tag or uuid.uuid4().hex[:8]
     company = store.create("companies", {"name": f"Example Works {tag}", "country": "ZZ"})
     customer = store.create("customers", {
         "first_name": "Ada", "last_name": "Fictional",
