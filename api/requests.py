@@ -24,7 +24,7 @@ from api.schemas.requests import (
     RequestPageSchema,
     RequestSchema,
     RequestsQuery,
-    VerifySchema,
+    VerificationSchema,
 )
 from audit.events import AuditEvent
 from governance.audit_actions import AuditAction
@@ -121,7 +121,7 @@ class RequestItem(MethodView):
 @blp.route("/<request_id>/verify")
 class Verify(MethodView):
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_VERIFIED)
-    @blp.arguments(VerifySchema)
+    @blp.arguments(VerificationSchema)
     @blp.response(200, RequestSchema)
     def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
         """Record that the subject's identity was verified, and how."""

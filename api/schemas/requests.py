@@ -26,7 +26,7 @@ class RequestCreateSchema(Schema):
         "description": "when the request reached us (default: now); the deadline runs from it"})
 
 
-class VerifySchema(Schema):
+class VerificationSchema(Schema):
     method = fields.String(required=True, validate=validate.Length(min=2, max=64), metadata={
         "description": 'how the identity was verified, e.g. "email code", "signed letter", '
                        '"account login"'})
