@@ -18,7 +18,8 @@ The plan, fixed when execution starts (``plan``):
    subject, that the anonymised rows hold nothing the data map says to remove, that the key
    is gone and the consent history empty; record the result.
 
-Each step runs in its own transaction together with its ``done`` mark and audit event, so a
+Each step commits together with its ``done`` mark and audit event (consecutive steps 1-4
+share a transaction, the shred has its own, verify shares one with the completion), so a
 crash leaves every step either done or not started. Every step is idempotent (deleting or
 anonymising rows that are gone changes nothing; shredding twice is harmless), which is what
 makes re-running the step a crash interrupted between the key store's commit and ours safe.
@@ -30,7 +31,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from governance.keys.services import FieldCrypto, KeyService
@@ -225,12 +226,18 @@ def verify(
             # the officer to review as a possible duplicate, not a failed erasure.
             (problems if email is not None and name == email.name else warnings).append(
                 f"lookup:{name}")
+    # One round trip: per collection, does any row still name the subject?
+    remaining = []
     for collection in erasure_order(datamap):
         table = tables[collection.name]
         column = table.c[ID_COLUMN] if collection.is_subject else table.c[SUBJECT_COLUMN]
-        checks += 1
-        if session.scalar(select(func.count()).select_from(table).where(column == subject_id)):
-            problems.append(f"remaining:{collection.name}")
+        remaining.append(select(literal(collection.name).label("name"))
+                         .where(exists(select(table.c[ID_COLUMN]).where(column == subject_id))))
+    checks += len(remaining)
+    for name in session.scalars(union_all(*remaining)):
+        problems.append(f"remaining:{name}")
+    for collection in erasure_order(datamap):
+        table = tables[collection.name]
         ids = anonymised.get(collection.name) or []
         if ids:
             checks += 1

@@ -6,8 +6,9 @@ verification, rejection, extension, the start of execution (which records the pl
 step row per step), the queue and the export download. Every transition is audited with the
 acting officer's client id, in the same transaction.
 
-``RequestExecutor`` runs the recorded steps of a started request, each in a unit of work of
-its own with its ``done`` mark and audit event, from the first unfinished one; it is what the
+``RequestExecutor`` runs the recorded steps of a started request from the first unfinished
+one, each committed with its ``done`` mark and audit event (consecutive database-only steps
+share a transaction; the key shred has one of its own); it is what the
 task runner runs after the request that started it commits (a thread on the embedded
 default, a queue worker when one is configured), and what ``governance requests execute``
 runs to resume a request a crash interrupted.
@@ -85,6 +86,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 EXPORT_TYPES = (RequestType.ACCESS, RequestType.PORTABILITY)
 
 Checkpoint = Callable[[str, str], None]
+# Steps whose effect lies outside this database; each runs in a transaction of its own.
+EXTERNAL_STEPS = frozenset({"shred"})
+BATCH_ROWS = 5000
 
 
 def _now() -> datetime:
@@ -504,16 +508,23 @@ class RequestService:
                       outcome=outcome, request_id=self.request_id)
 
 
-def audit_request(runtime: Runtime, session: Session, actor: Actor, action: AuditAction,
-                  request: DsrRequest, details: Mapping[str, Any], *,
-                  outcome: Outcome = Outcome.ALLOWED, request_id: str | None = None) -> None:
-    runtime.audit.record(session, AuditEvent(
+def request_event(runtime: Runtime, actor: Actor, action: AuditAction, request: DsrRequest,
+                  details: Mapping[str, Any], *, outcome: Outcome = Outcome.ALLOWED,
+                  request_id: str | None = None) -> AuditEvent:
+    return AuditEvent(
         action=str(action), actor=actor, outcome=outcome,
         target=Target(record_id=request.id, subject_id=request.subject_id),
         policy_version=runtime.policy.version, request_id=request_id,
         details={"request_type": request.type, "regulation": request.regulation,
                  "status": request.status, **details},
-    ))
+    )
+
+
+def audit_request(runtime: Runtime, session: Session, actor: Actor, action: AuditAction,
+                  request: DsrRequest, details: Mapping[str, Any], *,
+                  outcome: Outcome = Outcome.ALLOWED, request_id: str | None = None) -> None:
+    runtime.audit.record(session, request_event(runtime, actor, action, request, details,
+                                                outcome=outcome, request_id=request_id))
 
 
 # -- execution --------------------------------------------------------------------------------
@@ -549,40 +560,65 @@ class RequestExecutor:
         self.checkpoint = checkpoint
 
     def run(self, request_id: str) -> str:
-        """Run every unfinished step; returns the request's final status."""
+        """Run every unfinished step; returns the request's final status.
+
+        Consecutive steps that only change this database share a transaction, up to
+        ``BATCH_ROWS`` rows: each is still recorded (and audited) as its own step, and a crash
+        rolls the unfinished transaction back whole, so every step is done or not started.
+        A step with an effect outside this database (``shred``: the key store commits on
+        its own) runs in a transaction of its own, after everything before it committed.
+        """
         try:
             while True:
+                finished: list[str] = []
                 with unit_of_work(self.runtime.sessions) as session:
                     service = RequestService(session, self.runtime, self.actor,
                                              request_id=self.http_request_id)
                     request = service.get(request_id, lock=True)
                     if request.status != RequestStatus.IN_PROGRESS.value:
                         return request.status
-                    step = session.scalar(
-                        select(DsrStep).where(DsrStep.request_id == request_id,
-                                              DsrStep.state == StepState.PENDING.value)
-                        .order_by(DsrStep.position).limit(1)
-                    )
-                    if step is None:
-                        self._finish(session, request, service)
-                        name = "finish"
-                    else:
-                        name = step.name
+                    pending = [s for s in service.steps(request_id)
+                               if s.state == StepState.PENDING.value]
+                    touched = 0
+                    all_done = True
+                    step_events: list[AuditEvent] = []
+                    for step in pending:
+                        external = step.name.partition(":")[0] in EXTERNAL_STEPS
+                        if external and finished:
+                            all_done = False  # commit what ran so far first
+                            break
                         step.attempts += 1
                         result = self._run_step(session, request, step, service)
-                        if step.state == StepState.DONE.value:
-                            audit_request(self.runtime, session, self.actor,
-                                          AuditAction.REQUEST_STEP_COMPLETED, request,
-                                          {"step": name, "rows": int(result.get("rows", 0))},
-                                          request_id=self.http_request_id)
-                    session.flush()
-                    if self.checkpoint:
-                        self.checkpoint(name, "before_commit")
-                if self.checkpoint:
-                    self.checkpoint(name, "after_commit")
+                        if step.state != StepState.DONE.value:  # verification failed
+                            all_done = False
+                            break
+                        step_events.append(request_event(
+                            self.runtime, self.actor, AuditAction.REQUEST_STEP_COMPLETED, request,
+                            {"step": step.name, "rows": int(result.get("rows", 0))},
+                            request_id=self.http_request_id))
+                        session.flush()
+                        self._checkpoint(step.name, "before_commit")
+                        finished.append(step.name)
+                        touched += int(result.get("rows", 0))
+                        if (external or touched >= BATCH_ROWS) and step is not pending[-1]:
+                            all_done = False
+                            break
+                    # One statement for the batch's step events, in the batch's transaction.
+                    self.runtime.audit.record_many(session, step_events)
+                    if all_done:
+                        self._finish(session, request, service)
+                        session.flush()
+                        self._checkpoint("finish", "before_commit")
+                        finished.append("finish")
+                for name in finished:
+                    self._checkpoint(name, "after_commit")
         except Exception as exc:
             self._fail(request_id, type(exc).__name__)
             raise
+
+    def _checkpoint(self, step: str, moment: str) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint(step, moment)
 
     def _run_step(self, session: Session, request: DsrRequest, step: DsrStep,
                   service: RequestService) -> dict[str, Any]:
@@ -610,8 +646,10 @@ class RequestExecutor:
                                                             self.http_request_id), sid)
             # A re-run after a crash finds the key destroyed already: the outcome (rows,
             # shredded) is the same; ``destroyed_now`` says which run destroyed it.
-            stored = rt.keys.keystore.fetch([sid]).get(sid)
-            gone = stored is not None and stored.shredded
+            gone = destroyed
+            if not destroyed:
+                stored = rt.keys.keystore.fetch([sid]).get(sid)
+                gone = stored is not None and stored.shredded
             result = {"rows": int(gone), "shredded": gone, "destroyed_now": destroyed}
         elif kind == "verify":
             anonymised = {
