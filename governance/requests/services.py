@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from audit.events import Actor, AuditEvent, Outcome, Target
@@ -336,6 +336,7 @@ class RequestService:
     def steps(self, request_id: str) -> list[DsrStep]:
         return list(self.session.scalars(
             select(DsrStep).where(DsrStep.request_id == request_id).order_by(DsrStep.position)
+            .execution_options(populate_existing=True)  # marks are written in bulk
         ))
 
     def verify(self, request_id: str, method: Any) -> DsrRequest:
@@ -582,29 +583,35 @@ class RequestExecutor:
                     touched = 0
                     all_done = True
                     step_events: list[AuditEvent] = []
+                    marks: list[dict[str, Any]] = []
                     for step in pending:
                         external = step.name.partition(":")[0] in EXTERNAL_STEPS
                         if external and finished:
                             all_done = False  # commit what ran so far first
                             break
-                        step.attempts += 1
                         result = self._run_step(session, request, step, service)
-                        if step.state != StepState.DONE.value:  # verification failed
+                        if result is None:  # verification failed: recorded, request failed
                             all_done = False
                             break
+                        marks.append({"request_id": request_id, "position": step.position,
+                                      "state": StepState.DONE.value, "result": result,
+                                      "attempts": step.attempts + 1, "finished_at": _now()})
                         step_events.append(request_event(
                             self.runtime, self.actor, AuditAction.REQUEST_STEP_COMPLETED, request,
                             {"step": step.name, "rows": int(result.get("rows", 0))},
                             request_id=self.http_request_id))
-                        session.flush()
-                        self._checkpoint(step.name, "before_commit")
                         finished.append(step.name)
                         touched += int(result.get("rows", 0))
                         if (external or touched >= BATCH_ROWS) and step is not pending[-1]:
                             all_done = False
                             break
-                    # One statement for the batch's step events, in the batch's transaction.
+                    # The batch's marks and step events: one statement each, in its transaction.
+                    if marks:
+                        session.execute(update(DsrStep), marks)
                     self.runtime.audit.record_many(session, step_events)
+                    session.flush()
+                    for name in finished:
+                        self._checkpoint(name, "before_commit")
                     if all_done:
                         self._finish(session, request, service)
                         session.flush()
@@ -621,7 +628,8 @@ class RequestExecutor:
             self.checkpoint(step, moment)
 
     def _run_step(self, session: Session, request: DsrRequest, step: DsrStep,
-                  service: RequestService) -> dict[str, Any]:
+                  service: RequestService) -> dict[str, Any] | None:
+        """Do the step's work; its result (counts, ids), or None if verification failed."""
         rt = self.runtime
         sid = request.subject_id or ""
         kind, _, arg = step.name.partition(":")
@@ -660,6 +668,7 @@ class RequestExecutor:
                                     sid, request.work or {}, anonymised)
             if not result["verified"]:
                 step.result = result  # recorded; the step stays pending and the request fails
+                step.attempts += 1
                 request.status = RequestStatus.FAILED.value
                 request.error = "verification"
                 request.result = {"verification": result}
@@ -667,7 +676,7 @@ class RequestExecutor:
                 audit_request(rt, session, self.actor, AuditAction.REQUEST_FAILED, request,
                               {"problems": result["problems"]}, outcome=Outcome.FAILED,
                               request_id=self.http_request_id)
-                return result
+                return None
         elif kind == "export":
             result = self._export(session, request)
         elif kind == "rectify":
@@ -691,9 +700,6 @@ class RequestExecutor:
             result = {"rows": len(events), "purposes": sorted(e.purpose or "" for e in events)}
         else:  # pragma: no cover - plans are made by RequestService._plan
             raise ValueError(f"unknown step {step.name}")
-        step.state = StepState.DONE.value
-        step.result = result
-        step.finished_at = _now()
         return result
 
     def _consent(self, session: Session) -> ConsentService:
