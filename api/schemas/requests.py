@@ -15,7 +15,8 @@ class SubjectRefSchema(Schema):
 
 class RequestCreateSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(TYPES))
-    regulation = fields.String(required=True, validate=validate.OneOf([r.value for r in Regulation]))
+    regulation = fields.String(required=True,
+                               validate=validate.OneOf([r.value for r in Regulation]))
     subject = fields.Nested(SubjectRefSchema, required=True,
                             metadata={"description": "exactly one of email, subject_id"})
     details = fields.Dict(load_default=None, metadata={
@@ -62,7 +63,8 @@ class RequestSchema(Schema):
     rejection_reason = fields.String(allow_none=True)
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
-    details = fields.Dict(metadata={"description": "purposes, or corrected field names (no values)"})
+    details = fields.Dict(
+        metadata={"description": "purposes, or corrected field names (no values)"})
     result = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True)
     created_by = fields.String()

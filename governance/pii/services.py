@@ -22,9 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit.events import Actor, AuditEvent, Outcome, Target
 from governance.audit_actions import AuditAction
 from governance.db import unit_of_work
+from governance.keys.services import FieldCrypto
 from governance.pii.engine import PiiEngine
-# The task runners live in governance.tasks (shared with data-subject requests).
-from governance.tasks import InlineRunner, ThreadRunner  # noqa: F401 - re-exported
 from governance.pii.errors import (
     InvalidText,
     PiiRefused,
@@ -40,9 +39,11 @@ from governance.pii.models import (
     ScanState,
     WriteCheck,
 )
-from governance.keys.services import FieldCrypto
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
+
+# The task runners live in governance.tasks (shared with data-subject requests).
+from governance.tasks import InlineRunner, ThreadRunner  # noqa: F401 - re-exported
 from policies.types import Collection, DataMap, Field, FieldType
 
 _TEXT_TYPES = (FieldType.STRING, FieldType.TEXT)

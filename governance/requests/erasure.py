@@ -14,9 +14,10 @@ The plan, fixed when execution starts (``plan``):
 5. ``shred``: the subject's data key (crypto-shredding; backups become unreadable too);
 6. ``verify``: look the subject up again by every lookup field (blind indexes captured
    when the plan was made; a remaining match of the email is a failure, of another lookup
-   field such as a shared phone number a warning to review) and by id, check that no row of any collection still names the
-   subject, that the anonymised rows hold nothing the data map says to remove, that the key
-   is gone and the consent history empty; record the result.
+   field such as a shared phone number a warning to review) and by id, check that no row
+   of any collection still names the subject, that the anonymised rows hold nothing the
+   data map says to remove, that the key is gone and the consent history empty; record
+   the result.
 
 Each step commits together with its ``done`` mark and audit event (consecutive steps 1-4
 share a transaction, the shred has its own, verify shares one with the completion), so a
@@ -149,7 +150,8 @@ def _year_only(field: Field, value: Any) -> Any:
 
 def anonymize_rows(session: Session, collection: Collection, tables: CrmTables,
                    crypto: FieldCrypto, subject_id: str) -> dict[str, Any]:
-    if collection.erasure.strategy is not ErasureStrategy.ANONYMIZE or not collection.has_subject_column:
+    if (collection.erasure.strategy is not ErasureStrategy.ANONYMIZE
+            or not collection.has_subject_column):
         raise ValueError(f"{collection.name} is not anonymised on erasure")
     table = tables[collection.name]
     ids = list(session.scalars(
@@ -216,10 +218,10 @@ def verify(
     subject_table = tables[subject.name]
     email = email_field(datamap)
     for name, index in (work.get("lookups") or {}).items():
-        column = subject.fields[name].blind_index_column
+        index_column = subject.fields[name].blind_index_column or ""
         checks += 1
         found = session.scalar(select(func.count()).select_from(subject_table)
-                               .where(subject_table.c[column] == bytes.fromhex(index)))
+                               .where(subject_table.c[index_column] == bytes.fromhex(index)))
         if found:
             # The email identifies the person: another record with it is the same person,
             # still in the store. A phone number may be shared (a household): reported for
@@ -230,9 +232,9 @@ def verify(
     remaining = []
     for collection in erasure_order(datamap):
         table = tables[collection.name]
-        column = table.c[ID_COLUMN] if collection.is_subject else table.c[SUBJECT_COLUMN]
+        owner = table.c[ID_COLUMN] if collection.is_subject else table.c[SUBJECT_COLUMN]
         remaining.append(select(literal(collection.name).label("name"))
-                         .where(exists(select(table.c[ID_COLUMN]).where(column == subject_id))))
+                         .where(exists(select(table.c[ID_COLUMN]).where(owner == subject_id))))
     checks += len(remaining)
     for name in session.scalars(union_all(*remaining)):
         problems.append(f"remaining:{name}")

@@ -146,7 +146,7 @@ def build_export(
 
 
 def _record_json(record: Record) -> dict[str, Any]:
-    body = {"id": record.id, "created_at": format_datetime(record.created_at),
+    body: dict[str, Any] = {"id": record.id, "created_at": format_datetime(record.created_at),
             "updated_at": format_datetime(record.updated_at)}
     body.update(record.values)
     if record.erased:

@@ -637,7 +637,8 @@ class RequestExecutor:
         if kind == "no_data":
             result = {"rows": 0, "subject_found": False}
         elif kind == "delete":
-            result = erasure.delete_rows(session, rt.policy.datamap.collections[arg], rt.tables, sid)
+            result = erasure.delete_rows(session, rt.policy.datamap.collections[arg],
+                                         rt.tables, sid)
         elif kind == "anonymize":
             result = erasure.anonymize_rows(session, rt.policy.datamap.collections[arg],
                                             rt.tables, rt.crypto, sid)
@@ -712,11 +713,12 @@ class RequestExecutor:
         sid = request.subject_id or ""
         consent = self._consent(session)
         state = consent.state(sid)
+        current = {p.id: state.of(p.id) for p in rt.policy.purposes}
         consent_doc = {
-            "current": {p.id: {"status": str(state.of(p.id).status),
-                               "at": format_datetime(state.of(p.id).at) if state.of(p.id).at else None,
-                               "source": state.of(p.id).source}
-                        for p in rt.policy.purposes},
+            "current": {purpose: {"status": str(c.status),
+                                  "at": format_datetime(c.at) if c.at else None,
+                                  "source": c.source}
+                        for purpose, c in current.items()},
             "restricted": state.restricted,
             "history": [
                 {"purpose": e.purpose, "action": e.action, "source": e.source,
@@ -747,7 +749,7 @@ class RequestExecutor:
                                              request.id, request.sealed_details))
         item = corrections[index]
         collection = rt.policy.datamap.collections[item["collection"]]
-        record_id = item.get("record_id") or request.subject_id
+        record_id: str = item.get("record_id") or request.subject_id or ""
         store = rt.record_store(session)
         # The record must be the subject's: a correction never writes another person's data.
         current = store.get(collection.name, record_id, fields=[])

@@ -12,10 +12,10 @@ encryption existed; ``keys encrypt-existing`` still reads it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from collections.abc import Callable
 from typing import Any
 
 from policies.types import Field, FieldType

@@ -59,7 +59,8 @@ def upgrade() -> None:
     op.create_table(
         "dsr_exports",
         sa.Column("request_id", sa.String(32),
-                  sa.ForeignKey("dsr_requests.id", name="fk_dsr_exports_request"), primary_key=True),
+                  sa.ForeignKey("dsr_requests.id", name="fk_dsr_exports_request"),
+                  primary_key=True),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),

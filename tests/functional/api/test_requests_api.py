@@ -138,7 +138,7 @@ def test_erasure_end_to_end_and_the_queue(inline_http, officer, subject) -> None
     assert done["steps"][-1]["name"] == "verify"
     assert done["steps"][-1]["result"]["verified"] is True
     assert inline_http.get("/v1/requests?overdue=true", headers=officer).get_json()["items"] == []
-    assert inline_http.get(f"/v1/requests?status=completed", headers=officer).get_json()[
+    assert inline_http.get("/v1/requests?status=completed", headers=officer).get_json()[
         "items"][0]["id"] == rid
 
 

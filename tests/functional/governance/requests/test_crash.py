@@ -61,8 +61,9 @@ def crash_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     server = os.environ.get("GOVERNANCE_TEST_DATABASE_URL")
     with contextlib.ExitStack() as stack:
         if server:
-            database = stack.enter_context(contextlib.contextmanager(fresh_postgres_database)(server))
-            keystore = stack.enter_context(contextlib.contextmanager(fresh_postgres_database)(server))
+            fresh = contextlib.contextmanager(fresh_postgres_database)
+            database = stack.enter_context(fresh(server))
+            keystore = stack.enter_context(fresh(server))
         else:
             database = f"sqlite:///{tmp_path / 'crm.db'}"
             keystore = f"sqlite:///{tmp_path / 'keystore.db'}"
