@@ -14,13 +14,21 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import audit_bench, consent_bench, keys_bench, pii_bench, requests_bench
+from bench import (
+    audit_bench,
+    consent_bench,
+    keys_bench,
+    pii_bench,
+    policy_bench,
+    requests_bench,
+)
 
 BENCHMARKS = {
     audit_bench.NAME: audit_bench,
     keys_bench.NAME: keys_bench,
     consent_bench.NAME: consent_bench,
     pii_bench.NAME: pii_bench,
+    policy_bench.NAME: policy_bench,
     requests_bench.NAME: requests_bench,
 }
 

@@ -223,6 +223,20 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
         print(f"{p.id:28} {p.legal_basis:20} {_yes(p.requires_consent):7} "
               f"{_yes(p.objectable):6} {_yes(p.sells_or_shares):5} "
               f"{p.restriction_exemption or 'stops':12} {p.data_use}")
+    print()
+    print("what each purpose may see (field, or field:mask; * = may also write; "
+          "anything not listed is denied)")
+    for purpose in policy.purposes:
+        access = policy.access.purposes[purpose.id]
+        print(f"{purpose.id}  (free text with undeclared PII: {access.free_text_pii})")
+        for name, c in access.collections.items():
+            if not c.readable and not c.writable:
+                continue
+            shown = [
+                (f if d.mask is None else f"{f}:{d.mask}") + ("*" if f in c.writable else "")
+                for f, d in c.read.items() if d.returned and d.rule is not None
+            ]
+            print(f"  {name:20} {', '.join(shown)}")
     return 0
 
 

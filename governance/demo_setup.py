@@ -22,8 +22,12 @@ DEMO_CLIENTS = (
     ("demo-admin", "admin", ()),
     ("demo-auditor", "auditor", ()),
     ("demo-officer", "compliance_officer", ()),
-    ("demo-support-app", "application", ("customer_support", "order_fulfilment")),
-    ("demo-marketing-app", "application", ("email_marketing", "analytics")),
+    # One key per application, each with the purposes its work rests on (policies/access.yaml).
+    ("demo-support-app", "application", ("customer_support",)),
+    ("demo-fulfilment-app", "application", ("order_fulfilment",)),
+    ("demo-billing-app", "application", ("billing", "record_keeping")),
+    ("demo-marketing-app", "application", ("email_marketing", "personalised_recommendations")),
+    ("demo-analytics-app", "application", ("analytics", "churn_prediction")),
 )
 
 

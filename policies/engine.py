@@ -75,14 +75,37 @@ class PolicyEngine:
         self.access = access
         self.purposes = purposes
         self.version = version
+        # The subject-independent part of a decision, by request shape: applications ask
+        # the same few shapes over and over, so the field work is done once per shape.
+        self._shapes: dict[tuple[object, ...], Decision] = {}
 
     def _deny(self, reason: str, denial: str, fields: Mapping[str, FieldDecision] | None = None) -> Decision:
         return Decision(False, reason, self.version, denial,
                         fields if fields is not None else MappingProxyType({}))
 
     def evaluate(self, request: AccessRequest) -> Decision:
+        if request.purpose not in request.client_purposes:
+            return self._deny(f"purpose {request.purpose}: not one this client may use", "purpose")
+        shape = (request.purpose, request.collection, request.action, request.fields)
+        base = self._shapes.get(shape)
+        if base is None:
+            base = self._fields_decision(request)
+            if len(self._shapes) < 10_000:  # bounded: shapes come from clients
+                self._shapes[shape] = base
+        if not base.allowed or request.subject is None:
+            return base
         purpose = self.purposes.get(request.purpose)
-        if purpose is None or request.purpose not in request.client_purposes:
+        assert purpose is not None
+        verdict = may_process(purpose, request.subject)
+        if not verdict.allowed:
+            denial = str(verdict.denial) if verdict.denial is not None else "consent"
+            return self._deny(verdict.reason, denial, base.fields)
+        return Decision(True, verdict.reason, self.version, None, base.fields)
+
+    def _fields_decision(self, request: AccessRequest) -> Decision:
+        """Purpose, collection and field checks: everything but the subject's consent."""
+        purpose = self.purposes.get(request.purpose)
+        if purpose is None:
             return self._deny(f"purpose {request.purpose}: not one this client may use", "purpose")
         access = self.access.access(request.purpose, request.collection)
         if access is None:
@@ -115,12 +138,6 @@ class PolicyEngine:
                     reason = access.write_reasons.get(name, f"field {name}: unknown")
                     return self._deny(reason, "field")
             decided = access.read
-        if request.subject is not None:
-            verdict = may_process(purpose, request.subject)
-            if not verdict.allowed:
-                denial = str(verdict.denial) if verdict.denial is not None else "consent"
-                return self._deny(verdict.reason, denial, decided)
-            return Decision(True, verdict.reason, self.version, None, decided)
         # Without a subject (a list), the consent rule is applied per row in the query.
         return Decision(True, f"purpose {request.purpose}: allowed for {request.collection}",
                         self.version, None, decided)

@@ -122,14 +122,20 @@ class DataAccessService:
         self._known(collection, fields)
         decision = self._decide(AuditAction.DATA_READ, collection, purpose, Action.READ, fields,
                                 target=Target(collection=collection, record_id=_id_or_none(record_id)))
-        subject_id = self.store.owner(collection, record_id)  # 404 if no such record
-        if subject_id is not None:
-            state = self.consent_states([subject_id])[subject_id]
-            decision = self._decide(
-                AuditAction.DATA_READ, collection, purpose, Action.READ, fields, state,
-                Target(collection=collection, record_id=record_id, subject_id=subject_id),
-            )
-        record = self.store.get(collection, record_id, decision.returned)
+        subject_id: str | None = None
+
+        def may_process(owner: str | None) -> None:
+            nonlocal decision, subject_id
+            subject_id = owner
+            if owner is not None:
+                state = self.consent_states([owner])[owner]
+                decision = self._decide(
+                    AuditAction.DATA_READ, collection, purpose, Action.READ, fields, state,
+                    Target(collection=collection, record_id=record_id, subject_id=owner),
+                )
+
+        # The row (404 if none), then the subject's consent, then decryption of what is returned.
+        record = self.store.get(collection, record_id, decision.returned, check=may_process)
         body = self._masked(record, decision)
         self.record_audit(self._event(
             AuditAction.DATA_READ, collection, purpose, decision,

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from governance.authz import Role
@@ -35,6 +35,9 @@ _PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 class IssuedKey:
     client: ApiClient
     key: str  # shown once, never stored
+
+
+_BY_KEY_HASH = select(ApiClient).where(ApiClient.key_hash == bindparam("key_hash"))
 
 
 def hash_key(key: str) -> str:
@@ -88,6 +91,8 @@ class ClientService:
         existing.key_prefix = key[:10]
         existing.key_hash = hash_key(key)
         existing.revoked_at = None
+        existing.role = role
+        existing.purposes = list(purposes)  # the demo's grants may have changed since
         self.session.flush()
         return IssuedKey(client=existing, key=key)
 
@@ -96,7 +101,7 @@ class ClientService:
         if not key.startswith(KEY_PREFIX) or len(key) > 200:
             raise Unauthenticated("the bearer key is not valid")
         digest = hash_key(key)
-        client = self.session.scalar(select(ApiClient).where(ApiClient.key_hash == digest))
+        client = self.session.scalar(_BY_KEY_HASH, {"key_hash": digest})
         if client is None or not hmac.compare_digest(client.key_hash, digest):
             raise Unauthenticated("the bearer key is not valid")
         if not client.active:

@@ -34,6 +34,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     and_,
+    bindparam,
     delete,
     exists,
     insert,
@@ -138,6 +139,11 @@ class ConsentWrite:
 
     event: ConsentEvent
     gpc_opt_outs: list[ConsentEvent] = field(default_factory=list)
+
+
+_ONE_STATE = select(STATE.c.subject_id, STATE.c.purpose, STATE.c.status, STATE.c.at,
+                    STATE.c.source).where(STATE.c.subject_id == bindparam("subject_id"))
+_ONE_RESTRICTION = select(RESTRICTIONS).where(RESTRICTIONS.c.subject_id == bindparam("subject_id"))
 
 
 def _insert_for(session: Session) -> Any:
@@ -321,7 +327,19 @@ class ConsentService:
         ids = list(dict.fromkeys(subject_ids))
         purposes: dict[str, dict[str, PurposeConsent]] = {sid: {} for sid in ids}
         restricted: dict[str, Any] = {}
-        for at in range(0, len(ids), _CHUNK):
+        if len(ids) == 1:  # the per-request case: prebuilt statements, no IN list to build
+            found = self.session.execute(_ONE_STATE, {"subject_id": ids[0]})
+            restriction_rows = self.session.execute(_ONE_RESTRICTION, {"subject_id": ids[0]})
+            for row in found:
+                purposes[row.subject_id][row.purpose] = PurposeConsent(
+                    ConsentStatus(row.status), _aware(row.at), row.source
+                )
+            for row in restriction_rows:
+                restricted[row.subject_id] = row
+            ids_done = True
+        else:
+            ids_done = False
+        for at in range(0, 0 if ids_done else len(ids), _CHUNK):
             chunk = ids[at : at + _CHUNK]
             for row in self.session.execute(
                 select(STATE.c.subject_id, STATE.c.purpose, STATE.c.status, STATE.c.at,

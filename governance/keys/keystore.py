@@ -48,6 +48,10 @@ class KeyJob:
     finished_at: datetime | None
 
 
+_ONE_KEY = select(subject_keys.c.subject_id, subject_keys.c.key_id, subject_keys.c.kek_version,
+                  subject_keys.c.wrapped).where(subject_keys.c.subject_id == bindparam("subject_id"))
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -61,6 +65,14 @@ class KeyStore:
         ids = list(dict.fromkeys(subject_ids))
         found: dict[str, StoredKey] = {}
         if not ids:
+            return found
+        if len(ids) == 1:  # one record read: a prebuilt statement
+            with self.engine.connect() as conn:
+                row = conn.execute(_ONE_KEY, {"subject_id": ids[0]}).first()
+                conn.rollback()
+            if row is not None:
+                found[row[0]] = StoredKey(row[0], row[1], row[2],
+                                          None if row[3] is None else bytes(row[3]))
             return found
         cols = (subject_keys.c.subject_id, subject_keys.c.key_id, subject_keys.c.kek_version,
                 subject_keys.c.wrapped)

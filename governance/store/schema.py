@@ -13,6 +13,8 @@ agree on (a test compares the migrated database with it):
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -76,6 +78,8 @@ class CrmTables:
         self.metadata = MetaData()
         self.datamap = datamap
         self.tables: dict[str, Table] = {}
+        # Prebuilt statements of the store's hot paths, by shape (see RecordStore.get).
+        self.statements: dict[tuple[object, ...], Any] = {}
         for collection in datamap.collections.values():
             self.tables[collection.name] = self._table(collection)
 

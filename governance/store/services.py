@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -304,15 +304,34 @@ class RecordStore:
             erased=tuple(erased),
         )
 
-    def get(self, collection_name: str, record_id: str, fields: Iterable[str] | None = None) -> Record:
+    def get(
+        self,
+        collection_name: str,
+        record_id: str,
+        fields: Iterable[str] | None = None,
+        *,
+        check: Callable[[str | None], None] | None = None,
+    ) -> Record:
+        """One record with ``fields`` opened. ``check`` is called with the record's data
+        subject after the row is read and before anything is decrypted (the consent check
+        of a policy read: one query, and nothing opened for a subject it refuses)."""
         collection = self.collection(collection_name)
-        table = self.tables[collection.name]
         names = self._field_names(collection, fields)
-        row = self.session.execute(
-            select(*self._columns(table, collection, names)).where(table.c[ID_COLUMN] == record_id)
-        ).first()
+        key = ("get", collection.name, tuple(names))
+        statement = self.tables.statements.get(key)
+        if statement is None:  # built once per shape: building costs more than running it
+            table = self.tables[collection.name]
+            statement = select(*self._columns(table, collection, names)).where(
+                table.c[ID_COLUMN] == bindparam("record_id")
+            )
+            self.tables.statements[key] = statement
+        row = self.session.execute(statement, {"record_id": record_id}).first()
         if row is None:
             raise RecordNotFound(collection.name)
+        if check is not None:
+            mapping = row._mapping
+            check(mapping[ID_COLUMN] if collection.is_subject
+                  else mapping[SUBJECT_COLUMN] if collection.has_subject_column else None)
         return self._records(collection, names, [row])[0]
 
     def list(

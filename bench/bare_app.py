@@ -1,0 +1,51 @@
+"""The baseline of the policy-read benchmark: a bare Flask + SQLAlchemy endpoint that reads
+the same customer row with no governance at all (no auth, consent, decryption, masks or
+audit), served by gunicorn with the same worker count as the gateway.
+
+    python -m bench.bare_app DATABASE_URL PORT WORKERS
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from typing import Any
+
+from flask import Flask, abort, jsonify
+from gunicorn.app.base import BaseApplication
+from sqlalchemy import MetaData, Table, create_engine, select
+
+
+def create_bare_app(database_url: str) -> Flask:
+    app = Flask("bare")
+    engine = create_engine(database_url)
+    customers = Table("customers", MetaData(), autoload_with=engine)
+
+    @app.get("/customers/<record_id>")
+    def read(record_id: str) -> Any:
+        with engine.connect() as conn:
+            row = conn.execute(select(customers).where(customers.c.id == record_id)).first()
+        if row is None:
+            abort(404)
+        return jsonify({k: base64.b64encode(v).decode() if isinstance(v, bytes) else v
+                        for k, v in row._mapping.items()})
+
+    return app
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, database_url: str, port: int, workers: int) -> None:
+        self.database_url = database_url
+        self.options = {"bind": f"127.0.0.1:{port}", "workers": workers, "loglevel": "warning"}
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return create_bare_app(self.database_url)
+
+
+if __name__ == "__main__":
+    _Gunicorn(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])).run()

@@ -1,0 +1,184 @@
+"""Policy read benchmark: ``GET /v1/data/customers/{id}`` through the gateway against a bare
+Flask + SQLAlchemy endpoint reading the same row, and the evaluator in-process.
+
+- Both servers run under gunicorn with the same number of workers, on the same demo store
+  (SQLite, the embedded default), one after the other, driven by the same client: a few
+  threads with keep-alive connections, each request for a random customer; latency is
+  measured per request, p50 and p99 over all requests, and requests per second overall.
+- The gateway's request is the whole path: bearer-key authentication, the decision, the
+  subject's consent state, the data key, decryption of the returned fields, masks, and the
+  audit event committed with the request.
+- The evaluator: ``PolicyEngine.evaluate`` decisions per second for a customer_support read
+  of named fields of one subject, in this process.
+
+Targets (from the issue): gateway p50 within 2x of the bare read; >= 100,000 decisions/s.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from governance.clients.services import ClientService
+from governance.db import unit_of_work
+from governance.demo import fill_demo_store
+from governance.migrate import upgrade, upgrade_keystore
+from governance.runtime import open_runtime
+from governance.settings import Settings
+from policies.consent import SubjectConsentState
+from policies.engine import AccessRequest
+
+NAME = "policy"
+WORKERS = 2
+CLIENT_THREADS = 4
+P50_RATIO_TARGET = 2.0
+DECISIONS_TARGET = 100_000
+
+
+@dataclass
+class Row:
+    measure: str
+    cells: dict[str, str] = field(default_factory=dict)
+    target: str = ""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(port: int, path: str, deadline_s: float = 60) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status < 500:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server on port {port} did not come up")
+
+
+def drive(port: int, paths: list[str], headers: dict[str, str]) -> tuple[list[float], float]:
+    """Latencies (s) of every request and the overall requests per second."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    chunks = [paths[i::CLIENT_THREADS] for i in range(CLIENT_THREADS)]
+
+    def worker(mine: list[str]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local = []
+        for path in mine:
+            started = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"unexpected status {response.status}")
+            local.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(local)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in chunks]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, len(paths) / (time.perf_counter() - started)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def decisions_per_second(rt, n: int) -> float:  # noqa: ANN001
+    engine = rt.decisions
+    request = AccessRequest("c1", frozenset({"customer_support"}), "customer_support", "customers",
+                            fields=("first_name", "email", "phone"),
+                            subject=SubjectConsentState("s1"))
+    started = time.perf_counter()
+    for _ in range(n):
+        engine.evaluate(request)
+    return n / (time.perf_counter() - started)
+
+
+def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Row]:
+    say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
+    customers = 2_000 if quick else 10_000
+    requests = 1_000 if quick else 4_000
+    rows = {
+        "p50": Row("GET one customer, p50 latency", target=f"gateway <= {P50_RATIO_TARGET:.0f}x bare"),
+        "p99": Row("GET one customer, p99 latency"),
+        "rps": Row(f"GET one customer, requests/s ({CLIENT_THREADS} client threads, {WORKERS} workers)"),
+        "ratio": Row("p50 gateway / bare", target=f"<= {P50_RATIO_TARGET:.1f}"),
+        "decisions": Row("evaluator decisions/s, in-process", target=f">= {DECISIONS_TARGET:,}/s"),
+    }
+    with tempfile.TemporaryDirectory(prefix="policy-bench-") as tmp:
+        var = Path(tmp)
+        env = {**os.environ, "GOVERNANCE_VAR_DIR": str(var), "GOVERNANCE_LOG_LEVEL": "WARNING"}
+        env.pop("GOVERNANCE_DATABASE_URL", None)
+        env.pop("GOVERNANCE_KEYSTORE_URL", None)
+        settings = Settings.from_env(env)
+        upgrade(settings.database_url)
+        upgrade_keystore(settings.keystore_url)
+        rt = open_runtime(settings)
+        say(f"filling a demo store of {customers:,} customers")
+        fill_demo_store(rt.sessions, rt.policy.datamap, rt.crypto, customers=customers, seed=11)
+        with unit_of_work(rt.sessions) as session:
+            key = ClientService(session).create("bench-support", "application",
+                                                ["customer_support"]).key
+            ids = [r for (r,) in session.execute(rt.tables["customers"].select()
+                                                 .with_only_columns(rt.tables["customers"].c.id))]
+        rows["decisions"].cells["SQLite"] = f"{decisions_per_second(rt, 200_000):,.0f}/s"
+        rt.dispose()
+        rng = random.Random(5)
+        picks = [rng.choice(ids) for _ in range(requests)]
+        figures = {}
+        for label, command, path_of, headers in (
+            ("bare", [sys.executable, "-m", "bench.bare_app", settings.database_url],
+             lambda i: f"/customers/{i}", {}),
+            ("gateway", [sys.executable, "-m", "governance.cli", "serve", "--workers", str(WORKERS),
+                         "--port"], lambda i: f"/v1/data/customers/{i}?purpose=customer_support",
+             {"Authorization": f"Bearer {key}"}),
+        ):
+            port = _free_port()
+            argv = (command + [str(port), str(WORKERS)] if label == "bare" else command + [str(port)])
+            say(f"{label}: {requests:,} requests, {WORKERS} gunicorn workers")
+            server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                _wait(port, "/healthz" if label == "gateway" else "/customers/warm")
+                drive(port, [path_of(i) for i in picks[:100]], headers)  # warm-up
+                latencies, rps = drive(port, [path_of(i) for i in picks], headers)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            figures[label] = (statistics.median(latencies), _pct(latencies, 0.99), rps)
+        for label in ("gateway", "bare"):
+            p50, p99, rps = figures[label]
+            column = "gateway" if label == "gateway" else "bare Flask+SQLAlchemy"
+            rows["p50"].cells[column] = f"{p50 * 1000:.2f} ms"
+            rows["p99"].cells[column] = f"{p99 * 1000:.2f} ms"
+            rows["rps"].cells[column] = f"{rps:,.0f}/s"
+        ratio = figures["gateway"][0] / figures["bare"][0]
+        rows["ratio"].cells["gateway"] = f"{ratio:.2f}  " + ("target met" if ratio <= P50_RATIO_TARGET
+                                                             else "above target")
+        load = os.getloadavg()[0]
+        rows["rps"].target = f"load average {load:.1f} on {os.cpu_count()} CPUs at the end"
+    return list(rows.values())
