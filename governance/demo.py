@@ -184,6 +184,12 @@ def fill_demo_store(
         with unit_of_work(session_factory) as session:
             wanted = {generator.customer_id(i): i for i in range(start, stop)}
             present = _existing_ids(session, subject_ids, list(wanted))
+            # A customer erased since (its data key shredded) stays erased: writing it again
+            # would recreate the person (and its key cannot seal anything any more).
+            missing = [c for c in wanted if c not in present]
+            if missing:
+                present |= {s for s, k in crypto.keys.keystore.fetch(missing).items()
+                            if k.shredded}
             todo = [i for customer_id, i in wanted.items() if customer_id not in present]
             skipped_customers += len(present)
             if not todo:

@@ -31,3 +31,30 @@ def test_the_demo_has_requests_in_every_state_one_overdue(
     assert len(overdue) == 1
     assert any(r.extended for r in requests)
     assert fill_demo_requests(runtime, customers=12, seed=SEED).created == 0
+
+
+def test_running_the_demo_again_does_not_recreate_an_erased_customer(
+    runtime: Runtime, session: Session
+) -> None:
+    from audit.events import Actor
+    from governance.demo import DemoGenerator
+    from governance.requests.services import RequestExecutor, RequestService
+
+    seed = SEED + 1
+    fill_demo_store(runtime.sessions, runtime.policy.datamap, runtime.crypto, customers=9,
+                    seed=seed)
+    erased = DemoGenerator(runtime.policy.datamap, seed).customer_id(8)  # brings a company
+    officer = Actor(id="officer-demo", role="compliance_officer")
+    service = RequestService(session, runtime, officer)
+    request = service.create("erasure", "gdpr", {"subject_id": erased})
+    service.verify(request.id, "signed letter")
+    service.start(request.id)
+    session.commit()
+    assert RequestExecutor(runtime, officer).run(request.id) == "completed"
+
+    again = fill_demo_store(runtime.sessions, runtime.policy.datamap, runtime.crypto,
+                            customers=9, seed=seed)
+
+    assert again.rows_inserted == 0
+    customers = runtime.tables["customers"]
+    assert session.scalar(select(customers.c.id).where(customers.c.id == erased)) is None
