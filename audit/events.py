@@ -77,6 +77,36 @@ def _reason(value: Any) -> bool:
     return isinstance(value, str) and bool(_REASON.fullmatch(value))
 
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date(value: Any) -> bool:
+    """A calendar date YYYY-MM-DD (a deadline, never a birth date: see the key's use)."""
+    return isinstance(value, str) and bool(_DATE.fullmatch(value))
+
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def _slug(value: Any) -> bool:
+    """A lower-case name of ours (a request type, a regulation): no id, no value."""
+    return isinstance(value, str) and bool(_SLUG.fullmatch(value))
+
+
+def _step_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and len(value) <= 100 and all(
+        isinstance(v, str) and bool(_STEP.fullmatch(v)) for v in value
+    )
+
+
+_STEP = re.compile(r"^[a-z][a-z0-9_]{0,63}(:[a-z0-9][a-z0-9_]{0,63})?$")
+
+
+def _step(value: Any) -> bool:
+    """A request execution step: ``<verb>`` or ``<verb>:<collection or purpose>``."""
+    return isinstance(value, str) and bool(_STEP.fullmatch(value))
+
+
 # Every key a caller may put in `details`, with the only shape its value may take.
 DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "client_id": _ident,
@@ -84,6 +114,7 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "collection": _ident,
     "count": _count,
     "digest": _hex,
+    "due_date": _date,
     "entity_types": _ident_list,
     "fields": _ident_list,
     "http_status": _count,
@@ -94,9 +125,12 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "key_prefix": _ident,
     "masked_fields": _ident_list,
     "method": _ident,
+    "problems": _step_list,
     "purposes": _ident_list,
     "record_ids": _ident_list,
     "redacted_fields": _ident_list,
+    "regulation": _slug,
+    "request_type": _slug,
     "resumed": _flag,
     "revoked": _flag,
     "role": _ident,
@@ -105,6 +139,8 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "shredded": _flag,
     "source": _ident,
     "status": _ident,
+    "step": _step,
+    "subject_found": _flag,
     "subject_ids": _ident_list,
     "tree_size": _count,
     "type": _ident,

@@ -14,7 +14,14 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import audit_bench, consent_bench, keys_bench, pii_bench, policy_bench
+from bench import (
+    audit_bench,
+    consent_bench,
+    keys_bench,
+    pii_bench,
+    policy_bench,
+    requests_bench,
+)
 
 BENCHMARKS = {
     audit_bench.NAME: audit_bench,
@@ -22,6 +29,7 @@ BENCHMARKS = {
     consent_bench.NAME: consent_bench,
     pii_bench.NAME: pii_bench,
     policy_bench.NAME: policy_bench,
+    requests_bench.NAME: requests_bench,
 }
 
 

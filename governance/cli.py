@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from audit.events import AuditEvent, Target
@@ -313,6 +314,81 @@ def cmd_pii_evaluate(args: argparse.Namespace) -> int:
     return 0 if report.meets_targets else 1
 
 
+# -- data-subject requests ---------------------------------------------------------------
+def cmd_requests_list(args: argparse.Namespace) -> int:
+    from governance.requests.services import QueueFilter, RequestService
+
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        query = QueueFilter(status=args.status, overdue=True if args.overdue else None,
+                            due_within_days=args.due_within, open_only=not args.status)
+        items, _ = RequestService(session, rt, cli_actor()).list(query, limit=500)
+        _record(rt, session, AuditAction.REQUEST_LISTED, details={"count": len(items)})
+        now = datetime.now(UTC)
+        rows = [{"id": r.id, "type": r.type, "regulation": r.regulation, "status": r.status,
+                 "subject_id": r.subject_id, "received_at": _iso(r.received_at),
+                 "due_at": _iso(r.due_at), "extended": r.extended,
+                 "overdue": _aware(r.due_at) < now and r.status not in ("completed", "rejected")}
+                for r in items]
+    _integrate(rt, checkpoint=False)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'id':32}  {'type':13} {'law':4} {'status':11} {'due (UTC)':20} flags")
+    for r in rows:
+        flags = " ".join(f for f, on in (("OVERDUE", r["overdue"]), ("extended", r["extended"]))
+                         if on)
+        print(f"{r['id']:32}  {r['type']:13} {r['regulation']:4} {r['status']:11} "
+              f"{r['due_at'][:19]:20} {flags}")
+    print(f"{len(rows)} request(s)")
+    return 0
+
+
+def cmd_requests_execute(args: argparse.Namespace) -> int:
+    """Execute (or resume) requests in this process; a crash's leftovers with --all."""
+    from governance.requests.services import RequestExecutor, RequestService, unfinished
+
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        ids = unfinished(session) if args.all else [args.request_id]
+        service = RequestService(session, rt, cli_actor())
+        for request_id in ids:
+            service.start(request_id)
+    executor = RequestExecutor(rt, cli_actor())
+    failed = 0
+    for request_id in ids:
+        try:
+            status = executor.run(request_id)
+        except GovernanceError as exc:
+            status = f"failed ({exc.type})"
+        except Exception as exc:  # noqa: BLE001 - recorded on the request; keep going
+            status = f"failed ({type(exc).__name__})"
+        failed += status != "completed"
+        print(f"{request_id}: {status}")
+    _integrate(rt, checkpoint=False)
+    rt.dispose()
+    return 1 if failed else 0
+
+
+def cmd_requests_purge_exports(args: argparse.Namespace) -> int:
+    from governance.requests.services import RequestService
+
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        count = RequestService(session, rt, cli_actor()).purge_exports()
+    _integrate(rt, checkpoint=False)
+    print(f"deleted {count} export(s) past their retention period")
+    return 0
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return _aware(moment).isoformat()
+
+
 # -- serve and demo ---------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.serving import serve
@@ -400,6 +476,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--documents", type=int, default=600)
     evaluate.add_argument("--seed", type=int, default=7)
     evaluate.set_defaults(func=cmd_pii_evaluate)
+
+    requests = sub.add_parser("requests", help="data-subject requests").add_subparsers(
+        dest="requests", required=True)
+    rlist = requests.add_parser("list", help="the queue: open requests by due time")
+    rlist.add_argument("--overdue", action="store_true", help="only those past their due time")
+    rlist.add_argument("--due-within", type=_non_negative, metavar="DAYS",
+                       help="only those due within DAYS days (7: this week)")
+    rlist.add_argument("--status", choices=["received", "verified", "in_progress", "completed",
+                                            "failed", "rejected"])
+    rlist.add_argument("--json", action="store_true")
+    rlist.set_defaults(func=cmd_requests_list)
+    rexec = requests.add_parser(
+        "execute", help="execute a verified request, or resume one a crash interrupted")
+    target = rexec.add_mutually_exclusive_group(required=True)
+    target.add_argument("request_id", nargs="?")
+    target.add_argument("--all", action="store_true", help="resume every request in progress")
+    rexec.set_defaults(func=cmd_requests_execute)
+    purge = requests.add_parser("purge-exports", help="delete exports past their retention")
+    purge.set_defaults(func=cmd_requests_purge_exports)
 
     serve = sub.add_parser("serve", help="serve the API under gunicorn")
     _serving_args(serve)

@@ -184,6 +184,12 @@ def fill_demo_store(
         with unit_of_work(session_factory) as session:
             wanted = {generator.customer_id(i): i for i in range(start, stop)}
             present = _existing_ids(session, subject_ids, list(wanted))
+            # A customer erased since (its data key shredded) stays erased: writing it again
+            # would recreate the person (and its key cannot seal anything any more).
+            missing = [c for c in wanted if c not in present]
+            if missing:
+                present |= {s for s, k in crypto.keys.keystore.fetch(missing).items()
+                            if k.shredded}
             todo = [i for customer_id, i in wanted.items() if customer_id not in present]
             skipped_customers += len(present)
             if not todo:
@@ -1206,3 +1212,91 @@ def fill_demo_consents(
         if progress is not None:
             progress(stop, customers)
     return ConsentDemoSummary(customers=found, skipped=skipped, events=written)
+
+
+# -- data-subject requests ------------------------------------------------------------------
+# A few requests in every state of the workflow, one of them overdue, for the officer's queue.
+# Nothing here erases a demo customer: an erased customer's key is shredded, and a later run
+# of the demo would try to write it again. The erasure in the demo is of an email the store
+# does not hold ("we hold no data"), which is a real and common case.
+
+
+@dataclass(frozen=True)
+class RequestDemoSummary:
+    created: int  # 0 when the demo's requests exist already
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+def fill_demo_requests(runtime: Runtime, *, customers: int = 2000, seed: int = DEFAULT_SEED,
+                       actor: Actor | None = None) -> RequestDemoSummary:
+    from governance.requests.models import DsrRequest
+    from governance.requests.services import RequestExecutor, RequestService
+
+    actor = actor or Actor(id="demo", role="operator")
+    generator = DemoGenerator(runtime.policy.datamap, seed)
+    subject_ids = CrmTables(runtime.policy.datamap)[SUBJECT].c[ID_COLUMN]
+    with unit_of_work(runtime.sessions) as session:
+        if session.scalar(select(DsrRequest.id).limit(1)) is not None:
+            return RequestDemoSummary(created=0)
+        wanted = [generator.customer_id(i) for i in range(min(customers, 12))]
+        present = _existing_ids(session, subject_ids, wanted)
+        ids = [c for c in wanted if c in present]
+        if len(ids) < 10:  # the demo's requests need ten customers
+            return RequestDemoSummary(created=0)
+        now = datetime.now(UTC)
+        service = RequestService(session, runtime, actor)
+
+        def create(kind: str, law: str, subject: dict[str, str], days_ago: float,
+                   details: dict[str, Any] | None = None) -> str:
+            return service.create(kind, law, subject, details,
+                                  received_at=now - timedelta(days=days_ago)).id
+
+        # received, and overdue: a GDPR access request that came in 40 days ago
+        create("access", "gdpr", {"subject_id": ids[0]}, 40)
+        # received, due this week (CCPA 45 days)
+        create("access", "ccpa", {"subject_id": ids[1]}, 40)
+        # verified, waiting to be executed
+        portability = create("portability", "gdpr", {"subject_id": ids[2]}, 5)
+        service.verify(portability, "account login")
+        # rejected
+        rejected = create("erasure", "gdpr", {"subject_id": ids[3]}, 12)
+        service.reject(rejected, "The identity could not be verified after two reminders.")
+        # extended
+        extended = create("rectification", "gdpr", {"subject_id": ids[4]}, 20,
+                          {"corrections": [{"collection": SUBJECT, "fields": {"language": "en"}}]})
+        service.extend(extended, "The corrections need confirmation from two departments.")
+        # to be completed below: an access export, a restriction, an opt-out (no
+        # verification), and an erasure of an email the store does not hold
+        done = [create("access", "gdpr", {"subject_id": ids[5]}, 9),
+                create("restriction", "gdpr", {"subject_id": ids[6]}, 3),
+                create("erasure", "ccpa", {"email": "no.such.person@mail.example"}, 2)]
+        for request_id in done:
+            service.verify(request_id, "email code")
+        done.append(create("opt_out", "ccpa", {"subject_id": ids[7]}, 1))
+        # to fail: a correction of a record that is not the subject's
+        orders = runtime.tables["orders"]
+        foreign = session.scalar(
+            select(orders.c[ID_COLUMN]).where(orders.c[SUBJECT_COLUMN] == ids[0]).limit(1))
+        failing = []
+        if foreign is not None:
+            failing.append(create("rectification", "gdpr", {"subject_id": ids[8]}, 6,
+                                  {"corrections": [{"collection": "orders", "record_id": foreign,
+                                                    "fields": {"status": "delivered"}}]}))
+            service.verify(failing[0], "signed letter")
+        # in progress: started, its steps recorded and not yet run (as after a restart);
+        # `governance requests execute --all` resumes it
+        progressing = create("access", "ccpa", {"subject_id": ids[9]}, 4)
+        service.verify(progressing, "email code")
+        for request_id in [*done, *failing, progressing]:
+            service.start(request_id)
+    executor = RequestExecutor(runtime, actor)
+    for request_id in [*done, *failing]:
+        try:
+            executor.run(request_id)
+        except Exception:  # noqa: BLE001, S110 - the failing one fails on purpose
+            pass
+    with unit_of_work(runtime.sessions) as session:
+        statuses: dict[str, int] = {}
+        for status in session.scalars(select(DsrRequest.status)):
+            statuses[status] = statuses.get(status, 0) + 1
+    return RequestDemoSummary(created=sum(statuses.values()), statuses=statuses)

@@ -32,7 +32,7 @@ DEMO_CLIENTS = (
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from governance.demo import fill_demo_consents, fill_demo_store
+    from governance.demo import fill_demo_consents, fill_demo_requests, fill_demo_store
 
     settings = Settings.from_env()
     upgrade(settings.database_url)
@@ -51,6 +51,10 @@ def run_demo(args: argparse.Namespace) -> int:
     consents = fill_demo_consents(rt, customers=args.customers, seed=args.seed,
                                   actor=cli_actor(), progress=progress)
     print(file=sys.stderr)
+    requests = fill_demo_requests(rt, customers=args.customers, seed=args.seed, actor=cli_actor())
+    if requests.created:
+        states = ", ".join(f"{n} {s}" for s, n in sorted(requests.statuses.items()))
+        print(f"demo data-subject requests: {states}", file=sys.stderr)
     keys: list[tuple[str, str, str]] = []
     with unit_of_work(rt.sessions) as session:
         service = ClientService(session)

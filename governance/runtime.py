@@ -55,7 +55,7 @@ class Runtime:
         if self.decisions is None:
             self.decisions = PolicyEngine(self.policy.access, self.policy.purposes, self.policy.version)
         if self.task_runner is None:
-            from governance.pii.services import InlineRunner, ThreadRunner
+            from governance.tasks import InlineRunner, ThreadRunner
 
             inline = self.settings.task_runner == "inline"
             self.task_runner = InlineRunner() if inline else ThreadRunner()
@@ -69,7 +69,12 @@ class Runtime:
         """The policy read/write path for one unit of work."""
         from governance.consent.services import ConsentService
 
+        from governance.requests.suppression import SuppressionList
+
         consent = ConsentService(session, self, caller.actor, request_id=request_id)
+        suppression = SuppressionList(session, self.policy.datamap, self.crypto, self.audit,
+                                      caller.actor, policy_version=self.policy.version,
+                                      request_id=request_id)
         assert self.decisions is not None
         return DataAccessService(
             session=session,
@@ -82,6 +87,7 @@ class Runtime:
             record_audit=record_audit,
             caller=caller,
             request_id=request_id,
+            suppressed=suppression.check,
         )
 
     def masker(self) -> Masker:

@@ -34,6 +34,9 @@ class RecordBody(Schema):
 
 class CreatedSchema(Schema):
     id = ma.String()
+    flags = ma.List(ma.String(), metadata={
+        "description": "`matches_erased_subject`: the record carries the email of a subject "
+                       "erased earlier (audited; for the compliance officer to review)"})
 
 
 class RecordSchema(Schema):

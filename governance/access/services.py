@@ -71,6 +71,7 @@ class DataAccessService:
         record_audit: Callable[[AuditEvent], None],
         caller: Caller,
         request_id: str | None = None,
+        suppressed: Callable[[str, Mapping[str, Any], str], bool] | None = None,
     ) -> None:
         self.session = session
         self.store = store
@@ -82,6 +83,8 @@ class DataAccessService:
         self.record_audit = record_audit
         self.caller = caller
         self.request_id = request_id
+        # After an erasure: does a write recreate an erased subject? (audits a match)
+        self.suppressed = suppressed
 
     # -- decisions ------------------------------------------------------------------------
     def _decide(self, action: AuditAction, collection: str, purpose: str, kind: Action,
@@ -229,7 +232,12 @@ class DataAccessService:
             Target(collection=collection, record_id=record.id, subject_id=owner),
             details={"fields": sorted(fields), "redacted_fields": redacted},
         ))
-        return ReadResult({"id": record.id}, decision)
+        body: dict[str, Any] = {"id": record.id}
+        if self.suppressed is not None and self.suppressed(collection, cleaned, record.id):
+            # Flagged, not refused: the person may have come back on their own; the
+            # compliance officer decides (the match is in the audit log).
+            body["flags"] = ["matches_erased_subject"]
+        return ReadResult(body, decision)
 
     def update(self, collection: str, record_id: str, purpose: str,
                changes: Mapping[str, Any]) -> ReadResult:

@@ -9,7 +9,6 @@ audits a matched value: entity types, positions, counts and scores only.
 from __future__ import annotations
 
 import secrets
-import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,6 +41,9 @@ from governance.pii.models import (
 )
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
+
+# The task runners live in governance.tasks (shared with data-subject requests).
+from governance.tasks import InlineRunner, ThreadRunner  # noqa: F401 - re-exported
 from policies.types import Collection, DataMap, Field, FieldType
 
 _TEXT_TYPES = (FieldType.STRING, FieldType.TEXT)
@@ -396,31 +398,3 @@ class ScanService:
             "findings": findings,
         }
 
-
-# -- running scans in the background --------------------------------------------------------
-class InlineRunner:
-    """Runs a job in the caller's thread (tests, the CLI)."""
-
-    def submit(self, job: Callable[[], None]) -> None:
-        job()
-
-
-class ThreadRunner:
-    """The embedded default's task runner: one daemon thread per job, in this process.
-
-    A job that dies with the process stays ``running`` in its table and is resumed by
-    ``governance pii scan --resume`` (a Celery runner would retry it instead)."""
-
-    def __init__(self) -> None:
-        self.threads: list[threading.Thread] = []
-
-    def submit(self, job: Callable[[], None]) -> None:
-        def guarded() -> None:
-            try:
-                job()
-            except Exception:  # noqa: BLE001, S110 - the job recorded its failure state
-                pass
-
-        thread = threading.Thread(target=guarded, name="pii-scan", daemon=True)
-        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
-        thread.start()

@@ -284,3 +284,28 @@ def test_a_list_is_audited_with_a_count_and_a_digest(http, support, ada, runtime
     http.get("/v1/data/customers?purpose=customer_support", headers=support)
     event = [d for d in audit_documents(runtime, session) if d["action"] == "data.listed"][-1]
     assert event["details"]["count"] >= 1 and len(event["details"]["digest"]) == 64
+
+
+def test_creating_a_customer_with_an_erased_subjects_email_is_flagged_and_audited(
+    http, support, runtime, session
+) -> None:
+    from datetime import UTC, datetime
+
+    from governance.requests.models import ErasureSuppression
+
+    index = runtime.crypto.blind_index("customers", "email", "returned@mail.example")
+    session.add(ErasureSuppression(email_bidx=index, created_at=datetime.now(UTC)))
+    session.commit()
+
+    response = http.post("/v1/data/customers?purpose=customer_support",
+                         json={**CUSTOMER, "email": "Returned@mail.example"}, headers=support)
+    other = http.post("/v1/data/customers?purpose=customer_support",
+                      json={**CUSTOMER, "email": "new.person@mail.example"}, headers=support)
+
+    assert response.status_code == 201
+    assert response.get_json()["flags"] == ["matches_erased_subject"]
+    assert "flags" not in other.get_json()
+    matched = [d for d in audit_documents(runtime, session)
+               if d["action"] == "request.suppression.matched"]
+    assert matched and matched[-1]["target"]["record_id"] == response.get_json()["id"]
+    assert "returned@" not in json.dumps(matched)

@@ -30,7 +30,7 @@ def plaintext_store(rt: Runtime, count: int) -> list[str]:
     with unit_of_work(rt.sessions) as session:
         session.execute(insert(customers), [
             {"id": i, "first_name": to_plain_bytes(fields["first_name"], "Ada"),
-             "last_name": "Fictional".encode(),  # bare text, as a legacy column would hold
+             "last_name": b"Fictional",  # bare text, as a legacy column would hold
              "email": to_plain_bytes(fields["email"], f"person{n}@mail.example"),
              "phone": b"+12015550123", "city": "Exampleville", "created_at": now, "updated_at": now}
             for n, i in enumerate(ids)

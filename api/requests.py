@@ -1,0 +1,196 @@
+"""Data-subject requests for compliance officers: intake, workflow, execution, export.
+
+A handler parses, calls :class:`governance.requests.services.RequestService` (which writes
+and audits in the request's transaction) and serialises. ``/execute`` records the plan and
+answers 202 at once; the steps run on the runtime's task runner after this request commits
+(in-process thread on the embedded default), and ``GET /v1/requests/{id}`` shows them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, after_this_request, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import requires
+from api.context import actor, db, record, runtime
+from api.pagination import decode_cursor, encode_cursor
+from api.schemas.requests import (
+    ReasonSchema,
+    RequestCreateSchema,
+    RequestPageSchema,
+    RequestSchema,
+    RequestsQuery,
+    VerificationSchema,
+)
+from audit.events import AuditEvent
+from governance.audit_actions import AuditAction
+from governance.authz import Permission
+from governance.requests.models import OPEN_STATUSES, DsrExport, DsrRequest
+from governance.requests.services import QueueFilter, RequestExecutor, RequestService
+
+blp = Blueprint("requests", __name__, url_prefix="/v1/requests",
+                description="Data-subject requests (GDPR, CCPA)")
+
+
+def _service() -> RequestService:
+    return RequestService(db(), runtime(), actor(), request_id=g.request_id)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def view(request: DsrRequest, *, steps: bool = False) -> dict[str, Any]:
+    due = _aware(request.due_at)
+    body: dict[str, Any] = {
+        c: getattr(request, c) for c in (
+            "id", "type", "regulation", "status", "subject_id", "subject_found", "extended",
+            "extension_reason", "verification_method", "rejection_reason", "details", "result",
+            "error", "created_by")
+    }
+    for c in ("received_at", "due_at", "verified_at", "started_at", "finished_at", "created_at"):
+        body[c] = _aware(getattr(request, c))
+    body["overdue"] = bool(request.status in OPEN_STATUSES and due is not None
+                           and due < datetime.now(UTC))
+    if request.type in ("access", "portability"):
+        body["export_available"] = db().get(DsrExport, request.id) is not None
+    if steps:
+        body["steps"] = [
+            {"position": s.position, "name": s.name, "state": s.state, "attempts": s.attempts,
+             "finished_at": _aware(s.finished_at), "result": s.result}
+            for s in _service().steps(request.id)
+        ]
+    return body
+
+
+@blp.route("")
+class Requests(MethodView):
+    @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_CREATED)
+    @blp.arguments(RequestCreateSchema)
+    @blp.response(201, RequestSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Record a request. The subject is found by email (blind index) or id; an unknown
+        subject is accepted and completes with "no data held". A second open request of the
+        same type for the same subject is refused (409, `existing_request_id`)."""
+        created = _service().create(body["type"], body["regulation"], body["subject"],
+                                    body.get("details"), body.get("received_at"))
+        g.audited = True
+        return view(created)
+
+    @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_LISTED)
+    @blp.arguments(RequestsQuery, location="query")
+    @blp.response(200, RequestPageSchema)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The queue, by due time: `status=`, `overdue=true`, `due_within_days=7`."""
+        after = decode_cursor(query["cursor"], list)
+        if after is not None and (len(after) != 2 or not all(isinstance(a, str) for a in after)):
+            from api.pagination import InvalidCursor
+
+            raise InvalidCursor("the cursor is not one this service issued")
+        try:
+            items, cursor = _service().list(
+                QueueFilter(status=query["status"], overdue=query["overdue"],
+                            due_within_days=query["due_within_days"]),
+                after=tuple(after) if after else None, limit=query["limit"])
+        except ValueError:
+            from api.pagination import InvalidCursor
+
+            raise InvalidCursor("the cursor is not one this service issued") from None
+        record(AuditEvent(action=str(AuditAction.REQUEST_LISTED), actor=actor(),
+                          policy_version=runtime().policy.version,
+                          details={"count": len(items)}))
+        return {"items": [view(r) for r in items],
+                "next_cursor": encode_cursor(list(cursor)) if cursor else None}
+
+
+@blp.route("/<request_id>")
+class RequestItem(MethodView):
+    @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_READ)
+    @blp.response(200, RequestSchema)
+    def get(self, request_id: str) -> dict[str, Any]:
+        """The request with its recorded steps."""
+        return view(_service().get(request_id), steps=True)
+
+
+@blp.route("/<request_id>/verify")
+class Verify(MethodView):
+    @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_VERIFIED)
+    @blp.arguments(VerificationSchema)
+    @blp.response(200, RequestSchema)
+    def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+        """Record that the subject's identity was verified, and how."""
+        done = _service().verify(request_id, body["method"])
+        g.audited = True
+        return view(done)
+
+
+@blp.route("/<request_id>/reject")
+class Reject(MethodView):
+    @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_REJECTED)
+    @blp.arguments(ReasonSchema)
+    @blp.response(200, RequestSchema)
+    def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+        """Reject a received or verified request, with the reason given to the subject."""
+        done = _service().reject(request_id, body["reason"])
+        g.audited = True
+        return view(done)
+
+
+@blp.route("/<request_id>/extend")
+class Extend(MethodView):
+    @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_EXTENDED)
+    @blp.arguments(ReasonSchema)
+    @blp.response(200, RequestSchema)
+    def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+        """Extend the deadline once, with a reason: GDPR by two months, CCPA by 45 days
+        (a CCPA opt-out cannot be extended)."""
+        done = _service().extend(request_id, body["reason"])
+        g.audited = True
+        return view(done)
+
+
+@blp.route("/<request_id>/execute")
+class Execute(MethodView):
+    @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_STARTED)
+    @blp.response(202, RequestSchema)
+    def post(self, request_id: str) -> dict[str, Any]:
+        """Execute (or resume) the request: 409 unless verified (a CCPA opt-out needs no
+        verification). Answers at once; the steps run in the background."""
+        rt = runtime()
+        started = _service().start(request_id)
+        g.audited = True
+        executor = RequestExecutor(rt, actor(), http_request_id=g.request_id)
+        target = started.id
+
+        @after_this_request
+        def run_after_commit(response: Response) -> Response:
+            # The plan is committed by this request's unit of work after the view; the job
+            # starts once the response is done, so it always finds its steps.
+            if response.status_code == 202:
+                response.call_on_close(lambda: rt.task_runner.submit(lambda: executor.run(target)))
+            return response
+
+        return view(started, steps=True)
+
+
+@blp.route("/<request_id>/export")
+class Export(MethodView):
+    @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_EXPORT_DOWNLOADED)
+    @blp.response(200, content_type="application/zip", description="the export ZIP")
+    def get(self, request_id: str) -> Response:
+        """The access or portability export: a ZIP with `data.json` (every record, decrypted,
+        grouped by collection, each field with its category, purposes, legal bases,
+        recipients and retention; the consent history) and one CSV per collection. 409 until
+        the request completed; 410 after the export's retention period (30 days)."""
+        content = _service().export(request_id)
+        g.audited = True
+        return Response(content, mimetype="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="request-{request_id}.zip"',
+            "Cache-Control": "no-store",
+        })

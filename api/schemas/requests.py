@@ -1,0 +1,89 @@
+from marshmallow import Schema, fields, validate
+
+from governance.requests.deadlines import Regulation, RequestType
+from governance.requests.models import RequestStatus
+
+TYPES = [t.value for t in RequestType]
+STATUSES = [s.value for s in RequestStatus]
+
+
+class SubjectRefSchema(Schema):
+    email = fields.String(validate=validate.Length(min=3, max=254),
+                          metadata={"description": "found through the email's blind index"})
+    subject_id = fields.String(validate=validate.Length(min=1, max=32))
+
+
+class RequestCreateSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(TYPES))
+    regulation = fields.String(required=True,
+                               validate=validate.OneOf([r.value for r in Regulation]))
+    subject = fields.Nested(SubjectRefSchema, required=True,
+                            metadata={"description": "exactly one of email, subject_id"})
+    details = fields.Dict(load_default=None, metadata={
+        "description": 'objection: {"purposes": [...]}; rectification: {"corrections": '
+                       '[{"collection", "record_id"?, "fields": {name: value}}]}; '
+                       "other types: none"})
+    received_at = fields.AwareDateTime(load_default=None, metadata={
+        "description": "when the request reached us (default: now); the deadline runs from it"})
+
+
+class VerificationSchema(Schema):
+    method = fields.String(required=True, validate=validate.Length(min=2, max=64), metadata={
+        "description": 'how the identity was verified, e.g. "email code", "signed letter", '
+                       '"account login"'})
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class StepSchema(Schema):
+    position = fields.Integer()
+    name = fields.String(metadata={"description": "e.g. delete:interactions, shred, verify"})
+    state = fields.String(metadata={"enum": ["pending", "done"]})
+    attempts = fields.Integer()
+    finished_at = fields.DateTime(allow_none=True)
+    result = fields.Dict(allow_none=True, metadata={"description": "counts and ids, never values"})
+
+
+class RequestSchema(Schema):
+    id = fields.String()
+    type = fields.String(metadata={"enum": TYPES})
+    regulation = fields.String()
+    status = fields.String(metadata={"enum": STATUSES})
+    subject_id = fields.String(allow_none=True)
+    subject_found = fields.Boolean()
+    received_at = fields.DateTime()
+    due_at = fields.DateTime(metadata={"description": "the end of the last day to answer (UTC)"})
+    overdue = fields.Boolean()
+    extended = fields.Boolean()
+    extension_reason = fields.String(allow_none=True)
+    verification_method = fields.String(allow_none=True)
+    verified_at = fields.DateTime(allow_none=True)
+    rejection_reason = fields.String(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    details = fields.Dict(
+        metadata={"description": "purposes, or corrected field names (no values)"})
+    result = fields.Dict(allow_none=True)
+    error = fields.String(allow_none=True)
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    export_available = fields.Boolean()
+    steps = fields.List(fields.Nested(StepSchema))
+
+
+class RequestPageSchema(Schema):
+    items = fields.List(fields.Nested(RequestSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class RequestsQuery(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    overdue = fields.Boolean(load_default=None, metadata={
+        "description": "true: open requests past their due time; false: open ones not yet due"})
+    due_within_days = fields.Integer(load_default=None, validate=validate.Range(min=0, max=366),
+                                     metadata={"description": "open requests due within N days "
+                                                              "(7: the week's view)"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=300))
