@@ -52,7 +52,9 @@ from governance.consent.services import (
     processable_clause,
 )
 from governance.db import make_engine, make_session_factory, unit_of_work
-from governance.runtime import Runtime
+from governance.keys.services import FieldCrypto
+from governance.migrate import upgrade_keystore
+from governance.runtime import Runtime, open_key_service
 from governance.settings import PACKAGED_POLICY_DIR, Settings
 from governance.store.schema import CrmTables
 from policies.loader import load_policy_set
@@ -168,9 +170,12 @@ def _runtime(url: str, directory: Path) -> Runtime:
         generate_signing_key(key)
     policy = load_policy_set(PACKAGED_POLICY_DIR)
     engine = make_engine(url)
+    upgrade_keystore(settings.keystore_url)
+    keys = open_key_service(settings)
     return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine),
                    policy=policy, tables=CrmTables(policy.datamap),
-                   audit=AuditLog(NoteSigner(ORIGIN, load_signing_key(key)), ORIGIN))
+                   audit=AuditLog(NoteSigner(ORIGIN, load_signing_key(key)), ORIGIN),
+                   keys=keys, crypto=FieldCrypto(keys, policy.datamap))
 
 
 def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Row]:
