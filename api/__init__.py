@@ -87,7 +87,9 @@ def create_app(
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
     # The OpenAPI document (flask-smorest's own blueprint) is served unauthenticated.
-    app.extensions["public_endpoints"] = {e for e in app.view_functions if e.startswith("api-docs.")}
+    app.extensions["public_endpoints"] = {
+        e for e in app.view_functions if e.startswith("api-docs.")
+    }
     register_error_handlers(app)
     app.before_request(_begin)
     app.before_request(authenticate_request)

@@ -120,7 +120,8 @@ class ConsistencyProof(MethodView):
         """RFC 6962 consistency proof that the tree of ``second`` extends that of ``first``."""
         _integrate()
         proof = runtime().audit.consistency_proof(db(), query["first"], query["second"])
-        return {"first": query["first"], "second": query["second"], "proof": [h.hex() for h in proof]}
+        return {"first": query["first"], "second": query["second"],
+                "proof": [h.hex() for h in proof]}
 
 
 @blp.route("/verify")

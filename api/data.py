@@ -75,7 +75,8 @@ class OneRecord(MethodView):
     @blp.response(200, description="the record with only the fields the policy allows")
     def get(self, query: dict[str, Any], collection: str, record_id: str) -> dict[str, Any]:
         """One record for a purpose; a subject who may not be processed for it: 403."""
-        result = _service().read(collection, record_id, query["purpose"], _fields(query["field_names"]))
+        result = _service().read(collection, record_id, query["purpose"],
+                                 _fields(query["field_names"]))
         body = result.body
         if query["explain"]:
             body["decision"] = result.decision.explain()

@@ -61,7 +61,9 @@ class Row:
 def _keystore(url: str, key_file: Path) -> KeyService:
     upgrade_keystore(url)
     provider, _ = open_local_provider(key_file, None)
-    return KeyService(provider, KeyStore(make_engine(url, write_lock_at_begin=False, secure_delete=True)))
+    return KeyService(
+        provider, KeyStore(make_engine(url, write_lock_at_begin=False, secure_delete=True))
+    )
 
 
 def field_path(keys: KeyService, rounds: int) -> tuple[float, float]:
@@ -100,11 +102,14 @@ def rotation(keys: KeyService, subjects: int, say: Callable[[str], None]) -> flo
     """Seconds to rotate the KEK of a key store holding ``subjects`` data keys."""
     say(f"  creating {subjects:,} data keys")
     for at in range(0, subjects, 5000):
-        keys.keystore.insert([keys._new_key(f"{n:032x}") for n in range(at, min(at + 5000, subjects))])
+        keys.keystore.insert(
+            [keys._new_key(f"{n:032x}") for n in range(at, min(at + 5000, subjects))]
+        )
     started = time.perf_counter()
     report = rotate(keys, None)
     seconds = time.perf_counter() - started
-    assert report.rewrapped == subjects and keys.keystore.count_by_version() == {report.kek_version: subjects}
+    assert (report.rewrapped == subjects
+            and keys.keystore.count_by_version() == {report.kek_version: subjects})
     return seconds
 
 
@@ -155,10 +160,14 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         ours_row.cells[SQLITE] = f"{ours:,.0f}/s"
         raw_row.cells[SQLITE] = f"{raw:,.0f}/s"
         ratio = raw / ours
-        ratio_row.cells[SQLITE] = f"{ratio:.2f}x  " + ("target met" if ratio <= RATIO_TARGET else "above target")
+        ratio_row.cells[SQLITE] = f"{ratio:.2f}x  " + (
+            "target met" if ratio <= RATIO_TARGET else "above target"
+        )
         say(f"SQLite: rotation of {subjects:,} subjects")
-        seconds = rotation(_keystore(f"sqlite:///{directory / 'rotation.db'}", directory / "kek2.json"),
-                           subjects, say)
+        seconds = rotation(
+            _keystore(f"sqlite:///{directory / 'rotation.db'}", directory / "kek2.json"),
+            subjects, say,
+        )
         met = "  target met" if seconds < ROTATION_TARGET_S else "  above target"
         rotate_row.cells[SQLITE] = f"{seconds:.1f} s" + (met if subjects >= 100_000 else "")
         rate_row.cells[SQLITE] = f"{subjects / seconds:,.0f}/s"

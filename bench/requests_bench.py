@@ -66,9 +66,24 @@ def _database(server: str, name: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def _drop(server: str, names: list[str]) -> None:
+    admin = create_engine(make_url(server), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 def store_runtime(server: str, customers: int, directory: Path) -> Runtime:
-    database = _database(server, f"gov_bench_requests_{customers}")
-    keystore = _database(server, f"gov_bench_requests_{customers}_keys")
+    names = [f"gov_bench_requests_{customers}", f"gov_bench_requests_{customers}_keys"]
+    if not (directory / f"kek-{customers}.json").exists():
+        # A kept store whose key file is not in this bench directory cannot be read (the
+        # service refuses to start on it): it is the bench's own, so start it afresh.
+        _drop(server, names)
+    database = _database(server, names[0])
+    keystore = _database(server, names[1])
     upgrade(database)
     upgrade_keystore(keystore)
     directory.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.APPLICATION: frozenset(
-        {Permission.CONSENT_READ, Permission.CONSENT_WRITE, Permission.DATA_READ, Permission.DATA_WRITE}
+        {
+            Permission.CONSENT_READ,
+            Permission.CONSENT_WRITE,
+            Permission.DATA_READ,
+            Permission.DATA_WRITE,
+        }
     ),
     Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.POLICY_READ}),
     Role.COMPLIANCE_OFFICER: frozenset(

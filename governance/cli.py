@@ -32,7 +32,9 @@ def _runtime() -> Runtime:
 def _record(rt: Runtime, session: Any, action: AuditAction, **kwargs: Any) -> None:
     rt.audit.record(
         session,
-        AuditEvent(action=str(action), actor=cli_actor(), policy_version=rt.policy.version, **kwargs),
+        AuditEvent(
+            action=str(action), actor=cli_actor(), policy_version=rt.policy.version, **kwargs
+        ),
     )
 
 
@@ -64,7 +66,8 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"id": issued.client.id, "key": issued.key}))
     else:
-        print(f"created client {issued.client.name} ({issued.client.id}), role {issued.client.role}")
+        print(f"created client {issued.client.name} ({issued.client.id}), "
+              f"role {issued.client.role}")
         print("the key is shown once; store it now:")
         print(issued.key)
     return 0
@@ -151,7 +154,8 @@ def cmd_keys_status(args: argparse.Namespace) -> int:
         state = "current" if v["current"] else ("retired" if v["retired_at"] else "live")
         print(f"  version {v['version']:>3}  {state:8} data keys {v['data_keys']:>9,}  "
               f"created {v['created_at']}")
-    print(f"data keys: {status['live_data_keys']:,} live, {status['shredded_data_keys']:,} shredded")
+    print(f"data keys: {status['live_data_keys']:,} live, "
+          f"{status['shredded_data_keys']:,} shredded")
     job = status["rotation"]
     if job is not None:
         print(f"last rotation {job['id']}: {job['state']}, to version {job['kek_version']}, "
@@ -195,8 +199,8 @@ def cmd_keys_encrypt_existing(args: argparse.Namespace) -> int:
                               _key_events(rt), batch_size=args.batch_size, progress=progress)
     print(file=sys.stderr)
     _integrate(rt, checkpoint=False)
-    print(f"{'resumed' if report.resumed else 'done'}: {report.rows:,} rows, {report.sealed:,} values "
-          f"sealed, {report.indexed:,} blind indexes filled")
+    print(f"{'resumed' if report.resumed else 'done'}: {report.rows:,} rows, "
+          f"{report.sealed:,} values sealed, {report.indexed:,} blind indexes filled")
     if report.without_subject or report.unreadable:
         print(f"left as they are: {report.without_subject:,} values in rows of no subject, "
               f"{report.unreadable:,} values not of their field's type (fix, then run again)")
@@ -211,7 +215,8 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     policy = load_policy_set(Settings.from_env().policy_dir)
     datamap = policy.datamap
     print(f"policy version {policy.version}")
-    print(f"{'collection':20} {'relation':8} {'fields':>6} {'encrypted':>9} {'retention':9} erasure")
+    print(f"{'collection':20} {'relation':8} {'fields':>6} {'encrypted':>9} "
+          f"{'retention':9} erasure")
     for c in datamap.collections.values():
         enc = sum(f.encrypted for f in c.fields.values())
         print(f"{c.name:20} {c.relation:8} {len(c.fields):>6} {enc:>9} "
@@ -411,12 +416,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     up = db.add_parser(
-        "upgrade", help="apply the migrations to GOVERNANCE_DATABASE_URL and GOVERNANCE_KEYSTORE_URL"
+        "upgrade",
+        help="apply the migrations to GOVERNANCE_DATABASE_URL and GOVERNANCE_KEYSTORE_URL",
     )
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
 
-    clients = sub.add_parser("clients", help="API clients").add_subparsers(dest="clients", required=True)
+    clients = sub.add_parser("clients", help="API clients").add_subparsers(
+        dest="clients", required=True
+    )
     create = clients.add_parser("create", help="create a client and print its key once")
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -430,7 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("client", help="client id or name")
     revoke.set_defaults(func=cmd_clients_revoke)
 
-    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit", required=True)
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit", required=True
+    )
     verify = audit.add_parser("verify", help="recompute the tree and check every checkpoint")
     verify.set_defaults(func=cmd_audit_verify)
     export = audit.add_parser("export", help="write the log as JSON Lines with its checkpoint")
@@ -449,12 +459,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pause between batches, to spare a busy key store")
     rotate.set_defaults(func=cmd_keys_rotate)
     existing = keys.add_parser(
-        "encrypt-existing", help="seal plaintext values of encrypted fields (adopted stores); resumable"
+        "encrypt-existing",
+        help="seal plaintext values of encrypted fields (adopted stores); resumable",
     )
     existing.add_argument("--batch-size", type=_positive, default=500)
     existing.set_defaults(func=cmd_keys_encrypt_existing)
 
-    policy = sub.add_parser("policy", help="policy files").add_subparsers(dest="policy", required=True)
+    policy = sub.add_parser("policy", help="policy files").add_subparsers(
+        dest="policy", required=True
+    )
     check = policy.add_parser("check", help="validate the policy files and summarise them")
     check.set_defaults(func=cmd_policy_check)
 

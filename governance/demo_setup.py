@@ -66,7 +66,8 @@ def run_demo(args: argparse.Namespace) -> int:
                 target=Target(record_id=issued.client.id), policy_version=rt.policy.version,
                 details={"client_id": issued.client.id, "role": role, "purposes": list(purposes)}))
         rt.audit.record(session, AuditEvent(
-            action=str(AuditAction.DEMO_LOADED), actor=cli_actor(), policy_version=rt.policy.version,
+            action=str(AuditAction.DEMO_LOADED), actor=cli_actor(),
+            policy_version=rt.policy.version,
             details={"rows": sum(summary.inserted.values()), "count": args.customers}))
     with unit_of_work(rt.sessions) as session:
         rt.audit.integrate(session, checkpoint=True)

@@ -53,7 +53,9 @@ class Runtime:
         if self.read_sessions is None:
             self.read_sessions = self.sessions
         if self.decisions is None:
-            self.decisions = PolicyEngine(self.policy.access, self.policy.purposes, self.policy.version)
+            self.decisions = PolicyEngine(
+                self.policy.access, self.policy.purposes, self.policy.version
+            )
         if self.task_runner is None:
             from governance.tasks import InlineRunner, ThreadRunner
 
@@ -68,7 +70,6 @@ class Runtime:
                     request_id: str | None = None) -> DataAccessService:
         """The policy read/write path for one unit of work."""
         from governance.consent.services import ConsentService
-
         from governance.requests.suppression import SuppressionList
 
         consent = ConsentService(session, self, caller.actor, request_id=request_id)
@@ -205,7 +206,8 @@ def _audit_signer(settings: Settings) -> NoteSigner:
         key = load_signing_key(path)
     except (OSError, ValueError) as exc:
         raise SettingsError(
-            f"GOVERNANCE_AUDIT_SIGNING_KEY_FILE: cannot load or create the key ({type(exc).__name__})"
+            "GOVERNANCE_AUDIT_SIGNING_KEY_FILE: cannot load or create the key "
+            f"({type(exc).__name__})"
         ) from None
     return NoteSigner(settings.audit_key_name, key)
 

@@ -68,7 +68,10 @@ class Settings:
         # The key store is a database of its own so that CRM backups never hold the keys
         # that open them; on the embedded default, its own SQLite file beside the key file.
         keystore_url = _database_url(
-            env.get("GOVERNANCE_KEYSTORE_URL", f"sqlite:///{key_file.parent.resolve() / 'keystore.db'}"),
+            env.get(
+                "GOVERNANCE_KEYSTORE_URL",
+                f"sqlite:///{key_file.parent.resolve() / 'keystore.db'}",
+            ),
             "GOVERNANCE_KEYSTORE_URL",
         )
         if make_url(keystore_url) == make_url(database_url):

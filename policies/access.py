@@ -144,7 +144,9 @@ def _covers(rule: Rule, collection: Collection, field_name: str, category: str |
     return any(category == c or category.startswith(c + ".") for c in rule.categories)
 
 
-def _compile(purpose: str, rules: tuple[Rule, ...], datamap: DataMap) -> dict[str, CollectionAccess]:
+def _compile(
+    purpose: str, rules: tuple[Rule, ...], datamap: DataMap
+) -> dict[str, CollectionAccess]:
     compiled: dict[str, CollectionAccess] = {}
     for collection in datamap.collections.values():
         names: list[tuple[str, str | None]] = [(ID_COLUMN, None)]
@@ -168,7 +170,9 @@ def _compile(purpose: str, rules: tuple[Rule, ...], datamap: DataMap) -> dict[st
             elif denied:
                 write_reasons[name] = f"field {name}: denied by rule {denied[0].name}"
             else:
-                write_reasons[name] = f"field {name}: no rule of purpose {purpose} lets it be written"
+                write_reasons[name] = (
+                    f"field {name}: no rule of purpose {purpose} lets it be written"
+                )
         compiled[collection.name] = CollectionAccess(
             collection=collection.name, read=MappingProxyType(read),
             writable=frozenset(writable), write_reasons=MappingProxyType(write_reasons),
@@ -176,13 +180,17 @@ def _compile(purpose: str, rules: tuple[Rule, ...], datamap: DataMap) -> dict[st
     return compiled
 
 
-def _read_decision(purpose: str, name: str, category: str | None, covering: list[Rule]) -> FieldDecision:
+def _read_decision(
+    purpose: str, name: str, category: str | None, covering: list[Rule]
+) -> FieldDecision:
     if not covering:
         if category is None:
-            return FieldDecision(name, Effect.ALLOW, None, None, f"field {name}: the record's identifier")
+            return FieldDecision(name, Effect.ALLOW, None, None,
+                                 f"field {name}: the record's identifier")
         return FieldDecision(name, Effect.DENY, None, None,
                              f"field {name}: no rule of purpose {purpose} allows it")
-    winner = max(covering, key=lambda r: _RANK[(r.effect, r.mask if r.effect is Effect.MASK else None)])
+    winner = max(covering,
+                 key=lambda r: _RANK[(r.effect, r.mask if r.effect is Effect.MASK else None)])
     if winner.effect is Effect.ALLOW:
         reason = f"field {name}: allowed by rule {winner.name}"
     elif winner.effect is Effect.MASK:
@@ -224,7 +232,8 @@ def parse_access(document: Any, datamap: DataMap, purposes: PurposeSet,
         spec = check.mapping(body, path, _PURPOSE_KEYS)
         if spec is None:
             continue
-        free_text = check.enum(FreeTextPii, spec.get("free_text_pii", "refuse"), f"{path}.free_text_pii")
+        free_text = check.enum(FreeTextPii, spec.get("free_text_pii", "refuse"),
+                               f"{path}.free_text_pii")
         rules = _rules(check, purpose_id, spec.get("rules"), f"{path}.rules", datamap)
         parsed[purpose_id] = PurposeAccess(
             purpose=purpose_id, rules=rules, free_text_pii=free_text or FreeTextPii.REFUSE,
@@ -240,7 +249,10 @@ def parse_access(document: Any, datamap: DataMap, purposes: PurposeSet,
     for purpose in purposes:
         if purpose.id not in compiled:
             compiled[purpose.id] = PurposeAccess(
-                purpose.id, (), FreeTextPii.REFUSE, MappingProxyType(_compile(purpose.id, (), datamap))
+                purpose.id,
+                (),
+                FreeTextPii.REFUSE,
+                MappingProxyType(_compile(purpose.id, (), datamap)),
             )
     return AccessPolicy(purposes=MappingProxyType(compiled))
 
@@ -254,7 +266,9 @@ def _names(check: _Checker, value: Any, path: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _rules(check: _Checker, purpose: str, raw: Any, path: str, datamap: DataMap) -> tuple[Rule, ...]:
+def _rules(
+    check: _Checker, purpose: str, raw: Any, path: str, datamap: DataMap
+) -> tuple[Rule, ...]:
     if not isinstance(raw, list) or not raw:
         check.fail(path, "must be a non-empty list of rules")
         return ()
@@ -299,7 +313,8 @@ def _rules(check: _Checker, purpose: str, raw: Any, path: str, datamap: DataMap)
             if f == "*":
                 continue
             if f in SYSTEM_FIELDS:
-                if effect is Effect.DENY or (effect is Effect.MASK and mask is not Mask.HASH) or write:
+                if (effect is Effect.DENY or (effect is Effect.MASK and mask is not Mask.HASH)
+                        or write):
                     check.fail(f"{at}.fields", f"{f} can only be allowed or masked with hash")
                 continue
             holders = [c for c in targets if f in c.fields]
@@ -308,7 +323,8 @@ def _rules(check: _Checker, purpose: str, raw: Any, path: str, datamap: DataMap)
             if mask is not None and (allowed := _MASK_TYPES[mask]) is not None:
                 for c in holders:
                     if c.fields[f].type not in allowed:
-                        check.fail(f"{at}.mask", f"{mask} does not apply to {c.name}.{f} ({c.fields[f].type})")
+                        check.fail(f"{at}.mask",
+                                   f"{mask} does not apply to {c.name}.{f} ({c.fields[f].type})")
         for prefix in categories:
             if not any(fl.category == prefix or fl.category.startswith(prefix + ".")
                        for c in targets for fl in c.fields.values()):

@@ -79,7 +79,9 @@ class PolicyEngine:
         # the same few shapes over and over, so the field work is done once per shape.
         self._shapes: dict[tuple[object, ...], Decision] = {}
 
-    def _deny(self, reason: str, denial: str, fields: Mapping[str, FieldDecision] | None = None) -> Decision:
+    def _deny(
+        self, reason: str, denial: str, fields: Mapping[str, FieldDecision] | None = None
+    ) -> Decision:
         return Decision(False, reason, self.version, denial,
                         fields if fields is not None else MappingProxyType({}))
 
@@ -114,7 +116,8 @@ class PolicyEngine:
             decided = access.read
             if not access.readable:
                 return self._deny(
-                    f"purpose {request.purpose}: reads nothing of {request.collection}", "collection"
+                    f"purpose {request.purpose}: reads nothing of {request.collection}",
+                    "collection",
                 )
             if request.fields is not None:
                 picked = {}
@@ -131,7 +134,8 @@ class PolicyEngine:
         else:
             if not access.writable:
                 return self._deny(
-                    f"purpose {request.purpose}: writes nothing of {request.collection}", "collection"
+                    f"purpose {request.purpose}: writes nothing of {request.collection}",
+                    "collection",
                 )
             for name in request.fields or ():
                 if name not in access.writable:

@@ -2,7 +2,8 @@ from marshmallow import INCLUDE, Schema, validate
 from marshmallow import fields as ma
 
 _NAME = validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$", error="must be a purpose id")
-_FIELDS = validate.Regexp(r"^[A-Za-z0-9_,]{1,2000}$", error="must be field names separated by commas")
+_FIELDS = validate.Regexp(r"^[A-Za-z0-9_,]{1,2000}$",
+                          error="must be field names separated by commas")
 
 
 class PurposeQuery(Schema):
@@ -14,13 +15,13 @@ class ReadQuery(PurposeQuery):
     field_names = ma.String(load_default=None, validate=_FIELDS, data_key="fields",
                             metadata={"description": "comma-separated field names"})
     explain = ma.Boolean(load_default=False,
-                             metadata={"description": "add the decision: per-field effect and reason"})
+                         metadata={"description": "add the decision: per-field effect and reason"})
 
 
 class ListQuery(ReadQuery):
     subject_id = ma.String(load_default=None, validate=validate.Length(min=1, max=64))
     email = ma.String(load_default=None, validate=validate.Length(min=1, max=254),
-                          metadata={"description": "find a customer by the blind index of its email"})
+                      metadata={"description": "find a customer by the blind index of its email"})
     limit = ma.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = ma.String(load_default=None, validate=validate.Length(max=200))
 

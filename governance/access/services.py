@@ -124,7 +124,8 @@ class DataAccessService:
              fields: tuple[str, ...] | None = None) -> ReadResult:
         self._known(collection, fields)
         decision = self._decide(AuditAction.DATA_READ, collection, purpose, Action.READ, fields,
-                                target=Target(collection=collection, record_id=_id_or_none(record_id)))
+                                target=Target(collection=collection,
+                                              record_id=_id_or_none(record_id)))
         subject_id: str | None = None
 
         def may_process(owner: str | None) -> None:

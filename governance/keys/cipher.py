@@ -79,7 +79,9 @@ def open_sealed(key: DataKey, prefix: bytes, record_id: str, stored: bytes) -> b
         _refuse(key, stored)
     aad = prefix + record_id.encode() + key.aad_suffix
     try:
-        return key.aead.decrypt(stored[_BODY : _BODY + NONCE_BYTES], stored[_BODY + NONCE_BYTES :], aad)
+        return key.aead.decrypt(
+            stored[_BODY : _BODY + NONCE_BYTES], stored[_BODY + NONCE_BYTES :], aad
+        )
     except InvalidTag:
         raise CiphertextIntegrityError(
             "the ciphertext failed authentication (altered, or moved from another row or field)"

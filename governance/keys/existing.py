@@ -123,7 +123,8 @@ def _batch(session: Session, collection: Collection, tables: CrmTables, crypto: 
                     value = crypto.open_value(collection.name, name, record_id, key, stored)
                     session.execute(
                         update(table).where(table.c[ID_COLUMN] == record_id)
-                        .values({codec.index_column: crypto.blind_index(collection.name, name, value)})
+                        .values({codec.index_column:
+                                 crypto.blind_index(collection.name, name, value)})
                     )
                     report.indexed += 1
                 continue

@@ -49,7 +49,9 @@ class KeyJob:
 
 
 _ONE_KEY = select(subject_keys.c.subject_id, subject_keys.c.key_id, subject_keys.c.kek_version,
-                  subject_keys.c.wrapped).where(subject_keys.c.subject_id == bindparam("subject_id"))
+                  subject_keys.c.wrapped).where(
+    subject_keys.c.subject_id == bindparam("subject_id")
+)
 
 
 def _now() -> datetime:

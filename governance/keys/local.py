@@ -286,7 +286,8 @@ def write_keyset(path: Path, document: Mapping[str, Any], *, replace: bool) -> N
 
 
 def open_local_provider(key_file: Path, kek_value: str | None) -> tuple[LocalKeyProvider, bool]:
-    """The provider and whether this call created the key file (the embedded default's first run)."""
+    """The provider and whether this call created the key file (the embedded default's
+    first run)."""
     if kek_value:
         return LocalKeyProvider(value=kek_value), False
     created = False

@@ -49,7 +49,8 @@ class RotationRunner:
     def _run(self, job: KeyJob, resumed: bool) -> None:
         try:
             report = run_rotation(self.keys, job, self.events, resumed=resumed)
-            logger.info("KEK rotation job %s done: %d data keys rewrapped", job.id, report.rewrapped)
+            logger.info("KEK rotation job %s done: %d data keys rewrapped",
+                        job.id, report.rewrapped)
         except Exception as exc:  # noqa: BLE001 - a background thread must log; the job resumes later
             # The type only: driver errors render their SQL parameters (wrapped keys).
             logger.error("KEK rotation job %s stopped (%s); it resumes on the next start",

@@ -52,7 +52,9 @@ class KeyService:
         self.keystore = keystore
         self._cache: dict[str, _Cached] = {}
 
-    def data_keys(self, subject_ids: Iterable[str], *, create: bool = False) -> dict[str, DataKey | None]:
+    def data_keys(
+        self, subject_ids: Iterable[str], *, create: bool = False
+    ) -> dict[str, DataKey | None]:
         """Each subject's data key; None for a subject whose key was shredded (or, without
         ``create``, never made). The key store is asked every time, so a shred done by
         another process is seen at once; only the unwrapping is cached."""
@@ -69,7 +71,9 @@ class KeyService:
         version = self.provider.current_version()
         key_id = secrets.token_hex(8)
         wrapped = self.provider.wrap(
-            version, secrets.token_bytes(DEK_BYTES), dek_associated_data(subject_id, version, key_id)
+            version,
+            secrets.token_bytes(DEK_BYTES),
+            dek_associated_data(subject_id, version, key_id),
         )
         return StoredKey(subject_id, key_id, version, wrapped)
 
@@ -93,7 +97,9 @@ class KeyService:
         """A 256-bit key for one named use (keyed hashes of masks and redactions), derived
         from the provider's index key, so it survives restarts and is shared by workers
         without a key file of its own. Each label gives an unrelated key."""
-        return hmac.digest(self.provider.index_key(), b"crm-gw/derived/v1\x00" + label.encode(), "sha256")
+        return hmac.digest(
+            self.provider.index_key(), b"crm-gw/derived/v1\x00" + label.encode(), "sha256"
+        )
 
     def shred(self, subject_id: str) -> str | None:
         """Destroy the subject's data key. Returns its key id (for the audit event), or None
@@ -126,7 +132,9 @@ class _FieldCodec:
         self.encode = plain_encoder(field)
         self.decode = plain_decoder(field)
         self.indexer = (
-            BlindIndexer(index_key, collection, field.name, field.category) if field.lookup else None
+            BlindIndexer(index_key, collection, field.name, field.category)
+            if field.lookup
+            else None
         )
         self.index_column = field.blind_index_column
 
@@ -138,7 +146,11 @@ class FieldCrypto:
         self.keys = keys
         index_key = keys.provider.index_key()
         self._codecs: dict[str, dict[str, _FieldCodec]] = {
-            c.name: {f.name: _FieldCodec(c.name, f, index_key) for f in c.fields.values() if f.encrypted}
+            c.name: {
+                f.name: _FieldCodec(c.name, f, index_key)
+                for f in c.fields.values()
+                if f.encrypted
+            }
             for c in datamap.collections.values()
         }
 
@@ -163,7 +175,9 @@ class FieldCrypto:
             if codec.indexer is not None and codec.index_column:
                 cells[codec.index_column] = codec.indexer(value)
 
-    def open_value(self, collection: str, field: str, record_id: str, key: DataKey, stored: bytes) -> Any:
+    def open_value(
+        self, collection: str, field: str, record_id: str, key: DataKey, stored: bytes
+    ) -> Any:
         codec = self._codecs[collection][field]
         return codec.decode(open_sealed(key, codec.prefix, record_id, stored))
 

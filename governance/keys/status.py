@@ -47,5 +47,7 @@ def key_status(keys: KeyService) -> dict[str, Any]:
         "versions": versions,
         "live_data_keys": counts["live"],
         "shredded_data_keys": counts["shredded"],
-        "rotation": job_view(keys.keystore.running_job(ROTATION) or keys.keystore.latest_job(ROTATION)),
+        "rotation": job_view(
+            keys.keystore.running_job(ROTATION) or keys.keystore.latest_job(ROTATION)
+        ),
     }

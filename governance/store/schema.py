@@ -112,5 +112,6 @@ class CrmTables:
         table = Table(collection.name, self.metadata, *columns)
         for field in collection.fields.values():
             if field.blind_index_column:
-                Index(f"ix_{collection.name}_{field.blind_index_column}", table.c[field.blind_index_column])
+                Index(f"ix_{collection.name}_{field.blind_index_column}",
+                      table.c[field.blind_index_column])
         return table

@@ -160,7 +160,8 @@ class RecordStore:
                     f"this {collection.name} record belongs to no data subject (anonymised); "
                     "its encrypted fields cannot be set",
                     {name: ["cannot be set on an anonymised record"]
-                     for name in self.crypto.encrypted_fields(collection.name) if cells.get(name) is not None},
+                     for name in self.crypto.encrypted_fields(collection.name)
+                     if cells.get(name) is not None},
                 )
             key = self.crypto.keys.data_keys([owner], create=True)[owner]
         self.crypto.seal_cells(collection.name, record_id, key, cells)
@@ -242,8 +243,11 @@ class RecordStore:
 
     def require_subject(self, subject_id: str) -> None:
         subjects = self.tables[self.datamap.subject_collection]
-        if self.session.scalar(select(subjects.c[ID_COLUMN]).where(subjects.c[ID_COLUMN] == subject_id)) is None:
-            raise InvalidRecord("no such data subject", {SUBJECT_COLUMN: ["must name an existing subject"]})
+        if self.session.scalar(
+            select(subjects.c[ID_COLUMN]).where(subjects.c[ID_COLUMN] == subject_id)
+        ) is None:
+            raise InvalidRecord("no such data subject",
+                                {SUBJECT_COLUMN: ["must name an existing subject"]})
 
     # -- read path ----------------------------------------------------------------------
     def _columns(self, table: Table, collection: Collection, names: list[str]) -> list[Any]:
@@ -252,7 +256,9 @@ class RecordStore:
             columns.append(table.c[SUBJECT_COLUMN])
         return columns + [table.c[n] for n in names]
 
-    def _records(self, collection: Collection, names: list[str], rows: Sequence[Row[Any]]) -> list[Record]:
+    def _records(
+        self, collection: Collection, names: list[str], rows: Sequence[Row[Any]]
+    ) -> list[Record]:
         """Records from rows, opening only the encrypted fields among ``names`` with one key
         store look-up for all the rows' subjects."""
         owner_column = (
@@ -290,7 +296,8 @@ class RecordStore:
                     values[name] = None
                     erased.append(name)
                 else:
-                    plain = self.crypto.open_value(collection.name, name, record_id, key, bytes(stored))
+                    plain = self.crypto.open_value(collection.name, name, record_id, key,
+                                                   bytes(stored))
                     values[name] = to_json(field, plain)
             else:
                 values[name] = to_json(field, stored)
@@ -372,7 +379,8 @@ class RecordStore:
                     {shown_name(name): ["is not a lookup field"]},
                 )
             if not isinstance(value, str) or not value.strip():
-                raise InvalidRecord("a lookup value must be a non-empty string", {name: ["is empty"]})
+                raise InvalidRecord("a lookup value must be a non-empty string",
+                                    {name: ["is empty"]})
             index = self.crypto.blind_index(collection.name, name, value)
             query = query.where(table.c[field.blind_index_column] == index)
         if where is not None:

@@ -30,7 +30,9 @@ def run_migrations_online() -> None:
 
 if context.is_offline_mode():
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"), literal_binds=True, version_table=VERSION_TABLE
+        url=config.get_main_option("sqlalchemy.url"),
+        literal_binds=True,
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -34,13 +34,15 @@ def upgrade() -> None:
     op.create_index("ix_audit_entries_subject_id", "audit_entries", ["subject_id"])
     op.create_table(
         "audit_queue",
-        sa.Column("entry_id", EntryId, sa.ForeignKey("audit_entries.id", name="fk_audit_queue_entry"),
+        sa.Column("entry_id", EntryId,
+                  sa.ForeignKey("audit_entries.id", name="fk_audit_queue_entry"),
                   primary_key=True, autoincrement=False),
     )
     op.create_table(
         "audit_sequence",
         sa.Column("leaf_index", sa.BigInteger(), primary_key=True, autoincrement=False),
-        sa.Column("entry_id", EntryId, sa.ForeignKey("audit_entries.id", name="fk_audit_sequence_entry"),
+        sa.Column("entry_id", EntryId,
+                  sa.ForeignKey("audit_entries.id", name="fk_audit_sequence_entry"),
                   nullable=False, unique=True),
         sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
     )

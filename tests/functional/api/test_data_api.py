@@ -55,7 +55,8 @@ def test_an_unknown_field_in_fields_is_400_naming_it(http, support, ada) -> None
 
 
 def test_a_denied_field_named_in_fields_is_403_with_the_reason(http, support, ada) -> None:
-    response = http.get(f"/v1/data/customers/{ada}?purpose=customer_support&fields=email,date_of_birth",
+    response = http.get(f"/v1/data/customers/{ada}?purpose=customer_support"
+                        "&fields=email,date_of_birth",
                         headers=support)
     assert response.status_code == 403
     body = response.get_json()
@@ -74,12 +75,15 @@ def test_a_missing_purpose_is_422_naming_the_parameter(http, support, ada) -> No
 
 
 def test_a_malformed_cursor_is_400(http, support) -> None:
-    response = http.get("/v1/data/customers?purpose=customer_support&cursor=not-ours!", headers=support)
+    response = http.get("/v1/data/customers?purpose=customer_support&cursor=not-ours!",
+                        headers=support)
     assert response.status_code in (400, 422)
     assert response.headers["Content-Type"] == "application/problem+json"
 
 
-def test_a_write_with_a_wrong_type_is_422_and_writes_nothing(http, support, runtime, session) -> None:
+def test_a_write_with_a_wrong_type_is_422_and_writes_nothing(
+    http, support, runtime, session
+) -> None:
     before = count(runtime, session, "customers")
     response = http.post("/v1/data/customers?purpose=customer_support",
                          json={**{k: v for k, v in CUSTOMER.items() if k != "phone"},
@@ -89,7 +93,9 @@ def test_a_write_with_a_wrong_type_is_422_and_writes_nothing(http, support, runt
     assert count(runtime, session, "customers") == before
 
 
-def test_a_write_of_an_undeclared_field_is_400_and_writes_nothing(http, support, runtime, session) -> None:
+def test_a_write_of_an_undeclared_field_is_400_and_writes_nothing(
+    http, support, runtime, session
+) -> None:
     before = count(runtime, session, "customers")
     response = http.post("/v1/data/customers?purpose=customer_support",
                          json={"first_name": "A", "last_name": "B", "email": "x@mail.example",
@@ -99,7 +105,9 @@ def test_a_write_of_an_undeclared_field_is_400_and_writes_nothing(http, support,
     assert count(runtime, session, "customers") == before
 
 
-def test_a_write_of_a_field_the_purpose_may_not_write_is_403(http, support, ada, runtime, session) -> None:
+def test_a_write_of_a_field_the_purpose_may_not_write_is_403(
+    http, support, ada, runtime, session
+) -> None:
     response = http.patch(f"/v1/data/customers/{ada}?purpose=customer_support",
                           json={"date_of_birth": "1980-01-01"}, headers=support)
     assert response.status_code == 403 and response.get_json()["reason"] == "field"
@@ -132,7 +140,8 @@ def test_reading_a_missing_record_is_404(http, support) -> None:
 
 
 def test_create_then_read_back_through_policy(http, support, runtime, session) -> None:
-    created = http.post("/v1/data/customers?purpose=customer_support", json=CUSTOMER, headers=support)
+    created = http.post("/v1/data/customers?purpose=customer_support", json=CUSTOMER,
+                        headers=support)
     assert created.status_code == 201
     record_id = created.get_json()["id"]
 
@@ -173,11 +182,14 @@ def test_a_purpose_that_cannot_see_emails_cannot_probe_them_by_filter(http, issu
 
 def test_pagination_covers_every_processable_record_once(http, support, runtime, session) -> None:
     store = runtime.record_store(session)
-    made = {store.create("customers", {**CUSTOMER, "email": f"p{n}@mail.example"}).id for n in range(7)}
+    made = {store.create("customers", {**CUSTOMER, "email": f"p{n}@mail.example"}).id
+            for n in range(7)}
     session.commit()
     seen, cursor = [], None
     while True:
-        url = "/v1/data/customers?purpose=customer_support&limit=3" + (f"&cursor={cursor}" if cursor else "")
+        url = "/v1/data/customers?purpose=customer_support&limit=3" + (
+            f"&cursor={cursor}" if cursor else ""
+        )
         body = http.get(url, headers=support).get_json()
         seen += [i["id"] for i in body["items"]]
         cursor = body["next_cursor"]
@@ -195,15 +207,18 @@ def test_consent_withdrawn_then_granted_closes_and_reopens_the_door(
     assert http.get(url, headers=marketing).status_code == 403
 
     version = runtime.policy.version
-    consent.record_consent(ada, "email_marketing", ConsentAction.GRANT, ConsentSource.WEB_FORM, version)
+    consent.record_consent(ada, "email_marketing", ConsentAction.GRANT, ConsentSource.WEB_FORM,
+                           version)
     session.commit()
     assert http.get(url, headers=marketing).status_code == 200
 
-    consent.record_consent(ada, "email_marketing", ConsentAction.WITHDRAW, ConsentSource.API, version)
+    consent.record_consent(ada, "email_marketing", ConsentAction.WITHDRAW, ConsentSource.API,
+                           version)
     session.commit()
     denied = http.get(url, headers=marketing)
     assert denied.status_code == 403 and denied.get_json()["reason"] == "consent"
-    assert "consent withdrawn" in denied.get_json()["detail"] and "via api" in denied.get_json()["detail"]
+    assert ("consent withdrawn" in denied.get_json()["detail"]
+            and "via api" in denied.get_json()["detail"])
 
 
 # -- free text through the PII check -----------------------------------------------------------
@@ -234,7 +249,8 @@ def refusing_http(runtime, tmp_path):
     shutil.copytree(runtime.settings.policy_dir, tmp_path / "policies")
     access = tmp_path / "policies" / "access.yaml"
     access.write_text(access.read_text().replace(
-        "customer_support:\n    free_text_pii: redact", "customer_support:\n    free_text_pii: refuse"))
+        "customer_support:\n    free_text_pii: redact",
+        "customer_support:\n    free_text_pii: refuse"))
     policy = load_policy_set(tmp_path / "policies")
     refusing = dataclasses.replace(runtime, policy=policy, decisions=None, _masker=None)
     return create_app(runtime=refusing, background_integrator=False).test_client()

@@ -142,7 +142,8 @@ def test_reads_return_only_allowed_fields_masked_and_only_processable_subjects(
             shown_ids = {i.get("id") for i in listed.get_json()["items"]}
             original = store.get(name, record_id).as_json()
             if owned:  # the subject's rows are kept or dropped inside the query
-                mine = http.get(f"/v1/data/{name}?purpose={purpose}&subject_id={records['customers']}",
+                mine = http.get(f"/v1/data/{name}?purpose={purpose}"
+                                f"&subject_id={records['customers']}",
                                 headers=bearer(key))
                 subject_field = decisions["subject_id"]
                 if subject_field.effect is Effect.ALLOW:
@@ -214,7 +215,8 @@ def _changed(field: Field, old: Any) -> Any:
                 return f"changed{uuid.uuid4().hex[:6]}@mail.example"
             if field.category == "user.contact.phone_number":
                 return "+12015550199"
-            return "CHG1"[: field.max_length or 255] if (field.max_length or 255) <= 4 else "Changed"
+            return ("CHG1"[: field.max_length or 255] if (field.max_length or 255) <= 4
+                    else "Changed")
         case FieldType.INTEGER:
             return 4
         case FieldType.DECIMAL:

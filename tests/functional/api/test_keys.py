@@ -35,7 +35,8 @@ def test_an_admin_rotates_the_kek_and_every_data_key_is_rewrapped(keyed_app) -> 
 
     assert response.status_code == 202
     body = response.get_json()
-    assert body["kek_version"] == 2 and body["resumed"] is False and body["job"]["state"] == "running"
+    assert (body["kek_version"] == 2 and body["resumed"] is False
+            and body["job"]["state"] == "running")
     status = http.get("/v1/keys", headers=bearer(admin)).get_json()
     assert status["current_version"] == 2
     assert status["live_data_keys"] == 12

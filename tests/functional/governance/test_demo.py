@@ -90,7 +90,8 @@ def records(session_factory, datamap: DataMap, collection: str, crypto) -> list[
 def counts(session_factory, datamap: DataMap) -> dict[str, int]:
     tables = CrmTables(datamap)
     with unit_of_work(session_factory) as session:
-        return {name: len(session.execute(select(tables[name].c.id)).all()) for name in datamap.collections}
+        return {name: len(session.execute(select(tables[name].c.id)).all())
+                for name in datamap.collections}
 
 
 # -- determinism -------------------------------------------------------------------------------
@@ -130,10 +131,12 @@ def test_the_batch_size_does_not_change_the_data(new_store, datamap, crypto):
 
 def test_a_second_run_inserts_nothing_and_skips_every_batch(new_store, datamap, crypto):
     store = new_store()
-    first = fill_demo_store(store, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    first = fill_demo_store(store, datamap, crypto, customers=CUSTOMERS, seed=SEED,
+                            batch_size=BATCH)
     before = dump(store, datamap, crypto)
 
-    second = fill_demo_store(store, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    second = fill_demo_store(store, datamap, crypto, customers=CUSTOMERS, seed=SEED,
+                             batch_size=BATCH)
 
     assert first.batches == 3 and first.skipped_batches == 0
     assert first.inserted["customers"] == CUSTOMERS
@@ -164,7 +167,8 @@ def test_a_run_that_crashed_after_its_first_batch_resumes_to_the_full_data_witho
         )
     assert counts(crashed, datamap)["customers"] == BATCH  # the first batch was committed
 
-    resumed = fill_demo_store(crashed, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    resumed = fill_demo_store(crashed, datamap, crypto, customers=CUSTOMERS, seed=SEED,
+                              batch_size=BATCH)
 
     assert resumed.skipped_batches == 1
     assert resumed.inserted["customers"] == CUSTOMERS - BATCH
@@ -204,7 +208,8 @@ def filled(tmp_path_factory, datamap, crypto):
     upgrade(url)
     engine = make_engine(url)
     session_factory = make_session_factory(engine)
-    fill_demo_store(session_factory, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH)
+    fill_demo_store(session_factory, datamap, crypto, customers=CUSTOMERS, seed=SEED,
+                    batch_size=BATCH)
     yield session_factory
     engine.dispose()
 

@@ -317,7 +317,9 @@ def test_encrypted_field_is_stored_as_bytes_in_its_column(
     assert row.city == "Exampleville"  # a clear field is stored as it is
 
 
-def test_an_unknown_field_named_like_an_email_is_described_not_echoed(session, policy, crypto) -> None:  # noqa: ANN001
+def test_an_unknown_field_named_like_an_email_is_described_not_echoed(
+    session, policy, crypto,  # noqa: ANN001
+) -> None:
     from governance.store.errors import UnknownFields
     from governance.store.schema import CrmTables
     from governance.store.services import RecordStore
@@ -329,7 +331,9 @@ def test_an_unknown_field_named_like_an_email_is_described_not_echoed(session, p
     assert "(a name that is not an identifier)" in caught.value.extra["errors"]
 
 
-def test_an_unknown_collection_named_like_an_email_is_described_not_echoed(session, policy, crypto) -> None:  # noqa: ANN001
+def test_an_unknown_collection_named_like_an_email_is_described_not_echoed(
+    session, policy, crypto,  # noqa: ANN001
+) -> None:
     from governance.store.errors import UnknownCollection
     from governance.store.schema import CrmTables
     from governance.store.services import RecordStore

@@ -41,9 +41,12 @@ def test_every_purpose_has_compiled_access_and_unnamed_fields_are_denied(shipped
 def test_the_most_restrictive_rule_wins(shipped) -> None:
     access = parse(shipped, {"customer_support": {"rules": [
         {"id": "all", "collections": ["customers"], "fields": ["*"], "effect": "allow"},
-        {"id": "phone", "collections": ["customers"], "fields": ["phone"], "effect": "mask", "mask": "last4"},
-        {"id": "phone-null", "collections": ["customers"], "fields": ["phone"], "effect": "mask", "mask": "null"},
-        {"id": "no-email", "collections": ["*"], "categories": ["user.contact.email"], "effect": "deny"},
+        {"id": "phone", "collections": ["customers"], "fields": ["phone"], "effect": "mask",
+         "mask": "last4"},
+        {"id": "phone-null", "collections": ["customers"], "fields": ["phone"], "effect": "mask",
+         "mask": "null"},
+        {"id": "no-email", "collections": ["*"], "categories": ["user.contact.email"],
+         "effect": "deny"},
     ]}})
     read = access.access("customer_support", "customers").read
     assert (read["phone"].effect, read["phone"].mask) == (Effect.MASK, Mask.NULL)
@@ -66,21 +69,28 @@ def test_writes_need_a_write_rule_and_no_deny(shipped) -> None:
         {"id": "no-phone", "collections": ["customers"], "fields": ["phone"], "effect": "deny"}]}})
     customers = access.access("customer_support", "customers")
     assert customers.writable == {"email"}
-    assert customers.write_reasons["phone"] == "field phone: denied by rule customer_support/no-phone"
+    assert (customers.write_reasons["phone"]
+            == "field phone: denied by rule customer_support/no-phone")
 
 
 @pytest.mark.parametrize(("purposes", "where", "message"), [
-    ({"nobody": {"rules": [rule(fields=["email"], effect="allow")]}}, "purposes.nobody", "not a purpose"),
-    ({"billing": {"rules": [{"id": "r", "collections": ["leads"], "fields": ["email"], "effect": "allow"}]}},
+    ({"nobody": {"rules": [rule(fields=["email"], effect="allow")]}}, "purposes.nobody",
+     "not a purpose"),
+    ({"billing": {"rules": [{"id": "r", "collections": ["leads"], "fields": ["email"],
+                             "effect": "allow"}]}},
      "collections", "not a collection"),
     ({"billing": {"rules": [rule(fields=["shoe_size"], effect="allow")]}}, "fields", "not a field"),
-    ({"billing": {"rules": [rule(fields=["email"], effect="mask", mask="year_only")]}}, "mask", "does not apply"),
+    ({"billing": {"rules": [rule(fields=["email"], effect="mask", mask="year_only")]}}, "mask",
+     "does not apply"),
     ({"billing": {"rules": [rule(fields=["email"], effect="mask")]}}, "mask", "names its mask"),
-    ({"billing": {"rules": [rule(fields=["email"], effect="mask", mask="hash", write=True)]}}, "write",
-     "only an allow rule"),
-    ({"billing": {"rules": [rule(fields=["id"], effect="deny")]}}, "fields", "only be allowed or masked"),
-    ({"billing": {"rules": [rule(categories=["user.genetic"], effect="deny")]}}, "categories", "covers no field"),
-    ({"billing": {"rules": [rule(fields=["email"], effect="allow"), rule(fields=["city"], effect="allow")]}},
+    ({"billing": {"rules": [rule(fields=["email"], effect="mask", mask="hash", write=True)]}},
+     "write", "only an allow rule"),
+    ({"billing": {"rules": [rule(fields=["id"], effect="deny")]}}, "fields",
+     "only be allowed or masked"),
+    ({"billing": {"rules": [rule(categories=["user.genetic"], effect="deny")]}}, "categories",
+     "covers no field"),
+    ({"billing": {"rules": [rule(fields=["email"], effect="allow"),
+                            rule(fields=["city"], effect="allow")]}},
      "id", "used twice"),
     ({"billing": {"rules": [rule(fields=["email"], effect="maybe")]}}, "effect", "is not one of"),
     ({"billing": {"free_text_pii": "ignore", "rules": [rule(fields=["email"], effect="allow")]}},
@@ -89,7 +99,9 @@ def test_writes_need_a_write_rule_and_no_deny(shipped) -> None:
 def test_a_bad_rule_is_refused_naming_where_and_why(shipped, purposes, where, message) -> None:
     with pytest.raises(PolicyFileError) as caught:
         parse(shipped, purposes)
-    assert any(where in p.path and message in p.message for p in caught.value.problems), caught.value.problems
+    assert any(where in p.path and message in p.message for p in caught.value.problems), (
+        caught.value.problems
+    )
 
 
 def test_every_problem_is_reported_at_once(shipped) -> None:
@@ -103,7 +115,8 @@ def test_every_problem_is_reported_at_once(shipped) -> None:
 def test_the_shipped_yaml_round_trips_through_the_parser(shipped) -> None:
     document = yaml.safe_load((POLICY_DIR / "access.yaml").read_text())
     again = parse_access(document, shipped.datamap, shipped.purposes)
-    assert again.access("analytics", "orders").read == shipped.access.access("analytics", "orders").read
+    assert (again.access("analytics", "orders").read
+            == shipped.access.access("analytics", "orders").read)
 
 
 def test_purposes_for_a_field_are_those_that_may_see_it(shipped) -> None:
@@ -121,7 +134,9 @@ def engine(shipped) -> PolicyEngine:
 
 
 def ask(engine, purpose="customer_support", collection="customers", *, have=None, **kwargs):
-    return engine.evaluate(AccessRequest("c1", frozenset(have or {purpose}), purpose, collection, **kwargs))
+    return engine.evaluate(
+        AccessRequest("c1", frozenset(have or {purpose}), purpose, collection, **kwargs)
+    )
 
 
 def test_a_purpose_the_client_lacks_is_denied_with_code_purpose(engine) -> None:
@@ -146,11 +161,16 @@ def test_a_write_of_a_field_without_a_write_rule_is_denied(engine) -> None:
     assert ask(engine, action=Action.WRITE, fields=("email",)).allowed
 
 
-def test_consent_and_restriction_decide_for_one_subject_with_readable_reasons(engine, shipped) -> None:
+def test_consent_and_restriction_decide_for_one_subject_with_readable_reasons(
+    engine, shipped
+) -> None:
     granted = SubjectConsentState("s1", {"email_marketing": PurposeConsent(ConsentStatus.GRANTED)})
-    withdrawn = SubjectConsentState("s1", {"email_marketing": PurposeConsent(ConsentStatus.WITHDRAWN, source="gpc")})
-    restricted = SubjectConsentState("s1", {"email_marketing": PurposeConsent(ConsentStatus.GRANTED)},
-                                     restricted=True)
+    withdrawn = SubjectConsentState(
+        "s1", {"email_marketing": PurposeConsent(ConsentStatus.WITHDRAWN, source="gpc")}
+    )
+    restricted = SubjectConsentState(
+        "s1", {"email_marketing": PurposeConsent(ConsentStatus.GRANTED)}, restricted=True
+    )
     assert ask(engine, "email_marketing", subject=granted).allowed
     denied = ask(engine, "email_marketing", subject=withdrawn)
     assert denied.denial == "consent" and "consent withdrawn via gpc" in denied.reason

@@ -53,7 +53,8 @@ def test_plaintext_is_sealed_indexed_and_reads_back(own_runtime) -> None:  # noq
     rt = own_runtime()
     ids = plaintext_store(rt, 25)
 
-    report = encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto, None, batch_size=7)
+    report = encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto, None,
+                              batch_size=7)
 
     assert report.rows == 50 and report.sealed == 25 * 4 + 25
     assert all(is_sealed(v) for v in stored(rt, "customers", "email"))
@@ -99,7 +100,8 @@ def test_a_run_that_crashed_resumes_from_its_saved_position(own_runtime) -> None
     job = rt.keys.keystore.running_job("encrypt_existing")
     assert job is not None and json.loads(job.position)["collection"] == "customers"
 
-    resumed = encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto, None, batch_size=10)
+    resumed = encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto, None,
+                               batch_size=10)
 
     assert resumed.resumed and resumed.rows == 20 + 30  # the rest of customers, then tickets
     assert all(is_sealed(v) for v in stored(rt, "customers", "email"))

@@ -103,9 +103,12 @@ def test_records_of_a_subject_are_sealed_under_the_subjects_key(
         "description": "Please call me back.", "status": "open",
     }, subject_id=subject)
     tables = CrmTables(policy.datamap)
-    customer_email = session.scalar(select(tables["customers"].c.email).where(tables["customers"].c.id == subject))
+    customer_email = session.scalar(
+        select(tables["customers"].c.email).where(tables["customers"].c.id == subject)
+    )
     ticket_text = session.scalar(
-        select(tables["support_tickets"].c.description).where(tables["support_tickets"].c.id == ticket.id)
+        select(tables["support_tickets"].c.description)
+        .where(tables["support_tickets"].c.id == ticket.id)
     )
     assert bytes(customer_email)[2:10] == bytes(ticket_text)[2:10]  # the same key id
     assert store.get("support_tickets", ticket.id).values["description"] == "Please call me back."

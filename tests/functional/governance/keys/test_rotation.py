@@ -25,7 +25,8 @@ def fill(rt: Runtime, count: int) -> dict[str, str]:
     emails: dict[str, str] = {}
     with unit_of_work(rt.sessions) as session:
         store = rt.record_store(session)
-        rows = [{"id": f"{n:032x}", **CUSTOMER, "email": f"person{n}@mail.example"} for n in range(count)]
+        rows = [{"id": f"{n:032x}", **CUSTOMER, "email": f"person{n}@mail.example"}
+                for n in range(count)]
         store.insert_many("customers", rows)
         emails = {r["id"]: r["email"] for r in rows}
     return emails
@@ -91,7 +92,8 @@ def test_a_rotation_killed_half_way_resumes_and_every_record_still_decrypts(own_
     emails = fill(rt, 400)
     env = {**os.environ, **environment(rt)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "governance.cli", "keys", "rotate", "--batch-size", "10", "--pause-ms", "30"],
+        [sys.executable, "-m", "governance.cli", "keys", "rotate",
+         "--batch-size", "10", "--pause-ms", "30"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
@@ -149,7 +151,9 @@ def test_a_key_shredded_during_rotation_stays_shredded(own_runtime) -> None:  # 
     assert rt.keys.keystore.counts() == {"live": 29, "shredded": 1}
 
 
-def test_no_key_material_reaches_the_logs_during_rotation_and_shredding(own_runtime, caplog) -> None:  # noqa: ANN001
+def test_no_key_material_reaches_the_logs_during_rotation_and_shredding(
+    own_runtime, caplog,  # noqa: ANN001
+) -> None:
     import logging
 
     rt = own_runtime()
@@ -159,8 +163,14 @@ def test_no_key_material_reaches_the_logs_during_rotation_and_shredding(own_runt
     rt.keys.shred(f"{3:032x}")
 
     document = json.loads(rt.settings.key_file.read_text())
-    secrets_ = [document["index_key"]] + [v["key"] for v in document["versions"].values() if v["key"]]
-    wrapped = [k.wrapped for k in rt.keys.keystore.fetch([f"{n:032x}" for n in range(20)]).values() if k.wrapped]
+    secrets_ = [document["index_key"]] + [
+        v["key"] for v in document["versions"].values() if v["key"]
+    ]
+    wrapped = [
+        k.wrapped
+        for k in rt.keys.keystore.fetch([f"{n:032x}" for n in range(20)]).values()
+        if k.wrapped
+    ]
     text_ = caplog.text
     assert not any(s in text_ for s in secrets_)
     assert not any(w.hex() in text_ or repr(w) in text_ for w in wrapped)

@@ -64,14 +64,17 @@ def backup_of(rt: Runtime) -> Iterator[str]:
 
 def read(rt: Runtime, sessions, collection: str, record_id: str):  # noqa: ANN001, ANN201
     with unit_of_work(sessions) as session:
-        return RecordStore(session, rt.policy.datamap, rt.tables, rt.crypto).get(collection, record_id)
+        return RecordStore(session, rt.policy.datamap, rt.tables, rt.crypto).get(
+            collection, record_id
+        )
 
 
 def test_after_shredding_the_subjects_fields_read_as_erased_in_the_live_store(own_runtime) -> None:  # noqa: ANN001
     rt = own_runtime()
     ada, ticket, other = fill(rt)
 
-    assert shred_subject(rt.keys, KeyEvents(rt.sessions, rt.audit, Actor("cli:test", "operator")), ada)
+    assert shred_subject(rt.keys, KeyEvents(rt.sessions, rt.audit, Actor("cli:test", "operator")),
+                         ada)
 
     customer = read(rt, rt.sessions, "customers", ada)
     assert customer.values["email"] is None and customer.values["first_name"] is None

@@ -22,7 +22,13 @@ def test_emails_are_trimmed_and_lower_cased() -> None:
 
 @pytest.mark.parametrize(
     "written",
-    ["+49 1512 3456789", "+49-1512-3456789", "0049 1512 3456789", "+49 (0)1512 3456789", "+4915123456789"],
+    [
+        "+49 1512 3456789",
+        "+49-1512-3456789",
+        "0049 1512 3456789",
+        "+49 (0)1512 3456789",
+        "+4915123456789",
+    ],
 )
 def test_phones_written_in_many_ways_normalise_to_one_e164_number(written: str) -> None:
     assert normalise_phone(written) == "+4915123456789"

@@ -49,7 +49,9 @@ VALUES = [
 
 
 @pytest.mark.parametrize(("ftype", "value"), VALUES, ids=[t.value for t, _ in VALUES])
-def test_every_field_type_round_trips_through_seal_and_open(ftype: FieldType, value: object) -> None:
+def test_every_field_type_round_trips_through_seal_and_open(
+    ftype: FieldType, value: object
+) -> None:
     field = Field(name="f", category="user", type=ftype, encrypted=True)
     key = data_key()
     prefix = aad_prefix("c", "f")

@@ -49,7 +49,9 @@ def test_a_wrapped_key_unwraps_only_with_its_associated_data(tmp_path: Path) -> 
         provider.unwrap(1, wrapped, b"subject-2")
 
 
-def test_a_new_version_becomes_current_and_the_old_one_still_unwraps_until_retired(tmp_path: Path) -> None:
+def test_a_new_version_becomes_current_and_the_old_one_still_unwraps_until_retired(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "kek.json"
     provider, _ = open_local_provider(path, None)
     old = provider.wrap(1, b"k" * 32, b"a")
@@ -101,7 +103,9 @@ def test_a_key_set_from_the_environment_is_used_and_read_only(tmp_path: Path) ->
      '{"format": "crm-privacy-gateway/keyset/v1", "current": 1, "index_key": "AAAA", '
      '"versions": {"1": {"key": "c2hvcnQ="}}}'],
 )
-def test_a_malformed_key_set_stops_the_start_without_quoting_it(tmp_path: Path, content: str) -> None:
+def test_a_malformed_key_set_stops_the_start_without_quoting_it(
+    tmp_path: Path, content: str
+) -> None:
     path = tmp_path / "kek.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(fd, content.encode())
@@ -119,7 +123,8 @@ def test_errors_never_contain_key_bytes(tmp_path: Path) -> None:
     secrets_in_file.append(json.loads(path.read_text())["index_key"])
 
     messages = []
-    for attempt in (lambda: provider.unwrap(1, b"x" * 40, b"a"), lambda: provider.unwrap(9, b"x", b"a"),
+    for attempt in (lambda: provider.unwrap(1, b"x" * 40, b"a"),
+                    lambda: provider.unwrap(9, b"x", b"a"),
                     lambda: provider.retire(1)):
         try:
             attempt()
