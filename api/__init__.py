@@ -117,7 +117,8 @@ def _begin() -> None:
     runtime: Runtime = _runtime()
     target = declaration(request.endpoint, request.method)
     g.read_only = bool(getattr(target, "_read_only", False))
-    g.session = runtime.read_sessions() if g.read_only else runtime.sessions()
+    sessions = (runtime.read_sessions or runtime.sessions) if g.read_only else runtime.sessions
+    g.session = sessions()
     if request.method in _BODY_METHODS:
         length = request.content_length
         if length is not None and length > runtime.settings.max_request_bytes:

@@ -83,8 +83,9 @@ def from_http_exception(error: HTTPException) -> Response:
     if status == 405:
         detail = "this resource does not accept that HTTP method"
     response = problem(status, error.name, detail, _HTTP_SLUGS.get(status, "http-error"), **extra)
-    if status == 405 and getattr(error, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(error.valid_methods)
+    valid_methods = getattr(error, "valid_methods", None)
+    if status == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
     return response
 
 

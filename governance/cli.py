@@ -76,7 +76,7 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
 def cmd_clients_list(args: argparse.Namespace) -> int:
     rt = _runtime()
     with unit_of_work(rt.sessions) as session:
-        clients = [
+        clients: list[dict[str, Any]] = [
             {"id": c.id, "name": c.name, "role": c.role, "purposes": c.purposes,
              "key_prefix": c.key_prefix, "created_at": c.created_at.isoformat(),
              "revoked": c.revoked_at is not None}
@@ -234,12 +234,12 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     for purpose in policy.purposes:
         access = policy.access.purposes[purpose.id]
         print(f"{purpose.id}  (free text with undeclared PII: {access.free_text_pii})")
-        for name, c in access.collections.items():
-            if not c.readable and not c.writable:
+        for name, grants in access.collections.items():
+            if not grants.readable and not grants.writable:
                 continue
             shown = [
-                (f if d.mask is None else f"{f}:{d.mask}") + ("*" if f in c.writable else "")
-                for f, d in c.read.items() if d.returned and d.rule is not None
+                (f if d.mask is None else f"{f}:{d.mask}") + ("*" if f in grants.writable else "")
+                for f, d in grants.read.items() if d.returned and d.rule is not None
             ]
             print(f"  {name:20} {', '.join(shown)}")
     return 0
@@ -330,7 +330,8 @@ def cmd_requests_list(args: argparse.Namespace) -> int:
         items, _ = RequestService(session, rt, cli_actor()).list(query, limit=500)
         _record(rt, session, AuditAction.REQUEST_LISTED, details={"count": len(items)})
         now = datetime.now(UTC)
-        rows = [{"id": r.id, "type": r.type, "regulation": r.regulation, "status": r.status,
+        rows: list[dict[str, Any]] = [
+                {"id": r.id, "type": r.type, "regulation": r.regulation, "status": r.status,
                  "subject_id": r.subject_id, "received_at": _iso(r.received_at),
                  "due_at": _iso(r.due_at), "extended": r.extended,
                  "overdue": _aware(r.due_at) < now and r.status not in ("completed", "rejected")}

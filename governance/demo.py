@@ -682,13 +682,13 @@ class DemoGenerator:
                         f"the demo data does not fill required field {name}.{fname}"
                     )
             for fname in FIELDS[name]:
-                spec = declared.get(fname)
-                if spec is None:
+                found = declared.get(fname)
+                if found is None:
                     continue
                 used = CHOICE_FIELDS.get((name, fname))
-                if used and spec.choices and not set(used) <= set(spec.choices):
+                if used and found.choices and not set(used) <= set(found.choices):
                     raise DemoDataMapError(f"{name}.{fname} does not allow every demo value")
-                if (name, fname) in REFERENCES and spec.type is not FieldType.REF:
+                if (name, fname) in REFERENCES and found.type is not FieldType.REF:
                     raise DemoDataMapError(f"{name}.{fname} must be a reference")
         return tuple(present)
 

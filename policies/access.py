@@ -317,17 +317,17 @@ def _rules(
                         or write):
                     check.fail(f"{at}.fields", f"{f} can only be allowed or masked with hash")
                 continue
-            holders = [c for c in targets if f in c.fields]
+            holders = [t for t in targets if f in t.fields]
             if targets and not holders:
                 check.fail(f"{at}.fields", f"{f!r} is not a field of {', '.join(collections)}")
             if mask is not None and (allowed := _MASK_TYPES[mask]) is not None:
-                for c in holders:
-                    if c.fields[f].type not in allowed:
-                        check.fail(f"{at}.mask",
-                                   f"{mask} does not apply to {c.name}.{f} ({c.fields[f].type})")
+                for holder in holders:
+                    if holder.fields[f].type not in allowed:
+                        check.fail(f"{at}.mask", f"{mask} does not apply to "
+                                   f"{holder.name}.{f} ({holder.fields[f].type})")
         for prefix in categories:
             if not any(fl.category == prefix or fl.category.startswith(prefix + ".")
-                       for c in targets for fl in c.fields.values()):
+                       for t in targets for fl in t.fields.values()):
                 check.fail(f"{at}.categories", f"{prefix!r} covers no field of these collections")
         if effect is None or (effect is Effect.MASK and mask is None):
             continue

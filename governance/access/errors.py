@@ -3,6 +3,7 @@ collections and field names, dates and sources, never a value."""
 
 from __future__ import annotations
 
+from audit.events import AuditEvent
 from governance.errors import Forbidden
 
 
@@ -11,6 +12,8 @@ class AccessDenied(Forbidden):
 
     type = "access-denied"
     title = "Denied by policy"
+    # The denial's own audit event, recorded by the request after it rolls back.
+    audit_event: AuditEvent | None = None
 
     def __init__(self, detail: str, reason: str, policy_version: str) -> None:
         super().__init__(detail, reason=reason)

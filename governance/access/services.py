@@ -10,6 +10,7 @@ version). A refusal carries its own audit event, recorded by the request after r
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -267,7 +268,7 @@ class DataAccessService:
         return ReadResult(body, decision)
 
     def _pii_checked(self, collection: str, purpose: str,
-                     values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+                     values: Mapping[str, Any]) -> tuple[dict[str, Any], builtins.list[str]]:
         spec = self.store.collection(collection)
         if not any(spec.fields[n].free_text for n in values if n in spec.fields):
             return dict(values), []

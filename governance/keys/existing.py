@@ -73,7 +73,7 @@ def encrypt_existing(
         collection = datamap.collections[name]
         if not crypto.encrypted_fields(name):
             continue
-        after = position["after"] if name == position["collection"] else ""
+        after = str(position["after"] or "") if name == position["collection"] else ""
         while True:
             with unit_of_work(sessions) as session:
                 last = _batch(session, collection, tables, crypto, after, batch_size, report)

@@ -181,7 +181,8 @@ class RecordStore:
             fields = {k: v for k, v in raw.items() if k not in (ID_COLUMN, SUBJECT_COLUMN)}
             owner = raw[ID_COLUMN] if collection.is_subject else raw.get(SUBJECT_COLUMN)
             staged.append((raw, owner, self._cells(collection, fields, partial=False)))
-        owners = [owner for _, owner, cells in staged if self._needs_key(collection, cells)]
+        owners = [owner for _, owner, cells in staged
+                  if owner is not None and self._needs_key(collection, cells)]
         keys = self.crypto.keys.data_keys(owners, create=True) if owners else {}
         prepared = []
         for raw, owner, cells in staged:
