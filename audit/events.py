@@ -45,6 +45,12 @@ def _ident(value: Any) -> bool:
     return isinstance(value, str) and bool(_IDENT.fullmatch(value))
 
 
+def is_identifier(value: Any) -> bool:
+    """Whether a value has the shape the log accepts for ids and names. Callers holding a
+    client-supplied id test it first and record it only if it passes (an email cannot)."""
+    return _ident(value)
+
+
 def _ident_list(value: Any) -> bool:
     return isinstance(value, list | tuple) and len(value) <= 1000 and all(map(_ident, value))
 

@@ -19,7 +19,8 @@ class ReadQuery(PurposeQuery):
 
 
 class ListQuery(ReadQuery):
-    subject_id = ma.String(load_default=None, validate=validate.Length(min=1, max=64))
+    subject_id = ma.String(load_default=None, validate=validate.Regexp(
+        r"^[A-Za-z0-9_\-]{1,64}$", error="must be a subject id"))
     email = ma.String(load_default=None, validate=validate.Length(min=1, max=254),
                       metadata={"description": "find a customer by the blind index of its email"})
     limit = ma.Integer(load_default=50, validate=validate.Range(min=1, max=500))

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from audit.events import Actor, AuditEvent, Outcome, Target
+from audit.events import Actor, AuditEvent, Outcome, Target, is_identifier
 from governance.access.errors import AccessDenied
 from governance.access.masks import Masker
 from governance.audit_actions import AuditAction
 from governance.consent.services import processable_clause
-from governance.store.errors import RecordNotFound, UnknownFields
+from governance.store.errors import UnknownFields
 from governance.store.services import Page, Record, RecordStore
 from policies.access import SYSTEM_FIELDS, Effect, FreeTextPii
 from policies.consent import SubjectConsentState
@@ -109,7 +109,7 @@ class DataAccessService:
                details: Mapping[str, Any] | None = None) -> AuditEvent:
         return AuditEvent(
             action=str(action), actor=self.caller.actor, outcome=outcome, target=target,
-            purpose=purpose if _safe_ident(purpose) else None, reason=reason,
+            purpose=purpose if is_identifier(purpose) else None, reason=reason,
             policy_version=decision.policy_version, request_id=self.request_id,
             details=dict(details or {}),
         )
@@ -136,7 +136,7 @@ class DataAccessService:
                 state = self.consent_states([owner])[owner]
                 decision = self._decide(
                     AuditAction.DATA_READ, collection, purpose, Action.READ, fields, state,
-                    Target(collection=collection, record_id=record_id, subject_id=owner),
+                    Target(collection=collection, record_id=_id_or_none(record_id), subject_id=owner),
                 )
 
         # The row (404 if none), then the subject's consent, then decryption of what is returned.
@@ -144,7 +144,7 @@ class DataAccessService:
         body = self._masked(record, decision)
         self.record_audit(self._event(
             AuditAction.DATA_READ, collection, purpose, decision,
-            Target(collection=collection, record_id=record_id, subject_id=subject_id),
+            Target(collection=collection, record_id=_id_or_none(record_id), subject_id=subject_id),
             details=self._field_details(decision),
         ))
         return ReadResult(body, decision)
@@ -170,7 +170,7 @@ class DataAccessService:
         ids = [r.id for r in page.items]
         self.record_audit(self._event(
             AuditAction.DATA_LISTED, collection, purpose, decision,
-            Target(collection=collection, subject_id=subject_id),
+            Target(collection=collection, subject_id=_id_or_none(subject_id)),
             details={**self._field_details(decision), "count": len(ids),
                      "digest": hashlib.sha256("\n".join(ids).encode()).hexdigest()},
         ))
@@ -248,7 +248,7 @@ class DataAccessService:
         decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
                                 tuple(changes), target=target)
         subject_id = self.store.owner(collection, record_id)
-        target = Target(collection=collection, record_id=record_id, subject_id=subject_id)
+        target = Target(collection=collection, record_id=_id_or_none(record_id), subject_id=subject_id)
         if subject_id is not None:
             state = self.consent_states([subject_id])[subject_id]
             decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
@@ -288,15 +288,6 @@ def _reason_code(denial: str) -> str:
     return f"denied: {denial}"
 
 
-def _safe_ident(value: Any) -> bool:
-    from audit.events import _IDENT
-
-    return isinstance(value, str) and bool(_IDENT.match(value))
-
-
 def _id_or_none(value: Any) -> str | None:
-    return value if _safe_ident(value) else None
-
-
-__all__ = ["Caller", "DataAccessService", "ListResult", "ReadResult", "RecordNotFound",
-           "SYSTEM_FIELDS"]
+    """A client-supplied id for the audit event, or None if it is not id-shaped."""
+    return value if is_identifier(value) else None

@@ -325,3 +325,21 @@ def test_creating_a_customer_with_an_erased_subjects_email_is_flagged_and_audite
                if d["action"] == "request.suppression.matched"]
     assert matched and matched[-1]["target"]["record_id"] == response.get_json()["id"]
     assert "returned@" not in json.dumps(matched)
+
+
+def test_a_subject_filter_shaped_like_an_email_is_422_and_never_echoed(http, support) -> None:
+    response = http.get("/v1/data/support_tickets?purpose=customer_support"
+                        "&subject_id=ada.lovelace@mail.example", headers=support)
+    assert response.status_code == 422
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert "subject_id" in response.get_json()["errors"]
+    assert "ada.lovelace" not in response.get_data(as_text=True)
+
+
+def test_a_record_id_shaped_like_an_email_is_404_and_never_echoed(http, support, runtime, session) -> None:
+    response = http.get("/v1/data/customers/ada.lovelace@mail.example?purpose=customer_support",
+                        headers=support)
+    assert response.status_code == 404
+    assert "ada.lovelace" not in response.get_data(as_text=True)
+    leaves = json.dumps(audit_documents(runtime, session))
+    assert "ada.lovelace" not in leaves  # the refusal is audited without the raw id
