@@ -136,7 +136,8 @@ class DataAccessService:
                 state = self.consent_states([owner])[owner]
                 decision = self._decide(
                     AuditAction.DATA_READ, collection, purpose, Action.READ, fields, state,
-                    Target(collection=collection, record_id=_id_or_none(record_id), subject_id=owner),
+                    Target(collection=collection, record_id=_id_or_none(record_id),
+                           subject_id=owner),
                 )
 
         # The row (404 if none), then the subject's consent, then decryption of what is returned.
@@ -248,7 +249,8 @@ class DataAccessService:
         decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
                                 tuple(changes), target=target)
         subject_id = self.store.owner(collection, record_id)
-        target = Target(collection=collection, record_id=_id_or_none(record_id), subject_id=subject_id)
+        target = Target(collection=collection, record_id=_id_or_none(record_id),
+                        subject_id=subject_id)
         if subject_id is not None:
             state = self.consent_states([subject_id])[subject_id]
             decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,

@@ -336,7 +336,9 @@ def test_a_subject_filter_shaped_like_an_email_is_422_and_never_echoed(http, sup
     assert "ada.lovelace" not in response.get_data(as_text=True)
 
 
-def test_a_record_id_shaped_like_an_email_is_404_and_never_echoed(http, support, runtime, session) -> None:
+def test_a_record_id_shaped_like_an_email_is_404_and_never_echoed(
+    http, support, runtime, session
+) -> None:
     response = http.get("/v1/data/customers/ada.lovelace@mail.example?purpose=customer_support",
                         headers=support)
     assert response.status_code == 404
