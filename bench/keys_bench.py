@@ -14,20 +14,17 @@ Targets (from the issue): the store's field path within 3x of raw AESGCM; rotati
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from bench.audit_bench import DEFAULT_PG_URL, Row, postgres_database, postgres_server
 from governance.db import make_engine
 from governance.keys.keystore import KeyStore
 from governance.keys.local import open_local_provider
@@ -35,11 +32,10 @@ from governance.keys.rotation import rotate
 from governance.keys.services import FieldCrypto, KeyService
 from governance.migrate import upgrade_keystore
 from governance.settings import PACKAGED_POLICY_DIR
-from governance.store.values import coerce, to_plain_bytes
+from governance.store.values import coerce, plain_encoder
 from policies.loader import load_policy_set
 
 NAME = "keys"
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 RATIO_TARGET = 3.0
 ROTATION_TARGET_S = 60.0
 SQLITE, POSTGRES = "SQLite", "PostgreSQL"
@@ -49,13 +45,6 @@ CUSTOMER = {
     "phone": "+4915123456789", "street": "Beispielstrasse 12", "postal_code": "10115",
     "date_of_birth": "1990-04-01", "gender": "female",
 }
-
-
-@dataclass
-class Row:
-    measure: str
-    cells: dict[str, str] = field(default_factory=dict)
-    target: str = ""
 
 
 def _keystore(url: str, key_file: Path) -> KeyService:
@@ -86,7 +75,8 @@ def field_path(keys: KeyService, rounds: int) -> tuple[float, float]:
             crypto.open_value("customers", name, record_id, key, cells[name])
     ours = rounds * len(names) / (time.perf_counter() - started)
 
-    plaintexts = [to_plain_bytes(collection.fields[n], typed[n]) for n in names]
+    # The very bytes the store's path seals, so both sides encrypt the same plaintexts.
+    plaintexts = [plain_encoder(collection.fields[n])(typed[n]) for n in names]
     aead = AESGCM(AESGCM.generate_key(bit_length=256))
     aad = b"crm-gw/field/v1\x00customers\x00email\x00" + record_ids[0].encode() + b"\x00" + bytes(8)
     started = time.perf_counter()
@@ -113,39 +103,11 @@ def rotation(keys: KeyService, subjects: int, say: Callable[[str], None]) -> flo
     return seconds
 
 
-def _postgres(url: str) -> str | None:
-    server = make_url(url).set(drivername="postgresql+psycopg")
-    engine = create_engine(server, connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - unreachable for any reason: the column says so
-        return None
-    finally:
-        engine.dispose()
-    return server.render_as_string(hide_password=False)
-
-
-@contextlib.contextmanager
-def _pg_database(server: str) -> Iterator[str]:
-    url = make_url(server)
-    name = f"gov_bench_keys_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Row]:
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     rounds = 5_000 if quick else 25_000
     subjects = 10_000 if quick else 100_000
-    pg = _postgres(os.environ.get("GOVERNANCE_BENCH_PG_URL", DEFAULT_PG_URL))
+    pg = postgres_server(os.environ.get("GOVERNANCE_BENCH_PG_URL", DEFAULT_PG_URL))
     ours_row = Row("fields sealed+opened/s, store path (FieldCrypto, blind indexes incl.)")
     raw_row = Row("fields encrypted+decrypted/s, raw AESGCM (ceiling)")
     ratio_row = Row("raw AESGCM / store path", target=f"<= {RATIO_TARGET:.0f}x")
@@ -172,7 +134,7 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         rotate_row.cells[SQLITE] = f"{seconds:.1f} s" + (met if subjects >= 100_000 else "")
         rate_row.cells[SQLITE] = f"{subjects / seconds:,.0f}/s"
         if pg:
-            with _pg_database(pg) as url:
+            with postgres_database(pg) as url:
                 say(f"PostgreSQL: rotation of {subjects:,} subjects")
                 pg_keys = _keystore(url, directory / "kek3.json")
                 seconds = rotation(pg_keys, subjects, say)

@@ -26,9 +26,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.audit_bench import Row
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
 from governance.demo import fill_demo_store
@@ -43,13 +43,6 @@ WORKERS = 2
 CLIENT_THREADS = 4
 P50_RATIO_TARGET = 2.0
 DECISIONS_TARGET = 100_000
-
-
-@dataclass
-class Row:
-    measure: str
-    cells: dict[str, str] = field(default_factory=dict)
-    target: str = ""
 
 
 def _free_port() -> int:
