@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, db, record, runtime
+from api.context import actor, audited_by_service, db, record, runtime
 from api.schemas.consent import (
     ConsentWriteSchema,
     ObjectionWriteSchema,
@@ -114,7 +114,7 @@ class SubjectConsents(MethodView):
             ConsentSource(body["source"]), body["policy_version"], body.get("evidence"),
             gpc=_gpc(),
         )
-        g.audited = True  # the service audited each event
+        audited_by_service()
         return {**_event(written.event), "gpc_opt_outs": [_event(e) for e in written.gpc_opt_outs]}
 
 
@@ -132,7 +132,7 @@ class SubjectObjections(MethodView):
                 body.get("policy_version"), body.get("evidence"))
         write = service.object if body["action"] == "object" else service.lift_objection
         event = write(*args)
-        g.audited = True
+        audited_by_service()
         return {**_event(event), "gpc_opt_outs": []}
 
 
@@ -150,5 +150,5 @@ class SubjectRestriction(MethodView):
                 body.get("evidence"))
         write = service.restrict if body["action"] == "restrict" else service.lift_restriction
         event = write(*args)
-        g.audited = True
+        audited_by_service()
         return {**_event(event), "gpc_opt_outs": []}

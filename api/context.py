@@ -31,6 +31,12 @@ def actor() -> Actor:
     return Actor(id=found.id, role=found.role)
 
 
+def audited_by_service() -> None:
+    """The service called by this request wrote its own audit events in the request's
+    transaction; the generic request event is then not needed."""
+    g.audited = True
+
+
 def record(event: AuditEvent) -> None:
     """Record a domain event for this request; the generic request event is then skipped."""
     if event.request_id is None:

@@ -16,7 +16,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, db, record, runtime
+from api.context import actor, audited_by_service, db, record, runtime
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.requests import (
     ReasonSchema,
@@ -80,7 +80,7 @@ class Requests(MethodView):
         same type for the same subject is refused (409, `existing_request_id`)."""
         created = _service().create(body["type"], body["regulation"], body["subject"],
                                     body.get("details"), body.get("received_at"))
-        g.audited = True
+        audited_by_service()
         return view(created)
 
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_LISTED)
@@ -126,7 +126,7 @@ class Verify(MethodView):
     def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
         """Record that the subject's identity was verified, and how."""
         done = _service().verify(request_id, body["method"])
-        g.audited = True
+        audited_by_service()
         return view(done)
 
 
@@ -138,7 +138,7 @@ class Reject(MethodView):
     def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
         """Reject a received or verified request, with the reason given to the subject."""
         done = _service().reject(request_id, body["reason"])
-        g.audited = True
+        audited_by_service()
         return view(done)
 
 
@@ -151,7 +151,7 @@ class Extend(MethodView):
         """Extend the deadline once, with a reason: GDPR by two months, CCPA by 45 days
         (a CCPA opt-out cannot be extended)."""
         done = _service().extend(request_id, body["reason"])
-        g.audited = True
+        audited_by_service()
         return view(done)
 
 
@@ -164,7 +164,7 @@ class Execute(MethodView):
         verification). Answers at once; the steps run in the background."""
         rt = runtime()
         started = _service().start(request_id)
-        g.audited = True
+        audited_by_service()
         executor = RequestExecutor(rt, actor(), http_request_id=g.request_id)
         target = started.id
 
@@ -189,7 +189,7 @@ class Export(MethodView):
         recipients and retention; the consent history) and one CSV per collection. 409 until
         the request completed; 410 after the export's retention period (30 days)."""
         content = _service().export(request_id)
-        g.audited = True
+        audited_by_service()
         return Response(content, mimetype="application/zip", headers={
             "Content-Disposition": f'attachment; filename="request-{request_id}.zip"',
             "Cache-Control": "no-store",
