@@ -18,7 +18,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from policies.datamap import _Checker
+from policies.datamap import Checker
 from policies.errors import PolicyFileError
 from policies.purposes import PurposeSet
 from policies.types import ID_COLUMN, SUBJECT_COLUMN, Collection, DataMap, FieldType
@@ -213,7 +213,7 @@ _MASK_TYPES: Mapping[Mask, frozenset[FieldType] | None] = {
 
 def parse_access(document: Any, datamap: DataMap, purposes: PurposeSet,
                  file: str = "access.yaml") -> AccessPolicy:
-    check = _Checker(file)
+    check = Checker(file)
     top = check.mapping(document, "", _TOP_KEYS)
     if top is None:
         raise PolicyFileError(check.problems)
@@ -257,7 +257,7 @@ def parse_access(document: Any, datamap: DataMap, purposes: PurposeSet,
     return AccessPolicy(purposes=MappingProxyType(compiled))
 
 
-def _names(check: _Checker, value: Any, path: str) -> tuple[str, ...]:
+def _names(check: Checker, value: Any, path: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
@@ -267,7 +267,7 @@ def _names(check: _Checker, value: Any, path: str) -> tuple[str, ...]:
 
 
 def _rules(
-    check: _Checker, purpose: str, raw: Any, path: str, datamap: DataMap
+    check: Checker, purpose: str, raw: Any, path: str, datamap: DataMap
 ) -> tuple[Rule, ...]:
     if not isinstance(raw, list) or not raw:
         check.fail(path, "must be a non-empty list of rules")

@@ -59,7 +59,10 @@ def fideslang_categories() -> frozenset[str]:
     return frozenset(c.fides_key for c in DEFAULT_TAXONOMY.data_category)
 
 
-class _Checker:
+class Checker:
+    """Collects every problem of a policy file (file, dotted path, message) instead of
+    stopping at the first, so one run reports all of them; shared by the policy parsers."""
+
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
@@ -105,7 +108,7 @@ class _Checker:
 
 def parse_datamap(document: Any, file: str = "datamap.yaml") -> DataMap:
     """Validate a parsed YAML document and build the frozen data map, or raise with all problems."""
-    check = _Checker(file)
+    check = Checker(file)
     top = check.mapping(document, "", _TOP_KEYS)
     if top is None:
         raise PolicyFileError(check.problems)
@@ -153,7 +156,7 @@ def parse_datamap(document: Any, file: str = "datamap.yaml") -> DataMap:
     )
 
 
-def _custom_categories(check: _Checker, raw: Any) -> dict[str, str]:
+def _custom_categories(check: Checker, raw: Any) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         check.fail("custom_categories", "must be a mapping of category to description")
         return {}
@@ -170,7 +173,7 @@ def _custom_categories(check: _Checker, raw: Any) -> dict[str, str]:
 
 
 def _collection(
-    check: _Checker,
+    check: Checker,
     name: str,
     raw: Any,
     path: str,
@@ -221,7 +224,7 @@ def _collection(
 
 
 def _field(
-    check: _Checker,
+    check: Checker,
     name: Any,
     raw: Any,
     path: str,
@@ -299,7 +302,7 @@ def _field(
 
 
 def _retention(
-    check: _Checker, raw: Any, path: str, fields: Mapping[str, Field]
+    check: Checker, raw: Any, path: str, fields: Mapping[str, Field]
 ) -> Retention | None:
     body = check.mapping(raw, path, _RETENTION_KEYS)
     if body is None:
@@ -321,7 +324,7 @@ def _retention(
     return Retention(period=period, counted_from=counted_from, basis=basis)
 
 
-def _erasure(check: _Checker, raw: Any, path: str) -> Erasure | None:
+def _erasure(check: Checker, raw: Any, path: str) -> Erasure | None:
     body = check.mapping(raw, path, _ERASURE_KEYS)
     if body is None:
         return None

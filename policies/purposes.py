@@ -19,7 +19,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from policies.datamap import _Checker
+from policies.datamap import Checker
 from policies.errors import PolicyFileError
 
 
@@ -126,7 +126,7 @@ class PurposeSet:
 
 def parse_purposes(document: Any, file: str = "purposes.yaml") -> PurposeSet:
     """Validate a parsed YAML document and build the purpose set, or raise with all problems."""
-    check = _Checker(file)
+    check = Checker(file)
     top = check.mapping(document, "", _TOP_KEYS)
     if top is None:
         raise PolicyFileError(check.problems)
@@ -150,7 +150,7 @@ def parse_purposes(document: Any, file: str = "purposes.yaml") -> PurposeSet:
     return PurposeSet(purposes=purposes)
 
 
-def _purpose(check: _Checker, purpose_id: str, raw: Any, path: str) -> Purpose | None:
+def _purpose(check: Checker, purpose_id: str, raw: Any, path: str) -> Purpose | None:
     body = check.mapping(raw, path, _PURPOSE_KEYS)
     if body is None:
         return None

@@ -163,7 +163,7 @@ def test_reads_return_only_allowed_fields_masked_and_only_processable_subjects(
             assert set(body) <= allowed | set(SYSTEM_FIELDS) | {"erased_fields"}
             for field_name, d in decisions.items():
                 if d.returned and field_name not in SYSTEM_FIELDS:
-                    assert field_name in body, (purpose, name, field_name)  # nothing allowed is lost
+                    assert field_name in body, (purpose, name, field_name)
                 if not d.returned:
                     assert field_name not in body
                 elif d.effect is Effect.MASK:
