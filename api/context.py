@@ -6,7 +6,7 @@ from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from audit.events import Actor, AuditEvent
-from governance.clients.models import ApiClient
+from governance.clients.services import AuthenticatedClient
 from governance.runtime import Runtime
 
 EXTENSION_KEY = "governance"
@@ -20,7 +20,7 @@ def db() -> Session:
     return g.session
 
 
-def client() -> ApiClient:
+def client() -> AuthenticatedClient:
     return g.client
 
 

@@ -25,6 +25,7 @@ from governance.authz import Role
 from governance.clients.errors import ClientNameTaken, ClientNotFound, InvalidClient
 from governance.clients.models import ApiClient
 from governance.errors import Unauthenticated
+from governance.prepared import PreparedSelect
 
 KEY_PREFIX = "gk_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
@@ -37,7 +38,27 @@ class IssuedKey:
     key: str  # shown once, never stored
 
 
-_BY_KEY_HASH = select(ApiClient).where(ApiClient.key_hash == bindparam("key_hash"))
+@dataclass(frozen=True)
+class AuthenticatedClient:
+    """The caller of one request, as authentication found it: a plain value rather than the
+    ORM row, so that the per-request look-up is one driver-level query and nothing the
+    request does can change the client through it."""
+
+    id: str
+    name: str
+    role: str
+    purposes: tuple[str, ...]
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+_BY_KEY_HASH = PreparedSelect(
+    select(ApiClient.id, ApiClient.name, ApiClient.role, ApiClient.purposes,
+           ApiClient.key_hash, ApiClient.revoked_at.is_(None).label("active"))
+    .where(ApiClient.key_hash == bindparam("key_hash"))
+)
 
 
 def hash_key(key: str) -> str:
@@ -96,17 +117,19 @@ class ClientService:
         self.session.flush()
         return IssuedKey(client=existing, key=key)
 
-    def authenticate(self, key: str) -> ApiClient:
+    def authenticate(self, key: str) -> AuthenticatedClient:
         """Return the active client owning ``key``; raise Unauthenticated otherwise."""
         if not key.startswith(KEY_PREFIX) or len(key) > 200:
             raise Unauthenticated("the bearer key is not valid")
         digest = hash_key(key)
-        client = self.session.scalar(_BY_KEY_HASH, {"key_hash": digest})
-        if client is None or not hmac.compare_digest(client.key_hash, digest):
+        found = _BY_KEY_HASH.rows(self.session, {"key_hash": digest})
+        if not found or not hmac.compare_digest(found[0]["key_hash"], digest):
             raise Unauthenticated("the bearer key is not valid")
-        if not client.active:
+        row = found[0]
+        if not row["active"]:
             raise Unauthenticated("the bearer key has been revoked")
-        return client
+        return AuthenticatedClient(id=row["id"], name=row["name"], role=row["role"],
+                                   purposes=tuple(row["purposes"] or ()))
 
     def list(self, include_revoked: bool = True) -> Sequence[ApiClient]:
         query = select(ApiClient).order_by(ApiClient.created_at, ApiClient.name)

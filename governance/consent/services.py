@@ -63,6 +63,7 @@ from governance.consent.models import (
     ConsentState,
 )
 from governance.errors import shown_name
+from governance.prepared import PreparedSelect
 
 if TYPE_CHECKING:
     from governance.runtime import Runtime
@@ -134,6 +135,13 @@ class NewConsentEvent:
 
 
 @dataclass(frozen=True)
+class _Restriction:
+    restricted: Any
+    at: datetime
+    source: str | None
+
+
+@dataclass(frozen=True)
 class ConsentWrite:
     """The event a consent write recorded, and the GPC opt-outs its header added."""
 
@@ -141,9 +149,15 @@ class ConsentWrite:
     gpc_opt_outs: list[ConsentEvent] = field(default_factory=list)
 
 
-_ONE_STATE = select(STATE.c.subject_id, STATE.c.purpose, STATE.c.status, STATE.c.at,
-                    STATE.c.source).where(STATE.c.subject_id == bindparam("subject_id"))
-_ONE_RESTRICTION = select(RESTRICTIONS).where(RESTRICTIONS.c.subject_id == bindparam("subject_id"))
+# One subject's state: read on every policy read, so prepared for the driver.
+_ONE_STATE = PreparedSelect(
+    select(STATE.c.subject_id, STATE.c.purpose, STATE.c.status, STATE.c.at, STATE.c.source)
+    .where(STATE.c.subject_id == bindparam("subject_id"))
+)
+_ONE_RESTRICTION = PreparedSelect(
+    select(RESTRICTIONS.c.subject_id, RESTRICTIONS.c.restricted, RESTRICTIONS.c.at,
+           RESTRICTIONS.c.source).where(RESTRICTIONS.c.subject_id == bindparam("subject_id"))
+)
 
 
 def _insert_for(session: Session) -> Any:
@@ -328,14 +342,14 @@ class ConsentService:
         purposes: dict[str, dict[str, PurposeConsent]] = {sid: {} for sid in ids}
         restricted: dict[str, Any] = {}
         if len(ids) == 1:  # the per-request case: prebuilt statements, no IN list to build
-            found = self.session.execute(_ONE_STATE, {"subject_id": ids[0]})
-            restriction_rows = self.session.execute(_ONE_RESTRICTION, {"subject_id": ids[0]})
-            for row in found:
-                purposes[row.subject_id][row.purpose] = PurposeConsent(
-                    ConsentStatus(row.status), _aware(row.at), row.source
+            params = {"subject_id": ids[0]}
+            for one in _ONE_STATE.rows(self.session, params):
+                purposes[one["subject_id"]][one["purpose"]] = PurposeConsent(
+                    ConsentStatus(one["status"]), _aware(one["at"]), one["source"]
                 )
-            for row in restriction_rows:
-                restricted[row.subject_id] = row
+            for one in _ONE_RESTRICTION.rows(self.session, params):
+                restricted[one["subject_id"]] = _Restriction(one["restricted"], one["at"],
+                                                             one["source"])
             ids_done = True
         else:
             ids_done = False

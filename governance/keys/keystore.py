@@ -19,6 +19,7 @@ from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from governance.keys.models import key_jobs, subject_keys
+from governance.prepared import PreparedSelect
 
 # Keep IN (...) lists within every SQLite build's bound-variable limit.
 _CHUNK = 500
@@ -48,9 +49,11 @@ class KeyJob:
     finished_at: datetime | None
 
 
-_ONE_KEY = select(subject_keys.c.subject_id, subject_keys.c.key_id, subject_keys.c.kek_version,
-                  subject_keys.c.wrapped).where(
-    subject_keys.c.subject_id == bindparam("subject_id")
+# One subject's key: read on every policy read of an encrypted field, so prepared for the
+# driver, and read in autocommit: one SELECT needs no transaction of ours.
+_ONE_KEY = PreparedSelect(
+    select(subject_keys.c.subject_id, subject_keys.c.key_id, subject_keys.c.kek_version,
+           subject_keys.c.wrapped).where(subject_keys.c.subject_id == bindparam("subject_id"))
 )
 
 
@@ -69,12 +72,11 @@ class KeyStore:
         if not ids:
             return found
         if len(ids) == 1:  # one record read: a prebuilt statement
-            with self.engine.connect() as conn:
-                row = conn.execute(_ONE_KEY, {"subject_id": ids[0]}).first()
-                conn.rollback()
-            if row is not None:
-                found[row[0]] = StoredKey(row[0], row[1], row[2],
-                                          None if row[3] is None else bytes(row[3]))
+            for one in _ONE_KEY.rows_on_engine(self.engine, {"subject_id": ids[0]}):
+                wrapped = one["wrapped"]
+                found[one["subject_id"]] = StoredKey(
+                    one["subject_id"], one["key_id"], one["kek_version"],
+                    None if wrapped is None else bytes(wrapped))
             return found
         cols = (subject_keys.c.subject_id, subject_keys.c.key_id, subject_keys.c.kek_version,
                 subject_keys.c.wrapped)

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from governance.errors import shown_name
 from governance.keys.cipher import DataKey
 from governance.keys.services import FieldCrypto
+from governance.prepared import PreparedSelect
 from governance.store.errors import (
     InvalidRecord,
     RecordNotFound,
@@ -258,7 +259,7 @@ class RecordStore:
         return columns + [table.c[n] for n in names]
 
     def _records(
-        self, collection: Collection, names: list[str], rows: Sequence[Row[Any]]
+        self, collection: Collection, names: list[str], rows: Sequence[Mapping[str, Any]]
     ) -> list[Record]:
         """Records from rows, opening only the encrypted fields among ``names`` with one key
         store look-up for all the rows' subjects."""
@@ -269,7 +270,7 @@ class RecordStore:
         encrypted = [n for n in names if n in self.crypto.encrypted_fields(collection.name)]
         keys: dict[str, DataKey | None] = {}
         if encrypted and owner_column is not None:
-            keys = self.crypto.keys.data_keys(r._mapping[owner_column] for r in rows)
+            keys = self.crypto.keys.data_keys(r[owner_column] for r in rows)
         return [self._record(collection, names, encrypted, owner_column, keys, r) for r in rows]
 
     def _record(
@@ -279,9 +280,8 @@ class RecordStore:
         encrypted: list[str],
         owner_column: str | None,
         keys: Mapping[str, DataKey | None],
-        row: Row[Any],
+        mapping: Mapping[str, Any],
     ) -> Record:
-        mapping = row._mapping
         record_id = mapping[ID_COLUMN]
         subject_id = mapping[owner_column] if owner_column is not None else None
         values: dict[str, Any] = {}
@@ -329,17 +329,17 @@ class RecordStore:
         statement = self.tables.statements.get(key)
         if statement is None:  # built once per shape: building costs more than running it
             table = self.tables[collection.name]
-            statement = select(*self._columns(table, collection, names)).where(
+            statement = PreparedSelect(select(*self._columns(table, collection, names)).where(
                 table.c[ID_COLUMN] == bindparam("record_id")
-            )
+            ))
             self.tables.statements[key] = statement
-        row = self.session.execute(statement, {"record_id": record_id}).first()
-        if row is None:
+        found = statement.rows(self.session, {"record_id": record_id})
+        if not found:
             raise RecordNotFound(collection.name)
+        row = found[0]
         if check is not None:
-            mapping = row._mapping
-            check(mapping[ID_COLUMN] if collection.is_subject
-                  else mapping[SUBJECT_COLUMN] if collection.has_subject_column else None)
+            check(row[ID_COLUMN] if collection.is_subject
+                  else row[SUBJECT_COLUMN] if collection.has_subject_column else None)
         return self._records(collection, names, [row])[0]
 
     def list(
@@ -391,7 +391,7 @@ class RecordStore:
         if after is not None:
             query = query.where(table.c[ID_COLUMN] > after)
         rows = self.session.execute(query.limit(limit + 1)).all()
-        items = self._records(collection, names, rows[:limit])
+        items = self._records(collection, names, [dict(r._mapping) for r in rows[:limit]])
         next_after = items[-1].id if len(rows) > limit else None
         return Page(items=items, next_after=next_after)
 

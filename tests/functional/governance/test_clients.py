@@ -56,7 +56,7 @@ def test_authenticate_returns_the_client_owning_the_key(session: Session) -> Non
 
     assert client.id == issued.client.id
     assert client.role == "compliance_officer"
-    assert client.active
+    assert client.purposes == ()
 
 
 @pytest.mark.parametrize(
