@@ -26,16 +26,20 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app(self.settings)
 
 
+def gunicorn_options(*, host: str, port: int, workers: int, log_level: str) -> dict[str, Any]:
+    """The server's configuration (the policy benchmark serves its bare baseline with it too,
+    so that the two differ only in the application)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": max(1, workers),
+        "accesslog": "-",
+        # The access log line carries the path only: query strings can hold an email.
+        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+        "loglevel": log_level.lower(),
+        "timeout": 60,
+    }
+
+
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    _Gunicorn(
-        settings,
-        {
-            "bind": f"{host}:{port}",
-            "workers": max(1, workers),
-            "accesslog": "-",
-            # The access log line carries the path only: query strings can hold an email.
-            "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
-            "loglevel": settings.log_level.lower(),
-            "timeout": 60,
-        },
-    ).run()
+    _Gunicorn(settings, gunicorn_options(host=host, port=port, workers=workers,
+                                         log_level=settings.log_level)).run()

@@ -1,6 +1,7 @@
 """The baseline of the policy-read benchmark: a bare Flask + SQLAlchemy endpoint that reads
 the same customer row with no governance at all (no auth, consent, decryption, masks or
-audit), served by gunicorn with the same worker count as the gateway.
+audit), served by gunicorn with the gateway's own server configuration
+(``api.serving.gunicorn_options``: the same workers, access log and timeouts).
 
     python -m bench.bare_app DATABASE_URL PORT WORKERS
 """
@@ -14,6 +15,8 @@ from typing import Any
 from flask import Flask, abort, jsonify
 from gunicorn.app.base import BaseApplication
 from sqlalchemy import MetaData, Table, create_engine, select
+
+from api.serving import gunicorn_options
 
 
 def create_bare_app(database_url: str) -> Flask:
@@ -36,7 +39,8 @@ def create_bare_app(database_url: str) -> Flask:
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, database_url: str, port: int, workers: int) -> None:
         self.database_url = database_url
-        self.options = {"bind": f"127.0.0.1:{port}", "workers": workers, "loglevel": "warning"}
+        self.options = gunicorn_options(host="127.0.0.1", port=port, workers=workers,
+                                        log_level="warning")
         super().__init__()
 
     def load_config(self) -> None:

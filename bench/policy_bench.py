@@ -1,7 +1,8 @@
 """Policy read benchmark: ``GET /v1/data/customers/{id}`` through the gateway against a bare
 Flask + SQLAlchemy endpoint reading the same row, and the evaluator in-process.
 
-- Both servers run under gunicorn with the same number of workers, on the same demo store
+- Both servers run under gunicorn with the same configuration (``api.serving.gunicorn_options``:
+  workers, access log, timeouts), on the same demo store
   (SQLite, the embedded default), one after the other, driven by the same client: a few
   threads with keep-alive connections, each request for a random customer; latency is
   measured per request, p50 and p99 over all requests, and requests per second overall.
