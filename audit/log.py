@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from audit import rawsql
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerificationError, verify_note
-from audit.events import AuditEvent, canonical_bytes, format_time, parse_leaf
+from audit.events import AuditEvent, canonical_bytes, format_time, new_event_id, parse_leaf
 from audit.models import (
     audit_checkpoints,
     audit_entries,
@@ -134,7 +133,7 @@ class AuditLog:
         """Add the event to the caller's transaction. Raises UnsafeAuditEvent if it could
         carry a personal value; nothing is written then."""
         event.validate()
-        event_id = uuid.uuid4().hex
+        event_id = new_event_id()
         recorded_at = now or datetime.now(UTC)
         data = canonical_bytes(event.to_document(event_id, recorded_at))
         _insert(session, [(event_id, recorded_at, event.actor.id, event.action,
@@ -152,7 +151,7 @@ class AuditLog:
         recorded_at = now or datetime.now(UTC)
         rows: list[EntryRow] = []
         for event in events:
-            event_id = uuid.uuid4().hex
+            event_id = new_event_id()
             data = canonical_bytes(event.to_document(event_id, recorded_at))
             rows.append((event_id, recorded_at, event.actor.id, event.action,
                          event.target.subject_id, data))
