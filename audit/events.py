@@ -14,6 +14,7 @@ For this subset of JSON that is exactly RFC 8785 (JCS), so any JCS library repro
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -243,6 +244,21 @@ class AuditEvent:
 
 def _unsafe(name: str) -> UnsafeAuditEvent:
     return UnsafeAuditEvent(f"{name} does not have the shape of an id or name")
+
+
+# A version 4 UUID is 122 random bits with the version nibble set to 4 and the variant's two
+# top bits to 10 (RFC 9562 section 5.4).
+_UUID4_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_event_id() -> str:
+    """A fresh event id: a random version 4 UUID as 32 lower-case hex digits.
+
+    The same value ``uuid.uuid4().hex`` gives, at a third of its cost: ``uuid.UUID``
+    checks its arguments in Python, and the id is made once per audited request.
+    """
+    return f"{int.from_bytes(os.urandom(16), 'big') & _UUID4_KEEP | _UUID4_SET:032x}"
 
 
 def format_time(moment: datetime) -> str:

@@ -8,6 +8,7 @@ the reference below is the documented rule written with json.dumps and strftime 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -22,6 +23,7 @@ from audit.events import (
     UnsafeAuditEvent,
     canonical_bytes,
     format_time,
+    new_event_id,
 )
 
 
@@ -124,3 +126,21 @@ def test_validate_refuses_value_shaped_strings_naming_only_the_key(
     message = str(refused.value)
     assert key in message
     assert "Ada" not in message and "@" not in message
+
+
+def test_new_event_ids_are_random_version_4_uuids_in_32_lower_case_hex_digits() -> None:
+    ids = [new_event_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for event_id in ids:
+        parsed = uuid.UUID(hex=event_id)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed.hex == event_id  # 32 lower-case hex digits, no dashes
+    # Every one of the 122 random bits varies: OR and AND-NOT over the ids cover them all.
+    values = [int(event_id, 16) for event_id in ids]
+    seen_one = seen_zero = 0
+    for value in values:
+        seen_one |= value
+        seen_zero |= ~value
+    fixed = (0xF000 << 64) | (0xC000 << 48)
+    random_bits = ~fixed & ((1 << 128) - 1)
+    assert seen_one & seen_zero & random_bits == random_bits
