@@ -42,7 +42,8 @@ def make_engine(
 
 
 def _sqlite_deferred(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # On the driver, as in _sqlite_begin: it runs once per read-only request.
+    connection.connection.driver_connection.execute("BEGIN")
 
 
 def _sqlite_secure_delete(dbapi_connection: Any, _record: Any) -> None:
