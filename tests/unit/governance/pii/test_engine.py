@@ -137,7 +137,8 @@ def test_structured_values_get_the_pattern_results_presidios_recognizers_give(
     pii_engine,
 ) -> None:
     values = ["ada@mail.example", "+1-202-555-0143", "DE89370400440532013000", "10.1.2.3",
-              "4111 1111 1111 1111", "12 Rue de Rivoli", "2024-05-01", "ORD-00012345"]
+              "4111 1111 1111 1111", "12 Rue de Rivoli", "2024-05-01", "ORD-00012345",
+              "44029", "IT", "", "7", "Via Roma 1", "SW1A 1AA", "12.05.24", "ab@c.de"]
     wanted = set(pii_engine.pattern_entities)
     for value in values:
         presidio = [
