@@ -12,11 +12,13 @@ the same records, each in a fresh process (so peak memory is its own):
 - ours: the store scan's path (``governance.pii.services.scan_values``, what
   ``analyse_column`` runs): the data map says which fields are free text and which are
   structured strings. Free text: spaCy's NER alone (no tagger, parser or shared tok2vec),
-  batched, on the sentences holding a capitalised word, then Presidio's recognizers on the
-  prebuilt artifacts without the analyzer's per-call work. Structured strings: patterns
-  only, no NLP; a value a declared type's recognizer matches whole (validated) needs no
-  other recognizer; values without a digit or '@' skipped. In ``WORKERS`` processes, each
-  building the analyzer once.
+  batched, on the sentences holding a capitalised word that can start a name (not a
+  greeting or answer opening the sentence), then Presidio's recognizers on the prebuilt
+  artifacts without the analyzer's per-call work. Structured strings: patterns only, no
+  NLP; a value a declared type's recognizer matches whole (validated) needs no other
+  recognizer; values without a digit or '@' skipped. Any text: a pattern is not run where
+  the text is shorter, or has fewer digits, than any match of it. In ``WORKERS``
+  processes, each building the analyzer once (with the lazy data of its validators).
 
 Recall is over the labelled values every path should find: the email, phone, IBAN, card and
 IP fields and every PII span in the notes. Name, street and city fields are not in it: our

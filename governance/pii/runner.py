@@ -15,7 +15,10 @@ reads here:
   built only for a match;
 - the context enhancer deep-copies every result and walks the tokens for each; it is given
   only the results it can change (their recognizer has context words and the score can
-  still rise).
+  still rise);
+- a pattern is not run on a text shorter than any match of it, or with fewer digits than
+  any match of it has (``pattern_floor.py``): such a call cannot match, yet costs a clock
+  read for its timeout like any other.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from typing import Any
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+
+from governance.pii.pattern_floor import Floor, decimal_digits, pattern_floor
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,15 @@ class RecognizerRunner:
             if _overrides(r, "enhance_using_context", EntityRecognizer)
         }
         self.thresholds = {r.id: r.score_thresholds for r in self.recognizers}
+        # each lean recognizer's patterns, compiled with its flags, with their floors
+        self.compiled: dict[str, list[tuple[Any, Any, Floor | None]]] = {}
+        for r in self.recognizers:
+            if r.id in self.lean:
+                flags = r.global_regex_flags
+                self.compiled[r.id] = [
+                    (p, regex.compile(p.regex, flags=flags), pattern_floor(p.regex, flags))
+                    for p in r.patterns
+                ]
 
     def analyze(self, text: str, wanted: Iterable[str], nlp_artifacts: Any) -> list[Any]:
         """Recognizer results for ``text`` (``nlp_artifacts`` None: patterns only, no
@@ -69,9 +83,10 @@ class RecognizerRunner:
                     if wanted.intersection(r.supported_entities)
                     and (nlp_artifacts is not None or isinstance(r, PatternRecognizer))]
         results: list[Any] = []
+        length, digits = len(text), decimal_digits(text)
         for recognizer in selected:
             if recognizer.id in self.lean:
-                found = self._patterns(recognizer, text)
+                found = self._patterns(recognizer, text, length, digits)
             else:
                 if not recognizer.is_loaded:
                     recognizer.load()
@@ -89,18 +104,17 @@ class RecognizerRunner:
         results = [r for r in results if r.score >= self._threshold(r)]
         return EntityRecognizer.remove_duplicates(results)
 
-    def _patterns(self, recognizer: Any, text: str) -> list[Any]:
+    def _patterns(self, recognizer: Any, text: str, length: int, digits: int) -> list[Any]:
         """``PatternRecognizer.analyze`` without its per-pattern timing, logging and
         explanation objects; the same matches, scores and de-duplication."""
         flags = recognizer.global_regex_flags
         entity = recognizer.supported_entities[0]
         results = []
-        for pattern in recognizer.patterns:
-            if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
-                pattern.compiled_with_flags = flags
-                pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)
+        for pattern, compiled, floor in self.compiled[recognizer.id]:
+            if floor is not None and floor.rules_out(length, digits):
+                continue
             try:
-                for match in pattern.compiled_regex.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
                     start, end = match.span()
                     if start == end:
                         continue
@@ -127,7 +141,8 @@ class RecognizerRunner:
             except TimeoutError:
                 logger.warning("pattern %r of %s timed out, skipped", pattern.name,
                                recognizer.name)
-        return EntityRecognizer.remove_duplicates(results)
+        # one result or none: nothing to de-duplicate
+        return EntityRecognizer.remove_duplicates(results) if len(results) > 1 else results
 
     def _context(self, text: str, results: list[Any], nlp_artifacts: Any,
                  selected: list[Any]) -> list[Any]:

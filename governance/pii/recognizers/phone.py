@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 import phonenumbers
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from presidio_analyzer import Pattern, PatternRecognizer
 
 DEMO_REGIONS = ("DE", "FR", "GB", "US", "NL", "ES", "IT")
@@ -54,6 +55,18 @@ class CrmPhoneRecognizer(PatternRecognizer):
             supported_language=supported_language,
             name=type(self).__name__,
         )
+
+    def load(self) -> None:
+        """Load libphonenumber's metadata of each region now, and compile the patterns it
+        compiles on first use, by validating the library's own example number of each type;
+        otherwise the first numbers a request or scan meets pay tens of milliseconds for it."""
+        for region in self.regions:
+            for kind in PhoneNumberType.values():
+                example = phonenumbers.example_number_for_type(region, kind)
+                if example is None:
+                    continue
+                for form in (PhoneNumberFormat.E164, PhoneNumberFormat.NATIONAL):
+                    self.validate_result(phonenumbers.format_number(example, form))
 
     def invalidate_result(self, pattern_text: str) -> bool:
         text = pattern_text.strip()

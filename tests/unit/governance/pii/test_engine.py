@@ -13,7 +13,7 @@ import pytest
 from governance.pii import evaluation
 from governance.pii.engine import LANGUAGE, PiiConfig, engine_for
 from governance.pii.errors import PiiModelMissing, UnknownOperator
-from governance.pii.pipeline import may_name, sentences
+from governance.pii.pipeline import may_name, name_ranges, sentences
 from governance.runtime import open_runtime
 from governance.settings import Settings
 
@@ -79,19 +79,47 @@ def test_ner_runs_only_on_sentences_with_a_capitalised_word_that_can_start_a_nam
     pii_engine,
 ) -> None:
     text = ("No answer on 030 1234567. We sent an email instead.\n"
-            "[11:07] Agent: Sorry. Spoke to Ryan Gallagher in Berlin. ORD-12345678 is lost.")
+            "[11:07] Agent: Sorry. Spoke to Ryan Gallagher in Berlin. ORD-12345678 is lost.\n"
+            "[11:08] Customer: Hi, how can I help you today?\n"
+            "[11:09] Customer: Thanks Ryan.\n"
+            "[11:10] Customer: Ticket closed.")
     gated = {text[a:b].strip(): may_name(text[a:b]) for a, b in sentences(text)
              if text[a:b].strip()}
     assert gated == {
         "No answer on 030 1234567.": False,
         "We sent an email instead.": False,  # a capital that starts a sentence: "We"
-        "[11:07] Agent: Sorry.": True,  # "Sorry" after the label could be a name; NER decides
+        "[11:07] Agent: Sorry.": False,  # an apology opens the text after the label
         "Spoke to Ryan Gallagher in Berlin.": True,
         "ORD-12345678 is lost.": False,
+        "[11:08] Customer: Hi, how can I help you today?": False,  # a greeting opens it
+        "[11:09] Customer: Thanks Ryan.": True,  # a name after the opener still counts
+        "[11:10] Customer: Ticket closed.": True,  # an opening word that could be a name
     }
     doc = pii_engine.nlp_engine.nlp["en"](text)
     assert ("Ryan Gallagher", "PERSON") in {(e.text, e.label_) for e in doc.ents}
     assert all(e.start_char >= text.index("[11:07]") for e in doc.ents)
+
+
+def test_gated_ner_tags_each_selected_sentence_as_the_model_tags_it_inside_the_doc(
+    pii_engine,
+) -> None:
+    # the sentences are tokenized anew for NER; the entities, mapped back onto the text's
+    # doc, are those the model finds on the same sentence cut out of that doc
+    from spacy.attrs import NORM, ORTH, SPACY
+
+    nlp = pii_engine.nlp_engine.nlp["en"]
+    ner = nlp.get_pipe("ner")
+    texts = [d.text for d in evaluation.generate(80, seed=11)]
+    for text, doc in zip(texts, nlp.pipe(texts), strict=True):
+        expected = set()
+        whole = nlp.make_doc(text)
+        for start, end in name_ranges(text):
+            span = whole.char_span(start, end, alignment_mode="expand")
+            part = ner(span.as_doc(array_head=[ORTH, NORM, SPACY]))
+            expected |= {(e.label_, whole[span.start + e.start:span.start + e.end].start_char,
+                          whole[span.start + e.start:span.start + e.end].end_char)
+                         for e in part.ents}
+        assert {(e.label_, e.start_char, e.end_char) for e in doc.ents} == expected, text
 
 
 def test_the_recognizer_runner_gives_what_presidios_analyze_gives(pii_engine) -> None:
@@ -109,7 +137,8 @@ def test_structured_values_get_the_pattern_results_presidios_recognizers_give(
     pii_engine,
 ) -> None:
     values = ["ada@mail.example", "+1-202-555-0143", "DE89370400440532013000", "10.1.2.3",
-              "4111 1111 1111 1111", "12 Rue de Rivoli", "2024-05-01", "ORD-00012345"]
+              "4111 1111 1111 1111", "12 Rue de Rivoli", "2024-05-01", "ORD-00012345",
+              "44029", "IT", "", "7", "Via Roma 1", "SW1A 1AA", "12.05.24", "ab@c.de"]
     wanted = set(pii_engine.pattern_entities)
     for value in values:
         presidio = [
