@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -23,7 +24,13 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # Built in each worker after the fork: no engine or thread crosses a fork.
         from api import create_app
 
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        # What the worker has built by now (modules, the app, policies, the data map,
+        # prebuilt statements) lives as long as the worker: frozen, the garbage collector
+        # stops walking it on every full collection (about 8% of a policy read's CPU).
+        gc.collect()
+        gc.freeze()
+        return app
 
 
 def gunicorn_options(*, host: str, port: int, workers: int, log_level: str) -> dict[str, Any]:

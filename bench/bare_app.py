@@ -9,6 +9,7 @@ audit), served by gunicorn with the gateway's own server configuration
 from __future__ import annotations
 
 import base64
+import gc
 import sys
 from typing import Any
 
@@ -48,7 +49,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return create_bare_app(self.database_url)
+        app = create_bare_app(self.database_url)
+        gc.collect()
+        gc.freeze()  # as the gateway's workers do (api.serving)
+        return app
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 Flask + SQLAlchemy endpoint reading the same row, and the evaluator in-process.
 
 - Both servers run under gunicorn with the same configuration (``api.serving.gunicorn_options``:
-  workers, access log, timeouts), on the same demo store
-  (SQLite, the embedded default), one after the other, driven by the same client: a few
-  threads with keep-alive connections, each request for a random customer; latency is
-  measured per request, p50 and p99 over all requests, and requests per second overall.
+  workers, access log, timeouts), on the same demo store (SQLite, the embedded default),
+  driven by the same client (a few threads, each request for a random customer) in
+  interleaved rounds (bare, gateway, bare, gateway, ...), so that a change of the shared
+  machine's load falls on both alike; latency is measured per request, p50 and p99 over
+  all requests of a server, and requests per second over the time it was driven.
 - The gateway's request is the whole path: bearer-key authentication, the decision, the
   subject's consent state, the data key, decryption of the returned fields, masks, and the
   audit event committed with the request.
@@ -42,6 +43,7 @@ from policies.engine import AccessRequest
 NAME = "policy"
 WORKERS = 2
 CLIENT_THREADS = 4
+ROUNDS = 4
 P50_RATIO_TARGET = 2.0
 DECISIONS_TARGET = 100_000
 
@@ -145,28 +147,46 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         rt.dispose()
         rng = random.Random(5)  # noqa: S311 - picks which rows to read, not a secret
         picks = [rng.choice(ids) for _ in range(requests)]
-        figures = {}
-        for label, command, path_of, headers in (
-            ("bare", [sys.executable, "-m", "bench.bare_app", settings.database_url],
-             lambda i: f"/customers/{i}", {}),
-            ("gateway", [sys.executable, "-m", "governance.cli", "serve", "--workers", str(WORKERS),
-                         "--port"], lambda i: f"/v1/data/customers/{i}?purpose=customer_support",
-             {"Authorization": f"Bearer {key}"}),
-        ):
-            port = _free_port()
-            argv = (command + [str(port), str(WORKERS)] if label == "bare"
-                    else command + [str(port)])
-            say(f"{label}: {requests:,} requests, {WORKERS} gunicorn workers")
-            server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,  # noqa: S603
-                                      stderr=subprocess.DEVNULL, start_new_session=True)
-            try:
-                _wait(port, "/healthz" if label == "gateway" else "/customers/warm")
+        servers = {
+            "bare": ([sys.executable, "-m", "bench.bare_app", settings.database_url],
+                     lambda i: f"/customers/{i}", {}, "/customers/warm"),
+            "gateway": ([sys.executable, "-m", "governance.cli", "serve", "--workers",
+                         str(WORKERS), "--port"],
+                        lambda i: f"/v1/data/customers/{i}?purpose=customer_support",
+                        {"Authorization": f"Bearer {key}"}, "/healthz"),
+        }
+        latencies: dict[str, list[float]] = {label: [] for label in servers}
+        busy: dict[str, float] = {label: 0.0 for label in servers}
+        running: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        try:
+            for label, (command, path_of, headers, ready) in servers.items():
+                port = _free_port()
+                argv = (command + [str(port), str(WORKERS)] if label == "bare"
+                        else command + [str(port)])
+                running[label] = (subprocess.Popen(  # noqa: S603
+                    argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    start_new_session=True), port)
+                _wait(port, ready)
                 drive(port, [path_of(i) for i in picks[:100]], headers)  # warm-up
-                latencies, rps = drive(port, [path_of(i) for i in picks], headers)
-            finally:
+            # Interleaved rounds: a change in the machine's load during the run falls on
+            # both servers alike instead of on whichever ran second.
+            say(f"{requests:,} requests each, {WORKERS} gunicorn workers each, "
+                f"in {ROUNDS} interleaved rounds")
+            for r in range(ROUNDS):
+                part = picks[r::ROUNDS]
+                for label, (_, path_of, headers, _) in servers.items():
+                    started = time.perf_counter()
+                    measured, _ = drive(running[label][1], [path_of(i) for i in part], headers)
+                    busy[label] += time.perf_counter() - started
+                    latencies[label] += measured
+        finally:
+            for server, _ in running.values():
                 server.terminate()
                 server.wait(timeout=30)
-            figures[label] = (statistics.median(latencies), _pct(latencies, 0.99), rps)
+        figures = {
+            label: (statistics.median(measured), _pct(measured, 0.99), len(measured) / busy[label])
+            for label, measured in latencies.items()
+        }
         for label in ("gateway", "bare"):
             p50, p99, rps = figures[label]
             column = "gateway" if label == "gateway" else "bare Flask+SQLAlchemy"
