@@ -15,6 +15,7 @@ import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +43,7 @@ from governance.pii.models import (
     WriteCheck,
 )
 from governance.pii.plans import FieldPlan, plan_fields
-from governance.pii.pool import ScanPool
+from governance.pii.pool import PendingScan, ScanPool
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
 
@@ -199,6 +200,14 @@ def analyse_column(
     return result
 
 
+@dataclass(frozen=True)
+class _Submitted:
+    """A collection's sampled values, each field's handed to the scan pool."""
+
+    collection: str
+    scans: list[tuple[FieldPlan, list[str], PendingScan]]
+
+
 class ScanService:
     """Create, run (resumably) and report store scans.
 
@@ -283,9 +292,16 @@ class ScanService:
             with ScanPool(self.engine_spec, self.processes) as pool:
                 pool.start()  # the workers load their analyzers while the first sample is read
                 engine = self.engine_spec.engine()
+                # One collection ahead: the next one is read and decrypted here while the
+                # workers analyse the one before, whose results are then stored.
+                ahead: _Submitted | None = None
                 for collection, field_plans in by_collection.items():
-                    self._scan_collection(scan_id, collection, field_plans, sample, pool,
-                                          engine, progress)
+                    submitted = self._submit(collection, field_plans, sample, pool)
+                    if ahead is not None:
+                        self._store(scan_id, ahead, engine, progress)
+                    ahead = submitted
+                if ahead is not None:
+                    self._store(scan_id, ahead, engine, progress)
         except Exception as exc:
             with unit_of_work(self.sessions) as session:
                 scan = self.get(session, scan_id)
@@ -300,23 +316,28 @@ class ScanService:
             scan.finished_at = datetime.now(UTC)
             self._audit(session, scan, Outcome.ALLOWED)
 
-    def _scan_collection(
-        self, scan_id: str, collection: str, field_plans: Sequence[FieldPlan], sample: int,
-        pool: ScanPool, engine: PiiEngine, progress: Callable[[int, int], None] | None,
-    ) -> None:
-        """Sample one collection, scan all its fields at once, and commit their results
-        together (the unit a resumed run starts again from)."""
+    def _submit(self, collection: str, field_plans: Sequence[FieldPlan], sample: int,
+                pool: ScanPool) -> _Submitted:
+        """Sample one collection and hand all its fields to the pool at once."""
         with unit_of_work(self.sessions) as session:
             columns = self._sample(session, collection, field_plans, sample)
-            scans = [(plan, pool.submit(plan, columns[plan.field.name])) for plan in field_plans]
-            for plan, pending in scans:
-                values = columns[plan.field.name]
-                row = session.get(PiiScanField, (scan_id, collection, plan.field.name))
+        scans = [(plan, columns[plan.field.name], pool.submit(plan, columns[plan.field.name]))
+                 for plan in field_plans]
+        return _Submitted(collection, scans)
+
+    def _store(self, scan_id: str, submitted: _Submitted, engine: PiiEngine,
+               progress: Callable[[int, int], None] | None) -> None:
+        """Wait for a collection's fields and commit their results together (the unit a
+        resumed run starts again from)."""
+        with unit_of_work(self.sessions) as session:
+            for plan, values, pending in submitted.scans:
+                key = (scan_id, submitted.collection, plan.field.name)
+                row = session.get(PiiScanField, key)
                 assert row is not None  # created with the scan, never deleted
                 row.result = analyse_column(engine, plan, values, pending.result())
                 row.done = True
             scan = self.get(session, scan_id)
-            scan.fields_done += len(field_plans)
+            scan.fields_done += len(submitted.scans)
             done, total = scan.fields_done, scan.fields_total
         if progress:
             progress(done, total)
