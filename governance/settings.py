@@ -48,7 +48,7 @@ class Settings:
     pii_max_text_chars: int = 20_000
     pii_scan_sample: int = 200
     # Worker processes a store scan analyses in (1: in the scanning process, no pool).
-    pii_scan_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    pii_scan_processes: int = field(default_factory=lambda: usable_cpus())
     task_runner: str = "thread"
 
     @classmethod
@@ -118,7 +118,7 @@ class Settings:
         )
         pii_processes = _positive_int(
             "GOVERNANCE_PII_SCAN_PROCESSES",
-            env.get("GOVERNANCE_PII_SCAN_PROCESSES", str(os.cpu_count() or 1)),
+            env.get("GOVERNANCE_PII_SCAN_PROCESSES", str(usable_cpus())),
         )
         task_runner = env.get("GOVERNANCE_TASK_RUNNER", "thread")
         if task_runner not in ("thread", "inline"):
@@ -146,6 +146,13 @@ class Settings:
     @property
     def backend(self) -> str:
         return make_url(self.database_url).get_backend_name()
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a container's CPU set, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _database_url(raw: str, name: str = "GOVERNANCE_DATABASE_URL") -> str:

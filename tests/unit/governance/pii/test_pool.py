@@ -76,7 +76,8 @@ def test_workers_build_the_analyzer_offline_and_return_each_values_entities_in_o
 
 
 def test_the_scan_processes_setting_defaults_to_the_number_of_cpus(settings) -> None:
-    assert settings.pii_scan_processes == (os.cpu_count() or 1)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert settings.pii_scan_processes == cpus
     one = Settings.from_env({"GOVERNANCE_DATABASE_URL": settings.database_url,
                              "GOVERNANCE_VAR_DIR": str(settings.key_file.parent),
                              "GOVERNANCE_PII_SCAN_PROCESSES": "1"})
