@@ -127,10 +127,13 @@ class Runtime:
         return WriteChecker(analysis.engine, self.policy.datamap, analysis)
 
     def pii_scans(self) -> Any:
+        from governance.pii.engine import EngineSpec
         from governance.pii.services import ScanService
 
+        spec = EngineSpec(self.settings.pii_config_file, self.settings.pii_model)
         return ScanService(self.sessions, self.policy.datamap, self.tables, self.crypto,
-                           self.pii_engine, self.audit, self.policy.version)
+                           spec, self.audit, self.policy.version,
+                           processes=self.settings.pii_scan_processes)
 
 
 def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:

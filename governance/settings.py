@@ -47,6 +47,8 @@ class Settings:
     pii_config_file: Path = PII_CONFIG_FILE
     pii_max_text_chars: int = 20_000
     pii_scan_sample: int = 200
+    # Worker processes a store scan analyses in (1: in the scanning process, no pool).
+    pii_scan_processes: int = field(default_factory=lambda: usable_cpus())
     task_runner: str = "thread"
 
     @classmethod
@@ -114,6 +116,10 @@ class Settings:
         pii_sample = _positive_int(
             "GOVERNANCE_PII_SCAN_SAMPLE", env.get("GOVERNANCE_PII_SCAN_SAMPLE", "200")
         )
+        pii_processes = _positive_int(
+            "GOVERNANCE_PII_SCAN_PROCESSES",
+            env.get("GOVERNANCE_PII_SCAN_PROCESSES", str(usable_cpus())),
+        )
         task_runner = env.get("GOVERNANCE_TASK_RUNNER", "thread")
         if task_runner not in ("thread", "inline"):
             raise SettingsError("GOVERNANCE_TASK_RUNNER must be thread or inline")
@@ -133,12 +139,20 @@ class Settings:
             pii_config_file=pii_config,
             pii_max_text_chars=pii_max_text,
             pii_scan_sample=pii_sample,
+            pii_scan_processes=pii_processes,
             task_runner=task_runner,
         )
 
     @property
     def backend(self) -> str:
         return make_url(self.database_url).get_backend_name()
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a container's CPU set, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _database_url(raw: str, name: str = "GOVERNANCE_DATABASE_URL") -> str:

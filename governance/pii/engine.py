@@ -15,8 +15,9 @@ Two ways through it, chosen per field from the data map:
 Both feed Presidio's recognizers through :class:`RecognizerRunner` (``runner.py``), which
 does what ``AnalyzerEngine.analyze`` does with prebuilt NLP artifacts, minus its per-call
 overhead. Batches go through spaCy's ``pipe`` with a real batch size (Presidio's
-BatchAnalyzerEngine defaults to 1). Threads give nothing here (the GIL); a scan that must
-use every core runs processes, each with its own engine (see ``bench/pii_bench.py``).
+BatchAnalyzerEngine defaults to 1). Threads give nothing here (the GIL); the store scan uses
+every core through worker processes, each building its own engine from an
+:class:`EngineSpec` (``pool.py``).
 """
 
 from __future__ import annotations
@@ -352,6 +353,19 @@ def _whole(text: str, results: Sequence[Any], declared: set[str],
 def _may_hold_pattern(text: str) -> bool:
     """Every pattern entity we look for has a digit or an '@' in it."""
     return "@" in text or any(ch.isdigit() for ch in text)
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """What an analyzer is built from: the configuration file and the model name the
+    settings give. Picklable, so that a worker process builds the same analyzer."""
+
+    config_file: Path
+    model: str
+
+    def engine(self) -> PiiEngine:
+        """This process's analyzer for the spec (built on first use, then shared)."""
+        return engine_for(self.config_file, self.model)
 
 
 # One engine per process and configuration, built on first use.

@@ -1,13 +1,16 @@
 """PII services: analyse text, redact it, check a write, and scan the store.
 
 Every service takes the process's :class:`PiiEngine` (built once, see ``engine.py``) and the
-data map; the store scan also takes a session factory, because it runs as a background job
-that commits field by field so that it can resume. Nothing here returns, stores, logs or
-audits a matched value: entity types, positions, counts and scores only.
+data map; the store scan takes the engine's :class:`EngineSpec` instead, because its
+analysis runs in worker processes that each build the engine (``pool.py``), and a session
+factory, because it runs as a background job that commits collection by collection so that
+it can resume. Nothing here returns, stores, logs or audits a matched value: entity types,
+positions, counts and scores only.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
 from collections import defaultdict
@@ -23,7 +26,7 @@ from audit.events import Actor, AuditEvent, Outcome, Target
 from governance.audit_actions import AuditAction
 from governance.db import unit_of_work
 from governance.keys.services import FieldCrypto
-from governance.pii.engine import PiiEngine
+from governance.pii.engine import EngineSpec, PiiEngine
 from governance.pii.errors import (
     InvalidText,
     PiiRefused,
@@ -39,14 +42,15 @@ from governance.pii.models import (
     ScanState,
     WriteCheck,
 )
+from governance.pii.plans import FieldPlan, plan_fields
+from governance.pii.pool import PendingScan, ScanPool
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
 
 # The task runners live in governance.tasks (shared with data-subject requests).
 from governance.tasks import InlineRunner, ThreadRunner  # noqa: F401 - re-exported
-from policies.types import Collection, DataMap, Field, FieldType
+from policies.types import Collection, DataMap, Field
 
-_TEXT_TYPES = (FieldType.STRING, FieldType.TEXT)
 SYSTEM_ACTOR = Actor(id="system:pii-scan", role="system")
 
 
@@ -146,41 +150,11 @@ class WriteChecker:
 
 
 # -- the store scan ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FieldPlan:
-    collection: str
-    field: Field
-    method: str  # "ner+patterns" | "patterns" | "typed"
-
-
-def plan_fields(datamap: DataMap) -> list[FieldPlan]:
-    plans = []
-    for collection in datamap.collections.values():
-        for f in collection.fields.values():
-            if f.type not in _TEXT_TYPES or f.choices:
-                method = "typed"  # numbers, dates, booleans, refs and enumerations hold no text
-            elif f.free_text or f.type is FieldType.TEXT:
-                method = "ner+patterns"
-            else:
-                method = "patterns"
-            plans.append(FieldPlan(collection.name, f, method))
-    return plans
-
-
-def scan_values(engine: PiiEngine, plan: FieldPlan, values: Sequence[str]) -> list[list[Entity]]:
-    """The entities in each sampled value of a field, as its plan says: free text through
-    NER and patterns; a structured string through patterns only, knowing from the data map
-    what the field should hold; typed fields not at all."""
-    if plan.method == "typed":
-        return [[] for _ in values]
-    if plan.method == "ner+patterns":
-        return engine.analyze_batch(values, free_text=True)
-    declared = engine.config.declared_entities(plan.field.category)
-    return engine.analyze_batch(values, free_text=False, declared=declared)
-
-
-def analyse_column(engine: PiiEngine, plan: FieldPlan, values: Sequence[str]) -> dict[str, Any]:
-    """The result of one field: entity types with counts and mean scores, and findings."""
+def analyse_column(
+    engine: PiiEngine, plan: FieldPlan, values: Sequence[str], found: Sequence[list[Entity]]
+) -> dict[str, Any]:
+    """The result of one field from the entities ``found`` in each of its sampled
+    ``values`` (``ScanPool``): entity types with counts and mean scores, and findings."""
     field = plan.field
     result: dict[str, Any] = {
         "category": field.category,
@@ -196,16 +170,18 @@ def analyse_column(engine: PiiEngine, plan: FieldPlan, values: Sequence[str]) ->
     result["declared_entities"] = sorted(declared)
     if plan.method == "typed":
         return result
-    batches = scan_values(engine, plan, values)
     stats: dict[str, list[float]] = defaultdict(list)
     holders: dict[str, int] = defaultdict(int)
-    for entities in batches:
+    for entities in found:
         for t in {e.type for e in entities}:
             holders[t] += 1
         for e in entities:
             stats[e.type].append(e.score)
+    # fsum is exact: the same sample gives the same means in whatever order its records
+    # came (a sample starts at a random id)
     result["entities"] = {
-        t: {"values": holders[t], "hits": len(s), "mean_score": round(sum(s) / len(s), 3)}
+        t: {"values": holders[t], "hits": len(s),
+            "mean_score": round(math.fsum(s) / len(s), 3)}
         for t, s in sorted(stats.items())
     }
     personal = engine.config.personal_entities
@@ -224,8 +200,22 @@ def analyse_column(engine: PiiEngine, plan: FieldPlan, values: Sequence[str]) ->
     return result
 
 
+@dataclass(frozen=True)
+class _Submitted:
+    """A collection's sampled values, each field's handed to the scan pool."""
+
+    collection: str
+    scans: list[tuple[FieldPlan, list[str], PendingScan]]
+
+
 class ScanService:
-    """Create, run (resumably) and report store scans."""
+    """Create, run (resumably) and report store scans.
+
+    A run analyses in ``processes`` worker processes (``GOVERNANCE_PII_SCAN_PROCESSES``;
+    1: in this process), started with the run and stopped at its end, also on failure.
+    Records are read and decrypted here, in memory only; the workers get the values and
+    return entity lists.
+    """
 
     def __init__(
         self,
@@ -233,17 +223,20 @@ class ScanService:
         datamap: DataMap,
         tables: CrmTables,
         crypto: FieldCrypto,
-        engine_factory: Callable[[], PiiEngine],
+        engine_spec: EngineSpec,
         audit: Any,
         policy_version: str,
+        *,
+        processes: int = 1,
     ) -> None:
         self.sessions = sessions
         self.datamap = datamap
         self.tables = tables
         self.crypto = crypto
-        self.engine_factory = engine_factory
+        self.engine_spec = engine_spec
         self.audit = audit
         self.policy_version = policy_version
+        self.processes = processes
 
     def create(self, session: Session, *, sample: int, requested_by: str) -> PiiScan:
         plans = plan_fields(self.datamap)
@@ -291,26 +284,24 @@ class ScanService:
                 )
             ]
         try:
-            engine = self.engine_factory()
             plans = {(p.collection, p.field.name): p for p in plan_fields(self.datamap)}
             by_collection: dict[str, list[FieldPlan]] = defaultdict(list)
             for key in pending:
                 if key in plans:
                     by_collection[key[0]].append(plans[key])
-            for collection, field_plans in by_collection.items():
-                with unit_of_work(self.sessions) as session:
-                    columns = self._sample(session, collection, field_plans, sample)
-                    for plan in field_plans:
-                        result = analyse_column(engine, plan, columns[plan.field.name])
-                        row = session.get(PiiScanField, (scan_id, collection, plan.field.name))
-                        assert row is not None  # created with the scan, never deleted
-                        row.result = result
-                        row.done = True
-                    scan = self.get(session, scan_id)
-                    scan.fields_done += len(field_plans)
-                    done, total = scan.fields_done, scan.fields_total
-                if progress:
-                    progress(done, total)
+            with ScanPool(self.engine_spec, self.processes) as pool:
+                pool.start()  # the workers load their analyzers while the first sample is read
+                engine = self.engine_spec.engine()
+                # One collection ahead: the next one is read and decrypted here while the
+                # workers analyse the one before, whose results are then stored.
+                ahead: _Submitted | None = None
+                for collection, field_plans in by_collection.items():
+                    submitted = self._submit(collection, field_plans, sample, pool)
+                    if ahead is not None:
+                        self._store(scan_id, ahead, engine, progress)
+                    ahead = submitted
+                if ahead is not None:
+                    self._store(scan_id, ahead, engine, progress)
         except Exception as exc:
             with unit_of_work(self.sessions) as session:
                 scan = self.get(session, scan_id)
@@ -324,6 +315,32 @@ class ScanService:
             scan.state = ScanState.COMPLETED.value
             scan.finished_at = datetime.now(UTC)
             self._audit(session, scan, Outcome.ALLOWED)
+
+    def _submit(self, collection: str, field_plans: Sequence[FieldPlan], sample: int,
+                pool: ScanPool) -> _Submitted:
+        """Sample one collection and hand all its fields to the pool at once."""
+        with unit_of_work(self.sessions) as session:
+            columns = self._sample(session, collection, field_plans, sample)
+        scans = [(plan, columns[plan.field.name], pool.submit(plan, columns[plan.field.name]))
+                 for plan in field_plans]
+        return _Submitted(collection, scans)
+
+    def _store(self, scan_id: str, submitted: _Submitted, engine: PiiEngine,
+               progress: Callable[[int, int], None] | None) -> None:
+        """Wait for a collection's fields and commit their results together (the unit a
+        resumed run starts again from)."""
+        with unit_of_work(self.sessions) as session:
+            for plan, values, pending in submitted.scans:
+                key = (scan_id, submitted.collection, plan.field.name)
+                row = session.get(PiiScanField, key)
+                assert row is not None  # created with the scan, never deleted
+                row.result = analyse_column(engine, plan, values, pending.result())
+                row.done = True
+            scan = self.get(session, scan_id)
+            scan.fields_done += len(submitted.scans)
+            done, total = scan.fields_done, scan.fields_total
+        if progress:
+            progress(done, total)
 
     def _audit(self, session: Session, scan: PiiScan, outcome: Outcome) -> None:
         self.audit.record(session, AuditEvent(
