@@ -22,6 +22,7 @@ from governance.db import unit_of_work
 from governance.errors import GovernanceError
 from governance.runtime import Runtime, cli_actor, open_runtime
 from governance.settings import Settings
+from governance.timestamps import as_utc
 from policies.errors import PolicyFileError
 
 
@@ -334,7 +335,7 @@ def cmd_requests_list(args: argparse.Namespace) -> int:
                 {"id": r.id, "type": r.type, "regulation": r.regulation, "status": r.status,
                  "subject_id": r.subject_id, "received_at": _iso(r.received_at),
                  "due_at": _iso(r.due_at), "extended": r.extended,
-                 "overdue": _aware(r.due_at) < now and r.status not in ("completed", "rejected")}
+                 "overdue": as_utc(r.due_at) < now and r.status not in ("completed", "rejected")}
                 for r in items]
     _integrate(rt, checkpoint=False)
     if args.json:
@@ -387,12 +388,8 @@ def cmd_requests_purge_exports(args: argparse.Namespace) -> int:
     return 0
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _iso(moment: datetime) -> str:
-    return _aware(moment).isoformat()
+    return as_utc(moment).isoformat()
 
 
 # -- serve and demo ---------------------------------------------------------------------

@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields, validate
 
+from api.schemas.common import UtcDateTime
+
 
 class ClientCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
@@ -13,7 +15,7 @@ class ClientSchema(Schema):
     role = fields.String()
     purposes = fields.List(fields.String())
     key_prefix = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     revoked = fields.Boolean()
 
 

@@ -1,4 +1,9 @@
+from datetime import datetime
+from typing import Any
+
 from marshmallow import Schema, fields, validate
+
+from governance.timestamps import as_utc
 
 
 class PageQuery(Schema):
@@ -8,3 +13,12 @@ class PageQuery(Schema):
 
 class StatusSchema(Schema):
     status = fields.String(required=True)
+
+
+class UtcDateTime(fields.DateTime):
+    """An ISO 8601 time with its offset: stored times are UTC, and SQLite returns them
+    without a zone, which would otherwise be served without one."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any,
+                   **kwargs: Any) -> str | float | None:
+        return super()._serialize(as_utc(value), attr, obj, **kwargs)

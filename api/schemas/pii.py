@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields, validate
 
+from api.schemas.common import UtcDateTime
+
 
 class AnalyzeRequestSchema(Schema):
     # Raw, not String: a missing, empty or non-string text is the service's 400, as the
@@ -43,9 +45,9 @@ class ScanReportSchema(Schema):
     state = fields.String()
     sample_size = fields.Integer()
     progress = fields.Nested(ScanProgressSchema)
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
     policy_version = fields.String()
     error = fields.String(allow_none=True)
     fields_ = fields.List(fields.Dict(), data_key="fields", attribute="fields",

@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from api.schemas.common import UtcDateTime
 from governance.requests.deadlines import Regulation, RequestType
 from governance.requests.models import RequestStatus
 
@@ -42,7 +43,7 @@ class StepSchema(Schema):
     name = fields.String(metadata={"description": "e.g. delete:interactions, shred, verify"})
     state = fields.String(metadata={"enum": ["pending", "done"]})
     attempts = fields.Integer()
-    finished_at = fields.DateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
     result = fields.Dict(allow_none=True, metadata={"description": "counts and ids, never values"})
 
 
@@ -53,22 +54,22 @@ class RequestSchema(Schema):
     status = fields.String(metadata={"enum": STATUSES})
     subject_id = fields.String(allow_none=True)
     subject_found = fields.Boolean()
-    received_at = fields.DateTime()
-    due_at = fields.DateTime(metadata={"description": "the end of the last day to answer (UTC)"})
+    received_at = UtcDateTime()
+    due_at = UtcDateTime(metadata={"description": "the end of the last day to answer (UTC)"})
     overdue = fields.Boolean()
     extended = fields.Boolean()
     extension_reason = fields.String(allow_none=True)
     verification_method = fields.String(allow_none=True)
-    verified_at = fields.DateTime(allow_none=True)
+    verified_at = UtcDateTime(allow_none=True)
     rejection_reason = fields.String(allow_none=True)
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
     details = fields.Dict(
         metadata={"description": "purposes, or corrected field names (no values)"})
     result = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True)
     created_by = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     export_available = fields.Boolean()
     steps = fields.List(fields.Nested(StepSchema))
 

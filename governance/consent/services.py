@@ -64,6 +64,7 @@ from governance.consent.models import (
 )
 from governance.errors import shown_name
 from governance.prepared import PreparedSelect
+from governance.timestamps import as_utc
 
 if TYPE_CHECKING:
     from governance.runtime import Runtime
@@ -345,7 +346,7 @@ class ConsentService:
             params = {"subject_id": ids[0]}
             for one in _ONE_STATE.rows(self.session, params):
                 purposes[one["subject_id"]][one["purpose"]] = PurposeConsent(
-                    ConsentStatus(one["status"]), _aware(one["at"]), one["source"]
+                    ConsentStatus(one["status"]), as_utc(one["at"]), one["source"]
                 )
             for one in _ONE_RESTRICTION.rows(self.session, params):
                 restricted[one["subject_id"]] = _Restriction(one["restricted"], one["at"],
@@ -360,7 +361,7 @@ class ConsentService:
                        STATE.c.source).where(STATE.c.subject_id.in_(chunk))
             ):
                 purposes[row.subject_id][row.purpose] = PurposeConsent(
-                    ConsentStatus(row.status), _aware(row.at), row.source
+                    ConsentStatus(row.status), as_utc(row.at), row.source
                 )
             for row in self.session.execute(
                 select(RESTRICTIONS).where(RESTRICTIONS.c.subject_id.in_(chunk))
@@ -373,7 +374,7 @@ class ConsentService:
                 subject_id=sid,
                 purposes=purposes[sid],
                 restricted=bool(r.restricted) if r is not None else False,
-                restricted_at=_aware(r.at) if r is not None else None,
+                restricted_at=as_utc(r.at) if r is not None else None,
                 restricted_source=r.source if r is not None else None,
             )
         return result
@@ -550,13 +551,6 @@ def _restriction_row(new: NewConsentEvent, row: dict[str, Any]) -> dict[str, Any
     }
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes for timezone columns; every stored time is UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 # -- filtering many subjects inside a query ------------------------------------------------
 
 
@@ -636,20 +630,20 @@ def computed_state(session: Session) -> tuple[dict[tuple[str, str], tuple[Any, .
     for sid, purpose, action, at, source, event_id in rows:
         act = ConsentAction(action)
         if purpose is not None:
-            purposes[(sid, purpose)] = (str(PURPOSE_OUTCOME[act]), _aware(at), source, event_id)
+            purposes[(sid, purpose)] = (str(PURPOSE_OUTCOME[act]), as_utc(at), source, event_id)
         else:
-            restrictions[sid] = (RESTRICTION_OUTCOME[act], _aware(at), source, event_id)
+            restrictions[sid] = (RESTRICTION_OUTCOME[act], as_utc(at), source, event_id)
     return purposes, restrictions
 
 
 def stored_state(session: Session) -> tuple[dict[tuple[str, str], tuple[Any, ...]],
                                             dict[str, tuple[Any, ...]]]:
     purposes = {
-        (r.subject_id, r.purpose): (r.status, _aware(r.at), r.source, r.event_id)
+        (r.subject_id, r.purpose): (r.status, as_utc(r.at), r.source, r.event_id)
         for r in session.execute(select(STATE))
     }
     restrictions = {
-        r.subject_id: (bool(r.restricted), _aware(r.at), r.source, r.event_id)
+        r.subject_id: (bool(r.restricted), as_utc(r.at), r.source, r.event_id)
         for r in session.execute(select(RESTRICTIONS))
     }
     return purposes, restrictions

@@ -49,6 +49,7 @@ from governance.store.services import RecordStore
 
 # The task runners live in governance.tasks (shared with data-subject requests).
 from governance.tasks import InlineRunner, ThreadRunner  # noqa: F401 - re-exported
+from governance.timestamps import as_utc
 from policies.types import Collection, DataMap, Field
 
 SYSTEM_ACTOR = Actor(id="system:pii-scan", role="system")
@@ -406,9 +407,9 @@ class ScanService:
             "state": scan.state,
             "sample_size": scan.sample_size,
             "progress": {"fields_done": scan.fields_done, "fields_total": scan.fields_total},
-            "created_at": scan.created_at,
-            "started_at": scan.started_at,
-            "finished_at": scan.finished_at,
+            "created_at": as_utc(scan.created_at),
+            "started_at": as_utc(scan.started_at),
+            "finished_at": as_utc(scan.finished_at),
             "policy_version": scan.policy_version,
             "error": scan.error,
             "fields": fields,

@@ -73,6 +73,7 @@ from governance.requests.models import (
 )
 from governance.runtime import Runtime
 from governance.store.values import InvalidValue, coerce, format_datetime
+from governance.timestamps import as_utc
 from policies.types import ID_COLUMN, SYSTEM_COLUMNS
 
 # Exports are kept 30 days after they are made: long enough to send the copy to the subject
@@ -93,12 +94,6 @@ BATCH_ROWS = 5000
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 def method_slug(raw: Any) -> str:
@@ -144,7 +139,7 @@ class RequestService:
     ) -> DsrRequest:
         kind, law = self._kind(request_type, regulation)
         now = _now()
-        received = _aware(received_at) or now
+        received = as_utc(received_at) or now
         if received > now + CLOCK_SKEW:
             raise InvalidRequest("a request cannot be received in the future",
                                  {"received_at": ["must not be in the future"]})
@@ -372,7 +367,7 @@ class RequestService:
                                 RequestStatus.IN_PROGRESS, RequestStatus.FAILED), "extended")
         request.extended = True
         request.extension_reason = text
-        request.due_at = due_at(law, kind, _aware(request.received_at) or _now(), extended=True)
+        request.due_at = due_at(law, kind, as_utc(request.received_at) or _now(), extended=True)
         request.updated_at = _now()
         self._audit(AuditAction.REQUEST_EXTENDED, request,
                     {"due_date": request.due_at.date().isoformat()})
@@ -465,7 +460,7 @@ class RequestService:
         ))
         more = len(rows) > limit
         rows = rows[:limit]
-        cursor = ((_aware(rows[-1].due_at) or now).isoformat(), rows[-1].id) if more else None
+        cursor = ((as_utc(rows[-1].due_at) or now).isoformat(), rows[-1].id) if more else None
         return rows, cursor
 
     # -- the export -----------------------------------------------------------------------
@@ -481,7 +476,7 @@ class RequestService:
                 "no export: the request is not completed, or the store holds no data on the "
                 "subject"
             )
-        if (_aware(stored.expires_at) or _now()) <= _now():  # purge_exports deletes it
+        if (as_utc(stored.expires_at) or _now()) <= _now():  # purge_exports deletes it
             raise ExportExpired("the export was deleted after its retention period")
         content = open_sealed(self._key(EXPORT_KEY_LABEL), b"export", request_id, stored.sealed)
         self._audit(AuditAction.REQUEST_EXPORT_DOWNLOADED, request, {"rows": stored.size})
@@ -723,8 +718,8 @@ class RequestExecutor:
             "history": [
                 {"purpose": e.purpose, "action": e.action, "source": e.source,
                  "policy_version": e.policy_version,
-                 "occurred_at": format_datetime(_aware(e.occurred_at) or _now()),
-                 "recorded_at": format_datetime(_aware(e.recorded_at) or _now())}
+                 "occurred_at": format_datetime(as_utc(e.occurred_at) or _now()),
+                 "recorded_at": format_datetime(as_utc(e.recorded_at) or _now())}
                 for e in consent.history(sid)
             ],
         }

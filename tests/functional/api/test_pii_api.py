@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -64,6 +65,8 @@ def test_a_scan_is_accepted_with_202_and_its_report_follows(inline_http, issue_k
     body = report.get_json()
     assert body["state"] == "completed"
     assert {"collection", "field", "category", "entities"} <= set(body["fields"][0])
+    for name in ("created_at", "started_at", "finished_at"):  # UTC, said so on both backends
+        assert datetime.fromisoformat(body[name]).utcoffset() == timedelta(0)
 
 
 def test_an_unknown_scan_is_a_404(http, issue_key) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,11 @@ def test_cli_refuses_a_duplicate_name_with_status_2(
     assert status == 2
     assert captured.out == ""
     assert "exists already" in captured.err
+
+
+def test_listed_clients_carry_their_creation_time_in_utc(http, issue_key) -> None:  # noqa: ANN001
+    listed = http.get("/v1/clients", headers=bearer(issue_key("admin")))
+
+    assert listed.status_code == 200
+    for item in listed.get_json()["items"]:
+        assert datetime.fromisoformat(item["created_at"]).utcoffset() == timedelta(0)
