@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from governance.pii.recognizers.declared import DeclaredPatternRecognizer
 
 # (prefix pattern, allowed lengths)
 _ISSUERS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = tuple(
@@ -48,7 +50,7 @@ def card_number_ok(digits: str) -> bool:
     return any(p.match(digits) and len(digits) in lengths for p, lengths in _ISSUERS)
 
 
-class CrmCreditCardRecognizer(PatternRecognizer):
+class CrmCreditCardRecognizer(DeclaredPatternRecognizer):
     ENTITY = "CREDIT_CARD"
     PATTERNS = [
         Pattern(
@@ -59,15 +61,6 @@ class CrmCreditCardRecognizer(PatternRecognizer):
     ]
     CONTEXT = ["credit", "card", "visa", "mastercard", "amex", "maestro", "discover", "jcb",
                "diners", "cc", "payment", "paid"]
-
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            name=type(self).__name__,
-        )
 
     def validate_result(self, pattern_text: str) -> bool:
         return card_number_ok(re.sub(r"[ \-]", "", pattern_text))

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from governance.pii.recognizers.declared import DeclaredPatternRecognizer
 
 _HAS_LETTER_AND_DIGIT = re.compile(r"(?=.*[a-f])(?=.*\d)")
 
 
-class CrmCustomerIdRecognizer(PatternRecognizer):
+class CrmCustomerIdRecognizer(DeclaredPatternRecognizer):
     ENTITY = "CRM_CUSTOMER_ID"
     PATTERNS = [Pattern("record id (32 hex)", r"\b[0-9a-f]{32}\b", 0.6)]
     CONTEXT = ["customer", "id", "account", "subject", "record"]
-
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            name=type(self).__name__,
-        )
 
     def validate_result(self, pattern_text: str) -> bool | None:
         # 32 digits alone are a number, 32 letters a word; an id has both.

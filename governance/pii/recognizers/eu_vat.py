@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from governance.pii.recognizers.declared import DeclaredPatternRecognizer
 
 _FORMATS = {
     "AT": r"U\d{8}",
@@ -88,7 +90,7 @@ def vat_id_ok(text: str) -> bool | None:
     return None if check is None else check(body)
 
 
-class EuVatRecognizer(PatternRecognizer):
+class EuVatRecognizer(DeclaredPatternRecognizer):
     ENTITY = "EU_VAT_ID"
     PATTERNS = [
         Pattern(
@@ -100,15 +102,7 @@ class EuVatRecognizer(PatternRecognizer):
     ]
     CONTEXT = ["vat", "ust", "ust-idnr", "ustidnr", "tva", "btw", "iva", "tax", "vies"]
 
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            name=type(self).__name__,
-            global_regex_flags=re.DOTALL | re.MULTILINE,  # prefixes are upper case
-        )
+    REGEX_FLAGS = re.DOTALL | re.MULTILINE  # prefixes are upper case
 
     def validate_result(self, pattern_text: str) -> bool | None:
         return vat_id_ok(pattern_text)

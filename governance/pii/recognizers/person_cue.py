@@ -9,7 +9,9 @@ cue, so a product name or a city alone is not taken for a person.
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from governance.pii.recognizers.declared import DeclaredPatternRecognizer
 
 _CUES = (
     r"Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Dear|Hi|Hello|Hey|Thanks,?|Thank you,?|Regards,|Best,|Cheers,"
@@ -22,7 +24,7 @@ _PARTICLE = r"(?:(?:de|da|di|del|della|van|von|der|den|le|la|ter|ten|dos|du)\s)"
 _NAME = r"\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}[\p{Ll}'’]+)?"
 
 
-class PersonCueRecognizer(PatternRecognizer):
+class PersonCueRecognizer(DeclaredPatternRecognizer):
     ENTITY = "PERSON"
     PATTERNS = [
         Pattern(
@@ -33,12 +35,4 @@ class PersonCueRecognizer(PatternRecognizer):
         )
     ]
 
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=[],
-            supported_language=supported_language,
-            name=type(self).__name__,
-            global_regex_flags=0,  # case matters: a name starts with a capital
-        )
+    REGEX_FLAGS = 0  # case matters: a name starts with a capital

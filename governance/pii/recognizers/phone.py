@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from governance.pii.recognizers.declared import DeclaredPatternRecognizer
 
 DEMO_REGIONS = ("DE", "FR", "GB", "US", "NL", "ES", "IT")
 _INTERNATIONAL = re.compile(r"^(?:\+|00|011)")
@@ -25,7 +27,7 @@ _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")  # an IPv4 address
 _EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d{1,6}$", re.IGNORECASE)
 
 
-class CrmPhoneRecognizer(PatternRecognizer):
+class CrmPhoneRecognizer(DeclaredPatternRecognizer):
     ENTITY = "PHONE_NUMBER"
     PATTERNS = [
         Pattern(
@@ -48,13 +50,7 @@ class CrmPhoneRecognizer(PatternRecognizer):
         self, supported_language: str = "en", regions: Sequence[str] = DEMO_REGIONS
     ) -> None:
         self.regions = tuple(regions)
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            name=type(self).__name__,
-        )
+        super().__init__(supported_language)
 
     def load(self) -> None:
         """Load libphonenumber's metadata of each region now, and compile the patterns it
