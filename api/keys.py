@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from api.auth import requires
 from api.context import actor, record, runtime
-from api.schemas.keys import KeyStatusSchema, RotationStartedSchema
+from api.schemas.keys import KeyStatusSchema, RotateRequestSchema, RotationStartedSchema
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
@@ -45,8 +45,9 @@ class Keys(MethodView):
 @blp.route("/keys/rotate")
 class KeyRotation(MethodView):
     @requires(Permission.KEYS_ROTATE, AuditAction.KEY_ROTATION_STARTED)
+    @blp.arguments(RotateRequestSchema)
     @blp.response(202, RotationStartedSchema)
-    def post(self) -> dict[str, Any]:
+    def post(self, _body: dict[str, Any]) -> dict[str, Any]:
         """Create a new KEK version and rewrap every data key under it in the background.
 
         An unfinished rotation is resumed instead of starting another; `GET /v1/keys` shows

@@ -2,7 +2,7 @@ from marshmallow import INCLUDE, Schema, validate
 from marshmallow import fields as ma
 
 _NAME = validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$", error="must be a purpose id")
-_FIELDS = validate.Regexp(r"^[A-Za-z0-9_,]{1,2000}$",
+_FIELDS = validate.Regexp(r"^(?=.{1,2000}$)[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$",
                           error="must be field names separated by commas")
 
 

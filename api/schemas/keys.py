@@ -32,3 +32,8 @@ class RotationStartedSchema(Schema):
     kek_version = fields.Integer(metadata={"description": "the new KEK version"})
     job = fields.Nested(KeyJobSchema)
     resumed = fields.Boolean(metadata={"description": "an unfinished rotation was resumed"})
+
+
+class RotateRequestSchema(Schema):
+    """No options yet: an empty body or `{}`. Declared so that a malformed or unexpected
+    body is refused (400/422) instead of starting a rotation."""

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit.events import Actor, AuditEvent, Outcome, Target
 from governance.audit_actions import AuditAction
 from governance.db import unit_of_work
+from governance.errors import ValidationFailed
 from governance.keys.services import FieldCrypto
 from governance.pii.engine import EngineSpec, PiiEngine
 from governance.pii.errors import (
@@ -79,6 +80,14 @@ class PiiAnalysis:
         return text
 
     def analyze(self, text: Any, entities: Sequence[str] | None = None) -> list[Entity]:
+        if entities is not None and not set(entities) <= self.engine.entities:
+            # A misspelt type would otherwise answer "nothing found". The names are not
+            # echoed: a client may put anything in them.
+            known = ", ".join(sorted(self.engine.entities))
+            raise ValidationFailed(
+                "the request asks for entity types this service does not detect",
+                {"entities": [f"must be among: {known}"]},
+            )
         return self.engine.analyze(self._text(text), free_text=True, entities=entities)
 
     def redact(

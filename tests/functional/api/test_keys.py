@@ -71,3 +71,20 @@ def test_only_an_admin_may_rotate(keyed_app) -> None:  # noqa: ANN001
     assert response.headers["Content-Type"] == "application/problem+json"
     assert rt.keys.provider.current_version() == 1  # nothing changed
     assert http.post("/v1/keys/rotate").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [pytest.param("{", 400, id="malformed-json"), pytest.param('{"force": true}', 422,
+                                                                 id="unknown-option")],
+)
+def test_a_bad_rotation_body_is_refused_and_rotates_nothing(keyed_app, body: str,  # noqa: ANN001
+                                                            status: int) -> None:
+    app, rt, admin, _ = keyed_app
+
+    response = app.test_client().post("/v1/keys/rotate", data=body,
+                                      content_type="application/json", headers=bearer(admin))
+
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert rt.keys.provider.current_version() == 1

@@ -37,6 +37,51 @@ def test_text_over_the_documented_limit_is_a_413(http, issue_key, runtime) -> No
     response = http.post("/v1/pii/analyze", json={"text": text},
                          headers=bearer(issue_key("compliance_officer")))
     assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param({"text": "mail ann@example.com", "entities": ["EMAIL"]}, 422,
+                     id="misspelt-entity-type"),
+        pytest.param({"text": "hi", "language": "fr"}, 422, id="unsupported-language"),
+        pytest.param({"text": "hi", "entities": "EMAIL_ADDRESS"}, 422, id="entities-not-a-list"),
+        pytest.param({"text": "hi", "colour": "red"}, 422, id="unknown-key"),
+    ],
+)
+def test_a_bad_analyze_request_is_a_422_problem(http, issue_key, body, status) -> None:  # noqa: ANN001
+    response = http.post("/v1/pii/analyze", json=body,
+                         headers=bearer(issue_key("compliance_officer")))
+
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    assert "ann@example.com" not in response.get_data(as_text=True)
+
+
+def test_malformed_json_to_analyze_is_a_400_problem(http, issue_key) -> None:  # noqa: ANN001
+    response = http.post("/v1/pii/analyze", data="{", content_type="application/json",
+                         headers=bearer(issue_key("compliance_officer")))
+
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("body", [{"sample": 0}, {"sample": "x"}, {"colour": "red"}])
+def test_a_bad_scan_request_is_a_422_and_starts_no_scan(http, issue_key, runtime,  # noqa: ANN001
+                                                        body) -> None:
+    from governance.pii.models import PiiScan
+
+    def scans() -> int:
+        with runtime.sessions() as session:
+            return len(session.query(PiiScan.id).all())
+
+    before = scans()
+    response = http.post("/v1/pii/scans", json=body, headers=bearer(issue_key("admin")))
+
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert scans() == before
 
 
 def test_an_application_may_not_analyze(http, issue_key) -> None:
