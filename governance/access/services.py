@@ -214,9 +214,15 @@ class DataAccessService:
 
     # -- writes ---------------------------------------------------------------------------
     def create(self, collection: str, purpose: str, values: Mapping[str, Any]) -> ReadResult:
+        spec = self.store.collection(collection)
+        # The store issues ids, and a subject record is its own subject: a client that sends
+        # either expects it to be kept, so it is refused rather than silently dropped.
+        issued = [k for k in values
+                  if k == ID_COLUMN or (k == SUBJECT_COLUMN and not spec.has_subject_column)]
+        if issued:
+            raise UnknownFields(collection, issued)
         subject_id = values.get(SUBJECT_COLUMN)
         fields = {k: v for k, v in values.items() if k not in (ID_COLUMN, SUBJECT_COLUMN)}
-        spec = self.store.collection(collection)
         target = Target(collection=collection, subject_id=_id_or_none(subject_id))
         self._known(collection, tuple(fields))
         decision = self._decide(AuditAction.DATA_CREATED, collection, purpose, Action.WRITE,

@@ -105,6 +105,37 @@ def test_a_write_of_an_undeclared_field_is_400_and_writes_nothing(
     assert count(runtime, session, "customers") == before
 
 
+@pytest.mark.parametrize("issued", [{"id": "0" * 32}, {"subject_id": "0" * 32}])
+def test_a_create_naming_an_id_the_store_issues_is_400_and_writes_nothing(
+    http, support, runtime, session, issued
+) -> None:
+    before = count(runtime, session, "customers")
+    response = http.post("/v1/data/customers?purpose=customer_support",
+                         json={**CUSTOMER, **issued}, headers=support)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert set(response.get_json()["errors"]) == set(issued)
+    assert count(runtime, session, "customers") == before
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [pytest.param("{", 400, id="malformed-json"), pytest.param("[]", 422, id="a-list"),
+     pytest.param("{}", 422, id="empty"), pytest.param('{"city": 5}', 422, id="wrong-type"),
+     pytest.param('{"no_such_field": 1}', 400, id="undeclared-field")],
+)
+def test_a_bad_patch_is_refused_and_changes_nothing(http, support, ada, runtime, session,
+                                                     body, status) -> None:
+    path = f"/v1/data/customers/{ada}?purpose=customer_support"
+    before = http.get(path, headers=support).get_json()
+
+    response = http.patch(path, data=body, content_type="application/json", headers=support)
+
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    assert http.get(path, headers=support).get_json() == before
+
+
 def test_a_write_of_a_field_the_purpose_may_not_write_is_403(
     http, support, ada, runtime, session
 ) -> None:
