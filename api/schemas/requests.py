@@ -3,6 +3,7 @@ from marshmallow import Schema, fields, validate
 from api.schemas.common import UtcDateTime
 from governance.requests.deadlines import Regulation, RequestType
 from governance.requests.models import RequestStatus
+from governance.requests.services import VERIFICATION_METHODS
 
 TYPES = [t.value for t in RequestType]
 STATUSES = [s.value for s in RequestStatus]
@@ -30,8 +31,8 @@ class RequestCreateSchema(Schema):
 
 class VerificationSchema(Schema):
     method = fields.String(required=True, validate=validate.Length(min=2, max=64), metadata={
-        "description": 'how the identity was verified, e.g. "email code", "signed letter", '
-                       '"account login"'})
+        "description": "how the identity was verified, one of "
+                       f"{', '.join(VERIFICATION_METHODS)} (spaces allowed for underscores)"})
 
 
 class ReasonSchema(Schema):

@@ -9,7 +9,9 @@ import json
 import zipfile
 
 import pytest
+from sqlalchemy import select
 
+from audit.models import audit_entries
 from governance.store.services import RecordStore
 from tests.conftest import bearer
 from tests.functional.governance.requests.conftest import subject_records
@@ -130,7 +132,8 @@ def test_erasure_end_to_end_and_the_queue(inline_http, officer, subject) -> None
     assert extended["due_at"].startswith("2026-04-30") and extended["extended"] is True
     queue = inline_http.get("/v1/requests?overdue=true", headers=officer).get_json()
     assert [r["id"] for r in queue["items"]] == [rid] and queue["items"][0]["overdue"]
-    inline_http.post(f"/v1/requests/{rid}/verify", headers=officer, json={"method": "letter"})
+    inline_http.post(f"/v1/requests/{rid}/verify", headers=officer,
+                     json={"method": "signed letter"})
     inline_http.post(f"/v1/requests/{rid}/execute", headers=officer).close()
 
     done = inline_http.get(f"/v1/requests/{rid}", headers=officer).get_json()
@@ -161,3 +164,43 @@ def test_the_openapi_document_describes_the_request_endpoints(http) -> None:  # 
                  "/v1/requests/{request_id}/reject", "/v1/requests/{request_id}/extend",
                  "/v1/requests/{request_id}/execute", "/v1/requests/{request_id}/export"):
         assert path in paths, path
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "status"),
+    [
+        pytest.param("verify", '{"method": "phone call to Jane Doe"}', 422,
+                     id="free-text-method"),
+        pytest.param("verify", "{}", 422, id="no-method"),
+        pytest.param("verify", "{", 400, id="malformed-json"),
+        pytest.param("reject", "{}", 422, id="no-reason"),
+        pytest.param("extend", '{"reason": "' + "x" * 2001 + '"}', 422, id="reason-too-long"),
+    ],
+)
+def test_a_bad_workflow_action_is_refused_and_changes_nothing(  # noqa: ANN001
+    http, officer, subject, runtime, action, body, status
+) -> None:
+    created = http.post("/v1/requests", headers=officer, json={
+        "type": "access", "regulation": "gdpr",
+        "subject": {"subject_id": subject["customers"][0]}}).get_json()
+    before = http.get(f"/v1/requests/{created['id']}", headers=officer).get_json()
+
+    response = http.post(f"/v1/requests/{created['id']}/{action}", headers=officer, data=body,
+                         content_type="application/json")
+
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    assert http.get(f"/v1/requests/{created['id']}", headers=officer).get_json() == before
+    with runtime.sessions() as session:  # every entry, integrated or still queued
+        logged = b"".join(bytes(d) for d in session.scalars(select(audit_entries.c.data)))
+    assert logged and b"jane" not in logged.lower()
+
+
+@pytest.mark.parametrize("action", ["verify", "reject", "extend", "execute"])
+def test_a_workflow_action_on_an_unknown_request_is_404(http, officer, action) -> None:  # noqa: ANN001
+    body = {"verify": {"method": "email code"}, "reject": {"reason": "r"},
+            "extend": {"reason": "r"}, "execute": None}[action]
+    response = http.post(f"/v1/requests/{'0' * 32}/{action}", headers=officer, json=body)
+
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
