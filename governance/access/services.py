@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from audit.events import Actor, AuditEvent, Outcome, Target, is_identifier
+from audit.events import Actor, AuditEvent, Outcome, Target
 from governance.access.errors import AccessDenied
 from governance.access.masks import Masker
 from governance.audit_actions import AuditAction
@@ -109,7 +110,7 @@ class DataAccessService:
                details: Mapping[str, Any] | None = None) -> AuditEvent:
         return AuditEvent(
             action=str(action), actor=self.caller.actor, outcome=outcome, target=target,
-            purpose=purpose if is_identifier(purpose) else None, reason=reason,
+            purpose=purpose if purpose in self.policy.purposes else None, reason=reason,
             policy_version=decision.policy_version, request_id=self.request_id,
             details=dict(details or {}),
         )
@@ -296,6 +297,11 @@ def _reason_code(denial: str) -> str:
     return f"denied: {denial}"
 
 
+_STORE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
 def _id_or_none(value: Any) -> str | None:
-    """A client-supplied id for the audit event, or None if it is not id-shaped."""
-    return value if is_identifier(value) else None
+    """A client-supplied id for the audit event, or None unless it has the shape the store
+    issues (32 hex digits): a looser "identifier" would let an IBAN or a phone number sent
+    in place of an id into the append-only log."""
+    return value if isinstance(value, str) and _STORE_ID.match(value) else None

@@ -327,6 +327,18 @@ def test_a_denial_is_audited_with_its_reason(http, issue_key, ada, runtime, sess
     assert event["purpose"] == "email_marketing" and event["details"]["http_status"] == 403
 
 
+def test_a_denial_for_a_value_sent_in_place_of_an_id_keeps_the_value_out_of_the_log(
+    http, issue_key, runtime, session
+) -> None:
+    marketing = bearer(issue_key("application", "email_marketing"))
+    iban = "DE89370400440532013000"
+    http.get(f"/v1/data/customers/{iban}?purpose=jane_doe", headers=marketing)
+
+    event = [d for d in audit_documents(runtime, session) if d["action"] == "data.read"][-1]
+    assert event["outcome"] == "denied"
+    assert iban not in json.dumps(event) and "jane_doe" not in json.dumps(event)
+
+
 def test_a_list_is_audited_with_a_count_and_a_digest(http, support, ada, runtime, session) -> None:
     http.get("/v1/data/customers?purpose=customer_support", headers=support)
     event = [d for d in audit_documents(runtime, session) if d["action"] == "data.listed"][-1]
