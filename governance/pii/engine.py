@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -133,6 +134,7 @@ class PiiEngine:
     """The analyzer, the anonymizer and the NLP pipeline of one process."""
 
     def __init__(self, config: PiiConfig) -> None:
+        _quiet_presidio_logs()
         from presidio_analyzer import AnalyzerEngine
         from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
         from presidio_analyzer.predefined_recognizers import SpacyRecognizer
@@ -371,6 +373,13 @@ class EngineSpec:
 # One engine per process and configuration, built on first use.
 _ENGINES: dict[tuple[str, str], PiiEngine] = {}
 _LOCK = threading.Lock()
+
+
+def _quiet_presidio_logs() -> None:
+    """Presidio logs the text it failed to validate (e.g. an IBAN candidate, at ERROR): with
+    any root handler configured that would put personal data in the service's logs."""
+    for name in ("presidio-analyzer", "presidio-anonymizer"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def engine_for(config_file: Path, model: str) -> PiiEngine:

@@ -171,3 +171,13 @@ def test_redaction_replaces_masks_or_hashes_with_a_stable_keyed_hash(pii_engine)
 def test_an_unknown_redaction_operator_is_refused(pii_engine) -> None:
     with pytest.raises(UnknownOperator):
         pii_engine.redact("x", [], "encrypt")
+
+
+def test_presidio_never_logs_the_text_it_failed_to_validate(pii_engine, caplog) -> None:  # noqa: ANN001
+    # With IGNORECASE, [A-Z] matches the Kelvin sign; Presidio's IBAN validation then fails
+    # and logs the candidate at ERROR.
+    text = "Refund to DE89370400440532013000\u212a please"
+
+    pii_engine.analyze(text, free_text=True)
+
+    assert "DE89370400440532013000" not in caplog.text
