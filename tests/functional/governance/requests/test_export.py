@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -144,7 +145,7 @@ def test_the_export_is_stored_sealed_and_produced_once(
     # sealed for this request only: moved to another request's row it does not open
     from governance.requests.export import EXPORT_KEY_LABEL, open_sealed
 
-    with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidTag
+    with pytest.raises(InvalidTag):
         open_sealed(runtime.keys.derived_key(EXPORT_KEY_LABEL), b"export", "another-request",
                     stored.sealed)
 
