@@ -29,7 +29,7 @@ from api.schemas.requests import (
 from audit.events import AuditEvent
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
-from governance.requests.models import OPEN_STATUSES, DsrExport, DsrRequest
+from governance.requests.models import DsrRequest
 from governance.requests.services import QueueFilter, RequestExecutor, RequestService
 
 blp = Blueprint("requests", __name__, url_prefix="/v1/requests",
@@ -40,30 +40,25 @@ def _service() -> RequestService:
     return RequestService(db(), runtime(), actor(), request_id=g.request_id)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
-def view(request: DsrRequest, *, steps: bool = False) -> dict[str, Any]:
-    due = _aware(request.due_at)
+def view(request: DsrRequest, *, steps: bool = False,
+         export_available: bool | None = None) -> dict[str, Any]:
+    """The request as the API shows it. ``export_available`` may be given by a caller that
+    looked it up for a whole page in one query."""
     body: dict[str, Any] = {
         c: getattr(request, c) for c in (
             "id", "type", "regulation", "status", "subject_id", "subject_found", "extended",
             "extension_reason", "verification_method", "rejection_reason", "details", "result",
-            "error", "created_by")
+            "error", "created_by", "received_at", "due_at", "verified_at", "started_at",
+            "finished_at", "created_at")
     }
-    for c in ("received_at", "due_at", "verified_at", "started_at", "finished_at", "created_at"):
-        body[c] = _aware(getattr(request, c))
-    body["overdue"] = bool(request.status in OPEN_STATUSES and due is not None
-                           and due < datetime.now(UTC))
+    body["overdue"] = request.is_overdue(datetime.now(UTC))
     if request.type in ("access", "portability"):
-        body["export_available"] = db().get(DsrExport, request.id) is not None
+        body["export_available"] = (export_available if export_available is not None
+                                    else _service().exports_available([request.id]) != set())
     if steps:
         body["steps"] = [
             {"position": s.position, "name": s.name, "state": s.state, "attempts": s.attempts,
-             "finished_at": _aware(s.finished_at), "result": s.result}
+             "finished_at": s.finished_at, "result": s.result}
             for s in _service().steps(request.id)
         ]
     return body
@@ -105,7 +100,8 @@ class Requests(MethodView):
         record(AuditEvent(action=str(AuditAction.REQUEST_LISTED), actor=actor(),
                           policy_version=runtime().policy.version,
                           details={"count": len(items)}))
-        return {"items": [view(r) for r in items],
+        exported = _service().exports_available([r.id for r in items])
+        return {"items": [view(r, export_available=r.id in exported) for r in items],
                 "next_cursor": encode_cursor(list(cursor)) if cursor else None}
 
 

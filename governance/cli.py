@@ -335,7 +335,7 @@ def cmd_requests_list(args: argparse.Namespace) -> int:
                 {"id": r.id, "type": r.type, "regulation": r.regulation, "status": r.status,
                  "subject_id": r.subject_id, "received_at": _iso(r.received_at),
                  "due_at": _iso(r.due_at), "extended": r.extended,
-                 "overdue": as_utc(r.due_at) < now and r.status not in ("completed", "rejected")}
+                 "overdue": r.is_overdue(now)}
                 for r in items]
     _integrate(rt, checkpoint=False)
     if args.json:

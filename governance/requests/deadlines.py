@@ -27,6 +27,8 @@ import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
+from governance.timestamps import as_utc
+
 CCPA_DAYS = 45
 CCPA_EXTENSION_DAYS = 45
 CCPA_OPT_OUT_BUSINESS_DAYS = 15
@@ -75,9 +77,7 @@ def end_of(day: date) -> datetime:
 
 
 def receipt_day(received_at: datetime) -> date:
-    if received_at.tzinfo is None:
-        received_at = received_at.replace(tzinfo=UTC)
-    return received_at.astimezone(UTC).date()
+    return as_utc(received_at).astimezone(UTC).date()
 
 
 def due_at(regulation: Regulation, request_type: RequestType, received_at: datetime,

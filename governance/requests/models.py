@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.db import Base
+from governance.timestamps import as_utc
 
 
 class RequestStatus(StrEnum):
@@ -86,6 +87,10 @@ class DsrRequest(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Still open (not completed or rejected) after its due time."""
+        return self.status in OPEN_STATUSES and as_utc(self.due_at) < now
 
 
 class DsrStep(Base):

@@ -331,6 +331,13 @@ class RequestService:
             raise RequestNotFound()
         return request
 
+    def exports_available(self, request_ids: Sequence[str]) -> set[str]:
+        """Which of these requests have a stored export (one query for a page)."""
+        if not request_ids:
+            return set()
+        return set(self.session.scalars(
+            select(DsrExport.request_id).where(DsrExport.request_id.in_(list(request_ids)))))
+
     def steps(self, request_id: str) -> list[DsrStep]:
         return list(self.session.scalars(
             select(DsrStep).where(DsrStep.request_id == request_id).order_by(DsrStep.position)
