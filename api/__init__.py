@@ -115,7 +115,7 @@ def _begin() -> None:
     g.denial_event = None
     g.pending_audit = []
     runtime: Runtime = _runtime()
-    target = declaration(request.endpoint, request.method)
+    target = g.declaration = declaration(request.endpoint, request.method)
     g.read_only = bool(getattr(target, "_read_only", False))
     sessions = (runtime.read_sessions or runtime.sessions) if g.read_only else runtime.sessions
     g.session = sessions()

@@ -78,8 +78,9 @@ def check_declarations(app: Flask) -> None:
 
 
 def authenticate_request() -> None:
-    """before_request: resolve the client and check the view's permission."""
-    target = declaration(request.endpoint, request.method)
+    """before_request (after ``api._begin``, which looked up the view's declaration):
+    resolve the client and check the view's permission."""
+    target = g.declaration
     if (
         target is None
         or getattr(target, "_public", False)

@@ -6,7 +6,7 @@ so a malformed policy file or setting stops either one before it serves anything
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from audit.events import Actor, AuditEvent
 from audit.log import AuditLog
 from governance.access.masks import Masker
 from governance.access.services import Caller, DataAccessService
+from governance.consent.services import ConsentService
 from governance.db import make_engine, make_session_factory
 from governance.errors import SettingsError
 from governance.keys.errors import KeyFileError
@@ -25,6 +26,7 @@ from governance.keys.keystore import KeyStore
 from governance.keys.local import open_local_provider
 from governance.keys.provider import KeyProvider
 from governance.keys.services import FieldCrypto, KeyService
+from governance.requests.suppression import SuppressionList
 from governance.settings import Settings
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
@@ -69,13 +71,14 @@ class Runtime:
                     record_audit: Callable[[AuditEvent], None],
                     request_id: str | None = None) -> DataAccessService:
         """The policy read/write path for one unit of work."""
-        from governance.consent.services import ConsentService
-        from governance.requests.suppression import SuppressionList
-
         consent = ConsentService(session, self, caller.actor, request_id=request_id)
-        suppression = SuppressionList(session, self.policy.datamap, self.crypto, self.audit,
-                                      caller.actor, policy_version=self.policy.version,
-                                      request_id=request_id)
+
+        def suppressed(collection: str, values: Mapping[str, Any], record_id: str) -> bool:
+            # Built only for the writes that ask (creates), not on every read.
+            return SuppressionList(session, self.policy.datamap, self.crypto, self.audit,
+                                   caller.actor, policy_version=self.policy.version,
+                                   request_id=request_id).check(collection, values, record_id)
+
         assert self.decisions is not None
         return DataAccessService(
             session=session,
@@ -88,7 +91,7 @@ class Runtime:
             record_audit=record_audit,
             caller=caller,
             request_id=request_id,
-            suppressed=suppression.check,
+            suppressed=suppressed,
         )
 
     def masker(self) -> Masker:
