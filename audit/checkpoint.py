@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+
+from audit.private_file import write_private_file
 
 __all__ = [
     "Checkpoint",
@@ -427,39 +427,8 @@ def generate_signing_key(
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    directory = target.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp_name, target)
-        else:
-            os.link(tmp_name, target)  # atomic, fails with FileExistsError if present
-            os.unlink(tmp_name)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(directory)
+    write_private_file(target, pem, overwrite=overwrite)
     return key
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Persist the directory entry so the new key survives a power loss."""
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return  # e.g. platforms without directory fds; best effort
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:

@@ -33,6 +33,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from audit.private_file import write_private_file
 from governance.keys.errors import (
     CiphertextIntegrityError,
     KeyFileError,
@@ -262,27 +263,7 @@ def write_keyset(path: Path, document: Mapping[str, Any], *, replace: bool) -> N
     """Write atomically with mode 0600; with ``replace=False`` fail if the file exists."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     data = json.dumps(document, indent=2, sort_keys=True).encode("utf-8")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if replace:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # fails with FileExistsError if another process won the race
-            os.unlink(tmp)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_private_file(path, data, overwrite=replace)
 
 
 def open_local_provider(key_file: Path, kek_value: str | None) -> tuple[LocalKeyProvider, bool]:
