@@ -128,6 +128,14 @@ class Collection:
     def is_subject(self) -> bool:
         return self.relation is SubjectRelation.SELF
 
+    @property
+    def owner_column(self) -> str | None:
+        """The column holding each record's data subject: the id of a subject record, the
+        subject column of an owned one, none for a collection without subjects."""
+        if self.is_subject:
+            return ID_COLUMN
+        return SUBJECT_COLUMN if self.has_subject_column else None
+
     def field_names(self) -> tuple[str, ...]:
         return tuple(self.fields)
 

@@ -25,7 +25,7 @@ from governance.keys.events import KeyAuditor
 from governance.keys.services import FieldCrypto
 from governance.store.schema import CrmTables
 from governance.store.values import InvalidValue, coerce, from_plain_bytes
-from policies.types import ID_COLUMN, SUBJECT_COLUMN, Collection, DataMap, Field
+from policies.types import ID_COLUMN, Collection, DataMap, Field
 
 ENCRYPT_EXISTING = "encrypt_existing"
 
@@ -95,8 +95,7 @@ def _batch(session: Session, collection: Collection, tables: CrmTables, crypto: 
            after: str, limit: int, report: EncryptReport) -> str | None:
     table = tables[collection.name]
     codecs = crypto.encrypted_fields(collection.name)
-    owner = (ID_COLUMN if collection.is_subject
-             else SUBJECT_COLUMN if collection.has_subject_column else None)
+    owner = collection.owner_column
     columns = [table.c[ID_COLUMN]] + ([table.c[owner]] if owner and owner != ID_COLUMN else [])
     columns += [table.c[n] for n in codecs]
     columns += [table.c[c.index_column] for c in codecs.values() if c.index_column]

@@ -119,7 +119,7 @@ def capture_lookups(session: Session, datamap: DataMap, tables: CrmTables,
 def delete_rows(session: Session, collection: Collection, tables: CrmTables,
                 subject_id: str) -> dict[str, Any]:
     table = tables[collection.name]
-    column = table.c[ID_COLUMN] if collection.is_subject else table.c[SUBJECT_COLUMN]
+    column = table.c[_owner(collection)]
     result: Any = session.execute(delete(table).where(column == subject_id))
     return {"rows": int(result.rowcount)}
 
@@ -232,7 +232,7 @@ def verify(
     remaining = []
     for collection in erasure_order(datamap):
         table = tables[collection.name]
-        owner = table.c[ID_COLUMN] if collection.is_subject else table.c[SUBJECT_COLUMN]
+        owner = table.c[_owner(collection)]
         remaining.append(select(literal(collection.name).label("name"))
                          .where(exists(select(table.c[ID_COLUMN]).where(owner == subject_id))))
     checks += len(remaining)
@@ -272,3 +272,10 @@ def _any_not_null(columns: list[Any]) -> Any:
     from sqlalchemy import or_
 
     return or_(*(c.is_not(None) for c in columns))
+
+
+def _owner(collection: Collection) -> str:
+    """The owner column of a collection erasure touches (every one has subjects)."""
+    column = collection.owner_column
+    assert column is not None, collection.name
+    return column

@@ -263,10 +263,7 @@ class RecordStore:
     ) -> list[Record]:
         """Records from rows, opening only the encrypted fields among ``names`` with one key
         store look-up for all the rows' subjects."""
-        owner_column = (
-            ID_COLUMN if collection.is_subject
-            else SUBJECT_COLUMN if collection.has_subject_column else None
-        )
+        owner_column = collection.owner_column
         encrypted = [n for n in names if n in self.crypto.encrypted_fields(collection.name)]
         keys: dict[str, DataKey | None] = {}
         if encrypted and owner_column is not None:
@@ -338,8 +335,8 @@ class RecordStore:
             raise RecordNotFound(collection.name)
         row = found[0]
         if check is not None:
-            check(row[ID_COLUMN] if collection.is_subject
-                  else row[SUBJECT_COLUMN] if collection.has_subject_column else None)
+            owner = collection.owner_column
+            check(row[owner] if owner is not None else None)
         return self._records(collection, names, [row])[0]
 
     def list(
@@ -385,9 +382,8 @@ class RecordStore:
             index = self.crypto.blind_index(collection.name, name, value)
             query = query.where(table.c[field.blind_index_column] == index)
         if where is not None:
-            owner = table.c[ID_COLUMN] if collection.is_subject else table.c.get(SUBJECT_COLUMN)
-            if owner is not None:
-                query = query.where(where(owner))
+            if collection.owner_column is not None:
+                query = query.where(where(table.c[collection.owner_column]))
         if after is not None:
             query = query.where(table.c[ID_COLUMN] > after)
         rows = self.session.execute(query.limit(limit + 1)).all()
