@@ -7,14 +7,24 @@ at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+T = TypeVar("T")
+# Keep IN (...) lists within every SQLite build's bound-variable limit.
+IN_LIST_CHUNK = 500
+
+
+def in_chunks(values: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in slices small enough for one ``IN (...)`` list."""
+    for at in range(0, len(values), size):
+        yield values[at : at + size]
 
 
 class Base(DeclarativeBase):

@@ -73,7 +73,7 @@ from governance.consent.services import (
     ConsentSource,
     NewConsentEvent,
 )
-from governance.db import unit_of_work
+from governance.db import in_chunks, unit_of_work
 from governance.keys.services import FieldCrypto
 from governance.runtime import Runtime
 from governance.store.schema import CrmTables
@@ -215,8 +215,8 @@ def fill_demo_store(
 
 def _existing_ids(session: Session, column: Any, ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for at in range(0, len(ids), 500):
-        found.update(session.scalars(select(column).where(column.in_(ids[at : at + 500]))))
+    for chunk in in_chunks(ids):
+        found.update(session.scalars(select(column).where(column.in_(chunk))))
     return found
 
 

@@ -62,6 +62,7 @@ from governance.consent.models import (
     ConsentRestriction,
     ConsentState,
 )
+from governance.db import in_chunks
 from governance.errors import shown_name
 from governance.prepared import PreparedSelect
 from governance.timestamps import as_utc
@@ -121,7 +122,6 @@ POLICY_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+\-]{0,63}$")
 # evidence itself: no spaces and no '@', so an email address or a sentence cannot pass.
 EVIDENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#\-]{0,199}$")
 CLOCK_SKEW = timedelta(minutes=5)
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -354,8 +354,7 @@ class ConsentService:
             ids_done = True
         else:
             ids_done = False
-        for at in range(0, 0 if ids_done else len(ids), _CHUNK):
-            chunk = ids[at : at + _CHUNK]
+        for chunk in in_chunks([] if ids_done else ids):
             for row in self.session.execute(
                 select(STATE.c.subject_id, STATE.c.purpose, STATE.c.status, STATE.c.at,
                        STATE.c.source).where(STATE.c.subject_id.in_(chunk))
@@ -474,8 +473,7 @@ class ConsentService:
         table = self.runtime.tables[self.runtime.policy.datamap.subject_collection]
         column = table.c[ID_COLUMN]
         found: set[str] = set()
-        for at in range(0, len(ids), _CHUNK):
-            chunk = ids[at : at + _CHUNK]
+        for chunk in in_chunks(ids):
             found.update(self.session.scalars(select(column).where(column.in_(chunk))))
         if len(found) != len(ids):
             raise UnknownSubject()

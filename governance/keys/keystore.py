@@ -18,11 +18,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from governance.db import in_chunks
 from governance.keys.models import key_jobs, subject_keys
 from governance.prepared import PreparedSelect
-
-# Keep IN (...) lists within every SQLite build's bound-variable limit.
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -81,8 +79,7 @@ class KeyStore:
         cols = (subject_keys.c.subject_id, subject_keys.c.key_id, subject_keys.c.kek_version,
                 subject_keys.c.wrapped)
         with self.engine.connect() as conn:
-            for at in range(0, len(ids), _CHUNK):
-                chunk = ids[at : at + _CHUNK]
+            for chunk in in_chunks(ids):
                 query = select(*cols).where(subject_keys.c.subject_id.in_(chunk))
                 for row in conn.execute(query):
                     found[row[0]] = StoredKey(row[0], row[1], row[2],
