@@ -33,6 +33,7 @@ from api import requests as request_views
 from api.auth import authenticate_request, check_declarations, declaration
 from api.context import EXTENSION_KEY
 from api.errors import from_http_exception, problem, register_error_handlers
+from api.query_params import refuse_unknown_query_parameters
 from audit.events import Actor, AuditEvent, Outcome, Target
 from audit.integrator import BackgroundIntegrator
 from governance.audit_actions import AuditAction
@@ -92,6 +93,7 @@ def create_app(
     }
     register_error_handlers(app)
     app.before_request(_begin)
+    app.before_request(refuse_unknown_query_parameters)
     app.before_request(authenticate_request)
     app.after_request(_finish)
     app.teardown_request(_close)

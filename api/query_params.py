@@ -1,0 +1,50 @@
+"""Refuse a query parameter no endpoint declared, instead of silently ignoring it.
+
+A client that sends ``GET /v1/requests?email=...`` believes it filtered; answering every
+request would be a quiet lie. The allowed names are read from the query schemas the views
+declare with ``@blp.arguments(..., location="query")``, so the OpenAPI document and this
+check cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask import current_app, request
+from marshmallow import Schema
+from werkzeug.exceptions import UnprocessableEntity
+
+
+def refuse_unknown_query_parameters() -> None:
+    if not request.args or request.endpoint is None:
+        return
+    allowed = _declared_query_names(request.endpoint, request.method)
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        error = UnprocessableEntity("this endpoint does not take the query parameter"
+                                    f"{'s' if len(unknown) > 1 else ''} "
+                                    + ", ".join(_shown(name) for name in unknown))
+        error.data = {"messages": {"query": {_shown(name): ["Unknown query parameter."]
+                                             for name in unknown}}}
+        raise error
+
+
+def _shown(name: str) -> str:
+    """A parameter name is echoed only when it looks like one: never a value sent as a name."""
+    return name if name.isidentifier() and len(name) <= 40 else "(unprintable name)"
+
+
+@cache
+def _declared_query_names(endpoint: str, method: str) -> frozenset[str]:
+    view = current_app.view_functions[endpoint]
+    handler: Any = getattr(getattr(view, "view_class", None), method.lower(), None) or view
+    parameters = getattr(handler, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    names: set[str] = set()
+    for parameter in parameters:
+        if parameter.get("in") != "query":
+            continue
+        schema = parameter["schema"]
+        schema = schema() if isinstance(schema, type) and issubclass(schema, Schema) else schema
+        names.update(f.data_key or name for name, f in schema.fields.items())
+    return frozenset(names)
