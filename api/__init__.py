@@ -32,6 +32,7 @@ from api import purposes as purpose_views
 from api import requests as request_views
 from api.auth import authenticate_request, check_declarations, declaration
 from api.context import EXTENSION_KEY
+from api.conventions import add_conventional_headers
 from api.errors import from_http_exception, problem, register_error_handlers
 from api.query_params import refuse_unknown_query_parameters
 from audit.events import Actor, AuditEvent, Outcome, Target
@@ -96,6 +97,7 @@ def create_app(
     app.before_request(refuse_unknown_query_parameters)
     app.before_request(authenticate_request)
     app.after_request(_finish)
+    app.after_request(add_conventional_headers)
     app.teardown_request(_close)
     check_declarations(app)
     runner = RotationRunner(runtime.keys, KeyEvents(
