@@ -59,3 +59,4 @@ class AuditAction(StrEnum):
     REQUEST_STEP_COMPLETED = "request.step.completed"
     REQUEST_SUPPRESSION_MATCHED = "request.suppression.matched"
     REQUEST_VERIFIED = "request.verified"
+    SUBJECT_LOOKED_UP = "subject.looked_up"
