@@ -59,4 +59,5 @@ class AuditAction(StrEnum):
     REQUEST_STEP_COMPLETED = "request.step.completed"
     REQUEST_SUPPRESSION_MATCHED = "request.suppression.matched"
     REQUEST_VERIFIED = "request.verified"
+    SELF_READ = "self.read"
     SUBJECT_LOOKED_UP = "subject.looked_up"

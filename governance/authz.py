@@ -24,6 +24,7 @@ class Permission(StrEnum):
     PII_ANALYZE = "pii.analyze"
     POLICY_READ = "policy.read"
     REQUESTS_MANAGE = "requests.manage"
+    SELF_READ = "self.read"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -35,6 +36,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.KEYS_ROTATE,
             Permission.PII_ANALYZE,
             Permission.POLICY_READ,
+            Permission.SELF_READ,
         }
     ),
     Role.APPLICATION: frozenset(
@@ -43,9 +45,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CONSENT_WRITE,
             Permission.DATA_READ,
             Permission.DATA_WRITE,
+            Permission.SELF_READ,
         }
     ),
-    Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.POLICY_READ}),
+    Role.AUDITOR: frozenset(
+        {Permission.AUDIT_READ, Permission.POLICY_READ, Permission.SELF_READ}
+    ),
     Role.COMPLIANCE_OFFICER: frozenset(
         {
             Permission.CONSENT_READ,
@@ -54,6 +59,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PII_ANALYZE,
             Permission.POLICY_READ,
             Permission.REQUESTS_MANAGE,
+            Permission.SELF_READ,
         }
     ),
 }

@@ -87,7 +87,9 @@ class PolicyEngine:
 
     def evaluate(self, request: AccessRequest) -> Decision:
         if request.purpose not in request.client_purposes:
-            return self._deny(f"purpose {request.purpose}: not one this client may use", "purpose")
+            held = ", ".join(sorted(request.client_purposes)) or "none"
+            return self._deny(f"purpose {request.purpose}: not one this client may use "
+                              f"(its purposes: {held})", "purpose")
         shape = (request.purpose, request.collection, request.action, request.fields)
         base = self._shapes.get(shape)
         if base is None:
