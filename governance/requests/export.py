@@ -167,10 +167,23 @@ def _csv(header: list[str], rows: Iterable[list[str]]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        # A cell starting with = + - @ would be a formula in a spreadsheet (CSV injection).
-        writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") and not _number(c) else c
-                         for c in row])
+        writer.writerow([spreadsheet_safe(c) for c in row])
     return out.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@")
+_LEADING_BLANKS = " \t\r\n\u00a0"
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """The cell, with a leading ``'`` where a spreadsheet would run it as a formula (CSV
+    injection, OWASP): it starts with = + - @, a tab or a carriage return, or with blanks
+    followed by one of those. A plain number such as ``-5`` stays as it is."""
+    if not cell or _number(cell):
+        return cell
+    if cell[0] in ("\t", "\r") or cell.lstrip(_LEADING_BLANKS)[:1] in _FORMULA_STARTS:
+        return "'" + cell
+    return cell
 
 
 def _number(text: str) -> bool:
