@@ -37,6 +37,7 @@ from api.context import EXTENSION_KEY
 from api.conventions import add_conventional_headers
 from api.errors import from_http_exception, problem, register_error_handlers
 from api.query_params import refuse_unknown_query_parameters
+from api.security_headers import add_security_headers
 from audit.events import Actor, AuditEvent, Outcome, Target
 from audit.integrator import BackgroundIntegrator
 from governance.audit_actions import AuditAction
@@ -98,6 +99,9 @@ def create_app(
     app.before_request(_begin)
     app.before_request(refuse_unknown_query_parameters)
     app.before_request(authenticate_request)
+    # after_request hooks run last-registered first: the security headers go on whatever
+    # _finish answers, its own 503 included.
+    app.after_request(add_security_headers)
     app.after_request(_finish)
     app.after_request(add_conventional_headers)
     app.teardown_request(_close)

@@ -6,17 +6,22 @@ cannot reach; this page needs nothing but the service itself.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template_string
+from flask import Blueprint, Response, current_app, render_template_string
+from markupsafe import Markup
 
 from api.auth import public
+from api.security_headers import content_security_policy
 
 blp = Blueprint("docs", __name__)
 
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+code{background:#f3f3f3;padding:0 .2rem}h2{margin-top:2rem;border-bottom:1px solid #ddd}
+.m{display:inline-block;min-width:4.5rem;font-weight:bold}"""
+_CSP = content_security_policy(inline_styles=(_STYLE,))
+
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ spec.info.title }} API</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-code{background:#f3f3f3;padding:0 .2rem}h2{margin-top:2rem;border-bottom:1px solid #ddd}
-.m{display:inline-block;min-width:4.5rem;font-weight:bold}</style></head><body>
+<style>{{ style }}</style></head><body>
 <h1>{{ spec.info.title }} {{ spec.info.version }}</h1>
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a>.
 Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>.
@@ -32,8 +37,9 @@ Errors are <code>application/problem+json</code> (RFC 9457).</p>
 
 @blp.route("/docs")
 @public
-def docs() -> str:
+def docs() -> Response:
     spec = current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
-    return render_template_string(
-        _PAGE, spec=spec, verbs={"get", "post", "put", "patch", "delete"}
+    page = render_template_string(
+        _PAGE, spec=spec, style=Markup(_STYLE), verbs={"get", "post", "put", "patch", "delete"}
     )
+    return Response(page, mimetype="text/html", headers={"Content-Security-Policy": _CSP})

@@ -40,13 +40,20 @@ def gunicorn_options(*, host: str, port: int, workers: int, log_level: str) -> d
         "bind": f"{host}:{port}",
         "workers": max(1, workers),
         "accesslog": "-",
-        # The access log line carries the path only: query strings can hold an email.
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+        # The access log line carries the route template and our request id, never the raw
+        # path or query string: either can hold an e-mail (api.security_headers).
+        "access_log_format": ('%(h)s "%(m)s %({gateway.route}e)s" %(s)s %(B)s %(M)sms '
+                              '%({gateway.request_id}e)s'),
         "loglevel": log_level.lower(),
         "timeout": 60,
     }
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    # gunicorn names itself and its version in every Server header; an attacker needs
+    # neither. Its response class reads this module global when it writes the header.
+    import gunicorn.http.wsgi
+
+    gunicorn.http.wsgi.SERVER = "crm-privacy-gateway"
     _Gunicorn(settings, gunicorn_options(host=host, port=port, workers=workers,
                                          log_level=settings.log_level)).run()

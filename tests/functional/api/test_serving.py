@@ -60,3 +60,40 @@ def test_serve_answers_under_gunicorn_with_two_workers(tmp_path: Path) -> None:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
     assert b"Traceback" not in stderr
+
+
+def test_served_answers_hide_the_server_and_the_access_log_holds_no_email(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")}
+    env.update(GOVERNANCE_VAR_DIR=str(tmp_path), GOVERNANCE_LOG_LEVEL="INFO")
+    settings = Settings.from_env(env)
+    upgrade(settings.database_url)
+    upgrade_keystore(settings.keystore_url)
+    port = _free_port()
+    log_file = tmp_path / "server.log"
+    with log_file.open("wb") as sink:
+        server = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "governance.cli", "serve", "--workers", "1", "--port",
+             str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    _get(port, "/healthz")
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/v1/data/customers/john.leak@x.example?email=jane.leak@x.example")
+            answer = conn.getresponse()
+            answer.read()
+            conn.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    written = log_file.read_text(errors="replace")
+
+    assert answer.status == 422  # email= is no parameter of a read by id
+    assert "gunicorn" not in (answer.getheader("Server") or "").lower()
+    assert "/v1/data/<collection>/<record_id>" in written
+    assert "leak@x.example" not in written
