@@ -181,10 +181,24 @@ def test_500_never_echoes_the_exception_text(
 # -- request ids ---------------------------------------------------------------------------
 
 
-def test_a_well_formed_request_id_is_echoed(http) -> None:  # noqa: ANN001
+def test_a_client_request_id_is_echoed_apart_and_never_becomes_ours(http) -> None:  # noqa: ANN001
     response = http.get("/v1/datamap", headers={"X-Request-Id": "trace-0042.example"})
 
-    assert assert_problem(response, 401)["request_id"] == "trace-0042.example"
+    ours = assert_problem(response, 401)["request_id"]
+    assert ours != "trace-0042.example"
+    assert response.headers["X-Client-Request-Id"] == "trace-0042.example"
+
+
+def test_a_repeated_client_request_id_gives_two_distinct_audited_requests(
+        http, runtime, sessions) -> None:  # noqa: ANN001
+    first = http.get("/v1/datamap", headers={"X-Request-Id": "replayed-1"})
+    second = http.get("/v1/datamap", headers={"X-Request-Id": "replayed-1"})
+
+    ids = {first.headers["X-Request-Id"], second.headers["X-Request-Id"]}
+    assert len(ids) == 2 and "replayed-1" not in ids
+    assert _denials(runtime, sessions, "replayed-1") == []
+    for request_id in ids:
+        assert len(_denials(runtime, sessions, request_id)) == 1
 
 
 def test_a_malformed_request_id_is_replaced(http) -> None:  # noqa: ANN001
