@@ -44,7 +44,7 @@ class Clients(MethodView):
     @blp.response(201, IssuedClientSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a client; the response carries its key, which is never shown again."""
-        issued = ClientService(db()).create(body["name"], body["role"], body["purposes"])
+        issued = ClientService(db(), runtime().policy.purposes.ids()).create(body["name"], body["role"], body["purposes"])
         record(
             AuditEvent(
                 action=str(AuditAction.CLIENT_CREATED),

@@ -59,7 +59,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_clients_create(args: argparse.Namespace) -> int:
     rt = _runtime()
     with unit_of_work(rt.sessions) as session:
-        issued = ClientService(session).create(args.name, args.role, args.purpose or ())
+        issued = ClientService(session, rt.policy.purposes.ids()).create(
+            args.name, args.role, args.purpose or ())
         _record(rt, session, AuditAction.CLIENT_CREATED, target=Target(record_id=issued.client.id),
                 details={"client_id": issued.client.id, "role": issued.client.role,
                          "purposes": issued.client.purposes})

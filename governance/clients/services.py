@@ -66,8 +66,10 @@ def hash_key(key: str) -> str:
 
 
 class ClientService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known_purposes: Iterable[str] | None = None) -> None:
+        """``known_purposes``: the policy's purpose ids; a client may hold only those."""
         self.session = session
+        self.known_purposes = frozenset(known_purposes) if known_purposes is not None else None
 
     def create(self, name: str, role: str, purposes: Iterable[str] = ()) -> IssuedKey:
         errors: dict[str, list[str]] = {}
@@ -82,6 +84,10 @@ class ClientService:
         bad = [p for p in purpose_list if not _PURPOSE.match(p)]
         if bad:
             errors["purposes"] = ["purpose ids are lower_snake_case"]
+        elif self.known_purposes is not None and (
+                unknown := [p for p in purpose_list if p not in self.known_purposes]):
+            errors["purposes"] = [f"no such purpose: {', '.join(unknown)} (known: "
+                                  f"{', '.join(sorted(self.known_purposes))})"]
         if role_enum is not None and role_enum is not Role.APPLICATION and purpose_list:
             errors["purposes"] = ["only application clients have purposes"]
         if errors:

@@ -12,6 +12,7 @@ encryption existed; ``keys encrypt-existing`` still reads it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -21,6 +22,10 @@ from typing import Any
 from policies.types import Field, FieldType
 
 _MAX_TEXT = 100_000
+#: The data category whose values must have the shape of an e-mail address.
+EMAIL_CATEGORY = "user.contact.email"
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.][^@\s]*\.[^@\s.]{2,}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class InvalidValue(ValueError):
@@ -43,6 +48,13 @@ def coerce(field: Field, raw: Any) -> Any:
                 raise InvalidValue(f"must be at most {limit} characters")
             if field.required and not raw.strip():
                 raise InvalidValue("is required")
+            if _CONTROL.search(raw if field.type is not FieldType.TEXT else raw.replace(
+                    "\t", "").replace("\n", "").replace("\r", "")):
+                raise InvalidValue("must not contain control characters")
+            if field.category == EMAIL_CATEGORY:
+                raw = raw.strip()
+                if not _EMAIL.fullmatch(raw):
+                    raise InvalidValue("must be an email address (name@domain.tld)")
             if field.choices and raw not in field.choices:
                 raise InvalidValue(f"must be one of {', '.join(field.choices)}")
             return raw

@@ -393,3 +393,26 @@ def test_a_record_id_shaped_like_an_email_is_404_and_never_echoed(
     assert "ada.lovelace" not in response.get_data(as_text=True)
     leaves = json.dumps(audit_documents(runtime, session))
     assert "ada.lovelace" not in leaves  # the refusal is audited without the raw id
+
+
+@pytest.mark.parametrize("email", ["not an email", "a@b", "ada\x00@mail.example", "@mail.example",
+                                   "two@@mail.example"])
+def test_a_customer_whose_email_is_not_an_email_is_422_and_writes_nothing(
+    http, support, runtime, session, email
+) -> None:
+    before = count(runtime, session, "customers")
+    response = http.post("/v1/data/customers?purpose=customer_support",
+                         json={**{k: v for k, v in CUSTOMER.items() if k != "phone"},
+                               "email": email}, headers=support)
+    assert response.status_code == 422
+    assert "email" in response.get_json()["errors"]
+    assert email not in response.get_data(as_text=True)
+    assert count(runtime, session, "customers") == before
+
+
+def test_a_nul_byte_in_any_string_field_is_422(http, support, runtime, session) -> None:
+    response = http.post("/v1/data/customers?purpose=customer_support",
+                         json={**{k: v for k, v in CUSTOMER.items() if k != "phone"},
+                               "first_name": "Ada\x00"}, headers=support)
+    assert response.status_code == 422
+    assert "first_name" in response.get_json()["errors"]

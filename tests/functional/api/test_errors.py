@@ -96,7 +96,7 @@ def test_405_delete_on_the_data_map_names_the_allowed_methods(http, issue_key) -
 
 def test_201_then_409_for_a_duplicate_client_name(http, issue_key) -> None:  # noqa: ANN001
     admin = bearer(issue_key("admin"))
-    wanted = {"name": "crm-frontend", "role": "application", "purposes": ["support"]}
+    wanted = {"name": "crm-frontend", "role": "application", "purposes": ["customer_support"]}
 
     created = http.post("/v1/clients", json=wanted, headers=admin)
     duplicate = http.post("/v1/clients", json={"name": "crm-frontend", "role": "auditor"},
@@ -106,7 +106,7 @@ def test_201_then_409_for_a_duplicate_client_name(http, issue_key) -> None:  # n
     issued = created.get_json()
     assert {"id", "name", "role", "purposes", "key"} <= set(issued)
     assert (issued["name"], issued["role"], issued["purposes"]) == (
-        "crm-frontend", "application", ["support"],
+        "crm-frontend", "application", ["customer_support"],
     )
     assert http.get("/v1/datamap", headers=bearer(issued["key"])).status_code == 403
     body = assert_problem(duplicate, 409)
@@ -328,3 +328,14 @@ def test_a_422_never_echoes_an_unknown_json_key_that_could_be_personal(http, iss
     assert response.content_type == "application/problem+json"
     assert "ada.lovelace" not in response.get_data(as_text=True)
     assert "(a name that is not an identifier)" in response.get_json()["errors"]
+
+
+def test_422_a_new_client_with_a_purpose_that_does_not_exist(http, issue_key) -> None:  # noqa: ANN001
+    admin = bearer(issue_key("admin"))
+    response = http.post("/v1/clients", headers=admin, json={
+        "name": "ghost-app", "role": "application", "purposes": ["no_such_purpose"]})
+
+    body = assert_problem(response, 422)
+    assert "purposes" in body["errors"]
+    listed = http.get("/v1/clients", headers=admin).get_json()["items"]
+    assert "ghost-app" not in {c["name"] for c in listed}

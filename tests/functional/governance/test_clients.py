@@ -191,14 +191,14 @@ def test_cli_create_prints_the_key_alone_on_the_last_line(
     cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, out = run(capsys, "clients", "create", "crm-app", "--role", "application",
-                      "--purpose", "support", "--purpose", "billing")
+                      "--purpose", "customer_support", "--purpose", "billing")
 
     assert status == 0
     last = out.rstrip("\n").splitlines()[-1]
     assert last.startswith(KEY_PREFIX) and last == last.strip() and " " not in last
     status, out = run(capsys, "clients", "list", "--json")
     (listed,) = json.loads(out)
-    assert listed["purposes"] == ["billing", "support"]
+    assert listed["purposes"] == ["billing", "customer_support"]
     assert listed["key_prefix"] == last[:10]
 
 
