@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import random
 import re
 from collections.abc import Callable
@@ -20,6 +21,7 @@ IBAN_LOCALES = ("pl_PL", "pt_BR", "tr_TR", "cs_CZ", "sv_SE", "fi_FI", "ro_RO")
 PERSON_SLOTS = {"person", "name", "first_name", "last_name", "name_female", "name_male",
                 "first_name_male", "first_name_female", "first_name_nonbinary",
                 "last_name_male", "last_name_female"}
+_START, _END = datetime.datetime(1950, 1, 1), datetime.datetime(2024, 12, 31)
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -62,8 +64,9 @@ class _Filler:
             "secondary_address": lambda: f"Apt. {rng.randint(1, 300)}",
             "year": lambda: str(rng.randint(1950, 2024)), "postcode": f.postcode,
             "zipcode": f.postcode, "job": f.job, "url": f.url,
-            "date_time": lambda: str(f.date_time().replace(microsecond=0)),
-            "date_of_birth": lambda: f.date_of_birth().isoformat(),
+            # fixed ranges: Faker's defaults end at today, which would change the set daily
+            "date_time": lambda: str(f.date_time_between(_START, _END).replace(microsecond=0)),
+            "date_of_birth": lambda: f.date_between(_START, _END).isoformat(),
             "state_abbr": lambda: rng.choice(("CA", "NY", "TX", "WA")),
             "ip_address": f.ipv4, "day_of_week": f.day_of_week,
             "prefix_male": lambda: "Mr.", "prefix_female": lambda: "Ms.", "prefix": lambda: "Dr.",

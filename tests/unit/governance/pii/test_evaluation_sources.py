@@ -29,3 +29,8 @@ def test_the_tune_and_held_out_splits_partition_each_source() -> None:
         tune, held = split(docs, "tune"), split(docs, "held_out")
         assert len(tune) + len(held) == len(docs)
         assert tune and held
+
+
+def test_a_us_ssn_in_free_text_is_reported_as_us_ssn_not_as_a_phone_number(pii_engine) -> None:
+    found = pii_engine.analyze("ssn on file 536-90-4399 verified with the customer")
+    assert [(e.type, e.start, e.end) for e in found] == [("US_SSN", 12, 23)]
