@@ -201,9 +201,10 @@ def generate(count: int = 600, seed: int = 7) -> list[Document]:
 Predict = Callable[[Sequence[str]], Sequence[Iterable[tuple[str, int, int]]]]
 
 
-def evaluate(docs: Sequence[Document], predict: Predict) -> dict[str, Score]:
+def evaluate(docs: Sequence[Document], predict: Predict,
+             types: Sequence[str] = EVALUATED) -> dict[str, Score]:
     """Precision and recall per evaluated entity type; ``predict`` maps texts to spans."""
-    scores = {t: Score() for t in EVALUATED}
+    scores = {t: Score() for t in types}
     predictions = predict([d.text for d in docs])
     for doc, predicted in zip(docs, predictions, strict=True):
         found = [(t, s, e) for t, s, e in predicted if t in scores]

@@ -24,6 +24,9 @@ _INTERNATIONAL = re.compile(r"^(?:\+|00|011)")
 _GROUPED = re.compile(r"^(?:\(\d{2,5}\)\s?|\d{2,5}[\s\-.])\d{2,4}(?:[\s\-.]\d{2,4}){0,3}")
 _DATE = re.compile(r"^(?:\d{4}[\-./]\d{1,2}[\-./]\d{1,2}|\d{1,2}[\-./]\d{1,2}[\-./]\d{4})$")
 _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")  # an IPv4 address
+# 3-2-4 digits is the US social security number's grouping, no country's phone grouping: left
+# to UsSsnRecognizer (a phone reading of it scored higher and hid the SSN)
+_SSN_SHAPED = re.compile(r"^\d{3}([\s\-.])\d{2}\1\d{4}$")
 _EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d{1,6}$", re.IGNORECASE)
 
 
@@ -66,7 +69,8 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
 
     def invalidate_result(self, pattern_text: str) -> bool:
         text = pattern_text.strip()
-        return _DATE.match(text) is not None or _DOTTED_QUAD.match(text) is not None
+        return (_DATE.match(text) is not None or _DOTTED_QUAD.match(text) is not None
+                or _SSN_SHAPED.match(text) is not None)
 
     def validate_result(self, pattern_text: str) -> bool:
         # "+44 (0)20 ..." writes the national trunk prefix in brackets: not dialled
