@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, audited_by_service, db, record, runtime
+from api.context import actor, audited_by_service, client, db, record, runtime
 from api.schemas.consent import (
     ConsentWriteSchema,
     ObjectionWriteSchema,
@@ -24,7 +24,8 @@ from api.schemas.consent import (
 )
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
-from governance.authz import Permission
+from governance.authz import Permission, Role
+from governance.consent.authority import check_application_change
 from governance.consent.models import ConsentEvent
 from governance.consent.services import ConsentAction, ConsentService, ConsentSource
 from policies.consent import may_process
@@ -60,6 +61,24 @@ def _event(event: ConsentEvent) -> dict[str, Any]:
         "recorded_at": event.recorded_at,
         "actor_id": event.actor_id,
     }
+
+
+def _guard_application(subject_id: str, purpose: str, action: str, source: str,
+                       evidence: str | None) -> None:
+    caller = client()
+    if caller.role != str(Role.APPLICATION):
+        return
+    spec = runtime().policy.purposes.get(purpose)
+    if spec is None or (action == "grant" and not spec.requires_consent):
+        return  # not a change at all: the service refuses it as invalid input (422)
+    service = _service()
+    service.require_subject(subject_id)
+    current = service.state(subject_id).of(purpose)
+    if action == "lift_objection" and str(current.status) != "objected":
+        return  # nothing to lift: the service answers 409
+    check_application_change(action=action, purpose=purpose, source=source,
+                             evidence=evidence, client_purposes=caller.purposes,
+                             current=current)
 
 
 def _gpc() -> bool:
@@ -108,7 +127,12 @@ class SubjectConsents(MethodView):
     @blp.doc(parameters=[GPC_HEADER])
     def post(self, body: dict[str, Any], subject_id: str) -> dict[str, Any]:
         """Record a grant or withdrawal of consent to one purpose. Only purposes whose legal
-        basis is consent can be granted or withdrawn; use /objections for the others."""
+        basis is consent can be granted or withdrawn; use /objections for the others. An
+        application may withdraw for any purpose, but grant only for a purpose it holds and
+        never over an officer's, a request's or a GPC withdrawal unless the grant is the
+        subject's own (source `web_form` with `evidence`): 403 otherwise."""
+        _guard_application(subject_id, body["purpose"], body["action"], body["source"],
+                           body.get("evidence"))
         written = _service().record_consent(
             subject_id, body["purpose"], ConsentAction(body["action"]),
             ConsentSource(body["source"]), body["policy_version"], body.get("evidence"),
@@ -127,6 +151,9 @@ class SubjectObjections(MethodView):
         """Record an objection (GDPR Art. 21) to a purpose based on legitimate interests or
         public task, or to direct marketing (absolute), or lift a standing objection
         (`lift`: 409 if there is none). Purposes for legal claims cannot be objected to."""
+        _guard_application(subject_id, body["purpose"],
+                           "object" if body["action"] == "object" else "lift_objection",
+                           body["source"], body.get("evidence"))
         service = _service()
         args = (subject_id, body["purpose"], ConsentSource(body["source"]),
                 body.get("policy_version"), body.get("evidence"))

@@ -1,4 +1,4 @@
-from governance.errors import Conflict, NotFound, ValidationFailed
+from governance.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class UnknownSubject(NotFound):
@@ -34,3 +34,9 @@ class NotObjected(Conflict):
 
 class NotRestricted(Conflict):
     type = "not-restricted"
+
+
+class ConsentChangeForbidden(Forbidden):
+    """An application tried to make processing less restrictive than it may."""
+
+    type = "consent-change-forbidden"

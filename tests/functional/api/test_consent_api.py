@@ -223,8 +223,9 @@ def test_a_body_that_is_not_json_is_415(http, app_key: str, subject: str, sessio
 # -- objection and restriction ------------------------------------------------------------
 
 
-def test_an_objection_is_recorded_and_stops_the_purpose(http, app_key: str, subject: str) -> None:  # noqa: ANN001
+def test_an_objection_is_recorded_and_stops_the_purpose(http, issue_key, subject: str) -> None:  # noqa: ANN001
     path = f"/v1/subjects/{subject}/objections"
+    app_key = issue_key("application", "email_marketing", "analytics")  # lifting needs it
 
     response = post(http, path, app_key, {"purpose": "analytics", "action": "object",
                                           "source": "web_form"})
