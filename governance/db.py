@@ -7,6 +7,8 @@ at all.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +43,7 @@ def make_engine(
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            prepare_sqlite_file(Path(url.database))
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         if secure_delete:
@@ -49,6 +51,24 @@ def make_engine(
         event.listen(engine, "begin", _sqlite_begin if write_lock_at_begin else _sqlite_deferred)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """The embedded default's files hold plaintext cities, orders, consent histories and key
+    hashes: the folder is created 0700 and the file 0600 (SQLite gives its -wal and -shm
+    files the database file's mode), and a store others can read is refused at start."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o007:
+        from governance.errors import SettingsError
+
+        raise SettingsError(
+            f"the SQLite store {path} is readable or writable by others (mode {mode:04o}); "
+            f"run: chmod 600 {path}*")
 
 
 def _sqlite_deferred(connection: Any) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
+
+from governance.db import prepare_sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # The key store is a database of its own with its own migration history.
@@ -40,9 +41,7 @@ def upgrade_keystore(keystore_url: str, revision: str = "head") -> None:
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         # Wrapped keys are for the service's eyes only: owner-only directory and file
         # (SQLite gives its -wal and -shm files the database file's mode).
-        path = Path(url.database)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        prepare_sqlite_file(Path(url.database))
     command.upgrade(
         alembic_config(keystore_url, script_location=KEYSTORE_MIGRATIONS_DIR), revision
     )
@@ -52,7 +51,7 @@ def _make_sqlite_dir(database_url: str) -> None:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         # The embedded default's first run: ./var/ does not exist yet.
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(Path(url.database))
 
 
 def upgrade_connection(connection: Connection, revision: str = "head") -> None:
