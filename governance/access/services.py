@@ -24,7 +24,7 @@ from audit.events import Actor, AuditEvent, Outcome, Target
 from governance.access.errors import AccessDenied
 from governance.access.masks import Masker
 from governance.audit_actions import AuditAction
-from governance.consent.services import processable_clause
+from governance.consent.services import erasing_subjects, processable_clause
 from governance.store.errors import UnknownFields
 from governance.store.services import Page, Record, RecordStore
 from policies.access import SYSTEM_FIELDS, Effect, FreeTextPii
@@ -135,11 +135,19 @@ class DataAccessService:
             subject_id = owner
             if owner is not None:
                 state = self.consent_states([owner])[owner]
+                target = Target(collection=collection, record_id=_id_or_none(record_id),
+                                subject_id=owner)
                 decision = self._decide(
                     AuditAction.DATA_READ, collection, purpose, Action.READ, fields, state,
-                    Target(collection=collection, record_id=_id_or_none(record_id),
-                           subject_id=owner),
+                    target,
                 )
+                if self._being_erased(owner):
+                    refusal = Decision(False, "subject: an erasure of this subject is being "
+                                       "executed; it is processed for no purpose",
+                                       decision.policy_version, "erasure")
+                    raise _denied(refusal, "erasure", self._event(
+                        AuditAction.DATA_READ, collection, purpose, refusal, target,
+                        outcome=Outcome.DENIED, reason=_reason_code("erasure")))
 
         # The row (404 if none), then the subject's consent, then decryption of what is returned.
         record = self.store.get(collection, record_id, decision.returned, check=may_process)
@@ -177,6 +185,12 @@ class DataAccessService:
                      "digest": hashlib.sha256("\n".join(ids).encode()).hexdigest()},
         ))
         return ListResult(items, page.next_after, decision)
+
+    def _being_erased(self, subject_id: str) -> bool:
+        erasing = erasing_subjects()
+        table = erasing.selected_columns[0].table
+        return self.session.execute(
+            erasing.where(table.c.subject_id == subject_id).limit(1)).first() is not None
 
     def _filters_allowed(self, decision: Decision, collection: str, purpose: str,
                          subject_id: str | None, email: str | None) -> None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Table,
     and_,
     bindparam,
@@ -552,6 +553,20 @@ def _restriction_row(new: NewConsentEvent, row: dict[str, Any]) -> dict[str, Any
 # -- filtering many subjects inside a query ------------------------------------------------
 
 
+def erasing_subjects() -> Select[Any]:
+    """The ids of subjects with an erasure request in progress or failed (to be resumed)."""
+    from governance.requests.models import DsrRequest
+
+    table = DsrRequest.__table__
+    return select(table.c.subject_id).where(
+        table.c.type == "erasure", table.c.status.in_(ERASING_STATUSES),
+        table.c.subject_id.is_not(None))
+
+
+#: Request statuses in which an erasure has begun and the subject must not be served.
+ERASING_STATUSES = ("in_progress", "failed")
+
+
 def processable_clause(
     subject_id: ColumnElement[Any], purpose: Purpose, *, dialect: str
 ) -> ColumnElement[bool]:
@@ -573,7 +588,10 @@ def processable_clause(
     consent: it is no longer about anyone.
     """
     granted = None
-    blocking = []
+    # A subject whose erasure is being executed (or failed half-way and waits to be resumed)
+    # is processable for no purpose at all, exempt ones included: Art. 17 leaves nothing
+    # to serve from the moment the officer set the erasure going.
+    blocking = [erasing_subjects()]
     if not purpose.exempt_from_restriction:
         blocking.append(
             select(RESTRICTIONS.c.subject_id).where(RESTRICTIONS.c.restricted == true())

@@ -416,3 +416,27 @@ def test_a_nul_byte_in_any_string_field_is_422(http, support, runtime, session) 
                                "first_name": "Ada\x00"}, headers=support)
     assert response.status_code == 422
     assert "first_name" in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("status", ["in_progress", "failed"])
+def test_a_subject_whose_erasure_is_executing_is_served_for_no_purpose(
+    http, support, issue_key, ada, session, status
+) -> None:
+    from governance.requests.models import DsrRequest
+
+    officer = bearer(issue_key("compliance_officer"))
+    assert http.get(f"/v1/data/customers/{ada}?purpose=customer_support",
+                    headers=support).status_code == 200
+    made = http.post("/v1/requests", headers=officer, json={
+        "type": "erasure", "regulation": "gdpr", "subject": {"subject_id": ada}}).get_json()
+    http.post(f"/v1/requests/{made['id']}/verify", headers=officer, json={"method": "email code"})
+    request = session.get(DsrRequest, made["id"])
+    request.status = status  # the executor's first step sets in_progress; a blip, failed
+    session.commit()
+
+    by_id = http.get(f"/v1/data/customers/{ada}?purpose=customer_support", headers=support)
+    listed = http.get("/v1/data/customers?purpose=customer_support&limit=500", headers=support)
+
+    assert by_id.status_code == 403
+    assert by_id.get_json()["reason"] == "erasure"
+    assert ada not in {r["id"] for r in listed.get_json()["items"]}
