@@ -4,6 +4,7 @@ unreadable everywhere, including in a copy of the CRM store taken before, and re
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -45,6 +46,8 @@ def backup_of(rt: Runtime) -> Iterator[str]:
     url = make_url(rt.settings.database_url)
     if is_sqlite(rt.settings.database_url):
         copy = url.database + ".backup"
+        # A backup holds the same personal data: owner-only, as the service requires.
+        os.close(os.open(copy, os.O_CREAT | os.O_WRONLY, 0o600))
         with sqlite3.connect(url.database) as source, sqlite3.connect(copy) as target:
             source.backup(target)
         yield url.set(database=copy).render_as_string(hide_password=False)
