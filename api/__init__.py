@@ -174,8 +174,9 @@ def _finish(response: Response) -> Response:
     except Exception as exc:  # noqa: BLE001 - the commit failed: the answer must not be 2xx
         session.rollback()
         log.error("commit failed for request %s: %s", g.request_id, type(exc).__name__)
-        return problem(503, "Service unavailable",
-                       "the change could not be stored; nothing was changed", "unavailable")
+        detail = ("the request could not be recorded; try again later" if g.read_only
+                  else "the change could not be stored; nothing was changed")
+        return problem(503, "Service unavailable", detail, "unavailable")
     return response
 
 

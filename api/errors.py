@@ -16,6 +16,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from audit.log import ProofRangeError
+from governance.db import UNAVAILABLE_ERRORS
 from governance.errors import GovernanceError
 
 PROBLEM_JSON = "application/problem+json"
@@ -130,6 +131,18 @@ def register_error_handlers(app: Flask) -> None:
         return problem(422, "Invalid input", str(error), "validation",
                        errors={"tree_size": [str(error)]})
 
+    def on_database_unreachable(error: Exception) -> Response:
+        # The CRM store or the key store cannot answer (down, locked past the busy timeout,
+        # connection lost): a retryable 503, the same for either store and for reads and
+        # writes alike. The driver's text can name hosts and users, so it stays out.
+        log.error("database unavailable (%s) in request %s", type(error).__name__,
+                  getattr(g, "request_id", "-"))
+        return problem(503, "Service unavailable",
+                       "a database the service depends on did not answer; try again later",
+                       "unavailable")
+
+    for unavailable in UNAVAILABLE_ERRORS:
+        app.register_error_handler(unavailable, on_database_unreachable)
     app.register_error_handler(ValidationError, on_validation_error)
     app.register_error_handler(ProofRangeError, on_proof_range)
     app.register_error_handler(Exception, on_unexpected)

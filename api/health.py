@@ -28,9 +28,13 @@ class Readyz(MethodView):
     @public
     @blp.response(200, StatusSchema)
     def get(self) -> dict[str, str]:
-        """The service can reach its database and take traffic."""
-        try:
-            ping(runtime().engine)
-        except Exception:  # noqa: BLE001 - any failure to reach the database means not ready
-            raise Unavailable("the database is not reachable") from None
+        """The service can reach both its databases (CRM store and key store) and take
+        traffic: without the key store no encrypted field can be read or written."""
+        current = runtime()
+        for name, engine in (("the CRM database", current.engine),
+                             ("the key store", current.keys.keystore.engine)):
+            try:
+                ping(engine)
+            except Exception:  # noqa: BLE001 - any failure to reach a database means not ready
+                raise Unavailable(f"{name} is not reachable") from None
         return {"status": "ready"}

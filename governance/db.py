@@ -14,7 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlite3
+
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -27,6 +30,22 @@ def in_chunks(values: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequen
     """``values`` in slices small enough for one ``IN (...)`` list."""
     for at in range(0, len(values), size):
         yield values[at : at + size]
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    found: list[type[Exception]] = [sqlite3.OperationalError]
+    try:
+        import psycopg
+    except ImportError:  # an SQLite-only install
+        return tuple(found)
+    return (*found, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+# A database that cannot answer now (down, unreachable, connection lost, locked past the busy
+# timeout): SQLAlchemy's wrappers, and the drivers' own classes for the hot paths that run
+# straight on the driver (governance.prepared). The HTTP layer maps all of them to a 503.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError, InterfaceError, *_driver_errors())
 
 
 class Base(DeclarativeBase):
