@@ -22,3 +22,12 @@ class UtcDateTime(fields.DateTime):
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any,
                    **kwargs: Any) -> str | float | None:
         return super()._serialize(as_utc(value), attr, obj, **kwargs)
+
+
+class Choice(fields.String):
+    """One of a closed list, matched in any case and without surrounding blanks: a person
+    types `GDPR` or ` access`, and the list's own spelling is what is stored."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return text.strip().lower()

@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from api.schemas.common import UtcDateTime
+from api.schemas.common import Choice, UtcDateTime
 from governance.requests.deadlines import Regulation, RequestType
 from governance.requests.models import RequestStatus
 from governance.requests.services import VERIFICATION_METHODS
@@ -16,9 +16,9 @@ class SubjectRefSchema(Schema):
 
 
 class RequestCreateSchema(Schema):
-    type = fields.String(required=True, validate=validate.OneOf(TYPES))
-    regulation = fields.String(required=True,
-                               validate=validate.OneOf([r.value for r in Regulation]))
+    type = Choice(required=True, validate=validate.OneOf(TYPES))
+    regulation = Choice(required=True,
+                        validate=validate.OneOf([r.value for r in Regulation]))
     subject = fields.Nested(SubjectRefSchema, required=True,
                             metadata={"description": "exactly one of email, subject_id"})
     details = fields.Dict(load_default=None, metadata={

@@ -168,6 +168,9 @@ class RequestService:
         return request
 
     def _kind(self, request_type: str, regulation: str) -> tuple[RequestType, Regulation]:
+        # A person types these ("GDPR", "Access"): the closed lists are matched in any case.
+        request_type = request_type.strip().lower() if isinstance(request_type, str) else ""
+        regulation = regulation.strip().lower() if isinstance(regulation, str) else ""
         errors: dict[str, list[str]] = {}
         try:
             kind = RequestType(request_type)

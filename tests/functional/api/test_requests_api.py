@@ -204,3 +204,12 @@ def test_a_workflow_action_on_an_unknown_request_is_404(http, officer, action) -
 
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+
+
+def test_type_and_regulation_are_matched_in_any_case(http, officer, subject) -> None:  # noqa: ANN001
+    response = http.post("/v1/requests", headers=officer, json={
+        "type": " Access", "regulation": "GDPR",
+        "subject": {"subject_id": subject["customers"][0]}})
+
+    assert response.status_code == 201, response.get_json()
+    assert (response.get_json()["type"], response.get_json()["regulation"]) == ("access", "gdpr")
