@@ -25,7 +25,7 @@ from api.schemas.consent import (
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Permission, Role
-from governance.consent.authority import check_application_change
+from governance.consent.authority import guard_application_change
 from governance.consent.models import ConsentEvent
 from governance.consent.services import ConsentAction, ConsentService, ConsentSource
 from policies.consent import may_process
@@ -66,19 +66,10 @@ def _event(event: ConsentEvent) -> dict[str, Any]:
 def _guard_application(subject_id: str, purpose: str, action: str, source: str,
                        evidence: str | None) -> None:
     caller = client()
-    if caller.role != str(Role.APPLICATION):
-        return
-    spec = runtime().policy.purposes.get(purpose)
-    if spec is None or (action == "grant" and not spec.requires_consent):
-        return  # not a change at all: the service refuses it as invalid input (422)
-    service = _service()
-    service.require_subject(subject_id)
-    current = service.state(subject_id).of(purpose)
-    if action == "lift_objection" and str(current.status) != "objected":
-        return  # nothing to lift: the service answers 409
-    check_application_change(action=action, purpose=purpose, source=source,
-                             evidence=evidence, client_purposes=caller.purposes,
-                             current=current)
+    if caller.role == str(Role.APPLICATION):
+        guard_application_change(_service(), subject_id=subject_id, purpose=purpose,
+                                 action=action, source=source, evidence=evidence,
+                                 client_purposes=caller.purposes)
 
 
 def _gpc() -> bool:

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from typing import TYPE_CHECKING
+
 from governance.consent.errors import ConsentChangeForbidden
 from policies.consent import PurposeConsent
+
+if TYPE_CHECKING:
+    from governance.consent.services import ConsentService
 
 #: Sources an application can never silently reverse.
 PROTECTED_SOURCES = frozenset({"officer", "request", "gpc"})
@@ -42,3 +47,21 @@ def check_application_change(*, action: str, purpose: str, source: str,
         f"purpose {purpose}: the current {current.status} was recorded by {recorded_by}; "
         "only a compliance officer can reverse it, or a new grant from the subject "
         "(source web_form with an evidence reference)")
+
+
+def guard_application_change(service: ConsentService, *, subject_id: str, purpose: str,
+                             action: str, source: str, evidence: str | None,
+                             client_purposes: Collection[str]) -> None:
+    """Apply :func:`check_application_change` to the subject's current state. A change that
+    is no change at all (unknown purpose, a grant of a purpose not based on consent, a lift
+    with nothing to lift) is left for the service to refuse as invalid input (422/409)."""
+    spec = service.purposes.get(purpose)
+    if spec is None or (action == "grant" and not spec.requires_consent):
+        return
+    service.require_subject(subject_id)
+    current = service.state(subject_id).of(purpose)
+    if action == "lift_objection" and str(current.status) != "objected":
+        return
+    check_application_change(action=action, purpose=purpose, source=source,
+                             evidence=evidence, client_purposes=client_purposes,
+                             current=current)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from governance.migrate import upgrade, upgrade_keystore
 from governance.settings import Settings
+from tests.functional.serving import embedded_env, served
 
 
 def _free_port() -> int:
@@ -63,34 +64,15 @@ def test_serve_answers_under_gunicorn_with_two_workers(tmp_path: Path) -> None:
 
 
 def test_served_answers_hide_the_server_and_the_access_log_holds_no_email(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")}
-    env.update(GOVERNANCE_VAR_DIR=str(tmp_path), GOVERNANCE_LOG_LEVEL="INFO")
-    settings = Settings.from_env(env)
-    upgrade(settings.database_url)
-    upgrade_keystore(settings.keystore_url)
-    port = _free_port()
+    env = embedded_env(tmp_path, GOVERNANCE_LOG_LEVEL="INFO")
     log_file = tmp_path / "server.log"
-    with log_file.open("wb") as sink:
-        server = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "governance.cli", "serve", "--workers", "1", "--port",
-             str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    _get(port, "/healthz")
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/v1/data/customers/john.leak@x.example?email=jane.leak@x.example")
-            answer = conn.getresponse()
-            answer.read()
-            conn.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with log_file.open("wb") as sink, served(env, stdout=sink, stderr=subprocess.STDOUT) as (
+            port, _):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/v1/data/customers/john.leak@x.example?email=jane.leak@x.example")
+        answer = conn.getresponse()
+        answer.read()
+        conn.close()
     written = log_file.read_text(errors="replace")
 
     assert answer.status == 422  # email= is no parameter of a read by id

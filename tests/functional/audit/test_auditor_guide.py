@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit.checkpoint import verifier_key
-from governance.migrate import upgrade, upgrade_keystore
-from governance.settings import Settings
+from tests.functional.serving import embedded_env, served
 
 SCRIPT = Path(__file__).resolve().parents[3] / "docs" / "verify_log.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _fetch(url: str, token: str) -> dict:
@@ -37,34 +27,13 @@ def _fetch(url: str, token: str) -> dict:
 
 @pytest.fixture(scope="module")
 def served_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    var = tmp_path_factory.mktemp("served")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")}
-    env.update(GOVERNANCE_VAR_DIR=str(var), GOVERNANCE_LOG_LEVEL="WARNING")
-    settings = Settings.from_env(env)
-    upgrade(settings.database_url)
-    upgrade_keystore(settings.keystore_url)
+    env = embedded_env(tmp_path_factory.mktemp("served"))
     created = subprocess.run(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "governance.cli", "clients", "create", "guide-auditor",
          "--role", "auditor", "--json"], env=env, capture_output=True, text=True, check=True)
     token = json.loads(created.stdout.strip().splitlines()[-1])["key"]
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance.cli", "serve", "--workers", "1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=2).close()  # noqa: S310
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield url, token
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with served(env) as (port, _):
+        yield f"http://127.0.0.1:{port}", token
 
 
 def _run_script(*args: str) -> subprocess.CompletedProcess[str]:
