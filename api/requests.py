@@ -19,6 +19,7 @@ from api.auth import requires
 from api.context import actor, audited_by_service, db, record, runtime
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.requests import (
+    ExtensionSchema,
     ReasonSchema,
     RequestCreateSchema,
     RequestPageSchema,
@@ -29,6 +30,8 @@ from api.schemas.requests import (
 from audit.events import AuditEvent
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
+from governance.requests import failures
+from governance.requests.deadlines import EXTENSION_EXPLANATIONS, ExtensionReason
 from governance.requests.models import DsrRequest
 from governance.requests.services import QueueFilter, RequestExecutor, RequestService
 
@@ -52,6 +55,12 @@ def view(request: DsrRequest, *, steps: bool = False,
             "finished_at", "created_at")
     }
     body["overdue"] = request.is_overdue(datetime.now(UTC))
+    body["extension_explanation"] = _extension_explanation(request.extension_reason)
+    body["error_explanation"] = failures.explanation(request.error)
+    if not request.subject_found:
+        body["subject_note"] = (
+            "No subject matched at intake: the request will be answered 'no data held'. "
+            "Check the e-mail or id for a typo before executing it.")
     if request.type in ("access", "portability"):
         body["export_available"] = (export_available if export_available is not None
                                     else _service().exports_available([request.id]) != set())
@@ -62,6 +71,13 @@ def view(request: DsrRequest, *, steps: bool = False,
             for s in _service().steps(request.id)
         ]
     return body
+
+
+def _extension_explanation(code: str | None) -> str | None:
+    try:
+        return EXTENSION_EXPLANATIONS[ExtensionReason(code)] if code else None
+    except ValueError:
+        return None  # an extension recorded before reasons were codes
 
 
 @blp.route("")
@@ -132,7 +148,8 @@ class Reject(MethodView):
     @blp.arguments(ReasonSchema)
     @blp.response(200, RequestSchema)
     def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
-        """Reject a received or verified request, with the reason given to the subject."""
+        """Reject a received, verified or failed request, with the reason given to the
+        subject (a failed request that cannot succeed as it stands is closed this way)."""
         done = _service().reject(request_id, body["reason"])
         audited_by_service()
         return view(done)
@@ -141,11 +158,12 @@ class Reject(MethodView):
 @blp.route("/<request_id>/extend")
 class Extend(MethodView):
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_EXTENDED)
-    @blp.arguments(ReasonSchema)
+    @blp.arguments(ExtensionSchema)
     @blp.response(200, RequestSchema)
     def post(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
-        """Extend the deadline once, with a reason: GDPR by two months, CCPA by 45 days
-        (a CCPA opt-out cannot be extended)."""
+        """Extend the deadline once, with a reason code, before the original due date:
+        GDPR by two months, CCPA by 45 days (a CCPA opt-out cannot be extended). 409
+        `extension-too-late` once the original due date has passed."""
         done = _service().extend(request_id, body["reason"])
         audited_by_service()
         return view(done)

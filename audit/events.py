@@ -134,6 +134,7 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "method": _ident,
     "problems": _step_list,
     "purposes": _ident_list,
+    "reason_code": _slug,
     "record_ids": _ident_list,
     "redacted_fields": _ident_list,
     "regulation": _slug,

@@ -1264,7 +1264,7 @@ def fill_demo_requests(runtime: Runtime, *, customers: int = 2000, seed: int = D
         # extended
         extended = create("rectification", "gdpr", {"subject_id": ids[4]}, 20,
                           {"corrections": [{"collection": SUBJECT, "fields": {"language": "en"}}]})
-        service.extend(extended, "The corrections need confirmation from two departments.")
+        service.extend(extended, "complexity")  # two departments must confirm
         # to be completed below: an access export, a restriction, an opt-out (no
         # verification), and an erasure of an email the store does not hold
         done = [create("access", "gdpr", {"subject_id": ids[5]}, 9),
@@ -1273,16 +1273,19 @@ def fill_demo_requests(runtime: Runtime, *, customers: int = 2000, seed: int = D
         for request_id in done:
             service.verify(request_id, "email code")
         done.append(create("opt_out", "ccpa", {"subject_id": ids[7]}, 1))
-        # to fail: a correction of a record that is not the subject's
-        orders = runtime.tables["orders"]
-        foreign = session.scalar(
-            select(orders.c[ID_COLUMN]).where(orders.c[SUBJECT_COLUMN] == ids[0]).limit(1))
+        # to fail: a correction of the subject's ticket, deleted after intake (by the
+        # support team), so the step finds no record: reason `record_gone`
+        tickets = runtime.tables["support_tickets"]
+        ticket = session.scalar(
+            select(tickets.c[ID_COLUMN]).where(tickets.c[SUBJECT_COLUMN] == ids[8]).limit(1))
         failing = []
-        if foreign is not None:
+        if ticket is not None:
+            correction = {"collection": "support_tickets", "record_id": ticket,
+                          "fields": {"satisfaction": 4}}
             failing.append(create("rectification", "gdpr", {"subject_id": ids[8]}, 6,
-                                  {"corrections": [{"collection": "orders", "record_id": foreign,
-                                                    "fields": {"status": "delivered"}}]}))
+                                  {"corrections": [correction]}))
             service.verify(failing[0], "signed letter")
+            session.execute(tickets.delete().where(tickets.c[ID_COLUMN] == ticket))
         # in progress: started, its steps recorded and not yet run (as after a restart);
         # `governance requests execute --all` resumes it
         progressing = create("access", "ccpa", {"subject_id": ids[9]}, 4)

@@ -1,7 +1,8 @@
 from marshmallow import Schema, fields, validate
 
 from api.schemas.common import Choice, UtcDateTime
-from governance.requests.deadlines import Regulation, RequestType
+from governance.requests.deadlines import ExtensionReason, Regulation, RequestType
+from governance.requests.failures import FailureReason
 from governance.requests.models import RequestStatus
 from governance.requests.services import VERIFICATION_METHODS
 
@@ -39,6 +40,12 @@ class ReasonSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class ExtensionSchema(Schema):
+    reason = Choice(required=True, validate=validate.OneOf([r.value for r in ExtensionReason]),
+                    metadata={"description": "the ground for the extension the law names: "
+                              "complexity or number_of_requests"})
+
+
 class StepSchema(Schema):
     position = fields.Integer()
     name = fields.String(metadata={"description": "e.g. delete:interactions, shred, verify"})
@@ -59,7 +66,14 @@ class RequestSchema(Schema):
     due_at = UtcDateTime(metadata={"description": "the end of the last day to answer (UTC)"})
     overdue = fields.Boolean()
     extended = fields.Boolean()
-    extension_reason = fields.String(allow_none=True)
+    extension_reason = fields.String(allow_none=True, metadata={
+        "description": "the extension's reason code", "enum": [r.value for r in ExtensionReason]})
+    error_explanation = fields.String(allow_none=True, metadata={
+        "description": "what the failure reason code means and what the officer can do"})
+    subject_note = fields.String(metadata={
+        "description": "present when no subject matched at intake"})
+    extension_explanation = fields.String(allow_none=True, metadata={
+        "description": "the reason in words, for the notice to the subject"})
     verification_method = fields.String(allow_none=True)
     verified_at = UtcDateTime(allow_none=True)
     rejection_reason = fields.String(allow_none=True)
@@ -68,7 +82,9 @@ class RequestSchema(Schema):
     details = fields.Dict(
         metadata={"description": "purposes, or corrected field names (no values)"})
     result = fields.Dict(allow_none=True)
-    error = fields.String(allow_none=True)
+    error = fields.String(allow_none=True, metadata={
+        "description": "why execution stopped, a reason code",
+        "enum": [r.value for r in FailureReason]})
     created_by = fields.String()
     created_at = UtcDateTime()
     export_available = fields.Boolean()

@@ -93,6 +93,23 @@ def due_at(regulation: Regulation, request_type: RequestType, received_at: datet
     return end_of(day + timedelta(days=days - 1))
 
 
+class ExtensionReason(StrEnum):
+    """Why a deadline is extended: the grounds the law names (GDPR Art. 12(3) "taking into
+    account the complexity and number of the requests"; CCPA Regulations 7021(b) "where
+    reasonably necessary", explained to the consumer). A closed list, because the reason is
+    recorded in the append-only audit log where free text could never be erased."""
+
+    COMPLEXITY = "complexity"
+    NUMBER_OF_REQUESTS = "number_of_requests"
+
+
+EXTENSION_EXPLANATIONS = {
+    ExtensionReason.COMPLEXITY: "the request is complex (the data is held in several systems "
+                                "or needs review before it is released)",
+    ExtensionReason.NUMBER_OF_REQUESTS: "the number of requests received at the same time",
+}
+
+
 def extendable(regulation: Regulation, request_type: RequestType) -> bool:
     return not (regulation is Regulation.CCPA and request_type is RequestType.OPT_OUT)
 

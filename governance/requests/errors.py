@@ -43,6 +43,10 @@ class NotExtendable(Conflict):
     type = "not-extendable"
 
 
+class ExtensionTooLate(Conflict):
+    type = "extension-too-late"
+
+
 class ExportNotAvailable(Conflict):
     type = "export-not-available"
 

@@ -39,6 +39,7 @@ from governance.errors import shown_name
 from governance.requests import erasure
 from governance.requests.deadlines import (
     RIGHTS,
+    ExtensionReason,
     Regulation,
     RequestType,
     due_at,
@@ -49,6 +50,7 @@ from governance.requests.errors import (
     DuplicateRequest,
     ExportExpired,
     ExportNotAvailable,
+    ExtensionTooLate,
     InvalidRequest,
     InvalidTransition,
     NotExtendable,
@@ -63,6 +65,7 @@ from governance.requests.export import (
     open_sealed,
     seal,
 )
+from governance.requests.failures import FailureReason, StepFailed, failure_reason
 from governance.requests.models import (
     OPEN_STATUSES,
     DsrExport,
@@ -147,7 +150,7 @@ class RequestService:
             raise InvalidRequest("a request cannot be received in the future",
                                  {"received_at": ["must not be in the future"]})
         subject_id, email_bidx = self._subject(subject)
-        summary, sealed_plain = self._details(kind, details or {})
+        summary, sealed_plain = self._details(kind, details or {}, subject_id)
         existing = self._open_duplicate(kind, subject_id, email_bidx)
         if existing is not None:
             raise DuplicateRequest(existing)
@@ -228,15 +231,15 @@ class RequestService:
             select(table.c[ID_COLUMN]).where(table.c[ID_COLUMN] == subject_id)
         ) is not None
 
-    def _details(self, kind: RequestType, details: Mapping[str, Any]
-                 ) -> tuple[dict[str, Any], bytes | None]:
+    def _details(self, kind: RequestType, details: Mapping[str, Any],
+                 subject_id: str | None) -> tuple[dict[str, Any], bytes | None]:
         """(a non-personal summary, the sealed plaintext of value-bearing details)."""
         if not isinstance(details, Mapping):
             raise InvalidRequest("details must be an object", {"details": ["must be an object"]})
         if kind is RequestType.OBJECTION:
             return {"purposes": self._objection_purposes(details)}, None
         if kind is RequestType.RECTIFICATION:
-            corrections = self._corrections(details)
+            corrections = self._corrections(details, subject_id)
             summary = [{"collection": c["collection"], "record_id": c.get("record_id"),
                         "fields": sorted(c["fields"])} for c in corrections]
             plain = json.dumps(corrections, separators=(",", ":")).encode()
@@ -264,7 +267,12 @@ class RequestService:
             raise InvalidRequest("an objection names purposes an objection stops", errors)
         return sorted(set(purposes))
 
-    def _corrections(self, details: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _corrections(self, details: Mapping[str, Any],
+                     subject_id: str | None) -> list[dict[str, Any]]:
+        """Validate what intake can: the collections and fields exist and may be corrected,
+        the values fit the fields, and (when the subject is named by id) each record is the
+        subject's. A request naming another person's record would fail at execution, after
+        the subject was told it is being handled."""
         raw = details.get("corrections")
         if set(details) - {"corrections"} or not isinstance(raw, list) or not raw or (
             len(raw) > MAX_CORRECTIONS
@@ -297,10 +305,19 @@ class RequestService:
             if not isinstance(fields, Mapping) or not fields:
                 errors[where] = ["fields: an object of field names to corrected values"]
                 continue
+            if subject_id is not None and not self._records_subject(collection.name,
+                                                                    record_id or subject_id,
+                                                                    subject_id):
+                errors[where] = ["record_id: no record of the subject has this id"]
+                continue
             for fname, value in fields.items():
                 field = collection.fields.get(fname) if fname not in SYSTEM_COLUMNS else None
                 if field is None:
                     errors[f"{where}.{shown_name(fname)}"] = ["not a field of the collection"]
+                    continue
+                if field.references is not None:
+                    errors[f"{where}.{fname}"] = [
+                        f"links to {field.references}: a link is not a value to correct"]
                     continue
                 try:
                     coerce(field, value)
@@ -311,6 +328,18 @@ class RequestService:
         if errors:
             raise InvalidRequest("the corrections are not valid", errors)
         return corrections
+
+    def _records_subject(self, collection: str, record_id: str, subject_id: str) -> bool:
+        """Whether the record exists and belongs to the subject (the same answer for both,
+        so intake does not tell an officer's typo from another person's record)."""
+        from governance.store.errors import RecordNotFound
+
+        try:
+            current = self.runtime.record_store(self.session).get(collection, record_id,
+                                                                  fields=[])
+        except RecordNotFound:
+            return False
+        return current.subject_id == subject_id
 
     def _open_duplicate(self, kind: RequestType, subject_id: str | None,
                         email_bidx: bytes | None) -> str | None:
@@ -360,7 +389,8 @@ class RequestService:
     def reject(self, request_id: str, reason: Any) -> DsrRequest:
         text = self._reason(reason)
         request = self.get(request_id, lock=True)
-        self._require(request, (RequestStatus.RECEIVED, RequestStatus.VERIFIED), "rejected")
+        self._require(request, (RequestStatus.RECEIVED, RequestStatus.VERIFIED,
+                                RequestStatus.FAILED), "rejected")
         request.status = RequestStatus.REJECTED.value
         request.rejection_reason = text
         request.finished_at = request.updated_at = _now()
@@ -369,7 +399,11 @@ class RequestService:
         return request
 
     def extend(self, request_id: str, reason: Any) -> DsrRequest:
-        text = self._reason(reason)
+        """Extend the deadline once. The law lets a controller extend only by telling the
+        subject within the original period (GDPR Art. 12(3): "within one month of receipt";
+        CCPA Regulations 7021(b): within the first 45 days), so an extension decided after
+        the original due date is refused: it would erase an overdue answer from the record."""
+        code = _extension_reason(reason)
         request = self.get(request_id, lock=True)
         kind, law = RequestType(request.type), Regulation(request.regulation)
         if not extendable(law, kind):
@@ -378,12 +412,20 @@ class RequestService:
             raise NotExtendable("the request was extended already (once is the limit)")
         self._require(request, (RequestStatus.RECEIVED, RequestStatus.VERIFIED,
                                 RequestStatus.IN_PROGRESS, RequestStatus.FAILED), "extended")
+        now = _now()
+        original_due = as_utc(request.due_at)
+        if original_due is not None and now > original_due:
+            raise ExtensionTooLate(
+                f"the request was due on {original_due.date().isoformat()}: an extension must "
+                f"be decided and told to the subject before the original due date "
+                f"({'GDPR Art. 12(3)' if law is Regulation.GDPR else 'CCPA Regulations 7021(b)'})"
+                "; the request stays overdue")
         request.extended = True
-        request.extension_reason = text
-        request.due_at = due_at(law, kind, as_utc(request.received_at) or _now(), extended=True)
-        request.updated_at = _now()
+        request.extension_reason = str(code)
+        request.due_at = due_at(law, kind, as_utc(request.received_at) or now, extended=True)
+        request.updated_at = now
         self._audit(AuditAction.REQUEST_EXTENDED, request,
-                    {"due_date": request.due_at.date().isoformat()})
+                    {"due_date": request.due_at.date().isoformat(), "reason_code": str(code)})
         return request
 
     def start(self, request_id: str) -> DsrRequest:
@@ -484,6 +526,11 @@ class RequestService:
         stored = self.session.get(DsrExport, request_id)
         if stored is None:
             if request.status == RequestStatus.COMPLETED.value and request.subject_found:
+                erased_by = self._erasure_after(request)
+                if erased_by is not None:
+                    raise ExportExpired(
+                        f"the export was deleted when the subject's erasure request "
+                        f"{erased_by} was executed", extra={"erasure_request_id": erased_by})
                 raise ExportExpired("the export was deleted after its retention period")
             raise ExportNotAvailable(
                 "no export: the request is not completed, or the store holds no data on the "
@@ -494,6 +541,18 @@ class RequestService:
         content = open_sealed(self._key(EXPORT_KEY_LABEL), b"export", request_id, stored.sealed)
         self._audit(AuditAction.REQUEST_EXPORT_DOWNLOADED, request, {"rows": stored.size})
         return content
+
+    def _erasure_after(self, request: DsrRequest) -> str | None:
+        """The erasure request whose execution deleted this request's export, if any."""
+        if request.subject_id is None:
+            return None
+        return self.session.scalar(
+            select(DsrRequest.id).where(
+                DsrRequest.subject_id == request.subject_id,
+                DsrRequest.type == RequestType.ERASURE.value,
+                DsrRequest.started_at.is_not(None),
+                DsrRequest.started_at >= request.finished_at,
+            ).order_by(DsrRequest.started_at).limit(1))
 
     def purge_exports(self) -> int:
         """Delete every export past its retention period; returns how many."""
@@ -628,7 +687,7 @@ class RequestExecutor:
                 for name in finished:
                     self._checkpoint(name, "after_commit")
         except Exception as exc:
-            self._fail(request_id, type(exc).__name__)
+            self._fail(request_id, failure_reason(exc))
             raise
 
     def _checkpoint(self, step: str, moment: str) -> None:
@@ -679,7 +738,7 @@ class RequestExecutor:
                 step.result = result  # recorded; the step stays pending and the request fails
                 step.attempts += 1
                 request.status = RequestStatus.FAILED.value
-                request.error = "verification"
+                request.error = str(FailureReason.VERIFICATION)
                 request.result = {"verification": result}
                 request.updated_at = _now()
                 audit_request(rt, session, self.actor, AuditAction.REQUEST_FAILED, request,
@@ -752,7 +811,7 @@ class RequestExecutor:
     def _rectify(self, session: Session, request: DsrRequest, index: int) -> dict[str, Any]:
         rt = self.runtime
         if request.sealed_details is None:
-            raise InvalidTransition("the corrections are no longer held")
+            raise StepFailed(FailureReason.CORRECTIONS_GONE)
         corrections = json.loads(open_sealed(rt.keys.derived_key(DETAILS_KEY_LABEL), b"details",
                                              request.id, request.sealed_details))
         item = corrections[index]
@@ -762,8 +821,7 @@ class RequestExecutor:
         # The record must be the subject's: a correction never writes another person's data.
         current = store.get(collection.name, record_id, fields=[])
         if current.subject_id != request.subject_id:
-            raise InvalidRequest("the record to correct is not the subject's",
-                                 {"record_id": ["must be a record of the subject"]})
+            raise StepFailed(FailureReason.RECORD_NOT_SUBJECTS)
         store.update(collection.name, record_id, item["fields"])
         rt.audit.record(session, AuditEvent(
             action=str(AuditAction.REQUEST_RECORD_RECTIFIED), actor=self.actor,
@@ -789,16 +847,27 @@ class RequestExecutor:
                       {"subject_found": request.subject_found, "count": len(steps)},
                       request_id=self.http_request_id)
 
-    def _fail(self, request_id: str, error: str) -> None:
+    def _fail(self, request_id: str, reason: FailureReason) -> None:
         with unit_of_work(self.runtime.sessions) as session:
             request = session.get(DsrRequest, request_id)
             if request is None or request.status != RequestStatus.IN_PROGRESS.value:
                 return
             request.status = RequestStatus.FAILED.value
-            request.error = error[:200]  # the type only: exception text may carry values
+            request.error = str(reason)  # a code only: exception text may carry values
             request.updated_at = _now()
             audit_request(self.runtime, session, self.actor, AuditAction.REQUEST_FAILED, request,
-                          {}, outcome=Outcome.FAILED, request_id=self.http_request_id)
+                          {"reason_code": str(reason)}, outcome=Outcome.FAILED,
+                          request_id=self.http_request_id)
+
+
+def _extension_reason(reason: Any) -> ExtensionReason:
+    codes = ", ".join(r.value for r in ExtensionReason)
+    text = reason.strip().lower() if isinstance(reason, str) else None
+    try:
+        return ExtensionReason(text)
+    except ValueError:
+        raise InvalidRequest("give the reason for the extension as a code",
+                             {"reason": [f"one of {codes}"]}) from None
 
 
 def unfinished(session: Session) -> list[str]:

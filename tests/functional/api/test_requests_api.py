@@ -127,9 +127,10 @@ def test_erasure_end_to_end_and_the_queue(inline_http, officer, subject) -> None
         "received_at": "2026-01-31T10:00:00Z"}).get_json()
     rid = created["id"]
     assert created["due_at"].startswith("2026-02-28T23:59:59")
-    extended = inline_http.post(f"/v1/requests/{rid}/extend", headers=officer,
-                                json={"reason": "several systems hold the data"}).get_json()
-    assert extended["due_at"].startswith("2026-04-30") and extended["extended"] is True
+    late = inline_http.post(f"/v1/requests/{rid}/extend", headers=officer,
+                            json={"reason": "complexity"})
+    assert late.status_code == 409 and late.get_json()["type"].endswith("extension-too-late")
+    assert "original due date" in late.get_json()["detail"]
     queue = inline_http.get("/v1/requests?overdue=true", headers=officer).get_json()
     assert [r["id"] for r in queue["items"]] == [rid] and queue["items"][0]["overdue"]
     inline_http.post(f"/v1/requests/{rid}/verify", headers=officer,
@@ -175,6 +176,7 @@ def test_the_openapi_document_describes_the_request_endpoints(http) -> None:  # 
         pytest.param("verify", "{", 400, id="malformed-json"),
         pytest.param("reject", "{}", 422, id="no-reason"),
         pytest.param("extend", '{"reason": "' + "x" * 2001 + '"}', 422, id="reason-too-long"),
+        pytest.param("extend", '{"reason": "we are busy"}', 422, id="reason-not-a-code"),
     ],
 )
 def test_a_bad_workflow_action_is_refused_and_changes_nothing(  # noqa: ANN001
@@ -199,7 +201,7 @@ def test_a_bad_workflow_action_is_refused_and_changes_nothing(  # noqa: ANN001
 @pytest.mark.parametrize("action", ["verify", "reject", "extend", "execute"])
 def test_a_workflow_action_on_an_unknown_request_is_404(http, officer, action) -> None:  # noqa: ANN001
     body = {"verify": {"method": "email code"}, "reject": {"reason": "r"},
-            "extend": {"reason": "r"}, "execute": None}[action]
+            "extend": {"reason": "complexity"}, "execute": None}[action]
     response = http.post(f"/v1/requests/{'0' * 32}/{action}", headers=officer, json=body)
 
     assert response.status_code == 404

@@ -3,14 +3,18 @@ audited) and keeps no corrected value once done."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.models import audit_entries
 from governance.requests.errors import InvalidRequest
+from governance.requests.failures import explanation
 from governance.requests.services import RequestExecutor, RequestService
 from governance.runtime import Runtime
+from governance.store.errors import RecordNotFound
 from governance.store.services import RecordStore
 from tests.functional.governance.requests.conftest import OFFICER, subject_records
 
@@ -68,20 +72,61 @@ def test_invalid_corrections_are_refused_at_intake(
             service.create("rectification", "gdpr", {"subject_id": sid}, details)
 
 
-def test_a_correction_of_another_subjects_record_fails_the_request(
+def test_intake_refuses_a_correction_of_another_subjects_record_or_of_a_link(
     runtime: Runtime, session: Session, store: RecordStore
 ) -> None:
     sid = subject_records(store)["customers"][0]
     foreign = subject_records(store)["orders"][0]
     service = RequestService(session, runtime, OFFICER)
+    with pytest.raises(InvalidRequest) as refused:
+        service.create("rectification", "gdpr", {"subject_id": sid}, {"corrections": [
+            {"collection": "orders", "record_id": foreign,
+             "fields": {"shipping_city": "Elsewhere"}}]})
+    assert refused.value.extra["errors"] == {
+        "corrections_0": ["record_id: no record of the subject has this id"]}
+    with pytest.raises(InvalidRequest) as link:
+        service.create("rectification", "gdpr", {"subject_id": sid}, {"corrections": [
+            {"collection": "customers", "fields": {"company_id": foreign}}]})
+    assert list(link.value.extra["errors"]) == ["corrections_0.company_id"]
+
+
+def test_intake_by_email_checks_the_records_of_the_subject_it_finds(
+    runtime: Runtime, session: Session, store: RecordStore
+) -> None:
+    email = f"ada.{uuid.uuid4().hex[:8]}@mail.example"
+    subject_records(store, email=email)
+    foreign = subject_records(store)["orders"][0]
+    service = RequestService(session, runtime, OFFICER)
+    with pytest.raises(InvalidRequest):
+        service.create("rectification", "gdpr", {"email": email}, {"corrections": [
+            {"collection": "orders", "record_id": foreign,
+             "fields": {"shipping_city": "Elsewhere"}}]})
+
+
+def test_a_record_deleted_after_intake_fails_the_request_as_record_gone(
+    runtime: Runtime, session: Session, store: RecordStore
+) -> None:
+    records = subject_records(store)
+    sid, ticket = records["customers"][0], records["support_tickets"][0]
+    service = RequestService(session, runtime, OFFICER)
     request = service.create("rectification", "gdpr", {"subject_id": sid}, {"corrections": [
-        {"collection": "orders", "record_id": foreign, "fields": {"shipping_city": "Elsewhere"}}]})
+        {"collection": "support_tickets", "record_id": ticket, "fields": {"satisfaction": 4}}]})
     service.verify(request.id, "account login")
     service.start(request.id)
+    table = runtime.tables["support_tickets"]
+    session.execute(table.delete().where(table.c.id == ticket))
     session.commit()
 
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(RecordNotFound):
         RequestExecutor(runtime, OFFICER).run(request.id)
     session.expire_all()
-    assert service.get(request.id).status == "failed"
-    assert store.get("orders", foreign).values["shipping_city"] == "Exampleville"
+    failed = service.get(request.id)
+    assert (failed.status, failed.error) == ("failed", "record_gone")
+    assert "no longer exists" in (explanation(failed.error) or "")
+    with pytest.raises(RecordNotFound):  # executing again cannot succeed ...
+        service.start(request.id)
+        session.commit()
+        RequestExecutor(runtime, OFFICER).run(request.id)
+    session.expire_all()
+    rejected = service.reject(request.id, "The ticket is no longer held.")  # ... so it is closed
+    assert rejected.status == "rejected"

@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from audit.events import Actor
 from audit.models import audit_entries
 from governance.consent.services import ConsentService
+from governance.requests.deadlines import Regulation, RequestType, due_at
 from governance.requests.errors import (
+    ExtensionTooLate,
     DuplicateRequest,
     InvalidRequest,
     InvalidTransition,
@@ -127,17 +129,32 @@ def test_rights_a_regulation_does_not_grant_are_refused(service: RequestService)
         service.create("access", "gdpr", {"email": "x@mail.example", "subject_id": "a1"})
 
 
-def test_extension_is_allowed_once_with_a_reason(service: RequestService) -> None:
-    request = service.create("access", "gdpr", {"subject_id": "a2"},
-                             received_at=datetime(2026, 1, 31, tzinfo=UTC))
-    extended = service.extend(request.id, "Complex request across several systems")
-    assert extended.due_at.date().isoformat() == "2026-04-30"
-    assert extended.extension_reason.startswith("Complex")
+def test_extension_is_allowed_once_with_a_reason_code(service: RequestService) -> None:
+    received = datetime.now(UTC) - timedelta(days=10)
+    request = service.create("access", "gdpr", {"subject_id": "a2"}, received_at=received)
+    with pytest.raises(InvalidRequest):
+        service.extend(request.id, "Complex request across several systems")  # not a code
+    extended = service.extend(request.id, "Complexity")
+    assert extended.due_at == due_at(Regulation.GDPR, RequestType.ACCESS, received, extended=True)
+    assert extended.extension_reason == "complexity"
     with pytest.raises(NotExtendable):
-        service.extend(request.id, "again")
+        service.extend(request.id, "number_of_requests")
     ccpa = service.create("opt_out", "ccpa", {"subject_id": "a2"})
     with pytest.raises(NotExtendable):
-        service.extend(ccpa.id, "too busy")
+        service.extend(ccpa.id, "number_of_requests")
+
+
+def test_an_overdue_request_cannot_be_extended_after_the_fact(service: RequestService) -> None:
+    """GDPR Art. 12(3): the extension is decided and told within the first month."""
+    request = service.create("erasure", "gdpr", {"subject_id": "a3"},
+                             received_at=datetime.now(UTC) - timedelta(days=40))
+    due = request.due_at
+    with pytest.raises(ExtensionTooLate) as late:
+        service.extend(request.id, "complexity")
+    assert "before the original due date" in late.value.detail
+    assert "GDPR Art. 12(3)" in late.value.detail
+    assert (request.extended, request.due_at) == (False, due)
+    assert request.is_overdue(datetime.now(UTC))
 
 
 def test_transitions_out_of_order_are_refused(service: RequestService) -> None:
@@ -183,7 +200,7 @@ def test_every_transition_is_audited_with_the_officers_client_id(
 ) -> None:
     sid = subject_records(store)["customers"][0]
     request = service.create("restriction", "gdpr", {"subject_id": sid})
-    service.extend(request.id, "backlog")
+    service.extend(request.id, "number_of_requests")
     service.verify(request.id, "signed letter")
     service.start(request.id)
     session.commit()
