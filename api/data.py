@@ -74,20 +74,21 @@ class OneRecord(MethodView):
     @read_only
     @requires(Permission.DATA_READ, AuditAction.DATA_READ)
     @blp.arguments(ReadQuery(), location="query")
-    @blp.response(200, description="the record with only the fields the policy allows")
+    @blp.response(200, description="the record with only the fields the policy allows; "
+                                   "with `explain=true`, `{record, decision}`")
     def get(self, query: dict[str, Any], collection: str, record_id: str) -> dict[str, Any]:
         """One record for a purpose; a subject who may not be processed for it: 403."""
         result = _service().read(collection, record_id, query["purpose"],
                                  _fields(query["field_names"]))
-        body = result.body
-        if query["explain"]:
-            body["decision"] = result.decision.explain()
-        return body
+        if query["explain"]:  # beside the record, never among its fields
+            return {"record": result.body, "decision": result.decision.explain()}
+        return result.body
 
     @requires(Permission.DATA_WRITE, AuditAction.DATA_UPDATED)
     @blp.arguments(PurposeQuery(), location="query")
     @blp.arguments(RecordBody)
-    @blp.response(200, description="the updated record, as the purpose may read it")
+    @blp.response(200, description="the updated record, as the purpose may read it, and "
+                                   "`redacted_fields` when the PII check redacted free text")
     def patch(self, query: dict[str, Any], body: dict[str, Any], collection: str,
               record_id: str) -> dict[str, Any]:
         """Change some fields of a record (only fields the purpose may write)."""

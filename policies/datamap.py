@@ -17,6 +17,7 @@ from policies.errors import PolicyFileError, Problem
 from policies.types import (
     BLIND_INDEX_SUFFIX,
     CREATED_COLUMN,
+    RESPONSE_KEYS,
     SYSTEM_COLUMNS,
     UPDATED_COLUMN,
     Collection,
@@ -236,6 +237,9 @@ def _field(
         return None
     if name in SYSTEM_COLUMNS:
         check.fail(path, f"{name!r} is a column the engine owns; do not declare it")
+        return None
+    if name in RESPONSE_KEYS:
+        check.fail(path, f"{name!r} is a key the data API puts beside a record's fields")
         return None
     if name.endswith(BLIND_INDEX_SUFFIX):
         check.fail(path, f"names ending in {BLIND_INDEX_SUFFIX!r} are reserved for blind indexes")

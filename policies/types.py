@@ -50,6 +50,10 @@ CREATED_COLUMN = "created_at"
 UPDATED_COLUMN = "updated_at"
 SYSTEM_COLUMNS = (ID_COLUMN, SUBJECT_COLUMN, CREATED_COLUMN, UPDATED_COLUMN)
 BLIND_INDEX_SUFFIX = "_bidx"
+# Keys the data API puts beside a record's fields (the write's `redacted_fields`, the
+# `flags` of a created record, the `record` and `decision` of an explained read): no field
+# may carry one of these names, so a client can always tell them apart.
+RESPONSE_KEYS = ("decision", "flags", "record", "redacted_fields")
 
 _PERIOD = re.compile(r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<days>\d+)D)?$")
 

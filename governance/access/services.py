@@ -257,6 +257,8 @@ class DataAccessService:
             details={"fields": sorted(fields), "redacted_fields": redacted},
         ))
         body: dict[str, Any] = {"id": record.id}
+        if redacted:
+            body["redacted_fields"] = redacted
         if self.suppressed is not None and self.suppressed(collection, cleaned, record.id):
             # Flagged, not refused: the person may have come back on their own; the
             # compliance officer decides (the match is in the audit log).
@@ -284,6 +286,8 @@ class DataAccessService:
         ))
         body = (self._masked(self.store.get(collection, record_id, read.returned), read)
                 if read.allowed else {"id": record_id})
+        if redacted:
+            body["redacted_fields"] = redacted
         self.record_audit(self._event(
             AuditAction.DATA_UPDATED, collection, purpose, decision, target,
             details={"fields": sorted(changes), "redacted_fields": redacted},

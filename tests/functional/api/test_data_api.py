@@ -193,7 +193,10 @@ def test_explain_gives_every_field_its_effect_and_reason_and_the_policy_version(
 ) -> None:
     response = http.get(f"/v1/data/customers/{ada}?purpose=customer_support&explain=true",
                         headers=support)
-    decision = response.get_json()["decision"]
+    body = response.get_json()
+    assert set(body) == {"record", "decision"}  # the decision beside the record
+    assert body["record"]["id"] == ada and "decision" not in body["record"]
+    decision = body["decision"]
     assert decision["policy_version"] == runtime.policy.version
     assert decision["fields"]["phone"] == {
         "effect": "mask", "mask": "last4", "rule": "customer_support/phone-last4",
@@ -268,9 +271,20 @@ def test_free_text_with_undeclared_pii_is_redacted_when_the_policy_says_redact(
         "description": "Please reply to grace.other@mail.example about my refund."},
         headers=support)
     assert response.status_code == 201
+    assert response.get_json()["redacted_fields"] == ["description"]
     stored = runtime.record_store(session).get("support_tickets", response.get_json()["id"])
     assert "grace.other@mail.example" not in stored.values["description"]
     assert "<EMAIL_ADDRESS>" in stored.values["description"]
+
+    changed = http.patch(f"/v1/data/support_tickets/{response.get_json()['id']}"
+                         "?purpose=customer_support",
+                         json={"resolution": "Refund sent, confirmed by grace.other@mail.example"},
+                         headers=support)
+    assert changed.status_code == 200 and changed.get_json()["redacted_fields"] == ["resolution"]
+    clean = http.post("/v1/data/support_tickets?purpose=customer_support", json={
+        "subject_id": ada, "ticket_type": "billing", "opened_at": "2026-01-02T03:04:05Z",
+        "description": "The invoice total looks wrong."}, headers=support)
+    assert "redacted_fields" not in clean.get_json()
 
 
 @pytest.fixture
@@ -304,6 +318,28 @@ def test_free_text_with_undeclared_pii_is_refused_422_when_the_policy_says_refus
     text = response.get_data(as_text=True)
     assert "EMAIL_ADDRESS" in text and "grace.other" not in text
     assert count(runtime, session, "support_tickets") == before
+
+
+def test_marketing_feedback_with_personal_data_is_refused_by_the_shipped_policy(
+    http, issue_key, runtime, session, ada
+) -> None:
+    """The shipped policy's email_marketing purpose refuses PII in free text: the path an
+    application developer meets on the demo with demo-marketing-app."""
+    marketing = bearer(issue_key("application", "email_marketing"))
+    ConsentService(session, runtime, Actor("cli:test", "operator")).record_consent(
+        ada, "email_marketing", ConsentAction.GRANT, ConsentSource.WEB_FORM,
+        runtime.policy.version)
+    session.commit()
+    before = count(runtime, session, "campaign_responses")
+    url = "/v1/data/campaign_responses?purpose=email_marketing"
+    record = {"subject_id": ada, "campaign_code": "SPRING-26", "sent_at": "2026-03-01T09:00:00Z"}
+    refused = http.post(url, headers=marketing, json={
+        **record, "feedback": "Ask Grace Hopper to call me on +1 415 555 0142."})
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert "Grace" not in refused.get_data(as_text=True)
+    assert count(runtime, session, "campaign_responses") == before
+    kept = http.post(url, headers=marketing, json={**record, "feedback": "Too many e-mails."})
+    assert kept.status_code == 201 and "redacted_fields" not in kept.get_json()
 
 
 # -- audit ------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from tests.functional.api.test_requests_api import (  # noqa: F401 - fixtures
 )
 
 
-def _create(http, officer, body):  # noqa: ANN001, ANN202
-    created = http.post("/v1/requests", headers=officer, json=body)
+def _create(http, headers, body):  # noqa: ANN001, ANN202
+    created = http.post("/v1/requests", headers=headers, json=body)
     assert created.status_code == 201, created.get_json()
     return created.get_json()
 

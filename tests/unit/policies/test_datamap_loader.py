@@ -124,6 +124,12 @@ def _blind_index_name_declared(doc: dict[str, Any]) -> None:
     }
 
 
+def _response_key_declared(doc: dict[str, Any]) -> None:
+    fields_of(doc, "support_tickets")["redacted_fields"] = {
+        "category": "business.operations", "type": "string",
+    }
+
+
 def _custom_category_under_user(doc: dict[str, Any]) -> None:
     doc["custom_categories"]["user.loyalty_tier"] = "How loyal a customer is."
 
@@ -184,6 +190,8 @@ MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      "collections.interactions.fields.subject_id", "column the engine owns"),
     ("blind-index-name-declared", _blind_index_name_declared,
      "collections.payment_details.fields.iban_bidx", "reserved for blind indexes"),
+    ("response-key-declared", _response_key_declared,
+     "collections.support_tickets.fields.redacted_fields", "beside a record's fields"),
     ("custom-category-under-user", _custom_category_under_user,
      "custom_categories.user.loyalty_tier", "fideslang taxonomy only"),
     ("encrypted-field-in-relation-none", _encrypted_field_without_subject,
