@@ -118,9 +118,9 @@ def create_app(
 
 
 def _begin() -> None:
-    # Our id is always minted here: a client's X-Request-Id could repeat an earlier one and
-    # make two audit events look like one request. The client's value, when well formed,
-    # is kept apart and echoed back as X-Client-Request-Id for its own correlation.
+    # Our trace id is always minted here: a client's X-Request-Id could repeat an earlier
+    # one and make two audit events look like one exchange. The client's value, when well
+    # formed, is kept apart and echoed back as X-Client-Request-Id for its own correlation.
     supplied = request.headers.get("X-Request-Id", "")
     g.request_id = uuid.uuid4().hex
     g.client_request_id = supplied if _REQUEST_ID.match(supplied) else None
@@ -148,7 +148,7 @@ def _runtime() -> Runtime:
 
 
 def _finish(response: Response) -> Response:
-    response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+    response.headers["X-Trace-Id"] = getattr(g, "request_id", "")
     if getattr(g, "client_request_id", None):
         response.headers["X-Client-Request-Id"] = g.client_request_id
     session = getattr(g, "session", None)

@@ -2,7 +2,7 @@
 
 One place maps domain errors (:class:`governance.errors.GovernanceError`), werkzeug/smorest
 HTTP errors and unexpected exceptions. A 500 never echoes exception text: it carries the
-request id, which the log line of the failure also carries.
+trace id (``X-Trace-Id``), which the log line of the failure also carries.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ def problem(
         "status": status,
         "detail": detail,
     }
-    request_id = getattr(g, "request_id", None)
-    if request_id:
-        body["request_id"] = request_id
+    trace_id = getattr(g, "request_id", None)
+    if trace_id:
+        # `trace_id`, not `request_id`: this service also handles data-subject *requests*,
+        # whose ids an officer must never confuse with the id of one HTTP exchange.
+        body["trace_id"] = trace_id
     body.update({k: v for k, v in extra.items() if v is not None})
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     return response
@@ -124,7 +126,7 @@ def register_error_handlers(app: Flask) -> None:
             exc_info=app.debug,
         )
         return problem(500, "Internal error",
-                       "the service failed to answer; quote the request id to the operator",
+                       "the service failed to answer; quote the trace id to the operator",
                        "internal")
 
     def on_proof_range(error: ProofRangeError) -> Response:

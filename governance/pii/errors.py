@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from governance.errors import BadRequest, GovernanceError, NotFound, SettingsError, ValidationFailed
+from governance.errors import GovernanceError, NotFound, SettingsError, ValidationFailed
 
 
 class PiiModelMissing(SettingsError):
@@ -25,11 +25,11 @@ class TextTooLarge(GovernanceError):
     status = 413
 
 
-class InvalidText(BadRequest):
+class InvalidText(ValidationFailed):
     type = "invalid-text"
 
 
-class UnknownOperator(BadRequest):
+class UnknownOperator(ValidationFailed):
     type = "unknown-operator"
 
 

@@ -1,13 +1,13 @@
 from collections.abc import Sequence
 
-from governance.errors import BadRequest, NotFound, ValidationFailed, shown_name
+from governance.errors import NotFound, ValidationFailed, shown_name
 
 
 class UnknownCollection(NotFound):
     type = "unknown-collection"
 
 
-class UnknownFields(BadRequest):
+class UnknownFields(ValidationFailed):
     """Field names the data map does not declare (names only; they are not values)."""
 
     type = "unknown-fields"
@@ -16,7 +16,7 @@ class UnknownFields(BadRequest):
         shown = [shown_name(n) for n in names[:20]]
         super().__init__(
             f"the data map declares no such field in {collection}",
-            extra={"errors": {n: ["not declared in the data map"] for n in shown}},
+            {n: ["not declared in the data map"] for n in shown},
         )
 
 

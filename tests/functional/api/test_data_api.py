@@ -47,10 +47,10 @@ def test_an_unknown_collection_is_404(http, support) -> None:
     assert response.headers["Content-Type"] == "application/problem+json"
 
 
-def test_an_unknown_field_in_fields_is_400_naming_it(http, support, ada) -> None:
+def test_an_unknown_field_in_fields_is_422_naming_it(http, support, ada) -> None:
     response = http.get(f"/v1/data/customers/{ada}?purpose=customer_support&fields=email,shoe_size",
                         headers=support)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "shoe_size" in response.get_json()["errors"]
 
 
@@ -94,26 +94,26 @@ def test_a_write_with_a_wrong_type_is_422_and_writes_nothing(
     assert count(runtime, session, "customers") == before
 
 
-def test_a_write_of_an_undeclared_field_is_400_and_writes_nothing(
+def test_a_write_of_an_undeclared_field_is_422_and_writes_nothing(
     http, support, runtime, session
 ) -> None:
     before = count(runtime, session, "customers")
     response = http.post("/v1/data/customers?purpose=customer_support",
                          json={"first_name": "A", "last_name": "B", "email": "x@mail.example",
                                "ada.lovelace@mail.example": 1}, headers=support)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "ada.lovelace" not in response.get_data(as_text=True)
     assert count(runtime, session, "customers") == before
 
 
 @pytest.mark.parametrize("issued", [{"id": "0" * 32}, {"subject_id": "0" * 32}])
-def test_a_create_naming_an_id_the_store_issues_is_400_and_writes_nothing(
+def test_a_create_naming_an_id_the_store_issues_is_422_and_writes_nothing(
     http, support, runtime, session, issued
 ) -> None:
     before = count(runtime, session, "customers")
     response = http.post("/v1/data/customers?purpose=customer_support",
                          json={**CUSTOMER, **issued}, headers=support)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert set(response.get_json()["errors"]) == set(issued)
     assert count(runtime, session, "customers") == before
@@ -123,7 +123,7 @@ def test_a_create_naming_an_id_the_store_issues_is_400_and_writes_nothing(
     ("body", "status"),
     [pytest.param("{", 400, id="malformed-json"), pytest.param("[]", 422, id="a-list"),
      pytest.param("{}", 422, id="empty"), pytest.param('{"city": 5}', 422, id="wrong-type"),
-     pytest.param('{"no_such_field": 1}', 400, id="undeclared-field")],
+     pytest.param('{"no_such_field": 1}', 422, id="undeclared-field")],
 )
 def test_a_bad_patch_is_refused_and_changes_nothing(http, support, ada, runtime, session,
                                                      body, status) -> None:

@@ -31,9 +31,11 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
         assert isinstance(body.get(key), str) and body[key], key
     assert body["status"] == status
     assert body["type"].startswith("https://")
-    request_id = response.headers.get("X-Request-Id")
-    assert request_id
-    assert body["request_id"] == request_id
+    trace_id = response.headers.get("X-Trace-Id")
+    assert trace_id
+    assert body["trace_id"] == trace_id
+    # never `request_id`: that name belongs to data-subject requests
+    assert "request_id" not in body and "X-Request-Id" not in response.headers
     return body
 
 
@@ -175,7 +177,7 @@ def test_500_never_echoes_the_exception_text(
     assert "secret-value" not in response.get_data(as_text=True)
     assert "secret-value" not in json.dumps(dict(response.headers))
     assert all("secret-value" not in r.getMessage() for r in caplog.records)
-    assert any(body["request_id"] in r.getMessage() for r in caplog.records)
+    assert any(body["trace_id"] in r.getMessage() for r in caplog.records)
 
 
 # -- request ids ---------------------------------------------------------------------------
@@ -184,7 +186,7 @@ def test_500_never_echoes_the_exception_text(
 def test_a_client_request_id_is_echoed_apart_and_never_becomes_ours(http) -> None:  # noqa: ANN001
     response = http.get("/v1/datamap", headers={"X-Request-Id": "trace-0042.example"})
 
-    ours = assert_problem(response, 401)["request_id"]
+    ours = assert_problem(response, 401)["trace_id"]
     assert ours != "trace-0042.example"
     assert response.headers["X-Client-Request-Id"] == "trace-0042.example"
 
@@ -194,7 +196,7 @@ def test_a_repeated_client_request_id_gives_two_distinct_audited_requests(
     first = http.get("/v1/datamap", headers={"X-Request-Id": "replayed-1"})
     second = http.get("/v1/datamap", headers={"X-Request-Id": "replayed-1"})
 
-    ids = {first.headers["X-Request-Id"], second.headers["X-Request-Id"]}
+    ids = {first.headers["X-Trace-Id"], second.headers["X-Trace-Id"]}
     assert len(ids) == 2 and "replayed-1" not in ids
     assert _denials(runtime, sessions, "replayed-1") == []
     for request_id in ids:
@@ -204,7 +206,7 @@ def test_a_repeated_client_request_id_gives_two_distinct_audited_requests(
 def test_a_malformed_request_id_is_replaced(http) -> None:  # noqa: ANN001
     response = http.get("/v1/datamap", headers={"X-Request-Id": "ada@mail.example <script>"})
 
-    request_id = assert_problem(response, 401)["request_id"]
+    request_id = assert_problem(response, 401)["trace_id"]
     assert request_id != "ada@mail.example <script>"
     assert "@" not in request_id
 
@@ -217,7 +219,7 @@ def test_readyz_answers_200_when_the_database_answers(http) -> None:  # noqa: AN
 
     assert response.status_code == 200
     assert response.get_json() == {"status": "ready"}
-    assert response.headers["X-Request-Id"]
+    assert response.headers["X-Trace-Id"]
 
 
 @pytest.fixture
@@ -282,7 +284,7 @@ def test_a_forbidden_request_is_audited_and_changes_nothing_else(
                          headers=bearer(key))
 
     assert_problem(response, 403)
-    (event,) = _denials(runtime, sessions, response.headers["X-Request-Id"])
+    (event,) = _denials(runtime, sessions, response.headers["X-Trace-Id"])
     assert event["outcome"] == "denied"
     assert event["reason"] == "forbidden"
     assert event["actor"] == {"id": auditor_id, "role": "auditor"}
@@ -300,7 +302,7 @@ def test_a_denied_data_map_read_is_audited(
     response = http.get("/v1/datamap", headers=bearer(issue_key("auditor")))
 
     assert_problem(response, 403)
-    (event,) = _denials(runtime, sessions, response.headers["X-Request-Id"])
+    (event,) = _denials(runtime, sessions, response.headers["X-Trace-Id"])
     assert (event["outcome"], event["reason"]) == ("denied", "forbidden")
     assert event["details"]["route"] == "/v1/datamap"
 
@@ -311,7 +313,7 @@ def test_an_unauthenticated_request_is_audited_as_anonymous(
     response = http.get("/v1/datamap", headers=bearer("gk_" + "Q" * 43))
 
     assert_problem(response, 401)
-    (event,) = _denials(runtime, sessions, response.headers["X-Request-Id"])
+    (event,) = _denials(runtime, sessions, response.headers["X-Trace-Id"])
     assert event["actor"] == {"id": "anonymous", "role": "none"}
     assert event["reason"] == "unauthenticated"
     assert "gk_" not in json.dumps(event)

@@ -25,10 +25,10 @@ def test_an_officer_gets_entity_types_spans_and_scores(http, issue_key) -> None:
 
 @pytest.mark.parametrize("body", [{"text": ""}, {"text": "   "}, {"text": 42}, {"text": None},
                                   {"text": ["a"]}, {}])
-def test_empty_or_non_string_text_is_a_400(http, issue_key, body) -> None:
+def test_empty_or_non_string_text_is_a_422(http, issue_key, body) -> None:
     response = http.post("/v1/pii/analyze", json=body,
                          headers=bearer(issue_key("compliance_officer")))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
 
 

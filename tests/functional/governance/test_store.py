@@ -138,7 +138,7 @@ def test_an_undeclared_field_is_refused_naming_it(store: RecordStore, session: S
     with pytest.raises(UnknownFields) as caught:
         store.create("customers", {**CUSTOMER, "shoe_size": 42, "favourite_colour": "teal"})
 
-    assert caught.value.status == 400
+    assert caught.value.status == 422
     assert set(caught.value.extra["errors"]) == {"shoe_size", "favourite_colour"}
     assert store.count("customers") == before
 
