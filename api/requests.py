@@ -33,7 +33,12 @@ from governance.authz import Permission
 from governance.requests import failures
 from governance.requests.deadlines import EXTENSION_EXPLANATIONS, ExtensionReason
 from governance.requests.models import DsrRequest
-from governance.requests.services import QueueFilter, RequestExecutor, RequestService
+from governance.requests.services import (
+    QueueFilter,
+    RequestExecutor,
+    RequestService,
+    statuses_named,
+)
 
 blp = Blueprint("requests", __name__, url_prefix="/v1/requests",
                 description="Data-subject requests (GDPR, CCPA)")
@@ -98,7 +103,8 @@ class Requests(MethodView):
     @blp.arguments(RequestsQuery, location="query")
     @blp.response(200, RequestPageSchema)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """The queue, by due time: `status=`, `overdue=true`, `due_within_days=7`."""
+        """The queue, by due time: open requests unless `status=` names others (`open`,
+        `closed`, or statuses separated by commas); `overdue=true`, `due_within_days=7`."""
         after = decode_cursor(query["cursor"], list)
         if after is not None and (len(after) != 2 or not all(isinstance(a, str) for a in after)):
             from api.pagination import InvalidCursor
@@ -106,7 +112,7 @@ class Requests(MethodView):
             raise InvalidCursor("the cursor is not one this service issued")
         try:
             items, cursor = _service().list(
-                QueueFilter(status=query["status"], overdue=query["overdue"],
+                QueueFilter(statuses=statuses_named(query["status"]), overdue=query["overdue"],
                             due_within_days=query["due_within_days"]),
                 after=tuple(after) if after else None, limit=query["limit"])
         except ValueError:

@@ -329,12 +329,13 @@ def cmd_pii_evaluate(args: argparse.Namespace) -> int:
 
 # -- data-subject requests ---------------------------------------------------------------
 def cmd_requests_list(args: argparse.Namespace) -> int:
-    from governance.requests.services import QueueFilter, RequestService
+    from governance.requests.services import QueueFilter, RequestService, statuses_named
 
     rt = _runtime()
     with unit_of_work(rt.sessions) as session:
-        query = QueueFilter(status=args.status, overdue=True if args.overdue else None,
-                            due_within_days=args.due_within, open_only=not args.status)
+        query = QueueFilter(statuses=statuses_named(args.status or ()),
+                            overdue=True if args.overdue else None,
+                            due_within_days=args.due_within)
         items, _ = RequestService(session, rt, cli_actor()).list(query, limit=500)
         _record(rt, session, AuditAction.REQUEST_LISTED, details={"count": len(items)})
         now = datetime.now(UTC)
@@ -501,8 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
     rlist.add_argument("--overdue", action="store_true", help="only those past their due time")
     rlist.add_argument("--due-within", type=_non_negative, metavar="DAYS",
                        help="only those due within DAYS days (7: this week)")
-    rlist.add_argument("--status", choices=["received", "verified", "in_progress", "completed",
-                                            "failed", "rejected"])
+    rlist.add_argument("--status", action="append", metavar="STATUS",
+                       choices=["received", "verified", "in_progress", "completed", "failed",
+                                "rejected", "open", "closed"],
+                       help="a status, open or closed (repeat for several; default: open)")
     rlist.add_argument("--json", action="store_true")
     rlist.set_defaults(func=cmd_requests_list)
     rexec = requests.add_parser(

@@ -1,12 +1,16 @@
 from marshmallow import Schema, fields, validate
 
+from api.schemas.common import DayOrTime
+
 
 class EventsQuery(Schema):
     actor = fields.String(validate=validate.Length(min=1, max=128))
     action = fields.String(validate=validate.Regexp(r"^[a-z][a-z_.]*(\.\*)?$"))
     subject_id = fields.String(validate=validate.Length(min=1, max=128))
-    since = fields.AwareDateTime(default_timezone=None)
-    until = fields.AwareDateTime(default_timezone=None)
+    since = DayOrTime(default_timezone=None, metadata={
+        "description": "events recorded at or after this time (a date: its start, UTC)"})
+    until = DayOrTime(default_timezone=None, metadata={
+        "description": "events recorded before this time (a date: its start, UTC; exclusive)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(load_default=None, validate=validate.Length(max=200))
 

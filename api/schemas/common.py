@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -31,3 +31,17 @@ class Choice(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         return text.strip().lower()
+
+
+class DayOrTime(fields.AwareDateTime):
+    """A time with its offset, or a bare date (`2026-12-02`) meaning the start of that day
+    in UTC, which is what a person types for "since"; a time without an offset stays refused
+    (it could be any of 38 time zones)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if isinstance(value, str) and len(value.strip()) == 10:
+            try:
+                return datetime.combine(date.fromisoformat(value.strip()), time(), tzinfo=UTC)
+            except ValueError:
+                pass  # not a date: the time parser explains what is expected
+        return super()._deserialize(value, attr, data, **kwargs)

@@ -1,4 +1,5 @@
 from marshmallow import Schema, fields, validate
+from webargs.fields import DelimitedList
 
 from api.schemas.common import Choice, UtcDateTime
 from governance.requests.deadlines import ExtensionReason, Regulation, RequestType
@@ -97,7 +98,11 @@ class RequestPageSchema(Schema):
 
 
 class RequestsQuery(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    status = DelimitedList(
+        Choice(validate=validate.OneOf([*STATUSES, "open", "closed"])), load_default=(),
+        metadata={"description": "statuses separated by commas, or `open` (received, verified, "
+                                 "in_progress, failed) or `closed` (completed, rejected); "
+                                 "default: open requests only"})
     overdue = fields.Boolean(load_default=None, metadata={
         "description": "true: open requests past their due time; false: open ones not yet due"})
     due_within_days = fields.Integer(load_default=None, validate=validate.Range(min=0, max=366),

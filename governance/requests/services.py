@@ -117,10 +117,12 @@ def method_slug(raw: Any) -> str:
 
 @dataclass(frozen=True)
 class QueueFilter:
-    status: str | None = None
+    """Which requests the queue shows. With no ``statuses`` only open requests are shown:
+    the officer's queue is what still needs an answer."""
+
+    statuses: tuple[str, ...] = ()
     overdue: bool | None = None
     due_within_days: int | None = None
-    open_only: bool = False
 
 
 class RequestService:
@@ -210,8 +212,9 @@ class RequestService:
         if field is None:
             raise InvalidRequest("the data map has no email lookup field",
                                  {"email": ["not searchable in this store"]})
-        if not isinstance(email, str) or "@" not in email or len(email) > 254 or (
-            email.strip() != email
+        email = email.strip() if isinstance(email, str) else email  # as a person pastes it
+        if not isinstance(email, str) or "@" not in email or len(email) > 254 or any(
+            c.isspace() or c == "\x00" for c in email
         ):
             raise InvalidRequest("the email is not an email address",
                                  {"email": ["must be an email address"]})
@@ -496,9 +499,9 @@ class RequestService:
         """Requests by due time (then id); ``after`` is the (due_at, id) of the last seen."""
         now = _now()
         stmt = select(DsrRequest)
-        if query.status is not None:
-            stmt = stmt.where(DsrRequest.status == query.status)
-        if query.open_only or query.overdue is not None or query.due_within_days is not None:
+        if query.statuses:
+            stmt = stmt.where(DsrRequest.status.in_(list(query.statuses)))
+        if not query.statuses or query.overdue is not None or query.due_within_days is not None:
             stmt = stmt.where(DsrRequest.status.in_(OPEN_STATUSES))
         if query.overdue is True:
             stmt = stmt.where(DsrRequest.due_at < now)
@@ -858,6 +861,17 @@ class RequestExecutor:
             audit_request(self.runtime, session, self.actor, AuditAction.REQUEST_FAILED, request,
                           {"reason_code": str(reason)}, outcome=Outcome.FAILED,
                           request_id=self.http_request_id)
+
+
+def statuses_named(names: Sequence[str]) -> tuple[str, ...]:
+    """The statuses a queue filter names: a status, or ``open`` (received, verified,
+    in_progress, failed) or ``closed`` (completed, rejected)."""
+    groups = {"open": OPEN_STATUSES,
+              "closed": tuple(s.value for s in RequestStatus if s.value not in OPEN_STATUSES)}
+    chosen: list[str] = []
+    for name in names:
+        chosen.extend(groups.get(name, (name,)))
+    return tuple(dict.fromkeys(chosen))
 
 
 def _extension_reason(reason: Any) -> ExtensionReason:

@@ -180,7 +180,7 @@ def test_the_queue_lists_open_requests_by_due_time_with_overdue_and_week_views(
                             received_at=now - timedelta(days=50))
     service.reject(closed.id, "duplicate by letter")
 
-    everything, _ = service.list(QueueFilter(open_only=True), limit=500)
+    everything, _ = service.list(QueueFilter(), limit=500)
     ids = [r.id for r in everything]
     assert ids.index(late.id) < ids.index(soon.id) < ids.index(later.id)
     assert closed.id not in ids
@@ -189,9 +189,9 @@ def test_the_queue_lists_open_requests_by_due_time_with_overdue_and_week_views(
     assert {soon.id, later.id}.isdisjoint(r.id for r in overdue)
     week, _ = service.list(QueueFilter(due_within_days=7), limit=500)
     assert soon.id in [r.id for r in week] and later.id not in [r.id for r in week]
-    page, cursor = service.list(QueueFilter(open_only=True), limit=1)
+    page, cursor = service.list(QueueFilter(), limit=1)
     assert cursor is not None
-    rest, _ = service.list(QueueFilter(open_only=True), after=cursor, limit=500)
+    rest, _ = service.list(QueueFilter(), after=cursor, limit=500)
     assert page[0].id not in [r.id for r in rest]
 
 
