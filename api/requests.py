@@ -31,7 +31,7 @@ from audit.events import AuditEvent
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
 from governance.requests import failures
-from governance.requests.deadlines import EXTENSION_EXPLANATIONS, ExtensionReason
+from governance.requests.deadlines import extension_explanation
 from governance.requests.models import DsrRequest
 from governance.requests.services import (
     QueueFilter,
@@ -60,7 +60,7 @@ def view(request: DsrRequest, *, steps: bool = False,
             "finished_at", "created_at")
     }
     body["overdue"] = request.is_overdue(datetime.now(UTC))
-    body["extension_explanation"] = _extension_explanation(request.extension_reason)
+    body["extension_explanation"] = extension_explanation(request.extension_reason)
     body["error_explanation"] = failures.explanation(request.error)
     if not request.subject_found:
         body["subject_note"] = (
@@ -76,13 +76,6 @@ def view(request: DsrRequest, *, steps: bool = False,
             for s in _service().steps(request.id)
         ]
     return body
-
-
-def _extension_explanation(code: str | None) -> str | None:
-    try:
-        return EXTENSION_EXPLANATIONS[ExtensionReason(code)] if code else None
-    except ValueError:
-        return None  # an extension recorded before reasons were codes
 
 
 @blp.route("")

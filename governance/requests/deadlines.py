@@ -110,6 +110,15 @@ EXTENSION_EXPLANATIONS = {
 }
 
 
+def extension_explanation(code: str | None) -> str | None:
+    """The sentence for a stored reason code (None for an extension recorded before
+    reasons were codes)."""
+    try:
+        return EXTENSION_EXPLANATIONS[ExtensionReason(code)] if code else None
+    except ValueError:
+        return None
+
+
 def extendable(regulation: Regulation, request_type: RequestType) -> bool:
     return not (regulation is Regulation.CCPA and request_type is RequestType.OPT_OUT)
 

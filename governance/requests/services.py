@@ -75,6 +75,7 @@ from governance.requests.models import (
     StepState,
 )
 from governance.runtime import Runtime
+from governance.store.errors import RecordNotFound
 from governance.store.values import InvalidValue, coerce, format_datetime
 from governance.timestamps import as_utc
 from policies.types import ID_COLUMN, SYSTEM_COLUMNS
@@ -335,8 +336,6 @@ class RequestService:
     def _records_subject(self, collection: str, record_id: str, subject_id: str) -> bool:
         """Whether the record exists and belongs to the subject (the same answer for both,
         so intake does not tell an officer's typo from another person's record)."""
-        from governance.store.errors import RecordNotFound
-
         try:
             current = self.runtime.record_store(self.session).get(collection, record_id,
                                                                   fields=[])

@@ -23,13 +23,17 @@ def _create(http, headers, body):  # noqa: ANN001, ANN202
     return created.get_json()
 
 
+def _received_days_ago(http, headers, records, regulation, days):  # noqa: ANN001, ANN202
+    received = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _create(http, headers, {"type": "access", "regulation": regulation,
+                                   "subject": {"subject_id": records["customers"][0]},
+                                   "received_at": received})["id"]
+
+
 def test_an_extension_in_time_names_its_reason_code_and_explanation(
     inline_http, officer, subject  # noqa: ANN001, F811
 ) -> None:
-    received = (datetime.now(UTC) - timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    rid = _create(inline_http, officer, {"type": "access", "regulation": "GDPR",
-                                          "subject": {"subject_id": subject["customers"][0]},
-                                          "received_at": received})["id"]
+    rid = _received_days_ago(inline_http, officer, subject, "GDPR", 5)
     extended = inline_http.post(f"/v1/requests/{rid}/extend", headers=officer,
                                 json={"reason": "Number_of_requests"})
     assert extended.status_code == 200
@@ -42,10 +46,7 @@ def test_an_extension_in_time_names_its_reason_code_and_explanation(
 def test_a_late_extension_is_a_409_and_the_request_stays_overdue(
     inline_http, officer, subject  # noqa: ANN001, F811
 ) -> None:
-    received = (datetime.now(UTC) - timedelta(days=70)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    rid = _create(inline_http, officer, {"type": "access", "regulation": "ccpa",
-                                          "subject": {"subject_id": subject["customers"][0]},
-                                          "received_at": received})["id"]
+    rid = _received_days_ago(inline_http, officer, subject, "ccpa", 70)
     late = inline_http.post(f"/v1/requests/{rid}/extend", headers=officer,
                             json={"reason": "complexity"})
     assert late.status_code == 409 and late.mimetype == "application/problem+json"
