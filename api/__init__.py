@@ -15,8 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from flask import Flask, Response, g, request
-from flask_smorest import Api
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from api import audit as audit_views
 from api import clients as client_views
@@ -35,7 +34,8 @@ from api import subjects as subject_views
 from api.auth import authenticate_request, check_declarations, declaration
 from api.context import EXTENSION_KEY
 from api.conventions import add_conventional_headers
-from api.errors import from_http_exception, problem, register_error_handlers
+from api.errors import problem, register_error_handlers
+from api.openapi import ProblemApi, document_operations
 from api.query_params import refuse_unknown_query_parameters
 from api.security_headers import add_security_headers
 from audit.events import Actor, AuditEvent, Outcome, Target
@@ -49,13 +49,6 @@ from governance.settings import Settings
 log = logging.getLogger("api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
-
-
-class ProblemApi(Api):
-    """flask-smorest's Api, answering its HTTP errors as problem+json."""
-
-    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
-        return from_http_exception(error)
 
 
 def create_app(
@@ -95,6 +88,7 @@ def create_app(
     app.extensions["public_endpoints"] = {
         e for e in app.view_functions if e.startswith("api-docs.")
     }
+    document_operations(api, app)
     register_error_handlers(app)
     app.before_request(_begin)
     app.before_request(refuse_unknown_query_parameters)

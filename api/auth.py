@@ -46,7 +46,7 @@ def public(func: F) -> F:
     return func
 
 
-def _method_of(view: Callable[..., Any], method: str) -> Callable[..., Any] | None:
+def method_of(view: Callable[..., Any], method: str) -> Callable[..., Any] | None:
     view_class = getattr(view, "view_class", None)
     if view_class is None:
         return view
@@ -58,7 +58,7 @@ def declaration(endpoint: str | None, method: str) -> Callable[..., Any] | None:
     if endpoint is None:
         return None
     view = current_app.view_functions.get(endpoint)
-    return None if view is None else _method_of(view, method)
+    return None if view is None else method_of(view, method)
 
 
 def check_declarations(app: Flask) -> None:
@@ -68,7 +68,7 @@ def check_declarations(app: Flask) -> None:
         if rule.endpoint == "static" or rule.endpoint in app.extensions.get("public_endpoints", ()):
             continue
         for method in sorted((rule.methods or set()) - {"OPTIONS", "HEAD"}):
-            target = _method_of(view, method)
+            target = method_of(view, method)
             if target is None or getattr(view, "_public", False):
                 continue
             if not (getattr(target, "_public", False) or getattr(target, "_permission", None)):

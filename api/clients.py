@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from api.auth import requires
 from api.context import actor, db, record, runtime
+from api.openapi import answers
 from api.schemas.clients import ClientCreateSchema, ClientListSchema, IssuedClientSchema
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
@@ -39,12 +40,14 @@ class Clients(MethodView):
         """Every client with its role, purposes and key prefix (never the key)."""
         return {"items": [_view(c) for c in ClientService(db()).list()]}
 
+    @answers(409, "a client of this name exists")
     @requires(Permission.CLIENTS_MANAGE, AuditAction.CLIENT_CREATED)
     @blp.arguments(ClientCreateSchema)
     @blp.response(201, IssuedClientSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a client; the response carries its key, which is never shown again."""
-        issued = ClientService(db(), runtime().policy.purposes.ids()).create(body["name"], body["role"], body["purposes"])
+        service = ClientService(db(), runtime().policy.purposes.ids())
+        issued = service.create(body["name"], body["role"], body["purposes"])
         record(
             AuditEvent(
                 action=str(AuditAction.CLIENT_CREATED),

@@ -15,6 +15,7 @@ from flask_smorest import Blueprint
 
 from api.auth import requires
 from api.context import actor, audited_by_service, client, db, record, runtime
+from api.openapi import answers
 from api.schemas.consent import (
     ConsentWriteSchema,
     ObjectionWriteSchema,
@@ -135,6 +136,7 @@ class SubjectConsents(MethodView):
 
 @blp.route("/subjects/<subject_id>/objections")
 class SubjectObjections(MethodView):
+    @answers(409, "`lift` with no standing objection to lift")
     @requires(Permission.CONSENT_WRITE, AuditAction.CONSENT_RECORDED)
     @blp.arguments(ObjectionWriteSchema)
     @blp.response(201, RecordedEventSchema)
@@ -156,6 +158,7 @@ class SubjectObjections(MethodView):
 
 @blp.route("/subjects/<subject_id>/restriction")
 class SubjectRestriction(MethodView):
+    @answers(409, "`lift` while processing is not restricted")
     @requires(Permission.REQUESTS_MANAGE, AuditAction.CONSENT_RECORDED)
     @blp.arguments(RestrictionWriteSchema)
     @blp.response(201, RecordedEventSchema)

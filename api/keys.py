@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from api.auth import requires
 from api.context import actor, record, runtime
+from api.openapi import answers
 from api.schemas.keys import KeyStatusSchema, RotateRequestSchema, RotationStartedSchema
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
@@ -44,6 +45,7 @@ class Keys(MethodView):
 
 @blp.route("/keys/rotate")
 class KeyRotation(MethodView):
+    @answers(409, 'the key provider cannot create a key here, or another rotation is running')
     @requires(Permission.KEYS_ROTATE, AuditAction.KEY_ROTATION_STARTED)
     @blp.arguments(RotateRequestSchema)
     @blp.response(202, RotationStartedSchema)

@@ -17,6 +17,7 @@ from flask_smorest import Blueprint
 
 from api.auth import requires
 from api.context import actor, audited_by_service, db, record, runtime
+from api.openapi import answers
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.requests import (
     ExtensionSchema,
@@ -80,6 +81,7 @@ def view(request: DsrRequest, *, steps: bool = False,
 
 @blp.route("")
 class Requests(MethodView):
+    @answers(409, 'an open request of this type for this subject exists (`existing_request_id`)')
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_CREATED)
     @blp.arguments(RequestCreateSchema)
     @blp.response(201, RequestSchema)
@@ -131,6 +133,7 @@ class RequestItem(MethodView):
 
 @blp.route("/<request_id>/verify")
 class Verify(MethodView):
+    @answers(409, "this request's status does not allow the step (`type` says why)")
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_VERIFIED)
     @blp.arguments(VerificationSchema)
     @blp.response(200, RequestSchema)
@@ -143,6 +146,7 @@ class Verify(MethodView):
 
 @blp.route("/<request_id>/reject")
 class Reject(MethodView):
+    @answers(409, "this request's status does not allow the step (`type` says why)")
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_REJECTED)
     @blp.arguments(ReasonSchema)
     @blp.response(200, RequestSchema)
@@ -156,6 +160,8 @@ class Reject(MethodView):
 
 @blp.route("/<request_id>/extend")
 class Extend(MethodView):
+    @answers(409, "the request was extended already, cannot be, or its original due date "
+                  "has passed (`extension-too-late`)")
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_EXTENDED)
     @blp.arguments(ExtensionSchema)
     @blp.response(200, RequestSchema)
@@ -170,6 +176,7 @@ class Extend(MethodView):
 
 @blp.route("/<request_id>/execute")
 class Execute(MethodView):
+    @answers(409, "this request's status does not allow the step (`type` says why)")
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_STARTED)
     @blp.response(202, RequestSchema)
     def post(self, request_id: str) -> dict[str, Any]:
@@ -194,8 +201,13 @@ class Execute(MethodView):
 
 @blp.route("/<request_id>/export")
 class Export(MethodView):
+    @answers(409, 'the request has not completed, or has no export')
+    @answers(410, "the export was deleted: its retention period ended, or the subject was "
+                  "erased (`erasure_request_id`)")
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_EXPORT_DOWNLOADED)
     @blp.response(200, content_type="application/zip", description="the export ZIP")
+    @blp.doc(responses={"200": {"description": "the export ZIP", "content": {"application/zip": {
+        "schema": {"type": "string", "format": "binary"}}}}})
     def get(self, request_id: str) -> Response:
         """The access or portability export: a ZIP with `data.json` (every record, decrypted,
         grouped by collection, each field with its category, purposes, legal bases,

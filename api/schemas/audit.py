@@ -4,15 +4,20 @@ from api.schemas.common import DayOrTime
 
 
 class EventsQuery(Schema):
-    actor = fields.String(validate=validate.Length(min=1, max=128))
-    action = fields.String(validate=validate.Regexp(r"^[a-z][a-z_.]*(\.\*)?$"))
-    subject_id = fields.String(validate=validate.Length(min=1, max=128))
+    actor = fields.String(validate=validate.Length(min=1, max=128), metadata={
+        "description": "events of this actor (a client id, an officer, `system`)"})
+    action = fields.String(validate=validate.Regexp(r"^[a-z][a-z_.]*(\.\*)?$"), metadata={
+        "description": "an action (`data.read`), or a family of them (`request.*`)"})
+    subject_id = fields.String(validate=validate.Length(min=1, max=128), metadata={
+        "description": "events about this data subject"})
     since = DayOrTime(default_timezone=None, metadata={
         "description": "events recorded at or after this time (a date: its start, UTC)"})
     until = DayOrTime(default_timezone=None, metadata={
         "description": "events recorded before this time (a date: its start, UTC; exclusive)"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),
+                           metadata={"description": "the most items to return (1-500)"})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=200),
+                           metadata={"description": "the previous page's `next_cursor`"})
 
 
 class EventSchema(Schema):
@@ -37,8 +42,10 @@ class CheckpointSchema(Schema):
 
 
 class InclusionQuery(Schema):
-    index = fields.Integer(required=True, validate=validate.Range(min=0))
-    tree_size = fields.Integer(required=True, validate=validate.Range(min=1))
+    index = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
+        "description": "the position of the event in the log (0-based)"})
+    tree_size = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
+        "description": "the size of the tree the proof is for (a checkpoint's size)"})
 
 
 class InclusionSchema(Schema):
@@ -49,8 +56,10 @@ class InclusionSchema(Schema):
 
 
 class ConsistencyQuery(Schema):
-    first = fields.Integer(required=True, validate=validate.Range(min=1))
-    second = fields.Integer(required=True, validate=validate.Range(min=1))
+    first = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
+        "description": "the size of the older tree (a checkpoint the auditor kept)"})
+    second = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
+        "description": "the size of the newer tree"})
 
 
 class ConsistencySchema(Schema):

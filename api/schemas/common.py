@@ -1,14 +1,16 @@
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from governance.timestamps import as_utc
 
 
 class PageQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),
+                           metadata={"description": "the most items to return (1-500)"})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=200),
+                           metadata={"description": "the previous page's `next_cursor`"})
 
 
 class StatusSchema(Schema):
@@ -45,3 +47,24 @@ class DayOrTime(fields.AwareDateTime):
             except ValueError:
                 pass  # not a date: the time parser explains what is expected
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ProblemSchema(Schema):
+    """An RFC 9457 problem document: what every error of this service is. Some problems
+    add members of their own (a conflict names the request it conflicts with, a 403 the
+    purposes the client holds), so members beyond these are allowed."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True, metadata={
+        "description": "a URI naming the kind of problem; stable, for programs to branch on"})
+    title = fields.String(required=True, metadata={"description": "a short summary of the kind"})
+    status = fields.Integer(required=True, metadata={"description": "the HTTP status code"})
+    detail = fields.String(required=True, metadata={
+        "description": "what went wrong in this occurrence, for a person to read"})
+    trace_id = fields.String(metadata={
+        "description": "the id of this HTTP exchange (also `X-Trace-Id`); quote it to the "
+                       "operator. Not a data-subject request id"})
+    errors = fields.Dict(keys=fields.String(), metadata={
+        "description": "per input field (query parameter or body field), the rules it broke"})

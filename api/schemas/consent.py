@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from api.schemas.common import UtcDateTime
 from governance.consent.services import EVIDENCE, POLICY_VERSION, ConsentSource
 
 # Sources a client may name in a body; gpc comes from the Sec-GPC header only.
@@ -68,8 +69,8 @@ class ConsentEventSchema(Schema):
     source = fields.String()
     policy_version = fields.String(allow_none=True)
     evidence = fields.String(allow_none=True)
-    occurred_at = fields.DateTime()
-    recorded_at = fields.DateTime()
+    occurred_at = UtcDateTime()
+    recorded_at = UtcDateTime()
     actor_id = fields.String()
 
 
@@ -82,14 +83,14 @@ class RecordedEventSchema(ConsentEventSchema):
 
 class CurrentConsentSchema(Schema):
     status = fields.String(metadata={"enum": ["granted", "withdrawn", "objected", "none"]})
-    at = fields.DateTime(allow_none=True)
+    at = UtcDateTime(allow_none=True)
     source = fields.String(allow_none=True)
     processable = fields.Boolean(metadata={"description": "the purpose may process it now"})
     reason = fields.String()
 
 
 class RestrictionStateSchema(Schema):
-    at = fields.DateTime()
+    at = UtcDateTime()
     source = fields.String()
 
 

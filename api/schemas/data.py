@@ -20,11 +20,14 @@ class ReadQuery(PurposeQuery):
 
 class ListQuery(ReadQuery):
     subject_id = ma.String(load_default=None, validate=validate.Regexp(
-        r"^[A-Za-z0-9_\-]{1,64}$", error="must be a subject id"))
+        r"^[A-Za-z0-9_\-]{1,64}$", error="must be a subject id"),
+        metadata={"description": "only records of this data subject"})
     email = ma.String(load_default=None, validate=validate.Length(min=1, max=254),
                       metadata={"description": "find a customer by the blind index of its email"})
-    limit = ma.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = ma.String(load_default=None, validate=validate.Length(max=200))
+    limit = ma.Integer(load_default=50, validate=validate.Range(min=1, max=500),
+                       metadata={"description": "the most items to return (1-500)"})
+    cursor = ma.String(load_default=None, validate=validate.Length(max=200),
+                       metadata={"description": "the previous page's `next_cursor`"})
 
 
 class RecordBody(Schema):

@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields
 
+from api.schemas.common import UtcDateTime
+
 
 class KekVersionSchema(Schema):
     version = fields.Integer()
@@ -15,8 +17,8 @@ class KeyJobSchema(Schema):
     state = fields.String(metadata={"description": "running or done"})
     kek_version = fields.Integer(allow_none=True)
     processed = fields.Integer()
-    started_at = fields.DateTime()
-    finished_at = fields.DateTime(allow_none=True)
+    started_at = UtcDateTime()
+    finished_at = UtcDateTime(allow_none=True)
 
 
 class KeyStatusSchema(Schema):

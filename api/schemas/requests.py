@@ -68,7 +68,8 @@ class RequestSchema(Schema):
     overdue = fields.Boolean()
     extended = fields.Boolean()
     extension_reason = fields.String(allow_none=True, metadata={
-        "description": "the extension's reason code", "enum": [r.value for r in ExtensionReason]})
+        "description": "the extension's reason code",
+        "enum": [*(r.value for r in ExtensionReason), None]})
     error_explanation = fields.String(allow_none=True, metadata={
         "description": "what the failure reason code means and what the officer can do"})
     subject_note = fields.String(metadata={
@@ -85,7 +86,7 @@ class RequestSchema(Schema):
     result = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True, metadata={
         "description": "why execution stopped, a reason code",
-        "enum": [r.value for r in FailureReason]})
+        "enum": [*(r.value for r in FailureReason), None]})  # null: it has not failed
     created_by = fields.String()
     created_at = UtcDateTime()
     export_available = fields.Boolean()
@@ -99,7 +100,7 @@ class RequestPageSchema(Schema):
 
 class RequestsQuery(Schema):
     status = DelimitedList(
-        Choice(validate=validate.OneOf([*STATUSES, "open", "closed"])), load_default=(),
+        Choice(validate=validate.OneOf([*STATUSES, "open", "closed"])), load_default=tuple,
         metadata={"description": "statuses separated by commas, or `open` (received, verified, "
                                  "in_progress, failed) or `closed` (completed, rejected); "
                                  "default: open requests only"})
@@ -108,5 +109,7 @@ class RequestsQuery(Schema):
     due_within_days = fields.Integer(load_default=None, validate=validate.Range(min=0, max=366),
                                      metadata={"description": "open requests due within N days "
                                                               "(7: the week's view)"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=300))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),
+                           metadata={"description": "the most items to return (1-500)"})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=300),
+                           metadata={"description": "the previous page's `next_cursor`"})
