@@ -209,10 +209,11 @@ class Export(MethodView):
     @blp.doc(responses={"200": {"description": "the export ZIP", "content": {"application/zip": {
         "schema": {"type": "string", "format": "binary"}}}}})
     def get(self, request_id: str) -> Response:
-        """The access or portability export: a ZIP with `data.json` (every record, decrypted,
-        grouped by collection, each field with its category, purposes, legal bases,
-        recipients and retention; the consent history) and one CSV per collection. 409 until
-        the request completed; 410 after the export's retention period (30 days)."""
+        """The access or portability export: a ZIP with `index.html` (a cover page a person
+        can open), `data.json` (every record, decrypted, and each item GDPR Art. 15(1)
+        lists: purposes, categories, recipients, storage, rights, complaint, sources,
+        profiling; the consent history) and one CSV per collection. 409 until the request
+        completed; 410 after the export's retention period (30 days) or an erasure."""
         content = _service().export(request_id)
         audited_by_service()
         return Response(content, mimetype="application/zip", headers={

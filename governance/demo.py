@@ -541,6 +541,13 @@ POOL_FIELDS = {
 }
 
 
+def without_order_number(template: str) -> str:
+    """The template for a customer with no order: "the order" instead of a number."""
+    return (template.replace("your order {order}", "your order")
+            .replace("Order {order}", "The order").replace("order {order}", "the order")
+            .replace("of {order}", "of the order"))
+
+
 def _ascii(text: str) -> str:
     text = text.replace("ß", "ss").replace("ø", "o").replace("Ø", "o").replace("æ", "ae")
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
@@ -868,6 +875,8 @@ class DemoGenerator:
                 ctx["date"] = stamp(ref_s + below(30 * 86400), UTC).date().isoformat()
             if "{qty}" in template:
                 ctx["qty"] = 10 * (1 + below(50))
+            if "{order}" in template and ctx["order"] is None:
+                template = without_order_number(template)
             return template.format_map(ctx)
 
         # -- orders and their lines (first: notes, tickets and page views mention them)
@@ -927,7 +936,9 @@ class DemoGenerator:
                 "shipping_city": None if store else shipping[1],
                 "shipping_postal_code": None if store else shipping[2],
             })
-        ctx["order"] = pick(order_numbers) if order_numbers else f"ORD-{below(10**8):08d}"
+        # A note or ticket names one of the customer's own orders, or none: a number that is
+        # not theirs would be another customer's order in their access export.
+        ctx["order"] = pick(order_numbers) if order_numbers else None
 
         # -- interactions: notes, some of which name a phone number, email, IBAN or person
         rows = out["interactions"]

@@ -35,7 +35,7 @@ from policies.types import (
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 _TOP_KEYS = {"version", "subject", "collections", "custom_categories"}
-_COLLECTION_KEYS = {"description", "relation", "retention", "erasure", "fields"}
+_COLLECTION_KEYS = {"description", "relation", "retention", "erasure", "fields", "source"}
 _RETENTION_KEYS = {"period", "from", "basis"}
 _ERASURE_KEYS = {"strategy", "legal_obligation"}
 _FIELD_KEYS = {
@@ -50,6 +50,7 @@ _FIELD_KEYS = {
     "choices",
     "references",
     "on_erasure",
+    "label",
 }
 
 
@@ -186,6 +187,7 @@ def _collection(
         return None
     before = len(check.problems)
     description = check.string(body.get("description"), f"{path}.description") or ""
+    source = check.string(body.get("source"), f"{path}.source", required=False) or ""
     relation = check.enum(SubjectRelation, body.get("relation"), f"{path}.relation")
     raw_fields = body.get("fields")
     fields: dict[str, Field] = {}
@@ -221,6 +223,7 @@ def _collection(
         retention=retention,
         erasure=erasure,
         fields=fields,
+        source=source,
     )
 
 
@@ -297,6 +300,7 @@ def _field(
         category=category,
         type=ftype,
         description=str(body.get("description") or ""),
+        label=check.string(body.get("label"), f"{path}.label", required=False) or "",
         max_length=max_length,
         choices=tuple(choices),
         references=references,

@@ -46,7 +46,7 @@ OBJECTABLE_BASES = frozenset({LegalBasis.PUBLIC_TASK, LegalBasis.LEGITIMATE_INTE
 DIRECT_MARKETING_USE = "marketing"
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_TOP_KEYS = {"version", "purposes"}
+_TOP_KEYS = {"version", "purposes", "controller"}
 _PURPOSE_KEYS = {
     "description",
     "legal_basis",
@@ -54,7 +54,13 @@ _PURPOSE_KEYS = {
     "sells_or_shares",
     "sensitive",
     "restriction_exemption",
+    "profiling",
 }
+_PROFILING_KEYS = {"logic", "significance", "solely_automated_decision"}
+_CONTROLLER_KEYS = {"name", "contact", "supervisory_authority"}
+# fideslang data uses that are profiling by name: such a purpose must say what its profiling
+# does, because an access export has to (Art. 15(1)(h)).
+_PROFILING_USE = re.compile(r"(^|\.)(profiling|profiled)($|\.)")
 
 
 @lru_cache(maxsize=1)
@@ -62,6 +68,28 @@ def fideslang_data_uses() -> frozenset[str]:
     from fideslang.default_taxonomy import DEFAULT_TAXONOMY
 
     return frozenset(u.fides_key for u in DEFAULT_TAXONOMY.data_use)
+
+
+@dataclass(frozen=True)
+class Profiling:
+    """What a purpose's profiling or automated decision-making does, in the words an access
+    export gives the subject (GDPR Art. 15(1)(h)): the logic involved and its significance
+    and envisaged consequences. ``solely_automated_decision``: it takes decisions with legal
+    or similarly significant effects without a person (Art. 22(1))."""
+
+    logic: str
+    significance: str
+    solely_automated_decision: bool = False
+
+
+@dataclass(frozen=True)
+class Controller:
+    """Who answers the subject: the controller's name and privacy contact, and the
+    supervisory authority the subject may complain to (Art. 15(1)(f), Art. 77)."""
+
+    name: str
+    contact: str
+    supervisory_authority: str
 
 
 @dataclass(frozen=True)
@@ -73,6 +101,7 @@ class Purpose:
     sells_or_shares: bool = False
     sensitive: bool = False
     restriction_exemption: RestrictionExemption | None = None
+    profiling: Profiling | None = None
 
     @property
     def requires_consent(self) -> bool:
@@ -104,6 +133,7 @@ class Purpose:
 @dataclass(frozen=True)
 class PurposeSet:
     purposes: Mapping[str, Purpose]
+    controller: Controller | None = None
 
     def __contains__(self, purpose_id: object) -> bool:
         return purpose_id in self.purposes
@@ -145,9 +175,36 @@ def parse_purposes(document: Any, file: str = "purposes.yaml") -> PurposeSet:
         built = _purpose(check, purpose_id, body, path)
         if built is not None:
             purposes[purpose_id] = built
+    controller = _controller(check, top.get("controller"))
     if check.problems:
         raise PolicyFileError(check.problems)
-    return PurposeSet(purposes=purposes)
+    return PurposeSet(purposes=purposes, controller=controller)
+
+
+def _controller(check: Checker, raw: Any) -> Controller | None:
+    if raw is None:
+        return None
+    body = check.mapping(raw, "controller", _CONTROLLER_KEYS)
+    if body is None:
+        return None
+    values = [check.string(body.get(k), f"controller.{k}") for k in sorted(_CONTROLLER_KEYS)]
+    contact, name, authority = values
+    if contact is None or name is None or authority is None:
+        return None
+    return Controller(name=name, contact=contact, supervisory_authority=authority)
+
+
+def _profiling(check: Checker, raw: Any, path: str) -> Profiling | None:
+    body = check.mapping(raw, path, _PROFILING_KEYS)
+    if body is None:
+        return None
+    logic = check.string(body.get("logic"), f"{path}.logic")
+    significance = check.string(body.get("significance"), f"{path}.significance")
+    solely = check.boolean(body.get("solely_automated_decision"),
+                           f"{path}.solely_automated_decision")
+    if logic is None or significance is None:
+        return None
+    return Profiling(logic=logic, significance=significance, solely_automated_decision=solely)
 
 
 def _purpose(check: Checker, purpose_id: str, raw: Any, path: str) -> Purpose | None:
@@ -185,6 +242,12 @@ def _purpose(check: Checker, purpose_id: str, raw: Any, path: str) -> Purpose | 
             f"{path}.sensitive",
             "special categories need explicit consent or legal claims (Art. 9(2)(a), (f))",
         )
+    profiling = None
+    if body.get("profiling") is not None:
+        profiling = _profiling(check, body.get("profiling"), f"{path}.profiling")
+    elif data_use is not None and _PROFILING_USE.search(data_use):
+        check.fail(f"{path}.profiling", f"the data use {data_use!r} is profiling: say what it "
+                   "does (logic, significance), which an access export tells the subject")
     if len(check.problems) > before or description is None or basis is None or data_use is None:
         return None
     return Purpose(
@@ -195,4 +258,5 @@ def _purpose(check: Checker, purpose_id: str, raw: Any, path: str) -> Purpose | 
         sells_or_shares=sells,
         sensitive=sensitive,
         restriction_exemption=exemption,
+        profiling=profiling,
     )

@@ -92,6 +92,13 @@ class Field:
     choices: tuple[str, ...] = ()
     references: str | None = None
     on_erasure: OnErasure = OnErasure.NULL
+    label: str = ""  # what a person reads (CSV headers, the export's cover page)
+
+    @property
+    def display_label(self) -> str:
+        """The data map's label, or the field name made readable (`date_of_birth`: "Date
+        of birth")."""
+        return self.label or self.name.replace("_", " ").capitalize()
 
     @property
     def is_personal(self) -> bool:
@@ -123,6 +130,9 @@ class Collection:
     retention: Retention
     erasure: Erasure
     fields: dict[str, Field] = field(default_factory=dict)
+    # Where the records come from when not from the subject (GDPR Art. 14(2)(f), 15(1)(g));
+    # empty: the subject gave them to us.
+    source: str = ""
 
     @property
     def has_subject_column(self) -> bool:

@@ -322,6 +322,28 @@ def test_free_text_mentions_personal_data_for_the_scans_to_find(datamap):
     assert len(plain) > len(written) / 2  # most notes name no one
 
 
+def test_an_order_number_in_a_note_or_ticket_is_one_of_the_subjects_own_orders(datamap):
+    rows = DemoGenerator(datamap, SEED).rows_for(range(400))
+    owned: dict[str, set[str]] = {}
+    for order in rows["orders"]:
+        owned.setdefault(order["subject_id"], set()).add(order["order_number"])
+    mentions = [
+        (r["subject_id"], number)
+        for collection, fields in [
+            ("interactions", ("summary", "body")),
+            ("support_tickets", ("description", "resolution")),
+            ("web_events", ("page",)),
+        ]
+        for r in rows[collection]
+        for field in fields
+        for number in re.findall(r"ORD-\d{8}", r[field] or "")
+    ]
+    assert mentions, "notes and tickets mention orders"
+    assert all(number in owned.get(subject, set()) for subject, number in mentions)
+    without_orders = {c["id"] for c in rows["customers"]} - set(owned)
+    assert without_orders, "some customers have no order, and their notes name none"
+
+
 def test_generated_rows_carry_exactly_the_declared_fields_and_fit_the_data_map(datamap):
     rows = DemoGenerator(datamap, SEED).rows_for(range(200))
     for name in COLLECTIONS:

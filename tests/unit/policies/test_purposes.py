@@ -165,3 +165,28 @@ def test_every_problem_is_collected_before_refusing(shipped_document: dict[str, 
 )
 def test_a_malformed_file_is_refused(document: Any) -> None:
     assert refused(document)
+
+
+def test_a_profiling_purpose_must_say_what_its_profiling_does(shipped_document) -> None:  # noqa: ANN001
+    document = copy.deepcopy(shipped_document)
+    del document["purposes"]["churn_prediction"]["profiling"]
+    assert "purposes.churn_prediction.profiling" in paths(refused(document))
+    document = copy.deepcopy(shipped_document)
+    document["purposes"]["churn_prediction"]["profiling"] = {"logic": "a model"}
+    assert "purposes.churn_prediction.profiling.significance" in paths(refused(document))
+
+
+def test_shipped_profiling_and_controller_are_read_for_the_access_export(
+        shipped_document) -> None:  # noqa: ANN001
+    purposes = parse_purposes(shipped_document)
+    churn = purposes.get("churn_prediction")
+    assert churn is not None and churn.profiling is not None
+    assert churn.profiling.logic and churn.profiling.solely_automated_decision is False
+    assert purposes.get("billing").profiling is None  # type: ignore[union-attr]
+    assert purposes.controller is not None and purposes.controller.supervisory_authority
+
+
+def test_a_controller_without_a_supervisory_authority_is_refused(shipped_document) -> None:  # noqa: ANN001
+    document = copy.deepcopy(shipped_document)
+    del document["controller"]["supervisory_authority"]
+    assert "controller.supervisory_authority" in paths(refused(document))
