@@ -37,6 +37,7 @@ from api.context import EXTENSION_KEY
 from api.conventions import add_conventional_headers
 from api.errors import from_http_exception, problem, register_error_handlers
 from api.query_params import refuse_unknown_query_parameters
+from api.request_body import buffer_unsized_body, refuse_unholdable_json
 from api.security_headers import add_security_headers
 from audit.events import Actor, AuditEvent, Outcome, Target
 from audit.integrator import BackgroundIntegrator
@@ -139,6 +140,9 @@ def _begin() -> None:
             raise RequestEntityTooLarge("the request body is larger than this service accepts")
         if (length or request.headers.get("Transfer-Encoding")) and not request.is_json:
             raise UnsupportedMediaType("send the body as application/json")
+        buffer_unsized_body(runtime.settings.max_request_bytes)
+        if request.is_json:
+            refuse_unholdable_json()
 
 
 def _runtime() -> Runtime:
