@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 from flask import request
+from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from governance.errors import BadRequest
@@ -52,12 +53,18 @@ def buffer_unsized_body(max_bytes: int) -> None:
     stream = environ["wsgi.input"]
     chunks: list[bytes] = []
     size = 0
-    while size <= max_bytes:
-        chunk = stream.read(min(_READ_CHUNK, max_bytes + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
+    try:
+        while size <= max_bytes:
+            chunk = stream.read(min(_READ_CHUNK, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except (ParseException, OSError):
+        # gunicorn parses the chunk framing as the body is read: a malformed chunk or a
+        # client gone mid-body is the client's error, not the service's.
+        raise BadRequest("the chunked request body could not be read (malformed chunk "
+                         "framing or an incomplete body)") from None
     if size > max_bytes:
         raise RequestEntityTooLarge("the request body is larger than this service accepts")
     environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
