@@ -168,3 +168,29 @@ def test_with_memory_storage_each_app_counts_on_its_own(runtime, issue_key) -> N
 
     assert first.get("/v1/datamap", headers=key).status_code == 200
     assert second.get("/v1/datamap", headers=key).status_code == 200
+
+
+def test_a_refusal_for_the_rate_is_not_audited(runtime, issue_key, sessions) -> None:  # noqa: ANN001
+    http = _limited_app(runtime, rate_limit_per_client="1 per minute").test_client()
+    key = bearer(issue_key("admin"))
+    http.get("/v1/datamap", headers=key)
+
+    refused = http.get("/v1/datamap", headers=key)
+
+    assert_too_many(refused)
+    with sessions() as s:
+        runtime.audit.integrate(s)
+        s.commit()
+        events = runtime.audit.events(s, limit=500)
+    assert all(e.document.get("request_id") != refused.headers["X-Trace-Id"] for e in events)
+
+
+def test_with_redis_down_each_app_still_limits_in_memory(runtime, issue_key) -> None:  # noqa: ANN001
+    http = _limited_app(runtime, rate_limit_per_client="2 per minute",
+                        rate_limit_storage="redis://127.0.0.1:1/0").test_client()
+    key = bearer(issue_key("admin"))
+
+    statuses = [http.get("/v1/datamap", headers=key).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+    assert_too_many(http.get("/v1/datamap", headers=key))
