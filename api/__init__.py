@@ -37,6 +37,8 @@ from api.conventions import add_conventional_headers
 from api.errors import problem, register_error_handlers
 from api.openapi import ProblemApi, document_operations
 from api.query_params import refuse_unknown_query_parameters
+from api.rate_limits import install_address_limits, install_client_limits
+from api.request_body import buffer_unsized_body, refuse_unholdable_json
 from api.security_headers import add_security_headers
 from audit.events import Actor, AuditEvent, Outcome, Target
 from audit.integrator import BackgroundIntegrator
@@ -90,9 +92,14 @@ def create_app(
     }
     document_operations(api, app)
     register_error_handlers(app)
+    # before_request hooks run in this order. The address limits come before anything that
+    # costs (reading the body, looking up the key); the client limit needs the client.
     app.before_request(_begin)
+    install_address_limits(app, settings)
+    app.before_request(_check_body)
     app.before_request(refuse_unknown_query_parameters)
     app.before_request(authenticate_request)
+    install_client_limits(app, settings)
     # after_request hooks run last-registered first: the security headers go on whatever
     # _finish answers, its own 503 included.
     app.after_request(add_security_headers)
@@ -127,12 +134,20 @@ def _begin() -> None:
     g.read_only = bool(getattr(target, "_read_only", False))
     sessions = (runtime.read_sessions or runtime.sessions) if g.read_only else runtime.sessions
     g.session = sessions()
+
+
+def _check_body() -> None:
+    """413/415 and JSON the service cannot hold (api.request_body), before any view."""
+    runtime: Runtime = _runtime()
     if request.method in _BODY_METHODS:
         length = request.content_length
         if length is not None and length > runtime.settings.max_request_bytes:
             raise RequestEntityTooLarge("the request body is larger than this service accepts")
         if (length or request.headers.get("Transfer-Encoding")) and not request.is_json:
             raise UnsupportedMediaType("send the body as application/json")
+        buffer_unsized_body(runtime.settings.max_request_bytes)
+        if request.is_json:
+            refuse_unholdable_json()
 
 
 def _runtime() -> Runtime:

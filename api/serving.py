@@ -39,6 +39,9 @@ def gunicorn_options(*, host: str, port: int, workers: int, log_level: str) -> d
     return {
         "bind": f"{host}:{port}",
         "workers": max(1, workers),
+        # gunicorn's sync worker, answering its own refusals (bad request line, headers too
+        # large) as problem+json that echo nothing sent.
+        "worker_class": "api.gunicorn_worker.ProblemWorker",
         "accesslog": "-",
         # The access log line carries the route template and our request id, never the raw
         # path or query string: either can hold an e-mail (api.security_headers).

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -50,6 +51,14 @@ class Settings:
     # Worker processes a store scan analyses in (1: in the scanning process, no pool).
     pii_scan_processes: int = field(default_factory=lambda: usable_cpus())
     task_runner: str = "thread"
+    # Rate limits (api.rate_limits), in the syntax of the `limits` library ("20 per minute",
+    # "10/second;500/minute"); "" is no limit. Storage: memory:// counts in each worker
+    # process, a redis:// URL shares the counts between workers and hosts.
+    rate_limit_storage: str = field(default="memory://", repr=False)  # may carry a password
+    rate_limit_auth_failures: str = "20 per minute"
+    rate_limit_per_client: str = "6000 per minute"
+    rate_limit_per_address: str = "12000 per minute"
+    rate_limit_key_prefix: str = "crm-privacy-gateway"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -123,6 +132,17 @@ class Settings:
         task_runner = env.get("GOVERNANCE_TASK_RUNNER", "thread")
         if task_runner not in ("thread", "inline"):
             raise SettingsError("GOVERNANCE_TASK_RUNNER must be thread or inline")
+        limits = {
+            name: _rate_limit(f"GOVERNANCE_RATE_LIMIT_{name.upper()}",
+                              env.get(f"GOVERNANCE_RATE_LIMIT_{name.upper()}", default))
+            for name, default in (("auth_failures", cls.rate_limit_auth_failures),
+                                  ("per_client", cls.rate_limit_per_client),
+                                  ("per_address", cls.rate_limit_per_address))
+        }
+        key_prefix = env.get("GOVERNANCE_RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix)
+        if not re.fullmatch(r"[A-Za-z0-9_.:\-]{1,64}", key_prefix):
+            raise SettingsError("GOVERNANCE_RATE_LIMIT_KEY_PREFIX must be 1-64 letters, digits "
+                                "or . _ : -")
         return cls(
             database_url=database_url,
             policy_dir=policy_dir,
@@ -141,6 +161,12 @@ class Settings:
             pii_scan_sample=pii_sample,
             pii_scan_processes=pii_processes,
             task_runner=task_runner,
+            rate_limit_storage=_rate_limit_storage(
+                env.get("GOVERNANCE_RATE_LIMIT_STORAGE", "memory://")),
+            rate_limit_auth_failures=limits["auth_failures"],
+            rate_limit_per_client=limits["per_client"],
+            rate_limit_per_address=limits["per_address"],
+            rate_limit_key_prefix=key_prefix,
         )
 
     @property
@@ -175,6 +201,43 @@ def _database_url(raw: str, name: str = "GOVERNANCE_DATABASE_URL") -> str:
     if backend == "sqlite" and url.database in (None, ""):
         raise SettingsError(f"{name}: an in-memory SQLite store loses all data")
     return url.render_as_string(hide_password=False)
+
+
+_RATE_LIMIT_STORAGES = {"memory", "redis", "rediss", "redis+unix", "redis+sentinel",
+                        "redis+cluster"}
+
+
+def _rate_limit(name: str, raw: str) -> str:
+    """A limit string the `limits` library parses, or "" for "off" (no limit)."""
+    from limits import parse_many
+
+    text = raw.strip()
+    if text.lower() in ("", "off", "none"):
+        return ""
+    try:
+        items = parse_many(text)
+    except ValueError:
+        items = []
+    if not items or any(item.amount <= 0 for item in items):
+        raise SettingsError(
+            f"{name} must be a rate limit such as '20 per minute' or '10/second;500/minute' "
+            f"(or 'off'), got {raw!r}")
+    return text
+
+
+def _rate_limit_storage(raw: str) -> str:
+    # The URL can carry a Redis password: no message below repeats it.
+    name = "GOVERNANCE_RATE_LIMIT_STORAGE"
+    try:
+        parts = urlsplit(raw)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        raise SettingsError(f"{name} is not a URL (expected memory:// or "
+                            "redis://host:6379/0)") from None
+    if parts.scheme not in _RATE_LIMIT_STORAGES:
+        raise SettingsError(f"{name} must name memory:// or a Redis URL (redis://, rediss://, "
+                            "redis+unix://, redis+sentinel://, redis+cluster://)")
+    return raw
 
 
 def _existing_dir(name: str, raw: str) -> Path:

@@ -148,3 +148,45 @@ def test_pii_settings_have_offline_defaults_and_refuse_bad_values(tmp_path) -> N
                         ("GOVERNANCE_TASK_RUNNER", "celery")):
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({**base, name: value})
+
+
+def test_rate_limits_have_generous_defaults_in_memory(tmp_path: Path) -> None:
+    settings = Settings.from_env({"GOVERNANCE_VAR_DIR": str(tmp_path)})
+
+    assert settings.rate_limit_storage == "memory://"
+    assert settings.rate_limit_auth_failures == "20 per minute"
+    assert settings.rate_limit_per_client == "6000 per minute"
+    assert settings.rate_limit_per_address == "12000 per minute"
+
+
+def test_rate_limit_settings_are_read_and_off_disables_a_limit(tmp_path: Path) -> None:
+    settings = Settings.from_env({
+        "GOVERNANCE_VAR_DIR": str(tmp_path),
+        "GOVERNANCE_RATE_LIMIT_STORAGE": "redis://:s3cret-pass@127.0.0.1:6379/2",
+        "GOVERNANCE_RATE_LIMIT_PER_CLIENT": "10/second;500/minute",
+        "GOVERNANCE_RATE_LIMIT_PER_ADDRESS": "off",
+        "GOVERNANCE_RATE_LIMIT_KEY_PREFIX": "eu-gateway",
+    })
+
+    assert settings.rate_limit_storage == "redis://:s3cret-pass@127.0.0.1:6379/2"
+    assert settings.rate_limit_per_client == "10/second;500/minute"
+    assert settings.rate_limit_per_address == ""
+    assert settings.rate_limit_key_prefix == "eu-gateway"
+    assert "s3cret-pass" not in repr(settings)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("GOVERNANCE_RATE_LIMIT_STORAGE", "memcached://127.0.0.1:11211"),
+    ("GOVERNANCE_RATE_LIMIT_STORAGE", "redis://:pw-leak@cache.example:port/0"),
+    ("GOVERNANCE_RATE_LIMIT_PER_CLIENT", "lots"),
+    ("GOVERNANCE_RATE_LIMIT_PER_ADDRESS", "0 per minute"),
+    ("GOVERNANCE_RATE_LIMIT_AUTH_FAILURES", "20 per fortnight"),
+    ("GOVERNANCE_RATE_LIMIT_KEY_PREFIX", "two words"),
+])
+def test_a_wrong_rate_limit_setting_fails_naming_its_variable(
+        name: str, value: str, tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"GOVERNANCE_VAR_DIR": str(tmp_path), name: value})
+
+    assert caught.value.detail.startswith(name)
+    assert "pw-leak" not in caught.value.detail

@@ -1,0 +1,120 @@
+"""Rate limits, with Flask-Limiter: a key-guessing address and a greedy client are stopped
+with a 429 problem and ``Retry-After`` before they cost the stores anything.
+
+Three limits, each a setting (``governance.settings``, docs/operations.md):
+
+- **failed authentications per address** (``GOVERNANCE_RATE_LIMIT_AUTH_FAILURES``): only
+  401 answers count; once spent, *every* request from that address is refused until the
+  window moves on, so guessing keys stops after a handful, good key or not;
+- **requests per address** (``GOVERNANCE_RATE_LIMIT_PER_ADDRESS``), whoever sends them;
+- **requests per authenticated client** (``GOVERNANCE_RATE_LIMIT_PER_CLIENT``), by client id,
+  so one application cannot take the service from the others at the same address.
+
+The address limits are checked by one limiter before the body is read and before the key
+is looked up; the client limit needs the client, so a second limiter checks it right after
+authentication (``install_address_limits`` and ``install_client_limits`` are called at
+those points of ``api.create_app``). Health probes are never limited.
+
+Counts live in memory (each gunicorn worker counts on its own, so the service as a whole
+allows up to workers x the limit) or, when ``GOVERNANCE_RATE_LIMIT_STORAGE`` names Redis, in
+Redis, shared by all workers and hosts; if Redis stops answering, each worker falls back to
+counting in memory rather than refusing or waving everything through. A 429 is not
+audited: writing an event per refused request would give a flood the cost the limit saves.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from flask import Flask, Response, g, request
+from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded, RequestLimit
+
+from api.errors import problem
+from governance.settings import Settings
+
+#: Routes no limit applies to: load balancers and orchestrators poll them.
+_UNLIMITED_ROUTES = frozenset({"/healthz", "/readyz"})
+_STRATEGY = "sliding-window-counter"  # constant storage per key, no burst at window edges
+
+
+def install_address_limits(app: Flask, settings: Settings) -> None:
+    """The per-address limits; call where they must run (before the body and the key)."""
+    limits = []
+    if settings.rate_limit_auth_failures:
+        limits.append(ApplicationLimit(
+            settings.rate_limit_auth_failures, scope="auth-failures",
+            deduct_when=lambda response: response.status_code == 401,
+            error_message="too many failed authentications from this address"))
+    if settings.rate_limit_per_address:
+        limits.append(ApplicationLimit(
+            settings.rate_limit_per_address, scope="address",
+            error_message="too many requests from this address"))
+    _install(app, settings, limits, _remote_address, "address")
+
+
+def install_client_limits(app: Flask, settings: Settings) -> None:
+    """The per-client limit; call after authentication has set ``g.client``."""
+    limits = []
+    if settings.rate_limit_per_client:
+        limits.append(ApplicationLimit(
+            settings.rate_limit_per_client, scope="client",
+            error_message="too many requests from this client"))
+    _install(app, settings, limits, _client_id, "client", exempt=lambda: _client_id() == "")
+
+
+def _install(app: Flask, settings: Settings, limits: list[ApplicationLimit],
+             key: Callable[[], str], name: str,
+             exempt: Callable[[], bool] | None = None) -> None:
+    if not limits:
+        return
+    limiter = Limiter(
+        key,
+        application_limits=limits,
+        storage_uri=settings.rate_limit_storage,
+        strategy=_STRATEGY,
+        key_prefix=f"{settings.rate_limit_key_prefix}:{name}",
+        # X-RateLimit-* on every answer would cost a storage read per request; Retry-After
+        # is set on the 429 itself (on_breach, below).
+        headers_enabled=False,
+        in_memory_fallback_enabled=settings.rate_limit_storage != "memory://",
+        on_breach=_remember_retry_after,
+    )
+    limiter.request_filter(_unlimited)
+    if exempt is not None:
+        limiter.request_filter(exempt)
+    limiter.init_app(app)
+    app.extensions.setdefault("rate_limiters", {})[name] = limiter
+    app.register_error_handler(RateLimitExceeded, _too_many_requests)
+
+
+def _unlimited() -> bool:
+    rule = request.url_rule
+    return rule is not None and rule.rule in _UNLIMITED_ROUTES
+
+
+def _remote_address() -> str:
+    # The TCP peer. Behind a reverse proxy that is the proxy (docs/security.md).
+    return request.remote_addr or "unknown"
+
+
+def _client_id() -> str:
+    client = getattr(g, "client", None)
+    return str(client.id) if client is not None else ""
+
+
+def _remember_retry_after(limit: RequestLimit) -> None:
+    # Called once per breached limit: the client must wait for the latest of them.
+    wait = max(1, math.ceil(limit.reset_at - time.time()))
+    g.retry_after = max(wait, getattr(g, "retry_after", 0))
+
+
+def _too_many_requests(error: RateLimitExceeded) -> Response:
+    # Not audited (see the module docstring): the request's audit action is dropped.
+    g.audit_action = None
+    retry_after = getattr(g, "retry_after", 1)
+    response = problem(429, "Too many requests",
+                       f"{error.description}; retry after {retry_after} s", "too-many-requests")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
