@@ -33,7 +33,8 @@ _BODY_METHODS = {"post", "put", "patch"}
 
 # What each status means here, whatever the operation: the sentence a client reads first.
 _COMMON_ERRORS: dict[int, str] = {
-    400: "The cursor is not one this service issued for this list.",
+    400: "The body is not JSON this service reads (malformed, nested too deep, a lone "
+         "surrogate), or a cursor is not one it issued for this list.",
     401: "No API key, or one that is unknown or revoked (`WWW-Authenticate: Bearer`).",
     403: "The client's role lacks this operation's permission, or a policy refused it.",
     404: "No such resource, or one this client may not know exists.",
@@ -41,6 +42,8 @@ _COMMON_ERRORS: dict[int, str] = {
     415: "The body is not `application/json`.",
     422: "A query parameter, path parameter or body field is unknown or invalid "
          "(`errors` names each).",
+    429: "Too many requests from this client or address, or too many failed "
+         "authentications; retry after `Retry-After` seconds.",
     503: "A database the service depends on did not answer; retry later.",
 }
 
@@ -141,8 +144,11 @@ def _with_access(operation: dict[str, Any], method: str, target: Any, *,
         statuses += [413, 415]
     if versioned or permission is None:
         statuses.append(503)
-    if any(p.get("name") == "cursor" for p in operation.get("parameters", [])):
+    if method in _BODY_METHODS or any(p.get("name") == "cursor"
+                                      for p in operation.get("parameters", [])):
         statuses.append(400)
+    if versioned:
+        statuses.append(429)  # the health probes are never limited
     for status in sorted(statuses):
         if status == 422 or str(status) not in responses:
             responses[str(status)] = _problem_response(_COMMON_ERRORS[status], status)
@@ -171,6 +177,10 @@ def _problem_response(description: str, status: int) -> dict[str, Any]:
         response["headers"] = {"WWW-Authenticate": {
             "description": "`Bearer`: send the client's API key as a bearer token",
             "schema": {"type": "string"}}}
+    if status == 429:
+        response["headers"] = {"Retry-After": {
+            "description": "seconds until the limit lets this caller through again",
+            "schema": {"type": "integer"}}}
     return response
 
 

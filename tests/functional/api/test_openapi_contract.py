@@ -68,8 +68,9 @@ class Contract:
 @pytest.fixture
 def contract(own_runtime) -> Iterator[tuple[Contract, dict[str, str]]]:  # noqa: ANN001, F811
     rt = own_runtime()
-    rt = dataclasses.replace(rt, settings=dataclasses.replace(rt.settings, task_runner="inline"),
-                             task_runner=None)
+    settings = dataclasses.replace(rt.settings, task_runner="inline",
+                                   rate_limit_auth_failures="2 per hour")
+    rt = dataclasses.replace(rt, settings=settings, task_runner=None)
     with unit_of_work(rt.sessions) as session:
         clients = ClientService(session)
         keys = {
@@ -164,10 +165,15 @@ def test_every_operation_answers_as_the_document_says(contract) -> None:  # noqa
 
     # Errors every operation can meet.
     c.call("GET", "/v1/requests", expect=401)
+    c.call("GET", "/v1/requests", "not-a-key", expect=401)
+    c.call("GET", "/v1/requests", "not-a-key", expect=429)  # a third failure in the hour
+    c.http.environ_base["REMOTE_ADDR"] = "192.0.2.7"  # the rest from another address
     c.call("GET", "/v1/requests", k["support"], expect=403)
     c.call("GET", "/v1/requests?email=ada.contract@mail.example", k["officer"], expect=422)
     c.call("POST", "/v1/requests", k["officer"], expect=422, json={"type": "access"})
     c.call("POST", "/v1/requests", k["officer"], expect=415, data="type=access")
+    c.call("POST", "/v1/requests", k["officer"], expect=400, data="[" * 100_000,
+           content_type="application/json")
 
     missing = c.documented() - set(c.exercised)
     assert not missing, f"operations no test call exercised: {sorted(missing)}"
