@@ -58,7 +58,8 @@ def test_an_application_may_withdraw_any_purpose(http, issue_key, subject) -> No
     marketing = issue_key("application", "email_marketing")
     support = issue_key("application", "customer_support")
     officer = issue_key("compliance_officer")
-    assert _consent(http, subject, marketing, "email_marketing", "grant", "web_form").status_code == 201
+    granted = _consent(http, subject, marketing, "email_marketing", "grant", "web_form")
+    assert granted.status_code == 201
 
     response = _consent(http, subject, support, "email_marketing", "withdraw")
 
