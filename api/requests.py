@@ -63,10 +63,8 @@ def view(request: DsrRequest, *, steps: bool = False,
     body["overdue"] = request.is_overdue(datetime.now(UTC))
     body["extension_explanation"] = extension_explanation(request.extension_reason)
     body["error_explanation"] = failures.explanation(request.error)
-    if not request.subject_found:
-        body["subject_note"] = (
-            "No subject matched at intake: the request will be answered 'no data held'. "
-            "Check the e-mail or id for a typo before executing it.")
+    if request.subject_note is not None:
+        body["subject_note"] = request.subject_note
     if request.type in ("access", "portability"):
         body["export_available"] = (export_available if export_available is not None
                                     else _service().exports_available([request.id]) != set())

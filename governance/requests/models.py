@@ -92,6 +92,15 @@ class DsrRequest(Base):
         """Still open (not completed or rejected) after its due time."""
         return self.status in OPEN_STATUSES and as_utc(self.due_at) < now
 
+    @property
+    def subject_note(self) -> str | None:
+        """What the officer should know when intake matched no subject: a typo'd e-mail
+        completes, correctly, as "no data held", which looks like an answer."""
+        if self.subject_found:
+            return None
+        return ("No subject matched at intake: the request will be answered 'no data held'. "
+                "Check the e-mail or id for a typo before executing it.")
+
 
 class DsrStep(Base):
     """One recorded step of a request's execution; ``done`` commits with the step's work."""
