@@ -83,25 +83,35 @@ class SubjectConsents(MethodView):
     @blp.response(200, SubjectConsentSchema)
     def get(self, subject_id: str) -> dict[str, Any]:
         """The subject's current state per purpose (latest event wins; a purpose based on
-        consent without a grant is `none`), whether processing is restricted, whether each
-        purpose may process the subject now and why, and the full history, oldest first."""
+        consent without a grant is `none`) and whether each purpose may process the subject
+        now and why. Compliance officers also get whether processing is restricted and the
+        full history, oldest first; an application gets the current state of the purposes
+        it holds and nothing else (no history, evidence or actors)."""
         service = _service()
         service.require_subject(subject_id)
         state = service.state(subject_id)
+        caller = client()
+        officer = caller.role != str(Role.APPLICATION)
         current = {}
         for purpose in runtime().policy.purposes:
+            if not officer and purpose.id not in caller.purposes:
+                continue
             mine = state.of(purpose.id)
             decision = may_process(purpose, state)
             current[purpose.id] = {
-                "status": str(mine.status), "at": mine.at, "source": mine.source,
+                "status": str(mine.status), "at": mine.at,
                 "processable": decision.allowed, "reason": decision.reason,
             }
-        history = service.history(subject_id)
+            if officer:
+                current[purpose.id]["source"] = mine.source
+        history = service.history(subject_id) if officer else []
         record(AuditEvent(
             action=str(AuditAction.CONSENT_READ), actor=actor(),
             target=Target(subject_id=subject_id), policy_version=runtime().policy.version,
-            details={"count": len(history)},
+            details={"count": len(history) if officer else len(current)},
         ))
+        if not officer:
+            return {"subject_id": subject_id, "current": current}
         return {
             "subject_id": subject_id,
             "current": current,

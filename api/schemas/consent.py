@@ -84,7 +84,8 @@ class RecordedEventSchema(ConsentEventSchema):
 class CurrentConsentSchema(Schema):
     status = fields.String(metadata={"enum": ["granted", "withdrawn", "objected", "none"]})
     at = UtcDateTime(allow_none=True)
-    source = fields.String(allow_none=True)
+    source = fields.String(allow_none=True, metadata={
+        "description": "the source of the latest event (compliance officers only)"})
     processable = fields.Boolean(metadata={"description": "the purpose may process it now"})
     reason = fields.String()
 
@@ -96,7 +97,10 @@ class RestrictionStateSchema(Schema):
 
 class SubjectConsentSchema(Schema):
     subject_id = fields.String()
-    current = fields.Dict(keys=fields.String(), values=fields.Nested(CurrentConsentSchema))
-    restricted = fields.Boolean()
-    restriction = fields.Nested(RestrictionStateSchema, allow_none=True)
-    history = fields.List(fields.Nested(ConsentEventSchema))
+    current = fields.Dict(keys=fields.String(), values=fields.Nested(CurrentConsentSchema),
+                          metadata={"description": "per purpose; an application's own only"})
+    restricted = fields.Boolean(metadata={"description": "compliance officers only"})
+    restriction = fields.Nested(RestrictionStateSchema, allow_none=True,
+                                metadata={"description": "compliance officers only"})
+    history = fields.List(fields.Nested(ConsentEventSchema),
+                          metadata={"description": "oldest first; compliance officers only"})

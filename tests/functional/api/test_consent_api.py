@@ -93,7 +93,8 @@ def test_an_auditor_cannot_read_purposes(http, issue_key) -> None:  # noqa: ANN0
 # -- writing and reading consent --------------------------------------------------------
 
 
-def test_a_grant_is_recorded_and_read_back(http, app_key: str, subject: str) -> None:  # noqa: ANN001
+def test_a_grant_is_recorded_and_read_back(http, app_key: str, officer_key: str,
+                                          subject: str) -> None:  # noqa: ANN001
     response = post(http, f"/v1/subjects/{subject}/consents", app_key,
                     grant(evidence="form-submission:1234"))
 
@@ -104,7 +105,7 @@ def test_a_grant_is_recorded_and_read_back(http, app_key: str, subject: str) -> 
         "subject_id": subject, "purpose": "email_marketing", "action": "grant",
         "source": "web_form", "policy_version": NOTICE, "evidence": "form-submission:1234"}
     assert event["gpc_opt_outs"] == []
-    body = consents(http, subject, app_key)
+    body = consents(http, subject, officer_key)
     assert body["current"]["email_marketing"]["status"] == "granted"
     assert body["current"]["email_marketing"]["source"] == "web_form"
     assert body["current"]["email_marketing"]["processable"] is True
@@ -113,18 +114,19 @@ def test_a_grant_is_recorded_and_read_back(http, app_key: str, subject: str) -> 
     assert [e["id"] for e in body["history"]] == [event["id"]]
 
 
-def test_withdraw_then_grant_again_over_http(http, app_key: str, subject: str) -> None:  # noqa: ANN001
+def test_withdraw_then_grant_again_over_http(http, app_key: str, officer_key: str,
+                                            subject: str) -> None:  # noqa: ANN001
     path = f"/v1/subjects/{subject}/consents"
     for action in ("grant", "withdraw", "grant", "withdraw"):
         assert post(http, path, app_key, grant(action=action)).status_code == 201
-        assert consents(http, subject, app_key)["current"]["email_marketing"]["status"] == (
+        assert consents(http, subject, officer_key)["current"]["email_marketing"]["status"] == (
             "granted" if action == "grant" else "withdrawn")
 
-    assert len(consents(http, subject, app_key)["history"]) == 4
+    assert len(consents(http, subject, officer_key)["history"]) == 4
 
 
 def test_the_gpc_header_opts_out_of_exactly_the_selling_purposes(
-    http, app_key: str, subject: str  # noqa: ANN001
+    http, app_key: str, officer_key: str, subject: str  # noqa: ANN001
 ) -> None:
     path = f"/v1/subjects/{subject}/consents"
     post(http, path, app_key, grant("third_party_sharing"))
@@ -137,7 +139,7 @@ def test_the_gpc_header_opts_out_of_exactly_the_selling_purposes(
                .get_json()["items"] if p["sells_or_shares"]}
     assert {e["purpose"] for e in opt_outs} == selling
     assert {(e["action"], e["source"]) for e in opt_outs} == {("withdraw", "gpc")}
-    current = consents(http, subject, app_key)["current"]
+    current = consents(http, subject, officer_key)["current"]
     assert current["third_party_sharing"]["status"] == "withdrawn"
     assert current["third_party_sharing"]["source"] == "gpc"
     assert current["email_marketing"]["status"] == "granted"

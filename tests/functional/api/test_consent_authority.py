@@ -132,3 +132,39 @@ def test_an_officer_may_reverse_what_an_officer_recorded(http, issue_key, subjec
     _consent(http, subject, officer, "email_marketing", "withdraw", "officer")
     assert _consent(http, subject, officer, "email_marketing", "grant",
                     "officer").status_code == 201
+
+
+# -- reading consent: an application sees its own purposes' current state only ------------
+
+
+def test_an_application_reads_only_the_current_state_of_its_own_purposes(
+        http, issue_key, subject) -> None:  # noqa: ANN001
+    marketing = issue_key("application", "email_marketing")
+    officer = issue_key("compliance_officer")
+    assert _consent(http, subject, marketing, "email_marketing", "grant", "web_form",
+                    evidence="form-4711").status_code == 201
+    assert _objection(http, subject, officer, "analytics", "object", "officer").status_code == 201
+
+    response = http.get(f"/v1/subjects/{subject}/consents", headers=bearer(marketing))
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {"subject_id", "current"}  # no history, no restriction
+    assert set(body["current"]) == {"email_marketing"}
+    assert set(body["current"]["email_marketing"]) == {"status", "at", "processable", "reason"}
+    assert body["current"]["email_marketing"]["status"] == "granted"
+    assert "form-4711" not in response.get_data(as_text=True)
+
+
+def test_an_officer_keeps_the_full_view_with_history_and_evidence(
+        http, issue_key, subject) -> None:  # noqa: ANN001
+    marketing = issue_key("application", "email_marketing")
+    officer = issue_key("compliance_officer")
+    _consent(http, subject, marketing, "email_marketing", "grant", "web_form",
+             evidence="form-4711")
+
+    body = http.get(f"/v1/subjects/{subject}/consents", headers=bearer(officer)).get_json()
+
+    assert {"history", "restricted", "restriction"} <= set(body)
+    assert [e["evidence"] for e in body["history"]] == ["form-4711"]
+    assert "analytics" in body["current"]
