@@ -60,12 +60,13 @@ class Events(MethodView):
         """Events in log order, each with its position and canonical bytes."""
         _integrate()
         limit = query.pop("limit")
-        after = decode_cursor(query.pop("cursor"), int)
+        after = decode_cursor(query.pop("cursor"), int, scope="audit/events")
         events = runtime().audit.events(db(), after_index=after, limit=limit + 1, **query)
         page = events[:limit]
         return {
             "items": [{"index": e.index, "leaf": _b64(e.leaf), "event": e.document} for e in page],
-            "next_cursor": encode_cursor(page[-1].index) if len(events) > limit else None,
+            "next_cursor": (encode_cursor(page[-1].index, scope="audit/events")
+                            if len(events) > limit else None),
         }
 
 

@@ -47,14 +47,16 @@ class Records(MethodView):
                                    "processed for the purpose, masked as the policy says")
     def get(self, query: dict[str, Any], collection: str) -> dict[str, Any]:
         """Records of one collection for a purpose; `email=` finds a customer by blind index."""
+        scope = f"data\x00{query['purpose']}\x00{collection}"
         result = _service().list(
             collection, query["purpose"], fields=_fields(query["field_names"]),
             subject_id=query["subject_id"], email=query["email"],
-            after=decode_cursor(query["cursor"], str), limit=query["limit"],
+            after=decode_cursor(query["cursor"], str, scope=scope), limit=query["limit"],
         )
         body: dict[str, Any] = {
             "items": result.items,
-            "next_cursor": encode_cursor(result.next_after) if result.next_after else None,
+            "next_cursor": (encode_cursor(result.next_after, scope=scope)
+                            if result.next_after else None),
         }
         if query["explain"]:
             body["decision"] = result.decision.explain()

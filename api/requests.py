@@ -18,7 +18,7 @@ from flask_smorest import Blueprint
 from api.auth import requires
 from api.context import actor, audited_by_service, db, record, runtime
 from api.openapi import answers
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import InvalidCursor, decode_cursor, encode_cursor
 from api.schemas.requests import (
     ExtensionSchema,
     ReasonSchema,
@@ -47,6 +47,9 @@ blp = Blueprint("requests", __name__, url_prefix="/v1/requests",
 
 def _service() -> RequestService:
     return RequestService(db(), runtime(), actor(), request_id=g.request_id)
+
+
+_QUEUE = "requests"
 
 
 def view(request: DsrRequest, *, steps: bool = False,
@@ -98,26 +101,22 @@ class Requests(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """The queue, by due time: open requests unless `status=` names others (`open`,
         `closed`, or statuses separated by commas); `overdue=true`, `due_within_days=7`."""
-        after = decode_cursor(query["cursor"], list)
+        after = decode_cursor(query["cursor"], list, scope=_QUEUE)
         if after is not None and (len(after) != 2 or not all(isinstance(a, str) for a in after)):
-            from api.pagination import InvalidCursor
-
-            raise InvalidCursor("the cursor is not one this service issued")
+            raise InvalidCursor()
         try:
             items, cursor = _service().list(
                 QueueFilter(statuses=statuses_named(query["status"]), overdue=query["overdue"],
                             due_within_days=query["due_within_days"]),
                 after=tuple(after) if after else None, limit=query["limit"])
         except ValueError:
-            from api.pagination import InvalidCursor
-
-            raise InvalidCursor("the cursor is not one this service issued") from None
+            raise InvalidCursor() from None
         record(AuditEvent(action=str(AuditAction.REQUEST_LISTED), actor=actor(),
                           policy_version=runtime().policy.version,
                           details={"count": len(items)}))
         exported = _service().exports_available([r.id for r in items])
         return {"items": [view(r, export_available=r.id in exported) for r in items],
-                "next_cursor": encode_cursor(list(cursor)) if cursor else None}
+                "next_cursor": encode_cursor(list(cursor), scope=_QUEUE) if cursor else None}
 
 
 @blp.route("/<request_id>")

@@ -25,7 +25,7 @@ from governance.access.errors import AccessDenied
 from governance.access.masks import Masker
 from governance.audit_actions import AuditAction
 from governance.consent.services import erasing_subjects, processable_clause
-from governance.store.errors import UnknownFields
+from governance.store.errors import RecordNotFound, UnknownFields
 from governance.store.services import Page, Record, RecordStore
 from policies.access import SYSTEM_FIELDS, Effect, FreeTextPii
 from policies.consent import SubjectConsentState
@@ -122,12 +122,22 @@ class DataAccessService:
         if unknown:
             raise UnknownFields(collection, unknown)
 
+    def _addressable_by_id(self, collection: str, purpose: str) -> None:
+        """A purpose addresses records by the id form it is shown. One that sees ids only
+        hashed cannot read or change a record by its raw id, which would confirm which raw
+        id a hashed one stands for; it is answered exactly as an id that does not exist."""
+        access = self.policy.access.access(purpose, collection)
+        shown = access.read.get(ID_COLUMN) if access is not None else None
+        if shown is None or shown.effect is not Effect.ALLOW:
+            raise RecordNotFound(collection)
+
     def read(self, collection: str, record_id: str, purpose: str,
              fields: tuple[str, ...] | None = None) -> ReadResult:
         self._known(collection, fields)
         decision = self._decide(AuditAction.DATA_READ, collection, purpose, Action.READ, fields,
                                 target=Target(collection=collection,
                                               record_id=_id_or_none(record_id)))
+        self._addressable_by_id(collection, purpose)
         subject_id: str | None = None
 
         def may_process(owner: str | None) -> None:
@@ -271,6 +281,7 @@ class DataAccessService:
         self._known(collection, tuple(changes))
         decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
                                 tuple(changes), target=target)
+        self._addressable_by_id(collection, purpose)
         subject_id = self.store.owner(collection, record_id)
         target = Target(collection=collection, record_id=_id_or_none(record_id),
                         subject_id=subject_id)
