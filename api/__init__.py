@@ -24,6 +24,7 @@ from api import data as data_views
 from api import datamap as datamap_views
 from api import docs as docs_views
 from api import health as health_views
+from api import jobs as job_views
 from api import keys as key_views
 from api import me as me_views
 from api import pii as pii_views
@@ -40,11 +41,10 @@ from api.query_params import refuse_unknown_query_parameters
 from api.rate_limits import install_address_limits, install_client_limits
 from api.request_body import buffer_unsized_body, refuse_unholdable_json
 from api.security_headers import add_security_headers
-from audit.events import Actor, AuditEvent, Outcome, Target
+from audit.events import AuditEvent, Outcome, Target
 from audit.integrator import BackgroundIntegrator
 from governance.audit_actions import AuditAction
-from governance.keys.events import KeyEvents
-from governance.keys.runner import RotationRunner
+from governance.jobs.runners import BrokerUnavailable
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
 
@@ -83,7 +83,7 @@ def create_app(
     )
     for module in (health_views, datamap_views, policy_views, audit_views, client_views,
                    key_views, purpose_views, consent_views, pii_views, data_views,
-                   request_views, subject_views, me_views):
+                   request_views, subject_views, me_views, job_views):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
     # The OpenAPI document (flask-smorest's own blueprint) is served unauthenticated.
@@ -107,14 +107,13 @@ def create_app(
     app.after_request(add_conventional_headers)
     app.teardown_request(_close)
     check_declarations(app)
-    runner = RotationRunner(runtime.keys, KeyEvents(
-        runtime.sessions, runtime.audit, Actor(id="system", role="system"), runtime.policy.version))
-    app.extensions[key_views.RUNNER_KEY] = runner
     if background_integrator:
         integrator = BackgroundIntegrator(runtime.sessions, runtime.audit)
         integrator.start()
         app.extensions["audit_integrator"] = integrator
-        runner.resume_pending()  # a rotation a crash interrupted continues here
+        # Jobs a crash left behind (a killed worker's lease, an undelivered job) are taken
+        # up again by the reaper: a rotation or an erasure continues with nothing typed.
+        runtime.task_runner.start_reaper()
     return app
 
 
@@ -129,6 +128,7 @@ def _begin() -> None:
     g.audit_action = None
     g.denial_event = None
     g.pending_audit = []
+    g.deliveries = []
     runtime: Runtime = _runtime()
     target = g.declaration = declaration(request.endpoint, request.method)
     g.read_only = bool(getattr(target, "_read_only", False))
@@ -186,6 +186,23 @@ def _finish(response: Response) -> Response:
         detail = ("the request could not be recorded; try again later" if g.read_only
                   else "the change could not be stored; nothing was changed")
         return problem(503, "Service unavailable", detail, "unavailable")
+    if g.deliveries and response.status_code < 400:
+        return _deliver(response, list(g.deliveries))
+    return response
+
+
+def _deliver(response: Response, job_ids: list[str]) -> Response:
+    """The jobs this request created are committed: hand them to the runner. A broker that
+    does not answer loses nothing (the reaper delivers them later) but must be said."""
+    runner = _runtime().task_runner
+    if runner.deliver_on_close:
+        response.call_on_close(lambda: runner.deliver(job_ids))
+        return response
+    try:
+        runner.deliver(job_ids)
+    except BrokerUnavailable as unavailable:
+        return problem(503, unavailable.title, unavailable.detail, unavailable.type,
+                       job_ids=job_ids)
     return response
 
 

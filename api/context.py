@@ -37,6 +37,12 @@ def audited_by_service() -> None:
     g.audited = True
 
 
+def deliver_after_commit(job_id: str) -> None:
+    """Hand the job to the runner once this request's transaction committed (never before:
+    a worker must find the job, and a rolled-back request must deliver nothing)."""
+    g.deliveries.append(job_id)
+
+
 def record(event: AuditEvent) -> None:
     """Record a domain event for this request; the generic request event is then skipped."""
     if event.request_id is None:

@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, record, runtime
+from api.context import actor, audited_by_service, db, deliver_after_commit, runtime
 from api.openapi import answers
 from api.schemas.keys import KeyStatusSchema, RotateRequestSchema, RotationStartedSchema
-from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
-from governance.keys.events import KeyAuditor
+from governance.jobs.service import JobKind, Jobs
+from governance.keys.events import KeyEvents
 from governance.keys.rotation import begin_rotation
-from governance.keys.runner import RotationRunner
 from governance.keys.status import job_view, key_status
 
 blp = Blueprint("keys", __name__, url_prefix="/v1", description="Key administration")
-RUNNER_KEY = "key_rotation_runner"
-
-
-class _RequestAuditor(KeyAuditor):
-    """Key events of a request ride in the request's own transaction."""
-
-    def record(self, action: AuditAction, details: Mapping[str, Any], *,
-               subject_id: str | None = None) -> None:
-        record(AuditEvent(action=str(action), actor=actor(), target=Target(subject_id=subject_id),
-                          policy_version=runtime().policy.version, details=dict(details)))
 
 
 @blp.route("/keys")
@@ -56,7 +44,17 @@ class KeyRotation(MethodView):
         its progress. Data keys stay readable throughout: each is wrapped by exactly one
         live version at any moment.
         """
-        job, resumed = begin_rotation(runtime().keys, _RequestAuditor())
-        runner: RotationRunner = current_app.extensions[RUNNER_KEY]
-        runner.start(job, resumed=resumed)
+        rt = runtime()
+        # The job row first, committed before the version is made: whatever happens next
+        # (a kill while the version is made), the reaper finds the job and the rotation
+        # completes. The request's own transaction commits it, as the one change it holds.
+        queued, _ = Jobs(db()).enqueue(JobKind.KEYS_ROTATE, actor=actor(),
+                                       exclusive="keys.rotate", trace_id=g.request_id)
+        queued_id = queued.id
+        db().commit()
+        events = KeyEvents(rt.sessions, rt.audit, actor(), rt.policy.version,
+                           request_id=g.request_id)
+        job, resumed = begin_rotation(rt.keys, events)
+        audited_by_service()
+        deliver_after_commit(queued_id)
         return {"kek_version": job.target_version, "job": job_view(job), "resumed": resumed}

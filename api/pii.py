@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, after_this_request
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, db, record, runtime
+from api.context import actor, db, deliver_after_commit, record, runtime
 from api.schemas.pii import (
     AnalyzeRequestSchema,
     AnalyzeResponseSchema,
@@ -26,6 +26,7 @@ from api.schemas.pii import (
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
+from governance.jobs.service import JobKind, Jobs
 
 blp = Blueprint("pii", __name__, url_prefix="/v1/pii", description="PII detection")
 
@@ -62,15 +63,9 @@ class Scans(MethodView):
             target=Target(record_id=scan.id), policy_version=rt.policy.version,
             details={"count": scan.fields_total},
         ))
-        scan_id = scan.id
-
-        @after_this_request
-        def start_after_commit(response: Response) -> Response:
-            # The scan row is committed by the request's unit of work after this view; the
-            # job starts once the response is done, so it always finds its row.
-            if response.status_code == 202:
-                response.call_on_close(lambda: rt.task_runner.submit(lambda: scans.run(scan_id)))
-            return response
+        job, _ = Jobs(db()).enqueue(JobKind.PII_SCAN, scan.id, actor=actor(),
+                                    trace_id=g.request_id)
+        deliver_after_commit(job.id)  # the scan starts once its row is committed
 
         return {"id": scan.id, "state": scan.state,
                 "progress": {"fields_done": 0, "fields_total": scan.fields_total}}

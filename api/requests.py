@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, after_this_request, g
+from flask import Response, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, audited_by_service, db, record, runtime
+from api.context import actor, audited_by_service, db, deliver_after_commit, record, runtime
 from api.openapi import answers
 from api.pagination import InvalidCursor, decode_cursor, encode_cursor
 from api.schemas.requests import (
@@ -31,12 +31,12 @@ from api.schemas.requests import (
 from audit.events import AuditEvent
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
+from governance.jobs.service import JobKind, Jobs
 from governance.requests import failures
 from governance.requests.deadlines import extension_explanation
 from governance.requests.models import DsrRequest
 from governance.requests.services import (
     QueueFilter,
-    RequestExecutor,
     RequestService,
     statuses_named,
 )
@@ -52,10 +52,13 @@ def _service() -> RequestService:
 _QUEUE = "requests"
 
 
+_NO_JOB = object()
+
+
 def view(request: DsrRequest, *, steps: bool = False,
-         export_available: bool | None = None) -> dict[str, Any]:
-    """The request as the API shows it. ``export_available`` may be given by a caller that
-    looked it up for a whole page in one query."""
+         export_available: bool | None = None, job: Any = _NO_JOB) -> dict[str, Any]:
+    """The request as the API shows it. ``export_available`` and ``job`` may be given by a
+    caller that looked them up for a whole page in one query."""
     body: dict[str, Any] = {
         c: getattr(request, c) for c in (
             "id", "type", "regulation", "status", "subject_id", "subject_found", "extended",
@@ -66,6 +69,12 @@ def view(request: DsrRequest, *, steps: bool = False,
     body["overdue"] = request.is_overdue(datetime.now(UTC))
     body["extension_explanation"] = extension_explanation(request.extension_reason)
     body["error_explanation"] = failures.explanation(request.error)
+    if job is _NO_JOB:
+        job = Jobs(db()).latest_for(JobKind.REQUEST_EXECUTE, request.id)
+    body["job"] = None if job is None else {
+        "id": job.id, "state": job.state, "attempts": job.attempts,
+        "max_attempts": job.max_attempts, "not_before": job.not_before,
+        "error_code": job.error_code}
     if request.subject_note is not None:
         body["subject_note"] = request.subject_note
     if request.type in ("access", "portability"):
@@ -115,7 +124,9 @@ class Requests(MethodView):
                           policy_version=runtime().policy.version,
                           details={"count": len(items)}))
         exported = _service().exports_available([r.id for r in items])
-        return {"items": [view(r, export_available=r.id in exported) for r in items],
+        jobs = Jobs(db()).latest_for_each(JobKind.REQUEST_EXECUTE, [r.id for r in items])
+        return {"items": [view(r, export_available=r.id in exported, job=jobs.get(r.id))
+                          for r in items],
                 "next_cursor": encode_cursor(list(cursor), scope=_QUEUE) if cursor else None}
 
 
@@ -179,20 +190,12 @@ class Execute(MethodView):
     def post(self, request_id: str) -> dict[str, Any]:
         """Execute (or resume) the request: 409 unless verified (a CCPA opt-out needs no
         verification). Answers at once; the steps run in the background."""
-        rt = runtime()
         started = _service().start(request_id)
         audited_by_service()
-        executor = RequestExecutor(rt, actor(), http_request_id=g.request_id)
-        target = started.id
-
-        @after_this_request
-        def run_after_commit(response: Response) -> Response:
-            # The plan is committed by this request's unit of work after the view; the job
-            # starts once the response is done, so it always finds its steps.
-            if response.status_code == 202:
-                response.call_on_close(lambda: rt.task_runner.submit(lambda: executor.run(target)))
-            return response
-
+        job, _ = Jobs(db()).enqueue(JobKind.REQUEST_EXECUTE, started.id, actor=actor(),
+                                    exclusive=f"request.execute:{started.id}",
+                                    trace_id=g.request_id)
+        deliver_after_commit(job.id)  # the steps run once the plan is committed
         return view(started, steps=True)
 
 

@@ -116,6 +116,7 @@ def _step(value: Any) -> bool:
 
 # Every key a caller may put in `details`, with the only shape its value may take.
 DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
+    "attempts": _count,
     "client_id": _ident,
     "client_name": _ident,
     "collection": _ident,

@@ -20,6 +20,7 @@ class Permission(StrEnum):
     DATA_READ = "data.read"
     DATA_WRITE = "data.write"
     DATAMAP_READ = "datamap.read"
+    JOBS_MANAGE = "jobs.manage"
     KEYS_ROTATE = "keys.rotate"
     PII_ANALYZE = "pii.analyze"
     POLICY_READ = "policy.read"
@@ -33,6 +34,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.CLIENTS_MANAGE,
             Permission.DATAMAP_READ,
+            Permission.JOBS_MANAGE,
             Permission.KEYS_ROTATE,
             Permission.PII_ANALYZE,
             Permission.POLICY_READ,
@@ -56,6 +58,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CONSENT_READ,
             Permission.CONSENT_WRITE,
             Permission.DATAMAP_READ,
+            Permission.JOBS_MANAGE,
             Permission.PII_ANALYZE,
             Permission.POLICY_READ,
             Permission.REQUESTS_MANAGE,

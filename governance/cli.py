@@ -19,7 +19,7 @@ from governance.audit_actions import AuditAction
 from governance.authz import Role
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
-from governance.errors import GovernanceError
+from governance.errors import GovernanceError, SettingsError
 from governance.runtime import Runtime, cli_actor, open_runtime
 from governance.settings import Settings
 from governance.timestamps import as_utc
@@ -167,19 +167,34 @@ def cmd_keys_status(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from governance.keys.rotation import begin_rotation, run_rotation
+    from governance.jobs.service import JobKind, Jobs
+    from governance.jobs.work import run_job
+    from governance.keys.rotation import RotationReport, begin_rotation, run_rotation
 
     rt = _runtime()
     events = _key_events(rt)
-    job, resumed = begin_rotation(rt.keys, events)
-    verb = "resuming" if resumed else "started"
-    print(f"{verb} rotation {job.id} to KEK version {job.target_version}", file=sys.stderr)
+    with unit_of_work(rt.sessions) as session:  # the job first: a crash leaves it to the reaper
+        queued, _ = Jobs(session).enqueue(JobKind.KEYS_ROTATE, actor=cli_actor(),
+                                          exclusive="keys.rotate")
+        queued_id = queued.id
+    reports: list[RotationReport] = []
 
     def progress(done: int) -> None:
         print(f"\r  rewrapped {done:,}", end="", file=sys.stderr, flush=True)
 
-    report = run_rotation(rt.keys, job, events, resumed=resumed, batch_size=args.batch_size,
-                          pause_seconds=args.pause_ms / 1000, progress=progress)
+    def rotate(_job: object) -> None:
+        job, resumed = begin_rotation(rt.keys, events)
+        verb = "resuming" if resumed else "started"
+        print(f"{verb} rotation {job.id} to KEK version {job.target_version}", file=sys.stderr)
+        reports.append(run_rotation(rt.keys, job, events, resumed=resumed,
+                                    batch_size=args.batch_size,
+                                    pause_seconds=args.pause_ms / 1000, progress=progress))
+
+    if run_job(rt, queued_id, raise_errors=True, work=rotate) is None:
+        print("a rotation is running in another process; `governance keys status` shows it",
+              file=sys.stderr)
+        return 1
+    report = reports[0]
     print(file=sys.stderr)
     _integrate(rt, checkpoint=False)
     retired = ", ".join(map(str, report.retired)) or "none"
@@ -273,23 +288,32 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
 
 # -- pii --------------------------------------------------------------------------------
 def cmd_pii_scan(args: argparse.Namespace) -> int:
+    from governance.jobs.service import JobKind, Jobs
+    from governance.jobs.work import run_job
+
     rt = _runtime()
     scans = rt.pii_scans()
-    if args.resume:
-        scan_id = args.resume
-    else:
-        with unit_of_work(rt.sessions) as session:
+    with unit_of_work(rt.sessions) as session:
+        if args.resume:
+            scan_id = args.resume
+        else:
             scan = scans.create(session, sample=args.sample or rt.settings.pii_scan_sample,
                                 requested_by=cli_actor().id)
             scan_id = scan.id
             _record(rt, session, AuditAction.PII_SCAN_REQUESTED, target=Target(record_id=scan_id),
                     details={"count": scan.fields_total})
+        job, _ = Jobs(session).enqueue(JobKind.PII_SCAN, scan_id, actor=cli_actor(),
+                                       exclusive=f"pii.scan:{scan_id}")
+        job_id = job.id
     print(f"scan {scan_id}", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
         print(f"  {done}/{total} fields", file=sys.stderr, flush=True)
 
-    scans.run(scan_id, progress=progress)
+    if run_job(rt, job_id, raise_errors=True,
+               work=lambda _job: scans.run(scan_id, progress=progress)) is None:
+        print("the scan is running in another process", file=sys.stderr)
+        return 1
     _integrate(rt, checkpoint=False)
     with unit_of_work(rt.sessions) as session:
         report = scans.report(session, scan_id)
@@ -361,22 +385,33 @@ def cmd_requests_list(args: argparse.Namespace) -> int:
 
 def cmd_requests_execute(args: argparse.Namespace) -> int:
     """Execute (or resume) requests in this process; a crash's leftovers with --all."""
-    from governance.requests.services import RequestExecutor, RequestService, unfinished
+    from governance.jobs.service import JobKind, Jobs
+    from governance.jobs.work import run_job
+    from governance.requests.services import RequestService, unfinished
 
     rt = _runtime()
     with unit_of_work(rt.sessions) as session:
         ids = unfinished(session) if args.all else [args.request_id]
         service = RequestService(session, rt, cli_actor())
+        jobs = {}
         for request_id in ids:
             service.start(request_id)
-    executor = RequestExecutor(rt, cli_actor())
+            job, _ = Jobs(session).enqueue(JobKind.REQUEST_EXECUTE, request_id,
+                                           actor=cli_actor(),
+                                           exclusive=f"request.execute:{request_id}")
+            jobs[request_id] = job.id
     failed = 0
     for request_id in ids:
         try:
-            status = executor.run(request_id)
+            ran = run_job(rt, jobs[request_id], raise_errors=True)
+            if ran is None:
+                status = "running elsewhere (its job is held by another worker)"
+            else:
+                with unit_of_work(rt.sessions) as session:
+                    status = RequestService(session, rt, cli_actor()).get(request_id).status
         except GovernanceError as exc:
             status = f"failed ({exc.type})"
-        except Exception as exc:  # noqa: BLE001 - recorded on the request; keep going
+        except Exception as exc:  # noqa: BLE001 - recorded on the request and its job
             status = f"failed ({type(exc).__name__})"
         failed += status != "completed"
         print(f"{request_id}: {status}")
@@ -401,6 +436,97 @@ def _iso(moment: datetime) -> str:
 
 
 # -- serve and demo ---------------------------------------------------------------------
+# -- jobs -------------------------------------------------------------------------------
+def _job_line(job: Any) -> str:
+    error = f"  {job.error_code}" if job.error_code else ""
+    return (f"{job.id}  {job.kind:22} {job.state:9} {job.attempts}/{job.max_attempts}  "
+            f"{job.target_id or '-'}{error}")
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    from governance.jobs.service import Jobs
+
+    rt = _runtime()
+    with rt.sessions() as session:
+        jobs = Jobs(session).list(kind=args.kind, states=tuple(args.state or ()),
+                                  limit=args.limit)
+        if args.json:
+            print(json.dumps([{c: getattr(j, c) for c in _JOB_FIELDS} for j in jobs],
+                             indent=2, default=str))
+        else:
+            for job in jobs:
+                print(_job_line(job))
+    rt.dispose()
+    return 0
+
+
+_JOB_FIELDS = ("id", "kind", "target_id", "queue", "state", "attempts", "max_attempts",
+               "not_before", "lease_until", "worker", "error_code", "error_message",
+               "requested_by", "created_at", "started_at", "finished_at")
+
+
+def cmd_jobs_show(args: argparse.Namespace) -> int:
+    from governance.jobs.service import Jobs
+
+    rt = _runtime()
+    with rt.sessions() as session:
+        job = Jobs(session).get(args.job_id)
+        print(json.dumps({c: getattr(job, c) for c in _JOB_FIELDS}, indent=2, default=str))
+    rt.dispose()
+    return 0
+
+
+def cmd_jobs_retry(args: argparse.Namespace) -> int:
+    from governance.jobs.service import Jobs
+    from governance.jobs.work import retry_policy
+
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        job = Jobs(session, retry_policy(rt)).retry_now(args.job_id)
+        _record(rt, session, AuditAction.JOB_RETRIED, target=Target(record_id=job.id),
+                details={"type": job.kind, "attempts": job.attempts})
+        job_id = job.id
+    if rt.settings.task_runner == "celery":
+        rt.task_runner.deliver([job_id])
+    print(f"{job_id}: queued again; a worker (or the reaper) runs it")
+    rt.dispose()
+    return 0
+
+
+def cmd_jobs_reap(args: argparse.Namespace) -> int:
+    """One reaper round by hand (the embedded default runs it in `governance serve`)."""
+    from governance.jobs.reaper import reap
+
+    rt = _runtime()
+    report = reap(rt, rt.task_runner.deliver)
+    print(f"{report.requeued} requeued, {report.dead} dead, {report.delivered} delivered")
+    rt.dispose()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from governance.jobs.celery_app import QUEUES, worker_main
+
+    settings = Settings.from_env()
+    if settings.task_runner != "celery":
+        raise SettingsError("governance worker needs GOVERNANCE_TASK_RUNNER=celery and "
+                            "GOVERNANCE_BROKER_URL")
+    open_runtime(settings).dispose()  # fail here, in one line, if a store or key is wrong
+    worker_main(settings, args.concurrency, args.queues or list(QUEUES))
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from governance.jobs.celery_app import scheduler_main
+
+    settings = Settings.from_env()
+    if settings.task_runner != "celery":
+        raise SettingsError("governance scheduler needs GOVERNANCE_TASK_RUNNER=celery and "
+                            "GOVERNANCE_BROKER_URL")
+    scheduler_main(settings, str(settings.key_file.parent / "celerybeat-schedule"))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.serving import serve
 
@@ -516,6 +642,35 @@ def build_parser() -> argparse.ArgumentParser:
     rexec.set_defaults(func=cmd_requests_execute)
     purge = requests.add_parser("purge-exports", help="delete exports past their retention")
     purge.set_defaults(func=cmd_requests_purge_exports)
+
+    jobs = sub.add_parser("jobs", help="background jobs").add_subparsers(
+        dest="jobs", required=True)
+    jlist = jobs.add_parser("list", help="jobs, newest first")
+    jlist.add_argument("--kind", choices=["request.execute", "pii.scan", "keys.rotate",
+                                          "keys.encrypt_existing", "exports.purge",
+                                          "audit.integrate"])
+    jlist.add_argument("--state", action="append",
+                       choices=["queued", "running", "succeeded", "failed", "dead"],
+                       help="a state (repeat for several)")
+    jlist.add_argument("--limit", type=int, default=50)
+    jlist.add_argument("--json", action="store_true")
+    jlist.set_defaults(func=cmd_jobs_list)
+    jshow = jobs.add_parser("show", help="one job")
+    jshow.add_argument("job_id")
+    jshow.set_defaults(func=cmd_jobs_show)
+    jretry = jobs.add_parser("retry", help="queue a dead or failed job again")
+    jretry.add_argument("job_id")
+    jretry.set_defaults(func=cmd_jobs_retry)
+    jreap = jobs.add_parser("reap", help="one reaper round: requeue lapsed leases, deliver")
+    jreap.set_defaults(func=cmd_jobs_reap)
+
+    worker = sub.add_parser("worker", help="run a Celery worker (GOVERNANCE_TASK_RUNNER=celery)")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--queues", action="append", choices=["interactive", "bulk"],
+                        help="queues to serve (repeat; default both)")
+    worker.set_defaults(func=cmd_worker)
+    scheduler = sub.add_parser("scheduler", help="run the one Celery beat process (periodic work)")
+    scheduler.set_defaults(func=cmd_scheduler)
 
     serve = sub.add_parser("serve", help="serve the API under gunicorn")
     _serving_args(serve)

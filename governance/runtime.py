@@ -44,7 +44,8 @@ class Runtime:
     audit: AuditLog
     keys: KeyService
     crypto: FieldCrypto
-    task_runner: Any = field(default=None)  # set from settings.task_runner in __post_init__
+    # The job runner (governance.jobs.runners), made from settings.task_runner in __post_init__
+    task_runner: Any = field(default=None)
     decisions: PolicyEngine | None = None  # built from the policy set in __post_init__
     # Sessions for read-only requests: on SQLite their transactions take no write lock at
     # BEGIN (see api.auth.read_only); elsewhere the same sessions as writes.
@@ -59,10 +60,9 @@ class Runtime:
                 self.policy.access, self.policy.purposes, self.policy.version
             )
         if self.task_runner is None:
-            from governance.tasks import InlineRunner, ThreadRunner
+            from governance.jobs.runners import make_runner
 
-            inline = self.settings.task_runner == "inline"
-            self.task_runner = InlineRunner() if inline else ThreadRunner()
+            self.task_runner = make_runner(self)
 
     def record_store(self, session: Session) -> RecordStore:
         return RecordStore(session, self.policy.datamap, self.tables, self.crypto)

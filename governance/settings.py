@@ -51,6 +51,14 @@ class Settings:
     # Worker processes a store scan analyses in (1: in the scanning process, no pool).
     pii_scan_processes: int = field(default_factory=lambda: usable_cpus())
     task_runner: str = "thread"
+    # Background jobs (governance/jobs): the Celery broker (task_runner "celery"; may carry a
+    # password), a job's lease, its attempt cap and the first retry's delay (doubling), and
+    # how often the reaper looks for lapsed leases and undelivered jobs.
+    broker_url: str = field(default="", repr=False)
+    job_lease_seconds: int = 60
+    job_max_attempts: int = 5
+    job_retry_seconds: int = 5
+    reaper_interval_seconds: int = 15
     # Rate limits (api.rate_limits), in the syntax of the `limits` library ("20 per minute",
     # "10/second;500/minute"); "" is no limit. Storage: memory:// counts in each worker
     # process, a redis:// URL shares the counts between workers and hosts.
@@ -130,8 +138,22 @@ class Settings:
             env.get("GOVERNANCE_PII_SCAN_PROCESSES", str(usable_cpus())),
         )
         task_runner = env.get("GOVERNANCE_TASK_RUNNER", "thread")
-        if task_runner not in ("thread", "inline"):
-            raise SettingsError("GOVERNANCE_TASK_RUNNER must be thread or inline")
+        if task_runner not in ("thread", "inline", "celery"):
+            raise SettingsError("GOVERNANCE_TASK_RUNNER must be thread, inline or celery")
+        broker_url = env.get("GOVERNANCE_BROKER_URL", "")
+        if task_runner == "celery" and not broker_url:
+            raise SettingsError("GOVERNANCE_TASK_RUNNER=celery needs GOVERNANCE_BROKER_URL "
+                                "(e.g. redis://127.0.0.1:6379/0)")
+        if broker_url:
+            _redis_url("GOVERNANCE_BROKER_URL", broker_url)
+        jobs = {
+            name: _positive_int(f"GOVERNANCE_{name.upper()}",
+                                env.get(f"GOVERNANCE_{name.upper()}", str(default)))
+            for name, default in (("job_lease_seconds", cls.job_lease_seconds),
+                                  ("job_max_attempts", cls.job_max_attempts),
+                                  ("job_retry_seconds", cls.job_retry_seconds),
+                                  ("reaper_interval_seconds", cls.reaper_interval_seconds))
+        }
         limits = {
             name: _rate_limit(f"GOVERNANCE_RATE_LIMIT_{name.upper()}",
                               env.get(f"GOVERNANCE_RATE_LIMIT_{name.upper()}", default))
@@ -161,6 +183,8 @@ class Settings:
             pii_scan_sample=pii_sample,
             pii_scan_processes=pii_processes,
             task_runner=task_runner,
+            broker_url=broker_url,
+            **jobs,
             rate_limit_storage=_rate_limit_storage(
                 env.get("GOVERNANCE_RATE_LIMIT_STORAGE", "memory://")),
             rate_limit_auth_failures=limits["auth_failures"],
@@ -223,6 +247,18 @@ def _rate_limit(name: str, raw: str) -> str:
             f"{name} must be a rate limit such as '20 per minute' or '10/second;500/minute' "
             f"(or 'off'), got {raw!r}")
     return text
+
+
+def _redis_url(name: str, raw: str) -> str:
+    # The URL can carry a Redis password: no message below repeats it.
+    try:
+        parts = urlsplit(raw)
+        _ = parts.port
+    except ValueError:
+        raise SettingsError(f"{name} is not a URL (expected redis://host:6379/0)") from None
+    if parts.scheme not in ("redis", "rediss", "redis+unix"):
+        raise SettingsError(f"{name} must be a Redis URL (redis://, rediss://, redis+unix://)")
+    return raw
 
 
 def _rate_limit_storage(raw: str) -> str:

@@ -56,6 +56,16 @@ class StepSchema(Schema):
     result = fields.Dict(allow_none=True, metadata={"description": "counts and ids, never values"})
 
 
+class RequestJobSchema(Schema):
+    id = fields.String()
+    state = fields.String(metadata={"description": "queued, running, succeeded, failed or "
+                                                   "dead (retried until the cap, then dead)"})
+    attempts = fields.Integer()
+    max_attempts = fields.Integer()
+    not_before = UtcDateTime(metadata={"description": "a queued retry runs from then on"})
+    error_code = fields.String(allow_none=True)
+
+
 class RequestSchema(Schema):
     id = fields.String()
     type = fields.String(metadata={"enum": TYPES})
@@ -90,6 +100,8 @@ class RequestSchema(Schema):
     created_by = fields.String()
     created_at = UtcDateTime()
     export_available = fields.Boolean()
+    job = fields.Nested(RequestJobSchema, allow_none=True, metadata={
+        "description": "the latest job executing the request (GET /v1/jobs/{id})"})
     steps = fields.List(fields.Nested(StepSchema))
 
 

@@ -47,9 +47,6 @@ from governance.pii.plans import FieldPlan, plan_fields
 from governance.pii.pool import PendingScan, ScanPool
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
-
-# The task runners live in governance.tasks (shared with data-subject requests).
-from governance.tasks import InlineRunner, ThreadRunner  # noqa: F401 - re-exported
 from governance.timestamps import as_utc
 from policies.types import Collection, DataMap, Field
 

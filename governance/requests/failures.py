@@ -20,6 +20,7 @@ class FailureReason(StrEnum):
     INVALID_CORRECTION = "invalid_correction"
     RECORD_GONE = "record_gone"
     RECORD_NOT_SUBJECTS = "record_not_subjects"
+    RETRIES_EXHAUSTED = "retries_exhausted"
     STORE_UNAVAILABLE = "store_unavailable"
     UNEXPECTED = "unexpected"
     VERIFICATION = "verification"
@@ -38,6 +39,10 @@ EXPLANATIONS: dict[FailureReason, str] = {
     FailureReason.RECORD_NOT_SUBJECTS:
         "A record the request names belongs to another person: reject the request; executing "
         "it again cannot succeed.",
+    FailureReason.RETRIES_EXHAUSTED:
+        "The execution failed at every automatic retry (its job is dead; GET /v1/jobs shows "
+        "why): fix the cause, then execute the request again; finished steps are not "
+        "repeated, and its due date has not moved.",
     FailureReason.STORE_UNAVAILABLE:
         "A database could not be reached while the request ran: execute it again once the "
         "service is ready; finished steps are not repeated.",
@@ -50,7 +55,7 @@ EXPLANATIONS: dict[FailureReason, str] = {
 }
 
 RETRYABLE = frozenset({FailureReason.STORE_UNAVAILABLE, FailureReason.UNEXPECTED,
-                       FailureReason.VERIFICATION})
+                       FailureReason.VERIFICATION, FailureReason.RETRIES_EXHAUSTED})
 
 
 class StepFailed(Exception):  # noqa: N818 - a failure outcome with its reason, not a bug

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from api import create_app
-from api.keys import RUNNER_KEY
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
 from tests.conftest import bearer
@@ -31,7 +30,7 @@ def test_an_admin_rotates_the_kek_and_every_data_key_is_rewrapped(keyed_app) -> 
     http = app.test_client()
 
     response = http.post("/v1/keys/rotate", headers=bearer(admin))
-    app.extensions[RUNNER_KEY].join(timeout=60)
+    rt.task_runner.join(timeout=60)
 
     assert response.status_code == 202
     body = response.get_json()
@@ -50,7 +49,7 @@ def test_rotation_is_audited_under_the_requesting_client(keyed_app) -> None:  # 
     app, rt, admin, _ = keyed_app
     http = app.test_client()
     http.post("/v1/keys/rotate", headers=bearer(admin))
-    app.extensions[RUNNER_KEY].join(timeout=60)
+    rt.task_runner.join(timeout=60)
 
     with unit_of_work(rt.sessions) as session:
         rt.audit.integrate(session)

@@ -135,6 +135,10 @@ def test_every_operation_answers_as_the_document_says(contract) -> None:  # noqa
     c.call("POST", f"/v1/requests/{rid}/execute", k["officer"], expect=202).close()
     shown = c.call("GET", f"/v1/requests/{rid}", k["officer"], expect=200).get_json()
     assert shown["status"] == "completed", (shown["steps"], shown["error"])
+    assert shown["job"]["state"] == "succeeded"
+    c.call("GET", "/v1/jobs?kind=request.execute", k["officer"], expect=200)
+    c.call("GET", f"/v1/jobs/{shown['job']['id']}", k["admin"], expect=200)
+    c.call("POST", f"/v1/jobs/{shown['job']['id']}/retry", k["officer"], expect=409)
     c.call("GET", f"/v1/requests/{rid}/export", k["officer"], expect=200)
     other = c.call("POST", "/v1/requests", k["officer"], expect=201, json={
         "type": "objection", "regulation": "gdpr", "subject": {"subject_id": sid},

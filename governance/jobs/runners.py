@@ -1,0 +1,150 @@
+"""Job runners deliver job ids to workers; the jobs table decides what runs.
+
+``GOVERNANCE_TASK_RUNNER`` chooses one:
+- ``thread`` (the embedded default): a thread per delivered job in the serving process, and
+  a reaper thread, so a job a killed process left behind is taken up again after a restart
+  with nothing typed;
+- ``celery``: a Celery task per job on a Redis broker, run by ``governance worker``
+  processes, with the reaper on ``governance scheduler``;
+- ``inline``: in the caller's thread (tests, scripts, the CLI).
+
+Delivery always follows the commit of the transaction that created the job (``api``: after
+the request's commit; the CLI: after its unit of work), so a worker never looks for a job
+that is not there yet, and a rolled-back change delivers nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from governance.errors import Unavailable
+from governance.jobs.work import run_job
+
+if TYPE_CHECKING:
+    from governance.runtime import Runtime
+
+log = logging.getLogger("governance.jobs")
+
+
+class BrokerUnavailable(Unavailable):
+    type = "broker-unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("the job is recorded but the job queue did not answer; it is "
+                         "delivered when the queue is back")
+
+
+class InlineJobRunner:
+    """Runs each job in the caller's thread when delivered. Errors propagate (after the job
+    recorded them), so a test or a CLI command sees what failed."""
+
+    deliver_on_close = True  # an HTTP response is sent first, as with a real queue
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def deliver(self, job_ids: Sequence[str]) -> None:
+        for job_id in job_ids:
+            run_job(self.runtime, job_id, raise_errors=True)
+
+    def start_reaper(self) -> None:
+        """Nothing runs in the background inline; ``governance jobs reap`` does it by hand."""
+
+
+class ThreadJobRunner:
+    """The embedded default: one daemon thread per delivered job, and a reaper thread."""
+
+    deliver_on_close = False
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.threads: list[threading.Thread] = []
+        self._reaper: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def deliver(self, job_ids: Sequence[str]) -> None:
+        for job_id in job_ids:
+            thread = threading.Thread(target=self._run, args=(job_id,), name="governance-job",
+                                      daemon=True)
+            with self._lock:
+                self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+            thread.start()
+
+    def _run(self, job_id: str) -> None:
+        try:
+            run_job(self.runtime, job_id)
+        except Exception as exc:  # noqa: BLE001 - run_job recorded what it could; log the type
+            log.error("job %s could not be run: %s", job_id, type(exc).__name__)
+
+    def start_reaper(self) -> None:
+        with self._lock:
+            if self._reaper is not None:
+                return
+            self._reaper = threading.Thread(target=self._reap_forever, name="governance-reaper",
+                                            daemon=True)
+        self._reaper.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        for thread in list(self.threads):
+            thread.join(timeout)
+
+    def _reap_forever(self) -> None:
+        from governance.jobs.reaper import reap
+
+        interval = self.runtime.settings.reaper_interval_seconds
+        while True:
+            try:
+                reap(self.runtime, self.deliver)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("reaper round failed: %s", type(exc).__name__)
+            if self._stop.wait(interval):
+                return
+
+
+class CeleryJobRunner:
+    """Sends each job id to its queue on the Celery broker; ``governance worker`` runs it."""
+
+    deliver_on_close = False
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def deliver(self, job_ids: Sequence[str]) -> None:
+        from governance.jobs.celery_app import send
+
+        queues = _queues(self.runtime, job_ids)
+        try:
+            for job_id in job_ids:
+                send(self.runtime.settings, job_id, queues.get(job_id, "bulk"))
+        except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; all mean "not sent"
+            log.error("the broker did not take %d job(s): %s", len(job_ids), type(exc).__name__)
+            raise BrokerUnavailable() from None
+
+    def start_reaper(self) -> None:
+        """The reaper is a beat task of ``governance scheduler``."""
+
+
+def _queues(runtime: Runtime, job_ids: Sequence[str]) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from governance.jobs.models import Job
+
+    with runtime.sessions() as session:
+        rows = session.execute(select(Job.id, Job.queue).where(Job.id.in_(list(job_ids))))
+        return {job_id: queue for job_id, queue in rows}
+
+
+def make_runner(runtime: Runtime):  # noqa: ANN201 - one of the three runners
+    kind = runtime.settings.task_runner
+    if kind == "inline":
+        return InlineJobRunner(runtime)
+    if kind == "celery":
+        return CeleryJobRunner(runtime)
+    return ThreadJobRunner(runtime)

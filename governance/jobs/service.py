@@ -1,0 +1,219 @@
+"""Creating, claiming and finishing jobs: every change of a job is one conditional update of
+its row, so any number of processes can deliver, claim and reap the same jobs safely.
+
+A job is created in the caller's transaction, beside the change that asks for it (a request
+started, a scan row written), and delivered only after that commits (see
+``governance.jobs.runners``). A worker claims it by moving it from ``queued`` (and due) to
+``running`` with a lease in one UPDATE; only the process whose UPDATE changed the row runs
+it. The lease is renewed while the job works; when it lapses (the worker died), the reaper
+gives the job back to the queue or, at the attempt cap, declares it dead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from audit.events import Actor
+from governance.errors import Conflict, NotFound
+from governance.jobs.models import OPEN_STATES, Job, JobState
+
+
+class JobKind(StrEnum):
+    REQUEST_EXECUTE = "request.execute"
+    PII_SCAN = "pii.scan"
+    KEYS_ROTATE = "keys.rotate"
+    KEYS_ENCRYPT_EXISTING = "keys.encrypt_existing"
+    EXPORTS_PURGE = "exports.purge"
+    AUDIT_INTEGRATE = "audit.integrate"
+
+
+class Queue(StrEnum):
+    """Interactive work (a subject is waiting) never waits behind bulk work (a store scan)."""
+
+    INTERACTIVE = "interactive"
+    BULK = "bulk"
+
+
+QUEUE_OF: dict[JobKind, Queue] = {
+    JobKind.REQUEST_EXECUTE: Queue.INTERACTIVE,
+    JobKind.PII_SCAN: Queue.BULK,
+    JobKind.KEYS_ROTATE: Queue.BULK,
+    JobKind.KEYS_ENCRYPT_EXISTING: Queue.BULK,
+    JobKind.EXPORTS_PURGE: Queue.BULK,
+    JobKind.AUDIT_INTEGRATE: Queue.BULK,
+}
+
+
+class JobNotFound(NotFound):
+    type = "job-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("no such job")
+
+
+class JobNotRetryable(Conflict):
+    type = "job-not-retryable"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base: timedelta = timedelta(seconds=5)
+    ceiling: timedelta = timedelta(minutes=10)
+
+    def delay(self, attempts: int) -> timedelta:
+        """Exponential backoff: base, 2 x base, 4 x base ... up to the ceiling."""
+        return min(self.ceiling, self.base * (2 ** max(0, attempts - 1)))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_name() -> str:
+    """host:pid:thread, so that a lease names the process that holds it."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{threading.get_ident() % 10**6}"
+
+
+class Jobs:
+    """The jobs of one unit of work (the caller's session and transaction)."""
+
+    def __init__(self, session: Session, retry: RetryPolicy | None = None) -> None:
+        self.session = session
+        self.retry = retry or RetryPolicy()
+
+    def enqueue(self, kind: JobKind, target_id: str | None = None, *, actor: Actor,
+                exclusive: str | None = None, trace_id: str | None = None) -> tuple[Job, bool]:
+        """A new queued job, or with ``exclusive`` the open job of that name if there is one
+        (then ``False``): one rotation, one sweep at a time, whoever asks."""
+        if exclusive is not None:
+            existing = self.open_exclusive(exclusive)
+            if existing is not None:
+                return existing, False
+        at = now()
+        job = Job(id=uuid.uuid4().hex, kind=str(kind), target_id=target_id,
+                  queue=str(QUEUE_OF[kind]), state=JobState.QUEUED.value, exclusive=exclusive,
+                  attempts=0, max_attempts=self.retry.max_attempts, not_before=at,
+                  requested_by=actor.id, requested_role=actor.role, trace_id=trace_id,
+                  created_at=at, updated_at=at)
+        try:
+            with self.session.begin_nested():  # a savepoint: a lost race keeps the caller's work
+                self.session.add(job)
+        except IntegrityError:
+            existing = self.open_exclusive(exclusive or "")
+            if existing is None:
+                raise
+            return existing, False
+        return job, True
+
+    def open_exclusive(self, exclusive: str) -> Job | None:
+        return self.session.scalar(select(Job).where(
+            Job.exclusive == exclusive, Job.state.in_(OPEN_STATES)))
+
+    def get(self, job_id: str) -> Job:
+        job = self.session.get(Job, job_id)
+        if job is None:
+            raise JobNotFound()
+        return job
+
+    def latest_for(self, kind: JobKind, target_id: str) -> Job | None:
+        return self.session.scalar(
+            select(Job).where(Job.kind == str(kind), Job.target_id == target_id)
+            .order_by(Job.created_at.desc(), Job.id.desc()).limit(1))
+
+    def latest_for_each(self, kind: JobKind, target_ids: Sequence[str]) -> dict[str, Job]:
+        if not target_ids:
+            return {}
+        rows = self.session.scalars(
+            select(Job).where(Job.kind == str(kind), Job.target_id.in_(list(target_ids)))
+            .order_by(Job.created_at, Job.id))
+        return {job.target_id or "": job for job in rows}  # the last one wins
+
+    def list(self, *, kind: str | None = None, states: Sequence[str] = (),
+             after: tuple[str, str] | None = None, limit: int = 50) -> list[Job]:
+        """Newest first; ``after`` is the (created_at, id) of the last job of a page."""
+        query = select(Job)
+        if kind is not None:
+            query = query.where(Job.kind == kind)
+        if states:
+            query = query.where(Job.state.in_(list(states)))
+        if after is not None:
+            at = datetime.fromisoformat(after[0])
+            query = query.where(or_(Job.created_at < at,
+                                    and_(Job.created_at == at, Job.id < after[1])))
+        return list(self.session.scalars(
+            query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+
+    def retry_now(self, job_id: str) -> Job:
+        """An officer's or admin's retry of a dead or failed job: queued again, with a
+        fresh allowance of attempts."""
+        job = self.get(job_id)
+        if job.state not in (JobState.DEAD.value, JobState.FAILED.value):
+            raise JobNotRetryable(f"only a dead or failed job is retried; this one is {job.state}")
+        at = now()
+        job.state = JobState.QUEUED.value
+        job.max_attempts = job.attempts + self.retry.max_attempts
+        job.not_before = at
+        job.lease_until = None
+        job.worker = None
+        job.delivered_at = None
+        job.updated_at = at
+        return job
+
+
+# -- the worker's side: each a conditional update in its own short transaction --------------
+def claim(session: Session, job_id: str, worker: str, lease: timedelta) -> Job | None:
+    """Take the job if it is queued and due (or running on a lease that lapsed): the UPDATE
+    that matches is the claim, so two workers can never both run it."""
+    at = now()
+    claimed = session.execute(
+        update(Job).where(
+            Job.id == job_id,
+            or_(and_(Job.state == JobState.QUEUED.value, Job.not_before <= at),
+                and_(Job.state == JobState.RUNNING.value, Job.lease_until < at)),
+            Job.attempts < Job.max_attempts,
+        ).values(state=JobState.RUNNING.value, worker=worker, lease_until=at + lease,
+                 attempts=Job.attempts + 1, started_at=at, updated_at=at)
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        return None
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def renew(session: Session, job_id: str, worker: str, lease: timedelta) -> bool:
+    at = now()
+    renewed = session.execute(
+        update(Job).where(Job.id == job_id, Job.worker == worker,
+                          Job.state == JobState.RUNNING.value)
+        .values(lease_until=at + lease, updated_at=at)
+        .execution_options(synchronize_session=False))
+    return renewed.rowcount == 1
+
+
+def finish(session: Session, job_id: str, worker: str, state: JobState, *,
+           error_code: str | None = None, error_message: str | None = None,
+           not_before: datetime | None = None) -> bool:
+    """Record the attempt's outcome, if this worker still holds the job."""
+    at = now()
+    values: dict[str, object] = {"state": state.value, "lease_until": None, "updated_at": at,
+                                 "error_code": error_code, "error_message": error_message}
+    if state is JobState.QUEUED:
+        values.update(not_before=not_before or at, worker=None, delivered_at=None)
+    else:
+        values["finished_at"] = at
+    done = session.execute(
+        update(Job).where(Job.id == job_id, Job.worker == worker,
+                          Job.state == JobState.RUNNING.value)
+        .values(**values).execution_options(synchronize_session=False))
+    return done.rowcount == 1
