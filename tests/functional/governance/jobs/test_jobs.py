@@ -27,11 +27,7 @@ from governance.requests.services import RequestService
 from governance.runtime import Runtime
 from governance.store.services import RecordStore
 from governance.timestamps import as_utc
-from tests.functional.governance.requests.conftest import (  # noqa: F401 - fixture
-    OFFICER,
-    store,
-    subject_records,
-)
+from tests.functional.governance.requests.conftest import OFFICER, subject_records
 
 LEASE = timedelta(seconds=60)
 
