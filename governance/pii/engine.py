@@ -141,6 +141,7 @@ class PiiEngine:
         from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
         from presidio_anonymizer import AnonymizerEngine
 
+        from governance.pii.context import IndexedLemmaEnhancer
         from governance.pii.pipeline import (
             GATED_NER,
             LOWER_LEMMA,
@@ -149,6 +150,7 @@ class PiiEngine:
         )
         from governance.pii.recognizers import CRM_IDENTIFIERS, RECOGNIZERS
         from governance.pii.runner import RecognizerRunner
+        from governance.pii.tokens import BoundedTokenizer
 
         require_models(config)
         self.config = config
@@ -168,6 +170,7 @@ class PiiEngine:
             ) from None
         if isinstance(nlp_engine, SpacyNlpEngine) and nlp_engine.nlp:
             for nlp in nlp_engine.nlp.values():
+                nlp.tokenizer = BoundedTokenizer(nlp.tokenizer)
                 for pipe in config.free_text_disable:
                     if pipe in nlp.pipe_names and not _feeds_ner(nlp, pipe):
                         nlp.disable_pipe(pipe)
@@ -195,6 +198,7 @@ class PiiEngine:
             registry=registry,
             supported_languages=[LANGUAGE],
             default_score_threshold=config.score_threshold,
+            context_aware_enhancer=IndexedLemmaEnhancer(),
         )
         self.nlp_engine = nlp_engine
         recognizers = registry.get_recognizers(language=LANGUAGE, all_fields=True)
