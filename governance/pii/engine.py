@@ -37,6 +37,7 @@ import governance.pii  # noqa: F401 - sets the no-network environment before pre
 from governance.errors import SettingsError
 from governance.pii.errors import PiiConfigInvalid, PiiModelMissing, UnknownOperator
 from governance.pii.models import Entity
+from governance.pii.spans import Claimed, KeptSpans
 
 LANGUAGE = "en"
 OPERATORS = ("replace", "mask", "hash")
@@ -56,6 +57,7 @@ class PiiConfig:
     free_text_disable: tuple[str, ...]
     batch_size: int
     gated_ner: bool
+    ner_token_cap: int
     ops: str
     blas_threads: int | None
     score_threshold: float
@@ -79,6 +81,7 @@ class PiiConfig:
                 free_text_disable=tuple(pipeline.get("free_text_disable") or ()),
                 batch_size=int(pipeline.get("batch_size", 64)),
                 gated_ner=bool(pipeline.get("gated_ner", False)),
+                ner_token_cap=int(pipeline.get("ner_token_cap", 5000)),
                 ops=str(pipeline.get("ops", "default")),
                 blas_threads=(int(pipeline["blas_threads"]) if pipeline.get("blas_threads")
                               else None),
@@ -176,7 +179,8 @@ class PiiEngine:
                         nlp.disable_pipe(pipe)
                 if config.gated_ner and "ner" in nlp.pipe_names:
                     nlp.add_pipe(GATED_NER, after="ner",
-                                 config={"batch_size": config.batch_size})
+                                 config={"batch_size": config.batch_size,
+                                         "token_cap": config.ner_token_cap})
                     nlp.disable_pipe("ner")
                 if "lemmatizer" in config.free_text_disable:
                     nlp.add_pipe(LOWER_LEMMA, last=True)
@@ -268,19 +272,20 @@ class PiiEngine:
         # otherwise the type's name decides, so the order recognizers ran in never does
         items = sorted(results, key=lambda r: (-r.score, r.entity_type != "CREDIT_CARD",
                                                r.start, -(r.end - r.start), r.entity_type))
-        ids = [r for r in items if r.entity_type in self.crm_identifiers]
+        # (indexed: a long text can have thousands of candidates, see spans.py)
+        claimed = Claimed((r.start, r.end) for r in items
+                          if r.entity_type in self.crm_identifiers)
+        spans = KeptSpans(max((r.end for r in items), default=0) + 1)
         kept: list[Any] = []
         for r in items:
-            if r.entity_type not in self.crm_identifiers and any(
-                r.start < i.end and i.start < r.end for i in ids
-            ):
+            if r.entity_type not in self.crm_identifiers and claimed.overlaps(r.start, r.end):
                 continue
-            if any(k.start <= r.start and r.end <= k.end and k.entity_type != r.entity_type
-                   for k in kept):
+            if spans.contained_by_other_type(r.start, r.end, r.entity_type):
                 continue
-            if any(k.start == r.start and k.end == r.end for k in kept):
+            if spans.same_span(r.start, r.end):
                 continue
             kept.append(r)
+            spans.add(r.start, r.end, r.entity_type)
         kept.sort(key=lambda r: (r.start, r.end))
         return [
             Entity(

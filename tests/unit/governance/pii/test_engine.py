@@ -181,3 +181,22 @@ def test_presidio_never_logs_the_text_it_failed_to_validate(pii_engine, caplog) 
     pii_engine.analyze(text, free_text=True)
 
     assert "DE89370400440532013000" not in caplog.text
+
+
+def test_ner_reads_at_most_the_token_cap_of_one_text(pii_engine) -> None:  # noqa: ANN001
+    # issue 14 item 5: a text of thousands of name-like words costs NER a bounded time
+    from governance.pii.pipeline import GATED_NER, GatedNer
+
+    nlp = pii_engine.nlp_engine.nlp[LANGUAGE]
+    gated = nlp.get_pipe(GATED_NER)
+    assert gated.token_cap == pii_engine.config.ner_token_cap == 5000
+    capped = GatedNer(gated.ner, gated.tokenizer, 64, token_cap=60)
+    sentence = "Yesterday Ryan Gallagher met Ada Lovelace in Paris. "
+    text = sentence * 40
+    doc = capped(nlp.make_doc(text))
+    assert doc.ents, "NER ran on the first sentences"
+    assert max(e.end for e in doc.ents) <= 60
+    assert len(nlp.make_doc(text)) > 300  # the whole text is far over the cap
+    # one sentence longer than the cap is cut at it
+    long_doc = capped(nlp.make_doc("Ab " * 500))
+    assert all(e.end <= 60 for e in long_doc.ents)
