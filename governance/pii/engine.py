@@ -58,6 +58,7 @@ class PiiConfig:
     batch_size: int
     gated_ner: bool
     ner_token_cap: int
+    pattern_timeout: float
     ops: str
     blas_threads: int | None
     score_threshold: float
@@ -82,6 +83,7 @@ class PiiConfig:
                 batch_size=int(pipeline.get("batch_size", 64)),
                 gated_ner=bool(pipeline.get("gated_ner", False)),
                 ner_token_cap=int(pipeline.get("ner_token_cap", 5000)),
+                pattern_timeout=float(raw.get("pattern_timeout_seconds", 0.5)),
                 ops=str(pipeline.get("ops", "default")),
                 blas_threads=(int(pipeline["blas_threads"]) if pipeline.get("blas_threads")
                               else None),
@@ -222,7 +224,8 @@ class PiiEngine:
         self.entities = frozenset(supported)
         self.pattern_recognizers = [r for r in recognizers if not isinstance(r, SpacyRecognizer)]
         self.runner = RecognizerRunner(recognizers, config.score_threshold,
-                                       self.analyzer.context_aware_enhancer)
+                                       self.analyzer.context_aware_enhancer,
+                                       timeout=config.pattern_timeout)
         self.anonymizer = AnonymizerEngine()
 
     # -- analysis ------------------------------------------------------------------------

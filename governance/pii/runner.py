@@ -16,6 +16,9 @@ reads here:
 - the context enhancer deep-copies every result and walks the tokens for each; it is given
   only the results it can change (their recognizer has context words and the score can
   still rise);
+- the regex timeout of a pattern call is ``pattern_timeout_seconds`` of ``analyzer.yaml``
+  (Presidio's is 60 s, which one crafted text could spend on every pattern in turn); a
+  pattern that times out is skipped, and the warning names the pattern, not the text;
 - a pattern is not run on a text shorter than any match of it, or with fewer digits than
   any match of it has (``pattern_floor.py``): such a call cannot match, yet costs a clock
   read for its timeout like any other.
@@ -48,8 +51,9 @@ class RecognizerRunner:
     """The recognizers of one analyzer, run as ``AnalyzerEngine.analyze`` runs them."""
 
     def __init__(self, recognizers: Sequence[Any], default_threshold: float,
-                 context_enhancer: Any) -> None:
+                 context_enhancer: Any, *, timeout: float = REGEX_TIMEOUT_SECONDS) -> None:
         self.recognizers = list(recognizers)
+        self.timeout = timeout
         self.by_id = {r.id: r for r in self.recognizers}
         self.default_threshold = default_threshold
         self.context_enhancer = context_enhancer
@@ -114,7 +118,7 @@ class RecognizerRunner:
             if floor is not None and floor.rules_out(length, digits):
                 continue
             try:
-                for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                for match in compiled.finditer(text, timeout=self.timeout):
                     start, end = match.span()
                     if start == end:
                         continue

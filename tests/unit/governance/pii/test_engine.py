@@ -200,3 +200,16 @@ def test_ner_reads_at_most_the_token_cap_of_one_text(pii_engine) -> None:  # noq
     # one sentence longer than the cap is cut at it
     long_doc = capped(nlp.make_doc("Ab " * 500))
     assert all(e.end <= 60 for e in long_doc.ents)
+
+
+def test_pattern_calls_time_out_in_well_under_presidios_minute(pii_engine) -> None:  # noqa: ANN001
+    # issue 14 item 5: Presidio's 60 s regex timeout let one text hold a worker for minutes
+    assert pii_engine.runner.timeout == pii_engine.config.pattern_timeout == 0.5
+    # Presidio's own (its IBAN recognizer runs its regexes itself), read at its import: in a
+    # fresh interpreter, as the service starts
+    script = ("import governance.pii.engine\n"
+              "from presidio_analyzer.predefined_recognizers.generic import iban_recognizer\n"
+              "print(iban_recognizer.REGEX_TIMEOUT_SECONDS)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,  # noqa: S603
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.stdout.strip() == "1", done.stderr[-2000:]
