@@ -36,6 +36,7 @@ import yaml
 import governance.pii  # noqa: F401 - sets the no-network environment before presidio loads
 from governance.errors import SettingsError
 from governance.pii.errors import PiiConfigInvalid, PiiModelMissing, UnknownOperator
+from governance.pii.lookalikes import NUMBER_TYPES, named_otherwise
 from governance.pii.models import Entity
 from governance.pii.spans import Claimed, KeptSpans
 
@@ -252,11 +253,11 @@ class PiiEngine:
                 if not text or not _may_hold_pattern(text):
                     continue
                 if first:
-                    results = self.runner.analyze(text, first_pass, None)
+                    results = self.runner.analyze(text, first_pass, None, first)
                     if _whole(text, results, first, self.crm_identifiers):
-                        out[i] = self._tidy(results)
+                        out[i] = self._tidy(results, text)
                         continue
-                out[i] = self._tidy(self.runner.analyze(text, wanted, None))
+                out[i] = self._tidy(self.runner.analyze(text, wanted, None, first), text)
             return out
         wanted = set(entities) if entities else set(self.entities)
         todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
@@ -266,11 +267,15 @@ class PiiEngine:
             [t for _, t in todo], LANGUAGE, batch_size=self.config.batch_size
         )
         for (i, text), (_, nlp_artifacts) in zip(todo, artifacts, strict=True):
-            out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts))
+            out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text)
         return out
 
-    def _tidy(self, results: Iterable[Any]) -> list[Entity]:
-        """Drop what a CRM identifier explains and what a stronger overlapping hit contains."""
+    def _tidy(self, results: Iterable[Any], text: str | None = None) -> list[Entity]:
+        """Drop what a CRM identifier explains, what a stronger overlapping hit contains,
+        and (given the ``text``) a number a word names as an identifier (``lookalikes``)."""
+        if text is not None:
+            results = [r for r in results if r.entity_type not in NUMBER_TYPES
+                       or not named_otherwise(text, r.start)]
         # strongest first; on a tie a checksum-validated card beats a phone reading, and
         # otherwise the type's name decides, so the order recognizers ran in never does
         items = sorted(results, key=lambda r: (-r.score, r.entity_type != "CREDIT_CARD",

@@ -78,9 +78,13 @@ class RecognizerRunner:
                     for p in r.patterns
                 ]
 
-    def analyze(self, text: str, wanted: Iterable[str], nlp_artifacts: Any) -> list[Any]:
+    def analyze(self, text: str, wanted: Iterable[str], nlp_artifacts: Any,
+                declared: Iterable[str] = ()) -> list[Any]:
         """Recognizer results for ``text`` (``nlp_artifacts`` None: patterns only, no
-        context words, as for a structured value)."""
+        context words, as for a structured value). ``declared``: the entity types the data
+        map declares for the structured field ``text`` comes from; the declaration counts
+        as a context word for them (a phone field's bare "3420837783" is a phone number,
+        the same digits in a note need a word such as "call" beside them)."""
         wanted = set(wanted)
         entities = sorted(wanted)
         selected = [r for r in self.recognizers
@@ -105,6 +109,8 @@ class RecognizerRunner:
             results += found
         if nlp_artifacts is not None and results:
             results = self._context(text, results, nlp_artifacts, selected)
+        elif declared and results:
+            self._declared_context(results, set(declared))
         results = [r for r in results if r.score >= self._threshold(r)]
         return EntityRecognizer.remove_duplicates(results)
 
@@ -177,6 +183,14 @@ class RecognizerRunner:
             recognizers=selected, context=None,
         )
         return [r for r in results if id(r) not in rising] + list(enhanced)
+
+    def _declared_context(self, results: list[Any], declared: set[str]) -> None:
+        """Raise the declared types' scores as a context word would (Presidio's factor)."""
+        factor = self.context_enhancer.context_similarity_factor
+        floor = self.context_enhancer.min_score_with_context_similarity
+        for r in results:
+            if r.entity_type in declared and EntityRecognizer.MIN_SCORE < r.score < 1.0:
+                r.score = min(max(r.score + factor, floor), EntityRecognizer.MAX_SCORE)
 
     def _threshold(self, result: Any) -> float:
         """Presidio's rule: the recognizer's threshold for the entity type, else its
