@@ -50,7 +50,7 @@ def cuts(text: str, max_chunk: int = MAX_CHUNK) -> list[int]:
 
 
 def _long_run(max_chunk: int) -> Any:
-    return regex.compile(r"\S{%d,}" % (max_chunk + 1))  # the regex module caches it
+    return regex.compile(rf"\S{{{max_chunk + 1},}}")  # the regex module caches it
 
 
 class BoundedTokenizer:

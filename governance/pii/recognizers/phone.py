@@ -33,8 +33,10 @@ _EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d{1,6}$", re.IGNORECASE)
 
 
 # A number a word names as something else is no phone number ("order 48911953", see
-# governance/pii/lookalikes.py); for a phone, an account number neither.
-_NAMED_OTHERWISE = rf"(?<!\b(?:{ID_WORDS}|account|acct){LABEL_TAIL})"
+# governance/pii/lookalikes.py); nor is one named as another personal identifier ("account",
+# "passport number", "driver license", "ssn"): that identifier's recognizer reports it.
+_NAMED_OTHERWISE = (rf"(?<!\b(?:{ID_WORDS}|account|acct|passport|licen[cs]e|dl|ssn|itin|tin"
+                    rf"|tax\s+id|routing|iban|card){LABEL_TAIL})")
 # NANP numbers are often written with the country code and no "+": "1-410-946-6852",
 # "1 (786) 834-4978"
 _NANP_ONE = r"(?:1[\s\-.]?(?=\(?\d{3}\)?[\s\-.]?\d{3}[\s\-.]?\d{4}\b))?"
@@ -45,7 +47,8 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
     PATTERNS = [
         Pattern(
             "international (+CC, 00CC, 011CC)",
-            r"(?<![\w+:])(?:\+|00|011)[\s\-.]?\(?\d{1,4}\)?(?:[\s\-./]?\(?\d{1,5}\)?){1,6}"
+            rf"(?<![\w+:]){_NAMED_OTHERWISE}(?:\+|00|011)[\s\-.]?\(?\d{{1,4}}\)?"
+            r"(?:[\s\-./]?\(?\d{1,5}\)?){1,6}"
             r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w:]|\.\d)",
             0.6,
         ),

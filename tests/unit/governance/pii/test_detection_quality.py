@@ -56,3 +56,22 @@ def test_order_ticket_sku_po_and_tracking_numbers_amounts_dates_and_gate_codes_a
     for text, entities in zip(texts, pii_engine.analyze_batch(texts), strict=True):
         reported = [(e.type, text[e.start:e.end]) for e in entities if e.type in PERSONAL]
         assert not reported, text
+
+
+@pytest.mark.parametrize(("text", "entity", "value"), [
+    ("ssn on file 536-90-4399 verified", "US_SSN", "536-90-4399"),
+    ("her ITIN is 912-70-1234 for the tax form", "US_ITIN", "912-70-1234"),
+    ("passport number 912345678 seen at the desk", "US_PASSPORT", "912345678"),
+    ("driver license D1234567 checked", "US_DRIVER_LICENSE", "D1234567"),
+    ("refund to bank account 0012345678 please", "US_BANK_NUMBER", "0012345678"),
+])
+def test_each_kept_us_identifier_is_found_beside_its_context_word(pii_engine, text,  # noqa: ANN001
+                                                                 entity, value) -> None:
+    found = {(e.type, text[e.start:e.end]) for e in pii_engine.analyze(text)}
+    assert (entity, value) in found
+
+
+@pytest.mark.parametrize("text", ["ssn on file 000-12-3456", "ssn 666-12-3456",
+                                  "ssn 123-00-4567", "ssn 123-45-0000", "ssn 111-11-1111"])
+def test_an_impossible_ssn_is_not_reported(pii_engine, text: str) -> None:  # noqa: ANN001
+    assert "US_SSN" not in {e.type for e in pii_engine.analyze(text)}
