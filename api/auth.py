@@ -77,6 +77,20 @@ def check_declarations(app: Flask) -> None:
         raise RuntimeError(f"routes without a declared permission: {', '.join(missing)}")
 
 
+def _authenticate(key: str) -> Any:
+    """The key's client. A read-only view reads it in its own transaction. A writing view
+    reads it in a short read transaction of its own, so that the request's transaction
+    (which on SQLite takes the write lock at BEGIN) starts only when the view first uses
+    the store: work the view does first, such as the PII check of a write's free text or
+    ``/v1/pii/analyze``, holds no lock (issue 14 item 5)."""
+    if g.read_only:
+        return ClientService(g.session).authenticate(key)
+    from api.context import runtime
+
+    with runtime().read_sessions() as session:  # type: ignore[misc]
+        return ClientService(session).authenticate(key)
+
+
 def authenticate_request() -> None:
     """before_request (after ``api._begin``, which looked up the view's declaration):
     resolve the client and check the view's permission."""
@@ -92,7 +106,7 @@ def authenticate_request() -> None:
     match = _BEARER.match(header)
     if not match:
         raise Unauthenticated("send 'Authorization: Bearer <api key>'")
-    g.client = ClientService(g.session).authenticate(match.group(1))
+    g.client = _authenticate(match.group(1))
     permission: Permission = target._permission  # type: ignore[attr-defined]
     if not role_allows(g.client.role_enum, permission):
         raise Forbidden(

@@ -215,6 +215,83 @@ def recall(found: dict[str, list[set]], records: list[dict[str, str]], note_span
     return total, {t: h / n for t, (h, n) in sorted(hits.items())}
 
 
+# Issue 14 item 5: inputs of the maximum size (GOVERNANCE_PII_MAX_TEXT_CHARS) built to make an
+# analyzer quadratic, each repeated to the limit: the issue's four kinds first, then the
+# slowest others a fuzz over one- and two-character units found.
+ADVERSARIAL = {
+    "emoji": "\U0001F600", "digit run": "1234567890", "one long word": "a",
+    "repeated punctuation": "!", "quotes": "'", "letters-digits-hyphens": "a1-",
+    "capitalised words": "Ab ", "emoji and names": "\U0001F600Ab", "dotted names": "Ab.",
+    "honorifics": "Dr. ", "quote-hash": "'#",
+}
+WORST_TARGET_SECONDS = 2.0
+WRITE_CHECK_CHARS = 2_000
+WRITE_CHECK_TARGET_MS = 20.0
+
+
+def _notes_of(size: int, count: int, seed: int) -> list[str]:
+    """``count`` ordinary notes of ``size`` characters, from the evaluation generator."""
+    from governance.pii import evaluation
+
+    docs = iter(evaluation.generate(count * (size // 120 + 4), seed))
+    notes = []
+    for _ in range(count):
+        text = ""
+        while len(text) < size:
+            text += next(docs).text + "\n"
+        notes.append(text[:size].rsplit(" ", 1)[0])
+    return notes
+
+
+def run_worst_case(max_chars: int) -> dict[str, Any]:
+    """Seconds per analysis of each adversarial input (worst of two runs) beside an ordinary
+    note of the same size, through the analysis /v1/pii/analyze uses; and the write-time
+    check of 2,000-character notes (``WriteChecker.check`` on a ticket's description)."""
+    from governance.pii.engine import engine_for
+    from governance.pii.services import PiiAnalysis, WriteChecker
+    from governance.settings import DEFAULT_PII_MODEL, PACKAGED_POLICY_DIR, PII_CONFIG_FILE
+    from policies.loader import load_policy_set
+
+    engine = engine_for(PII_CONFIG_FILE, DEFAULT_PII_MODEL)
+    analysis = PiiAnalysis(engine, max_chars=max_chars)
+    analysis.analyze("warm up Ryan Gallagher +4915112345678")
+    inputs = {"ordinary note": _notes_of(max_chars, 1, 5)[0]}
+    inputs.update({kind: (unit * (max_chars // len(unit) + 1))[:max_chars]
+                   for kind, unit in ADVERSARIAL.items()})
+    seconds = {}
+    for kind, text in inputs.items():
+        runs = []
+        for _ in range(2):
+            started = time.perf_counter()
+            analysis.analyze(text)
+            runs.append(time.perf_counter() - started)
+        seconds[kind] = max(runs)
+    checker = WriteChecker(engine, load_policy_set(PACKAGED_POLICY_DIR).datamap, analysis)
+    latencies = []
+    for note in _notes_of(WRITE_CHECK_CHARS, 60, 9):
+        started = time.perf_counter()
+        checker.check("support_tickets", {"description": note})
+        latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    return {"seconds": seconds, "check_p50_ms": 1000 * latencies[len(latencies) // 2],
+            "check_p90_ms": 1000 * latencies[int(len(latencies) * 0.9)]}
+
+
+def worst_case_rows(result: dict[str, Any], max_chars: int) -> list[Row]:
+    seconds = result["seconds"]
+    rows = [Row(f"analysis of {max_chars:,} chars, {kind}: seconds", {COLUMN: f"{s:.2f}"},
+                f"< {WORST_TARGET_SECONDS:.0f} s" if kind != "ordinary note" else "")
+            for kind, s in seconds.items()]
+    worst = max((k for k in seconds if k != "ordinary note"), key=seconds.__getitem__)
+    rows.append(Row(f"analysis of {max_chars:,} chars: worst adversarial ({worst}), seconds",
+                    {COLUMN: f"{seconds[worst]:.2f}"}, f"< {WORST_TARGET_SECONDS:.0f} s"))
+    rows.append(Row(f"write-time check of a {WRITE_CHECK_CHARS:,}-char note: p50 ms",
+                    {COLUMN: f"{result['check_p50_ms']:.1f}"}, f"< {WRITE_CHECK_TARGET_MS:.0f} ms"))
+    rows.append(Row(f"write-time check of a {WRITE_CHECK_CHARS:,}-char note: p90 ms",
+                    {COLUMN: f"{result['check_p90_ms']:.1f}"}))
+    return rows
+
+
 def _in_fresh_process(func: Callable[[list[dict[str, str]]], dict[str, Any]],
                       records: list[dict[str, str]]) -> dict[str, Any]:
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
@@ -238,7 +315,14 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         say(f"  {name} ... (load average {before})")
         results[name] = _in_fresh_process(func, records)
         loads[name] = f"{before} -> {_load()}"
-    rows = []
+    from governance.settings import Settings
+
+    max_chars = Settings.from_env({}).pii_max_text_chars
+    say(f"  worst case over adversarial inputs of {max_chars:,} characters, and the write "
+        f"check ... (load average {_load()})")
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        worst = pool.submit(run_worst_case, max_chars).result()
+    rows = worst_case_rows(worst, max_chars)
     plain_rate = n / results["plain"]["seconds"]
     plain_cpu_rate = n / results["plain"]["cpu"]
     labels = {"plain": "plain AnalyzerEngine.analyze per value",

@@ -252,12 +252,13 @@ class DataAccessService:
         self._known(collection, tuple(fields))
         decision = self._decide(AuditAction.DATA_CREATED, collection, purpose, Action.WRITE,
                                 tuple(fields), target=target)
+        # Before the first use of the store, which on SQLite takes the write lock.
+        cleaned, redacted = self._pii_checked(collection, purpose, fields)
         if spec.has_subject_column and isinstance(subject_id, str):
             self.store.require_subject(subject_id)
             state = self.consent_states([subject_id])[subject_id]
             decision = self._decide(AuditAction.DATA_CREATED, collection, purpose, Action.WRITE,
                                     tuple(fields), state, target)
-        cleaned, redacted = self._pii_checked(collection, purpose, fields)
         record = self.store.create(collection, cleaned,
                                    subject_id=subject_id if isinstance(subject_id, str) else None)
         owner = record.id if spec.is_subject else record.subject_id
@@ -282,6 +283,8 @@ class DataAccessService:
         decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
                                 tuple(changes), target=target)
         self._addressable_by_id(collection, purpose)
+        # Before the first use of the store, which on SQLite takes the write lock.
+        cleaned, redacted = self._pii_checked(collection, purpose, changes)
         subject_id = self.store.owner(collection, record_id)
         target = Target(collection=collection, record_id=_id_or_none(record_id),
                         subject_id=subject_id)
@@ -289,7 +292,6 @@ class DataAccessService:
             state = self.consent_states([subject_id])[subject_id]
             decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
                                     tuple(changes), state, target)
-        cleaned, redacted = self._pii_checked(collection, purpose, changes)
         self.store.update(collection, record_id, cleaned)
         read = self.engine.evaluate(AccessRequest(
             client_id=self.caller.client_id, client_purposes=self.caller.purposes,
@@ -307,6 +309,9 @@ class DataAccessService:
 
     def _pii_checked(self, collection: str, purpose: str,
                      values: Mapping[str, Any]) -> tuple[dict[str, Any], builtins.list[str]]:
+        """The values to store after the PII check of their free text. It runs before the
+        write's first use of the store: analysis grows with the text, and a lock held
+        meanwhile would make every other write wait (issue 14 item 5)."""
         spec = self.store.collection(collection)
         if not any(spec.fields[n].free_text for n in values if n in spec.fields):
             return dict(values), []

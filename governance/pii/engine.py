@@ -36,7 +36,9 @@ import yaml
 import governance.pii  # noqa: F401 - sets the no-network environment before presidio loads
 from governance.errors import SettingsError
 from governance.pii.errors import PiiConfigInvalid, PiiModelMissing, UnknownOperator
+from governance.pii.lookalikes import NUMBER_TYPES, named_otherwise
 from governance.pii.models import Entity
+from governance.pii.spans import Claimed, KeptSpans
 
 LANGUAGE = "en"
 OPERATORS = ("replace", "mask", "hash")
@@ -56,6 +58,8 @@ class PiiConfig:
     free_text_disable: tuple[str, ...]
     batch_size: int
     gated_ner: bool
+    ner_token_cap: int
+    pattern_timeout: float
     ops: str
     blas_threads: int | None
     score_threshold: float
@@ -79,6 +83,8 @@ class PiiConfig:
                 free_text_disable=tuple(pipeline.get("free_text_disable") or ()),
                 batch_size=int(pipeline.get("batch_size", 64)),
                 gated_ner=bool(pipeline.get("gated_ner", False)),
+                ner_token_cap=int(pipeline.get("ner_token_cap", 5000)),
+                pattern_timeout=float(raw.get("pattern_timeout_seconds", 0.5)),
                 ops=str(pipeline.get("ops", "default")),
                 blas_threads=(int(pipeline["blas_threads"]) if pipeline.get("blas_threads")
                               else None),
@@ -141,6 +147,7 @@ class PiiEngine:
         from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
         from presidio_anonymizer import AnonymizerEngine
 
+        from governance.pii.context import IndexedLemmaEnhancer
         from governance.pii.pipeline import (
             GATED_NER,
             LOWER_LEMMA,
@@ -149,6 +156,7 @@ class PiiEngine:
         )
         from governance.pii.recognizers import CRM_IDENTIFIERS, RECOGNIZERS
         from governance.pii.runner import RecognizerRunner
+        from governance.pii.tokens import BoundedTokenizer
 
         require_models(config)
         self.config = config
@@ -168,12 +176,14 @@ class PiiEngine:
             ) from None
         if isinstance(nlp_engine, SpacyNlpEngine) and nlp_engine.nlp:
             for nlp in nlp_engine.nlp.values():
+                nlp.tokenizer = BoundedTokenizer(nlp.tokenizer)
                 for pipe in config.free_text_disable:
                     if pipe in nlp.pipe_names and not _feeds_ner(nlp, pipe):
                         nlp.disable_pipe(pipe)
                 if config.gated_ner and "ner" in nlp.pipe_names:
                     nlp.add_pipe(GATED_NER, after="ner",
-                                 config={"batch_size": config.batch_size})
+                                 config={"batch_size": config.batch_size,
+                                         "token_cap": config.ner_token_cap})
                     nlp.disable_pipe("ner")
                 if "lemmatizer" in config.free_text_disable:
                     nlp.add_pipe(LOWER_LEMMA, last=True)
@@ -195,6 +205,7 @@ class PiiEngine:
             registry=registry,
             supported_languages=[LANGUAGE],
             default_score_threshold=config.score_threshold,
+            context_aware_enhancer=IndexedLemmaEnhancer(),
         )
         self.nlp_engine = nlp_engine
         recognizers = registry.get_recognizers(language=LANGUAGE, all_fields=True)
@@ -214,7 +225,8 @@ class PiiEngine:
         self.entities = frozenset(supported)
         self.pattern_recognizers = [r for r in recognizers if not isinstance(r, SpacyRecognizer)]
         self.runner = RecognizerRunner(recognizers, config.score_threshold,
-                                       self.analyzer.context_aware_enhancer)
+                                       self.analyzer.context_aware_enhancer,
+                                       timeout=config.pattern_timeout)
         self.anonymizer = AnonymizerEngine()
 
     # -- analysis ------------------------------------------------------------------------
@@ -241,11 +253,11 @@ class PiiEngine:
                 if not text or not _may_hold_pattern(text):
                     continue
                 if first:
-                    results = self.runner.analyze(text, first_pass, None)
+                    results = self.runner.analyze(text, first_pass, None, first)
                     if _whole(text, results, first, self.crm_identifiers):
-                        out[i] = self._tidy(results)
+                        out[i] = self._tidy(results, text)
                         continue
-                out[i] = self._tidy(self.runner.analyze(text, wanted, None))
+                out[i] = self._tidy(self.runner.analyze(text, wanted, None, first), text)
             return out
         wanted = set(entities) if entities else set(self.entities)
         todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
@@ -255,28 +267,33 @@ class PiiEngine:
             [t for _, t in todo], LANGUAGE, batch_size=self.config.batch_size
         )
         for (i, text), (_, nlp_artifacts) in zip(todo, artifacts, strict=True):
-            out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts))
+            out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text)
         return out
 
-    def _tidy(self, results: Iterable[Any]) -> list[Entity]:
-        """Drop what a CRM identifier explains and what a stronger overlapping hit contains."""
+    def _tidy(self, results: Iterable[Any], text: str | None = None) -> list[Entity]:
+        """Drop what a CRM identifier explains, what a stronger overlapping hit contains,
+        and (given the ``text``) a number a word names as an identifier (``lookalikes``)."""
+        if text is not None:
+            results = [r for r in results if r.entity_type not in NUMBER_TYPES
+                       or not named_otherwise(text, r.start)]
         # strongest first; on a tie a checksum-validated card beats a phone reading, and
         # otherwise the type's name decides, so the order recognizers ran in never does
         items = sorted(results, key=lambda r: (-r.score, r.entity_type != "CREDIT_CARD",
                                                r.start, -(r.end - r.start), r.entity_type))
-        ids = [r for r in items if r.entity_type in self.crm_identifiers]
+        # (indexed: a long text can have thousands of candidates, see spans.py)
+        claimed = Claimed((r.start, r.end) for r in items
+                          if r.entity_type in self.crm_identifiers)
+        spans = KeptSpans(max((r.end for r in items), default=0) + 1)
         kept: list[Any] = []
         for r in items:
-            if r.entity_type not in self.crm_identifiers and any(
-                r.start < i.end and i.start < r.end for i in ids
-            ):
+            if r.entity_type not in self.crm_identifiers and claimed.overlaps(r.start, r.end):
                 continue
-            if any(k.start <= r.start and r.end <= k.end and k.entity_type != r.entity_type
-                   for k in kept):
+            if spans.contained_by_other_type(r.start, r.end, r.entity_type):
                 continue
-            if any(k.start == r.start and k.end == r.end for k in kept):
+            if spans.same_span(r.start, r.end):
                 continue
             kept.append(r)
+            spans.add(r.start, r.end, r.entity_type)
         kept.sort(key=lambda r: (r.start, r.end))
         return [
             Entity(

@@ -32,6 +32,8 @@ from spacy.lang.en.stop_words import STOP_WORDS
 LOWER_LEMMA = "governance_lower_lemma"
 GATED_NER = "governance_gated_ner"
 _NAME_CHARS = frozenset("'’-.")
+# NER reads at most this many tokens of one text (analyzer.yaml: pipeline.ner_token_cap)
+NER_TOKEN_CAP = 5000
 
 
 def register_components() -> None:
@@ -48,9 +50,11 @@ def register_components() -> None:
 
     if not Language.has_factory(GATED_NER):
 
-        @Language.factory(GATED_NER, default_config={"ner": "ner", "batch_size": 64})
-        def gated_ner(nlp: Any, name: str, ner: str, batch_size: int) -> GatedNer:
-            return GatedNer(nlp.get_pipe(ner), nlp.tokenizer, batch_size)
+        @Language.factory(GATED_NER, default_config={"ner": "ner", "batch_size": 64,
+                                                     "token_cap": NER_TOKEN_CAP})
+        def gated_ner(nlp: Any, name: str, ner: str, batch_size: int,
+                      token_cap: int) -> GatedNer:
+            return GatedNer(nlp.get_pipe(ner), nlp.tokenizer, batch_size, token_cap)
 
 
 def numeric_ops(kind: str, blas_threads: int | None) -> AbstractContextManager[Any]:
@@ -141,12 +145,22 @@ def name_ranges(text: str) -> list[tuple[int, int]]:
 
 
 class GatedNer:
-    """The model's ``ner`` on the sentences :func:`may_name` selects, in batches."""
+    """The model's ``ner`` on the sentences :func:`may_name` selects, in batches, at most
+    ``token_cap`` tokens of each text.
 
-    def __init__(self, ner: Any, tokenizer: Any, batch_size: int) -> None:
+    NER costs the same per token whatever the text, so the cap bounds its time on any one
+    text (issue 14 item 5: 20,000 characters of ``Ab.Ab.Ab...`` are 13,000 tokens that
+    all look like names, 6 s of NER). An ordinary note of 20,000 characters has about
+    1,700-3,100 tokens in such sentences (the evaluation sources), so only a text built to
+    look like thousands of names is cut; past the cap its sentences get the pattern
+    recognizers and the person-cue recognizer, not NER."""
+
+    def __init__(self, ner: Any, tokenizer: Any, batch_size: int,
+                 token_cap: int = NER_TOKEN_CAP) -> None:
         self.ner = ner
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.token_cap = token_cap
 
     def __call__(self, doc: Any) -> Any:
         return next(iter(self.pipe([doc])))
@@ -169,18 +183,25 @@ class GatedNer:
         owners: list[tuple[int, int]] = []  # (doc, character offset of the part)
         for n, doc in enumerate(docs):
             text = doc.text
+            left = self.token_cap
             for start, end in name_ranges(text):
+                if left <= 0:
+                    break
                 if start == 0 and end == len(text):
-                    parts.append(doc)
-                    owners.append((n, 0))
-                    continue
-                # a sentence starts at a token boundary once its leading space is dropped,
-                # and the tokenizer splits within a whitespace-delimited chunk only: the
-                # part's tokens are the doc's tokens of that sentence
-                start = end - len(text[start:end].lstrip())
-                if start < end:
-                    parts.append(self.tokenizer(text[start:end]))
-                    owners.append((n, start))
+                    part = doc
+                else:
+                    # a sentence starts at a token boundary once its leading space is
+                    # dropped, and the tokenizer splits within a whitespace-delimited chunk
+                    # only: the part's tokens are the doc's tokens of that sentence
+                    start = end - len(text[start:end].lstrip())
+                    if start >= end:
+                        continue
+                    part = self.tokenizer(text[start:end])
+                if len(part) > left:
+                    part = part[:left].as_doc()
+                left -= len(part)
+                parts.append(part)
+                owners.append((n, start))
         found: list[list[Any]] = [[] for _ in docs]
         tagged = self.ner.pipe(parts, batch_size=size) if parts else []
         for part, (n, offset) in zip(tagged, owners, strict=True):

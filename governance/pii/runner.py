@@ -16,6 +16,9 @@ reads here:
 - the context enhancer deep-copies every result and walks the tokens for each; it is given
   only the results it can change (their recognizer has context words and the score can
   still rise);
+- the regex timeout of a pattern call is ``pattern_timeout_seconds`` of ``analyzer.yaml``
+  (Presidio's is 60 s, which one crafted text could spend on every pattern in turn); a
+  pattern that times out is skipped, and the warning names the pattern, not the text;
 - a pattern is not run on a text shorter than any match of it, or with fewer digits than
   any match of it has (``pattern_floor.py``): such a call cannot match, yet costs a clock
   read for its timeout like any other.
@@ -48,8 +51,9 @@ class RecognizerRunner:
     """The recognizers of one analyzer, run as ``AnalyzerEngine.analyze`` runs them."""
 
     def __init__(self, recognizers: Sequence[Any], default_threshold: float,
-                 context_enhancer: Any) -> None:
+                 context_enhancer: Any, *, timeout: float = REGEX_TIMEOUT_SECONDS) -> None:
         self.recognizers = list(recognizers)
+        self.timeout = timeout
         self.by_id = {r.id: r for r in self.recognizers}
         self.default_threshold = default_threshold
         self.context_enhancer = context_enhancer
@@ -74,9 +78,13 @@ class RecognizerRunner:
                     for p in r.patterns
                 ]
 
-    def analyze(self, text: str, wanted: Iterable[str], nlp_artifacts: Any) -> list[Any]:
+    def analyze(self, text: str, wanted: Iterable[str], nlp_artifacts: Any,
+                declared: Iterable[str] = ()) -> list[Any]:
         """Recognizer results for ``text`` (``nlp_artifacts`` None: patterns only, no
-        context words, as for a structured value)."""
+        context words, as for a structured value). ``declared``: the entity types the data
+        map declares for the structured field ``text`` comes from; the declaration counts
+        as a context word for them (a phone field's bare "3420837783" is a phone number,
+        the same digits in a note need a word such as "call" beside them)."""
         wanted = set(wanted)
         entities = sorted(wanted)
         selected = [r for r in self.recognizers
@@ -101,6 +109,8 @@ class RecognizerRunner:
             results += found
         if nlp_artifacts is not None and results:
             results = self._context(text, results, nlp_artifacts, selected)
+        elif declared and results:
+            self._declared_context(results, set(declared))
         results = [r for r in results if r.score >= self._threshold(r)]
         return EntityRecognizer.remove_duplicates(results)
 
@@ -114,7 +124,7 @@ class RecognizerRunner:
             if floor is not None and floor.rules_out(length, digits):
                 continue
             try:
-                for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                for match in compiled.finditer(text, timeout=self.timeout):
                     start, end = match.span()
                     if start == end:
                         continue
@@ -173,6 +183,14 @@ class RecognizerRunner:
             recognizers=selected, context=None,
         )
         return [r for r in results if id(r) not in rising] + list(enhanced)
+
+    def _declared_context(self, results: list[Any], declared: set[str]) -> None:
+        """Raise the declared types' scores as a context word would (Presidio's factor)."""
+        factor = self.context_enhancer.context_similarity_factor
+        floor = self.context_enhancer.min_score_with_context_similarity
+        for r in results:
+            if r.entity_type in declared and EntityRecognizer.MIN_SCORE < r.score < 1.0:
+                r.score = min(max(r.score + factor, floor), EntityRecognizer.MAX_SCORE)
 
     def _threshold(self, result: Any) -> float:
         """Presidio's rule: the recognizer's threshold for the entity type, else its

@@ -17,11 +17,13 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from presidio_analyzer import Pattern
 
+from governance.pii.lookalikes import ID_WORDS, LABEL_TAIL
 from governance.pii.recognizers.declared import DeclaredPatternRecognizer
 
 DEMO_REGIONS = ("DE", "FR", "GB", "US", "NL", "ES", "IT")
 _INTERNATIONAL = re.compile(r"^(?:\+|00|011)")
-_GROUPED = re.compile(r"^(?:\(\d{2,5}\)\s?|\d{2,5}[\s\-.])\d{2,4}(?:[\s\-.]\d{2,4}){0,3}")
+_GROUPED = re.compile(
+    r"^(?:1[\s\-.]?)?(?:\(\d{2,5}\)\s?|\d{2,5}[\s\-.])\d{2,4}(?:[\s\-.]\d{2,4}){0,3}")
 _DATE = re.compile(r"^(?:\d{4}[\-./]\d{1,2}[\-./]\d{1,2}|\d{1,2}[\-./]\d{1,2}[\-./]\d{4})$")
 _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")  # an IPv4 address
 # 3-2-4 digits is the US social security number's grouping, no country's phone grouping: left
@@ -30,24 +32,36 @@ _SSN_SHAPED = re.compile(r"^\d{3}([\s\-.])\d{2}\1\d{4}$")
 _EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d{1,6}$", re.IGNORECASE)
 
 
+# A number a word names as something else is no phone number ("order 48911953", see
+# governance/pii/lookalikes.py); nor is one named as another personal identifier ("account",
+# "passport number", "driver license", "ssn"): that identifier's recognizer reports it.
+_NAMED_OTHERWISE = (rf"(?<!\b(?:{ID_WORDS}|account|acct|passport|licen[cs]e|dl|ssn|itin|tin"
+                    rf"|tax\s+id|routing|iban|card){LABEL_TAIL})")
+# NANP numbers are often written with the country code and no "+": "1-410-946-6852",
+# "1 (786) 834-4978"
+_NANP_ONE = r"(?:1[\s\-.]?(?=\(?\d{3}\)?[\s\-.]?\d{3}[\s\-.]?\d{4}\b))?"
+
+
 class CrmPhoneRecognizer(DeclaredPatternRecognizer):
     ENTITY = "PHONE_NUMBER"
     PATTERNS = [
         Pattern(
             "international (+CC, 00CC, 011CC)",
-            r"(?<![\w+:])(?:\+|00|011)[\s\-.]?\(?\d{1,4}\)?(?:[\s\-./]?\(?\d{1,5}\)?){1,6}"
+            rf"(?<![\w+:]){_NAMED_OTHERWISE}(?:\+|00|011)[\s\-.]?\(?\d{{1,4}}\)?"
+            r"(?:[\s\-./]?\(?\d{1,5}\)?){1,6}"
             r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w:]|\.\d)",
             0.6,
         ),
         Pattern(
             "national (area code and number)",
-            r"(?<![\w+\-./:])\(?\d{2,5}\)?(?:[\s\-./]?\d{2,5}){1,4}"
-            r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w\-:]|\.\d)",
+            rf"(?:(?<![\w+\-./:])|(?<=\\[ntr])){_NAMED_OTHERWISE}{_NANP_ONE}\(?\d{{2,5}}\)?"
+            r"(?:[\s\-./]?\d{2,5}){1,4}"
+            r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w:]|[\-.]\d)",
             0.3,
         ),
     ]
     CONTEXT = ["phone", "telephone", "tel", "call", "mobile", "cell", "number", "reach",
-               "contact", "sms", "whatsapp"]
+               "contact", "sms", "whatsapp", "cb", "ring", "fax", "text", "dial"]
 
     def __init__(
         self, supported_language: str = "en", regions: Sequence[str] = DEMO_REGIONS
@@ -72,7 +86,7 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
         return (_DATE.match(text) is not None or _DOTTED_QUAD.match(text) is not None
                 or _SSN_SHAPED.match(text) is not None)
 
-    def validate_result(self, pattern_text: str) -> bool:
+    def validate_result(self, pattern_text: str) -> bool | None:
         # "+44 (0)20 ..." writes the national trunk prefix in brackets: not dialled
         text = _EXTENSION.sub("", pattern_text.strip()).replace("(0)", "")
         digits = re.sub(r"\D", "", text)
@@ -88,7 +102,10 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
         if not 7 <= len(digits) <= 12:
             return False
         if any(self._check(text, region, valid=True) for region in self.regions):
-            return True
+            # A bare run of digits is as likely a postcode, an account or a reference as a
+            # phone number: it keeps the pattern's low score, which a context word ("call",
+            # "mobile", "phone", "cb" ...) raises above the threshold.
+            return None if digits == text else True
         # a grouped national form ("(331) 770-6690", "0118 496 0982") of a possible length
         grouped = _GROUPED.match(pattern_text.strip()) is not None
         return grouped and any(self._check(text, r, valid=False) for r in self.regions)

@@ -181,3 +181,35 @@ def test_presidio_never_logs_the_text_it_failed_to_validate(pii_engine, caplog) 
     pii_engine.analyze(text, free_text=True)
 
     assert "DE89370400440532013000" not in caplog.text
+
+
+def test_ner_reads_at_most_the_token_cap_of_one_text(pii_engine) -> None:  # noqa: ANN001
+    # issue 14 item 5: a text of thousands of name-like words costs NER a bounded time
+    from governance.pii.pipeline import GATED_NER, GatedNer
+
+    nlp = pii_engine.nlp_engine.nlp[LANGUAGE]
+    gated = nlp.get_pipe(GATED_NER)
+    assert gated.token_cap == pii_engine.config.ner_token_cap == 5000
+    capped = GatedNer(gated.ner, gated.tokenizer, 64, token_cap=60)
+    sentence = "Yesterday Ryan Gallagher met Ada Lovelace in Paris. "
+    text = sentence * 40
+    doc = capped(nlp.make_doc(text))
+    assert doc.ents, "NER ran on the first sentences"
+    assert max(e.end for e in doc.ents) <= 60
+    assert len(nlp.make_doc(text)) > 300  # the whole text is far over the cap
+    # one sentence longer than the cap is cut at it
+    long_doc = capped(nlp.make_doc("Ab " * 500))
+    assert all(e.end <= 60 for e in long_doc.ents)
+
+
+def test_pattern_calls_time_out_in_well_under_presidios_minute(pii_engine) -> None:  # noqa: ANN001
+    # issue 14 item 5: Presidio's 60 s regex timeout let one text hold a worker for minutes
+    assert pii_engine.runner.timeout == pii_engine.config.pattern_timeout == 0.5
+    # Presidio's own (its IBAN recognizer runs its regexes itself), read at its import: in a
+    # fresh interpreter, as the service starts
+    script = ("import governance.pii.engine\n"
+              "from presidio_analyzer.predefined_recognizers.generic import iban_recognizer\n"
+              "print(iban_recognizer.REGEX_TIMEOUT_SECONDS)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,  # noqa: S603
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.stdout.strip() == "1", done.stderr[-2000:]

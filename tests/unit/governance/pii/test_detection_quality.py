@@ -1,0 +1,77 @@
+"""Issue 19: the detector held to fixed samples of the independent sources (so that a
+regression fails CI), and the CRM's non-PII look-alikes never reported as personal data."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from governance.pii.evaluation_sources import SOURCES, split
+from governance.pii.evaluation_sources.compare import ours_predict, score
+from governance.pii.evaluation_sources.sources import _lookalike
+
+# (recall, precision) each type must keep on the first 150 held-out documents of each source.
+# PERSON is held to what it reaches today, below the issue's 0.85 (not met yet).
+FLOORS = {
+    "presidio_templates": {"PHONE_NUMBER": (0.95, 0.90), "CREDIT_CARD": (0.95, 0.90),
+                           "EMAIL_ADDRESS": (0.95, 0.90), "US_SSN": (0.95, 0.90),
+                           "PERSON": (0.55, 0.55)},
+    "crm_notes": {"PHONE_NUMBER": (0.95, 0.90), "CREDIT_CARD": (0.95, 0.90),
+                  "EMAIL_ADDRESS": (0.95, 0.90), "US_SSN": (0.80, 0.90),
+                  "PERSON": (0.50, 0.90)},
+}
+
+
+@pytest.mark.parametrize("source", FLOORS)
+def test_a_fixed_sample_of_each_independent_source_keeps_its_figures(pii_engine,  # noqa: ANN001
+                                                                    source: str) -> None:
+    docs = split(SOURCES[source](), "held_out")[:150]
+    scores = score(docs, ours_predict(pii_engine))
+    for entity, (recall, precision) in FLOORS[source].items():
+        s = scores[entity]
+        assert s.gold, entity
+        assert s.recall >= recall and s.precision >= precision, (
+            f"{source} {entity}: recall {s.recall:.3f} precision {s.precision:.3f}")
+
+
+LOOKALIKES = ("order {order}", "reorder {order} today", "{po} approved", "po {po_bare}",
+              "sku {sku}", "SKU {sku_bare} arrived damaged", "ticket {ticket}",
+              "tracking no. {tracking}", "tracking {tracking} shows delivered",
+              "ups {ups} lost", "total {amount}", "charged {amount} on {date}",
+              "gate code {gate}, suite {qty}", "invoice {invoice}", "qty {qty} boxes",
+              "order number {order} and tracking {tracking}")
+PERSONAL = {"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "US_BANK_NUMBER", "US_DRIVER_LICENSE",
+            "US_PASSPORT", "US_ITIN", "IBAN_CODE", "UK_NHS", "UK_NINO", "EMAIL_ADDRESS"}
+
+
+def test_order_ticket_sku_po_and_tracking_numbers_amounts_dates_and_gate_codes_are_not_pii(
+        pii_engine) -> None:  # noqa: ANN001
+    rng = random.Random(19)  # noqa: S311
+    texts = []
+    for _ in range(40):
+        look = _lookalike(rng)
+        look["po_bare"], look["sku_bare"] = look["po"][3:], look["sku"][4:]
+        texts += [template.format(**look) for template in LOOKALIKES]
+    for text, entities in zip(texts, pii_engine.analyze_batch(texts), strict=True):
+        reported = [(e.type, text[e.start:e.end]) for e in entities if e.type in PERSONAL]
+        assert not reported, text
+
+
+@pytest.mark.parametrize(("text", "entity", "value"), [
+    ("ssn on file 536-90-4399 verified", "US_SSN", "536-90-4399"),
+    ("her ITIN is 912-70-1234 for the tax form", "US_ITIN", "912-70-1234"),
+    ("passport number 912345678 seen at the desk", "US_PASSPORT", "912345678"),
+    ("driver license D1234567 checked", "US_DRIVER_LICENSE", "D1234567"),
+    ("refund to bank account 0012345678 please", "US_BANK_NUMBER", "0012345678"),
+])
+def test_each_kept_us_identifier_is_found_beside_its_context_word(pii_engine, text,  # noqa: ANN001
+                                                                 entity, value) -> None:
+    found = {(e.type, text[e.start:e.end]) for e in pii_engine.analyze(text)}
+    assert (entity, value) in found
+
+
+@pytest.mark.parametrize("text", ["ssn on file 000-12-3456", "ssn 666-12-3456",
+                                  "ssn 123-00-4567", "ssn 123-45-0000", "ssn 111-11-1111"])
+def test_an_impossible_ssn_is_not_reported(pii_engine, text: str) -> None:  # noqa: ANN001
+    assert "US_SSN" not in {e.type for e in pii_engine.analyze(text)}
