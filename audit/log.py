@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -28,6 +28,7 @@ from typing import IO, Any
 from sqlalchemy import (
     BigInteger,
     Delete,
+    String,
     and_,
     any_,
     bindparam,
@@ -37,6 +38,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -44,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from audit import rawsql
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerificationError, verify_note
+from audit.columns import first_mismatch, fragments, rows_match, time_text
 from audit.events import AuditEvent, canonical_bytes, format_time, new_event_id, parse_leaf
 from audit.models import (
     audit_checkpoints,
@@ -137,7 +140,8 @@ class AuditLog:
         carry a personal value; nothing is written then."""
         event.validate()
         event_id = new_event_id()
-        recorded_at = now or datetime.now(UTC)
+        # In UTC, as the bytes write it: verify compares the column with the bytes.
+        recorded_at = datetime.now(UTC) if now is None else now.astimezone(UTC)
         data = canonical_bytes(event.to_document(event_id, recorded_at))
         _insert(session, [(event_id, recorded_at, event.actor.id, event.action,
                            event.target.subject_id, data)])
@@ -151,7 +155,7 @@ class AuditLog:
         events = list(events)
         for event in events:
             event.validate()
-        recorded_at = now or datetime.now(UTC)
+        recorded_at = datetime.now(UTC) if now is None else now.astimezone(UTC)
         rows: list[EntryRow] = []
         for event in events:
             event_id = new_event_id()
@@ -473,6 +477,9 @@ class AuditLog:
                 next_size += 1
             roots.update(stream.add(leaves, sizes[first:next_size]))
 
+        def columns(positions: list[int]) -> dict[int, tuple[Any, ...]]:
+            return self._column_values(session, positions)
+
         count, lowest, highest = session.execute(
             select(func.count(), func.min(audit_sequence.c.leaf_index),
                    func.max(audit_sequence.c.leaf_index))
@@ -488,9 +495,9 @@ class AuditLog:
                     leaves: list[bytes] | None = [sha256(b"\x00" + r[1]).digest() for r in rows]
                 except TypeError:  # an entry row is missing (NULL data): diagnose below
                     leaves = None
-                if leaves is None or leaves != [r[0] for r in rows]:
-                    numbered = [(start + i, r[0], r[1]) for i, r in enumerate(rows)]
-                    leaves, _ = _diagnose(numbered, start, problems)
+                if leaves is None or leaves != [r[0] for r in rows] or not rows_match(rows):
+                    numbered = [(start + i, *r) for i, r in enumerate(rows)]
+                    leaves, _ = _diagnose(numbered, start, problems, columns)
                 feed(leaves)
                 start += len(rows)
         elif count:
@@ -498,7 +505,7 @@ class AuditLog:
             pending: list[bytes] = []
             expected = 0
             for rows in self._leaf_rows(session, chunk_size):
-                leaves, expected = _diagnose(rows, expected, problems)
+                leaves, expected = _diagnose(rows, expected, problems, columns)
                 pending.extend(leaves)
                 while len(pending) >= chunk_size:
                     feed(pending[:chunk_size])
@@ -521,17 +528,36 @@ class AuditLog:
             return
         # Streamed (a server-side cursor where the dialect has one). The option is set on the
         # statement: on the connection it would stick and send later INSERTs through it.
+        e = audit_entries.c
         query = (
-            select(audit_sequence.c.leaf_index, audit_sequence.c.leaf_hash, audit_entries.c.data)
-            .outerjoin(audit_entries, audit_entries.c.id == audit_sequence.c.entry_id)
+            select(audit_sequence.c.leaf_index, audit_sequence.c.leaf_hash, e.data,
+                   e.action, e.actor_id, e.event_id, e.subject_id, e.recorded_at)
+            .outerjoin(audit_entries, e.id == audit_sequence.c.entry_id)
             .order_by(audit_sequence.c.leaf_index)
             .execution_options(yield_per=size)
         )
         if prefix is not None:
             query = query.where(audit_sequence.c.leaf_index < prefix)
         for partition in connection.execute(query).partitions(size):
-            rows = [(int(i), _bytes(h), _bytes(d)) for i, h, d in partition]
+            rows = [(int(r[0]), _bytes(r[1]), _bytes(r[2]),
+                     *((None,) * 3 if r[2] is None
+                       else fragments(r[3], r[4], r[5], r[6], time_text(r[7]))))
+                    for r in partition]
             yield rows if prefix is None else [r[1:] for r in rows]
+
+    @staticmethod
+    def _column_values(session: Session, positions: list[int]) -> dict[int, tuple[Any, ...]]:
+        """The copied-out columns (``columns.COLUMNS``) of the entries at ``positions``, as
+        stored: read only for a chunk that failed the byte checks, to name the column."""
+        e = audit_entries.c
+        # recorded_at as stored (SQLite: its text), so a doctored value is named, not parsed.
+        query = (
+            select(audit_sequence.c.leaf_index, e.action, e.actor_id, e.event_id, e.subject_id,
+                   type_coerce(e.recorded_at, String()))
+            .join(audit_entries, e.id == audit_sequence.c.entry_id)
+            .where(audit_sequence.c.leaf_index.in_(positions))
+        )
+        return {int(row[0]): tuple(row[1:]) for row in session.execute(query)}
 
     # -- exporting ---------------------------------------------------------------------
     def export(self, session: Session, out: IO[str]) -> int:
@@ -602,14 +628,25 @@ def _bytes(value: Any) -> bytes | None:
     return None if value is None else bytes(value)
 
 
-def _diagnose(rows: Sequence[Any], expected: int, problems: list[str]) -> tuple[list[bytes], int]:
-    """The slow path of verify: walk rows one by one and name every problem by position.
+def _diagnose(
+    rows: Sequence[Any],
+    expected: int,
+    problems: list[str],
+    columns: Callable[[list[int]], dict[int, tuple[Any, ...]]],
+) -> tuple[list[bytes], int]:
+    """The slow path of verify: walk rows ``(index, leaf hash, data, head, id part, tail)``
+    one by one and name every problem by position.
 
-    Returns the leaves to build the tree from (the recomputed hash, or the stored one where
-    the event row is gone) and the position expected next.
+    An entry whose bytes hash right but fail the byte checks of its copied-out columns is
+    parsed, and the first column that differs from it is named (``columns`` fetches the
+    stored values of those positions only). Returns the leaves to build the tree from (the
+    recomputed hash, or the stored one where the event row is gone) and the position
+    expected next.
     """
     leaves: list[bytes] = []
-    for index, stored, data in rows:
+    suspects: list[tuple[int, bytes]] = []
+    for row in rows:
+        index, stored, data = row[0], row[1], row[2]
         if index != expected:
             if index > expected:
                 problems.append(f"positions {expected}-{index - 1}: missing from the log")
@@ -624,6 +661,19 @@ def _diagnose(rows: Sequence[Any], expected: int, problems: list[str]) -> tuple[
             computed = leaf_hash(bytes(data))
             if computed != stored:
                 problems.append(f"position {index}: event bytes do not match the leaf hash")
+            elif not rows_match([row], first=2):
+                suspects.append((index, bytes(data)))
+                problems.append("")  # filled in below, keeping the problems in position order
             leaves.append(computed)
         expected += 1
+    if suspects:
+        stored_columns = columns([index for index, _ in suspects])
+        slots = [i for i, problem in enumerate(problems) if problem == ""]
+        for slot, (index, data) in zip(slots, suspects, strict=True):
+            column = first_mismatch(parse_leaf(data), stored_columns.get(index, (None,) * 5))
+            problems[slot] = (
+                "" if column is None
+                else f"position {index}: column {column} differs from the event bytes"
+            )
+        problems[:] = [problem for problem in problems if problem]
     return leaves, expected

@@ -20,21 +20,23 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from audit.columns import fragment_sql
 from audit.models import audit_entries
 
 EntryRow = tuple[str, Any, str, str, str | None, bytes]
 """(event_id, recorded_at, actor_id, action, subject_id, canonical bytes)."""
 
 # Every position in order with the bytes it must hash to (NULL if the entry row is gone: the
-# outer join keeps the position so that verify can name it).
+# outer join keeps the position so that verify can name it), then the fragments of the
+# copied-out columns that the bytes must hold (``columns.fragment_sql``).
 ROWS_SQL = (
-    "SELECT s.leaf_index, s.leaf_hash, e.data FROM audit_sequence s "
+    "SELECT s.leaf_index, s.leaf_hash, e.data, {fragments} FROM audit_sequence s "
     "LEFT OUTER JOIN audit_entries e ON e.id = s.entry_id ORDER BY s.leaf_index"
 )
 # The same for a log known to hold exactly positions 0 .. n-1, without the position: one
 # Python int fewer per row, which is a tenth of the cost of reading a row.
 PREFIX_SQL = (
-    "SELECT s.leaf_hash, e.data FROM audit_sequence s "
+    "SELECT s.leaf_hash, e.data, {fragments} FROM audit_sequence s "
     "LEFT OUTER JOIN audit_entries e ON e.id = s.entry_id "
     "WHERE s.leaf_index < {n} ORDER BY s.leaf_index"
 )
@@ -53,6 +55,9 @@ class Driver:
             audit_entries.c.recorded_at.type.dialect_impl(dialect).bind_processor(dialect)
         )
         self.convert_time: Callable[[Any], Any] = processor or (lambda value: value)
+        fragments = fragment_sql(self.name)
+        self.rows_sql = ROWS_SQL.format(fragments=fragments)
+        self.prefix_sql = PREFIX_SQL.replace("{fragments}", fragments)
         if self.name == "postgresql":
             # One round trip for both rows: the queue row takes the id the entry got.
             self.insert_sql = (
@@ -91,9 +96,10 @@ class Driver:
             cursor.close()
 
     def leaf_rows(self, raw: Any, size: int, prefix: int | None = None) -> Iterator[list[Any]]:
-        """``(leaf_index, leaf_hash, data)`` rows in position order, ``size`` at a time (only
-        the last list is shorter); with ``prefix``, ``(leaf_hash, data)`` of the positions
-        below it. PostgreSQL streams them through a server-side cursor."""
+        """``(leaf_index, leaf_hash, data, head, id part, tail)`` rows in position order,
+        ``size`` at a time (only the last list is shorter); with ``prefix``, the same without
+        ``leaf_index``, of the positions below it. PostgreSQL streams them through a
+        server-side cursor."""
         if self.name == "postgresql":
             cursor = raw.cursor(name=f"audit_verify_{next(_verify_cursors)}")
         else:
@@ -101,7 +107,8 @@ class Driver:
         try:
             # prefix is an int: formatting it in leaves no room for injection, and spares
             # the two drivers' different parameter styles.
-            cursor.execute(ROWS_SQL if prefix is None else PREFIX_SQL.format(n=int(prefix)))
+            cursor.execute(self.rows_sql if prefix is None
+                           else self.prefix_sql.replace("{n}", str(int(prefix))))
             while True:
                 rows = cursor.fetchmany(size)
                 while rows and len(rows) < size:  # a driver may hand out fewer: top up

@@ -70,6 +70,25 @@ def test_audit_verify_fails_and_names_the_position_of_an_edited_event(
     assert out[-1].startswith("FAILED: ")
 
 
+def test_audit_verify_fails_and_names_the_position_of_an_edited_filter_column(
+    cli_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Moving an event to another actor in the copied-out column hides it from
+    `?actor=` while its bytes still hash right: verify must say so."""
+    assert main(["audit", "verify"]) == 0
+    with closing(sqlite3.connect(cli_db)) as raw, raw:
+        raw.execute("UPDATE audit_entries SET actor_id = 'someone-else' WHERE id = "
+                    "(SELECT entry_id FROM audit_sequence WHERE leaf_index = 0)")
+    capsys.readouterr()
+
+    assert main(["audit", "verify"]) == 1
+
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("PROBLEM: ")] == [
+        "PROBLEM: position 0: column actor_id differs from the event bytes"]
+    assert out[-1] == "FAILED: 1 problem(s)"
+
+
 def test_audit_export_writes_json_lines_and_a_verifiable_checkpoint(
     cli_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
