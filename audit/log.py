@@ -28,7 +28,6 @@ from typing import IO, Any
 from sqlalchemy import (
     BigInteger,
     Delete,
-    String,
     and_,
     any_,
     bindparam,
@@ -38,7 +37,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -46,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from audit import rawsql
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerificationError, verify_note
-from audit.columns import first_mismatch, fragments, rows_match, time_text
+from audit.columns import check_rows, first_mismatch, index_matches, time_text
 from audit.events import AuditEvent, canonical_bytes, format_time, new_event_id, parse_leaf
 from audit.models import (
     audit_checkpoints,
@@ -55,6 +53,7 @@ from audit.models import (
     audit_nodes,
     audit_queue,
     audit_sequence,
+    audit_subjects,
 )
 from audit.rawsql import EntryRow
 from audit.tree import (
@@ -79,6 +78,7 @@ _ENTRY_KEYS = ("event_id", "recorded_at", "actor_id", "action", "subject_id", "d
 #: has 2 MiB of L2 a core). Reading the 1M-event bench log in chunks of 16384 took about
 #: 20% longer than in chunks of 1024 or 2048: the rows had left the cache before use.
 VERIFY_CHUNK = 1 << 10
+_INDEX_PROBLEM = "subject index differs from the event bytes"
 
 
 class AuditError(Exception):
@@ -144,7 +144,8 @@ class AuditLog:
         recorded_at = datetime.now(UTC) if now is None else now.astimezone(UTC)
         data = canonical_bytes(event.to_document(event_id, recorded_at))
         _insert(session, [(event_id, recorded_at, event.actor.id, event.action,
-                           event.target.subject_id, data)])
+                           event.target.subject_id, data)],
+                [event.indexed_subjects()] if event.subjects else ())
         return event_id
 
     def record_many(
@@ -163,7 +164,9 @@ class AuditLog:
             rows.append((event_id, recorded_at, event.actor.id, event.action,
                          event.target.subject_id, data))
         if rows:
-            _insert(session, rows)
+            indexed = any(event.subjects for event in events)
+            _insert(session, rows,
+                    [event.indexed_subjects() for event in events] if indexed else ())
         return [row[0] for row in rows]
 
     # -- integrating -------------------------------------------------------------------
@@ -385,7 +388,12 @@ class AuditLog:
             else:
                 query = query.where(audit_entries.c.action == action)
         if subject_id is not None:
-            query = query.where(audit_entries.c.subject_id == subject_id)
+            # The event's own subject, or one of those its request returned (a list).
+            query = query.where(or_(
+                audit_entries.c.subject_id == subject_id,
+                audit_entries.c.id.in_(select(audit_subjects.c.entry_id)
+                                       .where(audit_subjects.c.subject_id == subject_id)),
+            ))
         if since is not None:
             query = query.where(audit_entries.c.recorded_at >= since)
         if until is not None:
@@ -477,8 +485,10 @@ class AuditLog:
                 next_size += 1
             roots.update(stream.add(leaves, sizes[first:next_size]))
 
-        def columns(positions: list[int]) -> dict[int, tuple[Any, ...]]:
-            return self._column_values(session, positions)
+        def index_of(positions: list[int]) -> dict[int, list[str]]:
+            return self._indexed_subjects(session, positions)
+
+        checked = [0]  # subject index rows compared with their event's bytes so far
 
         count, lowest, highest = session.execute(
             select(func.count(), func.min(audit_sequence.c.leaf_index),
@@ -495,9 +505,22 @@ class AuditLog:
                     leaves: list[bytes] | None = [sha256(b"\x00" + r[1]).digest() for r in rows]
                 except TypeError:  # an entry row is missing (NULL data): diagnose below
                     leaves = None
-                if leaves is None or leaves != [r[0] for r in rows] or not rows_match(rows):
+                viewed: list[tuple[int, str]] = []
+                if leaves is None or leaves != [r[0] for r in rows]:
+                    ok = False
+                else:  # the copied-out columns, against the bytes
+                    ok, viewed = check_rows(rows)
+                if not ok:
                     numbered = [(start + i, *r) for i, r in enumerate(rows)]
-                    leaves, _ = _diagnose(numbered, start, problems, columns)
+                    leaves, _ = _diagnose(numbered, start, problems, index_of, checked)
+                elif viewed:  # list events: their subject index, against the bytes
+                    found = index_of([start + i for i, _ in viewed])
+                    for i, text in viewed:
+                        ids = found.get(start + i, [])
+                        checked[0] += len(ids)
+                        if not ids or not index_matches(text, rows[i][6], rows[i][5], ids):
+                            problems.append(f"position {start + i}: {_INDEX_PROBLEM}")
+                assert leaves is not None
                 feed(leaves)
                 start += len(rows)
         elif count:
@@ -505,13 +528,16 @@ class AuditLog:
             pending: list[bytes] = []
             expected = 0
             for rows in self._leaf_rows(session, chunk_size):
-                leaves, expected = _diagnose(rows, expected, problems, columns)
+                leaves, expected = _diagnose(rows, expected, problems, index_of, checked)
                 pending.extend(leaves)
                 while len(pending) >= chunk_size:
                     feed(pending[:chunk_size])
                     del pending[:chunk_size]
             if pending:
                 feed(pending)
+        if count:
+            self._index_rows_of_other_events(session, count if lowest == 0 else None,
+                                             checked[0], problems)
         report.tree_size = stream.size
         report.root_hash = stream.root()
         return roots
@@ -539,25 +565,48 @@ class AuditLog:
         if prefix is not None:
             query = query.where(audit_sequence.c.leaf_index < prefix)
         for partition in connection.execute(query).partitions(size):
-            rows = [(int(r[0]), _bytes(r[1]), _bytes(r[2]),
-                     *((None,) * 3 if r[2] is None
-                       else fragments(r[3], r[4], r[5], r[6], time_text(r[7]))))
-                    for r in partition]
+            rows = [(int(r[0]), _bytes(r[1]), _bytes(r[2]), *r[3:7],
+                     None if r[7] is None else time_text(r[7])) for r in partition]
             yield rows if prefix is None else [r[1:] for r in rows]
 
     @staticmethod
-    def _column_values(session: Session, positions: list[int]) -> dict[int, tuple[Any, ...]]:
-        """The copied-out columns (``columns.COLUMNS``) of the entries at ``positions``, as
-        stored: read only for a chunk that failed the byte checks, to name the column."""
-        e = audit_entries.c
-        # recorded_at as stored (SQLite: its text), so a doctored value is named, not parsed.
-        query = (
-            select(audit_sequence.c.leaf_index, e.action, e.actor_id, e.event_id, e.subject_id,
-                   type_coerce(e.recorded_at, String()))
-            .join(audit_entries, e.id == audit_sequence.c.entry_id)
+    def _indexed_subjects(session: Session, positions: list[int]) -> dict[int, list[str]]:
+        """The subject index rows of the events at ``positions``: read only for list events
+        and for chunks that failed the checks."""
+        found: dict[int, list[str]] = {}
+        for position, subject in session.execute(
+            select(audit_sequence.c.leaf_index, audit_subjects.c.subject_id)
+            .join(audit_subjects, audit_subjects.c.entry_id == audit_sequence.c.entry_id)
             .where(audit_sequence.c.leaf_index.in_(positions))
+        ):
+            found.setdefault(int(position), []).append(subject)
+        return found
+
+    @staticmethod
+    def _index_rows_of_other_events(
+        session: Session, below: int | None, checked: int, problems: list[str]
+    ) -> None:
+        """Subject index rows verify did not meet with a list event are rows added to an
+        event whose bytes name no subjects: they would make the log say someone was seen
+        who was not. One count (of the index, not the log) tells; only if it differs are
+        those events looked for, and named."""
+        joined = (select(func.count()).select_from(audit_subjects)
+                  .join(audit_sequence, audit_sequence.c.entry_id == audit_subjects.c.entry_id))
+        if below is not None:
+            joined = joined.where(audit_sequence.c.leaf_index < below)
+        if session.scalar(joined) == checked:
+            return
+        query = (
+            select(audit_sequence.c.leaf_index, audit_entries.c.data).distinct()
+            .join(audit_subjects, audit_subjects.c.entry_id == audit_sequence.c.entry_id)
+            .join(audit_entries, audit_entries.c.id == audit_sequence.c.entry_id)
+            .order_by(audit_sequence.c.leaf_index)
         )
-        return {int(row[0]): tuple(row[1:]) for row in session.execute(query)}
+        if below is not None:
+            query = query.where(audit_sequence.c.leaf_index < below)
+        for position, data in session.execute(query):
+            if b',"viewed_subjects":' not in bytes(data):
+                problems.append(f"position {position}: {_INDEX_PROBLEM}")
 
     # -- exporting ---------------------------------------------------------------------
     def export(self, session: Session, out: IO[str]) -> int:
@@ -604,20 +653,27 @@ def _checkpoint(row: Any) -> StoredCheckpoint:
     )
 
 
-def _insert(session: Session, rows: list[EntryRow]) -> None:
-    """Write entries and their queue rows on the connection of the caller's transaction."""
+def _insert(
+    session: Session, rows: list[EntryRow], subjects: Sequence[Sequence[str]] = ()
+) -> None:
+    """Write entries, their queue rows and their subject index rows (``subjects[i]`` for
+    ``rows[i]``, if given) on the connection of the caller's transaction."""
     connection = session.connection()  # begins the transaction (or savepoint) if need be
     raw = rawsql.for_connection(connection)
     if raw is not None:
         driver, dbapi_connection = raw
         convert = driver.convert_time
-        driver.insert(dbapi_connection, [(r[0], convert(r[1]), *r[2:]) for r in rows])
+        driver.insert(dbapi_connection, [(r[0], convert(r[1]), *r[2:]) for r in rows],
+                      subjects)
         return
-    for row in rows:
+    for i, row in enumerate(rows):
         params = dict(zip(_ENTRY_KEYS, row, strict=True))
         key = connection.execute(_INSERT_ENTRY, params).inserted_primary_key
         assert key is not None  # an INSERT of one row always has one
         connection.execute(_INSERT_QUEUE, {"entry_id": key[0]})
+        if subjects and subjects[i]:
+            connection.execute(insert(audit_subjects),
+                               [{"entry_id": key[0], "subject_id": s} for s in subjects[i]])
 
 
 def _no_nodes(level: int, index: int) -> bytes:
@@ -632,19 +688,20 @@ def _diagnose(
     rows: Sequence[Any],
     expected: int,
     problems: list[str],
-    columns: Callable[[list[int]], dict[int, tuple[Any, ...]]],
+    index_of: Callable[[list[int]], dict[int, list[str]]],
+    checked: list[int],
 ) -> tuple[list[bytes], int]:
-    """The slow path of verify: walk rows ``(index, leaf hash, data, head, id part, tail)``
-    one by one and name every problem by position.
+    """The slow path of verify: walk rows ``(index, leaf hash, data, *columns.COLUMNS)`` one
+    by one and name every problem by position.
 
-    An entry whose bytes hash right but fail the byte checks of its copied-out columns is
-    parsed, and the first column that differs from it is named (``columns`` fetches the
-    stored values of those positions only). Returns the leaves to build the tree from (the
-    recomputed hash, or the stored one where the event row is gone) and the position
-    expected next.
+    An entry whose bytes hash right but fail the checks of its copied-out columns, or that
+    has a subject index, is parsed, and the first column that differs from it (or its
+    index) is named; ``index_of`` fetches the index rows of those positions only, and
+    ``checked[0]`` counts them. Returns the leaves to build the tree from (the recomputed
+    hash, or the stored one where the event row is gone) and the position expected next.
     """
     leaves: list[bytes] = []
-    suspects: list[tuple[int, bytes]] = []
+    suspects: list[tuple[int, bytes, Sequence[Any]]] = []
     for row in rows:
         index, stored, data = row[0], row[1], row[2]
         if index != expected:
@@ -661,19 +718,20 @@ def _diagnose(
             computed = leaf_hash(bytes(data))
             if computed != stored:
                 problems.append(f"position {index}: event bytes do not match the leaf hash")
-            elif not rows_match([row], first=2):
-                suspects.append((index, bytes(data)))
-                problems.append("")  # filled in below, keeping the problems in position order
+            else:
+                ok, viewed = check_rows([row], first=2)
+                if not ok or viewed:
+                    suspects.append((index, bytes(data), row[3:8]))
+                    problems.append("")  # filled in below, keeping the position order
             leaves.append(computed)
         expected += 1
     if suspects:
-        stored_columns = columns([index for index, _ in suspects])
+        indexed = index_of([index for index, _, _ in suspects])
         slots = [i for i, problem in enumerate(problems) if problem == ""]
-        for slot, (index, data) in zip(slots, suspects, strict=True):
-            column = first_mismatch(parse_leaf(data), stored_columns.get(index, (None,) * 5))
-            problems[slot] = (
-                "" if column is None
-                else f"position {index}: column {column} differs from the event bytes"
-            )
+        for slot, (index, data, values) in zip(slots, suspects, strict=True):
+            ids = indexed.get(index, [])
+            checked[0] += len(ids)
+            found = first_mismatch(parse_leaf(data), values, ids)
+            problems[slot] = "" if found is None else f"position {index}: {found}"
         problems[:] = [problem for problem in problems if problem]
     return leaves, expected
