@@ -27,13 +27,16 @@ from typing import IO, Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Delete,
+    LargeBinary,
     and_,
     any_,
     bindparam,
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -371,9 +374,15 @@ class AuditLog:
         subject_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        purpose: str | None = None,
+        outcome: str | None = None,
+        collection: str | None = None,
         after_index: int | None = None,
         limit: int = 50,
     ) -> list[LoggedEvent]:
+        """Integrated events in log order. ``purpose``, ``outcome`` and ``collection`` (of
+        the target) are not copied out of the bytes: they are matched in the bytes, as the
+        canonical form writes them, so they need no check of their own in verify."""
         query = (
             select(audit_sequence.c.leaf_index, audit_entries.c.data)
             .join(audit_entries, audit_entries.c.id == audit_sequence.c.entry_id)
@@ -398,9 +407,21 @@ class AuditLog:
             query = query.where(audit_entries.c.recorded_at >= since)
         if until is not None:
             query = query.where(audit_entries.c.recorded_at < until)
+        for fragment in _byte_filters(purpose, outcome, collection):
+            query = query.where(_holds(session, fragment))
         if after_index is not None:
             query = query.where(audit_sequence.c.leaf_index > after_index)
         return [LoggedEvent(index=int(i), leaf=bytes(d)) for i, d in session.execute(query)]
+
+    def checkpoints(
+        self, session: Session, *, after_size: int | None = None, limit: int = 50
+    ) -> list[StoredCheckpoint]:
+        """The signed checkpoints, oldest first: the history an auditor compares with the
+        notes they kept."""
+        query = select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size).limit(limit)
+        if after_size is not None:
+            query = query.where(audit_checkpoints.c.tree_size > after_size)
+        return [_checkpoint(row) for row in session.execute(query)]
 
     # -- verifying ---------------------------------------------------------------------
     def verify(
@@ -651,6 +672,30 @@ def _checkpoint(row: Any) -> StoredCheckpoint:
         key_name=m["key_name"],
         note=m["note"],
     )
+
+
+def _byte_filters(
+    purpose: str | None, outcome: str | None, collection: str | None
+) -> list[bytes]:
+    """What the canonical bytes of a matching event hold. Each is exact: ``purpose`` and
+    ``outcome`` are top-level keys (details has ``purposes``, never ``purpose``), the target's
+    collection is its first key, and no value the log accepts holds a quote, so the closing
+    quote ends the value."""
+    found = []
+    for key, value in (("purpose", purpose), ("outcome", outcome)):
+        if value is not None:
+            found.append(f'"{key}":{json.dumps(value)},'.encode())
+    if collection is not None:
+        found.append(f'"target":{{"collection":{json.dumps(collection)}'.encode())
+    return found
+
+
+def _holds(session: Session, fragment: bytes) -> ColumnElement[bool]:
+    """``audit_entries.data`` contains ``fragment``, in the dialect's own terms."""
+    data = audit_entries.c.data
+    if session.get_bind().dialect.name == "postgresql":
+        return func.position(literal(fragment, LargeBinary()).op("IN")(data)) > 0
+    return func.instr(data, literal(fragment, LargeBinary())) > 0
 
 
 def _insert(
