@@ -16,7 +16,9 @@ from api.auth import requires
 from api.context import db, runtime
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.audit import (
+    CheckpointPageSchema,
     CheckpointSchema,
+    CheckpointsQuery,
     ConsistencyQuery,
     ConsistencySchema,
     EventPageSchema,
@@ -93,6 +95,28 @@ class LatestCheckpoint(MethodView):
         cp = runtime().audit.latest_checkpoint(db())
         assert cp is not None  # integrate(checkpoint=True) always leaves one
         return checkpoint_body(cp)
+
+
+@blp.route("/checkpoints")
+class Checkpoints(MethodView):
+    @requires(Permission.AUDIT_READ, AuditAction.AUDIT_CHECKPOINT_READ)
+    @blp.arguments(CheckpointsQuery, location="query")
+    @blp.response(200, CheckpointPageSchema)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Every signed checkpoint, oldest first: compare them with the notes you kept, and
+        ask for consistency proofs between any two."""
+        _integrate(checkpoint=True)
+        limit = query["limit"]
+        after = decode_cursor(query["cursor"], int, scope="audit/checkpoints")
+        if query.get("after_size") is not None:
+            after = max(after if after is not None else -1, query["after_size"])
+        found = runtime().audit.checkpoints(db(), after_size=after, limit=limit + 1)
+        page = found[:limit]
+        return {
+            "items": [checkpoint_body(cp) for cp in page],
+            "next_cursor": (encode_cursor(page[-1].tree_size, scope="audit/checkpoints")
+                            if len(found) > limit else None),
+        }
 
 
 @blp.route("/proofs/inclusion")

@@ -128,7 +128,7 @@ def parse_verifier_key(vkey: str) -> tuple[str, bytes]:
     The embedded key id is recomputed and must match, which catches
     copy-and-paste damage before it turns into confusing verification errors.
     """
-    parts = vkey.split("+")
+    parts = vkey.split("+", 2)  # the name has no '+'; the base64 key may ('+' is a digit)
     if len(parts) != 3:
         raise ValueError("verifier key must look like <name>+<hex id>+<base64 key>")
     name, id_hex, key_b64 = parts

@@ -13,10 +13,11 @@ For this subset of JSON that is exactly RFC 8785 (JCS), so any JCS library repro
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -181,6 +182,10 @@ class AuditEvent:
     policy_version: str | None = None
     request_id: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    #: The subjects whose records the request returned (a list read). The ids go to the
+    #: log's subject index (``audit_subjects``); the bytes carry their count and digest
+    #: (``viewed_subjects``), which is what makes the index verifiable.
+    subjects: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Refuse anything that could be a personal value; the message names the key only.
@@ -207,6 +212,11 @@ class AuditEvent:
         ):
             if value is not None and not shape(value):
                 raise _unsafe(name)
+        subjects = self.subjects
+        if not isinstance(subjects, tuple | list) or len(subjects) > MAX_SUBJECTS or not all(
+            map(_ident, subjects)
+        ):
+            raise _unsafe("subjects")
         details = self.details
         for key in details:
             if key not in DETAIL_KEYS:
@@ -241,7 +251,30 @@ class AuditEvent:
             doc["details"] = {
                 k: list(v) if isinstance(v, tuple) else v for k, v in self.details.items()
             }
+        if self.subjects:
+            doc["viewed_subjects"] = viewed_subjects(self.subjects)
         return doc
+
+    def indexed_subjects(self) -> list[str]:
+        """The rows of the subject index: each subject once, sorted."""
+        return sorted(set(self.subjects))
+
+
+#: At most this many subjects in one event's index (a list page holds at most 500 records).
+MAX_SUBJECTS = 1000
+
+
+def viewed_subjects(subject_ids: Iterable[str]) -> dict[str, Any]:
+    """What an event's bytes say about its subject index: ``count`` distinct ids and their
+    ``sha256``, the hex SHA-256 of the ids sorted, each followed by a newline (so
+    ``sort -u ids.txt | sha256sum`` reproduces it).
+
+    The key sorts after ``v``, so it is the last of the canonical bytes: verify's check of
+    an event without one stays a single ``endswith`` (``columns.py``).
+    """
+    ids = sorted(set(subject_ids))
+    return {"count": len(ids),
+            "sha256": hashlib.sha256("".join(f"{s}\n" for s in ids).encode()).hexdigest()}
 
 
 def _unsafe(name: str) -> UnsafeAuditEvent:

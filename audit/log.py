@@ -20,20 +20,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Delete,
+    LargeBinary,
     and_,
     any_,
     bindparam,
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -44,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from audit import rawsql
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerificationError, verify_note
+from audit.columns import check_rows, first_mismatch, index_matches, time_text
 from audit.events import AuditEvent, canonical_bytes, format_time, new_event_id, parse_leaf
 from audit.models import (
     audit_checkpoints,
@@ -52,6 +56,7 @@ from audit.models import (
     audit_nodes,
     audit_queue,
     audit_sequence,
+    audit_subjects,
 )
 from audit.rawsql import EntryRow
 from audit.tree import (
@@ -76,6 +81,7 @@ _ENTRY_KEYS = ("event_id", "recorded_at", "actor_id", "action", "subject_id", "d
 #: has 2 MiB of L2 a core). Reading the 1M-event bench log in chunks of 16384 took about
 #: 20% longer than in chunks of 1024 or 2048: the rows had left the cache before use.
 VERIFY_CHUNK = 1 << 10
+_INDEX_PROBLEM = "subject index differs from the event bytes"
 
 
 class AuditError(Exception):
@@ -137,10 +143,12 @@ class AuditLog:
         carry a personal value; nothing is written then."""
         event.validate()
         event_id = new_event_id()
-        recorded_at = now or datetime.now(UTC)
+        # In UTC, as the bytes write it: verify compares the column with the bytes.
+        recorded_at = datetime.now(UTC) if now is None else now.astimezone(UTC)
         data = canonical_bytes(event.to_document(event_id, recorded_at))
         _insert(session, [(event_id, recorded_at, event.actor.id, event.action,
-                           event.target.subject_id, data)])
+                           event.target.subject_id, data)],
+                [event.indexed_subjects()] if event.subjects else ())
         return event_id
 
     def record_many(
@@ -151,7 +159,7 @@ class AuditLog:
         events = list(events)
         for event in events:
             event.validate()
-        recorded_at = now or datetime.now(UTC)
+        recorded_at = datetime.now(UTC) if now is None else now.astimezone(UTC)
         rows: list[EntryRow] = []
         for event in events:
             event_id = new_event_id()
@@ -159,7 +167,9 @@ class AuditLog:
             rows.append((event_id, recorded_at, event.actor.id, event.action,
                          event.target.subject_id, data))
         if rows:
-            _insert(session, rows)
+            indexed = any(event.subjects for event in events)
+            _insert(session, rows,
+                    [event.indexed_subjects() for event in events] if indexed else ())
         return [row[0] for row in rows]
 
     # -- integrating -------------------------------------------------------------------
@@ -364,9 +374,15 @@ class AuditLog:
         subject_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        purpose: str | None = None,
+        outcome: str | None = None,
+        collection: str | None = None,
         after_index: int | None = None,
         limit: int = 50,
     ) -> list[LoggedEvent]:
+        """Integrated events in log order. ``purpose``, ``outcome`` and ``collection`` (of
+        the target) are not copied out of the bytes: they are matched in the bytes, as the
+        canonical form writes them, so they need no check of their own in verify."""
         query = (
             select(audit_sequence.c.leaf_index, audit_entries.c.data)
             .join(audit_entries, audit_entries.c.id == audit_sequence.c.entry_id)
@@ -381,14 +397,31 @@ class AuditLog:
             else:
                 query = query.where(audit_entries.c.action == action)
         if subject_id is not None:
-            query = query.where(audit_entries.c.subject_id == subject_id)
+            # The event's own subject, or one of those its request returned (a list).
+            query = query.where(or_(
+                audit_entries.c.subject_id == subject_id,
+                audit_entries.c.id.in_(select(audit_subjects.c.entry_id)
+                                       .where(audit_subjects.c.subject_id == subject_id)),
+            ))
         if since is not None:
             query = query.where(audit_entries.c.recorded_at >= since)
         if until is not None:
             query = query.where(audit_entries.c.recorded_at < until)
+        for fragment in _byte_filters(purpose, outcome, collection):
+            query = query.where(_holds(session, fragment))
         if after_index is not None:
             query = query.where(audit_sequence.c.leaf_index > after_index)
         return [LoggedEvent(index=int(i), leaf=bytes(d)) for i, d in session.execute(query)]
+
+    def checkpoints(
+        self, session: Session, *, after_size: int | None = None, limit: int = 50
+    ) -> list[StoredCheckpoint]:
+        """The signed checkpoints, oldest first: the history an auditor compares with the
+        notes they kept."""
+        query = select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size).limit(limit)
+        if after_size is not None:
+            query = query.where(audit_checkpoints.c.tree_size > after_size)
+        return [_checkpoint(row) for row in session.execute(query)]
 
     # -- verifying ---------------------------------------------------------------------
     def verify(
@@ -473,6 +506,11 @@ class AuditLog:
                 next_size += 1
             roots.update(stream.add(leaves, sizes[first:next_size]))
 
+        def index_of(positions: list[int]) -> dict[int, list[str]]:
+            return self._indexed_subjects(session, positions)
+
+        checked = [0]  # subject index rows compared with their event's bytes so far
+
         count, lowest, highest = session.execute(
             select(func.count(), func.min(audit_sequence.c.leaf_index),
                    func.max(audit_sequence.c.leaf_index))
@@ -488,9 +526,22 @@ class AuditLog:
                     leaves: list[bytes] | None = [sha256(b"\x00" + r[1]).digest() for r in rows]
                 except TypeError:  # an entry row is missing (NULL data): diagnose below
                     leaves = None
+                viewed: list[tuple[int, str]] = []
                 if leaves is None or leaves != [r[0] for r in rows]:
-                    numbered = [(start + i, r[0], r[1]) for i, r in enumerate(rows)]
-                    leaves, _ = _diagnose(numbered, start, problems)
+                    ok = False
+                else:  # the copied-out columns, against the bytes
+                    ok, viewed = check_rows(rows)
+                if not ok:
+                    numbered = [(start + i, *r) for i, r in enumerate(rows)]
+                    leaves, _ = _diagnose(numbered, start, problems, index_of, checked)
+                elif viewed:  # list events: their subject index, against the bytes
+                    found = index_of([start + i for i, _ in viewed])
+                    for i, text in viewed:
+                        ids = found.get(start + i, [])
+                        checked[0] += len(ids)
+                        if not ids or not index_matches(text, rows[i][6], rows[i][5], ids):
+                            problems.append(f"position {start + i}: {_INDEX_PROBLEM}")
+                assert leaves is not None
                 feed(leaves)
                 start += len(rows)
         elif count:
@@ -498,13 +549,16 @@ class AuditLog:
             pending: list[bytes] = []
             expected = 0
             for rows in self._leaf_rows(session, chunk_size):
-                leaves, expected = _diagnose(rows, expected, problems)
+                leaves, expected = _diagnose(rows, expected, problems, index_of, checked)
                 pending.extend(leaves)
                 while len(pending) >= chunk_size:
                     feed(pending[:chunk_size])
                     del pending[:chunk_size]
             if pending:
                 feed(pending)
+        if count:
+            self._index_rows_of_other_events(session, count if lowest == 0 else None,
+                                             checked[0], problems)
         report.tree_size = stream.size
         report.root_hash = stream.root()
         return roots
@@ -521,17 +575,59 @@ class AuditLog:
             return
         # Streamed (a server-side cursor where the dialect has one). The option is set on the
         # statement: on the connection it would stick and send later INSERTs through it.
+        e = audit_entries.c
         query = (
-            select(audit_sequence.c.leaf_index, audit_sequence.c.leaf_hash, audit_entries.c.data)
-            .outerjoin(audit_entries, audit_entries.c.id == audit_sequence.c.entry_id)
+            select(audit_sequence.c.leaf_index, audit_sequence.c.leaf_hash, e.data,
+                   e.action, e.actor_id, e.event_id, e.subject_id, e.recorded_at)
+            .outerjoin(audit_entries, e.id == audit_sequence.c.entry_id)
             .order_by(audit_sequence.c.leaf_index)
             .execution_options(yield_per=size)
         )
         if prefix is not None:
             query = query.where(audit_sequence.c.leaf_index < prefix)
         for partition in connection.execute(query).partitions(size):
-            rows = [(int(i), _bytes(h), _bytes(d)) for i, h, d in partition]
+            rows = [(int(r[0]), _bytes(r[1]), _bytes(r[2]), *r[3:7],
+                     None if r[7] is None else time_text(r[7])) for r in partition]
             yield rows if prefix is None else [r[1:] for r in rows]
+
+    @staticmethod
+    def _indexed_subjects(session: Session, positions: list[int]) -> dict[int, list[str]]:
+        """The subject index rows of the events at ``positions``: read only for list events
+        and for chunks that failed the checks."""
+        found: dict[int, list[str]] = {}
+        for position, subject in session.execute(
+            select(audit_sequence.c.leaf_index, audit_subjects.c.subject_id)
+            .join(audit_subjects, audit_subjects.c.entry_id == audit_sequence.c.entry_id)
+            .where(audit_sequence.c.leaf_index.in_(positions))
+        ):
+            found.setdefault(int(position), []).append(subject)
+        return found
+
+    @staticmethod
+    def _index_rows_of_other_events(
+        session: Session, below: int | None, checked: int, problems: list[str]
+    ) -> None:
+        """Subject index rows verify did not meet with a list event are rows added to an
+        event whose bytes name no subjects: they would make the log say someone was seen
+        who was not. One count (of the index, not the log) tells; only if it differs are
+        those events looked for, and named."""
+        joined = (select(func.count()).select_from(audit_subjects)
+                  .join(audit_sequence, audit_sequence.c.entry_id == audit_subjects.c.entry_id))
+        if below is not None:
+            joined = joined.where(audit_sequence.c.leaf_index < below)
+        if session.scalar(joined) == checked:
+            return
+        query = (
+            select(audit_sequence.c.leaf_index, audit_entries.c.data).distinct()
+            .join(audit_subjects, audit_subjects.c.entry_id == audit_sequence.c.entry_id)
+            .join(audit_entries, audit_entries.c.id == audit_sequence.c.entry_id)
+            .order_by(audit_sequence.c.leaf_index)
+        )
+        if below is not None:
+            query = query.where(audit_sequence.c.leaf_index < below)
+        for position, data in session.execute(query):
+            if b',"viewed_subjects":' not in bytes(data):
+                problems.append(f"position {position}: {_INDEX_PROBLEM}")
 
     # -- exporting ---------------------------------------------------------------------
     def export(self, session: Session, out: IO[str]) -> int:
@@ -578,20 +674,51 @@ def _checkpoint(row: Any) -> StoredCheckpoint:
     )
 
 
-def _insert(session: Session, rows: list[EntryRow]) -> None:
-    """Write entries and their queue rows on the connection of the caller's transaction."""
+def _byte_filters(
+    purpose: str | None, outcome: str | None, collection: str | None
+) -> list[bytes]:
+    """What the canonical bytes of a matching event hold. Each is exact: ``purpose`` and
+    ``outcome`` are top-level keys (details has ``purposes``, never ``purpose``), the target's
+    collection is its first key, and no value the log accepts holds a quote, so the closing
+    quote ends the value."""
+    found = []
+    for key, value in (("purpose", purpose), ("outcome", outcome)):
+        if value is not None:
+            found.append(f'"{key}":{json.dumps(value)},'.encode())
+    if collection is not None:
+        found.append(f'"target":{{"collection":{json.dumps(collection)}'.encode())
+    return found
+
+
+def _holds(session: Session, fragment: bytes) -> ColumnElement[bool]:
+    """``audit_entries.data`` contains ``fragment``, in the dialect's own terms."""
+    data = audit_entries.c.data
+    if session.get_bind().dialect.name == "postgresql":
+        return func.position(literal(fragment, LargeBinary()).op("IN")(data)) > 0
+    return func.instr(data, literal(fragment, LargeBinary())) > 0
+
+
+def _insert(
+    session: Session, rows: list[EntryRow], subjects: Sequence[Sequence[str]] = ()
+) -> None:
+    """Write entries, their queue rows and their subject index rows (``subjects[i]`` for
+    ``rows[i]``, if given) on the connection of the caller's transaction."""
     connection = session.connection()  # begins the transaction (or savepoint) if need be
     raw = rawsql.for_connection(connection)
     if raw is not None:
         driver, dbapi_connection = raw
         convert = driver.convert_time
-        driver.insert(dbapi_connection, [(r[0], convert(r[1]), *r[2:]) for r in rows])
+        driver.insert(dbapi_connection, [(r[0], convert(r[1]), *r[2:]) for r in rows],
+                      subjects)
         return
-    for row in rows:
+    for i, row in enumerate(rows):
         params = dict(zip(_ENTRY_KEYS, row, strict=True))
         key = connection.execute(_INSERT_ENTRY, params).inserted_primary_key
         assert key is not None  # an INSERT of one row always has one
         connection.execute(_INSERT_QUEUE, {"entry_id": key[0]})
+        if subjects and subjects[i]:
+            connection.execute(insert(audit_subjects),
+                               [{"entry_id": key[0], "subject_id": s} for s in subjects[i]])
 
 
 def _no_nodes(level: int, index: int) -> bytes:
@@ -602,14 +729,26 @@ def _bytes(value: Any) -> bytes | None:
     return None if value is None else bytes(value)
 
 
-def _diagnose(rows: Sequence[Any], expected: int, problems: list[str]) -> tuple[list[bytes], int]:
-    """The slow path of verify: walk rows one by one and name every problem by position.
+def _diagnose(
+    rows: Sequence[Any],
+    expected: int,
+    problems: list[str],
+    index_of: Callable[[list[int]], dict[int, list[str]]],
+    checked: list[int],
+) -> tuple[list[bytes], int]:
+    """The slow path of verify: walk rows ``(index, leaf hash, data, *columns.COLUMNS)`` one
+    by one and name every problem by position.
 
-    Returns the leaves to build the tree from (the recomputed hash, or the stored one where
-    the event row is gone) and the position expected next.
+    An entry whose bytes hash right but fail the checks of its copied-out columns, or that
+    has a subject index, is parsed, and the first column that differs from it (or its
+    index) is named; ``index_of`` fetches the index rows of those positions only, and
+    ``checked[0]`` counts them. Returns the leaves to build the tree from (the recomputed
+    hash, or the stored one where the event row is gone) and the position expected next.
     """
     leaves: list[bytes] = []
-    for index, stored, data in rows:
+    suspects: list[tuple[int, bytes, Sequence[Any]]] = []
+    for row in rows:
+        index, stored, data = row[0], row[1], row[2]
         if index != expected:
             if index > expected:
                 problems.append(f"positions {expected}-{index - 1}: missing from the log")
@@ -624,6 +763,20 @@ def _diagnose(rows: Sequence[Any], expected: int, problems: list[str]) -> tuple[
             computed = leaf_hash(bytes(data))
             if computed != stored:
                 problems.append(f"position {index}: event bytes do not match the leaf hash")
+            else:
+                ok, viewed = check_rows([row], first=2)
+                if not ok or viewed:
+                    suspects.append((index, bytes(data), row[3:8]))
+                    problems.append("")  # filled in below, keeping the position order
             leaves.append(computed)
         expected += 1
+    if suspects:
+        indexed = index_of([index for index, _, _ in suspects])
+        slots = [i for i, problem in enumerate(problems) if problem == ""]
+        for slot, (index, data, values) in zip(slots, suspects, strict=True):
+            ids = indexed.get(index, [])
+            checked[0] += len(ids)
+            found = first_mismatch(parse_leaf(data), values, ids)
+            problems[slot] = "" if found is None else f"position {index}: {found}"
+        problems[:] = [problem for problem in problems if problem]
     return leaves, expected

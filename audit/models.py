@@ -3,6 +3,10 @@
 - ``audit_entries``: each event's canonical bytes, plus a few columns copied out of them to
   filter on (the served event is always decoded from the bytes, so a doctored filter column
   can hide an event from a query but never change what it says).
+- ``audit_subjects``: the subjects whose records an event's request returned (a list read),
+  one row each, so that "which events saw this person?" finds lists too; the entry's bytes
+  commit to them (``viewed_subjects``: their count and SHA-256), and verify checks the rows
+  against that.
 - ``audit_queue``: entries recorded but not yet in the tree; the integrator drains it.
 - ``audit_sequence``: position in the tree -> entry, with the leaf hash fixed at integration.
 - ``audit_nodes``: hashes of the perfect subtrees above the leaves, so proofs are O(log n).
@@ -17,6 +21,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -41,6 +46,15 @@ audit_entries = Table(
     Column("action", String(64), nullable=False, index=True),
     Column("subject_id", String(128), nullable=True, index=True),
     Column("data", LargeBinary(), nullable=False),
+)
+
+audit_subjects = Table(
+    "audit_subjects",
+    metadata,
+    Column("entry_id", EntryId, ForeignKey("audit_entries.id"), primary_key=True,
+           autoincrement=False),
+    Column("subject_id", String(128), primary_key=True),
+    Index("ix_audit_subjects_subject_id", "subject_id", "entry_id"),
 )
 
 audit_queue = Table(
@@ -83,4 +97,5 @@ audit_integrator = Table(
     Column("runs", BigInteger(), nullable=False),
 )
 
-APPEND_ONLY_TABLES = ("audit_entries", "audit_sequence", "audit_nodes", "audit_checkpoints")
+APPEND_ONLY_TABLES = ("audit_entries", "audit_subjects", "audit_sequence", "audit_nodes",
+                      "audit_checkpoints")

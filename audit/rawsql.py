@@ -20,22 +20,25 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from audit.columns import time_sql
 from audit.models import audit_entries
 
 EntryRow = tuple[str, Any, str, str, str | None, bytes]
 """(event_id, recorded_at, actor_id, action, subject_id, canonical bytes)."""
 
 # Every position in order with the bytes it must hash to (NULL if the entry row is gone: the
-# outer join keeps the position so that verify can name it).
+# outer join keeps the position so that verify can name it), then the columns copied out of
+# the bytes, which verify compares with them (``columns.py``; the time as the bytes write it).
 ROWS_SQL = (
-    "SELECT s.leaf_index, s.leaf_hash, e.data FROM audit_sequence s "
+    "SELECT s.leaf_index, s.leaf_hash, e.data, e.action, e.actor_id, e.event_id, e.subject_id,"
+    " {time} FROM audit_sequence s "
     "LEFT OUTER JOIN audit_entries e ON e.id = s.entry_id ORDER BY s.leaf_index"
 )
 # The same for a log known to hold exactly positions 0 .. n-1, without the position: one
 # Python int fewer per row, which is a tenth of the cost of reading a row.
 PREFIX_SQL = (
-    "SELECT s.leaf_hash, e.data FROM audit_sequence s "
-    "LEFT OUTER JOIN audit_entries e ON e.id = s.entry_id "
+    "SELECT s.leaf_hash, e.data, e.action, e.actor_id, e.event_id, e.subject_id, {time} "
+    "FROM audit_sequence s LEFT OUTER JOIN audit_entries e ON e.id = s.entry_id "
     "WHERE s.leaf_index < {n} ORDER BY s.leaf_index"
 )
 
@@ -53,6 +56,9 @@ class Driver:
             audit_entries.c.recorded_at.type.dialect_impl(dialect).bind_processor(dialect)
         )
         self.convert_time: Callable[[Any], Any] = processor or (lambda value: value)
+        time = time_sql(self.name)
+        self.rows_sql = ROWS_SQL.replace("{time}", time)
+        self.prefix_sql = PREFIX_SQL.replace("{time}", time)
         if self.name == "postgresql":
             # One round trip for both rows: the queue row takes the id the entry got.
             self.insert_sql = (
@@ -61,18 +67,34 @@ class Driver:
                 "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id) "
                 "INSERT INTO audit_queue (entry_id) SELECT id FROM e"
             )
+            # The same with the event's subject index rows, still one round trip.
+            self.insert_with_subjects_sql = (
+                "WITH e AS (INSERT INTO audit_entries "
+                "(event_id, recorded_at, actor_id, action, subject_id, data) "
+                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id), "
+                "q AS (INSERT INTO audit_queue (entry_id) SELECT id FROM e) "
+                "INSERT INTO audit_subjects (entry_id, subject_id) "
+                "SELECT e.id, s FROM e, unnest(%s::text[]) AS s"
+            )
         else:
             self.insert_sql = (
                 "INSERT INTO audit_entries (event_id, recorded_at, actor_id, action, subject_id,"
                 " data) VALUES (?, ?, ?, ?, ?, ?)"
             )
 
-    def insert(self, raw: Any, rows: Sequence[EntryRow]) -> None:
-        """Insert entries and their queue rows, in order."""
+    def insert(
+        self, raw: Any, rows: Sequence[EntryRow], subjects: Sequence[Sequence[str]] = ()
+    ) -> None:
+        """Insert entries and their queue rows, in order, and ``subjects[i]`` (if given) as
+        the subject index rows of ``rows[i]``."""
+        indexed = any(subjects)
         if self.name == "postgresql":
             cursor = raw.cursor()
             try:
-                if len(rows) == 1:
+                if indexed:  # the one statement for every row keeps the entries in order
+                    params = [(*row, list(ids)) for row, ids in zip(rows, subjects, strict=True)]
+                    cursor.executemany(self.insert_with_subjects_sql, params)
+                elif len(rows) == 1:
                     cursor.execute(self.insert_sql, rows[0])
                 else:  # psycopg pipelines executemany: one round trip for the batch
                     cursor.executemany(self.insert_sql, rows)
@@ -83,17 +105,22 @@ class Driver:
         # is the entry's id without a RETURNING clause.
         cursor = raw.cursor()
         try:
-            for row in rows:
+            for i, row in enumerate(rows):
                 cursor.execute(self.insert_sql, row)
-                cursor.execute("INSERT INTO audit_queue (entry_id) VALUES (?)",
-                               (cursor.lastrowid,))
+                entry_id = cursor.lastrowid
+                cursor.execute("INSERT INTO audit_queue (entry_id) VALUES (?)", (entry_id,))
+                if indexed and subjects[i]:
+                    cursor.executemany(
+                        "INSERT INTO audit_subjects (entry_id, subject_id) VALUES (?, ?)",
+                        [(entry_id, s) for s in subjects[i]])
         finally:
             cursor.close()
 
     def leaf_rows(self, raw: Any, size: int, prefix: int | None = None) -> Iterator[list[Any]]:
-        """``(leaf_index, leaf_hash, data)`` rows in position order, ``size`` at a time (only
-        the last list is shorter); with ``prefix``, ``(leaf_hash, data)`` of the positions
-        below it. PostgreSQL streams them through a server-side cursor."""
+        """``(leaf_index, leaf_hash, data, *columns.COLUMNS)`` rows in position order, ``size``
+        at a time (only the last list is shorter); with ``prefix``, the same without
+        ``leaf_index``, of the positions below it. PostgreSQL streams them through a
+        server-side cursor."""
         if self.name == "postgresql":
             cursor = raw.cursor(name=f"audit_verify_{next(_verify_cursors)}")
         else:
@@ -101,7 +128,8 @@ class Driver:
         try:
             # prefix is an int: formatting it in leaves no room for injection, and spares
             # the two drivers' different parameter styles.
-            cursor.execute(ROWS_SQL if prefix is None else PREFIX_SQL.format(n=int(prefix)))
+            cursor.execute(self.rows_sql if prefix is None
+                           else self.prefix_sql.replace("{n}", str(int(prefix))))
             while True:
                 rows = cursor.fetchmany(size)
                 while rows and len(rows) < size:  # a driver may hand out fewer: top up

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -24,6 +25,10 @@ from governance.runtime import Runtime, cli_actor, open_runtime
 from governance.settings import Settings
 from governance.timestamps import as_utc
 from policies.errors import PolicyFileError
+
+
+class UsageError(Exception):
+    """A command given options or files it cannot use: one line, exit status 2."""
 
 
 def _runtime() -> Runtime:
@@ -108,6 +113,8 @@ def cmd_clients_revoke(args: argparse.Namespace) -> int:
 
 # -- audit ------------------------------------------------------------------------------
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    if args.file is not None:
+        return _audit_verify_offline(args)
     rt = _runtime()
     _integrate(rt)
     with unit_of_work(rt.sessions) as session:
@@ -118,6 +125,48 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"PROBLEM: {problem}")
     print("ok" if report.ok else f"FAILED: {len(report.problems)} problem(s)")
     return 0 if report.ok else 1
+
+
+def _audit_verify_offline(args: argparse.Namespace) -> int:
+    """An export against a pinned key: no settings, no database, no key file of ours."""
+    from audit.offline import OfflineVerificationFailed, verify_export
+
+    if args.key is None:
+        raise UsageError("--file needs --key VERIFIER_KEY (the key you pinned, or its file)")
+    key = _text_or_file(args.key, "--key")
+    old = None if args.checkpoint is None else _read(args.checkpoint, "--checkpoint")
+    lines = _read(args.file, "--file").splitlines()
+    try:
+        report = verify_export(lines, key, old)
+    except OfflineVerificationFailed as failure:
+        print(f"FAILED: {failure}")
+        return 1
+    for line in report.said:
+        print(line)
+    print("verified")
+    return 0
+
+
+def _read(path: str, option: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{option} {path}: cannot read it ({type(exc).__name__})") from None
+
+
+def _text_or_file(value: str, option: str) -> str:
+    """A verifier key given as itself, or as the file that holds it."""
+    return value if "+" in value and not os.path.exists(value) else _read(value, option)
+
+
+def cmd_audit_key(args: argparse.Namespace) -> int:
+    from audit.offline import fingerprint
+
+    signer = _runtime().audit.signer
+    print(f"verifier key: {signer.verifier_key}")
+    print(f"fingerprint: {fingerprint(signer.public_key_bytes)}")
+    return 0
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
@@ -573,8 +622,17 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit", required=True
     )
-    verify = audit.add_parser("verify", help="recompute the tree and check every checkpoint")
+    verify = audit.add_parser(
+        "verify", help="recompute the tree and check every checkpoint; with --file, check an "
+                       "export offline against a pinned key")
+    verify.add_argument("--file", metavar="EXPORT", help="an export (governance audit export)")
+    verify.add_argument("--key", metavar="VERIFIER_KEY",
+                        help="the verifier key you pinned (or a file holding it)")
+    verify.add_argument("--checkpoint", metavar="OLD",
+                        help="a checkpoint note you kept: the export must extend it")
     verify.set_defaults(func=cmd_audit_verify)
+    key = audit.add_parser("key", help="print the checkpoint verifier key and its fingerprint")
+    key.set_defaults(func=cmd_audit_key)
     export = audit.add_parser("export", help="write the log as JSON Lines with its checkpoint")
     export.add_argument("--output", "-o", default="-")
     export.set_defaults(func=cmd_audit_export)
@@ -710,6 +768,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except PolicyFileError as exc:
+        print(f"governance: {exc}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
         print(f"governance: {exc}", file=sys.stderr)
         return 2
     except GovernanceError as exc:

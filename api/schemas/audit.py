@@ -2,6 +2,10 @@ from marshmallow import Schema, fields, validate
 
 from api.schemas.common import DayOrTime
 
+# The shape the log gives ids and names (audit.events): a filter of any other shape could
+# match nothing, and is refused instead.
+_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:/{}\-]{0,127}$")
+
 
 class EventsQuery(Schema):
     actor = fields.String(validate=validate.Length(min=1, max=128), metadata={
@@ -9,7 +13,13 @@ class EventsQuery(Schema):
     action = fields.String(validate=validate.Regexp(r"^[a-z][a-z_.]*(\.\*)?$"), metadata={
         "description": "an action (`data.read`), or a family of them (`request.*`)"})
     subject_id = fields.String(validate=validate.Length(min=1, max=128), metadata={
-        "description": "events about this data subject"})
+        "description": "events about this subject: its own (target.subject_id) and the lists "
+                       "that returned it (viewed_subjects)"})
+    purpose = fields.String(validate=_NAME, metadata={"description": "events for this purpose"})
+    outcome = fields.String(validate=validate.OneOf(["allowed", "denied", "failed"]), metadata={
+        "description": "allowed, denied or failed"})
+    collection = fields.String(validate=_NAME, metadata={
+        "description": "events whose target is in this collection"})
     since = DayOrTime(default_timezone=None, metadata={
         "description": "events recorded at or after this time (a date: its start, UTC)"})
     until = DayOrTime(default_timezone=None, metadata={
@@ -39,6 +49,20 @@ class CheckpointSchema(Schema):
     key_name = fields.String()
     public_key = fields.String(metadata={"description": "raw 32-byte Ed25519 key, base64"})
     verifier_key = fields.String(metadata={"description": "the key as a Go note verifier key"})
+
+
+class CheckpointsQuery(Schema):
+    after_size = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "only checkpoints of a larger tree (e.g. the size of one you kept)"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),
+                           metadata={"description": "the most items to return (1-500)"})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=200),
+                           metadata={"description": "the previous page's `next_cursor`"})
+
+
+class CheckpointPageSchema(Schema):
+    items = fields.List(fields.Nested(CheckpointSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class InclusionQuery(Schema):

@@ -107,12 +107,13 @@ class DataAccessService:
 
     def _event(self, action: AuditAction, collection: str, purpose: str, decision: Decision,
                target: Target, *, outcome: Outcome = Outcome.ALLOWED, reason: str | None = None,
-               details: Mapping[str, Any] | None = None) -> AuditEvent:
+               details: Mapping[str, Any] | None = None,
+               subjects: tuple[str, ...] = ()) -> AuditEvent:
         return AuditEvent(
             action=str(action), actor=self.caller.actor, outcome=outcome, target=target,
             purpose=purpose if purpose in self.policy.purposes else None, reason=reason,
             policy_version=decision.policy_version, request_id=self.request_id,
-            details=dict(details or {}),
+            details=dict(details or {}), subjects=subjects,
         )
 
     # -- reads ----------------------------------------------------------------------------
@@ -193,6 +194,9 @@ class DataAccessService:
             Target(collection=collection, subject_id=_id_or_none(subject_id)),
             details={**self._field_details(decision), "count": len(ids),
                      "digest": hashlib.sha256("\n".join(ids).encode()).hexdigest()},
+            # Whose records the page returned: the log's subject index, so that the
+            # events of a subject include every list that showed them.
+            subjects=tuple(r.subject_id for r in page.items if r.subject_id is not None),
         ))
         return ListResult(items, page.next_after, decision)
 

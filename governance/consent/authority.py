@@ -12,7 +12,6 @@ evidence reference (re-consent, which GDPR Art. 7(3) and CCPA regs. 7025(c)(3) a
 from __future__ import annotations
 
 from collections.abc import Collection
-
 from typing import TYPE_CHECKING
 
 from governance.consent.errors import ConsentChangeForbidden

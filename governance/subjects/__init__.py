@@ -1,1 +1,2 @@
-"""The officer's view of one data subject: where their records are, their consent, their requests."""
+"""The officer's view of one data subject: where their records are, their consent, their
+requests."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from faker import Faker
 
-from governance.pii.evaluation import Document, Span, _Builder
+from governance.pii.evaluation import Document, _Builder
 from governance.pii.recognizers.credit_card import luhn_ok
 
 HERE = Path(__file__).parent
@@ -126,7 +126,8 @@ CRM_NOTES = (
     "left vm for {person} at {phone} about ticket {ticket}",
     "per {person}: gate code {gate}, leave parcel at back door. qty {qty}",
     "PO {po_bare} approved by {person}, total {amount}",
-    "customer says sku {sku_bare} arrived damaged, pls ship replacement. {first} will be home after 5",
+    "customer says sku {sku_bare} arrived damaged, pls ship replacement. "
+    "{first} will be home after 5",
     "tracking no. {tracking} shows delivered on {date} but {first} never got it",
     "chat: hi this is {first_lower} {last_lower}, can u check order {order}",
     "chat: ok thx, my number is {phone} and email {email}",

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.checkpoint import NoteSigner
-from audit.events import Actor, AuditEvent, Target, canonical_bytes
+from audit.events import Actor, AuditEvent, Outcome, Target, canonical_bytes
 from audit.log import AuditLog
 from audit.tree import verify_consistency, verify_inclusion
 from tests.conftest import bearer
@@ -154,6 +154,107 @@ def test_a_cursor_the_service_did_not_issue_is_a_problem(http, auditor: str) -> 
     assert response.mimetype == PROBLEM_JSON
 
 
+def full_event(i: int, purpose: str, outcome: Outcome, collection: str) -> AuditEvent:
+    return AuditEvent(
+        action="data.read", actor=Actor(id="crm-app-9", role="application"), outcome=outcome,
+        target=Target(collection=collection, record_id=f"rec-{i}"), purpose=purpose,
+        reason=None if outcome is Outcome.ALLOWED else "consent",
+        # A details key named like a filter must not be mistaken for it.
+        details={"collection": "orders", "purposes": ["billing"]},
+    )
+
+
+def test_purpose_outcome_and_collection_filter_the_events(
+    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+) -> None:
+    plan = [("customer_support", Outcome.ALLOWED, "customers"),
+            ("billing", Outcome.DENIED, "customers"),
+            ("customer_support", Outcome.DENIED, "tickets"),
+            ("email_marketing", Outcome.ALLOWED, "tickets")]
+    ids = record(sessions, audit_log, *(full_event(i, *p) for i, p in enumerate(plan)))
+
+    def served(query: str) -> list[str]:
+        return [item["event"]["id"] for item in all_pages(http, auditor, query, limit=2)
+                if item["event"]["id"] in ids]
+
+    def expect(predicate) -> list[str]:  # noqa: ANN001
+        return [i for i, p in zip(ids, plan, strict=True) if predicate(*p)]
+
+    assert served("&purpose=customer_support") == expect(lambda p, o, c: p == "customer_support")
+    assert served("&purpose=billing") == expect(lambda p, o, c: p == "billing")
+    assert served("&outcome=denied") == expect(lambda p, o, c: o is Outcome.DENIED)
+    assert served("&collection=tickets") == expect(lambda p, o, c: c == "tickets")
+    assert served("&collection=orders") == []  # only in details, not the target
+    assert served("&purpose=customer_support&outcome=denied&collection=tickets") == [ids[2]]
+    # A filter matches whole values, never a prefix.
+    assert served("&purpose=customer") == []
+    # Events of other purposes, outcomes and collections are not in a filtered answer.
+    assert all(item["event"].get("purpose") == "billing"
+               for item in all_pages(http, auditor, "&purpose=billing", limit=50))
+
+
+@pytest.mark.parametrize("query", ["outcome=maybe", "purpose=Ada%20Lovelace",
+                                   "collection=a%22b", "shoe_size=42", "subject=x"])
+def test_a_bad_or_unknown_events_filter_is_a_422_problem(http, auditor: str, query: str) -> None:  # noqa: ANN001
+    response = http.get(f"/v1/audit/events?{query}", headers=bearer(auditor))
+
+    assert response.status_code == 422
+    assert response.mimetype == PROBLEM_JSON
+
+
+def test_checkpoints_list_the_signed_history_in_pages_each_note_verifying(
+    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+    signer: NoteSigner,
+) -> None:
+    sizes = []
+    for round_ in range(4):
+        record(sessions, audit_log, *(app_event(i, "crm-app-1", "data.read")
+                                      for i in range(round_ + 1)))
+        sizes.append(get_ok(http, "/v1/audit/checkpoint", auditor)["tree_size"])
+
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(100):
+        page = get_ok(http, "/v1/audit/checkpoints?limit=2"
+                      + (f"&cursor={cursor}" if cursor else ""), auditor)
+        assert len(page["items"]) <= 2
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    served = [cp["tree_size"] for cp in items]
+    assert served == sorted(set(served))  # oldest first, each once
+    assert set(sizes) <= set(served)
+    for cp in items:
+        origin, size, root = independent_verify_note(cp["note"], cp["key_name"],
+                                                     signer.public_key_bytes)
+        assert (origin, size, root.hex()) == (ORIGIN, cp["tree_size"], cp["root_hash"])
+        assert cp["verifier_key"] == signer.verifier_key
+    # Any two of them are consistent: the later extends the earlier.
+    first, last = items[0], items[-1]
+    proof = get_ok(http, f"/v1/audit/proofs/consistency?first={first['tree_size']}"
+                         f"&second={last['tree_size']}", auditor)["proof"]
+    assert verify_consistency(first["tree_size"], last["tree_size"],
+                              bytes.fromhex(first["root_hash"]), bytes.fromhex(last["root_hash"]),
+                              [bytes.fromhex(h) for h in proof])
+
+
+def test_checkpoints_since_a_size_start_after_it(
+    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+) -> None:
+    record(sessions, audit_log, app_event(1, "crm-app-1", "data.read"))
+    old = get_ok(http, "/v1/audit/checkpoint", auditor)["tree_size"]
+    record(sessions, audit_log, app_event(2, "crm-app-1", "data.read"))
+    new = get_ok(http, "/v1/audit/checkpoint", auditor)["tree_size"]
+
+    page = get_ok(http, f"/v1/audit/checkpoints?after_size={old}", auditor)
+
+    served = [cp["tree_size"] for cp in page["items"]]
+    # The first after the kept one, then those signed over the auditor's own reads since.
+    assert served[0] == new and all(size > old for size in served)
+
+
 # -- checkpoint and proofs ------------------------------------------------------------------
 
 
@@ -244,6 +345,7 @@ def test_proofs_outside_the_log_are_422_problems(
 ENDPOINTS = [
     "/v1/audit/events",
     "/v1/audit/checkpoint",
+    "/v1/audit/checkpoints",
     "/v1/audit/proofs/inclusion?index=0&tree_size=1",
     "/v1/audit/proofs/consistency?first=1&second=1",
     "/v1/audit/verify",

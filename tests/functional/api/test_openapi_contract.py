@@ -160,6 +160,9 @@ def test_every_operation_answers_as_the_document_says(contract) -> None:  # noqa
 
     # The auditor's log.
     c.call("GET", "/v1/audit/checkpoint", k["auditor"], expect=200)
+    c.call("GET", "/v1/audit/checkpoints?limit=1", k["auditor"], expect=200)
+    c.call("GET", "/v1/audit/events?purpose=customer_support&outcome=allowed", k["auditor"],
+           expect=200)
     events = c.call("GET", "/v1/audit/events?limit=5", k["auditor"], expect=200).get_json()
     c.call("GET", "/v1/audit/proofs/inclusion?index=0&tree_size=2", k["auditor"], expect=200)
     c.call("GET", "/v1/audit/proofs/consistency?first=1&second=2", k["auditor"], expect=200)

@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import re
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -187,6 +187,28 @@ def test_verify_is_ok_on_an_untouched_log(
     assert report.root_hash == cp.root_hash
     assert report.checkpoints_checked == count(session, audit_checkpoints) >= 2
     assert report.pending == 2
+
+
+def test_verify_checks_the_columns_of_events_with_and_without_a_subject_or_target(
+    sessions: sessionmaker[Session], session: Session, audit_log: AuditLog, chunk_size: int
+) -> None:
+    """The byte checks of the copied-out columns are built by the database from the
+    columns (rawsql): they must agree with the bytes of every shape of event, and with a
+    time given in another zone (stored in UTC, as the bytes write it)."""
+    elsewhere = timezone(timedelta(hours=-5))
+    with sessions() as s:
+        audit_log.record(s, make_event(1))
+        audit_log.record(s, AuditEvent(action="client.created", actor=Actor("cli:root", "admin"),
+                                       target=Target(record_id="c-1")))
+        audit_log.record(s, AuditEvent(action="auth.denied", actor=Actor("anonymous", "none"),
+                                       outcome=Outcome.DENIED, reason="no bearer key"))
+        audit_log.record(s, make_event(2), now=datetime(2030, 1, 2, 3, 4, 5, 6, tzinfo=elsewhere))
+        s.commit()
+    integrate(sessions, audit_log, checkpoint=True)
+
+    report = audit_log.verify(session, chunk_size=chunk_size)
+
+    assert report.ok, report.problems
 
 
 def test_verify_leaves_the_callers_session_usable_for_further_writes(
@@ -429,6 +451,58 @@ def test_verify_names_the_position_of_an_edited_event(
                for p in report.problems)
 
 
+# A doctored filter column hides the event from a filtered query (actor=, action=,
+# subject_id=, since=/until=) while its bytes still hash right: verify must compare every
+# column copied out of the bytes with the bytes.
+FILTER_COLUMN_EDITS = {
+    "action": "'data.write'",
+    "actor_id": "'someone-else'",
+    "subject_id": "'subj-other'",
+    "subject_id-cleared": "NULL",
+    "event_id": "'0123456789abcdef0123456789abcdef'",
+    "recorded_at": "'2001-01-01 00:00:00.000000'",
+}
+
+
+@pytest.mark.parametrize("edit", sorted(FILTER_COLUMN_EDITS))
+def test_verify_names_the_position_and_column_of_an_edited_filter_column(
+    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
+    audit_log: AuditLog, chunk_size: int, edit: str,
+) -> None:
+    position = integrated_log + 5
+    column = edit.partition("-")[0]
+    connection.execute(
+        text(f"UPDATE audit_entries SET {column} = {FILTER_COLUMN_EDITS[edit]} "  # noqa: S608
+             "WHERE id = :e"),
+        {"e": entry_id_at(connection, position)},
+    )
+
+    report = audit_log.verify(session, chunk_size=chunk_size)
+
+    assert not report.ok
+    assert report.problems == [
+        f"position {position}: column {column} differs from the event bytes"
+    ]
+
+
+def test_verify_names_only_the_first_edited_column_of_an_entry_and_every_entry(
+    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
+    audit_log: AuditLog, chunk_size: int,
+) -> None:
+    first, second = integrated_log + 1, integrated_log + 9
+    connection.execute(text("UPDATE audit_entries SET action = 'x.y', actor_id = 'z' "
+                            "WHERE id = :e"), {"e": entry_id_at(connection, first)})
+    connection.execute(text("UPDATE audit_entries SET subject_id = 'subj-9' WHERE id = :e"),
+                       {"e": entry_id_at(connection, second)})
+
+    report = audit_log.verify(session, chunk_size=chunk_size)
+
+    assert report.problems == [
+        f"position {first}: column action differs from the event bytes",
+        f"position {second}: column subject_id differs from the event bytes",
+    ]
+
+
 def test_verify_names_the_position_of_a_removed_sequence_row(
     sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
     audit_log: AuditLog, chunk_size: int,
@@ -507,8 +581,9 @@ def test_an_event_rewritten_together_with_its_leaf_hash_is_caught_by_the_signed_
     data = bytes(connection.execute(
         text("SELECT data FROM audit_entries WHERE id = :e"), {"e": entry}).scalar_one())
     edited = data.replace(b'"action":"data.read"', b'"action":"data.erase"')
-    connection.execute(text("UPDATE audit_entries SET data = :d WHERE id = :e"),
-                       {"d": edited, "e": entry})
+    # The copied-out column too, so that the row is consistent in itself.
+    connection.execute(text("UPDATE audit_entries SET data = :d, action = 'data.erase' "
+                            "WHERE id = :e"), {"d": edited, "e": entry})
     connection.execute(text("UPDATE audit_sequence SET leaf_hash = :h WHERE leaf_index = :p"),
                        {"h": leaf_hash(edited), "p": position})
 

@@ -385,6 +385,20 @@ def test_signer_rejects_bad_bodies_and_names() -> None:
         verify_note(s.sign(b"x\n"), "ok.example/log", bytes(31))
 
 
+def test_a_verifier_key_whose_base64_holds_a_plus_parses() -> None:
+    """'+' is a base64 digit: only the first two separate name, id and key (as in Go's note)."""
+    for seed in range(64):
+        key = Ed25519PrivateKey.from_private_bytes(bytes([seed]) * 32)
+        vkey = NoteSigner("log.example/audit", key).verifier_key
+        if "+" in vkey.split("+", 2)[2]:
+            break
+    else:
+        raise AssertionError("no seed gave a key with '+' in its base64")
+
+    assert parse_verifier_key(vkey) == ("log.example/audit",
+                                        NoteSigner("log.example/audit", key).public_key_bytes)
+
+
 def test_parse_verifier_key_rejects_damage() -> None:
     for bad in (
         GO_VKEY.replace("c74f20a3", "c74f20a4"),
