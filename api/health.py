@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from api.auth import public
 from api.context import runtime
-from api.schemas.common import StatusSchema
+from api.schemas.common import ReadinessSchema, StatusSchema
 from governance.db import ping
 from governance.errors import Unavailable
 
@@ -26,10 +26,12 @@ class Healthz(MethodView):
 @blp.route("/readyz")
 class Readyz(MethodView):
     @public
-    @blp.response(200, StatusSchema)
+    @blp.response(200, ReadinessSchema)
     def get(self) -> dict[str, str]:
         """The service can reach both its databases (CRM store and key store) and take
-        traffic: without the key store no encrypted field can be read or written."""
+        traffic: without the key store no encrypted field can be read or written. With a
+        job queue configured, a queue that does not answer makes the service `degraded`
+        (200: it still serves; jobs are recorded and delivered once the queue is back)."""
         current = runtime()
         for name, engine in (("the CRM database", current.engine),
                              ("the key store", current.keys.keystore.engine)):
@@ -37,4 +39,10 @@ class Readyz(MethodView):
                 ping(engine)
             except Exception:  # noqa: BLE001 - any failure to reach a database means not ready
                 raise Unavailable(f"{name} is not reachable") from None
+        if current.settings.task_runner == "celery":
+            from governance.jobs.celery_app import broker_reachable
+
+            if not broker_reachable(current.settings):
+                return {"status": "degraded", "broker": "unreachable"}
+            return {"status": "ready", "broker": "ok"}
         return {"status": "ready"}

@@ -17,6 +17,12 @@ class StatusSchema(Schema):
     status = fields.String(required=True)
 
 
+class ReadinessSchema(StatusSchema):
+    status = fields.String(required=True, metadata={"enum": ["ready", "degraded"]})
+    broker = fields.String(metadata={"description": "with a job queue: ok or unreachable",
+                                     "enum": ["ok", "unreachable"]})
+
+
 class UtcDateTime(fields.DateTime):
     """An ISO 8601 time with its offset: stored times are UTC, and SQLite returns them
     without a zone, which would otherwise be served without one."""

@@ -139,6 +139,15 @@ def send(settings: Settings, job_id: str, queue: str) -> None:
     _sender(settings.broker_url).send_task(RUN_TASK, args=[job_id], queue=queue, retry=False)
 
 
+def broker_reachable(settings: Settings) -> bool:
+    try:
+        with _sender(settings.broker_url).connection_for_write() as connection:
+            connection.ensure_connection(max_retries=0, timeout=2)
+        return True
+    except Exception:  # noqa: BLE001 - any failure to connect means unreachable
+        return False
+
+
 def worker_main(settings: Settings, concurrency: int, queues: list[str]) -> None:
     configure(celery_app, settings)
     celery_app.worker_main([

@@ -96,16 +96,38 @@ class ThreadJobRunner:
             thread.join(timeout)
 
     def _reap_forever(self) -> None:
+        """The reaper's rounds, and the periodic work the embedded default has no scheduler
+        for: the export purge, hourly, as an exclusive job (several web workers each run
+        this loop; only one purge is ever open)."""
+        import time
+
         from governance.jobs.reaper import reap
 
         interval = self.runtime.settings.reaper_interval_seconds
+        next_purge = time.monotonic()
         while True:
             try:
+                if time.monotonic() >= next_purge:
+                    self._periodic("exports.purge")
+                    next_purge = time.monotonic() + 3600
                 reap(self.runtime, self.deliver)
             except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.warning("reaper round failed: %s", type(exc).__name__)
             if self._stop.wait(interval):
                 return
+
+    def _periodic(self, kind: str) -> None:
+        from audit.events import Actor
+        from governance.db import unit_of_work
+        from governance.jobs.service import JobKind, Jobs
+
+        with unit_of_work(self.runtime.sessions) as session:
+            job, created = Jobs(session).enqueue(
+                JobKind(kind), actor=Actor(id="system", role="system"),
+                exclusive=f"periodic:{kind}")
+            job_id = job.id
+        if created:
+            self.deliver([job_id])
 
 
 class CeleryJobRunner:

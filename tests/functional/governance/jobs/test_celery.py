@@ -209,3 +209,15 @@ def test_a_broker_down_when_the_job_is_created_loses_nothing(
         runtime_of.settings, task_runner="inline"), task_runner=None)
     reap(inline, inline.task_runner.deliver)  # the broker is back: the reaper delivers it
     assert _status(runtime_of, request_id) == "completed"
+
+
+def test_readyz_says_degraded_when_the_broker_does_not_answer(runtime_of: Runtime) -> None:
+    up = create_app(runtime=runtime_of, background_integrator=False).test_client()
+    down = dataclasses.replace(runtime_of, settings=dataclasses.replace(
+        runtime_of.settings, broker_url="redis://127.0.0.1:1/0"), task_runner=None)
+    degraded = create_app(runtime=down, background_integrator=False).test_client()
+
+    assert up.get("/readyz").get_json() == {"status": "ready", "broker": "ok"}
+    answer = degraded.get("/readyz")
+    assert answer.status_code == 200
+    assert answer.get_json() == {"status": "degraded", "broker": "unreachable"}
