@@ -22,6 +22,7 @@ from typing import Any
 from bench import (
     audit_bench,
     consent_bench,
+    jobs_bench,
     keys_bench,
     pii_bench,
     policy_bench,
@@ -35,6 +36,7 @@ BENCHMARKS = {
     pii_bench.NAME: pii_bench,
     policy_bench.NAME: policy_bench,
     requests_bench.NAME: requests_bench,
+    jobs_bench.NAME: jobs_bench,
 }
 
 
