@@ -73,9 +73,13 @@ class QueueFilterForm(FlaskForm):
                                       ("within", "within the days below")], default="")
     days = IntegerField("Days", validators=[Optional(), NumberRange(min=0, max=366)],
                         default=7)
-    q = StringField("E-mail or request id", validators=[Optional(), Length(max=254)])
-    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100000)],
-                        default=1)
+
+
+class SearchForm(FlaskForm):
+    """One person's requests: posted, so that an e-mail is never part of a URL."""
+
+    q = StringField("E-mail, subject id or request id",
+                    validators=[DataRequired(), Length(max=254)])
 
 
 class IntakeForm(FlaskForm):

@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 
+from api.audit import _integrate
 from api.console.access import page, users
 from api.console.forms import (
     ActionForm,
@@ -29,6 +30,7 @@ from api.console.forms import (
     IntakeForm,
     QueueFilterForm,
     RejectForm,
+    SearchForm,
     VerifyForm,
     show_errors,
 )
@@ -71,11 +73,18 @@ def _service() -> RequestService:
 
 # -- the queue ------------------------------------------------------------------------------
 def queue() -> tuple[str, int]:
+    """The queue by due date with GET filters; a POST is a search for one person (by e-mail
+    or id, all statuses), sent in the body so that an e-mail never sits in a URL, a browser
+    history or an access log, and never echoed back into the page."""
     form = QueueFilterForm(request.args)
+    search = SearchForm()
+    searching = request.method == "POST"
     problem = None
     if not form.validate():
         problem = "Some filters are not valid; they are shown next to the field."
-    status = form.status.data or "open"
+    if searching and not search.validate():
+        problem = "The search is not an e-mail address or an id."
+    status = "all" if searching else (form.status.data or "open")
     statuses = (tuple(s.value for s in RequestStatus) if status == "all"
                 else statuses_named([status]) if status in ("open", "closed", *(
                     s.value for s in RequestStatus)) else ())
@@ -86,7 +95,7 @@ def queue() -> tuple[str, int]:
                          else None),
         types=(form.type.data,) if form.type.data else (),
         regulations=(form.regulation.data,) if form.regulation.data else (),
-        search=(form.q.data or "").strip() or None,
+        search=(search.q.data or "").strip() or None if searching else None,
     )
     after = None
     cursor = request.args.get("after")
@@ -100,10 +109,11 @@ def queue() -> tuple[str, int]:
     items: list[DsrRequest] = []
     next_after = None
     if problem is None or cursor:
+        more = None
         try:
             items, more = service.list(query, after=after, limit=PAGE_SIZE)
         except InvalidRequest as invalid:  # an e-mail that is not one
-            show_errors(form, invalid.extra.get("errors", {}), aliases={"email": "q"})
+            show_errors(search, invalid.extra.get("errors", {}), aliases={"email": "q"})
             problem = "The search is not an e-mail address or an id."
             more = None
         next_after = encode_cursor(list(more), scope=_CURSOR_SCOPE) if more else None
@@ -111,8 +121,12 @@ def queue() -> tuple[str, int]:
                       policy_version=runtime().policy.version, details={"count": len(items)}))
     exported = service.exports_available([r.id for r in items])
     args = {k: v for k, v in request.args.items() if k != "after"}
+    searched_email = searching and "@" in (search.q.data or "")
+    if searched_email:
+        search.q.data = ""  # not echoed: the page must not carry the address
     return render_template(
-        "console/queue.html", form=form, items=items, counts=service.counts(),
+        "console/queue.html", form=form, search=search, searching=searching,
+        searched_email=searched_email, items=items, counts=service.counts(),
         exported=exported, problem=problem, first_page=bool(cursor),
         next_url=url_for("console.queue", **args, after=next_after) if next_after else None,
         first_url=url_for("console.queue", **args),
@@ -177,6 +191,7 @@ def _request_page(request_id: str, *, problem: str | None = None, status: int = 
 
 
 def detail(request_id: str) -> tuple[str, int]:
+    _integrate()  # the timeline is read from the log: integrate what is queued first
     return _request_page(request_id)
 
 
@@ -270,20 +285,27 @@ def _intake_details(form: IntakeForm) -> tuple[dict[str, Any] | None, dict[str, 
     return None, {}
 
 
+def _intake_page(form: IntakeForm, status: int, **extra: Any) -> tuple[str, int]:
+    if form.email.data:
+        form.email.data = ""  # not echoed back: the page must not carry the address
+        form.email.errors = [*list(form.email.errors or ()), "enter the e-mail again (it is not kept)"]
+    return render_template("console/intake.html", form=form, **extra), status
+
+
 def intake() -> tuple[str, int] | Response:
     form = IntakeForm()
     if request.method == "GET":
         return render_template("console/intake.html", form=form), 200
     if not form.validate():
-        return render_template("console/intake.html", form=form), 422
+        return _intake_page(form, 422)
     email, sid = (form.email.data or "").strip(), (form.subject_id.data or "").strip()
     if bool(email) == bool(sid):
         form.email.errors = ["give the subject's e-mail or their id (one of them)"]
-        return render_template("console/intake.html", form=form), 422
+        return _intake_page(form, 422)
     details, errors = _intake_details(form)
     if errors:
         show_errors(form, errors)
-        return render_template("console/intake.html", form=form), 422
+        return _intake_page(form, 422)
     received = (datetime.combine(form.received_at.data, time(0), UTC)
                 if form.received_at.data else None)
     try:
@@ -292,18 +314,20 @@ def intake() -> tuple[str, int] | Response:
                                     details, received)
     except DuplicateRequest as duplicate:
         existing = duplicate.extra["existing_request_id"]
-        return render_template("console/intake.html", form=form, duplicate=existing), 409
+        return _intake_page(form, 409, duplicate=existing)
     except InvalidRequest as invalid:
         show_errors(form, invalid.extra.get("errors", {}),
                     aliases={"corrections_0": "corrections", "details": "corrections",
                              "subject": "email"})
-        return render_template("console/intake.html", form=form, problem=invalid.detail), 422
+        return _intake_page(form, 422, problem=invalid.detail)
     g.audited = True
     return redirect(url_for("console.request_detail", request_id=created.id), code=303)
 
 
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/requests", "queue", page(MANAGE, AuditAction.REQUEST_LISTED)(queue))
+    blp.add_url_rule("/requests/search", "queue_search",
+                     page(MANAGE, AuditAction.REQUEST_LISTED)(queue), methods=["POST"])
     blp.add_url_rule("/requests/new", "intake", page(MANAGE, AuditAction.REQUEST_CREATED)(intake),
                      methods=["GET", "POST"])
     blp.add_url_rule("/requests/<request_id>", "request_detail",
