@@ -133,3 +133,24 @@ def test_intake_errors_are_shown_next_to_the_field(officer, subject) -> None:  #
         "type": "access", "regulation": "gdpr", "email": "zq zq@x"})
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "zq zq" not in html and "email-error" in html
+
+
+def test_a_subject_is_found_by_email_and_an_objection_is_recorded_by_the_officer(
+        officer, subject, session) -> None:  # noqa: ANN001
+    found = officer.post("/console/subjects", "/console/subjects", {"email": EMAIL})
+    assert found.status_code == 303 and found.headers["Location"].endswith(subject)
+    page = officer.http.get(f"/console/subjects/{subject}").get_data(as_text=True)
+    assert "Who accessed their data" in page and EMAIL not in page
+    done = officer.post(f"/console/subjects/{subject}", f"/console/subjects/{subject}/objection",
+                        {"purpose": "email_marketing"})
+    assert done.status_code == 303
+    page = officer.http.get(f"/console/subjects/{subject}").get_data(as_text=True)
+    assert "object" in page and "officer" in page
+
+
+def test_an_unknown_subject_is_a_page_saying_no_data_is_held(officer) -> None:  # noqa: ANN001
+    missing = officer.post("/console/subjects", "/console/subjects",
+                           {"email": "nobody.here@mail.example"})
+    html = missing.get_data(as_text=True)
+    assert missing.status_code == 404 and 'id="not-found"' in html
+    assert "nobody.here" not in html
