@@ -136,8 +136,7 @@
     }));
   }
 
-  async function run(section, input, box) {
-    const said = [];
+  async function run(section, input, box, said) {
     const served = await getJson(section.dataset.checkpointUrl);
     let pinnedText = input.value.trim() || localStorage.getItem(PIN_KEY) || "";
     if (!pinnedText) {
@@ -201,11 +200,12 @@
     button.addEventListener("click", async () => {
       button.disabled = true;
       say(box, "verdict", ["Verifying…"]);
+      const said = [];
       try {
-        await run(section, input, box);
+        await run(section, input, box, said);
       } catch (error) {
         const why = error instanceof Failure ? error.message : `the check could not run (${error.name || "error"})`;
-        say(box, "verdict bad", ["Verification FAILED in your browser.", why]);
+        say(box, "verdict bad", ["Verification FAILED in your browser.", why, ...said]);
       } finally {
         button.disabled = false;
       }
