@@ -32,7 +32,8 @@ from api import policy as policy_views
 from api import purposes as purpose_views
 from api import requests as request_views
 from api import subjects as subject_views
-from api.auth import authenticate_request, check_declarations, declaration
+from api.auth import authenticate_request, check_declarations, declaration, is_console
+from api.console import register_console
 from api.context import EXTENSION_KEY
 from api.conventions import add_conventional_headers
 from api.errors import problem, register_error_handlers
@@ -86,10 +87,11 @@ def create_app(
                    request_views, subject_views, me_views, job_views):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
+    register_console(app, runtime)
     # The OpenAPI document (flask-smorest's own blueprint) is served unauthenticated.
     app.extensions["public_endpoints"] = {
         e for e in app.view_functions if e.startswith("api-docs.")
-    }
+    } | {"console.static"}
     document_operations(api, app)
     register_error_handlers(app)
     # before_request hooks run in this order. The address limits come before anything that
@@ -139,6 +141,8 @@ def _begin() -> None:
 def _check_body() -> None:
     """413/415 and JSON the service cannot hold (api.request_body), before any view."""
     runtime: Runtime = _runtime()
+    if is_console(g.declaration):
+        return  # the console's forms: urlencoded bodies, each with its CSRF token
     if request.method in _BODY_METHODS:
         length = request.content_length
         if length is not None and length > runtime.settings.max_request_bytes:

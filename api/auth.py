@@ -46,6 +46,18 @@ def public(func: F) -> F:
     return func
 
 
+def console(func: F) -> F:
+    """The view belongs to the browser console (``api.console``): it is authenticated by the
+    console's session cookie and checked by its own declaration (``api.console.access``),
+    not by a bearer key, and it reads forms rather than JSON."""
+    func._console = True  # type: ignore[attr-defined]
+    return func
+
+
+def is_console(target: Callable[..., Any] | None) -> bool:
+    return bool(getattr(target, "_console", False))
+
+
 def method_of(view: Callable[..., Any], method: str) -> Callable[..., Any] | None:
     view_class = getattr(view, "view_class", None)
     if view_class is None:
@@ -71,7 +83,8 @@ def check_declarations(app: Flask) -> None:
             target = method_of(view, method)
             if target is None or getattr(view, "_public", False):
                 continue
-            if not (getattr(target, "_public", False) or getattr(target, "_permission", None)):
+            if not (getattr(target, "_public", False) or getattr(target, "_permission", None)
+                    or is_console(target)):
                 missing.append(f"{method} {rule.rule}")
     if missing:
         raise RuntimeError(f"routes without a declared permission: {', '.join(missing)}")
@@ -99,6 +112,7 @@ def authenticate_request() -> None:
         target is None
         or getattr(target, "_public", False)
         or request.endpoint in current_app.extensions.get("public_endpoints", ())
+        or is_console(target)
     ):
         return
     g.audit_action = getattr(target, "_audit_action", None)

@@ -26,6 +26,7 @@ class Permission(StrEnum):
     POLICY_READ = "policy.read"
     REQUESTS_MANAGE = "requests.manage"
     SELF_READ = "self.read"
+    USERS_MANAGE = "users.manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -39,6 +40,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PII_ANALYZE,
             Permission.POLICY_READ,
             Permission.SELF_READ,
+            Permission.USERS_MANAGE,
         }
     ),
     Role.APPLICATION: frozenset(

@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sqlalchemy.orm import Session
+
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
 from governance.migrate import upgrade, upgrade_keystore
-from governance.runtime import cli_actor, open_runtime
+from governance.runtime import Runtime, cli_actor, open_runtime
 from governance.settings import Settings
 
 DEMO_CLIENTS = (
@@ -29,6 +31,9 @@ DEMO_CLIENTS = (
     ("demo-marketing-app", "application", ("email_marketing", "personalised_recommendations")),
     ("demo-analytics-app", "application", ("analytics", "churn_prediction")),
 )
+# One console user per role; each run gives them new one-time passwords.
+DEMO_USERS = (("demo-admin", "admin"), ("demo-officer", "compliance_officer"),
+              ("demo-auditor", "auditor"))
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -65,6 +70,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 action=str(AuditAction.CLIENT_CREATED), actor=cli_actor(),
                 target=Target(record_id=issued.client.id), policy_version=rt.policy.version,
                 details={"client_id": issued.client.id, "role": role, "purposes": list(purposes)}))
+        users = _demo_users(rt, session)
         rt.audit.record(session, AuditEvent(
             action=str(AuditAction.DEMO_LOADED), actor=cli_actor(),
             policy_version=rt.policy.version,
@@ -79,6 +85,10 @@ def run_demo(args: argparse.Namespace) -> int:
     print("demo API keys (shown once; running the demo again issues new ones):")
     for name, role, key in keys:
         print(f"  {name:20} {role:19} {key}")
+    print("demo console users, at /console (one-time passwords, to be changed at the first "
+          "sign-in; running the demo again issues new ones):")
+    for name, role, password in users:
+        print(f"  {name:20} {role:19} {password}")
     rt.dispose()
     if args.no_serve:
         return 0
@@ -88,3 +98,19 @@ def run_demo(args: argparse.Namespace) -> int:
           f"<demo-admin key>' http://{args.host}:{args.port}/v1/datamap)", flush=True)
     serve(settings, host=args.host, port=args.port, workers=args.workers)
     return 0
+
+
+def _demo_users(rt: Runtime, session: Session) -> list[tuple[str, str, str]]:
+    from governance.users.services import UserService
+
+    service = UserService(session, rt.audit, cli_actor(), rt.policy.version)
+    existing = {u.name: u for u in service.list()}
+    shown = []
+    for name, role in DEMO_USERS:
+        user = existing.get(name)
+        if user is None:
+            password = service.create(name, role).one_time_password or ""
+        else:
+            password = service.reset_password(user.id)
+        shown.append((name, role, password))
+    return shown

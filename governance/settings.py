@@ -67,6 +67,10 @@ class Settings:
     rate_limit_per_client: str = "6000 per minute"
     rate_limit_per_address: str = "12000 per minute"
     rate_limit_key_prefix: str = "crm-privacy-gateway"
+    # The console's sessions (api.console): ended after this long without a request, and
+    # this long after sign-in whatever happens.
+    console_idle_minutes: int = 30
+    console_session_hours: int = 12
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -165,6 +169,10 @@ class Settings:
         if not re.fullmatch(r"[A-Za-z0-9_.:\-]{1,64}", key_prefix):
             raise SettingsError("GOVERNANCE_RATE_LIMIT_KEY_PREFIX must be 1-64 letters, digits "
                                 "or . _ : -")
+        console_idle = _positive_int(
+            "GOVERNANCE_CONSOLE_IDLE_MINUTES", env.get("GOVERNANCE_CONSOLE_IDLE_MINUTES", "30"))
+        console_hours = _positive_int(
+            "GOVERNANCE_CONSOLE_SESSION_HOURS", env.get("GOVERNANCE_CONSOLE_SESSION_HOURS", "12"))
         return cls(
             database_url=database_url,
             policy_dir=policy_dir,
@@ -191,6 +199,8 @@ class Settings:
             rate_limit_per_client=limits["per_client"],
             rate_limit_per_address=limits["per_address"],
             rate_limit_key_prefix=key_prefix,
+            console_idle_minutes=console_idle,
+            console_session_hours=console_hours,
         )
 
     @property

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from audit.events import Actor, AuditEvent, Outcome, Target
@@ -124,6 +124,20 @@ class QueueFilter:
     statuses: tuple[str, ...] = ()
     overdue: bool | None = None
     due_within_days: int | None = None
+    types: tuple[str, ...] = ()
+    regulations: tuple[str, ...] = ()
+    #: Requests about one person: an e-mail (matched through its blind index, never stored),
+    #: a subject id or a request id (the console's search box).
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """Open requests by urgency: past due, due within the "soon" window, and the rest."""
+
+    overdue: int
+    due_soon: int
+    on_time: int
 
 
 class RequestService:
@@ -508,6 +522,12 @@ class RequestService:
             stmt = stmt.where(DsrRequest.due_at >= now)
         if query.due_within_days is not None:
             stmt = stmt.where(DsrRequest.due_at <= now + timedelta(days=query.due_within_days))
+        if query.types:
+            stmt = stmt.where(DsrRequest.type.in_(list(query.types)))
+        if query.regulations:
+            stmt = stmt.where(DsrRequest.regulation.in_(list(query.regulations)))
+        if query.search:
+            stmt = stmt.where(self._search(query.search))
         if after is not None:
             due, last = datetime.fromisoformat(after[0]), after[1]
             stmt = stmt.where(or_(DsrRequest.due_at > due,
@@ -519,6 +539,26 @@ class RequestService:
         rows = rows[:limit]
         cursor = ((as_utc(rows[-1].due_at) or now).isoformat(), rows[-1].id) if more else None
         return rows, cursor
+
+    def _search(self, text: str) -> Any:
+        text = text.strip()
+        if "@" in text:
+            subject_id, index = self._subject({"email": text})
+            match = DsrRequest.email_bidx == index
+            return or_(match, DsrRequest.subject_id == subject_id) if subject_id else match
+        return or_(DsrRequest.id == text, DsrRequest.subject_id == text)
+
+    def counts(self, soon: timedelta = timedelta(days=7)) -> QueueCounts:
+        """How many open requests are overdue, due within ``soon``, and due later."""
+        now = _now()
+        row = self.session.execute(
+            select(func.count().filter(DsrRequest.due_at < now),
+                   func.count().filter(and_(DsrRequest.due_at >= now,
+                                            DsrRequest.due_at <= now + soon)),
+                   func.count().filter(DsrRequest.due_at > now + soon))
+            .where(DsrRequest.status.in_(OPEN_STATUSES))
+        ).one()
+        return QueueCounts(overdue=int(row[0]), due_soon=int(row[1]), on_time=int(row[2]))
 
     # -- the export -----------------------------------------------------------------------
     def export(self, request_id: str) -> bytes:

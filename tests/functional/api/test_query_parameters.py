@@ -15,8 +15,8 @@ UNKNOWN = "zz_not_a_parameter"
 def _routes(app: Any) -> list[tuple[str, str]]:
     found = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
+        if rule.endpoint == "static" or rule.endpoint.startswith("console."):
+            continue  # the browser console's pages (tests/functional/console), not the API
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "x", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, path))

@@ -1,0 +1,1 @@
+"""Console users: people (officers, auditors, admins) who sign in to the browser console."""
