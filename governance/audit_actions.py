@@ -71,7 +71,7 @@ class AuditAction(StrEnum):
     USER_LOCKED = "user.locked"
     USER_LOGGED_IN = "user.logged_in"
     USER_LOGGED_OUT = "user.logged_out"
-    USER_PASSWORD_CHANGED = "user.password_changed"
-    USER_PASSWORD_RESET = "user.password_reset"
+    USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 - an action name
+    USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105 - an action name
     USER_UNLOCKED = "user.unlocked"
     USER_UPDATED = "user.updated"

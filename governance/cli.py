@@ -146,7 +146,8 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     with unit_of_work(rt.sessions) as session:
         users = [{"id": u.id, "name": u.name, "role": u.role,
                   "disabled": u.disabled_at is not None,
-                  "locked": u.locked_until is not None and as_utc(u.locked_until) > datetime.now(UTC)}
+                  "locked": (u.locked_until is not None
+                             and as_utc(u.locked_until) > datetime.now(UTC))}
                  for u in _users(rt, session).list()]
     if args.json:
         print(json.dumps(users, indent=2))

@@ -29,7 +29,7 @@ from governance.users.services import Timeouts, UserService
 
 F = TypeVar("F", bound=Callable[..., Any])
 csrf = CSRFProtect()
-TOKEN_KEY = "console_token"
+TOKEN_KEY = "console_token"  # noqa: S105 - a session key name, not a secret
 # Pages a user whose password is a one-time password may still open.
 _BEFORE_NEW_PASSWORD = {"console.password", "console.logout"}
 

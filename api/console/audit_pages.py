@@ -16,6 +16,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional, Regexp
 
@@ -29,7 +30,6 @@ from audit.log import ProofRangeError
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
 from governance.errors import BadRequest
-from flask_wtf import FlaskForm
 
 READ = Permission.AUDIT_READ
 PAGE_SIZE = 50
@@ -174,8 +174,8 @@ def consistency_json() -> Response:
 
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/audit", "audit_events", page(READ, AuditAction.AUDIT_EVENTS_READ)(events))
-    blp.add_url_rule("/audit/verify", "audit_verify", page(READ, AuditAction.AUDIT_VERIFIED)(verify),
-                     methods=["POST"])
+    blp.add_url_rule("/audit/verify", "audit_verify",
+                     page(READ, AuditAction.AUDIT_VERIFIED)(verify), methods=["POST"])
     blp.add_url_rule("/audit/checkpoint.json", "audit_checkpoint",
                      page(READ, AuditAction.AUDIT_CHECKPOINT_READ)(checkpoint_json))
     blp.add_url_rule("/audit/inclusion.json", "audit_inclusion",

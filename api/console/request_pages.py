@@ -288,7 +288,8 @@ def _intake_details(form: IntakeForm) -> tuple[dict[str, Any] | None, dict[str, 
 def _intake_page(form: IntakeForm, status: int, **extra: Any) -> tuple[str, int]:
     if form.email.data:
         form.email.data = ""  # not echoed back: the page must not carry the address
-        form.email.errors = [*list(form.email.errors or ()), "enter the e-mail again (it is not kept)"]
+        form.email.errors = [*list(form.email.errors or ()),
+                             "enter the e-mail again (it is not kept)"]
     return render_template("console/intake.html", form=form, **extra), status
 
 

@@ -1,7 +1,7 @@
 """Console users (people who sign in to the browser console) and their sessions.
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-04
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

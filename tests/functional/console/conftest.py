@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from audit.events import Actor
 from governance.users.services import UserService
 
-PASSWORD = "a console test password"
+PASSWORD = "a console test password"  # noqa: S105 - a test account's
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                    r'type="hidden" name="csrf_token" value="([^"]+)"|'
                    r'name="csrf_token" value="([^"]+)"')

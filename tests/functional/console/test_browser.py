@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -31,8 +32,10 @@ from governance.settings import Settings
 from tests.functional.serving import embedded_env, served
 
 CHROMIUM = os.environ.get("GOVERNANCE_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[3] / "docs" / "console"
-NEW_PASSWORD = "browser test password 1"
+# Screenshots go to GOVERNANCE_TEST_SCREENSHOTS when set (docs/console to refresh the
+# README's pictures); a test run never rewrites files of the checkout by itself.
+SHOTS = Path(os.environ.get("GOVERNANCE_TEST_SCREENSHOTS") or tempfile.mkdtemp(prefix="shots-"))
+NEW_PASSWORD = "browser test password 1"  # noqa: S105 - a test account's
 
 
 def _need_chromium() -> None:

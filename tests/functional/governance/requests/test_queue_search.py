@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from governance.requests.services import QueueFilter, RequestService
 from governance.runtime import Runtime
-from governance.store.services import RecordStore
 from tests.functional.governance.requests.conftest import OFFICER, subject_records
 
 

@@ -16,8 +16,8 @@ from audit.models import audit_entries
 from governance.consent.services import ConsentService
 from governance.requests.deadlines import Regulation, RequestType, due_at
 from governance.requests.errors import (
-    ExtensionTooLate,
     DuplicateRequest,
+    ExtensionTooLate,
     InvalidRequest,
     InvalidTransition,
     NotExtendable,

@@ -14,7 +14,7 @@ from governance.users.errors import InvalidUser, LoginFailed, UserNameTaken
 from governance.users.models import ConsoleSession
 from governance.users.services import MAX_FAILED_LOGINS, Timeouts, UserService
 
-PASSWORD = "correct horse battery"
+PASSWORD = "correct horse battery"  # noqa: S105 - a test account's
 TIMEOUTS = Timeouts(idle=timedelta(minutes=30), absolute=timedelta(hours=12))
 
 
