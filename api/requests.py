@@ -190,12 +190,9 @@ class Execute(MethodView):
     def post(self, request_id: str) -> dict[str, Any]:
         """Execute (or resume) the request: 409 unless verified (a CCPA opt-out needs no
         verification). Answers at once; the steps run in the background."""
-        started = _service().start(request_id)
+        started, job_id = _service().start_execution(request_id, trace_id=g.request_id)
         audited_by_service()
-        job, _ = Jobs(db()).enqueue(JobKind.REQUEST_EXECUTE, started.id, actor=actor(),
-                                    exclusive=f"request.execute:{started.id}",
-                                    trace_id=g.request_id)
-        deliver_after_commit(job.id)  # the steps run once the plan is committed
+        deliver_after_commit(job_id)  # the steps run once the plan is committed
         return view(started, steps=True)
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    after_this_request,
     g,
     redirect,
     render_template,
@@ -34,7 +33,7 @@ from api.console.forms import (
     VerifyForm,
     show_errors,
 )
-from api.context import actor, record, runtime
+from api.context import actor, deliver_after_commit, record, runtime
 from api.pagination import InvalidCursor, decode_cursor, encode_cursor
 from audit.events import AuditEvent
 from governance.audit_actions import AuditAction
@@ -54,7 +53,6 @@ from governance.requests.models import DsrRequest, RequestStatus
 from governance.requests.services import (
     OPEN_STATUSES,
     QueueFilter,
-    RequestExecutor,
     RequestService,
     statuses_named,
 )
@@ -233,20 +231,11 @@ def extend(request_id: str) -> Response | tuple[str, int]:
 
 
 def execute(request_id: str) -> Response | tuple[str, int]:
-    rt = runtime()
-    executor = RequestExecutor(rt, actor(), http_request_id=g.request_id)
-
     def start() -> None:
-        started = _service().start(request_id)
-
-        @after_this_request
-        def run_after_commit(response: Response) -> Response:
-            # As api.requests: the plan is committed by the unit of work after the view;
-            # the steps start once the response is done, so they always find it.
-            if response.status_code < 400:
-                response.call_on_close(
-                    lambda: rt.task_runner.submit(lambda: executor.run(started.id)))
-            return response
+        # As api.requests: the request started and its job recorded in this unit of work;
+        # the job is delivered once it commits.
+        _, job_id = _service().start_execution(request_id, trace_id=g.request_id)
+        deliver_after_commit(job_id)
 
     return _act(request_id, start)
 

@@ -466,6 +466,19 @@ class RequestService:
         self._audit(AuditAction.REQUEST_STARTED, request, {"resumed": resumed})
         return request
 
+    def start_execution(self, request_id: str, trace_id: str | None = None) -> tuple[DsrRequest,
+                                                                                   str]:
+        """:meth:`start`, and the job that runs the steps, in this unit of work; returns the
+        request and the job id to deliver once it commits (an open job of the request is
+        reused: executing twice runs once)."""
+        from governance.jobs.service import JobKind, Jobs
+
+        started = self.start(request_id)
+        job, _ = Jobs(self.session).enqueue(JobKind.REQUEST_EXECUTE, started.id, actor=self.actor,
+                                            exclusive=f"request.execute:{started.id}",
+                                            trace_id=trace_id)
+        return started, job.id
+
     def _plan(self, request: DsrRequest, kind: RequestType) -> None:
         if request.subject_id is None and request.email_bidx is not None:
             field = erasure.email_field(self.datamap)
