@@ -136,7 +136,8 @@ class Runtime:
         spec = EngineSpec(self.settings.pii_config_file, self.settings.pii_model)
         return ScanService(self.sessions, self.policy.datamap, self.tables, self.crypto,
                            spec, self.audit, self.policy.version,
-                           processes=self.settings.pii_scan_processes)
+                           processes=self.settings.pii_scan_processes,
+                           read_sessions=self.read_sessions)
 
 
 def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
