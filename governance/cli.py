@@ -278,9 +278,14 @@ def cmd_pii_scan(args: argparse.Namespace) -> int:
     if args.resume:
         scan_id = args.resume
     else:
+        from governance.pii.errors import ScanInProgress
+
         with unit_of_work(rt.sessions) as session:
-            scan = scans.create(session, sample=args.sample or rt.settings.pii_scan_sample,
-                                requested_by=cli_actor().id)
+            scan, created = scans.request(
+                session, sample=args.sample or rt.settings.pii_scan_sample,
+                requested_by=cli_actor().id)
+            if not created:  # one scan at a time; running it here too would run it twice
+                raise ScanInProgress(scan.id)
             scan_id = scan.id
             _record(rt, session, AuditAction.PII_SCAN_REQUESTED, target=Target(record_id=scan_id),
                     details={"count": scan.fields_total})
