@@ -18,7 +18,7 @@ from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Role
 from governance.clients.services import ClientService
-from governance.db import unit_of_work
+from governance.db import UNAVAILABLE_ERRORS, unit_of_work
 from governance.errors import GovernanceError
 from governance.runtime import Runtime, cli_actor, open_runtime
 from governance.settings import Settings
@@ -408,9 +408,10 @@ def _iso(moment: datetime) -> str:
 # -- serve and demo ---------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.serving import serve
+    from governance.startup import check_service
 
     settings = Settings.from_env()
-    open_runtime(settings).dispose()  # fail here, with the setting's name, not in a worker
+    check_service(settings)  # fail here, once, with the setting's name, not in each worker
     serve(settings, host=args.host, port=args.port, workers=args.workers)
     return 0
 
@@ -566,6 +567,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"governance: {exc.detail}", file=sys.stderr)
         for name, messages in exc.extra.get("errors", {}).items():
             print(f"  {name}: {'; '.join(messages)}", file=sys.stderr)
+        return 2
+    except (OSError, *UNAVAILABLE_ERRORS) as exc:  # a file or a store failing under a command
+        from governance.startup import one_line
+
+        print(f"governance: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

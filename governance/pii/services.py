@@ -8,7 +8,8 @@ it can resume. One scan at a time: a request while one is queued or running gets
 (``ScanService.request``), and the database refuses a second unfinished scan. A scan reads
 the store page by page, each page in a short read transaction of its own, and writes only
 short transactions of results: on SQLite it never holds the write lock while it reads or
-analyses, nor a read snapshot between pages, so reads and writes never wait for it. Nothing here returns, stores, logs or audits a matched value: entity types,
+analyses, nor a read snapshot between pages, so reads and writes never wait for it.
+Nothing here returns, stores, logs or audits a matched value: entity types,
 positions, counts and scores only.
 """
 
@@ -40,13 +41,13 @@ from governance.pii.errors import (
     TextTooLarge,
 )
 from governance.pii.models import (
+    UNFINISHED_STATES,
     Entity,
     FieldFinding,
     OnPii,
     PiiScan,
     PiiScanField,
     ScanState,
-    UNFINISHED_STATES,
     WriteCheck,
 )
 from governance.pii.plans import FieldPlan, plan_fields
@@ -431,8 +432,9 @@ class ScanService:
                         collection, names, after=after,
                         limit=min(self.page_size, sample - taken))
                 records = page.items
-                wrapped = stop is not None and any(r.id > stop for r in records)
-                if wrapped:
+                wrapped = False
+                if stop is not None and any(r.id > stop for r in records):
+                    wrapped = True
                     records = [r for r in records if r.id <= stop]
                 if records:
                     taken += len(records)
