@@ -45,6 +45,7 @@ from api.security_headers import add_security_headers
 from audit.events import AuditEvent, Outcome, Target
 from audit.integrator import BackgroundIntegrator
 from governance.audit_actions import AuditAction
+from governance.db import ping
 from governance.jobs.runners import BrokerUnavailable
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
@@ -110,6 +111,10 @@ def create_app(
     app.teardown_request(_close)
     check_declarations(app)
     if background_integrator:
+        # A serving worker opens both stores before it takes traffic: one that cannot,
+        # fails to boot (and retries, api.gunicorn_worker) instead of failing requests.
+        ping(runtime.engine)
+        ping(runtime.keys.keystore.engine)
         integrator = BackgroundIntegrator(runtime.sessions, runtime.audit)
         integrator.start()
         app.extensions["audit_integrator"] = integrator

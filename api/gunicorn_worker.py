@@ -6,12 +6,23 @@ that quotes what was sent, and logs the same text. What was sent can carry an e-
 path or a header, and a client library expects one error format from the whole service. This
 worker keeps gunicorn's choice of status and answers a problem document that names only
 the kind of refusal, with our headers; its log line names the exception type, never its text.
+
+A worker that cannot build the app (a key file or a store unreadable after the service
+started) does not exit: gunicorn's master stops the whole service when a worker exits
+with its boot-error code, and the service would stay down after the fault is fixed. It logs
+one line naming the setting or file, waits with a doubling back-off (notifying the master,
+so it is not taken for hung), and tries again; the other workers keep serving meanwhile,
+and a worker asked to stop while it waits stops. The master has checked everything once
+before forking (``governance.startup.check_service``), so a bad start still fails at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import ssl
+import sys
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -27,6 +38,7 @@ from api.security_headers import (
     ROUTE_ENVIRON_KEY,
     content_security_policy,
 )
+from governance.startup import one_line
 
 #: Exception -> (status, reason phrase, problem type slug, detail). First match wins, so a
 #: subclass comes before its base (gunicorn's InvalidResponseHeader is an InvalidHeader).
@@ -60,6 +72,9 @@ _REFUSALS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], in
     ((http_errors.InvalidProxyLine, http_errors.InvalidH2CPreface), 400, "Bad Request",
      "bad-request", "the connection did not start with a valid HTTP/1.1 request"),
 )
+#: Seconds a worker that failed to boot waits before its first retry, and at most.
+BOOT_RETRY_FIRST = 1.0
+BOOT_RETRY_MAX = 30.0
 _UNEXPECTED = (500, "Internal Server Error", "internal",
                "the service failed to answer; quote the trace id to the operator")
 
@@ -91,6 +106,32 @@ def problem_response(status: int, reason: str, slug: str, detail: str, trace_id:
 class ProblemWorker(SyncWorker):  # type: ignore[misc]
     """The sync worker with gunicorn's error page replaced (``worker_class`` in
     ``api.serving.gunicorn_options``)."""
+
+    def load_wsgi(self) -> None:
+        """Build the app; on failure, one log line and a retry after a back-off."""
+        delay, failures = BOOT_RETRY_FIRST, 0
+        while True:
+            try:
+                super().load_wsgi()
+                break
+            except Exception as exc:  # noqa: BLE001 - every boot failure is retried
+                failures += 1
+                self.log.error("worker %s cannot start: %s; attempt %d failed, next in %ds",
+                               os.getpid(), one_line(exc), failures, round(delay))
+            self._wait(delay)
+            delay = min(delay * 2, BOOT_RETRY_MAX)
+        if failures:
+            self.log.warning("worker %s started after %d failed attempt(s)", os.getpid(),
+                             failures)
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep, telling the master this worker is alive; leave if told to stop."""
+        until = time.monotonic() + seconds
+        while self.alive and time.monotonic() < until:
+            self.notify()
+            time.sleep(min(0.5, max(0.0, until - time.monotonic())))
+        if not self.alive:
+            sys.exit(0)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         started = datetime.now()

@@ -3,7 +3,8 @@
 ``POST /v1/pii/analyze`` answers entity types, spans and scores (never the matched text);
 bodies over ``GOVERNANCE_PII_MAX_TEXT_CHARS`` characters get 413, an empty or non-string
 text 400. ``POST /v1/pii/scans`` queues a store scan (202), run by the runtime's task runner
-after this request's commit; ``GET /v1/pii/scans/{id}`` reports its progress and results.
+after this request's commit; while one is queued or running it answers 200 with that one
+instead (one scan at a time). ``GET /v1/pii/scans/{id}`` reports progress and results.
 """
 
 from __future__ import annotations
@@ -51,24 +52,34 @@ class Analyze(MethodView):
 class Scans(MethodView):
     @requires(Permission.PII_ANALYZE, AuditAction.PII_SCAN_REQUESTED)
     @blp.arguments(ScanRequestSchema)
-    @blp.response(202, ScanCreatedSchema)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Queue a scan of every field of every collection; poll the scan for results."""
+    @blp.response(202, ScanCreatedSchema, description="a new scan, queued")
+    @blp.alt_response(200, schema=ScanCreatedSchema,
+                      description="a scan was already queued or running: that scan, unchanged "
+                                  "(its own sample size; no second scan is started)")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Queue a scan of every field of every collection; poll the scan for results.
+
+        One scan runs at a time: while one is queued or running, the answer is 200 with
+        that scan, and nothing new is queued.
+        """
         rt = runtime()
         scans = rt.pii_scans()
-        scan = scans.create(db(), sample=body["sample"] or rt.settings.pii_scan_sample,
-                            requested_by=actor().id)
+        scan, created = scans.request(db(), sample=body["sample"] or rt.settings.pii_scan_sample,
+                                      requested_by=actor().id)
         record(AuditEvent(
             action=str(AuditAction.PII_SCAN_REQUESTED), actor=actor(),
             target=Target(record_id=scan.id), policy_version=rt.policy.version,
-            details={"count": scan.fields_total},
+            details={"count": scan.fields_total, "status": "queued" if created else scan.state},
         ))
+        progress = {"fields_done": scan.fields_done, "fields_total": scan.fields_total}
+        if not created:
+            return {"id": scan.id, "state": scan.state, "progress": progress}, 200
+        # One job per scan (a second delivery runs nothing); it starts after the commit.
         job, _ = Jobs(db()).enqueue(JobKind.PII_SCAN, scan.id, actor=actor(),
-                                    trace_id=g.request_id)
-        deliver_after_commit(job.id)  # the scan starts once its row is committed
+                                    exclusive=f"pii.scan:{scan.id}", trace_id=g.request_id)
+        deliver_after_commit(job.id)
 
-        return {"id": scan.id, "state": scan.state,
-                "progress": {"fields_done": 0, "fields_total": scan.fields_total}}
+        return {"id": scan.id, "state": scan.state, "progress": progress}
 
 
 @blp.route("/scans/<scan_id>")

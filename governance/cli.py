@@ -19,7 +19,7 @@ from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Role
 from governance.clients.services import ClientService
-from governance.db import unit_of_work
+from governance.db import UNAVAILABLE_ERRORS, unit_of_work
 from governance.errors import GovernanceError, SettingsError
 from governance.runtime import Runtime, cli_actor, open_runtime
 from governance.settings import Settings
@@ -393,8 +393,13 @@ def cmd_pii_scan(args: argparse.Namespace) -> int:
         if args.resume:
             scan_id = args.resume
         else:
-            scan = scans.create(session, sample=args.sample or rt.settings.pii_scan_sample,
-                                requested_by=cli_actor().id)
+            from governance.pii.errors import ScanInProgress
+
+            scan, created = scans.request(
+                session, sample=args.sample or rt.settings.pii_scan_sample,
+                requested_by=cli_actor().id)
+            if not created:  # one scan at a time; running it here too would run it twice
+                raise ScanInProgress(scan.id)
             scan_id = scan.id
             _record(rt, session, AuditAction.PII_SCAN_REQUESTED, target=Target(record_id=scan_id),
                     details={"count": scan.fields_total})
@@ -625,9 +630,10 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.serving import serve
+    from governance.startup import check_service
 
     settings = Settings.from_env()
-    open_runtime(settings).dispose()  # fail here, with the setting's name, not in a worker
+    check_service(settings)  # fail here, once, with the setting's name, not in each worker
     serve(settings, host=args.host, port=args.port, workers=args.workers)
     return 0
 
@@ -840,6 +846,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"governance: {exc.detail}", file=sys.stderr)
         for name, messages in exc.extra.get("errors", {}).items():
             print(f"  {name}: {'; '.join(messages)}", file=sys.stderr)
+        return 2
+    except (OSError, *UNAVAILABLE_ERRORS) as exc:  # a file or a store failing under a command
+        from governance.startup import one_line
+
+        print(f"governance: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -28,6 +28,7 @@ from governance.keys.provider import KeyProvider
 from governance.keys.services import FieldCrypto, KeyService
 from governance.requests.suppression import SuppressionList
 from governance.settings import Settings
+from governance.startup import naming
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
 from policies.engine import PolicyEngine
@@ -136,18 +137,24 @@ class Runtime:
         spec = EngineSpec(self.settings.pii_config_file, self.settings.pii_model)
         return ScanService(self.sessions, self.policy.datamap, self.tables, self.crypto,
                            spec, self.audit, self.policy.version,
-                           processes=self.settings.pii_scan_processes)
+                           processes=self.settings.pii_scan_processes,
+                           read_sessions=self.read_sessions)
 
 
 def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
-    policy = load_policy_set(settings.policy_dir)
-    _require_pii_model(settings)
-    engine = engine or make_engine(settings.database_url)
+    """Every step names its setting when it fails (``governance.startup.naming``)."""
+    with naming("GOVERNANCE_POLICY_DIR"):
+        policy = load_policy_set(settings.policy_dir)
+    with naming("GOVERNANCE_PII_CONFIG"):
+        _require_pii_model(settings)
+    with naming("GOVERNANCE_DATABASE_URL"):
+        engine = engine or make_engine(settings.database_url)
     keys = open_key_service(settings)
     read_sessions = None
     if engine.dialect.name == "sqlite":
-        read_sessions = make_session_factory(
-            make_engine(settings.database_url, write_lock_at_begin=False))
+        with naming("GOVERNANCE_DATABASE_URL"):
+            read_sessions = make_session_factory(
+                make_engine(settings.database_url, write_lock_at_begin=False))
     return Runtime(
         settings=settings,
         engine=engine,
@@ -168,10 +175,12 @@ def open_key_service(settings: Settings, *, keystore_engine: Engine | None = Non
     means the operator pointed the service at the wrong (or a lost) key file: starting would
     make every encrypted field unreadable, so the start is refused and the new file removed.
     """
-    provider, created = _key_provider(settings)
-    engine = keystore_engine or make_engine(
-        settings.keystore_url, write_lock_at_begin=False, secure_delete=True
-    )
+    with naming("GOVERNANCE_KEY_FILE"):
+        provider, created = _key_provider(settings)
+    with naming("GOVERNANCE_KEYSTORE_URL"):
+        engine = keystore_engine or make_engine(
+            settings.keystore_url, write_lock_at_begin=False, secure_delete=True
+        )
     keystore = KeyStore(engine)
     if created:
         try:

@@ -138,10 +138,15 @@ class LocalKeyProvider(KeyProvider):
             raise KeyFileError(
                 f"GOVERNANCE_KEY_FILE {self._path} cannot be opened ({exc.strerror})"
             ) from None
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            check_owner_only(self._path, info)
-            raw = handle.read()
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                check_owner_only(self._path, info)
+                raw = handle.read()
+        except OSError as exc:  # a directory in its place, an I/O error
+            raise KeyFileError(
+                f"GOVERNANCE_KEY_FILE {self._path} cannot be read ({exc.strerror})"
+            ) from None
         try:
             document = json.loads(raw)
         except ValueError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from governance.errors import GovernanceError, NotFound, SettingsError, ValidationFailed
+from governance.errors import Conflict, GovernanceError, NotFound, SettingsError, ValidationFailed
 
 
 class PiiModelMissing(SettingsError):
@@ -64,3 +64,17 @@ class ScanNotFound(NotFound):
 
     def __init__(self) -> None:
         super().__init__("no such PII scan")
+
+
+class ScanInProgress(Conflict):
+    """A scan is already queued or running; only one runs at a time (the CLI's refusal: the
+    HTTP API answers with the running scan instead)."""
+
+    type = "scan-in-progress"
+
+    def __init__(self, scan_id: str) -> None:
+        super().__init__(
+            f"scan {scan_id} is already queued or running; follow it with GET "
+            f"/v1/pii/scans/{scan_id}, or if its process stopped, resume it with "
+            f"governance pii scan --resume {scan_id}")
+        self.extra["scan_id"] = scan_id

@@ -66,7 +66,15 @@ class ScanState(StrEnum):
     FAILED = "failed"
 
 
+#: The states of a scan not yet finished; the database holds at most one scan in them
+#: (migration 0009's unique index ``uq_pii_scans_one_unfinished``).
+UNFINISHED_STATES = (ScanState.QUEUED.value, ScanState.RUNNING.value)
+
+
 class PiiScan(Base):
+    """One store scan. At most one is queued or running at any time: a scan reads every
+    collection, and two at once only share the store's reads and the CPUs between them."""
+
     __tablename__ = "pii_scans"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

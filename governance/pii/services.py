@@ -4,7 +4,12 @@ Every service takes the process's :class:`PiiEngine` (built once, see ``engine.p
 data map; the store scan takes the engine's :class:`EngineSpec` instead, because its
 analysis runs in worker processes that each build the engine (``pool.py``), and a session
 factory, because it runs as a background job that commits collection by collection so that
-it can resume. Nothing here returns, stores, logs or audits a matched value: entity types,
+it can resume. One scan at a time: a request while one is queued or running gets that one
+(``ScanService.request``), and the database refuses a second unfinished scan. A scan reads
+the store page by page, each page in a short read transaction of its own, and writes only
+short transactions of results: on SQLite it never holds the write lock while it reads or
+analyses, nor a read snapshot between pages, so reads and writes never wait for it.
+Nothing here returns, stores, logs or audits a matched value: entity types,
 positions, counts and scores only.
 """
 
@@ -20,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.events import Actor, AuditEvent, Outcome, Target
@@ -35,6 +41,7 @@ from governance.pii.errors import (
     TextTooLarge,
 )
 from governance.pii.models import (
+    UNFINISHED_STATES,
     Entity,
     FieldFinding,
     OnPii,
@@ -46,11 +53,13 @@ from governance.pii.models import (
 from governance.pii.plans import FieldPlan, plan_fields
 from governance.pii.pool import PendingScan, ScanPool
 from governance.store.schema import CrmTables
-from governance.store.services import RecordStore
+from governance.store.services import Record, RecordStore
 from governance.timestamps import as_utc
 from policies.types import Collection, DataMap, Field
 
 SYSTEM_ACTOR = Actor(id="system:pii-scan", role="system")
+#: Records a scan reads in one short transaction.
+SCAN_PAGE = 500
 
 
 def record_store(
@@ -221,7 +230,8 @@ class ScanService:
     A run analyses in ``processes`` worker processes (``GOVERNANCE_PII_SCAN_PROCESSES``;
     1: in this process), started with the run and stopped at its end, also on failure.
     Records are read and decrypted here, in memory only; the workers get the values and
-    return entity lists.
+    return entity lists. ``read_sessions`` are the runtime's read-only sessions (on SQLite
+    their transactions take no write lock); the store is read through them page by page.
     """
 
     def __init__(
@@ -235,6 +245,8 @@ class ScanService:
         policy_version: str,
         *,
         processes: int = 1,
+        read_sessions: sessionmaker[Session] | None = None,
+        page_size: int = SCAN_PAGE,
     ) -> None:
         self.sessions = sessions
         self.datamap = datamap
@@ -244,8 +256,34 @@ class ScanService:
         self.audit = audit
         self.policy_version = policy_version
         self.processes = processes
+        self.read_sessions = read_sessions or sessions
+        self.page_size = page_size
+
+    def active(self, session: Session) -> PiiScan | None:
+        """The scan queued or running, if there is one (there is at most one)."""
+        return session.scalars(
+            select(PiiScan).where(PiiScan.state.in_(UNFINISHED_STATES)).limit(1)).first()
+
+    def request(self, session: Session, *, sample: int,
+                requested_by: str) -> tuple[PiiScan, bool]:
+        """The scan to follow: the one queued or running (``False``: nothing new was
+        created), else a new one (``True``). A request that races another to create one
+        meets the database's unique index and gets the other's scan."""
+        current = self.active(session)
+        if current is not None:
+            return current, False
+        try:
+            with session.begin_nested():
+                scan = self.create(session, sample=sample, requested_by=requested_by)
+        except IntegrityError:
+            current = self.active(session)
+            if current is None:
+                raise
+            return current, False
+        return scan, True
 
     def create(self, session: Session, *, sample: int, requested_by: str) -> PiiScan:
+        """A new queued scan; the flush fails (``IntegrityError``) if one is unfinished."""
         plans = plan_fields(self.datamap)
         scan = PiiScan(
             id=uuid.uuid4().hex, state=ScanState.QUEUED.value, sample_size=sample,
@@ -269,8 +307,8 @@ class ScanService:
         return scan
 
     def unfinished(self, session: Session) -> list[str]:
-        states = (ScanState.QUEUED.value, ScanState.RUNNING.value)
-        return list(session.scalars(select(PiiScan.id).where(PiiScan.state.in_(states))))
+        return list(session.scalars(
+            select(PiiScan.id).where(PiiScan.state.in_(UNFINISHED_STATES))))
 
     def run(self, scan_id: str, progress: Callable[[int, int], None] | None = None) -> None:
         """Scan every pending field; each collection's results commit together, so a run
@@ -326,22 +364,23 @@ class ScanService:
     def _submit(self, collection: str, field_plans: Sequence[FieldPlan], sample: int,
                 pool: ScanPool) -> _Submitted:
         """Sample one collection and hand all its fields to the pool at once."""
-        with unit_of_work(self.sessions) as session:
-            columns = self._sample(session, collection, field_plans, sample)
+        columns = self._sample(collection, field_plans, sample)
         scans = [(plan, columns[plan.field.name], pool.submit(plan, columns[plan.field.name]))
                  for plan in field_plans]
         return _Submitted(collection, scans)
 
     def _store(self, scan_id: str, submitted: _Submitted, engine: PiiEngine,
                progress: Callable[[int, int], None] | None) -> None:
-        """Wait for a collection's fields and commit their results together (the unit a
-        resumed run starts again from)."""
+        """Wait for a collection's fields, then commit their results together (the unit a
+        resumed run starts again from) in a short transaction: the wait is outside it."""
+        results = [(plan, analyse_column(engine, plan, values, pending.result()))
+                   for plan, values, pending in submitted.scans]
         with unit_of_work(self.sessions) as session:
-            for plan, values, pending in submitted.scans:
+            for plan, result in results:
                 key = (scan_id, submitted.collection, plan.field.name)
                 row = session.get(PiiScanField, key)
                 assert row is not None  # created with the scan, never deleted
-                row.result = analyse_column(engine, plan, values, pending.result())
+                row.result = result
                 row.done = True
             scan = self.get(session, scan_id)
             scan.fields_done += len(submitted.scans)
@@ -357,7 +396,7 @@ class ScanService:
         ))
 
     def _sample(
-        self, session: Session, collection: str, plans: Sequence[FieldPlan], sample: int
+        self, collection: str, plans: Sequence[FieldPlan], sample: int
     ) -> dict[str, list[str]]:
         """Up to ``sample`` records from a random starting id (wrapping around), the text
         values of the planned fields; decrypted by the store, in memory only."""
@@ -365,29 +404,40 @@ class ScanService:
         columns: dict[str, list[str]] = {p.field.name: [] for p in plans}
         if not names:
             return columns
-        store = record_store(session, self.datamap, self.tables, self.crypto)
-        start = secrets.token_hex(16)
-        seen = 0
-        for record in self._records(store, collection, names, start, sample):
-            seen += 1
-            for name in names:
-                value = record.values.get(name)
-                if isinstance(value, str) and value.strip():
-                    columns[name].append(value)
+        for page in self.pages(collection, names, start=secrets.token_hex(16), sample=sample):
+            for record in page:
+                for name in names:
+                    value = record.values.get(name)
+                    if isinstance(value, str) and value.strip():
+                        columns[name].append(value)
         return columns
 
-    @staticmethod
-    def _records(store: RecordStore, collection: str, names: list[str], start: str,
-                 sample: int) -> Iterator[Any]:
+    def pages(self, collection: str, names: Sequence[str], *, start: str,
+              sample: int) -> Iterator[list[Record]]:
+        """Up to ``sample`` records of ``collection`` with the ids after ``start``, then
+        from the first id up to ``start``, in pages of at most ``page_size``.
+
+        Each page is read in a read transaction of its own, ended before the page is
+        handed out: while the caller works on a page, the scan holds no lock and no
+        snapshot of the store (SQLite can checkpoint its WAL), and no transaction spans
+        two pages."""
         taken = 0
         for after, stop in ((start, None), (None, start)):
             while taken < sample:
-                page = store.list(collection, names, after=after, limit=min(500, sample - taken))
-                for record in page.items:
-                    if stop is not None and record.id > stop:
-                        return
-                    yield record
-                    taken += 1
+                with unit_of_work(self.read_sessions) as session:
+                    page = record_store(session, self.datamap, self.tables, self.crypto).list(
+                        collection, names, after=after,
+                        limit=min(self.page_size, sample - taken))
+                records = page.items
+                wrapped = False
+                if stop is not None and any(r.id > stop for r in records):
+                    wrapped = True
+                    records = [r for r in records if r.id <= stop]
+                if records:
+                    taken += len(records)
+                    yield records
+                if wrapped:
+                    return
                 if page.next_after is None:
                     break
                 after = page.next_after
