@@ -308,8 +308,24 @@ def cmd_keys_encrypt_existing(args: argparse.Namespace) -> int:
     def progress(collection: str, rows: int) -> None:
         print(f"\r  {collection}: {rows:,} rows sealed so far", end="", file=sys.stderr, flush=True)
 
-    report = encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto,
-                              _key_events(rt), batch_size=args.batch_size, progress=progress)
+    from governance.jobs.service import JobKind, Jobs
+    from governance.jobs.work import run_job
+
+    with unit_of_work(rt.sessions) as session:  # recorded first: a crash leaves it resumable
+        queued, _ = Jobs(session).enqueue(JobKind.KEYS_ENCRYPT_EXISTING, actor=cli_actor(),
+                                          exclusive="keys.encrypt_existing")
+        queued_id = queued.id
+    reports: list[Any] = []
+
+    def seal(_job: object) -> None:
+        reports.append(encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto,
+                                        _key_events(rt), batch_size=args.batch_size,
+                                        progress=progress))
+
+    if run_job(rt, queued_id, raise_errors=True, work=seal) is None:
+        print("sealing existing values runs in another process", file=sys.stderr)
+        return 1
+    report = reports[0]
     print(file=sys.stderr)
     _integrate(rt, checkpoint=False)
     print(f"{'resumed' if report.resumed else 'done'}: {report.rows:,} rows, "
