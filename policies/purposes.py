@@ -55,6 +55,7 @@ _PURPOSE_KEYS = {
     "sensitive",
     "restriction_exemption",
     "profiling",
+    "retention_exempt",
 }
 _PROFILING_KEYS = {"logic", "significance", "solely_automated_decision"}
 _CONTROLLER_KEYS = {"name", "contact", "supervisory_authority"}
@@ -102,6 +103,9 @@ class Purpose:
     sensitive: bool = False
     restriction_exemption: RestrictionExemption | None = None
     profiling: Profiling | None = None
+    # Reads records past their retention period (the data map's): only a legal obligation
+    # to keep them or legal claims justify it (Art. 17(3)(b), (e)).
+    retention_exempt: bool = False
 
     @property
     def requires_consent(self) -> bool:
@@ -242,6 +246,11 @@ def _purpose(check: Checker, purpose_id: str, raw: Any, path: str) -> Purpose | 
             f"{path}.sensitive",
             "special categories need explicit consent or legal claims (Art. 9(2)(a), (f))",
         )
+    retention_exempt = check.boolean(body.get("retention_exempt"), f"{path}.retention_exempt")
+    if retention_exempt and basis is not LegalBasis.LEGAL_OBLIGATION and (
+            exemption is not RestrictionExemption.LEGAL_CLAIMS):
+        check.fail(f"{path}.retention_exempt", "only a legal obligation or legal claims "
+                   "justify reading records past their retention (Art. 17(3)(b), (e))")
     profiling = None
     if body.get("profiling") is not None:
         profiling = _profiling(check, body.get("profiling"), f"{path}.profiling")
@@ -259,4 +268,5 @@ def _purpose(check: Checker, purpose_id: str, raw: Any, path: str) -> Purpose | 
         sensitive=sensitive,
         restriction_exemption=exemption,
         profiling=profiling,
+        retention_exempt=retention_exempt,
     )
