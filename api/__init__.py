@@ -24,6 +24,7 @@ from api import data as data_views
 from api import datamap as datamap_views
 from api import docs as docs_views
 from api import health as health_views
+from api import holds as hold_views
 from api import keys as key_views
 from api import me as me_views
 from api import pii as pii_views
@@ -83,7 +84,7 @@ def create_app(
     )
     for module in (health_views, datamap_views, policy_views, audit_views, client_views,
                    key_views, purpose_views, consent_views, pii_views, data_views,
-                   request_views, subject_views, me_views):
+                   request_views, subject_views, me_views, hold_views):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
     # The OpenAPI document (flask-smorest's own blueprint) is served unauthenticated.

@@ -53,6 +53,8 @@ _PATH_PARAMETERS: dict[str, str] = {
     "subject_id": "the data subject's id (the id of their `customers` record)",
     "request_id": "the data-subject request's id",
     "scan_id": "the PII scan's id",
+    "hold_id": "the legal hold's id",
+    "run_id": "the retention run's id",
 }
 
 
