@@ -396,6 +396,57 @@ def cmd_requests_purge_exports(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- retention --------------------------------------------------------------------------
+def cmd_retention_plan(args: argparse.Namespace) -> int:
+    """What is due per rule: counts, the oldest due date, how many are held; ids only with
+    --ids (never values)."""
+    from governance.retention.sweep import RetentionSweep
+
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        rules = RetentionSweep(rt, cli_actor()).plan(session, ids=args.ids)
+        _record(rt, session, AuditAction.RETENTION_PLAN_READ,
+                details={"count": sum(r["due"] for r in rules),
+                         "held": sum(r["held"] for r in rules)})
+    _integrate(rt, checkpoint=False)
+    if args.json:
+        print(json.dumps(rules, indent=2))
+        return 0
+    print(f"{'rule':34} {'period':7} {'from':12} {'due':>8} {'held':>6}  oldest due")
+    for r in rules:
+        print(f"{r['rule']:34} {r['period']:7} {r['counted_from']:12} {r['due']:>8} "
+              f"{r['held']:>6}  {(r['oldest_due'] or '-')[:10]}")
+        for record_id in r.get("ids", []):
+            print(f"    {record_id}")
+    print(f"{sum(r['due'] for r in rules)} record(s) due, {sum(r['held'] for r in rules)} held")
+    return 0
+
+
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    """Sweep in this process (resuming an unfinished run first); meant for a daily timer."""
+    from governance.retention.sweep import RetentionSweep
+
+    rt = _runtime()
+    sweeper = RetentionSweep(rt, cli_actor())
+    with unit_of_work(rt.sessions) as session:
+        run = sweeper.create(session, dry_run=args.dry_run, batch_size=args.batch_size)
+        run_id, resumed = run.id, run.started_at is not None
+    if resumed:
+        print(f"resuming unfinished run {run_id}")
+    done = sweeper.run(run_id)
+    _integrate(rt, checkpoint=False)
+    rt.dispose()
+    totals = done.totals or {}
+    if args.json:
+        print(json.dumps({"id": done.id, "state": done.state, "dry_run": done.dry_run,
+                          "totals": totals}, indent=2))
+        return 0
+    print(f"run {done.id}: {done.state}{' (dry run: nothing changed)' if done.dry_run else ''}")
+    for name, value in totals.items():
+        print(f"  {name}: {value}")
+    return 0
+
+
 def _iso(moment: datetime) -> str:
     return as_utc(moment).isoformat()
 
@@ -503,8 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
     rlist.add_argument("--due-within", type=_non_negative, metavar="DAYS",
                        help="only those due within DAYS days (7: this week)")
     rlist.add_argument("--status", action="append", metavar="STATUS",
-                       choices=["received", "verified", "in_progress", "completed", "failed",
-                                "rejected", "open", "closed"],
+                       choices=["received", "verified", "in_progress", "on_hold", "completed",
+                                "failed", "rejected", "open", "closed"],
                        help="a status, open or closed (repeat for several; default: open)")
     rlist.add_argument("--json", action="store_true")
     rlist.set_defaults(func=cmd_requests_list)
@@ -516,6 +567,19 @@ def build_parser() -> argparse.ArgumentParser:
     rexec.set_defaults(func=cmd_requests_execute)
     purge = requests.add_parser("purge-exports", help="delete exports past their retention")
     purge.set_defaults(func=cmd_requests_purge_exports)
+
+    retention = sub.add_parser("retention", help="retention sweeps").add_subparsers(
+        dest="retention", required=True)
+    rplan = retention.add_parser("plan", help="what is due per rule, and what is held")
+    rplan.add_argument("--json", action="store_true")
+    rplan.add_argument("--ids", action="store_true", help="also list the due records' ids")
+    rplan.set_defaults(func=cmd_retention_plan)
+    rrun = retention.add_parser("run", help="sweep now (resumes an unfinished run first)")
+    rrun.add_argument("--dry-run", action="store_true", help="record the plan, change nothing")
+    rrun.add_argument("--batch-size", type=_positive, default=None, metavar="N",
+                      help="records per committed batch (default 500)")
+    rrun.add_argument("--json", action="store_true")
+    rrun.set_defaults(func=cmd_retention_run)
 
     serve = sub.add_parser("serve", help="serve the API under gunicorn")
     _serving_args(serve)

@@ -70,10 +70,11 @@ class PlanRuleSchema(Schema):
     period = fields.String(metadata={"description": "ISO 8601 period"})
     counted_from = fields.String()
     basis = fields.String()
-    cutoff = UtcDateTime(metadata={"description": "records dated before it are due"})
+    cutoff = fields.String(metadata={"format": "date-time",
+                                     "description": "records dated before it are due"})
     due = fields.Integer(metadata={"description": "records due, not held"})
     held = fields.Integer(metadata={"description": "records due but under a legal hold"})
-    oldest_due = UtcDateTime(allow_none=True)
+    oldest_due = fields.String(allow_none=True, metadata={"format": "date-time"})
     hold_ids = fields.List(fields.String())
 
 
