@@ -200,18 +200,20 @@ class RetentionSweep:
 
     # -- runs ------------------------------------------------------------------------------
     def create(self, session: Session, *, dry_run: bool = False,
-               batch_size: int | None = None) -> RetentionRun:
+               batch_size: int | None = None, as_of: datetime | None = None) -> RetentionRun:
         """Record a run and its plan (in the caller's unit of work); or, if one is still
-        unfinished (a crash or a restart stopped it), that one, to be resumed."""
+        unfinished (a crash or a restart stopped it), that one, to be resumed. ``as_of``
+        (default now; never later) is the moment the cut-offs are counted from."""
         unfinished = self.unfinished(session)
         if unfinished is not None and not dry_run:
             return unfinished
         now = _now()
+        as_of = min(as_of or now, now)
         run = RetentionRun(
             id=uuid.uuid4().hex, state="queued", dry_run=dry_run,
-            batch_size=batch_size or DEFAULT_BATCH, as_of=now, requested_by=self.actor.id,
+            batch_size=batch_size or DEFAULT_BATCH, as_of=as_of, requested_by=self.actor.id,
             policy_version=self.runtime.policy.version, created_at=now,
-            plan=_jsonable(self.plan(session, now)),
+            plan=_jsonable(self.plan(session, as_of)),
             progress={r.name: {"done": 0, "batches": 0, "finished": False, "pending": []}
                       for r in self.rules})
         session.add(run)
