@@ -32,6 +32,7 @@ from api import policy as policy_views
 from api import purposes as purpose_views
 from api import requests as request_views
 from api import retention as retention_views
+from api import ropa as ropa_views
 from api import subjects as subject_views
 from api.auth import authenticate_request, check_declarations, declaration
 from api.context import EXTENSION_KEY
@@ -85,7 +86,8 @@ def create_app(
     )
     for module in (health_views, datamap_views, policy_views, audit_views, client_views,
                    key_views, purpose_views, consent_views, pii_views, data_views,
-                   request_views, subject_views, me_views, hold_views, retention_views):
+                   request_views, subject_views, me_views, hold_views, retention_views,
+                   ropa_views):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
     # The OpenAPI document (flask-smorest's own blueprint) is served unauthenticated.

@@ -447,6 +447,38 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the record of processing ------------------------------------------------------------
+def cmd_ropa_export(args: argparse.Namespace) -> int:
+    """The record of processing activities (Art. 30) as JSON, CSV or XLSX."""
+    from governance.ropa.formats import to_csv, to_xlsx
+    from governance.ropa.record import build_record
+
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        document = build_record(session, rt)
+        _record(rt, session, AuditAction.ROPA_READ,
+                details={"count": len(document["processing"]), "type": args.format})
+    _integrate(rt, checkpoint=False)
+    rt.dispose()
+    if args.format == "xlsx":
+        content: bytes = to_xlsx(document)
+    elif args.format == "csv":
+        content = to_csv(document).encode("utf-8")
+    else:
+        content = (json.dumps(document, indent=2) + "\n").encode("utf-8")
+    if args.output == "-":
+        if args.format == "xlsx":
+            print("governance: write XLSX to a file (-o FILE)", file=sys.stderr)
+            return 2
+        sys.stdout.write(content.decode("utf-8"))
+    else:
+        with open(args.output, "wb") as out:
+            out.write(content)
+        print(f"wrote the record of processing ({len(document['processing'])} purposes, "
+              f"{args.format}) to {args.output}")
+    return 0
+
+
 def _iso(moment: datetime) -> str:
     return as_utc(moment).isoformat()
 
@@ -580,6 +612,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="records per committed batch (default 500)")
     rrun.add_argument("--json", action="store_true")
     rrun.set_defaults(func=cmd_retention_run)
+
+    ropa = sub.add_parser("ropa", help="the record of processing activities").add_subparsers(
+        dest="ropa", required=True)
+    rexport = ropa.add_parser("export", help="write the Art. 30 record (and CCPA view)")
+    rexport.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
+    rexport.add_argument("-o", "--output", default="-", metavar="FILE",
+                         help="the file to write (default: stdout, not for xlsx)")
+    rexport.set_defaults(func=cmd_ropa_export)
 
     serve = sub.add_parser("serve", help="serve the API under gunicorn")
     _serving_args(serve)

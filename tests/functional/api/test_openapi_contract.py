@@ -167,6 +167,11 @@ def test_every_operation_answers_as_the_document_says(contract) -> None:  # noqa
     c.call("GET", f"/v1/retention/runs/{run.get_json()['id']}", k["officer"], expect=200)
     c.call("GET", f"/v1/retention/runs/{'0' * 32}", k["officer"], expect=404)
 
+    # The record of processing.
+    c.call("GET", "/v1/ropa", k["auditor"], expect=200)
+    c.call("GET", "/v1/ropa?format=csv", k["officer"], expect=200)
+    c.call("GET", "/v1/ropa?format=odt", k["officer"], expect=422)
+
     # PII, keys.
     c.call("POST", "/v1/pii/analyze", k["officer"], expect=200,
            json={"text": "Call Ada Fictional on +1 201 555 0123"})
