@@ -41,7 +41,7 @@ def run_view(run: RetentionRun) -> dict[str, Any]:
         "requested_by": run.requested_by, "policy_version": run.policy_version,
         "created_at": as_utc(run.created_at), "started_at": as_utc(run.started_at),
         "finished_at": as_utc(run.finished_at), "plan": run.plan,
-        "progress": {name: {k: v for k, v in p.items() if k != "pending"}
+        "progress": {name: {k: v for k, v in p.items() if k not in ("pending", "after")}
                      for name, p in (run.progress or {}).items()},
         "totals": run.totals, "error": run.error,
     }

@@ -26,6 +26,7 @@ from bench import (
     pii_bench,
     policy_bench,
     requests_bench,
+    retention_bench,
 )
 
 BENCHMARKS = {
@@ -35,6 +36,7 @@ BENCHMARKS = {
     pii_bench.NAME: pii_bench,
     policy_bench.NAME: policy_bench,
     requests_bench.NAME: requests_bench,
+    retention_bench.NAME: retention_bench,
 }
 
 

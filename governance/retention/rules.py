@@ -114,6 +114,27 @@ class RetentionFilter:
     def _cut(self, table: Table, rule: RetentionRule) -> Any:
         return bindparam(rule.param, type_=table.c[rule.counted_from].type)
 
+    def row_retained(self, collection: Collection) -> ColumnElement[bool]:
+        """NOT :meth:`row_expired`, spelled as conjuncts (``NOT EXISTS`` for the subject)
+        so the planner can make the subject check an anti-join or a key probe per row."""
+        table = self.tables[collection.name]
+        rule = self.by_collection[collection.name]
+        own: ColumnElement[bool] = table.c[rule.counted_from] >= self._cut(table, rule)
+        if collection.erasure.strategy is ErasureStrategy.ANONYMIZE and (
+                collection.has_subject_column):
+            own = or_(own, table.c[SUBJECT_COLUMN].is_(None))
+        if not collection.has_subject_column:
+            return own
+        return and_(own, ~self._subject_expired(table))
+
+    def _subject_expired(self, table: Table) -> ColumnElement[bool]:
+        subject = self.datamap.subject()
+        subjects = self.tables[subject.name]
+        srule = self.by_collection[subject.name]
+        return exists(select(subjects.c[ID_COLUMN]).where(
+            subjects.c[ID_COLUMN] == table.c[SUBJECT_COLUMN],
+            subjects.c[srule.counted_from] < self._cut(subjects, srule)))
+
     def row_expired(self, collection: Collection) -> ColumnElement[bool]:
         """The row is past its own period, or (owned rows) its subject's record is."""
         table = self.tables[collection.name]
@@ -124,13 +145,7 @@ class RetentionFilter:
             own = and_(own, table.c[SUBJECT_COLUMN].is_not(None))
         if not collection.has_subject_column:
             return own
-        subject = self.datamap.subject()
-        subjects = self.tables[subject.name]
-        srule = self.by_collection[subject.name]
-        theirs = exists(select(subjects.c[ID_COLUMN]).where(
-            subjects.c[ID_COLUMN] == table.c[SUBJECT_COLUMN],
-            subjects.c[srule.counted_from] < self._cut(subjects, srule)))
-        return or_(own, theirs)
+        return or_(own, self._subject_expired(table))
 
     def column(self, collection: Collection, name: str) -> Any:
         """The column as a non-exempt purpose reads it: null once its override expired."""

@@ -267,7 +267,7 @@ class RetentionSweep:
                     key = {"delete": "deleted", "anonymize": "anonymised", "erase": "erased",
                            "null": "fields_nulled"}[rule.strategy]
                     totals[key] = totals.get(key, 0) + done
-                totals["held"] = sum(r["held"] for r in self.plan(session, run.as_of))
+                totals["held"] = sum(r["held"] for r in run.plan)  # when it was asked for
                 finished = self._finish(session, run, totals)
             self._resume_lapsed_erasures()
             return finished
@@ -301,6 +301,11 @@ class RetentionSweep:
             table = self.runtime.tables[rule.collection]
             ids: list[str] = []
             if where is not None:
+                # Keyset: rows before the last batch's last id were swept or skipped (held,
+                # referenced); the cut-offs are fixed, so nothing behind it becomes due.
+                after = progress.get("after")
+                if after:
+                    where = [*where, table.c[ID_COLUMN] > after]
                 query = (select(table.c[ID_COLUMN]).where(*where).order_by(table.c[ID_COLUMN])
                          .limit(size))
                 if session.get_bind().dialect.name == "postgresql":
@@ -325,6 +330,7 @@ class RetentionSweep:
             else:
                 self._erase_in_store(session, ids)
                 progress["pending"] = ids
+            progress["after"] = max(ids)
             progress["done"] = int(progress.get("done", 0)) + len(ids)
             progress["batches"] = int(progress.get("batches", 0)) + 1
             self.runtime.audit.record(session, AuditEvent(

@@ -386,7 +386,7 @@ class RecordStore:
             table.c[ID_COLUMN])
         params: dict[str, Any] = {}
         if retention is not None:
-            query = query.where(~retention.row_expired(collection))
+            query = query.where(retention.row_retained(collection))
             params = retention.params(now or datetime.now(UTC))
         if subject_id is not None:
             if collection.is_subject:

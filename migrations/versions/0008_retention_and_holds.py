@@ -19,6 +19,14 @@ branch_labels = None
 depends_on = None
 
 Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# The reference store's retention `from` columns (policies/datamap.yaml), compared with a
+# cut-off by every policy read and sweep batch; CrmTables declares the same indexes.
+RETENTION_COLUMNS = (
+    ("companies", "updated_at"), ("customers", "updated_at"), ("interactions", "occurred_at"),
+    ("orders", "ordered_at"), ("order_lines", "created_at"), ("payment_details", "updated_at"),
+    ("support_tickets", "opened_at"), ("campaign_responses", "sent_at"),
+    ("web_events", "occurred_at"),
+)
 
 
 def upgrade() -> None:
@@ -73,6 +81,8 @@ def upgrade() -> None:
         sa.Column("error", sa.String(200), nullable=True),
     )
     op.create_index("ix_retention_runs_created", "retention_runs", ["created_at"])
+    for table, column in RETENTION_COLUMNS:
+        op.create_index(f"ix_{table}_retention_{column}", table, [column])
     # A plain ADD COLUMN (no batch mode), so SQLite keeps the table and its indexes as is.
     op.add_column("dsr_requests", sa.Column("hold_id", sa.String(32), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
@@ -113,6 +123,8 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER IF EXISTS legal_hold_events_no_update")
         op.execute("DROP TRIGGER IF EXISTS legal_hold_events_no_delete")
+    for table, column in RETENTION_COLUMNS:
+        op.drop_index(f"ix_{table}_retention_{column}", table_name=table)
     with op.batch_alter_table("dsr_requests") as batch:
         batch.drop_column("hold_id")
     for table in ("retention_runs", "legal_holds", "legal_hold_events"):
