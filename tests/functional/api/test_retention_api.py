@@ -82,3 +82,15 @@ def test_an_unknown_run_is_404_and_an_application_may_not_sweep(inline_http, off
     assert inline_http.get("/v1/retention/runs/" + "0" * 32, headers=officer).status_code == 404
     app = bearer(issue_key("application", "customer_support"))
     assert inline_http.post("/v1/retention/runs", headers=app, json={}).status_code == 403
+
+
+def test_the_data_map_shows_a_fields_own_retention(inline_http, officer) -> None:
+    collections = {c["name"]: c for c in inline_http.get(
+        "/v1/datamap", headers=officer).get_json()["collections"]}
+    fields = {f["name"]: f for f in collections["interactions"]["fields"]}
+
+    assert fields["body"]["retention"] == {
+        "period": "P1Y", "from": "occurred_at",
+        "basis": "Free-text notes of a conversation are kept one year; the interaction "
+                 "itself three."}
+    assert fields["kind"]["retention"] is None
