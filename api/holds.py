@@ -67,7 +67,7 @@ class Holds(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Holds, the latest placed first: `active=true` for those in force,
         `subject_id=` or `collection=` for one scope."""
-        items = _service().list(active=query["active"], subject_id=query["subject_id"],
+        items = _service().find(active=query["active"], subject_id=query["subject_id"],
                                 collection=query["collection"], limit=query["limit"])
         record(AuditEvent(action=str(AuditAction.HOLD_LISTED), actor=actor(),
                           policy_version=runtime().policy.version,

@@ -95,7 +95,7 @@ class Runs(MethodView):
     @blp.response(200, RunListSchema)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Recent runs, the latest first."""
-        runs = _sweep().list(db(), query["limit"])
+        runs = _sweep().recent(db(), query["limit"])
         record(AuditEvent(action=str(AuditAction.RETENTION_RUN_READ), actor=actor(),
                           policy_version=runtime().policy.version,
                           details={"count": len(runs)}))

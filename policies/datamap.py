@@ -316,7 +316,10 @@ def _field(
         choices=tuple(choices),
         references=references,
         on_erasure=on_erasure or OnErasure.NULL,
-        **flags,
+        required=flags["required"],
+        encrypted=flags["encrypted"],
+        lookup=flags["lookup"],
+        free_text=flags["free_text"],
     )
 
 

@@ -195,7 +195,7 @@ class HoldService:
             raise HoldNotFound()
         return hold
 
-    def list(self, *, active: bool | None = None, subject_id: str | None = None,
+    def find(self, *, active: bool | None = None, subject_id: str | None = None,
              collection: str | None = None, limit: int = 100) -> list[LegalHold]:
         stmt = select(LegalHold)
         now = _now()

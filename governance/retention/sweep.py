@@ -236,7 +236,7 @@ class RetentionSweep:
             raise RunNotFound()
         return run
 
-    def list(self, session: Session, limit: int = 20) -> list[RetentionRun]:
+    def recent(self, session: Session, limit: int = 20) -> list[RetentionRun]:
         return list(session.scalars(select(RetentionRun).order_by(
             RetentionRun.created_at.desc(), RetentionRun.id).limit(limit)))
 
@@ -375,7 +375,8 @@ class RetentionSweep:
                 owned = list(session.scalars(select(table.c[ID_COLUMN]).where(owner.in_(ids))))
                 anonymize_ids(session, rt, collection, owned)
         session.execute(insert(PERMITS), [{"subject_id": s, "created_at": _now()} for s in ids])
-        erased = session.execute(delete(EVENTS).where(EVENTS.c.subject_id.in_(ids))).rowcount
+        result: Any = session.execute(delete(EVENTS).where(EVENTS.c.subject_id.in_(ids)))
+        erased = result.rowcount
         session.execute(delete(STATE).where(STATE.c.subject_id.in_(ids)))
         session.execute(delete(RESTRICTIONS).where(RESTRICTIONS.c.subject_id.in_(ids)))
         session.execute(delete(PERMITS).where(PERMITS.c.subject_id.in_(ids)))
