@@ -27,6 +27,7 @@ from bench import (
     pii_bench,
     policy_bench,
     requests_bench,
+    retention_bench,
 )
 
 BENCHMARKS = {
@@ -37,6 +38,7 @@ BENCHMARKS = {
     policy_bench.NAME: policy_bench,
     requests_bench.NAME: requests_bench,
     jobs_bench.NAME: jobs_bench,
+    retention_bench.NAME: retention_bench,
 }
 
 
