@@ -54,7 +54,15 @@ _ENGLISH = frozenset({
     "sunny", "sweet", "taylor", "thursday", "tuesday", "turner", "victory", "wade", "walker",
     "ward", "warren", "wednesday", "west", "white", "will", "winter", "wood", "young",
 })
-OPENERS = frozenset({
+# roles and titles: before a name they are a cue, in a "name" they make it no person's
+TITLES = frozenset({
+    "answer", "question", "awarded", "producer", "director", "manager", "princess", "prince",
+    "king", "queen", "lord", "lady", "royal", "president", "minister", "ceo", "captain",
+    "officer", "ranger", "salesperson", "songwriter", "singer", "player", "founder",
+    "author", "editor", "chairman", "chair", "professor", "senator", "governor", "mayor",
+})
+OPENERS = TITLES | frozenset({
+    "i'm", "i'd", "i'll", "i've", "im",
     "hi", "hello", "hey", "hiya", "dear", "thanks", "thank", "thx", "cheers", "regards",
     "sure", "ok", "okay", "yes", "yeah", "yep", "sorry", "bye", "goodbye", "welcome",
     "great", "fine", "alright", "please", "pls", "customer", "agent", "user", "bot", "chat",
@@ -75,6 +83,32 @@ PLACE_OR_COMPANY = frozenset({
     "hotel", "airport", "station", "university", "school", "hospital", "church", "museum",
     "ry", "pty", "pvt", "sro", "vos", "kft", "zrt",
 })
+# the same at a run's start: street words that come before the name in many languages
+# ("Strada Ion Creangă", "Rua Augusta", "Phố Lê Lợi"), and place-name words
+STREET_FIRST = frozenset({
+    "strada", "str", "soseaua", "șoseaua", "drumul", "aleea", "calea", "bulevardul",
+    "splaiul", "intrarea", "piata", "piața", "rua", "avenida", "av", "travessa", "largo",
+    "praça", "praca", "rodovia", "trevo", "estrada", "vila", "via", "viale", "piazza",
+    "calle", "carrer", "paseo", "plaza", "ulica", "ul", "ulice", "náměstí", "namesti",
+    "sokak", "sokağı", "cadde", "caddesi", "phố", "đường", "hẻm", "xã", "phường", "tỉnh",
+    "quận", "huyện", "thành", "tp", "apt", "suite", "mount", "mt", "port", "fort", "lake",
+    "cape", "gate", "north", "south", "east", "west", "upper", "lower", "new", "old",
+    "saint", "san", "santa", "são", "route", "rue", "avenue", "boulevard", "chemin",
+    "impasse", "allée", "place", "platz", "gata", "gatan", "vägen", "katu", "tie",
+})
+# company words (besides PLACE_OR_COMPANY) that follow a name in many languages
+COMPANY_AFTER = frozenset({"công", "ty", "tnhh", "nr", "and sons", "s/a", "sa", "ltd",
+                           "cia", "hnos", "e filhos", "ve", "ortakları", "group", "con"})
+
+
+@lru_cache(maxsize=1)
+def countries() -> frozenset[str]:
+    """Country names in English (Faker's list; a place, not a person)."""
+    from faker.providers.address.en_US import Provider
+
+    return frozenset(c.lower() for c in Provider.countries)
+
+
 # lower-case particles inside a name ("Lucas da Luz", "Ana de la Cruz", "Mark Mac mBriartaigh")
 PARTICLES = frozenset({
     "da", "de", "del", "della", "der", "den", "di", "do", "dos", "das", "du", "la", "le",
@@ -107,4 +141,7 @@ def gazetteer() -> Gazetteer:
             values = getattr(provider, attr) if into is not None else None
             if isinstance(values, (dict, tuple, list, set, frozenset)):
                 into.update(v.lower() for v in values if isinstance(v, str) and len(v) > 1)
-    return Gazetteer(frozenset(first - NOT_NAMES), frozenset(last - NOT_NAMES))
+    # "Mac", "Mc", "Ó" and "Ní" open Irish and Scottish surnames (and company names built
+    # from them): a particle, not a first name
+    not_first = NOT_NAMES | {"mac", "mc", "ó", "ní", "nic", "van", "von", "de", "da"}
+    return Gazetteer(frozenset(first - not_first), frozenset(last - NOT_NAMES))
