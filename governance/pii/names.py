@@ -3,7 +3,8 @@ words that are never a name, and the words that make a capitalised run a street 
 
 The gazetteer is built, once per process, from the name lists of Faker (MIT licence, already
 a dependency; nothing is downloaded): about 26,000 first names and 22,000 last names of
-the locales in :data:`GAZETTEER_LOCALES`, 8 ms to build from the installed package. Those are
+the locales in :data:`GAZETTEER_LOCALES`, about 0.8 s to build from the installed package
+(once, when the analyzer is built). Those are
 the Faker locales that neither labelled evaluation set fills its names from (the project's
 generator, ``evaluation.LOCALES``, and the independent sources, ``FILL_LOCALES``), so the
 evaluation measures names the gazetteer was not built from; a unit test holds the two apart.

@@ -27,7 +27,6 @@ from typing import Any
 
 import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
-
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from governance.pii.names import (
@@ -60,11 +59,22 @@ _CUE = regex.compile(
     r")[\s,:.;>\-]*$", regex.IGNORECASE)
 # verbs only people do, right after a name
 _AFTER = regex.compile(
-    r"\s*(?:said|says|told|mentioned|wrote|replied|explained|asked|called|emailed"
+    r"\s*(?:\([^()\n]{0,80}\)\s*)?(?:said|says|told|mentioned|wrote|replied|explained|asked|called|emailed"
     r"|lives|lived|was born|is a very|will be home|never got|wants|needs)\b", regex.IGNORECASE)
 _INTRO = regex.compile(r"\b(?:this is|my name is|name is|i am|i'?m|its|it's|call me|name:)"
                        r"\s+$", regex.IGNORECASE)
 _CUE_WINDOW = 40
+# "the Yoga Mat", "a new Kettle": a name takes no article or possessive before it
+_DETERMINER = regex.compile(r"\b(?:the|a|an|new|my|our|your|their|this|that|these|those)\s$",
+                            regex.IGNORECASE)
+_THINGS = frozenset({"PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE"})
+# a speaker's label opening a dialogue line ('Jane: "Who are you?"'): a name when it is a
+# gazetteer first name or a quotation follows, and not a field label
+_SPEAKER = regex.compile(r'(?:^|\n|\\n)[ \t>]*(\p{Lu}[\p{Ll}\'’]+):[ \t]*(")?')
+_LABELS = frozenset({"address", "phone", "email", "mobile", "subject", "date", "time",
+                     "order", "ticket", "status", "total", "ref", "re", "from", "to", "cc",
+                     "fax", "office", "tel", "web", "url", "company", "title", "billing",
+                     "shipping", "delivery", "notes", "comment", "reason", "amount"})
 _PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|via|into|of|on)\s$", regex.IGNORECASE)
 # company forms written with dots or slashes after a name ("Barros S/A", "Němeček v.o.s.")
 _COMPANY_MARK = regex.compile(r",? (?:S/A|S\.A\.|s\.r\.o\.|v\.o\.s\.|a\.s\.|k\.s\.|Sp\. z o\.o\.|"
@@ -81,8 +91,9 @@ def _blocked_after(text: str, end: int) -> bool:
     if _COMPANY_MARK.match(text, end):
         return True
     m = _WORD.match(text, end + 1) if text[end:end + 1] == " " else None
-    return m is not None and (m.group().lower() in PLACE_OR_COMPANY
-                              or m.group().lower() in COMPANY_AFTER)
+    # (an "Apt." or "Suite" after a name is the next line of an address on one line)
+    return m is not None and m.group().lower() not in ("apt", "suite") and (
+        m.group().lower() in PLACE_OR_COMPANY or m.group().lower() in COMPANY_AFTER)
 
 
 def place_or_company(text: str, start: int, end: int) -> bool:
@@ -111,6 +122,8 @@ def not_a_person(text: str, start: int, end: int) -> bool:
     if not words or all(w.lower().rstrip(".") in HONORIFICS for w in words):
         return True
     if any(w.lower() in TITLES for w in words):
+        return True
+    if _DETERMINER.search(text[max(0, start - 8):start]):
         return True
     # the model's lower-case "names" ("de laboratório de"); ours follow an introduction
     if words[0].islower() and not _INTRO.search(text[max(0, start - 20):start]):
@@ -145,14 +158,27 @@ class PersonNameRecognizer(EntityRecognizer):
         places = {(e.start_char, e.end_char) for e in ents
                   if e.label_ in ("GPE", "LOC", "FAC")}
         nationalities = {(e.start_char, e.end_char) for e in ents if e.label_ == "NORP"}
+        # what the model calls a product, a work, an organisation ... (labels Presidio's
+        # mapping ignores, so read from the doc itself)
+        doc = getattr(nlp_artifacts, "tokens", None)
+        things = [(e.start_char, e.end_char) for e in getattr(doc, "ents", ())
+                  if e.label_ in _THINGS]
         runs = self._runs(text)
         for run in runs:
-            for start, end, score in self._judge(text, run):
+            for start, end, score, cued in self._judge(text, run):
                 if (start, end) in nationalities or (
                         score < 0.9 and _at_a_place(text, start, end, places)):
                     continue
+                if not cued and (_DETERMINER.search(text[max(0, start - 8):start]) or any(
+                        s < end and start < e for s, e in things)):
+                    continue
                 found[(start, end)] = max(score, found.get((start, end), 0.0))
         self._lower_case_intro(text, found)
+        for m in _SPEAKER.finditer(text):
+            word = m.group(1)
+            if word.lower() not in NOT_NAMES and word.lower() not in _LABELS and (
+                    word.lower() in self.names.first or m.group(2)):
+                found[m.span(1)] = max(0.86, found.get(m.span(1), 0.0))
         # words of people found here (ours at 0.86 and above, and the model's) name people
         # elsewhere in the same text
         known = {w.lower() for (s, e), sc in found.items() if sc >= 0.86
@@ -169,7 +195,8 @@ class PersonNameRecognizer(EntityRecognizer):
                 if (start, end) in found and found[(start, end)] >= 0.86:
                     continue
                 if any(w.lower() in known for _, _, w in run) and not place_or_company(
-                        text, start, end) and not _at_a_place(text, start, end, places):
+                        text, start, end) and not _at_a_place(text, start, end, places) and (
+                        not _DETERMINER.search(text[max(0, start - 8):start])):
                     found[(start, end)] = max(0.86, found.get((start, end), 0.0))
         return [RecognizerResult(self.ENTITY, s, e, score,
                                  recognition_metadata={
@@ -215,7 +242,7 @@ class PersonNameRecognizer(EntityRecognizer):
         return out
 
     def _judge(self, text: str, run: list[tuple[int, int, str]]
-               ) -> list[tuple[int, int, float]]:
+               ) -> list[tuple[int, int, float, bool]]:
         start, end = run[0][0], run[-1][1]
         if place_or_company(text, start, end):
             return []
@@ -224,11 +251,11 @@ class PersonNameRecognizer(EntityRecognizer):
             _AFTER.match(text, end))
         first = words[0] in self.names.first
         if cue and not all(w in NOT_NAMES for w in words):
-            return [(start, end, 0.9)]
+            return [(start, end, 0.9, True)]
         if first and len(run) > 1:
-            return [(start, end, 0.9)]
+            return [(start, end, 0.9, False)]
         if first:
-            return [(start, end, 0.8)]
+            return [(start, end, 0.8, False)]
         return []
 
     def _lower_case_intro(self, text: str, found: dict[tuple[int, int], float]) -> None:
