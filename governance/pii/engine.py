@@ -38,6 +38,7 @@ from governance.errors import SettingsError
 from governance.pii.errors import PiiConfigInvalid, PiiModelMissing, UnknownOperator
 from governance.pii.lookalikes import NUMBER_TYPES, named_otherwise
 from governance.pii.models import Entity
+from governance.pii.recognizers.person_name import not_a_person
 from governance.pii.spans import Claimed, KeptSpans
 
 LANGUAGE = "en"
@@ -141,7 +142,7 @@ class PiiEngine:
 
     def __init__(self, config: PiiConfig) -> None:
         _quiet_presidio_logs()
-        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer import AnalyzerEngine, PatternRecognizer
         from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
         from presidio_analyzer.predefined_recognizers import SpacyRecognizer
         from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
@@ -217,13 +218,15 @@ class PiiEngine:
             for e in r.supported_entities
         )
         supported = set(self.analyzer.get_supported_entities(LANGUAGE))
+        # pattern recognizers run on structured values too; the others (spaCy's, our
+        # PersonNameRecognizer) read the NLP artifacts of free text
         self.pattern_entities = sorted(
-            {e for r in recognizers if not isinstance(r, SpacyRecognizer)
+            {e for r in recognizers if isinstance(r, PatternRecognizer)
              for e in r.supported_entities}
             & supported
         )
         self.entities = frozenset(supported)
-        self.pattern_recognizers = [r for r in recognizers if not isinstance(r, SpacyRecognizer)]
+        self.pattern_recognizers = [r for r in recognizers if isinstance(r, PatternRecognizer)]
         self.runner = RecognizerRunner(recognizers, config.score_threshold,
                                        self.analyzer.context_aware_enhancer,
                                        timeout=config.pattern_timeout)
@@ -272,10 +275,13 @@ class PiiEngine:
 
     def _tidy(self, results: Iterable[Any], text: str | None = None) -> list[Entity]:
         """Drop what a CRM identifier explains, what a stronger overlapping hit contains,
-        and (given the ``text``) a number a word names as an identifier (``lookalikes``)."""
+        and (given the ``text``) a number a word names as an identifier (``lookalikes``)
+        and a "person" that is a street, a company or an honorific alone (``names``)."""
         if text is not None:
             results = [r for r in results if r.entity_type not in NUMBER_TYPES
                        or not named_otherwise(text, r.start)]
+            results = [r for r in results if r.entity_type != "PERSON"
+                       or not not_a_person(text, r.start, r.end)]
         # strongest first; on a tie a checksum-validated card beats a phone reading, and
         # otherwise the type's name decides, so the order recognizers ran in never does
         items = sorted(results, key=lambda r: (-r.score, r.entity_type != "CREDIT_CARD",

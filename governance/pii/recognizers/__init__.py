@@ -11,7 +11,7 @@ from governance.pii.recognizers.crm_customer_id import CrmCustomerIdRecognizer
 from governance.pii.recognizers.crm_order_number import CrmOrderNumberRecognizer
 from governance.pii.recognizers.email import CrmEmailRecognizer
 from governance.pii.recognizers.eu_vat import EuVatRecognizer
-from governance.pii.recognizers.person_cue import PersonCueRecognizer
+from governance.pii.recognizers.person_name import PersonNameRecognizer
 from governance.pii.recognizers.phone import CrmPhoneRecognizer
 from governance.pii.recognizers.url import CrmUrlRecognizer
 
@@ -25,7 +25,7 @@ RECOGNIZERS = {
         CrmPhoneRecognizer,
         CrmUrlRecognizer,
         EuVatRecognizer,
-        PersonCueRecognizer,
+        PersonNameRecognizer,
     )
 }
 

@@ -1,0 +1,274 @@
+"""People's names the small spaCy model misses or reads as places (issue 19 item 2).
+
+Free text only (it reads the NER result of the same text). A run of capitalised words,
+up to four, with particles ("Lucas da Luz", "Gretta Mac Maonagail") is a person when:
+
+- a cue stands before it: a greeting or sign-off ("Hi", "Regards,"), an honorific, an
+  introduction ("my name is", "this is"), a field label ("Name:"), a CRM phrase naming who
+  did something ("approved by", "verified with", "spoke to", "left vm for", "escalated
+  to") or a relation ("husband", "colleague"); or a verb only people do follows it ("said",
+  "mentioned", "lives"); score 0.9, above the model's 0.85 for a place, so "My name is
+  Nqobizitha" is a person although the model says a city;
+- its first word is a first name of the gazetteer (``governance/pii/names.py``) and another
+  word follows: 0.9; a gazetteer first name alone: 0.8, so that where the model says a
+  place ("Delivery to Paris") the place stands;
+- a word of it is a word of a person found elsewhere in the same text (by the model or by
+  the rules above): "Tegan mentioned her husband Tegan Carroll": 0.86.
+
+A run ending in or followed by a street, building or company word ("Russell Street",
+"Macedo Ltda"), or right after a house number, is never a person (``engine._tidy`` applies
+the same rule to the model's PERSON results). Lower-case chat gets one rule: after an
+introduction ("hi this is richard smith"), a gazetteer first name and the word after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import regex
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from governance.pii.names import (
+    COMPANY_AFTER,
+    HONORIFICS,
+    NOT_NAMES,
+    PARTICLES,
+    PLACE_OR_COMPANY,
+    STREET_FIRST,
+    TITLES,
+    countries,
+    gazetteer,
+)
+
+# a word; not a letter glued to a backslash ("\\nSanda" in text pasted from JSON is
+# "Sanda"), and "Salomaa's" is "Salomaa" ('s is no part of a name)
+_WORD = regex.compile(r"(?<!\\)[^\W\d_](?:\w|['’](?=\w\w)|-(?=[^\W\d_]))*")
+_CUE = regex.compile(
+    r"(?:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dame)\.?"
+    r"|\b(?:dear|hi|hello|hey|hiya|thanks|thank you|thx|cheers|regards|best|sincerely|yours"
+    r"|this is|my name is|name is|names?|i am|i'?m|it'?s|call me|ask(?:ed)? for"
+    r"|spoke (?:to|with)|talked (?:to|with)|speak (?:to|with)|call(?:ed)?(?: back)?"
+    r"|emailed|informed|confirmed by|signed by|approved by|verified with|requested by"
+    r"|submitted by|handled by|assigned to|escalated to|transferred to|voicemail for"
+    r"|vm for|message for|note from|per|account (?:holder|owner|name)|owner|holder"
+    r"|contact(?: person)?|attn|c/o|colleague|friend|husband|wife|partner|son|daughter"
+    r"|mother|father|mum|mom|dad|brother|sister|kid|child|guardian|maiden name"
+    r"|real name|full name|said|says|told|asked|directed by|written by|by"
+    r"|producer|director|manager|songwriter|singer|player|founder|author|ceo|president)"
+    r")[\s,:.;>\-]*$", regex.IGNORECASE)
+# verbs only people do, right after a name
+_AFTER = regex.compile(
+    r"\s*(?:\([^()\n]{0,80}\)\s*)?(?:said|says|told|mentioned|wrote|replied|explained|asked|called|emailed"
+    r"|lives|lived|was born|is a very|will be home|never got|wants|needs)\b", regex.IGNORECASE)
+_INTRO = regex.compile(r"\b(?:this is|my name is|name is|i am|i'?m|its|it's|call me|name:)"
+                       r"\s+$", regex.IGNORECASE)
+_CUE_WINDOW = 40
+# "the Yoga Mat", "a new Kettle": a name takes no article or possessive before it
+_DETERMINER = regex.compile(r"\b(?:the|a|an|new|my|our|your|their|this|that|these|those)\s$",
+                            regex.IGNORECASE)
+_THINGS = frozenset({"PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE"})
+# a speaker's label opening a dialogue line ('Jane: "Who are you?"'): a name when it is a
+# gazetteer first name or a quotation follows, and not a field label
+_SPEAKER = regex.compile(r'(?:^|\n|\\n)[ \t>]*(\p{Lu}[\p{Ll}\'’]+):[ \t]*(")?')
+_LABELS = frozenset({"address", "phone", "email", "mobile", "subject", "date", "time",
+                     "order", "ticket", "status", "total", "ref", "re", "from", "to", "cc",
+                     "fax", "office", "tel", "web", "url", "company", "title", "billing",
+                     "shipping", "delivery", "notes", "comment", "reason", "amount"})
+_PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|via|into|of|on)\s$", regex.IGNORECASE)
+# company forms written with dots or slashes after a name ("Barros S/A", "Němeček v.o.s.")
+_COMPANY_MARK = regex.compile(r",? (?:S/A|S\.A\.|s\.r\.o\.|v\.o\.s\.|a\.s\.|k\.s\.|Sp\. z o\.o\.|"
+                              r"& (?:Co|Sons|Partners)|and Sons|e Filhos|Công ty)")
+_CAPITAL_PARTICLES = frozenset({"mac", "mc", "ó", "o'", "ní", "nic", "uí", "mhic"})
+
+
+def _capitalised(word: str) -> bool:
+    return word[:1].isupper() and (len(word) == 1 or not word[1:].isupper())
+
+
+def _blocked_after(text: str, end: int) -> bool:
+    """A street, building or company word right after ``end`` ("Russell Street 5")."""
+    if _COMPANY_MARK.match(text, end):
+        return True
+    m = _WORD.match(text, end + 1) if text[end:end + 1] == " " else None
+    # (an "Apt." or "Suite" after a name is the next line of an address on one line)
+    return m is not None and m.group().lower() not in ("apt", "suite") and (
+        m.group().lower() in PLACE_OR_COMPANY or m.group().lower() in COMPANY_AFTER)
+
+
+def place_or_company(text: str, start: int, end: int) -> bool:
+    """Whether the span ``start:end`` of ``text`` reads as a street, building or company:
+    a word of it or the word after it is a street or company word, or a house number
+    stands before it."""
+    words = [w.lower() for w in _WORD.findall(text[start:end])]
+    if not words:
+        return False
+    if any(w in PLACE_OR_COMPANY or w in COMPANY_AFTER for w in words[1:]) or (
+            words[0] in STREET_FIRST or words[0] in PLACE_OR_COMPANY):
+        return True
+    if _blocked_after(text, end) or " ".join(words) in countries():
+        return True
+    # a title, not a name: a function word inside ("Carry Me Back To", "Musicians Of The")
+    if any(w in STOP_WORDS and w not in PARTICLES for w in words[1:]):
+        return True
+    before = text[max(0, start - 12):start]
+    return bool(regex.search(r"\d[\d/\-]*[a-zA-Z]?,?\s$", before))
+
+
+def not_a_person(text: str, start: int, end: int) -> bool:
+    """Whether a PERSON result (the model's or ours) is a street or company
+    (:func:`place_or_company`) or an honorific alone ("Mr")."""
+    words = _WORD.findall(text[start:end])
+    if not words or all(w.lower().rstrip(".") in HONORIFICS for w in words):
+        return True
+    if any(w.lower() in TITLES for w in words):
+        return True
+    if _DETERMINER.search(text[max(0, start - 8):start]):
+        return True
+    # the model's lower-case "names" ("de laboratório de"); ours follow an introduction
+    if words[0].islower() and not _INTRO.search(text[max(0, start - 20):start]):
+        return True
+    return place_or_company(text, start, end)
+
+
+def _at_a_place(text: str, start: int, end: int, places: set[tuple[int, int]]) -> bool:
+    """A word the model reads as a place, after a preposition of place ("arrived at
+    Moreira", "Delivery to Paris")."""
+    return (start, end) in places and bool(_PLACE_BEFORE.search(text[max(0, start - 8):start]))
+
+
+class PersonNameRecognizer(EntityRecognizer):
+    """Names by cue, gazetteer and repetition; see the module's docstring."""
+
+    ENTITY = "PERSON"
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language,
+                         name=type(self).__name__)
+
+    def load(self) -> None:
+        self.names = gazetteer()
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None
+                ) -> list[RecognizerResult]:
+        if not hasattr(self, "names"):
+            self.load()
+        found: dict[tuple[int, int], float] = {}
+        ents = list(getattr(nlp_artifacts, "entities", None) or ())
+        places = {(e.start_char, e.end_char) for e in ents
+                  if e.label_ in ("GPE", "LOC", "FAC")}
+        nationalities = {(e.start_char, e.end_char) for e in ents if e.label_ == "NORP"}
+        # what the model calls a product, a work, an organisation ... (labels Presidio's
+        # mapping ignores, so read from the doc itself)
+        doc = getattr(nlp_artifacts, "tokens", None)
+        things = [(e.start_char, e.end_char) for e in getattr(doc, "ents", ())
+                  if e.label_ in _THINGS]
+        runs = self._runs(text)
+        for run in runs:
+            for start, end, score, cued in self._judge(text, run):
+                if (start, end) in nationalities or (
+                        score < 0.9 and _at_a_place(text, start, end, places)):
+                    continue
+                if not cued and (_DETERMINER.search(text[max(0, start - 8):start]) or any(
+                        s < end and start < e for s, e in things)):
+                    continue
+                found[(start, end)] = max(score, found.get((start, end), 0.0))
+        self._lower_case_intro(text, found)
+        for m in _SPEAKER.finditer(text):
+            word = m.group(1)
+            if word.lower() not in NOT_NAMES and word.lower() not in _LABELS and (
+                    word.lower() in self.names.first or m.group(2)):
+                found[m.span(1)] = max(0.86, found.get(m.span(1), 0.0))
+        # words of people found here (ours at 0.86 and above, and the model's) name people
+        # elsewhere in the same text
+        known = {w.lower() for (s, e), sc in found.items() if sc >= 0.86
+                 for w in _WORD.findall(text[s:e])}
+        for ent in ents:
+            if ent.label_ in ("PERSON", "PER") and not not_a_person(
+                    text, ent.start_char, ent.end_char):
+                known |= {w.lower() for w in _WORD.findall(ent.text)}
+        known -= NOT_NAMES | HONORIFICS
+        known = {w for w in known if len(w) > 2}
+        if known:
+            for run in runs:
+                start, end = run[0][0], run[-1][1]
+                if (start, end) in found and found[(start, end)] >= 0.86:
+                    continue
+                if any(w.lower() in known for _, _, w in run) and not place_or_company(
+                        text, start, end) and not _at_a_place(text, start, end, places) and (
+                        not _DETERMINER.search(text[max(0, start - 8):start])):
+                    found[(start, end)] = max(0.86, found.get((start, end), 0.0))
+        return [RecognizerResult(self.ENTITY, s, e, score,
+                                 recognition_metadata={
+                                     RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                     RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+                for (s, e), score in sorted(found.items())]
+
+    def _runs(self, text: str) -> list[list[tuple[int, int, str]]]:
+        """Runs of capitalised words (particles inside), one space between words; the
+        words that open sentences or are honorifics are left off a run's start."""
+        runs: list[list[tuple[int, int, str]]] = []
+        current: list[tuple[int, int, str]] = []
+        pending: list[tuple[int, int, str]] = []  # particles waiting for a capital after
+        last_end = -1
+        for m in _WORD.finditer(text):
+            word, start, end = m.group(), m.start(), m.end()
+            joined = current and text[last_end:start] == " "
+            lower = word.lower()
+            if _capitalised(word) and lower.rstrip(".") not in HONORIFICS:
+                if not (joined or (pending and text[last_end:start] == " ")):
+                    if current:
+                        runs.append(current)
+                    current, pending = [], []
+                current += pending + [(start, end, word)]
+                pending = []
+            elif joined and (lower in PARTICLES or lower in _CAPITAL_PARTICLES):
+                pending.append((start, end, word))
+            else:
+                if current:
+                    runs.append(current)
+                current, pending = [], []
+            last_end = end
+        if current:
+            runs.append(current)
+        out = []
+        for run in runs:
+            while run and run[0][2].lower() in NOT_NAMES:
+                run = run[1:]
+            while run and run[-1][2].lower() in PARTICLES:
+                run = run[:-1]
+            if run:
+                out.append(run[:4])
+        return out
+
+    def _judge(self, text: str, run: list[tuple[int, int, str]]
+               ) -> list[tuple[int, int, float, bool]]:
+        start, end = run[0][0], run[-1][1]
+        if place_or_company(text, start, end):
+            return []
+        words = [w.lower() for _, _, w in run]
+        cue = bool(_CUE.search(text[max(0, start - _CUE_WINDOW):start])) or bool(
+            _AFTER.match(text, end))
+        first = words[0] in self.names.first
+        if cue and not all(w in NOT_NAMES for w in words):
+            return [(start, end, 0.9, True)]
+        if first and len(run) > 1:
+            return [(start, end, 0.9, False)]
+        if first:
+            return [(start, end, 0.8, False)]
+        return []
+
+    def _lower_case_intro(self, text: str, found: dict[tuple[int, int], float]) -> None:
+        """"hi this is richard smith": a gazetteer first name after an introduction, and
+        the word after it unless that is a common word."""
+        for m in _WORD.finditer(text):
+            word = m.group()
+            if not word.islower() or word not in self.names.first:
+                continue
+            if not _INTRO.search(text[max(0, m.start() - 20):m.start()]):
+                continue
+            end = m.end()
+            nxt = _WORD.match(text, end + 1) if text[end:end + 1] == " " else None
+            if nxt and nxt.group().islower() and nxt.group() not in NOT_NAMES:
+                end = nxt.end()
+            found[(m.start(), end)] = max(0.86, found.get((m.start(), end), 0.0))
