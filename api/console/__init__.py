@@ -40,6 +40,7 @@ def register_console(app: Flask, runtime: Runtime) -> None:
         auth_pages,
         errors,
         filters,
+        policy_pages,
         request_pages,
         subject_pages,
         user_pages,
@@ -61,7 +62,8 @@ def register_console(app: Flask, runtime: Runtime) -> None:
     )
     app.session_interface = _SessionInterface()
     access.init_csrf(app)
-    for module in (auth_pages, user_pages, request_pages, subject_pages, audit_pages):
+    for module in (auth_pages, user_pages, request_pages, subject_pages, audit_pages,
+                   policy_pages):
         module.register(blp)
     filters.register(blp)
     blp.before_request(access.before_console_request)
