@@ -56,11 +56,29 @@ def test_the_policy_pages_follow_the_role_permissions(
     assert response.status_code == status and response.mimetype == "text/html"
 
 
-def test_the_navigation_links_only_the_pages_a_role_may_open(browser, signed_in) -> None:  # noqa: ANN001
-    signed_in("auditor")
-    nav = browser.http.get("/console/audit").get_data(as_text=True).split("</nav>")[0]
-    assert 'href="/console/purposes"' in nav and 'href="/console/datamap"' not in nav
-    assert 'href="/console/keys"' not in nav and 'href="/console/jobs"' not in nav
+GOVERNANCE_PAGES = ("/console/datamap", "/console/purposes", "/console/pii/scans",
+                    "/console/keys", "/console/jobs")
+SHOWN = {
+    "auditor": {"/console/purposes"},
+    "compliance_officer": {"/console/datamap", "/console/purposes", "/console/pii/scans",
+                           "/console/jobs"},
+    "admin": set(GOVERNANCE_PAGES),
+}
+
+
+@pytest.mark.parametrize("role", SHOWN)
+def test_the_navigation_links_only_the_governance_pages_a_role_may_open(
+        browser, signed_in, role) -> None:  # noqa: ANN001
+    signed_in(role)
+    home = browser.http.get("/console/", follow_redirects=True).get_data(as_text=True)
+    nav = home.split("</nav>")[0]
+    linked = {p for p in GOVERNANCE_PAGES if f'href="{p}"' in nav}
+    assert linked == SHOWN[role]
+    for path in GOVERNANCE_PAGES:
+        response = browser.http.get(path)
+        assert response.status_code == (200 if path in SHOWN[role] else 403), path
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
 def test_a_policy_page_visit_is_audited_with_the_person_as_actor(
