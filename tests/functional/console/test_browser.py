@@ -274,6 +274,33 @@ def test_an_auditor_verifies_the_log_in_the_browser_and_sees_tampering(
     pages_seen.extend(auditor.seen)
 
 
+def test_an_officer_runs_a_pii_scan_and_reads_the_data_map_in_the_browser(
+        chromium, site, pages_seen) -> None:  # noqa: ANN001
+    officer = Visit(chromium, site)
+    officer.sign_in("demo-officer", NEW_PASSWORD)
+    officer.page.wait_for_url("**/console/requests")
+    officer.page.get_by_role("link", name="PII scans").click()
+    officer.page.get_by_label("Records sampled per collection").fill("20")
+    officer.page.get_by_role("button", name="Start a scan").click()
+    officer.page.wait_for_url(re.compile(r".*/console/pii/scans/[0-9a-f]{32}$"))
+    # The page refreshes itself while the scan runs (a meta refresh, no script).
+    officer.page.locator("#scan-state", has_text="completed").wait_for(timeout=180_000)
+    assert officer.page.get_by_text("Where the data and the data map disagree").is_visible()
+    officer.shot("pii-scan")
+    officer.page.get_by_role("link", name="Jobs").click()
+    officer.page.get_by_label("Kind").select_option("pii.scan")
+    officer.page.get_by_role("button", name="Filter").click()
+    officer.page.wait_for_load_state()
+    assert officer.page.locator("table.jobs td.outcome-succeeded").count() >= 1
+    assert officer.page.get_by_role("link", name="Keys").count() == 0  # admins only
+    officer.page.set_viewport_size({"width": 768, "height": 900})
+    officer.go("/console/datamap")
+    width = officer.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 768, f"the data map needs {width} px at 768"
+    officer.close()
+    pages_seen.extend(officer.seen)
+
+
 def test_five_wrong_passwords_lock_the_account_in_the_browser(chromium, site, pages_seen) -> None:  # noqa: ANN001
     visitor = Visit(chromium, site)
     for _ in range(5):
