@@ -22,6 +22,7 @@ from typing import Any
 from bench import (
     audit_bench,
     consent_bench,
+    console_bench,
     jobs_bench,
     keys_bench,
     pii_bench,
@@ -37,6 +38,7 @@ BENCHMARKS = {
     policy_bench.NAME: policy_bench,
     requests_bench.NAME: requests_bench,
     jobs_bench.NAME: jobs_bench,
+    console_bench.NAME: console_bench,
 }
 
 
