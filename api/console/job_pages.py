@@ -8,7 +8,10 @@ allowance of attempts, delivered after the commit, audited with the person as th
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 
@@ -72,7 +75,7 @@ def listing() -> tuple[str, int]:
     shown = jobs[:PAGE_SIZE]
     record(AuditEvent(action=str(AuditAction.JOB_READ), actor=actor(),
                       policy_version=runtime().policy.version, details={"count": len(shown)}))
-    args = {k: v for k, v in request.args.items() if k != "after" and v}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after" and v}
     next_url = None
     if len(jobs) > len(shown):
         last = shown[-1]
@@ -109,7 +112,7 @@ def detail(job_id: str) -> tuple[str, int]:
     return shown
 
 
-def retry(job_id: str) -> Response | tuple[str, int]:
+def retry(job_id: str) -> ResponseReturnValue:
     try:
         retry_job(job_id)
     except GovernanceError as refused:

@@ -10,7 +10,8 @@ shown on the page; nothing changed.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, redirect, render_template, url_for
+from flask import Blueprint, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 
 from api.console.access import page
 from api.console.forms import ActionForm
@@ -36,7 +37,7 @@ def status() -> tuple[str, int]:
     return _page()
 
 
-def rotate() -> Response | tuple[str, int]:
+def rotate() -> ResponseReturnValue:
     try:
         start_rotation()
     except GovernanceError as refused:

@@ -10,7 +10,8 @@ types, counts and scores, never a value. A page of an unfinished scan refreshes 
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import IntegerField
 from wtforms.validators import NumberRange, Optional
@@ -41,7 +42,7 @@ def listing() -> tuple[str, int]:
     return _listing()
 
 
-def start() -> Response | tuple[str, int]:
+def start() -> ResponseReturnValue:
     form = ScanForm()
     if not form.validate():
         return _listing(form, 422)
