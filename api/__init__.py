@@ -24,6 +24,7 @@ from api import data as data_views
 from api import datamap as datamap_views
 from api import docs as docs_views
 from api import health as health_views
+from api import holds as hold_views
 from api import jobs as job_views
 from api import keys as key_views
 from api import me as me_views
@@ -31,6 +32,8 @@ from api import pii as pii_views
 from api import policy as policy_views
 from api import purposes as purpose_views
 from api import requests as request_views
+from api import retention as retention_views
+from api import ropa as ropa_views
 from api import subjects as subject_views
 from api.auth import authenticate_request, check_declarations, declaration, is_console
 from api.console import register_console
@@ -85,7 +88,8 @@ def create_app(
     )
     for module in (health_views, datamap_views, policy_views, audit_views, client_views,
                    key_views, purpose_views, consent_views, pii_views, data_views,
-                   request_views, subject_views, me_views, job_views):
+                   request_views, subject_views, me_views, job_views, hold_views,
+                   retention_views, ropa_views):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
     register_console(app, runtime)

@@ -54,6 +54,8 @@ _PATH_PARAMETERS: dict[str, str] = {
     "request_id": "the data-subject request's id",
     "scan_id": "the PII scan's id",
     "job_id": "the background job's id",
+    "hold_id": "the legal hold's id",
+    "run_id": "the retention run's id",
 }
 
 

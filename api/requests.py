@@ -63,7 +63,7 @@ def view(request: DsrRequest, *, steps: bool = False,
         c: getattr(request, c) for c in (
             "id", "type", "regulation", "status", "subject_id", "subject_found", "extended",
             "extension_reason", "verification_method", "rejection_reason", "details", "result",
-            "error", "created_by", "received_at", "due_at", "verified_at", "started_at",
+            "error", "hold_id", "created_by", "received_at", "due_at", "verified_at", "started_at",
             "finished_at", "created_at")
     }
     body["overdue"] = request.is_overdue(datetime.now(UTC))

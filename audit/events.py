@@ -115,6 +115,14 @@ def _step(value: Any) -> bool:
     return isinstance(value, str) and bool(_STEP.fullmatch(value))
 
 
+_RULE = re.compile(r"^[a-z][a-z0-9_]{0,63}:[a-z][a-z0-9_]{0,63}(\.[a-z][a-z0-9_]{0,63})?$")
+
+
+def _rule(value: Any) -> bool:
+    """A retention rule: ``<strategy>:<collection>`` or ``null:<collection>.<field>``."""
+    return isinstance(value, str) and bool(_RULE.fullmatch(value))
+
+
 # Every key a caller may put in `details`, with the only shape its value may take.
 DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "attempts": _count,
@@ -123,9 +131,12 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "collection": _ident,
     "count": _count,
     "digest": _hex,
+    "dry_run": _flag,
     "due_date": _date,
     "entity_types": _ident_list,
     "fields": _ident_list,
+    "held": _count,
+    "hold_id": _hex,
     "http_status": _count,
     "job_id": _hex,
     "kek_version": _count,
@@ -133,6 +144,7 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "key_id": _hex,
     "key_prefix": _ident,
     "masked_fields": _ident_list,
+    "matter": _ident,
     "method": _ident,
     "problems": _step_list,
     "purposes": _ident_list,
@@ -146,6 +158,9 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "role": _ident,
     "route": _route,
     "rows": _count,
+    "rule": _rule,
+    "run_id": _hex,
+    "scope": _slug,
     "shredded": _flag,
     "source": _ident,
     "status": _ident,

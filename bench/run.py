@@ -28,6 +28,7 @@ from bench import (
     pii_bench,
     policy_bench,
     requests_bench,
+    retention_bench,
 )
 
 BENCHMARKS = {
@@ -38,6 +39,7 @@ BENCHMARKS = {
     policy_bench.NAME: policy_bench,
     requests_bench.NAME: requests_bench,
     jobs_bench.NAME: jobs_bench,
+    retention_bench.NAME: retention_bench,
     console_bench.NAME: console_bench,
 }
 

@@ -21,10 +21,13 @@ class Permission(StrEnum):
     DATA_WRITE = "data.write"
     DATAMAP_READ = "datamap.read"
     JOBS_MANAGE = "jobs.manage"
+    HOLDS_MANAGE = "holds.manage"
     KEYS_ROTATE = "keys.rotate"
     PII_ANALYZE = "pii.analyze"
     POLICY_READ = "policy.read"
     REQUESTS_MANAGE = "requests.manage"
+    RETENTION_MANAGE = "retention.manage"
+    ROPA_READ = "ropa.read"
     SELF_READ = "self.read"
     USERS_MANAGE = "users.manage"
 
@@ -39,6 +42,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.KEYS_ROTATE,
             Permission.PII_ANALYZE,
             Permission.POLICY_READ,
+            Permission.RETENTION_MANAGE,
+            Permission.ROPA_READ,
             Permission.SELF_READ,
             Permission.USERS_MANAGE,
         }
@@ -53,7 +58,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.AUDITOR: frozenset(
-        {Permission.AUDIT_READ, Permission.POLICY_READ, Permission.SELF_READ}
+        {Permission.AUDIT_READ, Permission.POLICY_READ, Permission.ROPA_READ,
+         Permission.SELF_READ}
     ),
     Role.COMPLIANCE_OFFICER: frozenset(
         {
@@ -61,9 +67,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CONSENT_WRITE,
             Permission.DATAMAP_READ,
             Permission.JOBS_MANAGE,
+            Permission.HOLDS_MANAGE,
             Permission.PII_ANALYZE,
             Permission.POLICY_READ,
             Permission.REQUESTS_MANAGE,
+            Permission.RETENTION_MANAGE,
+            Permission.ROPA_READ,
             Permission.SELF_READ,
         }
     ),

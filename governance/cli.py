@@ -308,8 +308,24 @@ def cmd_keys_encrypt_existing(args: argparse.Namespace) -> int:
     def progress(collection: str, rows: int) -> None:
         print(f"\r  {collection}: {rows:,} rows sealed so far", end="", file=sys.stderr, flush=True)
 
-    report = encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto,
-                              _key_events(rt), batch_size=args.batch_size, progress=progress)
+    from governance.jobs.service import JobKind, Jobs
+    from governance.jobs.work import run_job
+
+    with unit_of_work(rt.sessions) as session:  # recorded first: a crash leaves it resumable
+        queued, _ = Jobs(session).enqueue(JobKind.KEYS_ENCRYPT_EXISTING, actor=cli_actor(),
+                                          exclusive="keys.encrypt_existing")
+        queued_id = queued.id
+    reports: list[Any] = []
+
+    def seal(_job: object) -> None:
+        reports.append(encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto,
+                                        _key_events(rt), batch_size=args.batch_size,
+                                        progress=progress))
+
+    if run_job(rt, queued_id, raise_errors=True, work=seal) is None:
+        print("sealing existing values runs in another process", file=sys.stderr)
+        return 1
+    report = reports[0]
     print(file=sys.stderr)
     _integrate(rt, checkpoint=False)
     print(f"{'resumed' if report.resumed else 'done'}: {report.rows:,} rows, "
@@ -523,6 +539,89 @@ def cmd_requests_purge_exports(args: argparse.Namespace) -> int:
         count = RequestService(session, rt, cli_actor()).purge_exports()
     _integrate(rt, checkpoint=False)
     print(f"deleted {count} export(s) past their retention period")
+    return 0
+
+
+# -- retention --------------------------------------------------------------------------
+def cmd_retention_plan(args: argparse.Namespace) -> int:
+    """What is due per rule: counts, the oldest due date, how many are held; ids only with
+    --ids (never values)."""
+    from governance.retention.sweep import RetentionSweep
+
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        rules = RetentionSweep(rt, cli_actor()).plan(session, ids=args.ids)
+        _record(rt, session, AuditAction.RETENTION_PLAN_READ,
+                details={"count": sum(r["due"] for r in rules),
+                         "held": sum(r["held"] for r in rules)})
+    _integrate(rt, checkpoint=False)
+    if args.json:
+        print(json.dumps(rules, indent=2))
+        return 0
+    print(f"{'rule':34} {'period':7} {'from':12} {'due':>8} {'held':>6}  oldest due")
+    for r in rules:
+        print(f"{r['rule']:34} {r['period']:7} {r['counted_from']:12} {r['due']:>8} "
+              f"{r['held']:>6}  {(r['oldest_due'] or '-')[:10]}")
+        for record_id in r.get("ids", []):
+            print(f"    {record_id}")
+    print(f"{sum(r['due'] for r in rules)} record(s) due, {sum(r['held'] for r in rules)} held")
+    return 0
+
+
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    """Sweep in this process (resuming an unfinished run first); meant for a daily timer."""
+    from governance.retention.sweep import RetentionSweep
+
+    rt = _runtime()
+    sweeper = RetentionSweep(rt, cli_actor())
+    with unit_of_work(rt.sessions) as session:
+        run = sweeper.create(session, dry_run=args.dry_run, batch_size=args.batch_size)
+        run_id, resumed = run.id, run.started_at is not None
+    if resumed:
+        print(f"resuming unfinished run {run_id}")
+    done = sweeper.run(run_id)
+    _integrate(rt, checkpoint=False)
+    rt.dispose()
+    totals = done.totals or {}
+    if args.json:
+        print(json.dumps({"id": done.id, "state": done.state, "dry_run": done.dry_run,
+                          "totals": totals}, indent=2))
+        return 0
+    print(f"run {done.id}: {done.state}{' (dry run: nothing changed)' if done.dry_run else ''}")
+    for name, value in totals.items():
+        print(f"  {name}: {value}")
+    return 0
+
+
+# -- the record of processing ------------------------------------------------------------
+def cmd_ropa_export(args: argparse.Namespace) -> int:
+    """The record of processing activities (Art. 30) as JSON, CSV or XLSX."""
+    from governance.ropa.formats import to_csv, to_xlsx
+    from governance.ropa.record import build_record
+
+    rt = _runtime()
+    with unit_of_work(rt.sessions) as session:
+        document = build_record(session, rt)
+        _record(rt, session, AuditAction.ROPA_READ,
+                details={"count": len(document["processing"]), "type": args.format})
+    _integrate(rt, checkpoint=False)
+    rt.dispose()
+    if args.format == "xlsx":
+        content: bytes = to_xlsx(document)
+    elif args.format == "csv":
+        content = to_csv(document).encode("utf-8")
+    else:
+        content = (json.dumps(document, indent=2) + "\n").encode("utf-8")
+    if args.output == "-":
+        if args.format == "xlsx":
+            print("governance: write XLSX to a file (-o FILE)", file=sys.stderr)
+            return 2
+        sys.stdout.write(content.decode("utf-8"))
+    else:
+        with open(args.output, "wb") as out:
+            out.write(content)
+        print(f"wrote the record of processing ({len(document['processing'])} purposes, "
+              f"{args.format}) to {args.output}")
     return 0
 
 
@@ -750,8 +849,8 @@ def build_parser() -> argparse.ArgumentParser:
     rlist.add_argument("--due-within", type=_non_negative, metavar="DAYS",
                        help="only those due within DAYS days (7: this week)")
     rlist.add_argument("--status", action="append", metavar="STATUS",
-                       choices=["received", "verified", "in_progress", "completed", "failed",
-                                "rejected", "open", "closed"],
+                       choices=["received", "verified", "in_progress", "on_hold", "completed",
+                                "failed", "rejected", "open", "closed"],
                        help="a status, open or closed (repeat for several; default: open)")
     rlist.add_argument("--json", action="store_true")
     rlist.set_defaults(func=cmd_requests_list)
@@ -792,6 +891,26 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
     scheduler = sub.add_parser("scheduler", help="run the one Celery beat process (periodic work)")
     scheduler.set_defaults(func=cmd_scheduler)
+    retention = sub.add_parser("retention", help="retention sweeps").add_subparsers(
+        dest="retention", required=True)
+    rplan = retention.add_parser("plan", help="what is due per rule, and what is held")
+    rplan.add_argument("--json", action="store_true")
+    rplan.add_argument("--ids", action="store_true", help="also list the due records' ids")
+    rplan.set_defaults(func=cmd_retention_plan)
+    rrun = retention.add_parser("run", help="sweep now (resumes an unfinished run first)")
+    rrun.add_argument("--dry-run", action="store_true", help="record the plan, change nothing")
+    rrun.add_argument("--batch-size", type=_positive, default=None, metavar="N",
+                      help="records per committed batch (default 500)")
+    rrun.add_argument("--json", action="store_true")
+    rrun.set_defaults(func=cmd_retention_run)
+
+    ropa = sub.add_parser("ropa", help="the record of processing activities").add_subparsers(
+        dest="ropa", required=True)
+    rexport = ropa.add_parser("export", help="write the Art. 30 record (and CCPA view)")
+    rexport.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
+    rexport.add_argument("-o", "--output", default="-", metavar="FILE",
+                         help="the file to write (default: stdout, not for xlsx)")
+    rexport.set_defaults(func=cmd_ropa_export)
 
     serve = sub.add_parser("serve", help="serve the API under gunicorn")
     _serving_args(serve)

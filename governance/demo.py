@@ -1301,10 +1301,20 @@ def fill_demo_requests(runtime: Runtime, *, customers: int = 2000, seed: int = D
         # `governance requests execute --all` resumes it
         progressing = create("access", "ccpa", {"subject_id": ids[9]}, 4)
         service.verify(progressing, "email code")
-        for request_id in [*done, *failing, progressing]:
+        # on hold: an erasure of a subject under a legal hold (a payment dispute in court)
+        # waits `on_hold` with the hold's id; releasing the hold resumes it
+        held = []
+        if len(ids) > 10:
+            from governance.retention.holds import HoldService
+
+            HoldService(session, runtime, actor).place(
+                "subject", "litigation", "DEMO-CASE-2026-001", subject_id=ids[10])
+            held.append(create("erasure", "gdpr", {"subject_id": ids[10]}, 8))
+            service.verify(held[0], "signed letter")
+        for request_id in [*done, *failing, progressing, *held]:
             service.start(request_id)
     executor = RequestExecutor(runtime, actor)
-    for request_id in [*done, *failing]:
+    for request_id in [*done, *failing, *held]:
         try:
             executor.run(request_id)
         except Exception:  # noqa: BLE001, S110 - the failing one fails on purpose
@@ -1314,3 +1324,22 @@ def fill_demo_requests(runtime: Runtime, *, customers: int = 2000, seed: int = D
         for status in session.scalars(select(DsrRequest.status)):
             statuses[status] = statuses.get(status, 0) + 1
     return RequestDemoSummary(created=sum(statuses.values()), statuses=statuses)
+
+
+# -- retention ------------------------------------------------------------------------------
+# The demo world's last sweep ran at its "now" (REFERENCE_TIME): what expired since then is
+# due in `GET /v1/retention/plan` (and already withheld from reads), and the held subject's
+# records are counted as held.
+
+
+def fill_demo_retention(runtime: Runtime, *, actor: Actor | None = None) -> str | None:
+    """Run the demo's completed sweep once; its run id, or None if a run exists already."""
+    from governance.retention.models import RetentionRun
+    from governance.retention.sweep import RetentionSweep
+
+    sweep = RetentionSweep(runtime, actor or Actor(id="demo", role="operator"))
+    with unit_of_work(runtime.sessions) as session:
+        if session.scalar(select(RetentionRun.id).limit(1)) is not None:
+            return None
+        run_id = sweep.create(session, as_of=REFERENCE_TIME).id
+    return sweep.run(run_id).id

@@ -37,7 +37,12 @@ DEMO_USERS = (("demo-admin", "admin"), ("demo-officer", "compliance_officer"),
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from governance.demo import fill_demo_consents, fill_demo_requests, fill_demo_store
+    from governance.demo import (
+        fill_demo_consents,
+        fill_demo_requests,
+        fill_demo_retention,
+        fill_demo_store,
+    )
 
     settings = Settings.from_env()
     upgrade(settings.database_url)
@@ -60,6 +65,9 @@ def run_demo(args: argparse.Namespace) -> int:
     if requests.created:
         states = ", ".join(f"{n} {s}" for s, n in sorted(requests.statuses.items()))
         print(f"demo data-subject requests: {states}", file=sys.stderr)
+    if fill_demo_retention(rt, actor=cli_actor()) is not None:
+        print("demo retention sweep completed (as of the demo world's date); what expired "
+              "since is due in GET /v1/retention/plan", file=sys.stderr)
     keys: list[tuple[str, str, str]] = []
     with unit_of_work(rt.sessions) as session:
         service = ClientService(session)

@@ -27,6 +27,7 @@ from governance.keys.local import open_local_provider
 from governance.keys.provider import KeyProvider
 from governance.keys.services import FieldCrypto, KeyService
 from governance.requests.suppression import SuppressionList
+from governance.retention.rules import RetentionFilter
 from governance.settings import Settings
 from governance.startup import naming
 from governance.store.schema import CrmTables
@@ -52,6 +53,7 @@ class Runtime:
     # BEGIN (see api.auth.read_only); elsewhere the same sessions as writes.
     read_sessions: sessionmaker[Session] | None = None
     _masker: Masker | None = field(default=None, repr=False)
+    _retention: RetentionFilter | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.read_sessions is None:
@@ -93,7 +95,14 @@ class Runtime:
             caller=caller,
             request_id=request_id,
             suppressed=suppressed,
+            retention=self.retention_filter(),
         )
+
+    def retention_filter(self) -> RetentionFilter:
+        """The data map's retention rules as the read path applies them (built once)."""
+        if self._retention is None:
+            self._retention = RetentionFilter(self.policy.datamap, self.tables)
+        return self._retention
 
     def masker(self) -> Masker:
         if self._masker is None:

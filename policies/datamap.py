@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -51,6 +52,7 @@ _FIELD_KEYS = {
     "references",
     "on_erasure",
     "label",
+    "retention",
 }
 
 
@@ -148,6 +150,9 @@ def parse_datamap(document: Any, file: str = "datamap.yaml") -> DataMap:
             f"exactly the subject collection {subject!r} must have relation 'self' "
             f"(found {selves or 'none'})",
         )
+    if not check.problems:
+        check_retention_consistency(check, collections, subject if isinstance(subject, str)
+                                    else None)
     if check.problems:
         raise PolicyFileError(check.problems)
     return DataMap(
@@ -205,7 +210,13 @@ def _collection(
                 f"{path}.fields.{f.name}.encrypted",
                 "only rows that belong to a data subject can be encrypted (under its key)",
             )
-    retention = _retention(check, body.get("retention"), f"{path}.retention", fields)
+    retention = None
+    if body.get("retention") is None:
+        check.fail(f"{path}.retention", "every collection needs a retention rule "
+                   "(period, from, basis): the sweep and the record of processing read it")
+    else:
+        retention = _retention(check, body.get("retention"), f"{path}.retention", fields)
+    fields = _field_retention(check, raw_fields, path, fields, retention)
     erasure = _erasure(check, body.get("erasure"), f"{path}.erasure")
     if erasure and erasure.strategy is ErasureStrategy.DELETE:
         for f in fields.values():
@@ -305,12 +316,16 @@ def _field(
         choices=tuple(choices),
         references=references,
         on_erasure=on_erasure or OnErasure.NULL,
-        **flags,
+        required=flags["required"],
+        encrypted=flags["encrypted"],
+        lookup=flags["lookup"],
+        free_text=flags["free_text"],
     )
 
 
 def _retention(
-    check: Checker, raw: Any, path: str, fields: Mapping[str, Field]
+    check: Checker, raw: Any, path: str, fields: Mapping[str, Field],
+    default_from: str = CREATED_COLUMN,
 ) -> Retention | None:
     body = check.mapping(raw, path, _RETENTION_KEYS)
     if body is None:
@@ -320,16 +335,98 @@ def _retention(
         period = RetentionPeriod.parse(str(body.get("period")))
     except ValueError as exc:
         check.fail(f"{path}.period", str(exc))
-    counted_from = body.get("from", CREATED_COLUMN)
+    counted_from = body.get("from", default_from)
+    usable = _countable_from(check, counted_from, f"{path}.from", fields)
+    basis = check.string(body.get("basis"), f"{path}.basis")
+    if period is None or basis is None or not usable:
+        return None
+    return Retention(period=period, counted_from=counted_from, basis=basis)
+
+
+def _countable_from(check: Checker, name: Any, path: str, fields: Mapping[str, Field]) -> bool:
+    """A period runs from a date the database can compare in the query that reads or
+    sweeps the rows: a date column of the collection, in clear, that every row has."""
     dated = {CREATED_COLUMN, UPDATED_COLUMN} | {
         f.name for f in fields.values() if f.type in (FieldType.DATE, FieldType.DATETIME)
     }
-    if counted_from not in dated:
-        check.fail(f"{path}.from", f"must name a date column of this collection ({sorted(dated)})")
-    basis = check.string(body.get("basis"), f"{path}.basis")
-    if period is None or basis is None or counted_from not in dated:
-        return None
-    return Retention(period=period, counted_from=counted_from, basis=basis)
+    if name not in dated:
+        check.fail(path, f"must name a date column of this collection ({sorted(dated)})")
+        return False
+    field = fields.get(name)
+    if field is not None and field.encrypted:
+        check.fail(path, f"{name!r} is encrypted: a period must run from a date the "
+                   "database can compare, in clear")
+        return False
+    if field is not None and not field.required:
+        check.fail(path, f"{name!r} must be required: a record without it would never expire")
+        return False
+    return True
+
+
+def _field_retention(check: Checker, raw_fields: Any, path: str, fields: dict[str, Field],
+                     row: Retention | None) -> dict[str, Field]:
+    """Field-level overrides: a field that must go before its row gets its own period (the
+    row's ``from`` unless it names another). It is removed (set to null) when it expires,
+    so it may not be required, a reference or the date the row's own period runs from."""
+    if not isinstance(raw_fields, Mapping):
+        return fields
+    result = dict(fields)
+    for name, raw in raw_fields.items():
+        if not isinstance(raw, Mapping) or raw.get("retention") is None or name not in fields:
+            continue
+        field = fields[name]
+        fpath = f"{path}.fields.{name}.retention"
+        before = len(check.problems)
+        if field.required:
+            check.fail(fpath, "a required field cannot go before its row (it would be removed)")
+        elif field.type is FieldType.REF:
+            check.fail(fpath, "a reference stays as long as its row (it is a link, not a value)")
+        elif row is not None and name == row.counted_from:
+            check.fail(fpath, "the row's own period runs from this field")
+        if len(check.problems) > before:
+            continue
+        own = _retention(check, raw["retention"], fpath, fields,
+                         default_from=row.counted_from if row is not None else CREATED_COLUMN)
+        if own is None or row is None:
+            continue
+        if own.period.approximate_days >= row.period.approximate_days:
+            check.fail(f"{fpath}.period", f"a field's period must be shorter than its row's "
+                       f"({row.period.text}); a field cannot outlive its row")
+            continue
+        result[name] = replace(field, retention=own)
+    return result
+
+
+def check_retention_consistency(check: Checker, collections: Mapping[str, Collection],
+                                subject: str | None) -> None:
+    """A row kept longer may not depend on a row deleted sooner: what it refers to would be
+    gone first. A reference to a collection that is deleted (not anonymised) must be kept
+    at least as long; an owned collection kept longer than its data subject, whose erasure
+    deletes it, must be anonymised on erasure instead."""
+    for collection in collections.values():
+        mine = collection.retention.period
+        for f in collection.fields.values():
+            other = collections.get(f.references or "")
+            if other is None or other.erasure.strategy is not ErasureStrategy.DELETE:
+                continue
+            if other.retention.period.approximate_days < mine.approximate_days:
+                check.fail(
+                    f"collections.{collection.name}.fields.{f.name}.references",
+                    f"{collection.name} is kept {mine.text} but refers to {other.name}, "
+                    f"deleted after {other.retention.period.text}: keep {other.name} as long "
+                    "or anonymise it on erasure",
+                )
+        owner = collections.get(subject or "")
+        if (owner is None or not collection.has_subject_column
+                or collection.erasure.strategy is not ErasureStrategy.DELETE):
+            continue
+        if mine.approximate_days > owner.retention.period.approximate_days:
+            check.fail(
+                f"collections.{collection.name}.retention.period",
+                f"{collection.name} is kept longer than its data subject ({owner.name}: "
+                f"{owner.retention.period.text}), whose erasure deletes it: shorten it or "
+                "anonymise it on erasure",
+            )
 
 
 def _erasure(check: Checker, raw: Any, path: str) -> Erasure | None:

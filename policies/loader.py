@@ -17,11 +17,12 @@ import yaml
 from policies.access import AccessPolicy, parse_access
 from policies.datamap import parse_datamap
 from policies.errors import PolicyFileError, Problem
+from policies.organisation import Organisation, parse_organisation
 from policies.purposes import PurposeSet, parse_purposes
 from policies.types import DataMap
 
 T = TypeVar("T")
-POLICY_FILES = ("datamap.yaml", "purposes.yaml", "access.yaml")
+POLICY_FILES = ("datamap.yaml", "purposes.yaml", "access.yaml", "organisation.yaml")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class PolicySet:
     purposes: PurposeSet
     access: AccessPolicy
     sources: dict[str, str]  # file name -> text, served by GET /v1/policy
+    organisation: Organisation | None = None  # for the record of processing (GET /v1/ropa)
 
 
 def load_policy_set(policy_dir: Path) -> PolicySet:
@@ -48,6 +50,7 @@ def load_policy_set(policy_dir: Path) -> PolicySet:
     problems: list[Problem] = []
     datamap = _parsed(parse_datamap, sources, "datamap.yaml", problems)
     purposes = _parsed(parse_purposes, sources, "purposes.yaml", problems)
+    organisation = _parsed(parse_organisation, sources, "organisation.yaml", problems)
     access = None
     if datamap is not None and purposes is not None:
         # The access rules name collections, fields and purposes: checked against both.
@@ -57,7 +60,7 @@ def load_policy_set(policy_dir: Path) -> PolicySet:
         raise PolicyFileError(problems)
     return PolicySet(
         version=digest.hexdigest(), datamap=datamap, purposes=purposes, access=access,
-        sources=sources,
+        sources=sources, organisation=organisation,
     )
 
 

@@ -55,7 +55,17 @@ _PURPOSE_KEYS = {
     "sensitive",
     "restriction_exemption",
     "profiling",
+    "retention_exempt",
+    "data_subjects",
+    "recipients",
+    "legitimate_interest",
 }
+_RECIPIENT_KEYS = {"name", "type", "country", "safeguard"}
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+# The EU member states and Iceland, Liechtenstein, Norway: a transfer outside them needs a
+# safeguard of GDPR Chapter V.
+EEA = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI "
+                "ES SE IS LI NO".split())
 _PROFILING_KEYS = {"logic", "significance", "solely_automated_decision"}
 _CONTROLLER_KEYS = {"name", "contact", "supervisory_authority"}
 # fideslang data uses that are profiling by name: such a purpose must say what its profiling
@@ -82,6 +92,35 @@ class Profiling:
     solely_automated_decision: bool = False
 
 
+class RecipientType(StrEnum):
+    INTERNAL = "internal"  # a team of the controller
+    PROCESSOR = "processor"  # processes on the controller's behalf (Art. 28)
+    THIRD_PARTY = "third_party"  # receives the data for its own purposes
+
+
+class TransferSafeguard(StrEnum):
+    """The ground of a transfer outside the EEA (GDPR Chapter V)."""
+
+    ADEQUACY_DECISION = "adequacy_decision"  # Art. 45
+    STANDARD_CONTRACTUAL_CLAUSES = "standard_contractual_clauses"  # Art. 46(2)(c)
+    BINDING_CORPORATE_RULES = "binding_corporate_rules"  # Art. 47
+    DEROGATION = "derogation"  # Art. 49
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who receives a purpose's personal data (Art. 30(1)(d), (e))."""
+
+    name: str
+    type: RecipientType
+    country: str  # ISO 3166-1 alpha-2
+    safeguard: TransferSafeguard | None = None
+
+    @property
+    def outside_eea(self) -> bool:
+        return self.country not in EEA
+
+
 @dataclass(frozen=True)
 class Controller:
     """Who answers the subject: the controller's name and privacy contact, and the
@@ -102,6 +141,13 @@ class Purpose:
     sensitive: bool = False
     restriction_exemption: RestrictionExemption | None = None
     profiling: Profiling | None = None
+    # Reads records past their retention period (the data map's): only a legal obligation
+    # to keep them or legal claims justify it (Art. 17(3)(b), (e)).
+    retention_exempt: bool = False
+    # For the record of processing (Art. 30(1)(c)-(e)): whose data, and who receives it.
+    data_subjects: tuple[str, ...] = ()
+    recipients: tuple[Recipient, ...] = ()
+    legitimate_interest: str = ""  # the interest pursued, for legitimate_interests purposes
 
     @property
     def requires_consent(self) -> bool:
@@ -242,6 +288,18 @@ def _purpose(check: Checker, purpose_id: str, raw: Any, path: str) -> Purpose | 
             f"{path}.sensitive",
             "special categories need explicit consent or legal claims (Art. 9(2)(a), (f))",
         )
+    retention_exempt = check.boolean(body.get("retention_exempt"), f"{path}.retention_exempt")
+    if retention_exempt and basis is not LegalBasis.LEGAL_OBLIGATION and (
+            exemption is not RestrictionExemption.LEGAL_CLAIMS):
+        check.fail(f"{path}.retention_exempt", "only a legal obligation or legal claims "
+                   "justify reading records past their retention (Art. 17(3)(b), (e))")
+    data_subjects = _data_subjects(check, body.get("data_subjects"), f"{path}.data_subjects")
+    recipients = _recipients(check, body.get("recipients"), f"{path}.recipients")
+    interest = check.string(body.get("legitimate_interest"), f"{path}.legitimate_interest",
+                            required=basis is LegalBasis.LEGITIMATE_INTERESTS) or ""
+    if interest and basis is not LegalBasis.LEGITIMATE_INTERESTS:
+        check.fail(f"{path}.legitimate_interest",
+                   "only a purpose based on legitimate interests names the interest")
     profiling = None
     if body.get("profiling") is not None:
         profiling = _profiling(check, body.get("profiling"), f"{path}.profiling")
@@ -259,4 +317,46 @@ def _purpose(check: Checker, purpose_id: str, raw: Any, path: str) -> Purpose | 
         sensitive=sensitive,
         restriction_exemption=exemption,
         profiling=profiling,
+        retention_exempt=retention_exempt,
+        data_subjects=data_subjects,
+        recipients=recipients,
+        legitimate_interest=interest,
     )
+
+
+def _data_subjects(check: Checker, raw: Any, path: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(
+            isinstance(v, str) and v.strip() for v in raw):
+        check.fail(path, "every purpose names the categories of data subjects it processes "
+                   "(Art. 30(1)(c)), e.g. [customers]")
+        return ()
+    return tuple(raw)
+
+
+def _recipients(check: Checker, raw: Any, path: str) -> tuple[Recipient, ...]:
+    if not isinstance(raw, list) or not raw:
+        check.fail(path, "every purpose names its recipients (Art. 30(1)(d)): internal teams, "
+                   "processors and third parties, with their country")
+        return ()
+    found = []
+    for i, item in enumerate(raw):
+        where = f"{path}.{i}"
+        body = check.mapping(item, where, _RECIPIENT_KEYS)
+        if body is None:
+            continue
+        name = check.string(body.get("name"), f"{where}.name")
+        kind = check.enum(RecipientType, body.get("type"), f"{where}.type")
+        country = body.get("country")
+        if not isinstance(country, str) or not _COUNTRY.match(country):
+            check.fail(f"{where}.country", "an ISO 3166-1 alpha-2 country code, e.g. DE")
+            country = None
+        safeguard = None
+        if body.get("safeguard") is not None:
+            safeguard = check.enum(TransferSafeguard, body.get("safeguard"),
+                                   f"{where}.safeguard")
+        elif country is not None and country not in EEA:
+            check.fail(f"{where}.safeguard", f"a recipient in {country}, outside the EEA, "
+                       "needs the transfer's safeguard (GDPR Chapter V)")
+        if name is not None and kind is not None and country is not None:
+            found.append(Recipient(name=name, type=kind, country=country, safeguard=safeguard))
+    return tuple(found)

@@ -6,8 +6,10 @@ CRM field, so a company fronting its own CRM only writes its own ``datamap.yaml`
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -77,6 +79,28 @@ class RetentionPeriod:
             raise ValueError(f"{text!r} is an empty period")
         return cls(text=text, **parts)
 
+    @property
+    def approximate_days(self) -> float:
+        """The period's length in mean calendar days, to compare periods with each other
+        (``P13M`` is longer than ``P1Y``); cut-offs use :meth:`before`, which is exact."""
+        return self.years * 365.2425 + self.months * 30.436875 + self.days
+
+    def before(self, moment: datetime) -> datetime:
+        """``moment`` minus the period, calendar-wise: years and months first (a day that
+        does not exist in the target month is its last day), then days."""
+        months = moment.year * 12 + moment.month - 1 - (self.years * 12 + self.months)
+        year, month = divmod(months, 12)
+        month += 1
+        day = min(moment.day, calendar.monthrange(year, month)[1])
+        return moment.replace(year=year, month=month, day=day) - timedelta(days=self.days)
+
+
+@dataclass(frozen=True)
+class Retention:
+    period: RetentionPeriod
+    counted_from: str  # a date/datetime column of the same collection
+    basis: str
+
 
 @dataclass(frozen=True)
 class Field:
@@ -93,6 +117,9 @@ class Field:
     references: str | None = None
     on_erasure: OnErasure = OnErasure.NULL
     label: str = ""  # what a person reads (CSV headers, the export's cover page)
+    # A field that must go before its row (free-text notes after a year while the row is
+    # kept longer): its own period, counted from a date column of the same collection.
+    retention: Retention | None = None
 
     @property
     def display_label(self) -> str:
@@ -107,13 +134,6 @@ class Field:
     @property
     def blind_index_column(self) -> str | None:
         return f"{self.name}{BLIND_INDEX_SUFFIX}" if self.lookup else None
-
-
-@dataclass(frozen=True)
-class Retention:
-    period: RetentionPeriod
-    counted_from: str  # a date/datetime column of the same collection
-    basis: str
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ class FieldSchema(Schema):
     choices = fields.List(fields.String())
     references = fields.String(allow_none=True)
     on_erasure = fields.String()
+    retention = fields.Nested(lambda: RetentionSchema(), allow_none=True, metadata={
+        "description": "a field-level override: the field goes before its row"})
 
 
 class RetentionSchema(Schema):

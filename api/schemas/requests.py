@@ -97,6 +97,9 @@ class RequestSchema(Schema):
     error = fields.String(allow_none=True, metadata={
         "description": "why execution stopped, a reason code",
         "enum": [*(r.value for r in FailureReason), None]})  # null: it has not failed
+    hold_id = fields.String(allow_none=True, metadata={
+        "description": "status on_hold: the legal hold the erasure waits on (Art. 17(3)(e)); "
+                       "releasing it resumes the erasure"})
     created_by = fields.String()
     created_at = UtcDateTime()
     export_available = fields.Boolean()
@@ -114,7 +117,7 @@ class RequestsQuery(Schema):
     status = DelimitedList(
         Choice(validate=validate.OneOf([*STATUSES, "open", "closed"])), load_default=tuple,
         metadata={"description": "statuses separated by commas, or `open` (received, verified, "
-                                 "in_progress, failed) or `closed` (completed, rejected); "
+                                 "in_progress, failed, on_hold) or `closed` (completed, rejected); "
                                  "default: open requests only"})
     overdue = fields.Boolean(load_default=None, metadata={
         "description": "true: open requests past their due time; false: open ones not yet due"})

@@ -25,6 +25,7 @@ from governance.access.errors import AccessDenied
 from governance.access.masks import Masker
 from governance.audit_actions import AuditAction
 from governance.consent.services import erasing_subjects, processable_clause
+from governance.retention.rules import RetentionFilter
 from governance.store.errors import RecordNotFound, UnknownFields
 from governance.store.services import Page, Record, RecordStore
 from policies.access import SYSTEM_FIELDS, Effect, FreeTextPii
@@ -74,6 +75,7 @@ class DataAccessService:
         caller: Caller,
         request_id: str | None = None,
         suppressed: Callable[[str, Mapping[str, Any], str], bool] | None = None,
+        retention: RetentionFilter | None = None,
     ) -> None:
         self.session = session
         self.store = store
@@ -87,6 +89,8 @@ class DataAccessService:
         self.request_id = request_id
         # After an erasure: does a write recreate an erased subject? (audits a match)
         self.suppressed = suppressed
+        # The data map's retention rules on the read path (None: not enforced, tests only).
+        self.retention = retention
 
     # -- decisions ------------------------------------------------------------------------
     def _decide(self, action: AuditAction, collection: str, purpose: str, kind: Action,
@@ -160,8 +164,20 @@ class DataAccessService:
                         AuditAction.DATA_READ, collection, purpose, refusal, target,
                         outcome=Outcome.DENIED, reason=_reason_code("erasure")))
 
-        # The row (404 if none), then the subject's consent, then decryption of what is returned.
-        record = self.store.get(collection, record_id, decision.returned, check=may_process)
+        def expired(owner: str | None) -> None:
+            target = Target(collection=collection, record_id=_id_or_none(record_id),
+                            subject_id=owner)
+            refusal = Decision(False, f"retention: the record is past the retention period "
+                               f"of the data map; purpose {purpose} may not read it",
+                               decision.policy_version, "retention")
+            raise _denied(refusal, "retention", self._event(
+                AuditAction.DATA_READ, collection, purpose, refusal, target,
+                outcome=Outcome.DENIED, reason=_reason_code("retention")))
+
+        # The row (404 if none), then the subject's consent and the record's retention, then
+        # decryption of what is returned.
+        record = self.store.get(collection, record_id, decision.returned, check=may_process,
+                                retention=self._retention_for(purpose), on_expired=expired)
         body = self._masked(record, decision)
         self.record_audit(self._event(
             AuditAction.DATA_READ, collection, purpose, decision,
@@ -186,7 +202,8 @@ class DataAccessService:
                 return processable_clause(owner, purpose_spec, dialect=dialect)
         lookup = {"email": email} if email is not None else None
         page: Page = self.store.list(collection, decision.returned, subject_id=subject_id,
-                                     lookup=lookup, after=after, limit=limit, where=keep)
+                                     lookup=lookup, after=after, limit=limit, where=keep,
+                                     retention=self._retention_for(purpose))
         items = [self._masked(r, decision) for r in page.items]
         ids = [r.id for r in page.items]
         self.record_audit(self._event(
@@ -199,6 +216,12 @@ class DataAccessService:
             subjects=tuple(r.subject_id for r in page.items if r.subject_id is not None),
         ))
         return ListResult(items, page.next_after, decision)
+
+    def _retention_for(self, purpose: str) -> RetentionFilter | None:
+        """The retention filter, unless the purpose reads records past their period (a
+        legal obligation to keep them, legal claims)."""
+        spec = self.policy.purposes.get(purpose)
+        return None if spec is None or spec.retention_exempt else self.retention
 
     def _being_erased(self, subject_id: str) -> bool:
         erasing = erasing_subjects()
@@ -296,6 +319,19 @@ class DataAccessService:
             state = self.consent_states([subject_id])[subject_id]
             decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
                                     tuple(changes), state, target)
+        retention = self._retention_for(purpose)
+        if retention is not None:
+            # A record past its period is not changed either: a write would restart the
+            # period it runs from (``updated_at``) and keep what should be gone.
+            def expired(owner: str | None) -> None:
+                refusal = Decision(False, f"retention: the record is past the retention "
+                                   f"period of the data map; purpose {purpose} may not "
+                                   "change it", decision.policy_version, "retention")
+                raise _denied(refusal, "retention", self._event(
+                    AuditAction.DATA_UPDATED, collection, purpose, refusal, target,
+                    outcome=Outcome.DENIED, reason=_reason_code("retention")))
+
+            self.store.get(collection, record_id, (), retention=retention, on_expired=expired)
         self.store.update(collection, record_id, cleaned)
         read = self.engine.evaluate(AccessRequest(
             client_id=self.caller.client_id, client_purposes=self.caller.purposes,

@@ -66,6 +66,8 @@ def configure(app: Celery, settings: Settings) -> None:
                               "args": ["exports.purge"], "options": {"queue": "bulk"}},
             "integrate-audit": {"task": PERIODIC_TASK, "schedule": 60.0,
                                 "args": ["audit.integrate"], "options": {"queue": "bulk"}},
+            "retention-sweep": {"task": PERIODIC_TASK, "schedule": 86400.0,
+                                "args": ["retention.sweep"], "options": {"queue": "bulk"}},
         },
     )
 

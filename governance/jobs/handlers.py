@@ -111,6 +111,19 @@ def integrate_audit(runtime: Runtime, job: Job) -> None:
         runtime.audit.integrate(session, checkpoint=True)
 
 
+def sweep_retention(runtime: Runtime, job: Job) -> None:
+    """A requested run (its id is the target), or the scheduler's daily one, which records
+    its own run (or resumes the unfinished one) first."""
+    from governance.retention.sweep import RetentionSweep
+
+    sweeper = RetentionSweep(runtime, _actor(job), request_id=job.trace_id)
+    run_id = job.target_id
+    if run_id is None:
+        with unit_of_work(runtime.sessions) as session:
+            run_id = sweeper.create(session).id
+    sweeper.run(run_id)
+
+
 HANDLERS: dict[str, Handler] = {
     str(JobKind.REQUEST_EXECUTE): execute_request,
     str(JobKind.PII_SCAN): scan_store,
@@ -118,6 +131,7 @@ HANDLERS: dict[str, Handler] = {
     str(JobKind.KEYS_ENCRYPT_EXISTING): encrypt_existing,
     str(JobKind.EXPORTS_PURGE): purge_exports,
     str(JobKind.AUDIT_INTEGRATE): integrate_audit,
+    str(JobKind.RETENTION_SWEEP): sweep_retention,
 }
 
 

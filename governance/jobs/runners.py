@@ -97,19 +97,21 @@ class ThreadJobRunner:
 
     def _reap_forever(self) -> None:
         """The reaper's rounds, and the periodic work the embedded default has no scheduler
-        for: the export purge, hourly, as an exclusive job (several web workers each run
-        this loop; only one purge is ever open)."""
+        for: the export purge hourly and the retention sweep daily, each an exclusive job
+        (several web workers each run this loop; only one of each is ever open)."""
         import time
 
         from governance.jobs.reaper import reap
 
         interval = self.runtime.settings.reaper_interval_seconds
-        next_purge = time.monotonic()
+        due = {"exports.purge": time.monotonic(), "retention.sweep": time.monotonic() + 600}
+        every = {"exports.purge": 3600, "retention.sweep": 86400}
         while True:
             try:
-                if time.monotonic() >= next_purge:
-                    self._periodic("exports.purge")
-                    next_purge = time.monotonic() + 3600
+                for kind, at in due.items():
+                    if time.monotonic() >= at:
+                        self._periodic(kind)
+                        due[kind] = time.monotonic() + every[kind]
                 reap(self.runtime, self.deliver)
             except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.warning("reaper round failed: %s", type(exc).__name__)

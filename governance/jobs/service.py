@@ -36,6 +36,7 @@ class JobKind(StrEnum):
     KEYS_ENCRYPT_EXISTING = "keys.encrypt_existing"
     EXPORTS_PURGE = "exports.purge"
     AUDIT_INTEGRATE = "audit.integrate"
+    RETENTION_SWEEP = "retention.sweep"
 
 
 class Queue(StrEnum):
@@ -52,6 +53,7 @@ QUEUE_OF: dict[JobKind, Queue] = {
     JobKind.KEYS_ENCRYPT_EXISTING: Queue.BULK,
     JobKind.EXPORTS_PURGE: Queue.BULK,
     JobKind.AUDIT_INTEGRATE: Queue.BULK,
+    JobKind.RETENTION_SWEEP: Queue.BULK,
 }
 
 

@@ -121,6 +121,11 @@ class _Categories:
             "storage": {}, "sources": set()})
         entry["purposes"].update(field_purposes(self.policy, collection.name, field.name))
         entry["storage"][collection.name] = _storage(collection)
+        if field.retention is not None:  # the field goes before its row: say when
+            entry["storage"][f"{collection.name}.{field.name}"] = {
+                "collection": collection.name, "field": field.name,
+                "period": field.retention.period.text,
+                "counted_from": field.retention.counted_from, "basis": field.retention.basis}
         entry["sources"].add(collection.source or FROM_THE_SUBJECT)
 
     def document(self) -> dict[str, Any]:

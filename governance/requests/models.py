@@ -35,6 +35,9 @@ class RequestStatus(StrEnum):
     RECEIVED = "received"
     VERIFIED = "verified"
     IN_PROGRESS = "in_progress"
+    # An erasure whose subject (or one of whose collections) is under a legal hold: its
+    # destructive steps wait (Art. 17(3)(e)) until the hold is released (``hold_id``).
+    ON_HOLD = "on_hold"
     COMPLETED = "completed"
     FAILED = "failed"
     REJECTED = "rejected"
@@ -42,7 +45,7 @@ class RequestStatus(StrEnum):
 
 OPEN_STATUSES = (
     RequestStatus.RECEIVED.value, RequestStatus.VERIFIED.value, RequestStatus.IN_PROGRESS.value,
-    RequestStatus.FAILED.value,
+    RequestStatus.FAILED.value, RequestStatus.ON_HOLD.value,
 )
 
 
@@ -84,6 +87,8 @@ class DsrRequest(Base):
     work: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The legal hold an erasure waits on (status on_hold); None otherwise.
+    hold_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -454,8 +454,11 @@ class RequestService:
         if status is RequestStatus.RECEIVED and needs_verification(law, kind):
             raise NotVerified()
         self._require(request, (RequestStatus.RECEIVED, RequestStatus.VERIFIED,
-                                RequestStatus.IN_PROGRESS, RequestStatus.FAILED), "executed")
-        resumed = status in (RequestStatus.IN_PROGRESS, RequestStatus.FAILED)
+                                RequestStatus.IN_PROGRESS, RequestStatus.FAILED,
+                                RequestStatus.ON_HOLD), "executed")
+        resumed = status in (RequestStatus.IN_PROGRESS, RequestStatus.FAILED,
+                             RequestStatus.ON_HOLD)
+        request.hold_id = None  # the execution looks for a hold again
         self.purge_exports()  # exports past their retention go whenever requests run
         if not self.steps(request.id):
             self._plan(request, kind)
@@ -702,6 +705,8 @@ class RequestExecutor:
                         return request.status
                     pending = [s for s in service.steps(request_id)
                                if s.state == StepState.PENDING.value]
+                    if self._held(session, request, pending):
+                        return request.status
                     touched = 0
                     all_done = True
                     step_events: list[AuditEvent] = []
@@ -744,6 +749,25 @@ class RequestExecutor:
         except Exception as exc:
             self._fail(request_id, failure_reason(exc))
             raise
+
+    def _held(self, session: Session, request: DsrRequest, pending: Sequence[DsrStep]) -> bool:
+        """An erasure whose destructive steps are still to run stops on an active legal
+        hold over the subject or a collection holding their records: ``on_hold`` with the
+        hold's id, audited (Art. 17(3)(e)). Releasing the hold resumes it."""
+        from governance.retention.holds import blocking_hold
+
+        if request.type != RequestType.ERASURE.value or not request.subject_found or not any(
+                s.name != "verify" for s in pending):
+            return False
+        hold_id = blocking_hold(session, self.runtime, request.subject_id or "")
+        if hold_id is None:
+            return False
+        request.status = RequestStatus.ON_HOLD.value
+        request.hold_id = hold_id
+        request.updated_at = _now()
+        audit_request(self.runtime, session, self.actor, AuditAction.REQUEST_ON_HOLD, request,
+                      {"hold_id": hold_id}, request_id=self.http_request_id)
+        return True
 
     def _checkpoint(self, step: str, moment: str) -> None:
         if self.checkpoint is not None:

@@ -7,6 +7,7 @@ agree on (a test compares the migrated database with it):
 - ``id`` (opaque string) is every row's key; ``created_at``/``updated_at`` are engine-owned.
 - ``owned`` collections carry ``subject_id`` -> the subject collection; nullable only where
   erasure anonymises rows (an anonymised row belongs to nobody).
+- The date columns retention runs from are indexed (reads and sweeps compare them).
 - An encrypted field is stored as bytes (a self-describing ciphertext); a lookup field also
   has ``<name>_bidx``, its keyed blind index, indexed for equality search.
 """
@@ -114,4 +115,14 @@ class CrmTables:
             if field.blind_index_column:
                 Index(f"ix_{collection.name}_{field.blind_index_column}",
                       table.c[field.blind_index_column])
+        for dated in retention_columns(collection):
+            # Retention compares these with a cut-off in every policy read and sweep batch.
+            Index(f"ix_{collection.name}_retention_{dated}", table.c[dated])
         return table
+
+
+def retention_columns(collection: Collection) -> list[str]:
+    """The date columns the collection's retention rules (and field overrides) run from."""
+    names = [collection.retention.counted_from]
+    names += [f.retention.counted_from for f in collection.fields.values() if f.retention]
+    return list(dict.fromkeys(names))

@@ -28,6 +28,7 @@ from governance.errors import shown_name
 from governance.keys.cipher import DataKey
 from governance.keys.services import FieldCrypto
 from governance.prepared import PreparedSelect
+from governance.retention.rules import RetentionFilter
 from governance.store.errors import (
     InvalidRecord,
     RecordNotFound,
@@ -46,6 +47,7 @@ from policies.types import (
 )
 
 MAX_PAGE = 500
+EXPIRED_LABEL = "_expired"
 
 
 @dataclass(frozen=True)
@@ -252,10 +254,13 @@ class RecordStore:
                                 {SUBJECT_COLUMN: ["must name an existing subject"]})
 
     # -- read path ----------------------------------------------------------------------
-    def _columns(self, table: Table, collection: Collection, names: list[str]) -> list[Any]:
+    def _columns(self, table: Table, collection: Collection, names: list[str],
+                 retention: RetentionFilter | None = None) -> list[Any]:
         columns = [table.c[ID_COLUMN], table.c[CREATED_COLUMN], table.c[UPDATED_COLUMN]]
         if collection.has_subject_column:
             columns.append(table.c[SUBJECT_COLUMN])
+        if retention is not None:  # a field past its own period reads as null
+            return columns + [retention.column(collection, n) for n in names]
         return columns + [table.c[n] for n in names]
 
     def _records(
@@ -316,27 +321,42 @@ class RecordStore:
         fields: Iterable[str] | None = None,
         *,
         check: Callable[[str | None], None] | None = None,
+        retention: RetentionFilter | None = None,
+        now: datetime | None = None,
+        on_expired: Callable[[str | None], None] | None = None,
     ) -> Record:
         """One record with ``fields`` opened. ``check`` is called with the record's data
         subject after the row is read and before anything is decrypted (the consent check
-        of a policy read: one query, and nothing opened for a subject it refuses)."""
+        of a policy read: one query, and nothing opened for a subject it refuses).
+
+        With ``retention`` (a purpose not exempt from it), fields past their own period read
+        as null, and ``on_expired`` is called (after ``check``) if the row is past its
+        period, in the same query."""
         collection = self.collection(collection_name)
         names = self._field_names(collection, fields)
-        key = ("get", collection.name, tuple(names))
+        key = ("get", collection.name, tuple(names), retention is not None)
         statement = self.tables.statements.get(key)
         if statement is None:  # built once per shape: building costs more than running it
             table = self.tables[collection.name]
-            statement = PreparedSelect(select(*self._columns(table, collection, names)).where(
+            columns = self._columns(table, collection, names, retention)
+            if retention is not None:
+                columns.append(retention.row_expired(collection).label(EXPIRED_LABEL))
+            statement = PreparedSelect(select(*columns).where(
                 table.c[ID_COLUMN] == bindparam("record_id")
             ))
             self.tables.statements[key] = statement
-        found = statement.rows(self.session, {"record_id": record_id})
+        params: dict[str, Any] = {"record_id": record_id}
+        if retention is not None:
+            params.update(retention.params(now or datetime.now(UTC)))
+        found = statement.rows(self.session, params)
         if not found:
             raise RecordNotFound(collection.name)
         row = found[0]
+        owner = collection.owner_column
         if check is not None:
-            owner = collection.owner_column
             check(row[owner] if owner is not None else None)
+        if retention is not None and row[EXPIRED_LABEL] and on_expired is not None:
+            on_expired(row[owner] if owner is not None else None)
         return self._records(collection, names, [row])[0]
 
     def list(
@@ -349,16 +369,25 @@ class RecordStore:
         after: str | None = None,
         limit: int = 50,
         where: Callable[[Any], Any] | None = None,
+        retention: RetentionFilter | None = None,
+        now: datetime | None = None,
     ) -> Page:
         """A page of records in id order. ``lookup`` finds records by the blind index of
         lookup fields (e.g. ``{"email": ...}``) without decrypting anything. ``where`` gets
         the column holding each row's data subject and returns a condition on it (the
-        consent filter), so excluded rows never leave the database."""
+        consent filter), so excluded rows never leave the database. ``retention`` leaves
+        out rows past their retention period and reads fields past theirs as null, in the
+        same query."""
         collection = self.collection(collection_name)
         table = self.tables[collection.name]
         names = self._field_names(collection, fields)
         limit = max(1, min(limit, MAX_PAGE))
-        query = select(*self._columns(table, collection, names)).order_by(table.c[ID_COLUMN])
+        query = select(*self._columns(table, collection, names, retention)).order_by(
+            table.c[ID_COLUMN])
+        params: dict[str, Any] = {}
+        if retention is not None:
+            query = query.where(retention.row_retained(collection))
+            params = retention.params(now or datetime.now(UTC))
         if subject_id is not None:
             if collection.is_subject:
                 query = query.where(table.c[ID_COLUMN] == subject_id)
@@ -386,7 +415,7 @@ class RecordStore:
                 query = query.where(where(table.c[collection.owner_column]))
         if after is not None:
             query = query.where(table.c[ID_COLUMN] > after)
-        rows = self.session.execute(query.limit(limit + 1)).all()
+        rows = self.session.execute(query.limit(limit + 1), params).all()
         items = self._records(collection, names, [dict(r._mapping) for r in rows[:limit]])
         next_after = items[-1].id if len(rows) > limit else None
         return Page(items=items, next_after=next_after)

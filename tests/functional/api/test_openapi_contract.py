@@ -149,6 +149,33 @@ def test_every_operation_answers_as_the_document_says(contract) -> None:  # noqa
            json={"method": "email_code"})
     c.call("GET", "/v1/requests/nope", k["officer"], expect=404)
 
+    # Legal holds.
+    hold = c.call("POST", "/v1/holds", k["officer"], expect=201, json={
+        "scope": "subject", "subject_id": sid, "reason": "litigation",
+        "matter": "CASE-2026-1"}).get_json()
+    c.call("POST", "/v1/holds", k["officer"], expect=422, json={
+        "scope": "subject", "subject_id": sid, "reason": "litigation", "matter": "not an id"})
+    c.call("GET", "/v1/holds?active=true", k["officer"], expect=200)
+    c.call("GET", f"/v1/holds/{hold['id']}", k["officer"], expect=200)
+    c.call("POST", f"/v1/holds/{hold['id']}/release", k["officer"], expect=200,
+           json={"reason": "matter_closed"}).close()
+    c.call("POST", f"/v1/holds/{hold['id']}/release", k["officer"], expect=409,
+           json={"reason": "matter_closed"})
+
+    # Retention.
+    c.call("GET", "/v1/retention/plan", k["officer"], expect=200)
+    run = c.call("POST", "/v1/retention/runs", k["admin"], expect=202, json={"dry_run": True})
+    run.close()
+    c.call("POST", "/v1/retention/runs", k["admin"], expect=422, json={"batch_size": 0})
+    c.call("GET", "/v1/retention/runs", k["officer"], expect=200)
+    c.call("GET", f"/v1/retention/runs/{run.get_json()['id']}", k["officer"], expect=200)
+    c.call("GET", f"/v1/retention/runs/{'0' * 32}", k["officer"], expect=404)
+
+    # The record of processing.
+    c.call("GET", "/v1/ropa", k["auditor"], expect=200)
+    c.call("GET", "/v1/ropa?format=csv", k["officer"], expect=200)
+    c.call("GET", "/v1/ropa?format=odt", k["officer"], expect=422)
+
     # PII, keys.
     c.call("POST", "/v1/pii/analyze", k["officer"], expect=200,
            json={"text": "Call Ada Fictional on +1 201 555 0123"})

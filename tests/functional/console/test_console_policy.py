@@ -27,6 +27,18 @@ def test_the_data_map_page_lists_every_collection_and_field_with_its_protection(
     assert runtime.policy.version in html
 
 
+def test_a_field_kept_for_less_than_its_row_shows_its_own_retention(
+        browser, signed_in, runtime) -> None:  # noqa: ANN001
+    signed_in("admin")
+    html = browser.http.get("/console/datamap").get_data(as_text=True)
+    own = [(c.name, f) for c in runtime.policy.datamap.collections.values()
+           for f in c.fields.values() if f.retention is not None]
+    assert own, "the shipped data map has fields with their own retention"
+    for collection, field in own:
+        row = re.search(rf'<tr id="field-{collection}-{field.name}">(.*?)</tr>', html, re.S)[1]
+        assert field.retention.period.text in row and field.retention.counted_from in row
+
+
 def test_the_purposes_page_shows_legal_bases_and_what_each_purpose_may_see(
         browser, signed_in, runtime) -> None:  # noqa: ANN001
     signed_in("auditor")

@@ -124,6 +124,20 @@ def test_every_category_carries_the_art_15_metadata_once(
     assert text.count('"legal_bases"') == len(categories)
 
 
+def test_a_field_kept_shorter_than_its_row_says_so_in_its_categorys_storage(
+    runtime: Runtime, session: Session, store: RecordStore
+) -> None:
+    sid = subject_records(store)["customers"][0]
+    service, request_id = run_export(runtime, session, sid)
+    data, _ = unzip(service.export(request_id))
+
+    storage = data["categories"]["user.content.private"]["storage"]
+    assert {"collection": "interactions", "field": "body", "period": "P1Y",
+            "counted_from": "occurred_at",
+            "basis": runtime.policy.datamap.collection("interactions").fields[
+                "body"].retention.basis} in storage
+
+
 def test_the_export_answers_every_item_of_article_15_1(
     runtime: Runtime, session: Session, store: RecordStore
 ) -> None:
