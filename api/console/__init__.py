@@ -44,6 +44,7 @@ def register_console(app: Flask, runtime: Runtime) -> None:
         key_pages,
         policy_pages,
         request_pages,
+        retention_pages,
         scan_pages,
         subject_pages,
         user_pages,
@@ -66,7 +67,8 @@ def register_console(app: Flask, runtime: Runtime) -> None:
     app.session_interface = _SessionInterface()
     access.init_csrf(app)
     for module in (auth_pages, user_pages, request_pages, subject_pages, audit_pages,
-                   policy_pages, scan_pages, key_pages, job_pages):
+                   policy_pages, scan_pages, key_pages, job_pages,
+                   retention_pages):
         module.register(blp)
     filters.register(blp)
     blp.before_request(access.before_console_request)
