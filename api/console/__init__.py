@@ -40,6 +40,7 @@ def register_console(app: Flask, runtime: Runtime) -> None:
         auth_pages,
         errors,
         filters,
+        hold_pages,
         job_pages,
         key_pages,
         policy_pages,
@@ -68,7 +69,7 @@ def register_console(app: Flask, runtime: Runtime) -> None:
     access.init_csrf(app)
     for module in (auth_pages, user_pages, request_pages, subject_pages, audit_pages,
                    policy_pages, scan_pages, key_pages, job_pages,
-                   retention_pages):
+                   retention_pages, hold_pages):
         module.register(blp)
     filters.register(blp)
     blp.before_request(access.before_console_request)

@@ -48,7 +48,7 @@ def _runs(session) -> int:  # noqa: ANN001
 
 def _event_exists(runtime, session, event_id: str) -> bool:  # noqa: ANN001
     table = runtime.tables["web_events"]
-    session.rollback()
+    session.expire_all()
     return session.execute(table.select().where(table.c.id == event_id)).first() is not None
 
 
