@@ -9,7 +9,7 @@ commit, audited with the person as the actor. An unfinished run is resumed, not 
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField
@@ -35,8 +35,6 @@ class RunForm(FlaskForm):
 
 def _page(form: RunForm | None = None, problem: str | None = None,
           status: int = 200) -> tuple[str, int]:
-    from flask import g
-
     plan = read_plan()
     runs = RetentionSweep(runtime(), actor(), request_id=g.request_id).recent(db(), RECENT_RUNS)
     return render_template("console/retention.html", plan=plan, runs=runs,
