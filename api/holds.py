@@ -46,6 +46,23 @@ def _view(hold: LegalHold, **extra: Any) -> dict[str, Any]:
     return body
 
 
+def release_hold(hold_id: str, reason: Any) -> tuple[LegalHold, list[str]]:
+    """Release the hold (audited by the service) and resume the erasures that waited on it,
+    each as its ``request.execute`` job delivered after this request's commit. The API and
+    the console both release holds here."""
+    service = _service()
+    hold = service.release(hold_id, reason)
+    resumed = service.resume_waiting()
+    audited_by_service()
+    jobs = Jobs(db())
+    for request_id in resumed:  # each resumed erasure runs as its job, after the commit
+        job, _ = jobs.enqueue(JobKind.REQUEST_EXECUTE, request_id, actor=actor(),
+                              exclusive=f"request.execute:{request_id}",
+                              trace_id=g.request_id)
+        deliver_after_commit(job.id)
+    return hold, resumed
+
+
 @blp.route("")
 class Holds(MethodView):
     @requires(Permission.HOLDS_MANAGE, AuditAction.HOLD_PLACED)
@@ -99,15 +116,5 @@ class Release(MethodView):
         """Release the hold with a reason code. Erasure requests that waited on it resume
         (`resumed_requests`) and run in the background; one still covered by another hold
         stops on that one."""
-        service = _service()
-        hold = service.release(hold_id, body["reason"])
-        resumed = service.resume_waiting()
-        audited_by_service()
-        jobs = Jobs(db())
-        for request_id in resumed:  # each resumed erasure runs as its job, after the commit
-            job, _ = jobs.enqueue(JobKind.REQUEST_EXECUTE, request_id, actor=actor(),
-                                  exclusive=f"request.execute:{request_id}",
-                                  trace_id=g.request_id)
-            deliver_after_commit(job.id)
-
+        hold, resumed = release_hold(hold_id, body["reason"])
         return _view(hold, resumed_requests=resumed)

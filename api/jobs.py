@@ -83,10 +83,17 @@ class JobRetry(MethodView):
     @blp.response(202, JobSchema)
     def post(self, job_id: str) -> dict[str, Any]:
         """Queue a dead or failed job again, with a fresh allowance of attempts."""
-        job = Jobs(db(), retry_policy(runtime())).retry_now(job_id)
-        record(AuditEvent(action=str(AuditAction.JOB_RETRIED), actor=actor(),
-                          target=Target(record_id=job.id), request_id=g.request_id,
-                          policy_version=runtime().policy.version,
-                          details={"type": job.kind, "attempts": job.attempts}))
-        deliver_after_commit(job.id)
-        return job_view(job)
+        return job_view(retry_job(job_id))
+
+
+def retry_job(job_id: str) -> Job:
+    """A dead or failed job queued again (else ``JobNotRetryable``, 409), audited with the
+    caller as the actor and delivered after this request's commit. The API and the
+    console both retry here."""
+    job = Jobs(db(), retry_policy(runtime())).retry_now(job_id)
+    record(AuditEvent(action=str(AuditAction.JOB_RETRIED), actor=actor(),
+                      target=Target(record_id=job.id), request_id=g.request_id,
+                      policy_version=runtime().policy.version,
+                      details={"type": job.kind, "attempts": job.attempts}))
+    deliver_after_commit(job.id)
+    return job

@@ -48,6 +48,33 @@ def run_view(run: RetentionRun) -> dict[str, Any]:
     }
 
 
+def read_plan() -> dict[str, Any]:
+    """What is due now (counts only), audited with the caller as the actor. The API and the
+    console both read the plan here."""
+    rt = runtime()
+    now = datetime.now(UTC)
+    rules = _sweep().plan(db(), now)
+    record(AuditEvent(action=str(AuditAction.RETENTION_PLAN_READ), actor=actor(),
+                      policy_version=rt.policy.version,
+                      details={"count": sum(r["due"] for r in rules),
+                               "held": sum(r["held"] for r in rules)}))
+    return {"as_of": now, "policy_version": rt.policy.version, "rules": rules}
+
+
+def start_run(dry_run: bool, batch_size: int | None) -> RetentionRun:
+    """Record a run (or return the unfinished one, to resume) with its job, delivered after
+    this request's commit; audited by the sweep. The API and the console both start runs
+    here."""
+    run = _sweep().create(db(), dry_run=dry_run, batch_size=batch_size)
+    audited_by_service()
+    # Its job beside it (one per run: resuming the run joins its open job), delivered
+    # once the run and its plan are committed.
+    job, _ = Jobs(db()).enqueue(JobKind.RETENTION_SWEEP, run.id, actor=actor(),
+                                exclusive=f"retention.sweep:{run.id}", trace_id=g.request_id)
+    deliver_after_commit(job.id)
+    return run
+
+
 @blp.route("/plan")
 class Plan(MethodView):
     @requires(Permission.RETENTION_MANAGE, AuditAction.RETENTION_PLAN_READ)
@@ -55,14 +82,7 @@ class Plan(MethodView):
     def get(self) -> dict[str, Any]:
         """What is due now, per collection and field override: how many records, the
         oldest due date, and how many are held (no values, no ids)."""
-        rt = runtime()
-        now = datetime.now(UTC)
-        rules = _sweep().plan(db(), now)
-        record(AuditEvent(action=str(AuditAction.RETENTION_PLAN_READ), actor=actor(),
-                          policy_version=rt.policy.version,
-                          details={"count": sum(r["due"] for r in rules),
-                                   "held": sum(r["held"] for r in rules)}))
-        return {"as_of": now, "policy_version": rt.policy.version, "rules": rules}
+        return read_plan()
 
 
 @blp.route("/runs")
@@ -74,16 +94,7 @@ class Runs(MethodView):
         """Start a sweep (or, `dry_run`, only record its plan). Answers at once; the batches
         run in the background. If an earlier run is unfinished, it is resumed and returned
         instead of a new one."""
-        sweeper = _sweep()
-        run = sweeper.create(db(), dry_run=body["dry_run"], batch_size=body["batch_size"])
-        audited_by_service()
-        # Its job beside it (one per run: resuming the run joins its open job), delivered
-        # once the run and its plan are committed.
-        job, _ = Jobs(db()).enqueue(JobKind.RETENTION_SWEEP, run.id, actor=actor(),
-                                    exclusive=f"retention.sweep:{run.id}", trace_id=g.request_id)
-        deliver_after_commit(job.id)
-
-        return run_view(run)
+        return run_view(start_run(body["dry_run"], body["batch_size"]))
 
     @requires(Permission.RETENTION_MANAGE, AuditAction.RETENTION_RUN_READ)
     @blp.arguments(RunsQuery, location="query")

@@ -45,6 +45,26 @@ class RopaSchema(Schema):
         "description": "per category: collected, purposes, sold or shared, retention"})
 
 
+def read_record(form: str) -> dict[str, Any]:
+    """The record, built now and audited (its row count and format) with the caller as the
+    actor. The API and the console both read it here."""
+    rt = runtime()
+    document = build_record(db(), rt)
+    record(AuditEvent(action=str(AuditAction.ROPA_READ), actor=actor(),
+                      policy_version=rt.policy.version,
+                      details={"count": len(document["processing"]), "type": form}))
+    return document
+
+
+def download(document: dict[str, Any], form: str) -> Response:
+    """The Art. 30 table as a CSV or XLSX attachment."""
+    if form == "csv":
+        return Response(to_csv(document), mimetype="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="ropa.csv"'})
+    return Response(to_xlsx(document), mimetype=XLSX_MEDIA_TYPE, headers={
+        "Content-Disposition": 'attachment; filename="ropa.xlsx"'})
+
+
 @blp.route("")
 class Ropa(MethodView):
     @answers(409, "the policy set has no organisation file (`ropa-unavailable`)")
@@ -60,16 +80,7 @@ class Ropa(MethodView):
         """The record of processing, per purpose, from the policy files: controller,
         purposes, categories of subjects and data, recipients, transfers, time limits,
         security measures, lawful basis, and whether retention is met now."""
-        rt = runtime()
-        document = build_record(db(), rt)
-        record(AuditEvent(action=str(AuditAction.ROPA_READ), actor=actor(),
-                          policy_version=rt.policy.version,
-                          details={"count": len(document["processing"]),
-                                   "type": query["format"]}))
-        if query["format"] == "csv":
-            return Response(to_csv(document), mimetype="text/csv", headers={
-                "Content-Disposition": 'attachment; filename="ropa.csv"'})
-        if query["format"] == "xlsx":
-            return Response(to_xlsx(document), mimetype=XLSX_MEDIA_TYPE, headers={
-                "Content-Disposition": 'attachment; filename="ropa.xlsx"'})
+        document = read_record(query["format"])
+        if query["format"] in ("csv", "xlsx"):
+            return download(document, query["format"])
         return document

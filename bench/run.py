@@ -22,6 +22,7 @@ from typing import Any
 from bench import (
     audit_bench,
     consent_bench,
+    console_bench,
     jobs_bench,
     keys_bench,
     pii_bench,
@@ -39,6 +40,7 @@ BENCHMARKS = {
     requests_bench.NAME: requests_bench,
     jobs_bench.NAME: jobs_bench,
     retention_bench.NAME: retention_bench,
+    console_bench.NAME: console_bench,
 }
 
 

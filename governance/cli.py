@@ -340,6 +340,7 @@ def cmd_keys_encrypt_existing(args: argparse.Namespace) -> int:
 # -- policy -----------------------------------------------------------------------------
 def cmd_policy_check(args: argparse.Namespace) -> int:
     from policies.loader import load_policy_set
+    from policies.summary import access_summary
 
     policy = load_policy_set(Settings.from_env().policy_dir)
     datamap = policy.datamap
@@ -360,17 +361,10 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     print()
     print("what each purpose may see (field, or field:mask; * = may also write; "
           "anything not listed is denied)")
-    for purpose in policy.purposes:
-        access = policy.access.purposes[purpose.id]
-        print(f"{purpose.id}  (free text with undeclared PII: {access.free_text_pii})")
-        for name, grants in access.collections.items():
-            if not grants.readable and not grants.writable:
-                continue
-            shown = [
-                (f if d.mask is None else f"{f}:{d.mask}") + ("*" if f in grants.writable else "")
-                for f, d in grants.read.items() if d.returned and d.rule is not None
-            ]
-            print(f"  {name:20} {', '.join(shown)}")
+    for purpose in access_summary(policy.access, policy.purposes):
+        print(f"{purpose.purpose}  (free text with undeclared PII: {purpose.free_text_pii})")
+        for grants in purpose.collections:
+            print(f"  {grants.collection:20} {', '.join(g.label for g in grants.fields)}")
     return 0
 
 

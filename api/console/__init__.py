@@ -40,7 +40,14 @@ def register_console(app: Flask, runtime: Runtime) -> None:
         auth_pages,
         errors,
         filters,
+        hold_pages,
+        job_pages,
+        key_pages,
+        policy_pages,
         request_pages,
+        retention_pages,
+        ropa_pages,
+        scan_pages,
         subject_pages,
         user_pages,
     )
@@ -61,7 +68,9 @@ def register_console(app: Flask, runtime: Runtime) -> None:
     )
     app.session_interface = _SessionInterface()
     access.init_csrf(app)
-    for module in (auth_pages, user_pages, request_pages, subject_pages, audit_pages):
+    for module in (auth_pages, user_pages, request_pages, subject_pages, audit_pages,
+                   policy_pages, scan_pages, key_pages, job_pages,
+                   retention_pages, hold_pages, ropa_pages):
         module.register(blp)
     filters.register(blp)
     blp.before_request(access.before_console_request)

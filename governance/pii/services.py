@@ -300,6 +300,11 @@ class ScanService:
         session.flush()
         return scan
 
+    def recent(self, session: Session, limit: int = 20) -> list[PiiScan]:
+        """The latest scans, newest first: what an officer compares a new scan with."""
+        return list(session.scalars(
+            select(PiiScan).order_by(PiiScan.created_at.desc(), PiiScan.id.desc()).limit(limit)))
+
     def get(self, session: Session, scan_id: str) -> PiiScan:
         scan = session.get(PiiScan, scan_id) if isinstance(scan_id, str) else None
         if scan is None:

@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -32,9 +31,10 @@ from governance.settings import Settings
 from tests.functional.serving import embedded_env, served
 
 CHROMIUM = os.environ.get("GOVERNANCE_CHROMIUM", "/usr/bin/chromium")
-# Screenshots go to GOVERNANCE_TEST_SCREENSHOTS when set (docs/console to refresh the
-# README's pictures); a test run never rewrites files of the checkout by itself.
-SHOTS = Path(os.environ.get("GOVERNANCE_TEST_SCREENSHOTS") or tempfile.mkdtemp(prefix="shots-"))
+# The screenshots the README links: every run refreshes them, so they show the pages as
+# they are (GOVERNANCE_TEST_SCREENSHOTS puts them elsewhere, e.g. to keep a checkout clean).
+SHOTS = Path(os.environ.get("GOVERNANCE_TEST_SCREENSHOTS")
+             or Path(__file__).resolve().parents[3] / "docs" / "console")
 NEW_PASSWORD = "browser test password 1"  # noqa: S105 - a test account's
 
 
@@ -272,6 +272,33 @@ def test_an_auditor_verifies_the_log_in_the_browser_and_sees_tampering(
     assert response.status == 403 and "Not allowed" in auditor.page.content()
     auditor.close()
     pages_seen.extend(auditor.seen)
+
+
+def test_an_officer_runs_a_pii_scan_and_reads_the_data_map_in_the_browser(
+        chromium, site, pages_seen) -> None:  # noqa: ANN001
+    officer = Visit(chromium, site)
+    officer.sign_in("demo-officer", NEW_PASSWORD)
+    officer.page.wait_for_url("**/console/requests")
+    officer.page.get_by_role("link", name="PII scans").click()
+    officer.page.get_by_label("Records sampled per collection").fill("20")
+    officer.page.get_by_role("button", name="Start a scan").click()
+    officer.page.wait_for_url(re.compile(r".*/console/pii/scans/[0-9a-f]{32}$"))
+    # The page refreshes itself while the scan runs (a meta refresh, no script).
+    officer.page.locator("#scan-state", has_text="completed").wait_for(timeout=180_000)
+    assert officer.page.get_by_text("Where the data and the data map disagree").is_visible()
+    officer.shot("pii-scan")
+    officer.page.get_by_role("link", name="Jobs").click()
+    officer.page.get_by_label("Kind").select_option("pii.scan")
+    officer.page.get_by_role("button", name="Filter").click()
+    officer.page.wait_for_load_state()
+    assert officer.page.locator("table.jobs td.outcome-succeeded").count() >= 1
+    assert officer.page.get_by_role("link", name="Keys").count() == 0  # admins only
+    officer.page.set_viewport_size({"width": 768, "height": 900})
+    officer.go("/console/datamap")
+    width = officer.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 768, f"the data map needs {width} px at 768"
+    officer.close()
+    pages_seen.extend(officer.seen)
 
 
 def test_five_wrong_passwords_lock_the_account_in_the_browser(chromium, site, pages_seen) -> None:  # noqa: ANN001
