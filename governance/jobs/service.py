@@ -179,7 +179,7 @@ def claim(session: Session, job_id: str, worker: str, lease: timedelta) -> Job |
     """Take the job if it is queued and due (or running on a lease that lapsed): the UPDATE
     that matches is the claim, so two workers can never both run it."""
     at = now()
-    claimed = session.execute(
+    claimed = _rows(session.execute(
         update(Job).where(
             Job.id == job_id,
             or_(and_(Job.state == JobState.QUEUED.value, Job.not_before <= at),
@@ -187,20 +187,20 @@ def claim(session: Session, job_id: str, worker: str, lease: timedelta) -> Job |
             Job.attempts < Job.max_attempts,
         ).values(state=JobState.RUNNING.value, worker=worker, lease_until=at + lease,
                  attempts=Job.attempts + 1, started_at=at, updated_at=at)
-        .execution_options(synchronize_session=False))
-    if claimed.rowcount != 1:
+        .execution_options(synchronize_session=False)))
+    if claimed != 1:
         return None
     return session.get(Job, job_id, populate_existing=True)
 
 
 def renew(session: Session, job_id: str, worker: str, lease: timedelta) -> bool:
     at = now()
-    renewed = session.execute(
+    renewed = _rows(session.execute(
         update(Job).where(Job.id == job_id, Job.worker == worker,
                           Job.state == JobState.RUNNING.value)
         .values(lease_until=at + lease, updated_at=at)
-        .execution_options(synchronize_session=False))
-    return renewed.rowcount == 1
+        .execution_options(synchronize_session=False)))
+    return renewed == 1
 
 
 def finish(session: Session, job_id: str, worker: str, state: JobState, *,
@@ -214,8 +214,13 @@ def finish(session: Session, job_id: str, worker: str, state: JobState, *,
         values.update(not_before=not_before or at, worker=None, delivered_at=None)
     else:
         values["finished_at"] = at
-    done = session.execute(
+    done = _rows(session.execute(
         update(Job).where(Job.id == job_id, Job.worker == worker,
                           Job.state == JobState.RUNNING.value)
-        .values(**values).execution_options(synchronize_session=False))
-    return done.rowcount == 1
+        .values(**values).execution_options(synchronize_session=False)))
+    return done == 1
+
+
+def _rows(result: object) -> int:
+    """The number of rows an UPDATE matched (SQLAlchemy's CursorResult.rowcount)."""
+    return int(result.rowcount)  # type: ignore[attr-defined]
