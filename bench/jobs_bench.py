@@ -124,11 +124,9 @@ def _latencies(runtime: Runtime, deliver: Callable[[list[str]], None], samples: 
 
 
 def _warm_up(runtime: Runtime, count: int) -> None:
-    """Each worker opens its runtime (and loads the PII model) at its first job: give them
-    that first job before the clock starts."""
-    with unit_of_work(runtime.sessions) as session:
-        jobs = [Jobs(session).enqueue(JobKind.EXPORTS_PURGE, actor=ACTOR)[0].id
-                for _ in range(count)]
+    """Each worker opens its runtime (and loads the PII model) and builds its statements at
+    its first erasures: give them those before the clock starts."""
+    jobs = _erasures(runtime, count)
     runtime.task_runner.deliver(jobs)
     _wait_done(runtime, jobs)
 
