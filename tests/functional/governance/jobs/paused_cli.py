@@ -1,9 +1,10 @@
 """The `governance` CLI with the request executor paused after one step commits, so a test
 can kill the process (a Celery worker, `governance serve`) in the middle of an erasure.
 
-The pause is a test harness around the real executor's own checkpoint hook: the process
-writes its pid to ``GOVERNANCE_TEST_PAUSE_MARKER`` once the step ``GOVERNANCE_TEST_PAUSE_AT``
-committed, then waits to be killed.
+The pause is a test harness around the real executor's own checkpoint hook (or, with
+``rotation-batch``, the rotation's own progress callback after its first batch committed):
+the process writes its pid to ``GOVERNANCE_TEST_PAUSE_MARKER`` once the step
+``GOVERNANCE_TEST_PAUSE_AT`` committed, then waits to be killed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,20 @@ from governance.requests.services import RequestExecutor
 STEP = os.environ.get("GOVERNANCE_TEST_PAUSE_AT")
 MARKER = os.environ.get("GOVERNANCE_TEST_PAUSE_MARKER", "")
 
-if STEP:
+if STEP == "rotation-batch":  # a KEK rotation, after its first committed batch of 50
+    import governance.keys.rotation as rotation
+
+    rotate = rotation.run_rotation
+
+    def paused_rotation(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def progress(done: int) -> None:
+            Path(MARKER).write_text(str(os.getpid()))
+            time.sleep(3600)
+
+        return rotate(*args, **{**kwargs, "batch_size": 50, "progress": progress})
+
+    rotation.run_rotation = paused_rotation  # type: ignore[assignment]
+elif STEP:
     original = RequestExecutor._checkpoint
 
     def paused(self: RequestExecutor, step: str, moment: str) -> None:

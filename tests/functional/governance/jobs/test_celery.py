@@ -221,3 +221,48 @@ def test_readyz_says_degraded_when_the_broker_does_not_answer(runtime_of: Runtim
     answer = degraded.get("/readyz")
     assert answer.status_code == 200
     assert answer.get_json() == {"status": "degraded", "broker": "unreachable"}
+
+
+def test_a_worker_killed_mid_rotation_leaves_it_to_another_that_rewraps_each_key_once(
+        runtime_of: Runtime, workers: Workers, tmp_path: Path) -> None:
+    from governance.keys.rotation import ROTATION
+
+    with unit_of_work(runtime_of.sessions) as session:
+        store = runtime_of.record_store(session)
+        for n in range(200):
+            store.create("customers", {"first_name": "Ada", "last_name": "Fictional",
+                                       "email": f"rot{n}@mail.example"})
+        admin = __import__("governance.clients.services", fromlist=["ClientService"]) \
+            .ClientService(session).create("admin-rotation", "admin", ()).key
+    marker = tmp_path / "paused"
+    paused = workers.start(GOVERNANCE_TEST_PAUSE_AT="rotation-batch",
+                           GOVERNANCE_TEST_PAUSE_MARKER=str(marker))
+    http = create_app(runtime=runtime_of, background_integrator=False).test_client()
+    assert http.post("/v1/keys/rotate", headers=bearer(admin)).status_code == 202
+    _wait_for(marker.exists, 90, "the worker rewrapping its first batch", tmp_path)
+
+    workers.kill(paused)
+    workers.start()
+    time.sleep(2.5)  # the killed worker's lease lapses
+    reap(runtime_of, runtime_of.task_runner.deliver)
+
+    def rotated() -> bool:
+        with runtime_of.sessions() as session:
+            job = session.scalar(select(Job).where(Job.kind == "keys.rotate"))
+        return job is not None and job.state == "succeeded"
+
+    _wait_for(rotated, 90, "the rotation on the second worker", tmp_path)
+    assert runtime_of.keys.keystore.running_job(ROTATION) is None
+    assert runtime_of.keys.keystore.count_by_version() == {2: 200}
+    with runtime_of.sessions() as session:
+        job = session.scalar(select(Job).where(Job.kind == "keys.rotate"))
+        done = session.execute(select(audit_entries.c.data).where(
+            audit_entries.c.action == "key.rotated")).scalars().all()
+    import json
+
+    assert job is not None and job.attempts == 2
+    assert len(done) == 1  # one rotation, audited once: 50 keys before the kill, the rest after
+    assert [json.loads(d)["details"]["count"] for d in done] == [150]
+    from governance.keys.status import key_status
+
+    assert key_status(runtime_of.keys)["rotation"]["processed"] == 200  # exact, not doubled

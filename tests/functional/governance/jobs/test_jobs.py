@@ -160,7 +160,8 @@ def test_an_erasure_that_meets_a_database_blip_is_retried_with_backoff_and_compl
 
 
 def test_an_erasure_failing_at_every_attempt_is_dead_and_shown_on_the_request(
-        runtime: Runtime, session: Session, store: RecordStore, keystore_down: Runtime) -> None:
+        runtime: Runtime, session: Session, store: RecordStore, keystore_down: Runtime,
+        http, issue_key) -> None:  # noqa: ANN001
     settings = dataclasses.replace(runtime.settings, job_max_attempts=2, job_retry_seconds=1)
     down = dataclasses.replace(keystore_down, settings=settings, task_runner=None)
     request_id, job_id = _started_erasure(runtime, session, store)
@@ -180,3 +181,10 @@ def test_an_erasure_failing_at_every_attempt_is_dead_and_shown_on_the_request(
     assert request.error == "retries_exhausted"
     assert RequestService(session, runtime, Actor(id="o", role="compliance_officer")).get(
         request_id).is_overdue(now()) is False  # its due date still ticks, unchanged
+    officer = {"Authorization": f"Bearer {issue_key('compliance_officer')}"}
+    shown = http.get(f"/v1/jobs/{job_id}", headers=officer).get_json()
+    assert shown["state"] == "dead" and shown["error_code"] == "store_unavailable"
+    listed = http.get("/v1/jobs?state=dead", headers=officer).get_json()["items"]
+    assert job_id in [j["id"] for j in listed]
+    queue = http.get(f"/v1/requests/{request_id}", headers=officer).get_json()
+    assert queue["error"] == "retries_exhausted" and queue["job"]["state"] == "dead"
