@@ -10,6 +10,7 @@ than skip, when it is missing.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -26,9 +27,12 @@ from sqlalchemy import select
 from api import create_app
 from audit.events import Actor
 from audit.models import audit_entries
+from governance.clients.services import ClientService
 from governance.db import unit_of_work
 from governance.jobs.models import Job
 from governance.jobs.reaper import reap
+from governance.keys.rotation import ROTATION
+from governance.keys.status import key_status
 from governance.requests.models import DsrStep
 from governance.requests.services import RequestService
 from governance.runtime import Runtime, open_runtime
@@ -108,8 +112,6 @@ def _erasure(runtime: Runtime) -> tuple[str, str]:
 
 
 def _officer(runtime: Runtime) -> str:
-    from governance.clients.services import ClientService
-
     with unit_of_work(runtime.sessions) as session:
         return ClientService(session).create(f"officer-{uuid.uuid4().hex[:6]}",
                                              "compliance_officer", ()).key
@@ -179,8 +181,6 @@ def test_a_worker_killed_mid_erasure_leaves_it_to_another_that_completes_it_once
         completed = session.execute(select(audit_entries.c.data).where(
             audit_entries.c.action == "request.step.completed")).scalars().all()
         job = session.scalar(select(Job).where(Job.target_id == request_id))
-    import json
-
     names = [json.loads(d)["details"]["step"] for d in completed
              if json.loads(d)["target"].get("record_id") == request_id]
     assert sorted(names) == sorted(s.name for s in steps)  # each step recorded once
@@ -225,15 +225,12 @@ def test_readyz_says_degraded_when_the_broker_does_not_answer(runtime_of: Runtim
 
 def test_a_worker_killed_mid_rotation_leaves_it_to_another_that_rewraps_each_key_once(
         runtime_of: Runtime, workers: Workers, tmp_path: Path) -> None:
-    from governance.keys.rotation import ROTATION
-
     with unit_of_work(runtime_of.sessions) as session:
         store = runtime_of.record_store(session)
         for n in range(200):
             store.create("customers", {"first_name": "Ada", "last_name": "Fictional",
                                        "email": f"rot{n}@mail.example"})
-        admin = __import__("governance.clients.services", fromlist=["ClientService"]) \
-            .ClientService(session).create("admin-rotation", "admin", ()).key
+        admin = ClientService(session).create("admin-rotation", "admin", ()).key
     marker = tmp_path / "paused"
     paused = workers.start(GOVERNANCE_TEST_PAUSE_AT="rotation-batch",
                            GOVERNANCE_TEST_PAUSE_MARKER=str(marker))
@@ -258,11 +255,7 @@ def test_a_worker_killed_mid_rotation_leaves_it_to_another_that_rewraps_each_key
         job = session.scalar(select(Job).where(Job.kind == "keys.rotate"))
         done = session.execute(select(audit_entries.c.data).where(
             audit_entries.c.action == "key.rotated")).scalars().all()
-    import json
-
     assert job is not None and job.attempts == 2
     assert len(done) == 1  # one rotation, audited once: 50 keys before the kill, the rest after
     assert [json.loads(d)["details"]["count"] for d in done] == [150]
-    from governance.keys.status import key_status
-
     assert key_status(runtime_of.keys)["rotation"]["processed"] == 200  # exact, not doubled
