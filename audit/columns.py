@@ -1,10 +1,12 @@
-"""The filter columns of ``audit_entries`` and how verify checks them against the bytes.
+"""The filter columns of ``audit_entries`` and how verify checks them against the bytes,
+when the table's definition no longer computes them from the bytes (``derived.py``).
 
-``action``, ``actor_id``, ``event_id``, ``subject_id`` and ``recorded_at`` are copied out of
+``action``, ``actor_id``, ``event_id``, ``subject_id`` and ``recorded_at`` are computed from
 each entry's canonical bytes so that queries can filter on them. The served event is always
-decoded from the bytes, but a doctored column hides the event from a filtered query
-("who read this customer?") while the bytes still hash right. So verify compares every
-copied column with the bytes, in the same pass that rehashes them.
+decoded from the bytes, but a doctored column would hide the event from a filtered query
+("who read this customer?") while the bytes still hash right. A table rebuilt with plain
+columns allows that, so verify then compares every column with the bytes, in the same pass
+that rehashes them.
 
 Parsing every event's JSON would cost more than verify's whole budget, so the comparison
 is done on the text: the canonical form sorts keys, so an event's bytes always
@@ -81,6 +83,17 @@ def check_rows(rows: Sequence[Sequence[Any]], first: int = 1) -> tuple[bool, lis
         else:
             return False, viewed
     return True, viewed
+
+
+#: How the bytes of an event without a subject index end.
+PLAIN_END = _END.encode()
+
+
+def index_suffix(indexed: Sequence[str]) -> bytes:
+    """How the bytes of an event whose subject index rows are ``indexed`` end. Enough on a
+    table that computes the columns from the bytes: no string value holds a quote, so the
+    key can only be the top-level one, which the canonical form puts last."""
+    return _VIEWED.encode() + canonical_bytes(viewed_subjects(indexed)) + b"}"
 
 
 def index_matches(text: str, time: str, subject: str | None, indexed: Sequence[str]) -> bool:

@@ -47,7 +47,15 @@ from sqlalchemy.orm import Session
 
 from audit import rawsql
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerificationError, verify_note
-from audit.columns import check_rows, first_mismatch, index_matches, time_text
+from audit.columns import (
+    PLAIN_END,
+    check_rows,
+    first_mismatch,
+    index_matches,
+    index_suffix,
+    time_text,
+)
+from audit.derived import definition_problems
 from audit.events import AuditEvent, canonical_bytes, format_time, new_event_id, parse_leaf
 from audit.models import (
     audit_checkpoints,
@@ -74,7 +82,6 @@ _ADVISORY_KEY = 0x2B6A3F1C5D7E9A01
 INTEGRATE_BATCH = 5000
 _INSERT_ENTRY = insert(audit_entries)
 _INSERT_QUEUE = insert(audit_queue)
-_ENTRY_KEYS = ("event_id", "recorded_at", "actor_id", "action", "subject_id", "data")
 #: Leaves per chunk in verify: a power of two, big enough that per-chunk work vanishes,
 #: small enough that a chunk's rows stay in a core's cache while they are hashed and
 #: compared (about 600 bytes of Python objects a row: 1024 rows are 0.6 MiB; this machine
@@ -515,13 +522,19 @@ class AuditLog:
             select(func.count(), func.min(audit_sequence.c.leaf_index),
                    func.max(audit_sequence.c.leaf_index))
         ).one()
+        # Whether the database computes the filter columns from the bytes (derived.py): if
+        # so they cannot differ and are not read; if not, that is a problem in itself, and
+        # every row's columns are compared with its bytes, naming each doctored position.
+        definition = definition_problems(session.connection())
+        problems.extend(definition)
+        derived = not definition
         if count and (lowest, highest) == (0, count - 1):
             # Positions are unique (primary key), so these are exactly 0 .. count-1: read
             # them without the position. Rows integrated after the count are left for the
             # next verify. The hot loop, with leaf_hash() inlined:
             sha256 = hashlib.sha256
             start = 0
-            for rows in self._leaf_rows(session, chunk_size, prefix=count):
+            for rows in self._leaf_rows(session, chunk_size, prefix=count, columns=not derived):
                 try:
                     leaves: list[bytes] | None = [sha256(b"\x00" + r[1]).digest() for r in rows]
                 except TypeError:  # an entry row is missing (NULL data): diagnose below
@@ -529,17 +542,24 @@ class AuditLog:
                 viewed: list[tuple[int, str]] = []
                 if leaves is None or leaves != [r[0] for r in rows]:
                     ok = False
+                elif derived:  # only list events' bytes end otherwise
+                    ok, viewed = True, [(i, r[1]) for i, r in enumerate(rows)
+                                        if not r[1].endswith(PLAIN_END)]
                 else:  # the copied-out columns, against the bytes
                     ok, viewed = check_rows(rows)
                 if not ok:
-                    numbered = [(start + i, *r) for i, r in enumerate(rows)]
+                    numbered = (list(self._leaf_rows(session, chunk_size,
+                                                     between=(start, start + len(rows))))[0]
+                                if derived else [(start + i, *r) for i, r in enumerate(rows)])
                     leaves, _ = _diagnose(numbered, start, problems, index_of, checked)
                 elif viewed:  # list events: their subject index, against the bytes
                     found = index_of([start + i for i, _ in viewed])
-                    for i, text in viewed:
+                    for i, data in viewed:
                         ids = found.get(start + i, [])
                         checked[0] += len(ids)
-                        if not ids or not index_matches(text, rows[i][6], rows[i][5], ids):
+                        if not ids or not (
+                                data.endswith(index_suffix(ids)) if derived
+                                else index_matches(data, rows[i][6], rows[i][5], ids)):
                             problems.append(f"position {start + i}: {_INDEX_PROBLEM}")
                 assert leaves is not None
                 feed(leaves)
@@ -564,15 +584,25 @@ class AuditLog:
         return roots
 
     def _leaf_rows(
-        self, session: Session, size: int, prefix: int | None = None
+        self,
+        session: Session,
+        size: int,
+        prefix: int | None = None,
+        *,
+        columns: bool = True,
+        between: tuple[int, int] | None = None,
     ) -> Iterator[Sequence[Any]]:
         """Rows for verify, ``size`` at a time: see :meth:`rawsql.Driver.leaf_rows`."""
         connection = session.connection()
         raw = rawsql.for_connection(connection)
         if raw is not None:
             driver, dbapi_connection = raw
-            yield from driver.leaf_rows(dbapi_connection, size, prefix)
+            yield from driver.leaf_rows(dbapi_connection, size, prefix, columns=columns,
+                                        between=between)
             return
+        # Other dialects are not known to compute the columns (derived.py), so verify
+        # always reads them there.
+        assert columns and between is None
         # Streamed (a server-side cursor where the dialect has one). The option is set on the
         # statement: on the connection it would stick and send later INSERTs through it.
         e = audit_entries.c
@@ -707,13 +737,10 @@ def _insert(
     raw = rawsql.for_connection(connection)
     if raw is not None:
         driver, dbapi_connection = raw
-        convert = driver.convert_time
-        driver.insert(dbapi_connection, [(r[0], convert(r[1]), *r[2:]) for r in rows],
-                      subjects)
+        driver.insert(dbapi_connection, rows, subjects)
         return
     for i, row in enumerate(rows):
-        params = dict(zip(_ENTRY_KEYS, row, strict=True))
-        key = connection.execute(_INSERT_ENTRY, params).inserted_primary_key
+        key = connection.execute(_INSERT_ENTRY, {"data": row[5]}).inserted_primary_key
         assert key is not None  # an INSERT of one row always has one
         connection.execute(_INSERT_QUEUE, {"entry_id": key[0]})
         if subjects and subjects[i]:

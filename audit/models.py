@@ -1,8 +1,8 @@
 """The audit tables. Every table but the queue is append-only (a PostgreSQL trigger says so).
 
-- ``audit_entries``: each event's canonical bytes, plus a few columns copied out of them to
-  filter on (the served event is always decoded from the bytes, so a doctored filter column
-  can hide an event from a query but never change what it says).
+- ``audit_entries``: each event's canonical bytes, plus a few columns the database computes
+  from them to filter on (generated columns: ``derived.py``; the served event is always
+  decoded from the bytes).
 - ``audit_subjects``: the subjects whose records an event's request returned (a list read),
   one row each, so that "which events saw this person?" finds lists too; the entry's bytes
   commit to them (``viewed_subjects``: their count and SHA-256), and verify checks the rows
@@ -19,6 +19,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -31,6 +32,8 @@ from sqlalchemy import (
     Text,
 )
 
+from audit.derived import EventField
+
 metadata = MetaData()
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
@@ -40,11 +43,16 @@ audit_entries = Table(
     "audit_entries",
     metadata,
     Column("id", EntryId, primary_key=True, autoincrement=True),
-    Column("event_id", String(32), nullable=False, unique=True),
-    Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("actor_id", String(128), nullable=False, index=True),
-    Column("action", String(64), nullable=False, index=True),
-    Column("subject_id", String(128), nullable=True, index=True),
+    Column("event_id", String(32), Computed(EventField("event_id"), persisted=True),
+           nullable=False, unique=True),
+    Column("recorded_at", DateTime(timezone=True),
+           Computed(EventField("recorded_at"), persisted=True), nullable=False, index=True),
+    Column("actor_id", String(128), Computed(EventField("actor_id"), persisted=True),
+           nullable=False, index=True),
+    Column("action", String(64), Computed(EventField("action"), persisted=True),
+           nullable=False, index=True),
+    Column("subject_id", String(128), Computed(EventField("subject_id"), persisted=True),
+           nullable=True, index=True),
     Column("data", LargeBinary(), nullable=False),
 )
 

@@ -15,16 +15,16 @@ Only SQLite (sqlite3) and PostgreSQL (psycopg 3) are served here; any other dial
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 
 from audit.columns import time_sql
-from audit.models import audit_entries
 
 EntryRow = tuple[str, Any, str, str, str | None, bytes]
-"""(event_id, recorded_at, actor_id, action, subject_id, canonical bytes)."""
+"""(event_id, recorded_at, actor_id, action, subject_id, canonical bytes). Only the bytes
+are written: the database computes the other columns from them (``derived.py``)."""
 
 # Every position in order with the bytes it must hash to (NULL if the entry row is gone: the
 # outer join keeps the position so that verify can name it), then the columns copied out of
@@ -41,6 +41,18 @@ PREFIX_SQL = (
     "FROM audit_sequence s LEFT OUTER JOIN audit_entries e ON e.id = s.entry_id "
     "WHERE s.leaf_index < {n} ORDER BY s.leaf_index"
 )
+# The same without the columns, for a table whose definition computes them from the bytes
+# (``derived.py``): then they cannot differ, and reading them would cost more than verify's
+# hashing.
+HASHES_SQL = (
+    "SELECT s.leaf_hash, e.data FROM audit_sequence s "
+    "LEFT OUTER JOIN audit_entries e ON e.id = s.entry_id "
+    "WHERE s.leaf_index < {n} ORDER BY s.leaf_index"
+)
+# ROWS_SQL for the positions from {a} below {b}: a chunk of the fast path that failed,
+# read again to name its problems.
+RANGE_SQL = ROWS_SQL.replace(" ORDER BY", " WHERE s.leaf_index >= {a} AND s.leaf_index < {b}"
+                                          " ORDER BY")
 
 _verify_cursors = itertools.count()
 
@@ -50,37 +62,25 @@ class Driver:
 
     def __init__(self, dialect: Any) -> None:
         self.name: str = dialect.name
-        # The same conversion SQLAlchemy applies to the column (on SQLite a fixed-format
-        # string), so filters built with SQLAlchemy compare against what we store.
-        processor: Callable[[Any], Any] | None = (
-            audit_entries.c.recorded_at.type.dialect_impl(dialect).bind_processor(dialect)
-        )
-        self.convert_time: Callable[[Any], Any] = processor or (lambda value: value)
         time = time_sql(self.name)
         self.rows_sql = ROWS_SQL.replace("{time}", time)
         self.prefix_sql = PREFIX_SQL.replace("{time}", time)
+        self.range_sql = RANGE_SQL.replace("{time}", time)
         if self.name == "postgresql":
             # One round trip for both rows: the queue row takes the id the entry got.
             self.insert_sql = (
-                "WITH e AS (INSERT INTO audit_entries "
-                "(event_id, recorded_at, actor_id, action, subject_id, data) "
-                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id) "
+                "WITH e AS (INSERT INTO audit_entries (data) VALUES (%s) RETURNING id) "
                 "INSERT INTO audit_queue (entry_id) SELECT id FROM e"
             )
             # The same with the event's subject index rows, still one round trip.
             self.insert_with_subjects_sql = (
-                "WITH e AS (INSERT INTO audit_entries "
-                "(event_id, recorded_at, actor_id, action, subject_id, data) "
-                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id), "
+                "WITH e AS (INSERT INTO audit_entries (data) VALUES (%s) RETURNING id), "
                 "q AS (INSERT INTO audit_queue (entry_id) SELECT id FROM e) "
                 "INSERT INTO audit_subjects (entry_id, subject_id) "
                 "SELECT e.id, s FROM e, unnest(%s::text[]) AS s"
             )
         else:
-            self.insert_sql = (
-                "INSERT INTO audit_entries (event_id, recorded_at, actor_id, action, subject_id,"
-                " data) VALUES (?, ?, ?, ?, ?, ?)"
-            )
+            self.insert_sql = "INSERT INTO audit_entries (data) VALUES (?)"
 
     def insert(
         self, raw: Any, rows: Sequence[EntryRow], subjects: Sequence[Sequence[str]] = ()
@@ -92,12 +92,13 @@ class Driver:
             cursor = raw.cursor()
             try:
                 if indexed:  # the one statement for every row keeps the entries in order
-                    params = [(*row, list(ids)) for row, ids in zip(rows, subjects, strict=True)]
+                    params = [(row[5], list(ids))
+                              for row, ids in zip(rows, subjects, strict=True)]
                     cursor.executemany(self.insert_with_subjects_sql, params)
                 elif len(rows) == 1:
-                    cursor.execute(self.insert_sql, rows[0])
+                    cursor.execute(self.insert_sql, (rows[0][5],))
                 else:  # psycopg pipelines executemany: one round trip for the batch
-                    cursor.executemany(self.insert_sql, rows)
+                    cursor.executemany(self.insert_sql, [(row[5],) for row in rows])
             finally:
                 cursor.close()
             return
@@ -106,7 +107,7 @@ class Driver:
         cursor = raw.cursor()
         try:
             for i, row in enumerate(rows):
-                cursor.execute(self.insert_sql, row)
+                cursor.execute(self.insert_sql, (row[5],))
                 entry_id = cursor.lastrowid
                 cursor.execute("INSERT INTO audit_queue (entry_id) VALUES (?)", (entry_id,))
                 if indexed and subjects[i]:
@@ -116,20 +117,35 @@ class Driver:
         finally:
             cursor.close()
 
-    def leaf_rows(self, raw: Any, size: int, prefix: int | None = None) -> Iterator[list[Any]]:
+    def leaf_rows(
+        self,
+        raw: Any,
+        size: int,
+        prefix: int | None = None,
+        *,
+        columns: bool = True,
+        between: tuple[int, int] | None = None,
+    ) -> Iterator[list[Any]]:
         """``(leaf_index, leaf_hash, data, *columns.COLUMNS)`` rows in position order, ``size``
         at a time (only the last list is shorter); with ``prefix``, the same without
-        ``leaf_index``, of the positions below it. PostgreSQL streams them through a
-        server-side cursor."""
+        ``leaf_index``, of the positions below it (without ``columns``, only the hash and
+        the bytes); with ``between``, the rows of the positions from its first below its
+        second. PostgreSQL streams them through a server-side cursor."""
         if self.name == "postgresql":
             cursor = raw.cursor(name=f"audit_verify_{next(_verify_cursors)}")
         else:
             cursor = raw.cursor()
         try:
-            # prefix is an int: formatting it in leaves no room for injection, and spares
+            # The bounds are ints: formatting them in leaves no room for injection, and spare
             # the two drivers' different parameter styles.
-            cursor.execute(self.rows_sql if prefix is None
-                           else self.prefix_sql.replace("{n}", str(int(prefix))))
+            if between is not None:
+                sql = (self.range_sql.replace("{a}", str(int(between[0])))
+                       .replace("{b}", str(int(between[1]))))
+            elif prefix is None:
+                sql = self.rows_sql
+            else:
+                sql = (self.prefix_sql if columns else HASHES_SQL).replace("{n}", str(int(prefix)))
+            cursor.execute(sql)
             while True:
                 rows = cursor.fetchmany(size)
                 while rows and len(rows) < size:  # a driver may hand out fewer: top up

@@ -156,9 +156,10 @@ class DataAccessService:
                     AuditAction.DATA_READ, collection, purpose, Action.READ, fields, state,
                     target,
                 )
-                if self._being_erased(owner):
+                if self._being_erased(owner, purpose):
                     refusal = Decision(False, "subject: an erasure of this subject is being "
-                                       "executed; it is processed for no purpose",
+                                       "executed or waits on a legal hold; it is processed "
+                                       "for no purpose but legal claims while it waits",
                                        decision.policy_version, "erasure")
                     raise _denied(refusal, "erasure", self._event(
                         AuditAction.DATA_READ, collection, purpose, refusal, target,
@@ -223,8 +224,8 @@ class DataAccessService:
         spec = self.policy.purposes.get(purpose)
         return None if spec is None or spec.retention_exempt else self.retention
 
-    def _being_erased(self, subject_id: str) -> bool:
-        erasing = erasing_subjects()
+    def _being_erased(self, subject_id: str, purpose: str) -> bool:
+        erasing = erasing_subjects(self.policy.purposes.get(purpose))
         table = erasing.selected_columns[0].table
         return self.session.execute(
             erasing.where(table.c.subject_id == subject_id).limit(1)).first() is not None

@@ -71,7 +71,7 @@ from governance.timestamps import as_utc
 if TYPE_CHECKING:
     from governance.runtime import Runtime
 from policies.consent import ConsentStatus, PurposeConsent, SubjectConsentState
-from policies.purposes import Purpose
+from policies.purposes import Purpose, RestrictionExemption
 from policies.types import ID_COLUMN
 
 EVENTS: Table = ConsentEvent.__table__  # type: ignore[assignment]
@@ -553,18 +553,28 @@ def _restriction_row(new: NewConsentEvent, row: dict[str, Any]) -> dict[str, Any
 # -- filtering many subjects inside a query ------------------------------------------------
 
 
-def erasing_subjects() -> Select[Any]:
-    """The ids of subjects with an erasure request in progress or failed (to be resumed)."""
+def erasing_subjects(purpose: Purpose | None = None) -> Select[Any]:
+    """The ids of subjects with an erasure request in progress or failed (to be resumed);
+    with ``purpose``, the subjects that purpose may not process because of an erasure:
+    also those whose erasure waits on a legal hold, unless the purpose serves legal claims.
+    A hold keeps the data for the claims it was placed for (Art. 17(3)(e)); the erasure
+    still stands, so nothing else may use it meanwhile."""
     from governance.requests.models import DsrRequest
 
+    statuses = ERASING_STATUSES
+    if purpose is not None and purpose.restriction_exemption is not (
+            RestrictionExemption.LEGAL_CLAIMS):
+        statuses = (*ERASING_STATUSES, *HELD_STATUSES)
     table = DsrRequest.__table__
     return select(table.c.subject_id).where(
-        table.c.type == "erasure", table.c.status.in_(ERASING_STATUSES),
+        table.c.type == "erasure", table.c.status.in_(statuses),
         table.c.subject_id.is_not(None))
 
 
 #: Request statuses in which an erasure has begun and the subject must not be served.
 ERASING_STATUSES = ("in_progress", "failed")
+#: Request statuses in which an erasure waits on a legal hold: only legal claims are served.
+HELD_STATUSES = ("on_hold",)
 
 
 def processable_clause(
@@ -590,8 +600,9 @@ def processable_clause(
     granted = None
     # A subject whose erasure is being executed (or failed half-way and waits to be resumed)
     # is processable for no purpose at all, exempt ones included: Art. 17 leaves nothing
-    # to serve from the moment the officer set the erasure going.
-    blocking = [erasing_subjects()]
+    # to serve from the moment the officer set the erasure going. One whose erasure waits
+    # on a legal hold is processable for legal claims only.
+    blocking = [erasing_subjects(purpose)]
     if not purpose.exempt_from_restriction:
         blocking.append(
             select(RESTRICTIONS.c.subject_id).where(RESTRICTIONS.c.restricted == true())

@@ -10,11 +10,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from audit.checkpoint import NoteSigner, generate_signing_key, parse_verifier_key, verify_note
 from audit.tree import leaf_hash, root_from_leaf_hashes
 from governance.cli import main
 from governance.migrate import upgrade
+from tests.functional.audit.tampering import make_filter_columns_plain
 
 ORIGIN = "crm-privacy-gateway.example/audit"
 
@@ -74,20 +76,29 @@ def test_audit_verify_fails_and_names_the_position_of_an_edited_event(
 def test_audit_verify_fails_and_names_the_position_of_an_edited_filter_column(
     cli_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Moving an event to another actor in the copied-out column hides it from
-    `?actor=` while its bytes still hash right: verify must say so."""
+    """Moving an event to another actor in a filter column hides it from `?actor=` while
+    its bytes still hash right. The database computes the column from the bytes, so the
+    attacker first rebuilds the table with plain columns: verify says both."""
     assert main(["audit", "verify"]) == 0
-    with closing(sqlite3.connect(cli_db)) as raw, raw:
-        raw.execute("UPDATE audit_entries SET actor_id = 'someone-else' WHERE id = "
-                    "(SELECT entry_id FROM audit_sequence WHERE leaf_index = 0)")
+    engine = create_engine(f"sqlite:///{cli_db}")
+    try:
+        with engine.begin() as connection:
+            make_filter_columns_plain(connection)
+            connection.execute(text(
+                "UPDATE audit_entries SET actor_id = 'someone-else' WHERE id = "
+                "(SELECT entry_id FROM audit_sequence WHERE leaf_index = 0)"))
+    finally:
+        engine.dispose()
     capsys.readouterr()
 
     assert main(["audit", "verify"]) == 1
 
     out = capsys.readouterr().out.splitlines()
     assert [line for line in out if line.startswith("PROBLEM: ")] == [
+        "PROBLEM: audit_entries: the table definition differs from the one that computes "
+        "the filter columns from the event bytes",
         "PROBLEM: position 0: column actor_id differs from the event bytes"]
-    assert out[-1] == "FAILED: 1 problem(s)"
+    assert out[-1] == "FAILED: 2 problem(s)"
 
 
 def test_audit_export_writes_json_lines_and_a_verifiable_checkpoint(

@@ -108,3 +108,34 @@ def test_releasing_the_hold_resumes_the_waiting_erasure_to_completion(
     released.close()  # the response is done: the inline runner resumes the erasure now
     done = inline_http.get(f"/v1/requests/{request['id']}", headers=officer).get_json()
     assert done["status"] == "completed" and done["hold_id"] is None
+
+
+def test_a_subject_whose_erasure_waits_on_a_hold_is_served_only_for_legal_claims(
+        inline_http, officer, issue_key, sid) -> None:
+    """Art. 17(3)(e): the hold keeps the data for legal claims, nothing else; the erasure
+    still stands, so every other purpose meets 403 `erasure` and lists leave them out."""
+    support = bearer(issue_key("application", "customer_support"))
+    counsel = bearer(issue_key("application", "legal_claims"))
+    inline_http.post("/v1/holds", headers=officer, json={
+        "scope": "subject", "subject_id": sid, "reason": "litigation", "matter": "CASE-4"})
+    request = inline_http.post("/v1/requests", headers=officer, json={
+        "type": "erasure", "regulation": "gdpr", "subject": {"subject_id": sid}}).get_json()
+    inline_http.post(f"/v1/requests/{request['id']}/verify", headers=officer,
+                     json={"method": "signed_letter"})
+    inline_http.post(f"/v1/requests/{request['id']}/execute", headers=officer).close()
+    assert inline_http.get(f"/v1/requests/{request['id']}",
+                           headers=officer).get_json()["status"] == "on_hold"
+
+    by_id = inline_http.get(f"/v1/data/customers/{sid}?purpose=customer_support",
+                            headers=support)
+    listed = inline_http.get("/v1/data/customers?purpose=customer_support&limit=500",
+                             headers=support)
+    held = inline_http.get(f"/v1/data/customers/{sid}?purpose=legal_claims", headers=counsel)
+    held_list = inline_http.get("/v1/data/customers?purpose=legal_claims&limit=500",
+                                headers=counsel)
+
+    assert by_id.status_code == 403
+    assert by_id.get_json()["reason"] == "erasure"
+    assert sid not in {r["id"] for r in listed.get_json()["items"]}
+    assert held.status_code == 200
+    assert sid in {r["id"] for r in held_list.get_json()["items"]}

@@ -41,6 +41,7 @@ from audit.tree import leaf_hash, root_from_leaf_hashes, verify_consistency, ver
 from governance.db import make_engine, make_session_factory, unit_of_work
 from governance.migrate import upgrade
 from tests.conftest import fresh_postgres_database
+from tests.functional.audit.tampering import make_filter_columns_plain
 
 ORIGIN = "crm-privacy-gateway.example/audit"
 
@@ -192,9 +193,9 @@ def test_verify_is_ok_on_an_untouched_log(
 def test_verify_checks_the_columns_of_events_with_and_without_a_subject_or_target(
     sessions: sessionmaker[Session], session: Session, audit_log: AuditLog, chunk_size: int
 ) -> None:
-    """The byte checks of the copied-out columns are built by the database from the
-    columns (rawsql): they must agree with the bytes of every shape of event, and with a
-    time given in another zone (stored in UTC, as the bytes write it)."""
+    """The database computes the filter columns from the bytes of every shape of event,
+    with a time given in another zone stored in UTC as the bytes write it, and a table made
+    plain keeps values that verify's row-by-row checks accept."""
     elsewhere = timezone(timedelta(hours=-5))
     with sessions() as s:
         audit_log.record(s, make_event(1))
@@ -207,8 +208,13 @@ def test_verify_checks_the_columns_of_events_with_and_without_a_subject_or_targe
     integrate(sessions, audit_log, checkpoint=True)
 
     report = audit_log.verify(session, chunk_size=chunk_size)
-
     assert report.ok, report.problems
+
+    connection = session.connection()
+    make_filter_columns_plain(connection)
+    report = audit_log.verify(session, chunk_size=chunk_size)
+    assert positions_named(report.problems) == set(), report.problems
+    assert report.problems and all(p.startswith("audit_entries: ") for p in report.problems)
 
 
 def test_verify_leaves_the_callers_session_usable_for_further_writes(
@@ -451,9 +457,11 @@ def test_verify_names_the_position_of_an_edited_event(
                for p in report.problems)
 
 
-# A doctored filter column hides the event from a filtered query (actor=, action=,
-# subject_id=, since=/until=) while its bytes still hash right: verify must compare every
-# column copied out of the bytes with the bytes.
+# A doctored filter column would hide the event from a filtered query (actor=, action=,
+# subject_id=, since=/until=) while its bytes still hash right. The database computes the
+# columns from the bytes and refuses to UPDATE them; an attacker with the database's own
+# privileges must first make them plain columns, which verify reports, and then it compares
+# every column with the bytes and names each doctored position.
 FILTER_COLUMN_EDITS = {
     "action": "'data.write'",
     "actor_id": "'someone-else'",
@@ -464,32 +472,96 @@ FILTER_COLUMN_EDITS = {
 }
 
 
+def definition_reported(problems: list[str]) -> list[str]:
+    """The problems that name the table definition rather than a position."""
+    return [p for p in problems if p.startswith("audit_entries: ")]
+
+
+@pytest.mark.parametrize("column", ["action", "actor_id", "subject_id", "event_id",
+                                    "recorded_at"])
+def test_the_database_refuses_to_update_a_filter_column_and_verify_still_passes(
+    integrated_log: int, connection: Connection, session: Session, audit_log: AuditLog,
+    is_postgres: bool, column: str,
+) -> None:
+    if is_postgres:  # even with the append-only trigger out of the way
+        connection.execute(text(
+            "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+    value = FILTER_COLUMN_EDITS[column]
+    if is_postgres and column == "recorded_at":
+        value = "'2001-01-01T00:00:00Z'"
+    with pytest.raises(DBAPIError) as refused:  # noqa: PT012
+        with connection.begin_nested():
+            connection.execute(
+                text(f"UPDATE audit_entries SET {column} = {value} WHERE id = :e"),  # noqa: S608
+                {"e": entry_id_at(connection, integrated_log + 5)})
+    assert ("can only be updated to DEFAULT" if is_postgres
+            else "cannot UPDATE generated column") in str(refused.value)
+
+    assert audit_log.verify(session).ok
+
+
+def test_writing_an_events_bytes_recomputes_its_filter_columns_and_breaks_its_leaf(
+    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
+    audit_log: AuditLog,
+) -> None:
+    position = integrated_log + 4
+    entry = entry_id_at(connection, position)
+    data = bytes(connection.execute(
+        text("SELECT data FROM audit_entries WHERE id = :e"), {"e": entry}).scalar_one())
+    connection.execute(text("UPDATE audit_entries SET data = :d WHERE id = :e"),
+                       {"d": data.replace(b'"action":"data.read"', b'"action":"data.erase"'),
+                        "e": entry})
+
+    assert connection.execute(text("SELECT action FROM audit_entries WHERE id = :e"),
+                              {"e": entry}).scalar_one() == "data.erase"
+    report = audit_log.verify(session)
+    assert f"position {position}: event bytes do not match the leaf hash" in report.problems
+    assert definition_reported(report.problems) == []
+
+
+def test_verify_reports_filter_columns_made_plain_even_before_one_is_edited(
+    integrated_log: int, connection: Connection, session: Session, audit_log: AuditLog,
+) -> None:
+    make_filter_columns_plain(connection)
+
+    report = audit_log.verify(session)
+
+    assert not report.ok
+    assert definition_reported(report.problems) == report.problems != []
+    assert positions_named(report.problems) == set()
+
+
 @pytest.mark.parametrize("edit", sorted(FILTER_COLUMN_EDITS))
 def test_verify_names_the_position_and_column_of_an_edited_filter_column(
-    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
+    integrated_log: int, connection: Connection, session: Session, is_postgres: bool,
     audit_log: AuditLog, chunk_size: int, edit: str,
 ) -> None:
     position = integrated_log + 5
     column = edit.partition("-")[0]
+    value = FILTER_COLUMN_EDITS[edit]
+    if is_postgres and column == "recorded_at":
+        value = "'2001-01-01T00:00:00Z'"
+    make_filter_columns_plain(connection)
     connection.execute(
-        text(f"UPDATE audit_entries SET {column} = {FILTER_COLUMN_EDITS[edit]} "  # noqa: S608
-             "WHERE id = :e"),
+        text(f"UPDATE audit_entries SET {column} = {value} WHERE id = :e"),  # noqa: S608
         {"e": entry_id_at(connection, position)},
     )
 
     report = audit_log.verify(session, chunk_size=chunk_size)
 
     assert not report.ok
-    assert report.problems == [
+    assert definition_reported(report.problems) != []
+    assert report.problems[len(definition_reported(report.problems)):] == [
         f"position {position}: column {column} differs from the event bytes"
     ]
 
 
 def test_verify_names_only_the_first_edited_column_of_an_entry_and_every_entry(
-    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
+    integrated_log: int, connection: Connection, session: Session,
     audit_log: AuditLog, chunk_size: int,
 ) -> None:
     first, second = integrated_log + 1, integrated_log + 9
+    make_filter_columns_plain(connection)
     connection.execute(text("UPDATE audit_entries SET action = 'x.y', actor_id = 'z' "
                             "WHERE id = :e"), {"e": entry_id_at(connection, first)})
     connection.execute(text("UPDATE audit_entries SET subject_id = 'subj-9' WHERE id = :e"),
@@ -497,10 +569,28 @@ def test_verify_names_only_the_first_edited_column_of_an_entry_and_every_entry(
 
     report = audit_log.verify(session, chunk_size=chunk_size)
 
-    assert report.problems == [
+    assert report.problems[len(definition_reported(report.problems)):] == [
         f"position {first}: column action differs from the event bytes",
         f"position {second}: column subject_id differs from the event bytes",
     ]
+
+
+@pytest.mark.postgres_only
+def test_verify_reports_a_replaced_function_that_computes_the_filter_columns(
+    postgres_only: None, integrated_log: int, connection: Connection, session: Session,
+    audit_log: AuditLog,
+) -> None:
+    # Stored values are recomputed only when a row is written, so a replaced function
+    # could hide later events or, with the trigger disabled, rewrite earlier ones.
+    connection.execute(text(
+        "CREATE OR REPLACE FUNCTION audit_event_field(data bytea, path text[]) RETURNS text "
+        "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS "
+        "$$ SELECT 'nobody' $$"))
+
+    report = audit_log.verify(session)
+
+    assert report.problems == ["audit_entries: function audit_event_field differs from the "
+                               "one that computes the filter columns"]
 
 
 def test_verify_names_the_position_of_a_removed_sequence_row(
@@ -581,9 +671,9 @@ def test_an_event_rewritten_together_with_its_leaf_hash_is_caught_by_the_signed_
     data = bytes(connection.execute(
         text("SELECT data FROM audit_entries WHERE id = :e"), {"e": entry}).scalar_one())
     edited = data.replace(b'"action":"data.read"', b'"action":"data.erase"')
-    # The copied-out column too, so that the row is consistent in itself.
-    connection.execute(text("UPDATE audit_entries SET data = :d, action = 'data.erase' "
-                            "WHERE id = :e"), {"d": edited, "e": entry})
+    # The database recomputes the filter columns, so the row is consistent in itself.
+    connection.execute(text("UPDATE audit_entries SET data = :d WHERE id = :e"),
+                       {"d": edited, "e": entry})
     connection.execute(text("UPDATE audit_sequence SET leaf_hash = :h WHERE leaf_index = :p"),
                        {"h": leaf_hash(edited), "p": position})
 
@@ -599,7 +689,7 @@ def test_an_event_rewritten_together_with_its_leaf_hash_is_caught_by_the_signed_
 # -- PostgreSQL: the tables refuse UPDATE and DELETE --------------------------------------
 
 REFUSED = [
-    ("audit_entries", "UPDATE audit_entries SET actor_id = actor_id"),
+    ("audit_entries", "UPDATE audit_entries SET data = data"),
     ("audit_entries", "DELETE FROM audit_entries"),
     ("audit_sequence", "UPDATE audit_sequence SET leaf_hash = leaf_hash"),
     ("audit_sequence", "DELETE FROM audit_sequence"),
