@@ -89,11 +89,11 @@ def check_rows(rows: Sequence[Sequence[Any]], first: int = 1) -> tuple[bool, lis
 PLAIN_END = _END.encode()
 
 
-def index_suffix(indexed: Sequence[str]) -> bytes:
+def index_suffix(indexed: Sequence[str]) -> str:
     """How the bytes of an event whose subject index rows are ``indexed`` end. Enough on a
     table that computes the columns from the bytes: no string value holds a quote, so the
     key can only be the top-level one, which the canonical form puts last."""
-    return _VIEWED.encode() + canonical_bytes(viewed_subjects(indexed)) + b"}"
+    return _VIEWED + canonical_bytes(viewed_subjects(indexed)).decode() + "}"
 
 
 def index_matches(text: str, time: str, subject: str | None, indexed: Sequence[str]) -> bool:

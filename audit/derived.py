@@ -121,7 +121,7 @@ def definition_problems(connection: Connection) -> list[str]:
     if connection.dialect.name != "postgresql":
         return [f"audit_entries: filter columns not checked on {connection.dialect.name}"]
     problems = []
-    found = dict(connection.execute(text(
+    found: dict[str, str | None] = dict(connection.execute(text(
         "SELECT a.attname, CASE WHEN a.attgenerated = 's' "
         "THEN pg_get_expr(d.adbin, d.adrelid) END "
         "FROM pg_attribute a LEFT JOIN pg_attrdef d "

@@ -543,7 +543,7 @@ class AuditLog:
                 if leaves is None or leaves != [r[0] for r in rows]:
                     ok = False
                 elif derived:  # only list events' bytes end otherwise
-                    ok, viewed = True, [(i, r[1]) for i, r in enumerate(rows)
+                    ok, viewed = True, [(i, r[1].decode()) for i, r in enumerate(rows)
                                         if not r[1].endswith(PLAIN_END)]
                 else:  # the copied-out columns, against the bytes
                     ok, viewed = check_rows(rows)
@@ -554,12 +554,12 @@ class AuditLog:
                     leaves, _ = _diagnose(numbered, start, problems, index_of, checked)
                 elif viewed:  # list events: their subject index, against the bytes
                     found = index_of([start + i for i, _ in viewed])
-                    for i, data in viewed:
+                    for i, text_ in viewed:
                         ids = found.get(start + i, [])
                         checked[0] += len(ids)
                         if not ids or not (
-                                data.endswith(index_suffix(ids)) if derived
-                                else index_matches(data, rows[i][6], rows[i][5], ids)):
+                                text_.endswith(index_suffix(ids)) if derived
+                                else index_matches(text_, rows[i][6], rows[i][5], ids)):
                             problems.append(f"position {start + i}: {_INDEX_PROBLEM}")
                 assert leaves is not None
                 feed(leaves)
