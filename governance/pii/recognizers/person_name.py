@@ -23,6 +23,7 @@ introduction ("hi this is richard smith"), a gazetteer first name and the word a
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import regex
@@ -55,12 +56,17 @@ _CUE = regex.compile(
     r"|contact(?: person)?|attn|c/o|colleague|friend|husband|wife|partner|son|daughter"
     r"|mother|father|mum|mom|dad|brother|sister|kid|child|guardian|maiden name"
     r"|real name|full name|said|says|told|asked|directed by|written by|by"
-    r"|producer|director|manager|songwriter|singer|player|founder|author|ceo|president)"
-    r")[\s,:.;>\-]*$", regex.IGNORECASE)
+    r"|(?:producer|director|manager|songwriter|singer|player|founder|author|ceo|president)s?"
+    # the one spoken to: "said Ana Vitória to Bachittar"
+    r"|(?:said|says|asked|told|replied|whispered|shouted)\s+[^\s,.!?]+(?:\s+[^\s,.!?]+)?\s+to)"
+    r")[\s,:.;>\-?]*$", regex.IGNORECASE)
 # verbs only people do, right after a name
 _AFTER = regex.compile(
-    r"\s*(?:\([^()\n]{0,80}\)\s*)?(?:said|says|told|mentioned|wrote|replied|explained|asked|called|emailed"
-    r"|lives|lived|was born|is a very|will be home|never got|wants|needs)\b", regex.IGNORECASE)
+    r"\s*(?:\([^()\n]{0,80}\)\s*|,\s*(?:the|a|an|our|my|his|her|their)\s[^,\n]{1,40},\s*)?"
+    r"(?:said|says|told|mentioned|wrote|replied|explained|asked|called|emailed"
+    r"|lives|lived|was born|is a very|is very|will be home|never got|wants|needs"
+    r"|is (?:originally )?from|comes from|works (?:at|for|as)|was influenced"
+    r"|\w+(?:ed|s)\s+(?:his|her|himself|herself)\b)\b", regex.IGNORECASE)
 _INTRO = regex.compile(r"\b(?:this is|my name is|name is|i am|i'?m|its|it's|call me|name:)"
                        r"\s+$", regex.IGNORECASE)
 _CUE_WINDOW = 40
@@ -78,6 +84,20 @@ _LABELS = frozenset({"address", "phone", "email", "mobile", "subject", "date", "
                      "order", "ticket", "status", "total", "ref", "re", "from", "to", "cc",
                      "fax", "office", "tel", "web", "url", "company", "title", "billing",
                      "shipping", "delivery", "notes", "comment", "reason", "amount"})
+# where one goes or lives is a place: "flew to Kimberley", "arrived at Moreira", "lives on
+# the north side of Albertina Sisulu", "is on Nelson Mandela" (streets named after people)
+_TRAVEL_BEFORE = regex.compile(
+    r"\b(?:fl(?:y|ew|ies|ying|own)|travel(?:l?ed|l?ing|s)?|mov(?:e|ed|es|ing)"
+    r"|arriv(?:e|ed|es|ing)|went|go(?:es|ing)?|gone|driv(?:e|es|ing|en)|drove"
+    r"|walk(?:ed|s|ing)?|head(?:ed|s|ing)?|return(?:ed|s|ing)?|relocat\w*|liv(?:e|es|ed|ing)"
+    r"|based|located|situated|stay(?:ed|s|ing)?|born|is|are|was|were)"
+    r"\s+(?:back\s+|over\s+)?(?:to|at|in|into|from|on|near)\s+"
+    r"(?:the\s+\w+\s+(?:side|part|end)\s+of\s+)?$", regex.IGNORECASE)
+# a place's kind before its name: "home city Kulti", "TP. Hải Phòng", "xã Diên Hồng"
+_ADMIN_BEFORE = regex.compile(
+    r"\b(?:city|town|village|province|county|district|region|municipality|tp|xã|phường"
+    r"|tỉnh|quận|huyện|thị trấn|số)\.?\s+(?:of\s+)?$", regex.IGNORECASE)
+_HOUSE_NUMBER_BEFORE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s$")
 _PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|via|into|of|on)\s$", regex.IGNORECASE)
 # company forms written with dots or slashes after a name ("Barros S/A", "Němeček v.o.s.")
 _COMPANY_MARK = regex.compile(r",? (?:S/A|S\.A\.|s\.r\.o\.|v\.o\.s\.|a\.s\.|k\.s\.|Sp\. z o\.o\.|"
@@ -124,7 +144,43 @@ def place_or_company(text: str, start: int, end: int) -> bool:
     if any(w in STOP_WORDS and w not in PARTICLES for w in words[1:]):
         return True
     before = text[max(0, start - 12):start]
-    return bool(regex.search(r"\d[\d/\-]*[a-zA-Z]?,?\s$", before))
+    if _HOUSE_NUMBER_BEFORE.search(before):
+        return True
+    wide = text[max(0, start - 48):start]
+    if _TRAVEL_BEFORE.search(wide) or _ADMIN_BEFORE.search(text[max(0, start - 16):start]):
+        return True
+    return any(s <= start and end <= e for elements, company in _coordinations(text) if company
+               for s, e in elements)
+
+
+# a coordination of capitalised names: "Cezar, Anniina and Rajata", "Shekoni, Olujimi and
+# Ayoola is an investment bank", "at Sridhar, Varma and Iyengar"
+_ELEMENT = (r"\p{Lu}[\p{L}\p{M}'’\-]*+(?:\s(?:\p{Lu}[\p{L}\p{M}'’\-]*+|d[aeo]s?|van|von)){0,2}+")
+_COORDINATION = regex.compile(
+    rf"(?<![\p{{L}}\p{{M}}])({_ELEMENT}(?:,\s{_ELEMENT})*+,?\s(?:and|&)\s{_ELEMENT})")
+_SEPARATOR = regex.compile(r",?\s(?:and|&)\s|,\s")
+# one thing named by names (a company): a singular verb after the coordination, "&", or a
+# place preposition before it
+_ONE_THING_AFTER = regex.compile(r"(?:'s)?\s+(?:is|was|has)\b")
+_PLACE_PREPOSITION = regex.compile(r"\b(?:at|from|joined)\s$", regex.IGNORECASE)
+
+
+@lru_cache(maxsize=8)
+def _coordinations(text: str) -> tuple[tuple[tuple[tuple[int, int], ...], bool], ...]:
+    """Each coordination of names in ``text``: its elements' spans, and whether it names one
+    company rather than people."""
+    out = []
+    for m in _COORDINATION.finditer(text):
+        start, end = m.span(1)
+        company = "&" in m.group(1) or bool(_ONE_THING_AFTER.match(text, end)) or bool(
+            _PLACE_PREPOSITION.search(text[max(0, start - 8):start]))
+        elements, pos = [], start
+        for sep in _SEPARATOR.finditer(text, start, end):
+            elements.append((pos, sep.start()))
+            pos = sep.end()
+        elements.append((pos, end))
+        out.append((tuple(elements), company))
+    return tuple(out)
 
 
 def not_a_person(text: str, start: int, end: int) -> bool:
@@ -194,11 +250,12 @@ class PersonNameRecognizer(EntityRecognizer):
                     continue
                 found[(start, end)] = max(score, found.get((start, end), 0.0))
         self._lower_case_intro(text, found)
-        for m in _SPEAKER.finditer(text):
-            word = m.group(1)
-            if word.lower() not in NOT_NAMES and word.lower() not in _LABELS and (
-                    word.lower() in self.names.first or m.group(2)):
-                found[m.span(1)] = max(0.86, found.get(m.span(1), 0.0))
+        speakers = [m for m in _SPEAKER.finditer(text)
+                    if m.group(1).lower() not in NOT_NAMES and m.group(1).lower() not in _LABELS]
+        named = [m for m in speakers if m.group(1).lower() in self.names.first or m.group(2)]
+        for m in (speakers if named and len(speakers) > 1 else named):
+            found[m.span(1)] = max(0.86, found.get(m.span(1), 0.0))
+        self._coordinated(text, found, persons)
         # words of people found here (ours at 0.86 and above, and the model's) name people
         # elsewhere in the same text
         known = {w.lower() for (s, e), sc in found.items() if sc >= 0.86
@@ -247,6 +304,31 @@ class PersonNameRecognizer(EntityRecognizer):
             out.append((start, end))
         return out
 
+    def _coordinated(self, text: str, found: dict[tuple[int, int], float],
+                     persons: list[tuple[int, int]]) -> None:
+        """Names coordinated with names are names: "They had 6: Cezar, Anniina, Jane,
+        Dagmar, Roger and Rajata" (the model reads Rajata as a place), when at least half
+        the elements are people (ours, the model's or a gazetteer first name) or a cue
+        stands before the first ("our 3 founders: Strnad, Slavík and Holmqvist"), and the
+        coordination does not name a company (:func:`_coordinations`)."""
+        def person(s: int, e: int) -> bool:
+            first = _WORD.match(text, s)
+            return found.get((s, e), 0.0) >= 0.86 or any(
+                ps < e and s < pe for ps, pe in persons) or (
+                first is not None and first.group().lower() in self.names.first)
+
+        for members, company in _coordinations(text):
+            if company:
+                continue
+            cued = found.get(members[0], 0.0) >= 0.9 and bool(
+                _CUE.search(text[max(0, members[0][0] - _CUE_WINDOW):members[0][0]]))
+            if not cued and 2 * sum(person(s, e) for s, e in members) < len(members):
+                continue
+            for s, e in members:
+                if not not_a_person(text, s, e) and not all(
+                        w.lower() in NOT_NAMES for w in _WORD.findall(text[s:e])):
+                    found[(s, e)] = max(0.86, found.get((s, e), 0.0))
+
     def _runs(self, text: str) -> list[list[tuple[int, int, str]]]:
         """Runs of capitalised words (particles inside), one space between words; the
         words that open sentences or are honorifics are left off a run's start."""
@@ -258,7 +340,11 @@ class PersonNameRecognizer(EntityRecognizer):
             word, start, end = m.group(), m.start(), m.end()
             joined = current and text[last_end:start] == " "
             lower = word.lower()
-            if _capitalised(word) and lower.rstrip(".") not in HONORIFICS:
+            if lower in ("apt", "suite"):
+                if current:
+                    runs.append(current)
+                current, pending = [], []
+            elif _capitalised(word) and lower.rstrip(".") not in HONORIFICS:
                 if not (joined or (pending and text[last_end:start] == " ")):
                     if current:
                         runs.append(current)
