@@ -92,7 +92,7 @@ STREET_FIRST = frozenset({
     "praça", "praca", "rodovia", "trevo", "estrada", "vila", "via", "viale", "piazza",
     "calle", "carrer", "paseo", "plaza", "ulica", "ul", "ulice", "náměstí", "namesti",
     "sokak", "sokağı", "cadde", "caddesi", "phố", "đường", "hẻm", "xã", "phường", "tỉnh",
-    "quận", "huyện", "thành", "tp", "apt", "suite", "mount", "mt", "port", "fort", "lake",
+    "quận", "huyện", "thành", "tp", "số", "apt", "suite", "mount", "mt", "port", "fort", "lake",
     "cape", "gate", "north", "south", "east", "west", "upper", "lower", "new", "old",
     "saint", "san", "santa", "são", "route", "rue", "avenue", "boulevard", "chemin",
     "impasse", "allée", "place", "platz", "gata", "gatan", "vägen", "katu", "tie",

@@ -66,6 +66,8 @@ _AFTER = regex.compile(
     r"(?:said|says|told|mentioned|wrote|replied|explained|asked|called|emailed"
     r"|lives|lived|was born|is a very|is very|will be home|never got|wants|needs"
     r"|is (?:originally )?from|comes from|works (?:at|for|as)|was influenced"
+    r"|as (?:a |an |the |my |our )?(?:guardian|beneficiary|co-?owner|owner|holder|contact"
+    r"|signatory|executor|trustee|representative|nominee|dependent|authori[sz]ed user)"
     r"|\w+(?:ed|s)\s+(?:his|her|himself|herself)\b)\b", regex.IGNORECASE)
 _INTRO = regex.compile(r"\b(?:this is|my name is|name is|i am|i'?m|its|it's|call me|name:)"
                        r"\s+$", regex.IGNORECASE)
@@ -74,7 +76,7 @@ _COPULA = regex.compile(r"\b(?:am|i'?m|is|are|was|were)\s$", regex.IGNORECASE)
 # a line break, or one written as "\\n" in text pasted from JSON
 _LINE_BREAK = regex.compile(r"\n|\r|\\n")
 # "the Yoga Mat", "a new Kettle": a name takes no article or possessive before it
-_DETERMINER = regex.compile(r"\b(?:the|a|an|new|my|our|your|their|this|that|these|those)\s$",
+_DETERMINER = regex.compile(r"\b(?:the|a|an|new|my|our|your|their|this|these|those)\s$",
                             regex.IGNORECASE)
 _THINGS = frozenset({"PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE"})
 # a speaker's label opening a dialogue line ('Jane: "Who are you?"'): a name when it is a
@@ -157,7 +159,8 @@ def place_or_company(text: str, start: int, end: int) -> bool:
 # Ayoola is an investment bank", "at Sridhar, Varma and Iyengar"
 _ELEMENT = (r"\p{Lu}[\p{L}\p{M}'’\-]*+(?:\s(?:\p{Lu}[\p{L}\p{M}'’\-]*+|d[aeo]s?|van|von)){0,2}+")
 _COORDINATION = regex.compile(
-    rf"(?<![\p{{L}}\p{{M}}])({_ELEMENT}(?:,\s{_ELEMENT})*+,?\s(?:and|&)\s{_ELEMENT})")
+    rf"(?<![\p{{L}}\p{{M}}])({_ELEMENT}(?:,\s{_ELEMENT})*+,?\s(?:and|&)\s{_ELEMENT}"
+    rf"(?:(?:,\s|,?\s(?:and|&)\s){_ELEMENT})*+)")
 _SEPARATOR = regex.compile(r",?\s(?:and|&)\s|,\s")
 # one thing named by names (a company): a singular verb after the coordination, "&", or a
 # place preposition before it
@@ -172,15 +175,56 @@ def _coordinations(text: str) -> tuple[tuple[tuple[tuple[int, int], ...], bool],
     out = []
     for m in _COORDINATION.finditer(text):
         start, end = m.span(1)
-        company = "&" in m.group(1) or bool(_ONE_THING_AFTER.match(text, end)) or bool(
-            _PLACE_PREPOSITION.search(text[max(0, start - 8):start]))
         elements, pos = [], start
         for sep in _SEPARATOR.finditer(text, start, end):
             elements.append((pos, sep.start()))
             pos = sep.end()
         elements.append((pos, end))
+        # (a company among the elements makes them all companies: "Ó Leighinn Inc, Nistor
+        # Preda LOC and Gebashe")
+        company = "&" in m.group(1) or bool(_ONE_THING_AFTER.match(text, end)) or bool(
+            _PLACE_PREPOSITION.search(text[max(0, start - 8):start])) or any(
+            _blocked_after(text, e) or _WORD.findall(text[s:e])[-1].lower() in PLACE_OR_COMPANY
+            for s, e in elements)
         out.append((tuple(elements), company))
     return tuple(out)
+
+
+# an address block: lines (or "\\n"-joined lines) with a street line, a house number and
+# a word ("27 Willebrandinkuja", "al. Staszica 70"); quoting marks before each line
+_LINE_PREFIX = regex.compile(r"[ \t>?*•\-]*")
+_STREET_LINE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s+\p{L}|(?:al|ul|str|rua|av)\.?\s+\p{Lu}")
+_NAME_LINE = regex.compile(
+    r"\p{Lu}[\p{L}\p{M}'’\-]*+(?:\s(?:\p{Lu}[\p{L}\p{M}'’\-]*+|d[aeo]s?|van|von|bin|al)){0,3}+")
+_PLACE_LINE = regex.compile(r"[\p{Lu}\d][\p{L}\p{M}\d'’.,/\- ]*")
+
+
+@lru_cache(maxsize=8)
+def _address_block(text: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+    """In a postal address block, the lines of one to four capitalised words before the
+    street line name the addressee (its first line) or a person in its care (a line of
+    two words), and the lines after it of capitalised words and numbers alone are the
+    city, region, postcode and country. Returns (names, places), as spans."""
+    if not _LINE_BREAK.search(text) or not any(c.isdigit() for c in text):
+        return (), ()
+    lines, pos = [], 0
+    for m in _LINE_BREAK.finditer(text):
+        lines.append((pos, m.start()))
+        pos = m.end()
+    lines.append((pos, len(text)))
+    lines = [(_LINE_PREFIX.match(text, s, e).end(), e) for s, e in lines]
+    lines = [(s, e) for s, e in lines if text[s:e].strip()]
+    street = next((i for i, (s, e) in enumerate(lines) if _STREET_LINE.match(text, s, e)), None)
+    if street is None or street == 0 or len(lines) < 3:
+        return (), ()
+    names: list[tuple[int, int]] = []
+    for i, (s, e) in enumerate(lines[:street]):
+        e = len(text[:e].rstrip(" ,"))
+        m = _NAME_LINE.fullmatch(text, s, e)
+        if m and (i == 0 or len(m.group().split()) == 2) and not place_or_company(text, s, e):
+            names.append((s, e))
+    places = [(s, e) for s, e in lines[street + 1:] if _PLACE_LINE.fullmatch(text, s, e)]
+    return tuple(names), tuple(places)
 
 
 def not_a_person(text: str, start: int, end: int) -> bool:
@@ -190,6 +234,8 @@ def not_a_person(text: str, start: int, end: int) -> bool:
     if not words or all(w.lower().rstrip(".") in HONORIFICS for w in words):
         return True
     if _LINE_BREAK.search(text, start, end):  # lines of an address block, not one name
+        return True
+    if any(s <= start and end <= e for s, e in _address_block(text)[1]):
         return True
     if any(w.lower() in TITLES for w in words):
         return True
@@ -256,6 +302,8 @@ class PersonNameRecognizer(EntityRecognizer):
         for m in (speakers if named and len(speakers) > 1 else named):
             found[m.span(1)] = max(0.86, found.get(m.span(1), 0.0))
         self._coordinated(text, found, persons)
+        for s, e in _address_block(text)[0]:
+            found[(s, e)] = max(0.86, found.get((s, e), 0.0))
         # words of people found here (ours at 0.86 and above, and the model's) name people
         # elsewhere in the same text
         known = {w.lower() for (s, e), sc in found.items() if sc >= 0.86
