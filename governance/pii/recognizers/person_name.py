@@ -40,6 +40,7 @@ from governance.pii.names import (
     TITLES,
     countries,
     gazetteer,
+    is_english_word,
 )
 
 # a word; not a letter glued to a backslash ("\\nSanda" in text pasted from JSON is
@@ -92,13 +93,14 @@ _TRAVEL_BEFORE = regex.compile(
     r"\b(?:fl(?:y|ew|ies|ying|own)|travel(?:l?ed|l?ing|s)?|mov(?:e|ed|es|ing)"
     r"|arriv(?:e|ed|es|ing)|went|go(?:es|ing)?|gone|driv(?:e|es|ing|en)|drove"
     r"|walk(?:ed|s|ing)?|head(?:ed|s|ing)?|return(?:ed|s|ing)?|relocat\w*|liv(?:e|es|ed|ing)"
-    r"|based|located|situated|stay(?:ed|s|ing)?|born|is|are|was|were)"
-    r"\s+(?:back\s+|over\s+)?(?:to|at|in|into|from|on|near)\s+"
+    r"|based|located|situated|stay(?:ed|s|ing)?|born|is|are|was|were|grew\s+up|raised"
+    r"|originally)"
+    r"\s+(?:(?:back|over|here|there|away|originally)\s+)?(?:to|at|in|into|from|on|near)\s+"
     r"(?:the\s+\w+\s+(?:side|part|end)\s+of\s+)?$", regex.IGNORECASE)
 # a place's kind before its name: "home city Kulti", "TP. Hải Phòng", "xã Diên Hồng"
 _ADMIN_BEFORE = regex.compile(
     r"\b(?:city|town|village|province|county|district|region|municipality|tp|xã|phường"
-    r"|tỉnh|quận|huyện|thị trấn|số)\.?\s+(?:of\s+)?$", regex.IGNORECASE)
+    r"|tỉnh|quận|huyện|thị trấn|thành phố|phố|số)\.?\s+(?:of\s+)?$", regex.IGNORECASE)
 _HOUSE_NUMBER_BEFORE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s$")
 _PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|via|into|of|on)\s$", regex.IGNORECASE)
 # company forms written with dots or slashes after a name ("Barros S/A", "Němeček v.o.s.")
@@ -238,6 +240,11 @@ def not_a_person(text: str, start: int, end: int) -> bool:
     if any(s <= start and end <= e for s, e in _address_block(text)[1]):
         return True
     if any(w.lower() in TITLES for w in words):
+        return True
+    # a title or a thing, not a person: common words only, none of them a name ("Guilty
+    # Pleasures", "Cautionary Tales", "Battery")
+    names = gazetteer().any_name
+    if all(is_english_word(w) and w.lower() not in names for w in words):
         return True
     if _DETERMINER.search(text[max(0, start - 8):start]):
         return True
@@ -433,19 +440,33 @@ class PersonNameRecognizer(EntityRecognizer):
             return [(start, end, 0.9, False)]
         if first:
             return [(start, end, 0.8, False)]
+        # by its shape: two capitalised words or more, none a common English word (nor a
+        # street or company word, checked above), none written in capitals ("Oladimeji
+        # Makinde listed ...", "Tapani Blomqvist"); below the model's 0.85, so that where
+        # the model reads a place over the same words the place stands
+        if len(run) > 1 and all(w in PARTICLES or w in _CAPITAL_PARTICLES or (
+                len(w) > 1 and not is_english_word(w) and not text[s:e].isupper())
+                for (s, e, _), w in zip(run, words, strict=True)):
+            return [(start, end, 0.75, False)]
         return []
 
     def _lower_case_intro(self, text: str, found: dict[tuple[int, int], float]) -> None:
-        """"hi this is richard smith": a gazetteer first name after an introduction, and
-        the word after it unless that is a common word."""
+        """"hi this is richard smith", "hi this is arja kärkkäinen": after an
+        introduction, a gazetteer first name, and the word after it when that is a name or
+        no common English word; or two words that are no common words ("hi this is urgent"
+        names nobody)."""
         for m in _WORD.finditer(text):
             word = m.group()
-            if not word.islower() or word not in self.names.first:
+            known = word in self.names.first
+            if not word.islower() or word in NOT_NAMES or (not known and is_english_word(word)):
                 continue
             if not _INTRO.search(text[max(0, m.start() - 20):m.start()]):
                 continue
             end = m.end()
             nxt = _WORD.match(text, end + 1) if text[end:end + 1] == " " else None
-            if nxt and nxt.group().islower() and nxt.group() not in NOT_NAMES:
+            if nxt and nxt.group().islower() and nxt.group() not in NOT_NAMES and (
+                    nxt.group() in self.names.any_name or not is_english_word(nxt.group())):
                 end = nxt.end()
+            elif not known:  # a word no dictionary has, alone, may be any word
+                continue
             found[(m.start(), end)] = max(0.86, found.get((m.start(), end), 0.0))
