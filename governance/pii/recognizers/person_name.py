@@ -47,7 +47,7 @@ from governance.pii.names import (
 # "Sanda"), and "Salomaa's" is "Salomaa" ('s is no part of a name)
 _WORD = regex.compile(r"(?<!\\)[^\W\d_](?:\w|['’](?=\w\w)|-(?=[^\W\d_]))*")
 _CUE = regex.compile(
-    r"(?:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dame)\.?"
+    r"(?:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dame|rev|herr|frau|mme|mlle|sra|srta)\.?"
     r"|\b(?:dear|hi|hello|hey|hiya|thanks|thank you|thx|cheers|regards|best|sincerely|yours"
     r"|this is|my name is|name is|names?|i am|i'?m|it'?s|call me|ask(?:ed)? for"
     r"|spoke (?:to|with)|talked (?:to|with)|speak (?:to|with)|call(?:ed)?(?: back)?"
@@ -57,6 +57,13 @@ _CUE = regex.compile(
     r"|contact(?: person)?|attn|c/o|colleague|friend|husband|wife|partner|son|daughter"
     r"|mother|father|mum|mom|dad|brother|sister|kid|child|guardian|maiden name"
     r"|real name|full name|said|says|told|asked|directed by|written by|by"
+    # more people one names by their relation: "my aunt Ayo", "me and Kemi", "married to"
+    r"|aunt|auntie|uncle|cousin|niece|nephew|grandma|grandpa|grandmother|grandfather"
+    r"|grandson|granddaughter|fianc[ée]e?|boyfriend|girlfriend|boss|neighbou?r|roommate"
+    r"|flatmate|classmate|co-?worker|teammate|tenant|landlord|patient|client|customer"
+    r"|student|teacher|coach|me and|married to|engaged to|met with|meeting with"
+    r"|li(?:ve|ves|ving) with|good (?:morning|afternoon|evening)|congratulations|congrats"
+    r"|welcome|bye|goodbye|name (?:to|as)|named|goes by"
     r"|(?:producer|director|manager|songwriter|singer|player|founder|author|ceo|president)s?"
     # the one spoken to: "said Ana Vitória to Bachittar"
     r"|(?:said|says|asked|told|replied|whispered|shouted)\s+[^\s,.!?]+(?:\s+[^\s,.!?]+)?\s+to)"
@@ -69,7 +76,22 @@ _AFTER = regex.compile(
     r"|is (?:originally )?from|comes from|works (?:at|for|as)|was influenced"
     r"|as (?:a |an |the |my |our )?(?:guardian|beneficiary|co-?owner|owner|holder|contact"
     r"|signatory|executor|trustee|representative|nominee|dependent|authori[sz]ed user)"
-    r"|\w+(?:ed|s)\s+(?:his|her|himself|herself)\b)\b", regex.IGNORECASE)
+    r"|\w+(?:ed|s)\s+(?:his|her|himself|herself)\b"
+    # verbs of thought and feeling, and of a life
+    r"|thinks|thought|believes|believed|feels|felt|knows|knew|loves|loved|likes|liked"
+    r"|hates|hated|smiled|laughed|cried|died|married|texted|phoned|messaged|agreed"
+    r"|and (?:I|me)\b"
+    # how old one is: "is 34 years old", "is a 45 year old man", "(age 34)"
+    r"|is (?:a |an )?\d{1,3}[- ]?(?:years?|yrs?)[- ]old|\((?:born|b\.|age|aged)\b"
+    # what only people have: "Kemi's husband", "Adeyemi's phone number"
+    r"|['’]s (?:phone|mobile|cell|number|e-?mail|address|account|card|credit card|birthday"
+    r"|husband|wife|son|daughter|mother|father|mom|mum|dad|brother|sister|family|kids?"
+    r"|children|boyfriend|girlfriend|partner|fianc[ée]e?|boss|age|ssn|passport|licen[cs]e)"
+    # a person's job: "is a designer", "is the new manager"
+    r"|is (?:a|an|the|our|my) (?:\w+ )?(?:engineer|manager|director|teacher|doctor|nurse"
+    r"|lawyer|designer|developer|analyst|consultant|officer|assistant|accountant|architect"
+    r"|scientist|writer|artist|singer|student|employee|colleague|customer|client|member"
+    r"|ceo|cto|cfo|founder|president|keynote speaker|speaker|guest))\b", regex.IGNORECASE)
 _INTRO = regex.compile(r"\b(?:this is|my name is|name is|i am|i'?m|its|it's|call me|name:)"
                        r"\s+$", regex.IGNORECASE)
 _CUE_WINDOW = 40
@@ -101,6 +123,21 @@ _TRAVEL_BEFORE = regex.compile(
 _ADMIN_BEFORE = regex.compile(
     r"\b(?:city|town|village|province|county|district|region|municipality|tp|xã|phường"
     r"|tỉnh|quận|huyện|thị trấn|thành phố|phố|số)\.?\s+(?:of\s+)?$", regex.IGNORECASE)
+# an organisation by what is said of it: "works at X", "CEO of X", "X is a design agency",
+# "X was founded"
+_ORG_BEFORE = regex.compile(
+    r"\b(?:(?:works?|worked|working|employed|job|position|career|internship|intern|shares"
+    r"|stock|investing|invested)\s+(?:at|for|with|by|in)|joined|hired by|acquired by"
+    r"|subsidiary of|(?:ceo|cto|cfo|founder|co-founder|president|director|head|manager"
+    r"|chairman|employees?|engineer|designer|developer|analyst|consultant)\s+(?:of|at))\s$",
+    regex.IGNORECASE)
+_ORG_AFTER = regex.compile(
+    r"(?:,?\s+(?:is|was|has been)\s+(?:an?|the|one of the)\s+(?:[\w-]+\s+){0,5}?"
+    r"(?:company|companies|bank|firm|agency|brand|start-?up|business|corporation|manufacturer"
+    r"|retailer|provider|organi[sz]ation|charity|foundation|chain|store|shop|restaurant"
+    r"|hotel|band|city|town|village|country|island|river|street|road|district|region)\b"
+    r"|\s+(?:was|were)\s+founded\b|['’]s\s+(?:products|services|shares|stock|website"
+    r"|headquarters|employees|customers|stores|offices))", regex.IGNORECASE)
 _HOUSE_NUMBER_BEFORE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s$")
 _PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|via|into|of|on)\s$", regex.IGNORECASE)
 # company forms written with dots or slashes after a name ("Barros S/A", "Němeček v.o.s.")
@@ -109,7 +146,8 @@ _COMPANY_MARK = regex.compile(r",? (?:S/A|S\.A\.|s\.r\.o\.|v\.o\.s\.|a\.s\.|k\.s
 # street and company words that, written in lower case after a name, are still one
 _LOWER_STREET = frozenset({"street", "st", "str", "road", "rd", "avenue", "ave", "lane", "ln",
                            "drive", "boulevard", "blvd", "highway", "hwy", "ltd", "ltda",
-                           "inc", "llc", "gmbh", "plc", "corp", "strasse", "straße", "trail"})
+                           "inc", "llc", "gmbh", "plc", "corp", "strasse", "straße", "trail",
+                           "bridge"})
 _CAPITAL_PARTICLES = frozenset({"mac", "mc", "ó", "o'", "ní", "nic", "uí", "mhic"})
 
 
@@ -152,6 +190,8 @@ def place_or_company(text: str, start: int, end: int) -> bool:
         return True
     wide = text[max(0, start - 48):start]
     if _TRAVEL_BEFORE.search(wide) or _ADMIN_BEFORE.search(text[max(0, start - 16):start]):
+        return True
+    if _ORG_BEFORE.search(text[max(0, start - 32):start]) or _ORG_AFTER.match(text, end):
         return True
     return any(s <= start and end <= e for elements, company in _coordinations(text) if company
                for s, e in elements)
