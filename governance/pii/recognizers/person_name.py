@@ -402,7 +402,7 @@ class PersonNameRecognizer(EntityRecognizer):
     def _coordinated(self, text: str, found: dict[tuple[int, int], float],
                      persons: list[tuple[int, int]]) -> None:
         """Names coordinated with names are names: "They had 6: Cezar, Anniina, Jane,
-        Dagmar, Roger and Rajata" (the model reads Rajata as a place), when at least half
+        Dagmar, Roger and Rajata" (the model reads Rajata as a place), when two or half
         the elements are people (ours, the model's or a gazetteer first name) or a cue
         stands before the first ("our 3 founders: Strnad, Slavík and Holmqvist"), and the
         coordination does not name a company (:func:`_coordinations`)."""
@@ -417,7 +417,8 @@ class PersonNameRecognizer(EntityRecognizer):
                 continue
             cued = found.get(members[0], 0.0) >= 0.9 and bool(
                 _CUE.search(text[max(0, members[0][0] - _CUE_WINDOW):members[0][0]]))
-            if not cued and 2 * sum(person(s, e) for s, e in members) < len(members):
+            evidence = sum(person(s, e) for s, e in members)
+            if not cued and evidence < 2 and 2 * evidence < len(members):
                 continue
             for s, e in members:
                 if not not_a_person(text, s, e) and not all(
