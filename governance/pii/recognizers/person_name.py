@@ -139,6 +139,14 @@ _ORG_AFTER = regex.compile(
     r"|\s+(?:was|were)\s+founded\b|['’]s\s+(?:products|services|shares|stock|website"
     r"|headquarters|employees|customers|stores|offices))", regex.IGNORECASE)
 _HOUSE_NUMBER_BEFORE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s$")
+_BARE_PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|into)\s$", regex.IGNORECASE)
+# what one does to or for a person: "a tribute to", "the assistant to", "a letter to"
+_TO_PERSON = regex.compile(
+    r"\b(?:tribute|assistant|secretary|deputy|letter|message|note|gift|present|reply|thanks"
+    r"|dedicated|addressed|introduced|close|similar|belongs?|talk(?:ed|ing)?|listen(?:ed|ing)?"
+    r"|write|wrote|written|repl(?:y|ied)|speak(?:ing)?|gave|give|given|pass(?:ed)?|hand(?:ed)?"
+    r"|sent|send|sending|forward(?:ed)?|report(?:ed|ing)?|married|engaged|next)\s+to\s$",
+    regex.IGNORECASE)
 _PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|via|into|of|on)\s$", regex.IGNORECASE)
 # company forms written with dots or slashes after a name ("Barros S/A", "Němeček v.o.s.")
 _COMPANY_MARK = regex.compile(r",? (?:S/A|S\.A\.|s\.r\.o\.|v\.o\.s\.|a\.s\.|k\.s\.|Sp\. z o\.o\.|"
@@ -192,6 +200,15 @@ def place_or_company(text: str, start: int, end: int) -> bool:
     if _TRAVEL_BEFORE.search(wide) or _ADMIN_BEFORE.search(text[max(0, start - 16):start]):
         return True
     if _ORG_BEFORE.search(text[max(0, start - 32):start]) or _ORG_AFTER.match(text, end):
+        return True
+    # after a bare preposition of place ("Delivery to Nederweert", "Spoke to Amleto in
+    # Grotti", "Adem Sager from Mühlhausen") a word is a place, unless a cue stands there
+    # ("spoke to", "note from", "a tribute to"), it opens with a known first name or it
+    # owns something ("the verses from Aapo Salomaa's ...")
+    if _BARE_PLACE_BEFORE.search(text[max(0, start - 8):start]) and (
+            words[0].lower() not in gazetteer().first) and text[end:end + 2] not in (
+            "'s", "’s") and not _CUE.search(text[max(0, start - _CUE_WINDOW):start]) and (
+            not _TO_PERSON.search(text[max(0, start - 24):start])):
         return True
     return any(s <= start and end <= e for elements, company in _coordinations(text) if company
                for s, e in elements)
@@ -292,6 +309,16 @@ def not_a_person(text: str, start: int, end: int) -> bool:
     if words[0].islower() and not _INTRO.search(text[max(0, start - 20):start]):
         return True
     return place_or_company(text, start, end)
+
+
+def _own_line(text: str, start: int, end: int) -> bool:
+    """A line to itself, not the text's first: the company, town or country line of an
+    address or signature (the addressee's line is found by :func:`_address_block`)."""
+    head = text[max(0, start - 8):start].rstrip(" \t>?*")
+    if not head.endswith(("\n", "\\n", "\r")):
+        return False
+    tail = text[end:end + 4].lstrip(" \t,")
+    return not tail or tail.startswith(("\n", "\\n", "\r"))
 
 
 def _at_a_place(text: str, start: int, end: int, places: set[tuple[int, int]]) -> bool:
@@ -487,7 +514,8 @@ class PersonNameRecognizer(EntityRecognizer):
         # the model reads a place over the same words the place stands
         if len(run) > 1 and all(w in PARTICLES or w in _CAPITAL_PARTICLES or (
                 len(w) > 1 and not is_english_word(w) and not text[s:e].isupper())
-                for (s, e, _), w in zip(run, words, strict=True)):
+                for (s, e, _), w in zip(run, words, strict=True)) and not _own_line(
+                text, start, end):
             return [(start, end, 0.75, False)]
         return []
 

@@ -151,3 +151,28 @@ def test_titles_products_places_and_companies_are_not_people(pii_engine, text: s
                                                              not_people: set[str]) -> None:
     found = people(pii_engine, text)
     assert not not_people & found, found
+
+
+@pytest.mark.parametrize(("text", "place"), [
+    ("Delivery to Nederweert delayed by two days", "Nederweert"),
+    ("Prices are higher than last year, Adem Sager from Mühlhausen.", "Mühlhausen"),
+    ("Spoke to Amleto in Robecco Pavese; they prefer email", "Robecco Pavese"),
+])
+def test_a_word_after_a_bare_preposition_of_place_is_a_place(pii_engine, text: str,  # noqa: ANN001
+                                                             place: str) -> None:
+    assert place not in people(pii_engine, text)
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("A tribute to Camelia Popescu, who wasn't impressed.", "Camelia Popescu"),
+    ("the verses from Aapo Salomaa's Cautionary Tales", "Aapo Salomaa"),
+    ("Spoke to Amleto in Robecco Pavese; they prefer email", "Amleto"),
+])
+def test_a_person_after_a_preposition_stays_a_person_with_a_cue_or_a_possessive(
+        pii_engine, text: str, name: str) -> None:  # noqa: ANN001
+    assert name in people(pii_engine, text)
+
+
+def test_a_line_of_unknown_words_inside_a_signature_is_no_person_by_shape(pii_engine) -> None:  # noqa: ANN001
+    found = people(pii_engine, "Joe Akyeampong\n\nValenii de Munte\nPoland")
+    assert "Valenii de Munte" not in found
