@@ -93,7 +93,8 @@ PLACE_OR_COMPANY = frozenset({
     "corporation", "co", "company", "group", "holdings", "partners", "associates", "bank",
     "hotel", "airport", "station", "university", "school", "hospital", "church", "museum",
     "bridge",
-    "ry", "pty", "pvt", "sro", "vos", "kft", "zrt",
+    "ry", "pty", "pvt", "sro", "vos", "kft", "zrt", "ky", "tmi", "snc", "scs", "sca", "pfa",
+    "bhd", "sdn", "pte", "sprl", "bvba", "eurl", "ohg", "ug", "aps", "sl", "slu",
 })
 # the same at a run's start: street words that come before the name in many languages
 # ("Strada Ion Creangă", "Rua Augusta", "Phố Lê Lợi"), and place-name words

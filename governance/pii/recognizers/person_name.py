@@ -149,8 +149,13 @@ _TO_PERSON = regex.compile(
     regex.IGNORECASE)
 _PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|via|into|of|on)\s$", regex.IGNORECASE)
 # company forms written with dots or slashes after a name ("Barros S/A", "Němeček v.o.s.")
-_COMPANY_MARK = regex.compile(r",? (?:S/A|S\.A\.|s\.r\.o\.|v\.o\.s\.|a\.s\.|k\.s\.|Sp\. z o\.o\.|"
-                              r"& (?:Co|Sons|Partners)|and Sons|e Filhos|Công ty)")
+# (legal forms: Brazil's S/A, - ME, - EI; Czech s.r.o., v.o.s., a.s., k.s., o.s.; Poland's
+# Sp. z o.o., Sp.j., Sp.k., s.c.; Turkey's A.Ş., Ltd. Şti., Tic., San.; Vietnam's Công ty,
+# Tập Đoàn, Doanh nghiệp)
+_COMPANY_MARK = regex.compile(
+    r",? (?:S/A|S\.A\.|s\.r\.o\.|v\.o\.s\.|a\.s\.|k\.s\.|o\.s\.|Sp\. z o\.o\.|Sp\. ?[jk]\.|s\.c\."
+    r"|A\.Ş\.|Ltd\. Şti\.|Şti\.|Tic\.|San\.|- (?:ME|EI)\b|& (?:Co|Sons|Partners)|and Sons"
+    r"|e Filhos|Công ty|Tập Đoàn|Doanh nghiệp)")
 # street and company words that, written in lower case after a name, are still one
 _LOWER_STREET = frozenset({"street", "st", "str", "road", "rd", "avenue", "ave", "lane", "ln",
                            "drive", "boulevard", "blvd", "highway", "hwy", "ltd", "ltda",
