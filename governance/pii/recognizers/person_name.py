@@ -92,8 +92,9 @@ _AFTER = regex.compile(
     r"|lawyer|designer|developer|analyst|consultant|officer|assistant|accountant|architect"
     r"|scientist|writer|artist|singer|student|employee|colleague|customer|client|member"
     r"|ceo|cto|cfo|founder|president|keynote speaker|speaker|guest))\b", regex.IGNORECASE)
-_INTRO = regex.compile(r"\b(?:this is|my name is|name is|i am|i'?m|its|it's|call me|name:)"
-                       r"\s+$", regex.IGNORECASE)
+_INTRO_WORDS = r"\b(?:this is|my name is|name is|i am|i'?m|its|it's|call me|name:)\s+"
+_INTRO = regex.compile(_INTRO_WORDS + "$", regex.IGNORECASE)
+_INTRO_AT = regex.compile(_INTRO_WORDS, regex.IGNORECASE)
 _CUE_WINDOW = 40
 _COPULA = regex.compile(r"\b(?:am|i'?m|is|are|was|were)\s$", regex.IGNORECASE)
 # a line break, or one written as "\\n" in text pasted from JSON
@@ -529,12 +530,13 @@ class PersonNameRecognizer(EntityRecognizer):
         introduction, a gazetteer first name, and the word after it when that is a name or
         no common English word; or two words that are no common words ("hi this is urgent"
         names nobody)."""
-        for m in _WORD.finditer(text):
+        for intro in _INTRO_AT.finditer(text):
+            m = _WORD.match(text, intro.end())
+            if m is None:
+                continue
             word = m.group()
             known = word in self.names.first
             if not word.islower() or word in NOT_NAMES or (not known and is_english_word(word)):
-                continue
-            if not _INTRO.search(text[max(0, m.start() - 20):m.start()]):
                 continue
             end = m.end()
             nxt = _WORD.match(text, end + 1) if text[end:end + 1] == " " else None
