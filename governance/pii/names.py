@@ -12,6 +12,14 @@ That costs the English lists of en_US and en_GB (their common names are in en_IE
 en_NG, en_PK ... anyway), and leaves Yoruba, Zulu, Twi and Turkish names, which no kept
 locale lists, to the cues and the model: what a gazetteer does for a culture it lacks.
 
+Common English words (``english_words.txt.gz`` beside this file, 30,000 words, 85 kB, about
+20 ms to load): the lower-case words of spaCy's en_core_web_sm vocabulary (MIT) whose word or
+stem is a lower-case entry of Webster's Second International Dictionary (1934, public domain;
+FreeBSD's ``share/dict/web2``). That dictionary capitalises proper nouns, so names are not in
+it unless they are also words ("grace", "smith"). Two capitalised words that are neither
+common words nor place or company words are a name by their shape ("Oladimeji Makinde"),
+and a "person" of common words only, none a name, is a title ("Guilty Pleasures").
+
 Other gazetteers on PyPI were weighed and not taken: ``gender-guesser``'s name dictionary is
 GPL (this project is Apache-2.0), and ``names-dataset`` is built from a leak of Facebook
 users' data, which a privacy gateway should not ship.
@@ -19,9 +27,11 @@ users' data, which a privacy gateway should not ship.
 
 from __future__ import annotations
 
+import gzip
 import importlib
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -82,7 +92,9 @@ PLACE_OR_COMPANY = frozenset({
     "oy", "oyj", "osk", "as", "asa", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "corp",
     "corporation", "co", "company", "group", "holdings", "partners", "associates", "bank",
     "hotel", "airport", "station", "university", "school", "hospital", "church", "museum",
-    "ry", "pty", "pvt", "sro", "vos", "kft", "zrt",
+    "bridge",
+    "ry", "pty", "pvt", "sro", "vos", "kft", "zrt", "ky", "tmi", "snc", "scs", "sca", "pfa",
+    "bhd", "sdn", "pte", "sprl", "bvba", "eurl", "ohg", "ug", "aps", "sl", "slu",
 })
 # the same at a run's start: street words that come before the name in many languages
 # ("Strada Ion Creangă", "Rua Augusta", "Phố Lê Lợi"), and place-name words
@@ -92,7 +104,7 @@ STREET_FIRST = frozenset({
     "praça", "praca", "rodovia", "trevo", "estrada", "vila", "via", "viale", "piazza",
     "calle", "carrer", "paseo", "plaza", "ulica", "ul", "ulice", "náměstí", "namesti",
     "sokak", "sokağı", "cadde", "caddesi", "phố", "đường", "hẻm", "xã", "phường", "tỉnh",
-    "quận", "huyện", "thành", "tp", "apt", "suite", "mount", "mt", "port", "fort", "lake",
+    "quận", "huyện", "thành", "tp", "số", "apt", "suite", "mount", "mt", "port", "fort", "lake",
     "cape", "gate", "north", "south", "east", "west", "upper", "lower", "new", "old",
     "saint", "san", "santa", "são", "route", "rue", "avenue", "boulevard", "chemin",
     "impasse", "allée", "place", "platz", "gata", "gatan", "vägen", "katu", "tie",
@@ -123,6 +135,8 @@ HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "m
 class Gazetteer:
     first: frozenset[str]  # lower-cased
     last: frozenset[str]
+    # every first and last name of the lists, the common words among them too ("grace")
+    any_name: frozenset[str] = frozenset()
 
     def knows(self, word: str) -> bool:
         w = word.lower()
@@ -145,4 +159,26 @@ def gazetteer() -> Gazetteer:
     # "Mac", "Mc", "Ó" and "Ní" open Irish and Scottish surnames (and company names built
     # from them): a particle, not a first name
     not_first = NOT_NAMES | {"mac", "mc", "ó", "ní", "nic", "van", "von", "de", "da"}
-    return Gazetteer(frozenset(first - not_first), frozenset(last - NOT_NAMES))
+    return Gazetteer(frozenset(first - not_first), frozenset(last - NOT_NAMES),
+                     frozenset(first | last))
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Common English words, lower-cased (``english_words.txt.gz``; see the module's
+    docstring for where they come from)."""
+    path = Path(__file__).with_name("english_words.txt.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return frozenset(w for w in f.read().split("\n") if w and not w.startswith("#"))
+
+
+_INFLECTIONS = (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"),
+                ("ing", ""), ("ing", "e"), ("'s", ""), ("’s", ""))
+
+
+def is_english_word(word: str) -> bool:
+    """Whether ``word`` (any case) is a common English word or an inflection of one."""
+    words = english_words()
+    w = word.lower()
+    return w in words or any(w.endswith(suffix) and w[:-len(suffix)] + stem in words
+                             for suffix, stem in _INFLECTIONS if len(w) > len(suffix) + 2)

@@ -23,6 +23,7 @@ introduction ("hi this is richard smith"), a gazetteer first name and the word a
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import regex
@@ -39,13 +40,14 @@ from governance.pii.names import (
     TITLES,
     countries,
     gazetteer,
+    is_english_word,
 )
 
 # a word; not a letter glued to a backslash ("\\nSanda" in text pasted from JSON is
 # "Sanda"), and "Salomaa's" is "Salomaa" ('s is no part of a name)
 _WORD = regex.compile(r"(?<!\\)[^\W\d_](?:\w|['’](?=\w\w)|-(?=[^\W\d_]))*")
 _CUE = regex.compile(
-    r"(?:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dame)\.?"
+    r"(?:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dame|rev|herr|frau|mme|mlle|sra|srta)\.?"
     r"|\b(?:dear|hi|hello|hey|hiya|thanks|thank you|thx|cheers|regards|best|sincerely|yours"
     r"|this is|my name is|name is|names?|i am|i'?m|it'?s|call me|ask(?:ed)? for"
     r"|spoke (?:to|with)|talked (?:to|with)|speak (?:to|with)|call(?:ed)?(?: back)?"
@@ -55,17 +57,50 @@ _CUE = regex.compile(
     r"|contact(?: person)?|attn|c/o|colleague|friend|husband|wife|partner|son|daughter"
     r"|mother|father|mum|mom|dad|brother|sister|kid|child|guardian|maiden name"
     r"|real name|full name|said|says|told|asked|directed by|written by|by"
-    r"|producer|director|manager|songwriter|singer|player|founder|author|ceo|president)"
-    r")[\s,:.;>\-]*$", regex.IGNORECASE)
+    # more people one names by their relation: "my aunt Ayo", "me and Kemi", "married to"
+    r"|aunt|auntie|uncle|cousin|niece|nephew|grandma|grandpa|grandmother|grandfather"
+    r"|grandson|granddaughter|fianc[ée]e?|boyfriend|girlfriend|boss|neighbou?r|roommate"
+    r"|flatmate|classmate|co-?worker|teammate|tenant|landlord|patient|client|customer"
+    r"|student|teacher|coach|me and|married to|engaged to|met with|meeting with"
+    r"|li(?:ve|ves|ving) with|good (?:morning|afternoon|evening)|congratulations|congrats"
+    r"|welcome|bye|goodbye|name (?:to|as)|named|goes by"
+    r"|(?:producer|director|manager|songwriter|singer|player|founder|author|ceo|president)s?"
+    # the one spoken to: "said Ana Vitória to Bachittar"
+    r"|(?:said|says|asked|told|replied|whispered|shouted)\s+[^\s,.!?]+(?:\s+[^\s,.!?]+)?\s+to)"
+    r")[\s,:.;>\-?]*$", regex.IGNORECASE)
 # verbs only people do, right after a name
 _AFTER = regex.compile(
-    r"\s*(?:\([^()\n]{0,80}\)\s*)?(?:said|says|told|mentioned|wrote|replied|explained|asked|called|emailed"
-    r"|lives|lived|was born|is a very|will be home|never got|wants|needs)\b", regex.IGNORECASE)
-_INTRO = regex.compile(r"\b(?:this is|my name is|name is|i am|i'?m|its|it's|call me|name:)"
-                       r"\s+$", regex.IGNORECASE)
+    r"\s*(?:\([^()\n]{0,80}\)\s*|,\s*(?:the|a|an|our|my|his|her|their)\s[^,\n]{1,40},\s*)?"
+    r"(?:said|says|told|mentioned|wrote|replied|explained|asked|called|emailed"
+    r"|lives|lived|was born|is a very|is very|will be home|never got|wants|needs"
+    r"|is (?:originally )?from|comes from|works (?:at|for|as)|was influenced"
+    r"|as (?:a |an |the |my |our )?(?:guardian|beneficiary|co-?owner|owner|holder|contact"
+    r"|signatory|executor|trustee|representative|nominee|dependent|authori[sz]ed user)"
+    r"|\w+(?:ed|s)\s+(?:his|her|himself|herself)\b"
+    # verbs of thought and feeling, and of a life
+    r"|thinks|thought|believes|believed|feels|felt|knows|knew|loves|loved|likes|liked"
+    r"|hates|hated|smiled|laughed|cried|died|married|texted|phoned|messaged|agreed"
+    r"|and (?:I|me)\b"
+    # how old one is: "is 34 years old", "is a 45 year old man", "(age 34)"
+    r"|is (?:a |an )?\d{1,3}[- ]?(?:years?|yrs?)[- ]old|\((?:born|b\.|age|aged)\b"
+    # what only people have: "Kemi's husband", "Adeyemi's phone number"
+    r"|['’]s (?:phone|mobile|cell|number|e-?mail|address|account|card|credit card|birthday"
+    r"|husband|wife|son|daughter|mother|father|mom|mum|dad|brother|sister|family|kids?"
+    r"|children|boyfriend|girlfriend|partner|fianc[ée]e?|boss|age|ssn|passport|licen[cs]e)"
+    # a person's job: "is a designer", "is the new manager"
+    r"|is (?:a|an|the|our|my) (?:\w+ )?(?:engineer|manager|director|teacher|doctor|nurse"
+    r"|lawyer|designer|developer|analyst|consultant|officer|assistant|accountant|architect"
+    r"|scientist|writer|artist|singer|student|employee|colleague|customer|client|member"
+    r"|ceo|cto|cfo|founder|president|keynote speaker|speaker|guest))\b", regex.IGNORECASE)
+_INTRO_WORDS = r"\b(?:this is|my name is|name is|i am|i'?m|its|it's|call me|name:)\s+"
+_INTRO = regex.compile(_INTRO_WORDS + "$", regex.IGNORECASE)
+_INTRO_AT = regex.compile(_INTRO_WORDS, regex.IGNORECASE)
 _CUE_WINDOW = 40
+_COPULA = regex.compile(r"\b(?:am|i'?m|is|are|was|were)\s$", regex.IGNORECASE)
+# a line break, or one written as "\\n" in text pasted from JSON
+_LINE_BREAK = regex.compile(r"\n|\r|\\n")
 # "the Yoga Mat", "a new Kettle": a name takes no article or possessive before it
-_DETERMINER = regex.compile(r"\b(?:the|a|an|new|my|our|your|their|this|that|these|those)\s$",
+_DETERMINER = regex.compile(r"\b(?:the|a|an|new|my|our|your|their|this|these|those)\s$",
                             regex.IGNORECASE)
 _THINGS = frozenset({"PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE"})
 # a speaker's label opening a dialogue line ('Jane: "Who are you?"'): a name when it is a
@@ -75,10 +110,58 @@ _LABELS = frozenset({"address", "phone", "email", "mobile", "subject", "date", "
                      "order", "ticket", "status", "total", "ref", "re", "from", "to", "cc",
                      "fax", "office", "tel", "web", "url", "company", "title", "billing",
                      "shipping", "delivery", "notes", "comment", "reason", "amount"})
+# where one goes or lives is a place: "flew to Kimberley", "arrived at Moreira", "lives on
+# the north side of Albertina Sisulu", "is on Nelson Mandela" (streets named after people)
+_TRAVEL_BEFORE = regex.compile(
+    r"\b(?:fl(?:y|ew|ies|ying|own)|travel(?:l?ed|l?ing|s)?|mov(?:e|ed|es|ing)"
+    r"|arriv(?:e|ed|es|ing)|went|go(?:es|ing)?|gone|driv(?:e|es|ing|en)|drove"
+    r"|walk(?:ed|s|ing)?|head(?:ed|s|ing)?|return(?:ed|s|ing)?|relocat\w*|liv(?:e|es|ed|ing)"
+    r"|based|located|situated|stay(?:ed|s|ing)?|born|is|are|was|were|grew\s+up|raised"
+    r"|originally)"
+    r"\s+(?:(?:back|over|here|there|away|originally)\s+)?(?:to|at|in|into|from|on|near)\s+"
+    r"(?:the\s+\w+\s+(?:side|part|end)\s+of\s+)?$", regex.IGNORECASE)
+# a place's kind before its name: "home city Kulti", "TP. Hải Phòng", "xã Diên Hồng"
+_ADMIN_BEFORE = regex.compile(
+    r"\b(?:city|town|village|province|county|district|region|municipality|tp|xã|phường"
+    r"|tỉnh|quận|huyện|thị trấn|thành phố|phố|số)\.?\s+(?:of\s+)?$", regex.IGNORECASE)
+# an organisation by what is said of it: "works at X", "CEO of X", "X is a design agency",
+# "X was founded"
+_ORG_BEFORE = regex.compile(
+    r"\b(?:(?:works?|worked|working|employed|job|position|career|internship|intern|shares"
+    r"|stock|investing|invested)\s+(?:at|for|with|by|in)|joined|hired by|acquired by"
+    r"|subsidiary of|(?:ceo|cto|cfo|founder|co-founder|president|director|head|manager"
+    r"|chairman|employees?|engineer|designer|developer|analyst|consultant)\s+(?:of|at))\s$",
+    regex.IGNORECASE)
+_ORG_AFTER = regex.compile(
+    r"(?:,?\s+(?:is|was|has been)\s+(?:an?|the|one of the)\s+(?:[\w-]+\s+){0,5}?"
+    r"(?:company|companies|bank|firm|agency|brand|start-?up|business|corporation|manufacturer"
+    r"|retailer|provider|organi[sz]ation|charity|foundation|chain|store|shop|restaurant"
+    r"|hotel|band|city|town|village|country|island|river|street|road|district|region)\b"
+    r"|\s+(?:was|were)\s+founded\b|['’]s\s+(?:products|services|shares|stock|website"
+    r"|headquarters|employees|customers|stores|offices))", regex.IGNORECASE)
+_HOUSE_NUMBER_BEFORE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s$")
+_BARE_PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|into)\s$", regex.IGNORECASE)
+# what one does to or for a person: "a tribute to", "the assistant to", "a letter to"
+_TO_PERSON = regex.compile(
+    r"\b(?:tribute|assistant|secretary|deputy|letter|message|note|gift|present|reply|thanks"
+    r"|dedicated|addressed|introduced|close|similar|belongs?|talk(?:ed|ing)?|listen(?:ed|ing)?"
+    r"|write|wrote|written|repl(?:y|ied)|speak(?:ing)?|gave|give|given|pass(?:ed)?|hand(?:ed)?"
+    r"|sent|send|sending|forward(?:ed)?|report(?:ed|ing)?|married|engaged|next)\s+to\s$",
+    regex.IGNORECASE)
 _PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|via|into|of|on)\s$", regex.IGNORECASE)
 # company forms written with dots or slashes after a name ("Barros S/A", "Němeček v.o.s.")
-_COMPANY_MARK = regex.compile(r",? (?:S/A|S\.A\.|s\.r\.o\.|v\.o\.s\.|a\.s\.|k\.s\.|Sp\. z o\.o\.|"
-                              r"& (?:Co|Sons|Partners)|and Sons|e Filhos|Công ty)")
+# (legal forms: Brazil's S/A, - ME, - EI; Czech s.r.o., v.o.s., a.s., k.s., o.s.; Poland's
+# Sp. z o.o., Sp.j., Sp.k., s.c.; Turkey's A.Ş., Ltd. Şti., Tic., San.; Vietnam's Công ty,
+# Tập Đoàn, Doanh nghiệp)
+_COMPANY_MARK = regex.compile(
+    r",? (?:S/A|S\.A\.|s\.r\.o\.|v\.o\.s\.|a\.s\.|k\.s\.|o\.s\.|Sp\. z o\.o\.|Sp\. ?[jk]\.|s\.c\."
+    r"|A\.Ş\.|Ltd\. Şti\.|Şti\.|Tic\.|San\.|- (?:ME|EI)\b|& (?:Co|Sons|Partners)|and Sons"
+    r"|e Filhos|Công ty|Tập Đoàn|Doanh nghiệp)")
+# street and company words that, written in lower case after a name, are still one
+_LOWER_STREET = frozenset({"street", "st", "str", "road", "rd", "avenue", "ave", "lane", "ln",
+                           "drive", "boulevard", "blvd", "highway", "hwy", "ltd", "ltda",
+                           "inc", "llc", "gmbh", "plc", "corp", "strasse", "straße", "trail",
+                           "bridge"})
 _CAPITAL_PARTICLES = frozenset({"mac", "mc", "ó", "o'", "ní", "nic", "uí", "mhic"})
 
 
@@ -92,8 +175,13 @@ def _blocked_after(text: str, end: int) -> bool:
         return True
     m = _WORD.match(text, end + 1) if text[end:end + 1] == " " else None
     # (an "Apt." or "Suite" after a name is the next line of an address on one line)
-    return m is not None and m.group().lower() not in ("apt", "suite") and (
-        m.group().lower() in PLACE_OR_COMPANY or m.group().lower() in COMPANY_AFTER)
+    if m is None or m.group().lower() in ("apt", "suite"):
+        return False
+    word = m.group()
+    if word.islower():
+        # ("Karl Persson as a beneficiary": "as" is a Norwegian company form only as "AS")
+        return word in _LOWER_STREET
+    return word.lower() in PLACE_OR_COMPANY or word.lower() in COMPANY_AFTER
 
 
 def place_or_company(text: str, start: int, end: int) -> bool:
@@ -112,7 +200,96 @@ def place_or_company(text: str, start: int, end: int) -> bool:
     if any(w in STOP_WORDS and w not in PARTICLES for w in words[1:]):
         return True
     before = text[max(0, start - 12):start]
-    return bool(regex.search(r"\d[\d/\-]*[a-zA-Z]?,?\s$", before))
+    if _HOUSE_NUMBER_BEFORE.search(before):
+        return True
+    wide = text[max(0, start - 48):start]
+    if _TRAVEL_BEFORE.search(wide) or _ADMIN_BEFORE.search(text[max(0, start - 16):start]):
+        return True
+    if _ORG_BEFORE.search(text[max(0, start - 32):start]) or _ORG_AFTER.match(text, end):
+        return True
+    # after a bare preposition of place ("Delivery to Nederweert", "Spoke to Amleto in
+    # Grotti", "Adem Sager from Mühlhausen") a word is a place, unless a cue stands there
+    # ("spoke to", "note from", "a tribute to"), it opens with a known first name or it
+    # owns something ("the verses from Aapo Salomaa's ...")
+    if _BARE_PLACE_BEFORE.search(text[max(0, start - 8):start]) and (
+            words[0].lower() not in gazetteer().first) and text[end:end + 2] not in (
+            "'s", "’s") and not _CUE.search(text[max(0, start - _CUE_WINDOW):start]) and (
+            not _TO_PERSON.search(text[max(0, start - 24):start])):
+        return True
+    return any(s <= start and end <= e for elements, company in _coordinations(text) if company
+               for s, e in elements)
+
+
+# a coordination of capitalised names: "Cezar, Anniina and Rajata", "Shekoni, Olujimi and
+# Ayoola is an investment bank", "at Sridhar, Varma and Iyengar"
+_ELEMENT = (r"\p{Lu}[\p{L}\p{M}'’\-]*+(?:\s(?:\p{Lu}[\p{L}\p{M}'’\-]*+|d[aeo]s?|van|von)){0,2}+")
+_COORDINATION = regex.compile(
+    rf"(?<![\p{{L}}\p{{M}}])({_ELEMENT}(?:,\s{_ELEMENT})*+,?\s(?:and|&)\s{_ELEMENT}"
+    rf"(?:(?:,\s|,?\s(?:and|&)\s){_ELEMENT})*+)")
+_SEPARATOR = regex.compile(r",?\s(?:and|&)\s|,\s")
+# one thing named by names (a company): a singular verb after the coordination, "&", or a
+# place preposition before it
+_ONE_THING_AFTER = regex.compile(r"(?:'s)?\s+(?:is|was|has)\b")
+_PLACE_PREPOSITION = regex.compile(r"\b(?:at|from|joined)\s$", regex.IGNORECASE)
+
+
+@lru_cache(maxsize=8)
+def _coordinations(text: str) -> tuple[tuple[tuple[tuple[int, int], ...], bool], ...]:
+    """Each coordination of names in ``text``: its elements' spans, and whether it names one
+    company rather than people."""
+    out = []
+    for m in _COORDINATION.finditer(text):
+        start, end = m.span(1)
+        elements, pos = [], start
+        for sep in _SEPARATOR.finditer(text, start, end):
+            elements.append((pos, sep.start()))
+            pos = sep.end()
+        elements.append((pos, end))
+        # (a company among the elements makes them all companies: "Ó Leighinn Inc, Nistor
+        # Preda LOC and Gebashe")
+        company = "&" in m.group(1) or bool(_ONE_THING_AFTER.match(text, end)) or bool(
+            _PLACE_PREPOSITION.search(text[max(0, start - 8):start])) or any(
+            _blocked_after(text, e) or _WORD.findall(text[s:e])[-1].lower() in PLACE_OR_COMPANY
+            for s, e in elements)
+        out.append((tuple(elements), company))
+    return tuple(out)
+
+
+# an address block: lines (or "\\n"-joined lines) with a street line, a house number and
+# a word ("27 Willebrandinkuja", "al. Staszica 70"); quoting marks before each line
+_LINE_PREFIX = regex.compile(r"[ \t>?*•\-]*")
+_STREET_LINE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s+\p{L}|(?:al|ul|str|rua|av)\.?\s+\p{Lu}")
+_NAME_LINE = regex.compile(
+    r"\p{Lu}[\p{L}\p{M}'’\-]*+(?:\s(?:\p{Lu}[\p{L}\p{M}'’\-]*+|d[aeo]s?|van|von|bin|al)){0,3}+")
+_PLACE_LINE = regex.compile(r"[\p{Lu}\d][\p{L}\p{M}\d'’.,/\- ]*")
+
+
+@lru_cache(maxsize=8)
+def _address_block(text: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+    """In a postal address block, the lines of one to four capitalised words before the
+    street line name the addressee (its first line) or a person in its care (a line of
+    two words), and the lines after it of capitalised words and numbers alone are the
+    city, region, postcode and country. Returns (names, places), as spans."""
+    if not _LINE_BREAK.search(text) or not any(c.isdigit() for c in text):
+        return (), ()
+    lines, pos = [], 0
+    for m in _LINE_BREAK.finditer(text):
+        lines.append((pos, m.start()))
+        pos = m.end()
+    lines.append((pos, len(text)))
+    lines = [(_LINE_PREFIX.match(text, s, e).end(), e) for s, e in lines]
+    lines = [(s, e) for s, e in lines if text[s:e].strip()]
+    street = next((i for i, (s, e) in enumerate(lines) if _STREET_LINE.match(text, s, e)), None)
+    if street is None or street == 0 or len(lines) < 3:
+        return (), ()
+    names: list[tuple[int, int]] = []
+    for i, (s, e) in enumerate(lines[:street]):
+        e = len(text[:e].rstrip(" ,"))
+        m = _NAME_LINE.fullmatch(text, s, e)
+        if m and (i == 0 or len(m.group().split()) == 2) and not place_or_company(text, s, e):
+            names.append((s, e))
+    places = [(s, e) for s, e in lines[street + 1:] if _PLACE_LINE.fullmatch(text, s, e)]
+    return tuple(names), tuple(places)
 
 
 def not_a_person(text: str, start: int, end: int) -> bool:
@@ -121,7 +298,16 @@ def not_a_person(text: str, start: int, end: int) -> bool:
     words = _WORD.findall(text[start:end])
     if not words or all(w.lower().rstrip(".") in HONORIFICS for w in words):
         return True
+    if _LINE_BREAK.search(text, start, end):  # lines of an address block, not one name
+        return True
+    if any(s <= start and end <= e for s, e in _address_block(text)[1]):
+        return True
     if any(w.lower() in TITLES for w in words):
+        return True
+    # a title or a thing, not a person: common words only, none of them a name ("Guilty
+    # Pleasures", "Cautionary Tales", "Battery")
+    names = gazetteer().any_name
+    if all(is_english_word(w) and w.lower() not in names for w in words):
         return True
     if _DETERMINER.search(text[max(0, start - 8):start]):
         return True
@@ -129,6 +315,16 @@ def not_a_person(text: str, start: int, end: int) -> bool:
     if words[0].islower() and not _INTRO.search(text[max(0, start - 20):start]):
         return True
     return place_or_company(text, start, end)
+
+
+def _own_line(text: str, start: int, end: int) -> bool:
+    """A line to itself, not the text's first: the company, town or country line of an
+    address or signature (the addressee's line is found by :func:`_address_block`)."""
+    head = text[max(0, start - 8):start].rstrip(" \t>?*")
+    if not head.endswith(("\n", "\\n", "\r")):
+        return False
+    tail = text[end:end + 4].lstrip(" \t,")
+    return not tail or tail.startswith(("\n", "\\n", "\r"))
 
 
 def _at_a_place(text: str, start: int, end: int, places: set[tuple[int, int]]) -> bool:
@@ -154,39 +350,46 @@ class PersonNameRecognizer(EntityRecognizer):
         if not hasattr(self, "names"):
             self.load()
         found: dict[tuple[int, int], float] = {}
-        ents = list(getattr(nlp_artifacts, "entities", None) or ())
+        # the model's own labels (Presidio's entities carry its mapped ones: LOCATION, NRP),
+        # read from the doc itself
+        doc = getattr(nlp_artifacts, "tokens", None)
+        ents = list(getattr(doc, "ents", ()))
         places = {(e.start_char, e.end_char) for e in ents
                   if e.label_ in ("GPE", "LOC", "FAC")}
-        nationalities = {(e.start_char, e.end_char) for e in ents if e.label_ == "NORP"}
-        # what the model calls a product, a work, an organisation ... (labels Presidio's
-        # mapping ignores, so read from the doc itself)
-        doc = getattr(nlp_artifacts, "tokens", None)
-        things = [(e.start_char, e.end_char) for e in getattr(doc, "ents", ())
-                  if e.label_ in _THINGS]
+        nationalities = [(e.start_char, e.end_char) for e in ents if e.label_ == "NORP"]
+        # what the model calls a product, a work of art, a law ...
+        things = [(e.start_char, e.end_char) for e in ents if e.label_ in _THINGS]
+        persons = self._model_persons(text, ents, found)
         runs = self._runs(text)
         for run in runs:
             for start, end, score, cued in self._judge(text, run):
-                if (start, end) in nationalities or (
-                        score < 0.9 and _at_a_place(text, start, end, places)):
+                # what the model reads as a nationality is one after a copula ("I am
+                # Brazilian") or without a cue; after another cue it is a name the model
+                # misread ("thanks Andrian!")
+                if any(s <= start and end <= e for s, e in nationalities) and (
+                        not cued or _COPULA.search(text[max(0, start - 8):start])):
+                    continue
+                if score < 0.9 and _at_a_place(text, start, end, places):
                     continue
                 if not cued and (_DETERMINER.search(text[max(0, start - 8):start]) or any(
                         s < end and start < e for s, e in things)):
                     continue
                 found[(start, end)] = max(score, found.get((start, end), 0.0))
         self._lower_case_intro(text, found)
-        for m in _SPEAKER.finditer(text):
-            word = m.group(1)
-            if word.lower() not in NOT_NAMES and word.lower() not in _LABELS and (
-                    word.lower() in self.names.first or m.group(2)):
-                found[m.span(1)] = max(0.86, found.get(m.span(1), 0.0))
+        speakers = [m for m in _SPEAKER.finditer(text)
+                    if m.group(1).lower() not in NOT_NAMES and m.group(1).lower() not in _LABELS]
+        named = [m for m in speakers if m.group(1).lower() in self.names.first or m.group(2)]
+        for m in (speakers if named and len(speakers) > 1 else named):
+            found[m.span(1)] = max(0.86, found.get(m.span(1), 0.0))
+        self._coordinated(text, found, persons)
+        for s, e in _address_block(text)[0]:
+            found[(s, e)] = max(0.86, found.get((s, e), 0.0))
         # words of people found here (ours at 0.86 and above, and the model's) name people
         # elsewhere in the same text
         known = {w.lower() for (s, e), sc in found.items() if sc >= 0.86
                  for w in _WORD.findall(text[s:e])}
-        for ent in ents:
-            if ent.label_ in ("PERSON", "PER") and not not_a_person(
-                    text, ent.start_char, ent.end_char):
-                known |= {w.lower() for w in _WORD.findall(ent.text)}
+        for s, e in persons:
+            known |= {w.lower() for w in _WORD.findall(text[s:e])}
         known -= NOT_NAMES | HONORIFICS
         known = {w for w in known if len(w) > 2}
         if known:
@@ -204,6 +407,57 @@ class PersonNameRecognizer(EntityRecognizer):
                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
                 for (s, e), score in sorted(found.items())]
 
+    @staticmethod
+    def _model_persons(text: str, ents: list[Any], found: dict[tuple[int, int], float]
+                       ) -> list[tuple[int, int]]:
+        """The model's PERSON spans that read as people. One that runs over a line break
+        ("Bernard Ó Hoireachtaigh\\nLostracı\\nSama" in an address block) is cut to its
+        first line, which is reported (0.85, the model's score) in its place; the whole
+        span is dropped by :func:`not_a_person`."""
+        out = []
+        for ent in ents:
+            if ent.label_ not in ("PERSON", "PER"):
+                continue
+            start, end = ent.start_char, ent.end_char
+            cut = _LINE_BREAK.search(text, start, end)
+            if cut:
+                end = cut.start()
+                while end > start and not text[end - 1].isalnum():
+                    end -= 1
+                if end <= start or not_a_person(text, start, end):
+                    continue
+                found[(start, end)] = max(0.85, found.get((start, end), 0.0))
+            elif not_a_person(text, start, end):
+                continue
+            out.append((start, end))
+        return out
+
+    def _coordinated(self, text: str, found: dict[tuple[int, int], float],
+                     persons: list[tuple[int, int]]) -> None:
+        """Names coordinated with names are names: "They had 6: Cezar, Anniina, Jane,
+        Dagmar, Roger and Rajata" (the model reads Rajata as a place), when two or half
+        the elements are people (ours, the model's or a gazetteer first name) or a cue
+        stands before the first ("our 3 founders: Strnad, Slavík and Holmqvist"), and the
+        coordination does not name a company (:func:`_coordinations`)."""
+        def person(s: int, e: int) -> bool:
+            first = _WORD.match(text, s)
+            return found.get((s, e), 0.0) >= 0.86 or any(
+                ps < e and s < pe for ps, pe in persons) or (
+                first is not None and first.group().lower() in self.names.first)
+
+        for members, company in _coordinations(text):
+            if company:
+                continue
+            cued = found.get(members[0], 0.0) >= 0.9 and bool(
+                _CUE.search(text[max(0, members[0][0] - _CUE_WINDOW):members[0][0]]))
+            evidence = sum(person(s, e) for s, e in members)
+            if not cued and evidence < 2 and 2 * evidence < len(members):
+                continue
+            for s, e in members:
+                if not not_a_person(text, s, e) and not all(
+                        w.lower() in NOT_NAMES for w in _WORD.findall(text[s:e])):
+                    found[(s, e)] = max(0.86, found.get((s, e), 0.0))
+
     def _runs(self, text: str) -> list[list[tuple[int, int, str]]]:
         """Runs of capitalised words (particles inside), one space between words; the
         words that open sentences or are honorifics are left off a run's start."""
@@ -215,7 +469,11 @@ class PersonNameRecognizer(EntityRecognizer):
             word, start, end = m.group(), m.start(), m.end()
             joined = current and text[last_end:start] == " "
             lower = word.lower()
-            if _capitalised(word) and lower.rstrip(".") not in HONORIFICS:
+            if lower in ("apt", "suite"):
+                if current:
+                    runs.append(current)
+                current, pending = [], []
+            elif _capitalised(word) and lower.rstrip(".") not in HONORIFICS:
                 if not (joined or (pending and text[last_end:start] == " ")):
                     if current:
                         runs.append(current)
@@ -256,19 +514,35 @@ class PersonNameRecognizer(EntityRecognizer):
             return [(start, end, 0.9, False)]
         if first:
             return [(start, end, 0.8, False)]
+        # by its shape: two capitalised words or more, none a common English word (nor a
+        # street or company word, checked above), none written in capitals ("Oladimeji
+        # Makinde listed ...", "Tapani Blomqvist"); below the model's 0.85, so that where
+        # the model reads a place over the same words the place stands
+        if len(run) > 1 and all(w in PARTICLES or w in _CAPITAL_PARTICLES or (
+                len(w) > 1 and not is_english_word(w) and not text[s:e].isupper())
+                for (s, e, _), w in zip(run, words, strict=True)) and not _own_line(
+                text, start, end):
+            return [(start, end, 0.75, False)]
         return []
 
     def _lower_case_intro(self, text: str, found: dict[tuple[int, int], float]) -> None:
-        """"hi this is richard smith": a gazetteer first name after an introduction, and
-        the word after it unless that is a common word."""
-        for m in _WORD.finditer(text):
-            word = m.group()
-            if not word.islower() or word not in self.names.first:
+        """"hi this is richard smith", "hi this is arja kärkkäinen": after an
+        introduction, a gazetteer first name, and the word after it when that is a name or
+        no common English word; or two words that are no common words ("hi this is urgent"
+        names nobody)."""
+        for intro in _INTRO_AT.finditer(text):
+            m = _WORD.match(text, intro.end())
+            if m is None:
                 continue
-            if not _INTRO.search(text[max(0, m.start() - 20):m.start()]):
+            word = m.group()
+            known = word in self.names.first
+            if not word.islower() or word in NOT_NAMES or (not known and is_english_word(word)):
                 continue
             end = m.end()
             nxt = _WORD.match(text, end + 1) if text[end:end + 1] == " " else None
-            if nxt and nxt.group().islower() and nxt.group() not in NOT_NAMES:
+            if nxt and nxt.group().islower() and nxt.group() not in NOT_NAMES and (
+                    nxt.group() in self.names.any_name or not is_english_word(nxt.group())):
                 end = nxt.end()
+            elif not known:  # a word no dictionary has, alone, may be any word
+                continue
             found[(m.start(), end)] = max(0.86, found.get((m.start(), end), 0.0))

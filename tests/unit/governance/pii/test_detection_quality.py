@@ -12,15 +12,16 @@ from governance.pii.evaluation_sources.compare import ours_predict, score
 from governance.pii.evaluation_sources.sources import _lookalike
 
 # (recall, precision) each type must keep on the first 150 held-out documents of each source.
-# PERSON is held to what it reaches today (issue 19 item 2): on crm_notes above the issue's
-# 0.85; on presidio_templates (0.685 / 0.711 on this sample) still below it.
+# PERSON is held a little under what it reaches (issue 19 item 2): on this sample of
+# presidio_templates recall 0.822 and precision 0.859 (the whole held-out half: 0.853 and
+# 0.852), on crm_notes 1.000 and 1.000.
 FLOORS = {
     "presidio_templates": {"PHONE_NUMBER": (0.95, 0.90), "CREDIT_CARD": (0.95, 0.90),
                            "EMAIL_ADDRESS": (0.95, 0.90), "US_SSN": (0.95, 0.90),
-                           "PERSON": (0.67, 0.70)},
+                           "PERSON": (0.80, 0.84)},
     "crm_notes": {"PHONE_NUMBER": (0.95, 0.90), "CREDIT_CARD": (0.95, 0.90),
                   "EMAIL_ADDRESS": (0.95, 0.90), "US_SSN": (0.80, 0.90),
-                  "PERSON": (0.95, 0.95)},
+                  "PERSON": (0.97, 0.97)},
 }
 
 

@@ -63,3 +63,116 @@ def test_streets_companies_products_and_cities_are_not_people(pii_engine, text: 
     found = people(pii_engine, text)
     assert not {"Russell Street", "Macedo Ltda", "Bluetooth Speaker", "Paris",
                 "Customer Service"} & found, found
+
+
+def test_a_lower_case_as_after_a_name_is_no_norwegian_company_form(pii_engine) -> None:  # noqa: ANN001
+    # "AS" after a name is a company ("Berg AS"); "as a beneficiary" is English
+    assert "Karl Persson" in people(pii_engine,
+                                    "I want to add Karl Persson as a beneficiary to my account")
+
+
+def test_a_name_the_model_reads_as_a_nationality_is_a_person_after_a_cue(pii_engine) -> None:  # noqa: ANN001
+    assert "Andrian" in people(pii_engine, "thanks Andrian! your ticket #969120 is closed")
+    assert not people(pii_engine, "I am Brazilian woman but I live in Lisbon.")
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("We had 5 guests: Tunde, Ngozi, Mary, Chidi and Yetunde.",
+     {"Tunde", "Ngozi", "Mary", "Chidi", "Yetunde"}),
+    ("The company was started by its founders: Okafor, Bello and Eze.",
+     {"Okafor", "Bello", "Eze"}),
+])
+def test_names_coordinated_with_names_are_people(pii_engine, text: str, names: set[str]) -> None:  # noqa: ANN001
+    assert names <= people(pii_engine, text)
+
+
+@pytest.mark.parametrize("text", [
+    "Okafor, Bello and Eze is a law firm with offices in Abuja",
+    "She spent a year at Okafor, Bello and Eze before moving on",
+    "The parts came from Ibekwe Ltd, Nnamdi Udeh and Obi, and Uche and Ogbu.",
+])
+def test_a_coordination_that_names_one_company_is_not_people(pii_engine, text: str) -> None:  # noqa: ANN001
+    found = people(pii_engine, text)
+    assert not {"Okafor", "Bello", "Eze", "Obi", "Uche", "Ogbu", "Nnamdi Udeh"} & found, found
+
+
+def test_every_speaker_of_a_dialogue_is_a_person(pii_engine) -> None:  # noqa: ANN001
+    text = "Folasade: Where were you?\nJane: At home, sorry.\nKayode: Let us go."
+    assert {"Folasade", "Jane", "Kayode"} <= people(pii_engine, text)
+    assert not people(pii_engine, "Status: Shipped\nCarrier: Pending")
+
+
+@pytest.mark.parametrize("sep", ["\n", "\\n"])
+def test_the_addressee_of_an_address_block_is_a_person_and_its_town_is_not(
+        pii_engine, sep: str) -> None:  # noqa: ANN001
+    text = sep.join(["> Adaeze Nwosu", "> Okonkwo Trading Ltd", "> 14 Marina Road",
+                     "> Apt. 3", "> Ikoyi Lagos", "> Nigeria 100001"])
+    found = people(pii_engine, text)
+    assert "Adaeze Nwosu" in found
+    assert not {"Ikoyi Lagos", "Ikoyi", "Lagos", "Okonkwo Trading"} & found, found
+
+
+def test_the_models_person_over_a_line_break_is_cut_to_its_first_line(pii_engine) -> None:  # noqa: ANN001
+    text = "Bernard Ó Hoireachtaigh\\nLostracı\\nSama, Pai and Nagarajan\\nŠtěchovická 7, 392 46"
+    found = people(pii_engine, text)
+    assert "Bernard Ó Hoireachtaigh" in found
+    assert not any("\\n" in f or f in ("Lostracı", "Sama") for f in found), found
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Oluwaseun Adeyemi listed the issues in the call", "Oluwaseun Adeyemi"),
+    ("What's your name? Adebiyi Odunsi", "Adebiyi Odunsi"),
+    ("I'm so jealous! said Ana Vitória to Bachittar", "Bachittar"),
+    ("Yewande is from Ibadan and wants a refund", "Yewande"),
+    ("Tapani Blomqvist, the park ranger, said it was closed", "Tapani Blomqvist"),
+    ("We need to add Nas Öcalan as guardian", "Nas Öcalan"),
+    ("Kehinde's husband called about the delivery", "Kehinde"),
+    ("Oyelaran is a 45 year old man from the north", "Oyelaran"),
+    ("Me and Bolanle will collect it tomorrow", "Bolanle"),
+    ("chat: hi this is ayodele okonkwo, can u check order 47312935", "ayodele okonkwo"),
+])
+def test_names_no_gazetteer_lists_are_found_by_context_and_shape(pii_engine, text: str,  # noqa: ANN001
+                                                                  name: str) -> None:
+    assert name in people(pii_engine, text)
+
+
+@pytest.mark.parametrize(("text", "not_people"), [
+    ("For more, see Guilty Pleasures: Songs You Hate", {"Guilty Pleasures"}),
+    ("She listed this song for Entertainment Weekly", {"Entertainment Weekly"}),
+    ("Refund the Vitamix Blender from order 33991270", {"Vitamix Blender", "Vitamix"}),
+    ("Dr. Florea flew to Kimberley on Monday morning.", {"Kimberley"}),
+    ("He lives on the north side of Albertina Sisulu.", {"Albertina Sisulu"}),
+    ("The economy of his home city Kulti is small", {"Kulti"}),
+    ("Henke Nowak is a design agency based in Blovice.", {"Henke Nowak"}),
+    ("She works at Adeyemi Okafor since May", {"Adeyemi Okafor"}),
+    ("We moved here from Casa Grande last year", {"Casa Grande"}),
+])
+def test_titles_products_places_and_companies_are_not_people(pii_engine, text: str,  # noqa: ANN001
+                                                             not_people: set[str]) -> None:
+    found = people(pii_engine, text)
+    assert not not_people & found, found
+
+
+@pytest.mark.parametrize(("text", "place"), [
+    ("Delivery to Nederweert delayed by two days", "Nederweert"),
+    ("Prices are higher than last year, Adem Sager from Mühlhausen.", "Mühlhausen"),
+    ("Spoke to Amleto in Robecco Pavese; they prefer email", "Robecco Pavese"),
+])
+def test_a_word_after_a_bare_preposition_of_place_is_a_place(pii_engine, text: str,  # noqa: ANN001
+                                                             place: str) -> None:
+    assert place not in people(pii_engine, text)
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("A tribute to Camelia Popescu, who wasn't impressed.", "Camelia Popescu"),
+    ("the verses from Aapo Salomaa's Cautionary Tales", "Aapo Salomaa"),
+    ("Spoke to Amleto in Robecco Pavese; they prefer email", "Amleto"),
+])
+def test_a_person_after_a_preposition_stays_a_person_with_a_cue_or_a_possessive(
+        pii_engine, text: str, name: str) -> None:  # noqa: ANN001
+    assert name in people(pii_engine, text)
+
+
+def test_a_line_of_unknown_words_inside_a_signature_is_no_person_by_shape(pii_engine) -> None:  # noqa: ANN001
+    found = people(pii_engine, "Joe Akyeampong\n\nValenii de Munte\nPoland")
+    assert "Valenii de Munte" not in found
