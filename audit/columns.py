@@ -85,10 +85,6 @@ def check_rows(rows: Sequence[Sequence[Any]], first: int = 1) -> tuple[bool, lis
     return True, viewed
 
 
-#: How the bytes of an event without a subject index end.
-PLAIN_END = _END.encode()
-
-
 def index_suffix(indexed: Sequence[str]) -> str:
     """How the bytes of an event whose subject index rows are ``indexed`` end. Enough on a
     table that computes the columns from the bytes: no string value holds a quote, so the

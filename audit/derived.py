@@ -1,7 +1,9 @@
 """The filter columns of ``audit_entries`` are computed by the database from the bytes.
 
 ``action``, ``actor_id``, ``event_id``, ``subject_id`` and ``recorded_at`` exist so that
-queries can filter on them ("who read this customer?"). If they were copies written beside
+queries can filter on them ("who read this customer?"); ``viewed_digest`` (the digest of a
+list event's subject index, NULL for other events) so that verify finds the list events
+through a partial index instead of looking at every row's bytes. If they were copies written beside
 the bytes, a doctored copy would hide an event from a filtered query while its bytes still
 hash right, and verify would have to compare five columns with the bytes on every row,
 which costs more than rehashing them. So they are generated columns (migration 0011):
@@ -32,6 +34,7 @@ PATHS = {
     "actor_id": ("actor", "id"),
     "action": ("action",),
     "subject_id": ("target", "subject_id"),
+    "viewed_digest": ("viewed_subjects", "sha256"),
 }
 
 #: The table as migration 0011 creates it on SQLite (compared with whitespace collapsed).
@@ -50,6 +53,8 @@ CREATE TABLE audit_entries (
     subject_id VARCHAR(128) GENERATED ALWAYS AS
         (json_extract(CAST(data AS TEXT), '$.target.subject_id')) STORED,
     data BLOB NOT NULL,
+    viewed_digest VARCHAR(64) GENERATED ALWAYS AS
+        (json_extract(CAST(data AS TEXT), '$.viewed_subjects.sha256')) STORED,
     PRIMARY KEY (id),
     UNIQUE (event_id)
 )
@@ -62,6 +67,7 @@ POSTGRESQL_EXPRESSIONS = {
     "actor_id": "audit_event_field(data, '{actor,id}'::text[])",
     "action": "audit_event_field(data, '{action}'::text[])",
     "subject_id": "audit_event_field(data, '{target,subject_id}'::text[])",
+    "viewed_digest": "audit_event_field(data, '{viewed_subjects,sha256}'::text[])",
 }
 
 #: The functions those expressions call: signature -> (result type, body). IMMUTABLE,

@@ -48,7 +48,6 @@ from sqlalchemy.orm import Session
 from audit import rawsql
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerificationError, verify_note
 from audit.columns import (
-    PLAIN_END,
     check_rows,
     first_mismatch,
     index_matches,
@@ -528,6 +527,7 @@ class AuditLog:
         definition = definition_problems(session.connection())
         problems.extend(definition)
         derived = not definition
+        diagnosed: list[tuple[int, int]] = []  # chunks read again to name their problems
         if count and (lowest, highest) == (0, count - 1):
             # Positions are unique (primary key), so these are exactly 0 .. count-1: read
             # them without the position. Rows integrated after the count are left for the
@@ -542,28 +542,31 @@ class AuditLog:
                 viewed: list[tuple[int, str]] = []
                 if leaves is None or leaves != [r[0] for r in rows]:
                     ok = False
-                elif derived:  # only list events' bytes end otherwise
-                    ok, viewed = True, [(i, r[1].decode()) for i, r in enumerate(rows)
-                                        if not r[1].endswith(PLAIN_END)]
+                elif derived:  # list events are checked below, found by their index
+                    ok = True
                 else:  # the copied-out columns, against the bytes
                     ok, viewed = check_rows(rows)
                 if not ok:
-                    numbered = (list(self._leaf_rows(session, chunk_size,
-                                                     between=(start, start + len(rows))))[0]
-                                if derived else [(start + i, *r) for i, r in enumerate(rows)])
+                    if derived:  # read the chunk again with the positions and columns
+                        numbered = list(self._leaf_rows(
+                            session, chunk_size, between=(start, start + len(rows))))[0]
+                        diagnosed.append((start, start + len(rows)))
+                    else:
+                        numbered = [(start + i, *r) for i, r in enumerate(rows)]
                     leaves, _ = _diagnose(numbered, start, problems, index_of, checked)
                 elif viewed:  # list events: their subject index, against the bytes
                     found = index_of([start + i for i, _ in viewed])
                     for i, text_ in viewed:
                         ids = found.get(start + i, [])
                         checked[0] += len(ids)
-                        if not ids or not (
-                                text_.endswith(index_suffix(ids)) if derived
-                                else index_matches(text_, rows[i][6], rows[i][5], ids)):
+                        if not ids or not index_matches(text_, rows[i][6], rows[i][5], ids):
                             problems.append(f"position {start + i}: {_INDEX_PROBLEM}")
                 assert leaves is not None
                 feed(leaves)
                 start += len(rows)
+            if derived:
+                self._check_list_events(session, count, chunk_size, diagnosed, problems,
+                                        index_of, checked)
         elif count:
             # Gaps, or positions that do not start at 0: the slow path names each one.
             pending: list[bytes] = []
@@ -619,6 +622,38 @@ class AuditLog:
             rows = [(int(r[0]), _bytes(r[1]), _bytes(r[2]), *r[3:7],
                      None if r[7] is None else time_text(r[7])) for r in partition]
             yield rows if prefix is None else [r[1:] for r in rows]
+
+    @staticmethod
+    def _check_list_events(
+        session: Session,
+        below: int,
+        chunk_size: int,
+        diagnosed: Sequence[tuple[int, int]],
+        problems: list[str],
+        index_of: Callable[[list[int]], dict[int, list[str]]],
+        checked: list[int],
+    ) -> None:
+        """The subject index of every list event below position ``below``, against the
+        digest its bytes end with. The table computes ``viewed_digest`` from the bytes, so
+        its partial index finds exactly the events that claim an index, and the other rows'
+        bytes are never looked at; events in ``diagnosed`` chunks were checked there."""
+        # CROSS JOIN makes SQLite start from the partial index (its documented way to fix
+        # the join order); without it SQLite walks every position and looks its entry up.
+        # PostgreSQL reads it as an inner join and plans it from its statistics.
+        query = text(
+            "SELECT s.leaf_index, e.data FROM audit_entries e CROSS JOIN audit_sequence s "
+            "WHERE s.entry_id = e.id AND e.viewed_digest IS NOT NULL AND s.leaf_index < :below "
+            "ORDER BY s.leaf_index"
+        ).execution_options(yield_per=chunk_size)
+        for partition in session.execute(query, {"below": below}).partitions(chunk_size):
+            events = [(int(p), bytes(d)) for p, d in partition
+                      if not any(a <= p < b for a, b in diagnosed)]
+            found = index_of([p for p, _ in events])
+            for position, data in events:
+                ids = found.get(position, [])
+                checked[0] += len(ids)
+                if not ids or not data.decode().endswith(index_suffix(ids)):
+                    problems.append(f"position {position}: {_INDEX_PROBLEM}")
 
     @staticmethod
     def _indexed_subjects(session: Session, positions: list[int]) -> dict[int, list[str]]:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from audit.derived import EventField
@@ -54,6 +55,10 @@ audit_entries = Table(
     Column("subject_id", String(128), Computed(EventField("subject_id"), persisted=True),
            nullable=True, index=True),
     Column("data", LargeBinary(), nullable=False),
+    Column("viewed_digest", String(64), Computed(EventField("viewed_digest"), persisted=True),
+           nullable=True),
+    Index("ix_audit_entries_viewed", "id", sqlite_where=text("viewed_digest IS NOT NULL"),
+          postgresql_where=text("viewed_digest IS NOT NULL")),
 )
 
 audit_subjects = Table(

@@ -6,6 +6,10 @@ hashed right. Now the database computes them from ``data`` and refuses to UPDATE
 verify checks the table definition once instead of every row's columns (``audit/derived.py``
 holds the definition verify expects; this file keeps its own frozen copy).
 
+``viewed_digest`` is new: the digest of a list event's subject index, NULL for other
+events, with a partial index, so that verify finds the list events without looking at
+every row's bytes.
+
 SQLite cannot turn a column into a generated one, so the table is rebuilt: its rows are
 copied aside, the table dropped and created again, and the rows put back under the same
 ids, with the foreign keys of the queue, sequence and subject index deferred to the commit
@@ -43,6 +47,8 @@ CREATE TABLE audit_entries (
     subject_id VARCHAR(128) GENERATED ALWAYS AS
         (json_extract(CAST(data AS TEXT), '$.target.subject_id')) STORED,
     data BLOB NOT NULL,
+    viewed_digest VARCHAR(64) GENERATED ALWAYS AS
+        (json_extract(CAST(data AS TEXT), '$.viewed_subjects.sha256')) STORED,
     PRIMARY KEY (id),
     UNIQUE (event_id)
 )
@@ -82,6 +88,12 @@ POSTGRESQL_COLUMNS = {
     "subject_id": "varchar(128) GENERATED ALWAYS AS "
                   "(audit_event_field(data, '{target,subject_id}')) STORED",
 }
+# The digest of a list event's subject index (NULL for other events), with a partial index:
+# verify finds the list events through it instead of looking at every row's bytes.
+VIEWED = ("viewed_digest varchar(64) GENERATED ALWAYS AS "
+          "(audit_event_field(data, '{viewed_subjects,sha256}')) STORED")
+VIEWED_INDEX = ("CREATE INDEX ix_audit_entries_viewed ON audit_entries (id) "
+                "WHERE viewed_digest IS NOT NULL")
 
 
 def _sqlite_rebuild(create: str, copy_columns: str) -> None:
@@ -98,6 +110,8 @@ def _sqlite_rebuild(create: str, copy_columns: str) -> None:
     op.execute("DROP TABLE audit_entries_rebuild")
     for column in INDEXED:
         op.execute(f"CREATE INDEX ix_audit_entries_{column} ON audit_entries ({column})")
+    if "viewed_digest" in create:
+        op.execute(VIEWED_INDEX)
 
 
 def upgrade() -> None:
@@ -112,12 +126,16 @@ def upgrade() -> None:
                    "ADD CONSTRAINT audit_entries_event_id_key UNIQUE (event_id)")
         for column in INDEXED:
             op.execute(f"CREATE INDEX ix_audit_entries_{column} ON audit_entries ({column})")
+        op.execute(f"ALTER TABLE audit_entries ADD COLUMN {VIEWED}")
+        op.execute(VIEWED_INDEX)
         return
     _sqlite_rebuild(SQLITE_GENERATED, "id, data")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX ix_audit_entries_viewed")
+        op.execute("ALTER TABLE audit_entries DROP COLUMN viewed_digest")
         for column in COLUMNS:
             op.execute(f"ALTER TABLE audit_entries ALTER COLUMN {column} DROP EXPRESSION")
         op.execute("DROP FUNCTION audit_event_field(bytea, text[])")
