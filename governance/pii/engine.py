@@ -28,6 +28,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,7 @@ class PiiEngine:
                 f"GOVERNANCE_PII_CONFIG: Presidio rejected the configuration ({type(exc).__name__})"
             ) from None
         if isinstance(nlp_engine, SpacyNlpEngine) and nlp_engine.nlp:
+            _cache_word_tests(nlp_engine)
             for nlp in nlp_engine.nlp.values():
                 nlp.tokenizer = BoundedTokenizer(nlp.tokenizer)
                 for pipe in config.free_text_disable:
@@ -379,6 +381,18 @@ class PiiEngine:
 
             operators = {"DEFAULT": OperatorConfig("custom", {"lambda": keyed})}
         return self.anonymizer.anonymize(text, results, operators=operators).text
+
+
+def _cache_word_tests(nlp_engine: Any) -> None:
+    """Remember Presidio's stop-word and punctuation tests per word.
+
+    Building a text's NLP artifacts, Presidio picks its context keywords by testing every
+    lemma with ``is_stopword`` and ``is_punct``, each a vocabulary lookup (about 460 of each
+    for a 2,000-character note). The answer depends on the word alone, so it is kept, for
+    the most recent 65,536 words (an unbounded cache would grow with every new word a
+    long-lived process meets)."""
+    nlp_engine.is_stopword = lru_cache(maxsize=65536)(nlp_engine.is_stopword)
+    nlp_engine.is_punct = lru_cache(maxsize=65536)(nlp_engine.is_punct)
 
 
 def _feeds_ner(nlp: Any, pipe: str) -> bool:

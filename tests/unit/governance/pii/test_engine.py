@@ -238,3 +238,16 @@ def test_pattern_calls_time_out_in_well_under_presidios_minute(pii_engine) -> No
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,  # noqa: S603
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, timeout=120)
     assert done.stdout.strip() == "1", done.stderr[-2000:]
+
+
+def test_presidios_stop_word_and_punctuation_tests_are_remembered_with_the_same_answers(
+    pii_engine,
+) -> None:
+    # the context keywords of every text test each lemma twice; the answer is the word's
+    nlp_engine = pii_engine.nlp_engine
+    vocab = nlp_engine.nlp[LANGUAGE].vocab
+    for word in ("the", "Ryan", "call", ",", "!", "iban", "of"):
+        assert nlp_engine.is_stopword(word, LANGUAGE) == vocab[word].is_stop
+        assert nlp_engine.is_punct(word, LANGUAGE) == vocab[word].is_punct
+    assert nlp_engine.is_stopword.cache_info().hits > 0
+    assert nlp_engine.is_stopword.cache_info().maxsize == 65536
