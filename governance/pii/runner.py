@@ -25,7 +25,7 @@ reads here:
 - on free text, a recognizer whose every pattern scores under the threshold and which has no
   validation (Presidio's US bank number, driver licence and passport: 0.05-0.3) is not run
   when none of its context words is in the text's keywords: without one the enhancer cannot
-  raise any of its results, which the threshold then drops (issue 19 item 4, the
+  raise any of its results, which the threshold then drops (issue 19, the
   write-check latency; its regexes were a tenth of the pattern time of a 2,000-character
   note).
 """
