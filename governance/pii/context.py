@@ -13,6 +13,7 @@ collected are Presidio's, and so are the scores.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ class _TokenIndex:
     ends: list[int]  # each token's end offset, in token order (non-decreasing)
     hits: list[int]  # token positions whose lower-cased lemma is one of the text's keywords
     words: list[str]  # those lemmas, lower-cased
+    joined: str  # the distinct words, NUL-separated (no context word holds a NUL)
 
 
 def _index(nlp_artifacts: Any) -> _TokenIndex:
@@ -44,9 +46,17 @@ def _index(nlp_artifacts: Any) -> _TokenIndex:
             if lower in keywords:
                 hits.append(position)
                 words.append(lower)
-        found = _TokenIndex(ends, hits, words)
+        found = _TokenIndex(ends, hits, words, "\0".join(sorted(set(words))))
         setattr(nlp_artifacts, _INDEX_ATTRIBUTE, found)
     return found
+
+
+def may_support(nlp_artifacts: Any, context_words: Iterable[str]) -> bool:
+    """Whether any context word is a substring of a keyword of the text (Presidio's default
+    "substring" matching), i.e. whether the enhancer could find it beside any result. If
+    not, no result of a recognizer with these context words can be raised."""
+    joined = _index(nlp_artifacts).joined
+    return any(word.lower() in joined for word in context_words)
 
 
 class IndexedLemmaEnhancer(LemmaContextAwareEnhancer):

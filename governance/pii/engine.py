@@ -28,6 +28,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from governance.pii.recognizers.person_name import not_a_person
 from governance.pii.spans import Claimed, KeptSpans
 
 LANGUAGE = "en"
+_RECOGNIZER_ID = "recognizer_identifier"  # Presidio's RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
 OPERATORS = ("replace", "mask", "hash")
 # pip names of models we know, for the "what to install" message
 _PIP_NAMES = {
@@ -176,6 +178,7 @@ class PiiEngine:
                 f"GOVERNANCE_PII_CONFIG: Presidio rejected the configuration ({type(exc).__name__})"
             ) from None
         if isinstance(nlp_engine, SpacyNlpEngine) and nlp_engine.nlp:
+            _cache_word_tests(nlp_engine)
             for nlp in nlp_engine.nlp.values():
                 nlp.tokenizer = BoundedTokenizer(nlp.tokenizer)
                 for pipe in config.free_text_disable:
@@ -227,6 +230,7 @@ class PiiEngine:
         )
         self.entities = frozenset(supported)
         self.pattern_recognizers = [r for r in recognizers if isinstance(r, PatternRecognizer)]
+        self.pattern_ids = frozenset(r.id for r in self.pattern_recognizers)
         self.runner = RecognizerRunner(recognizers, config.score_threshold,
                                        self.analyzer.context_aware_enhancer,
                                        timeout=config.pattern_timeout)
@@ -276,7 +280,10 @@ class PiiEngine:
     def _tidy(self, results: Iterable[Any], text: str | None = None) -> list[Entity]:
         """Drop what a CRM identifier explains, what a stronger overlapping hit contains,
         and (given the ``text``) a number a word names as an identifier (``lookalikes``)
-        and a "person" that is a street, a company or an honorific alone (``names``)."""
+        and a "person" that is a street, a company or an honorific alone (``names``); and
+        a non-personal reading of characters a pattern reads as personal data
+        (:meth:`_personal_over_generic`)."""
+        results = self._personal_over_generic(list(results))
         if text is not None:
             results = [r for r in results if r.entity_type not in NUMBER_TYPES
                        or not named_otherwise(text, r.start)]
@@ -311,6 +318,28 @@ class PiiEngine:
             )
             for r in kept
         ]
+
+    def _personal_over_generic(self, results: list[Any]) -> list[Any]:
+        """Drop a result of a type that is not personal data (spaCy's DATE_TIME) from a
+        recognizer other than the patterns when it overlaps a pattern result of a personal
+        type (a validated SSN, card, IBAN, phone number).
+
+        The small model labels a dashed number such as "538-01-2516" a date at 0.85, the
+        score an SSN reaches with its context word; on that tie the type's name decided and
+        the SSN was lost (issue 19: the US_SSN misses on crm_notes, where plain Presidio,
+        which keeps both readings, found it). A pattern's match after its checksum or
+        format check says more about a number than the model's guess, and a personal
+        value reported as a date would not count as personal data at all."""
+        personal = self.config.personal_entities
+        strong = [(r.start, r.end) for r in results if r.entity_type in personal
+                  and (r.recognition_metadata or {}).get(_RECOGNIZER_ID) in self.pattern_ids]
+        if not strong:
+            return results
+        claimed = Claimed(strong)
+        return [r for r in results
+                if r.entity_type in personal
+                or (r.recognition_metadata or {}).get(_RECOGNIZER_ID) in self.pattern_ids
+                or not claimed.overlaps(r.start, r.end)]
 
     # -- redaction -----------------------------------------------------------------------
     def redact(
@@ -352,6 +381,18 @@ class PiiEngine:
 
             operators = {"DEFAULT": OperatorConfig("custom", {"lambda": keyed})}
         return self.anonymizer.anonymize(text, results, operators=operators).text
+
+
+def _cache_word_tests(nlp_engine: Any) -> None:
+    """Remember Presidio's stop-word and punctuation tests per word.
+
+    Building a text's NLP artifacts, Presidio picks its context keywords by testing every
+    lemma with ``is_stopword`` and ``is_punct``, each a vocabulary lookup (about 460 of each
+    for a 2,000-character note). The answer depends on the word alone, so it is kept, for
+    the most recent 65,536 words (an unbounded cache would grow with every new word a
+    long-lived process meets)."""
+    nlp_engine.is_stopword = lru_cache(maxsize=65536)(nlp_engine.is_stopword)
+    nlp_engine.is_punct = lru_cache(maxsize=65536)(nlp_engine.is_punct)
 
 
 def _feeds_ner(nlp: Any, pipe: str) -> bool:

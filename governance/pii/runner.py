@@ -21,7 +21,13 @@ reads here:
   pattern that times out is skipped, and the warning names the pattern, not the text;
 - a pattern is not run on a text shorter than any match of it, or with fewer digits than
   any match of it has (``pattern_floor.py``): such a call cannot match, yet costs a clock
-  read for its timeout like any other.
+  read for its timeout like any other;
+- on free text, a recognizer whose every pattern scores under the threshold and which has no
+  validation (Presidio's US bank number, driver licence and passport: 0.05-0.3) is not run
+  when none of its context words is in the text's keywords: without one the enhancer cannot
+  raise any of its results, which the threshold then drops (issue 19, the
+  write-check latency; its regexes were a tenth of the pattern time of a 2,000-character
+  note).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
 
+from governance.pii.context import IndexedLemmaEnhancer, may_support
 from governance.pii.pattern_floor import Floor, decimal_digits, pattern_floor
 
 logger = logging.getLogger(__name__)
@@ -68,6 +75,17 @@ class RecognizerRunner:
             if _overrides(r, "enhance_using_context", EntityRecognizer)
         }
         self.thresholds = {r.id: r.score_thresholds for r in self.recognizers}
+        # recognizers whose every result is under the threshold unless a context word
+        # raises it: on free text without any of their context words they are not run
+        # (the test is our indexed enhancer's, with Presidio's substring matching)
+        self._may_match_words = (isinstance(context_enhancer, IndexedLemmaEnhancer)
+                                 and context_enhancer.context_matching_mode == "substring")
+        self.context_only = {
+            r.id for r in self.recognizers
+            if r.id in self.lean and r.context and r.patterns
+            and not _overrides(r, "validate_result", PatternRecognizer)
+            and max(p.score for p in r.patterns) < self._threshold_of(r, r.supported_entities[0])
+        }
         # each lean recognizer's patterns, compiled with its flags, with their floors
         self.compiled: dict[str, list[tuple[Any, Any, Floor | None]]] = {}
         for r in self.recognizers:
@@ -90,6 +108,9 @@ class RecognizerRunner:
         selected = [r for r in self.recognizers
                     if wanted.intersection(r.supported_entities)
                     and (nlp_artifacts is not None or isinstance(r, PatternRecognizer))]
+        if nlp_artifacts is not None and self.context_only and self._may_match_words:
+            selected = [r for r in selected if r.id not in self.context_only
+                        or may_support(nlp_artifacts, r.context)]
         results: list[Any] = []
         length, digits = len(text), decimal_digits(text)
         for recognizer in selected:
@@ -197,4 +218,10 @@ class RecognizerRunner:
         default, else the engine's."""
         thresholds = self.thresholds.get(result.recognition_metadata.get(_ID)) or {}
         found = thresholds.get(result.entity_type, thresholds.get("default"))
+        return self.default_threshold if found is None else found
+
+    def _threshold_of(self, recognizer: Any, entity_type: str) -> float:
+        """The same rule for a recognizer's entity type, before any result exists."""
+        thresholds = self.thresholds.get(recognizer.id) or {}
+        found = thresholds.get(entity_type, thresholds.get("default"))
         return self.default_threshold if found is None else found

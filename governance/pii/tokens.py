@@ -20,6 +20,7 @@ Each chunk then costs at most a constant, and the tokenizer's time grows with th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 import regex
@@ -49,8 +50,11 @@ def cuts(text: str, max_chunk: int = MAX_CHUNK) -> list[int]:
     return found
 
 
+@lru_cache(maxsize=8)
 def _long_run(max_chunk: int) -> Any:
-    return regex.compile(rf"\S{{{max_chunk + 1},}}")  # the regex module caches it
+    """The pattern of a run longer than ``max_chunk``, compiled once (the regex module's
+    own cache still costs a lookup with flag arithmetic per call)."""
+    return regex.compile(rf"\S{{{max_chunk + 1},}}")
 
 
 class BoundedTokenizer:

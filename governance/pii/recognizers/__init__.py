@@ -11,6 +11,7 @@ from governance.pii.recognizers.crm_customer_id import CrmCustomerIdRecognizer
 from governance.pii.recognizers.crm_order_number import CrmOrderNumberRecognizer
 from governance.pii.recognizers.email import CrmEmailRecognizer
 from governance.pii.recognizers.eu_vat import EuVatRecognizer
+from governance.pii.recognizers.iban import CrmIbanRecognizer
 from governance.pii.recognizers.person_name import PersonNameRecognizer
 from governance.pii.recognizers.phone import CrmPhoneRecognizer
 from governance.pii.recognizers.url import CrmUrlRecognizer
@@ -21,6 +22,7 @@ RECOGNIZERS = {
         CrmCreditCardRecognizer,
         CrmCustomerIdRecognizer,
         CrmEmailRecognizer,
+        CrmIbanRecognizer,
         CrmOrderNumberRecognizer,
         CrmPhoneRecognizer,
         CrmUrlRecognizer,

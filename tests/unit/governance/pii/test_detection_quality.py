@@ -15,13 +15,15 @@ from governance.pii.evaluation_sources.sources import _lookalike
 # PERSON is held a little under what it reaches (issue 19 item 2): on this sample of
 # presidio_templates recall 0.822 and precision 0.859 (the whole held-out half: 0.853 and
 # 0.852), on crm_notes 1.000 and 1.000.
+# IBAN_CODE and US_SSN on crm_notes: 1.000 on this sample since the IBAN recognizer reads
+# a 24-character IBAN before a word and a pattern's SSN beats spaCy's DATE_TIME reading.
 FLOORS = {
     "presidio_templates": {"PHONE_NUMBER": (0.95, 0.90), "CREDIT_CARD": (0.95, 0.90),
                            "EMAIL_ADDRESS": (0.95, 0.90), "US_SSN": (0.95, 0.90),
-                           "PERSON": (0.80, 0.84)},
+                           "IBAN_CODE": (0.95, 0.90), "PERSON": (0.80, 0.84)},
     "crm_notes": {"PHONE_NUMBER": (0.95, 0.90), "CREDIT_CARD": (0.95, 0.90),
-                  "EMAIL_ADDRESS": (0.95, 0.90), "US_SSN": (0.80, 0.90),
-                  "PERSON": (0.97, 0.97)},
+                  "EMAIL_ADDRESS": (0.95, 0.90), "US_SSN": (0.95, 0.90),
+                  "IBAN_CODE": (0.95, 0.90), "PERSON": (0.97, 0.97)},
 }
 
 
@@ -77,3 +79,40 @@ def test_each_kept_us_identifier_is_found_beside_its_context_word(pii_engine, te
                                   "ssn 123-00-4567", "ssn 123-45-0000", "ssn 111-11-1111"])
 def test_an_impossible_ssn_is_not_reported(pii_engine, text: str) -> None:  # noqa: ANN001
     assert "US_SSN" not in {e.type for e in pii_engine.analyze(text)}
+
+
+@pytest.mark.parametrize("text", [
+    "ssn on file 538-01-2516 verified with John over the phone",
+    "ssn on file 376-72-5144 verified",
+    "SSN: 538 01 2516",
+    "his social security number 828-86-1361 is on file",
+])
+def test_an_ssn_the_language_model_reads_as_a_date_is_reported_as_an_ssn(
+        pii_engine, text: str) -> None:  # noqa: ANN001
+    # spaCy's small model labels these DATE_TIME at 0.85, the score the SSN pattern reaches
+    # with its context word; a personal pattern reading wins over the model's generic one
+    entities = pii_engine.analyze(text)
+    assert "US_SSN" in {e.type for e in entities}
+    assert "DATE_TIME" not in {e.type for e in entities}
+
+
+def test_a_date_the_model_finds_beside_an_ssn_is_still_a_date(pii_engine) -> None:  # noqa: ANN001
+    text = "ssn 538-01-2516 checked on 3 March 2025"
+    found = {(e.type, text[e.start:e.end]) for e in pii_engine.analyze(text)}
+    assert ("US_SSN", "538-01-2516") in found
+    assert any(t == "DATE_TIME" and "March" in v for t, v in found)
+
+
+@pytest.mark.parametrize(("text", "ssn"), [
+    ("SSN: 538 01 2516 on file", "538 01 2516"),
+    ("ssn 538012516 verified", "538012516"),
+    ("social security no. 538-01-2516", "538-01-2516"),
+])
+def test_an_ssn_with_spaces_or_without_dashes_is_found_beside_its_context_word(
+        pii_engine, text: str, ssn: str) -> None:  # noqa: ANN001
+    assert ("US_SSN", ssn) in {(e.type, text[e.start:e.end]) for e in pii_engine.analyze(text)}
+
+
+def test_nine_bare_digits_without_a_context_word_are_no_ssn(pii_engine) -> None:  # noqa: ANN001
+    # Presidio's 9-digit pattern scores 0.05 alone: only "ssn", "social security" ... raise it
+    assert "US_SSN" not in {e.type for e in pii_engine.analyze("parcel 538012516 arrived")}

@@ -133,6 +133,31 @@ def test_the_recognizer_runner_gives_what_presidios_analyze_gives(pii_engine) ->
         assert _spans(ours) == _spans(presidio)
 
 
+def test_a_recognizer_that_needs_a_context_word_is_not_run_on_free_text_without_one(
+    pii_engine,
+) -> None:
+    # Presidio's US bank, licence and passport patterns score 0.05-0.3, under the
+    # threshold unless a context word raises them: without one in the text they are
+    # skipped, and what is found is what Presidio's analyze finds
+    runner = pii_engine.runner
+    names = {runner.by_id[i].name for i in runner.context_only}
+    assert names == {"UsBankRecognizer", "UsLicenseRecognizer", "UsPassportRecognizer"}
+    texts = ["driver license D1234567 checked", "code D1234567 checked",
+             "refund to bank account 0012345678 please", "refund 0012345678 please",
+             "passport number 912345678 seen at the desk", "number 912345678 seen"]
+    artifacts = pii_engine.nlp_engine.process_batch(texts, LANGUAGE, batch_size=16)
+    found = {}
+    for text, (_, nlp_artifacts) in zip(texts, artifacts, strict=True):
+        ours = runner.analyze(text, pii_engine.entities, nlp_artifacts)
+        presidio = pii_engine.analyzer.analyze(text, LANGUAGE, nlp_artifacts=nlp_artifacts)
+        assert _spans(ours) == _spans(presidio), text
+        found[text] = {r.entity_type for r in ours}
+    assert "US_DRIVER_LICENSE" in found["driver license D1234567 checked"]
+    assert "US_BANK_NUMBER" in found["refund to bank account 0012345678 please"]
+    assert "US_PASSPORT" in found["passport number 912345678 seen at the desk"]
+    assert not found["code D1234567 checked"] & {"US_DRIVER_LICENSE"}
+
+
 def test_structured_values_get_the_pattern_results_presidios_recognizers_give(
     pii_engine,
 ) -> None:
@@ -213,3 +238,18 @@ def test_pattern_calls_time_out_in_well_under_presidios_minute(pii_engine) -> No
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,  # noqa: S603
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, timeout=120)
     assert done.stdout.strip() == "1", done.stderr[-2000:]
+
+
+def test_presidios_stop_word_and_punctuation_tests_are_remembered_with_the_same_answers(
+    pii_engine,
+) -> None:
+    # the context keywords of every text test each lemma twice; the answer is the word's
+    nlp_engine = pii_engine.nlp_engine
+    vocab = nlp_engine.nlp[LANGUAGE].vocab
+    for word in ("the", "Ryan", "call", ",", "!", "iban", "of"):
+        assert nlp_engine.is_stopword(word, LANGUAGE) == vocab[word].is_stop
+        assert nlp_engine.is_punct(word, LANGUAGE) == vocab[word].is_punct
+    hits = nlp_engine.is_stopword.cache_info().hits
+    nlp_engine.is_stopword("the", LANGUAGE)
+    assert nlp_engine.is_stopword.cache_info().hits == hits + 1
+    assert nlp_engine.is_stopword.cache_info().maxsize == 65536

@@ -7,6 +7,7 @@ import pytest
 
 from governance.pii.recognizers.credit_card import card_number_ok
 from governance.pii.recognizers.eu_vat import vat_id_ok
+from governance.pii.recognizers.iban import iban_ok
 
 
 def found(engine, text: str, *, free_text: bool = True) -> set[tuple[str, str]]:
@@ -144,3 +145,42 @@ def test_a_structured_value_the_declared_type_does_not_match_whole_gets_every_re
     assert [{e.type for e in ents} for ents in results] == [
         {"EMAIL_ADDRESS"}, {"PHONE_NUMBER", "EMAIL_ADDRESS"}, set()
     ]
+
+
+@pytest.mark.parametrize(("text", "iban"), [
+    # 24 characters before a word: Presidio's recognizer takes "rece" for a sixth group
+    ("wire from CZ6508000000192000145399 received, thanks", "CZ6508000000192000145399"),
+    ("wire from RO49AAAA1B31007593840000 received", "RO49AAAA1B31007593840000"),
+    ("refund to ES91 2100 0418 4502 0005 1332 today", "ES91 2100 0418 4502 0005 1332"),
+    ("IBAN:SE4550000000058398257466", "SE4550000000058398257466"),
+    ("iban de89 3704 0044 0532 0130 00 please", "de89 3704 0044 0532 0130 00"),
+    ("pay DE89-3704-0044-0532-0130-00 asap", "DE89-3704-0044-0532-0130-00"),
+    ("IBAN\u00a0DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000 ok",
+     "DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000"),
+    ("Bank details:\nIBAN: GB82 WEST 1234 5698 7654 32\nBIC: WESTGB2L",
+     "GB82 WEST 1234 5698 7654 32"),
+    ("account NO9386011117947 closed", "NO9386011117947"),
+    ("PL61 1090 1014 0000 0712 1981 2874", "PL61 1090 1014 0000 0712 1981 2874"),
+])
+def test_ibans_are_found_compact_grouped_lower_case_and_before_a_word(pii_engine, text: str,
+                                                                      iban: str) -> None:
+    assert ("IBAN_CODE", iban) in found(pii_engine, text)
+
+
+@pytest.mark.parametrize("text", [
+    "DE89370400440532013000123 is longer than a German IBAN",
+    "DE89370400440532013001 fails the check",
+    "CZ6508000000192000145399X runs on into a word",
+    "XX89370400440532013000 names no IBAN country",
+])
+def test_a_run_that_is_not_its_countrys_iban_is_not_one(pii_engine, text: str) -> None:
+    assert not any(t == "IBAN_CODE" for t, _ in found(pii_engine, text))
+
+
+def test_iban_validation_checks_country_length_format_and_mod_97() -> None:
+    assert iban_ok("GB82 WEST 1234 5698 7654 32")
+    assert iban_ok("gb82west12345698765432")
+    assert not iban_ok("GB82 WEST 1234 5698 7654 3")  # one short
+    assert not iban_ok("GB82 1234 1234 5698 7654 32")  # GB's bank code is letters
+    assert not iban_ok("GB83 WEST 1234 5698 7654 32")  # check digits
+    assert not iban_ok("DE89370400440532013000\u212a")  # not ASCII
