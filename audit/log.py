@@ -20,7 +20,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -65,6 +69,7 @@ from audit.models import (
     audit_sequence,
     audit_subjects,
 )
+from audit.parallel import summarise_range
 from audit.rawsql import EntryRow
 from audit.tree import (
     ChunkedRoots,
@@ -88,6 +93,17 @@ _INSERT_QUEUE = insert(audit_queue)
 #: 20% longer than in chunks of 1024 or 2048: the rows had left the cache before use.
 VERIFY_CHUNK = 1 << 10
 _INDEX_PROBLEM = "subject index differs from the event bytes"
+#: The smallest log verify shares with a second process: below it, starting the process
+#: (a fresh interpreter, about half a second) costs more than it saves.
+PARALLEL_MIN = 1 << 18
+logger = logging.getLogger(__name__)
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class AuditError(Exception):
@@ -132,6 +148,7 @@ class VerifyReport:
     checkpoints_checked: int = 0
     pending: int = 0
     problems: list[str] = field(default_factory=list)
+    processes: int = 1  # how many processes rehashed the leaves (parallel.py)
 
     @property
     def ok(self) -> bool:
@@ -436,13 +453,17 @@ class AuditLog:
         public_key: bytes | None = None,
         *,
         chunk_size: int = VERIFY_CHUNK,
+        processes: int | None = None,
+        parallel_min: int = PARALLEL_MIN,
     ) -> VerifyReport:
         """Recompute every leaf and the tree from the rows; check every checkpoint.
 
         One pass over the rows in chunks of ``chunk_size`` leaves (a power of two). A chunk
         whose positions run on from the last and whose recomputed leaf hashes all equal the
         stored ones is handled in two list comprehensions; any other chunk is walked row by
-        row, which names each problem by position. Memory stays at one chunk's levels.
+        row, which names each problem by position. Memory stays at one chunk's levels. A log
+        of at least ``parallel_min`` events is shared with a second process when there are
+        two CPUs (``processes``: how many to use, default up to two).
         """
         report = VerifyReport()
         key = public_key if public_key is not None else self.signer.public_key_bytes
@@ -457,7 +478,8 @@ class AuditLog:
         ]
         leaf_problems: list[str] = []
         roots = self._verify_leaves(session, {cp.tree_size for cp in checkpoints},
-                                    chunk_size, leaf_problems, report)
+                                    chunk_size, leaf_problems, report, processes,
+                                    parallel_min)
         problems = report.problems
         problems.extend(leaf_problems)
         last_good = 0
@@ -496,6 +518,8 @@ class AuditLog:
         chunk_size: int,
         problems: list[str],
         report: VerifyReport,
+        processes: int | None = None,
+        parallel_min: int = 0,
     ) -> dict[int, bytes]:
         """Rehash every leaf; set the report's size and root; return the roots at ``wanted``
         sizes that the log reaches."""
@@ -531,10 +555,20 @@ class AuditLog:
         if count and (lowest, highest) == (0, count - 1):
             # Positions are unique (primary key), so these are exactly 0 .. count-1: read
             # them without the position. Rows integrated after the count are left for the
-            # next verify. The hot loop, with leaf_hash() inlined:
+            # next verify. A large log's second half goes to another process (parallel.py)
+            # when the table computes the columns: this process then rehashes the first.
+            share = (self._shared_range(session, count, chunk_size, processes, parallel_min)
+                     if derived else None)
+            own = share[0] if share is not None else count
+            summary = (None if share is None else share[1].submit(
+                summarise_range, share[2], own, count, chunk_size,
+                [s for s in sizes if own < s <= count]))
             sha256 = hashlib.sha256
             start = 0
-            for rows in self._leaf_rows(session, chunk_size, prefix=count, columns=not derived):
+
+            def take(rows: Sequence[Any]) -> None:
+                """One chunk: the hot loop, with leaf_hash() inlined."""
+                nonlocal start
                 try:
                     leaves: list[bytes] | None = [sha256(b"\x00" + r[1]).digest() for r in rows]
                 except TypeError:  # an entry row is missing (NULL data): diagnose below
@@ -547,13 +581,9 @@ class AuditLog:
                 else:  # the copied-out columns, against the bytes
                     ok, viewed = check_rows(rows)
                 if not ok:
-                    if derived:  # read the chunk again with the positions and columns
-                        numbered = list(self._leaf_rows(
-                            session, chunk_size, between=(start, start + len(rows))))[0]
-                        diagnosed.append((start, start + len(rows)))
-                    else:
-                        numbered = [(start + i, *r) for i, r in enumerate(rows)]
-                    leaves, _ = _diagnose(numbered, start, problems, index_of, checked)
+                    leaves = diagnose(len(rows)) if derived else _diagnose(
+                        [(start + i, *r) for i, r in enumerate(rows)], start, problems,
+                        index_of, checked)[0]
                 elif viewed:  # list events: their subject index, against the bytes
                     found = index_of([start + i for i, _ in viewed])
                     for i, text_ in viewed:
@@ -564,6 +594,41 @@ class AuditLog:
                 assert leaves is not None
                 feed(leaves)
                 start += len(rows)
+
+            def diagnose(n: int) -> list[bytes]:
+                """Read the chunk at ``start`` again with positions and columns, and name
+                its problems."""
+                numbered = list(self._leaf_rows(session, chunk_size,
+                                                between=(start, start + n)))[0]
+                diagnosed.append((start, start + n))
+                return _diagnose(numbered, start, problems, index_of, checked)[0]
+
+            for rows in self._leaf_rows(session, chunk_size, prefix=own, columns=not derived):
+                take(rows)
+            if summary is not None:
+                assert share is not None
+                try:
+                    other = summary.result()
+                except Exception:  # noqa: BLE001 - a lost worker: this process does it
+                    logger.warning("audit verify: the second process failed; verifying its "
+                                   "share here")
+                    other = None
+                finally:
+                    share[1].shutdown()
+                if other is None or other.rows != count - own:
+                    for rows in self._leaf_rows(session, chunk_size, columns=False,
+                                                between=(own, count)):
+                        take(rows)
+                else:
+                    report.processes = 2
+                    for n, chunk_root, partials in other.chunks:
+                        if chunk_root is None:  # its leaves did not match: name why
+                            feed(diagnose(n))
+                        else:
+                            roots.update(stream.add_summary(n, chunk_root, partials))
+                            while next_size < len(sizes) and sizes[next_size] <= start + n:
+                                next_size += 1
+                        start += n
             if derived:
                 self._check_list_events(session, count, chunk_size, diagnosed, problems,
                                         index_of, checked)
@@ -585,6 +650,29 @@ class AuditLog:
         report.tree_size = stream.size
         report.root_hash = stream.root()
         return roots
+
+    @staticmethod
+    def _shared_range(
+        session: Session, count: int, chunk_size: int, processes: int | None,
+        parallel_min: int,
+    ) -> tuple[int, ProcessPoolExecutor, str] | None:
+        """Where this process's share of a ``count``-leaf log ends (a chunk boundary), the
+        executor of the process that takes the rest, and the database URL it reads; None
+        when the log is small, there is one CPU, or the database is not a file or server
+        another process can open."""
+        usable = processes if processes is not None else min(2, _usable_cpus())
+        if usable < 2 or count < max(parallel_min, 2 * chunk_size):
+            return None
+        url = session.connection().engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return None
+        if (url.get_backend_name(), url.get_driver_name()) not in (
+                ("sqlite", "pysqlite"), ("postgresql", "psycopg")):
+            return None
+        own = (count // 2 + chunk_size - 1) // chunk_size * chunk_size
+        executor = ProcessPoolExecutor(max_workers=1,
+                                       mp_context=multiprocessing.get_context("spawn"))
+        return own, executor, url.render_as_string(hide_password=False)
 
     def _leaf_rows(
         self,

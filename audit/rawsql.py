@@ -49,6 +49,9 @@ HASHES_SQL = (
     "LEFT OUTER JOIN audit_entries e ON e.id = s.entry_id "
     "WHERE s.leaf_index < {n} ORDER BY s.leaf_index"
 )
+# The same for the positions from {a} below {b}: another process's share of verify.
+HASHES_RANGE_SQL = HASHES_SQL.replace("WHERE s.leaf_index < {n}",
+                                      "WHERE s.leaf_index >= {a} AND s.leaf_index < {b}")
 # ROWS_SQL for the positions from {a} below {b}: a chunk of the fast path that failed,
 # read again to name its problems.
 RANGE_SQL = ROWS_SQL.replace(" ORDER BY", " WHERE s.leaf_index >= {a} AND s.leaf_index < {b}"
@@ -130,7 +133,8 @@ class Driver:
         at a time (only the last list is shorter); with ``prefix``, the same without
         ``leaf_index``, of the positions below it (without ``columns``, only the hash and
         the bytes); with ``between``, the rows of the positions from its first below its
-        second. PostgreSQL streams them through a server-side cursor."""
+        second (without ``columns``, only the hash and the bytes). PostgreSQL streams them
+        through a server-side cursor."""
         if self.name == "postgresql":
             cursor = raw.cursor(name=f"audit_verify_{next(_verify_cursors)}")
         else:
@@ -139,8 +143,8 @@ class Driver:
             # The bounds are ints: formatting them in leaves no room for injection, and spare
             # the two drivers' different parameter styles.
             if between is not None:
-                sql = (self.range_sql.replace("{a}", str(int(between[0])))
-                       .replace("{b}", str(int(between[1]))))
+                sql = ((self.range_sql if columns else HASHES_RANGE_SQL)
+                       .replace("{a}", str(int(between[0]))).replace("{b}", str(int(between[1]))))
             elif prefix is None:
                 sql = self.rows_sql
             else:

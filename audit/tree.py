@@ -538,6 +538,22 @@ def perfect_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
     return levels
 
 
+def chunk_summary(leaves: Sequence[bytes], offsets: Iterable[int] = ()) -> tuple[
+        bytes, dict[int, bytes]]:
+    """What :class:`ChunkedRoots` needs of one chunk of leaf hashes: the chunk's root (a
+    perfect subtree's hash when its size is a power of two) and, for each offset, the root
+    of its first ``offset`` leaves. It needs nothing from before the chunk, so any process
+    can compute it."""
+    levels = perfect_levels(leaves)
+
+    def node(level: int, index: int) -> bytes:
+        return levels[level][index]
+
+    n = len(leaves)
+    root = levels[-1][0] if n & (n - 1) == 0 else root_hash(n, node)
+    return root, {offset: root_hash(offset, node) for offset in offsets}
+
+
 class ChunkedRoots:
     """Roots of a long log whose leaf hashes arrive in aligned chunks, in bounded memory.
 
@@ -572,30 +588,35 @@ class ChunkedRoots:
         shorter than ``chunk_size``.
         """
         n = len(leaves)
+        self._check_chunk(n)
+        if n == 0:
+            return {}
+        offsets = [size - self._size for size in sizes]
+        for offset in offsets:
+            if not 0 < offset <= n:
+                raise ValueError(f"size {self._size + offset} is not inside this chunk")
+        root, partials = chunk_summary(leaves, offsets)
+        return self.add_summary(n, root, {self._size + o: h for o, h in partials.items()})
+
+    def add_summary(self, n: int, root: bytes, partials: dict[int, bytes]) -> dict[int, bytes]:
+        """Add the next chunk of ``n`` leaves by its :func:`chunk_summary` (computed where
+        its leaves were, another process for instance): its root, and the root of its first
+        leaves up to each size of ``partials``; return the log's root at those sizes."""
+        self._check_chunk(n)
+        prefix = self._prefix.hashes
+        roots = {size: _fold([*prefix, partial]) for size, partial in partials.items()}
+        if n == self.chunk_size:
+            self._prefix.append(root)
+        else:
+            self._tail = _fold([*prefix, root])
+        self._size += n
+        return roots
+
+    def _check_chunk(self, n: int) -> None:
         if self._tail is not None:
             raise ValueError("a short chunk was already added: it must be the last")
         if n > self.chunk_size:
             raise ValueError(f"a chunk holds at most {self.chunk_size} leaves, got {n}")
-        if n == 0:
-            return {}
-        levels = perfect_levels(leaves)
-
-        def node(level: int, index: int) -> bytes:
-            return levels[level][index]
-
-        prefix = self._prefix.hashes
-        roots: dict[int, bytes] = {}
-        for size in sizes:
-            offset = size - self._size
-            if not 0 < offset <= n:
-                raise ValueError(f"size {size} is not inside this chunk")
-            roots[size] = _fold([*prefix, root_hash(offset, node)])
-        if n == self.chunk_size:
-            self._prefix.append(levels[-1][0])
-        else:
-            self._tail = _fold([*prefix, root_hash(n, node)])
-        self._size += n
-        return roots
 
     def root(self) -> bytes:
         """``MTH`` of every leaf added so far."""

@@ -1,0 +1,77 @@
+"""Verify's share in a second process: the second half of a large log, rehashed on
+another CPU.
+
+Verify is bound by one core: about one SHA-256 per leaf and one per interior node, and
+reading the rows. Leaves are independent, and a chunk-aligned range of them is a run of
+perfect subtrees, so another process can rehash a range and hand back only each chunk's
+summary (:func:`audit.tree.chunk_summary`: its root, and the roots at the checkpoint sizes
+inside it). The parent keeps the tree and every problem: a chunk whose leaves do not match
+is only marked here, and the parent reads it again and names its problems as it would
+have, so the report is the same.
+
+This process opens its own connection and reads committed rows. Integrated positions never
+change, so it reads what the parent's transaction sees; if it reads fewer rows than asked
+(positions the parent's own transaction integrated and did not commit), the parent
+verifies the range itself. It imports only the audit package and SQLAlchemy, so a spawned
+interpreter starts quickly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+from audit import rawsql
+from audit.tree import chunk_summary
+
+Chunk = tuple[int, bytes | None, dict[int, bytes]]
+"""(leaves in the chunk, its root or None if its leaves did not match, roots by size)."""
+
+
+@dataclass(frozen=True)
+class RangeSummary:
+    chunks: list[Chunk]
+    rows: int  # rows read: fewer than asked means the range is not all committed
+
+
+def summarise_range(
+    url: str, start: int, end: int, chunk_size: int, sizes: Sequence[int]
+) -> RangeSummary:
+    """Rehash positions ``start`` (a multiple of ``chunk_size``) to ``end`` of the log at
+    ``url``, a chunk at a time; ``sizes``: the checkpoint sizes inside the range."""
+    engine = create_engine(url, poolclass=NullPool)
+    chunks: list[Chunk] = []
+    wanted = sorted(sizes)
+    position, k = start, 0
+    sha256 = hashlib.sha256
+    try:
+        with engine.connect() as connection:
+            found = rawsql.for_connection(connection)
+            if found is None:
+                raise ValueError(f"no verify driver for {connection.dialect.name}")
+            driver, raw = found
+            for rows in driver.leaf_rows(raw, chunk_size, columns=False,
+                                         between=(start, end)):
+                n = len(rows)
+                offsets = []
+                while k < len(wanted) and wanted[k] <= position + n:
+                    offsets.append(wanted[k] - position)
+                    k += 1
+                try:
+                    leaves: list[bytes] | None = [sha256(b"\x00" + r[1]).digest()
+                                                  for r in rows]
+                except TypeError:  # an entry row is missing (NULL data)
+                    leaves = None
+                if leaves is None or leaves != [r[0] for r in rows]:
+                    chunks.append((n, None, {}))
+                else:
+                    root, partials = chunk_summary(leaves, offsets)
+                    chunks.append((n, root, {position + o: h for o, h in partials.items()}))
+                position += n
+    finally:
+        engine.dispose()
+    return RangeSummary(chunks, position - start)
