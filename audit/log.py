@@ -560,9 +560,16 @@ class AuditLog:
             share = (self._shared_range(session, count, chunk_size, processes, parallel_min)
                      if derived else None)
             own = share[0] if share is not None else count
-            summary = (None if share is None else share[1].submit(
-                summarise_range, share[2], own, count, chunk_size,
-                [s for s in sizes if own < s <= count]))
+            summary = None
+            if share is not None:
+                try:
+                    summary = share[1].submit(summarise_range, share[2], own, count,
+                                              chunk_size, [s for s in sizes if own < s <= count])
+                except Exception:  # noqa: BLE001 - e.g. a daemonic process may not fork: one
+                    logger.warning("audit verify: no second process could start; verifying "
+                                   "in this one")
+                    share[1].shutdown()
+                    share, own = None, count
             sha256 = hashlib.sha256
             start = 0
 

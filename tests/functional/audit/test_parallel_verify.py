@@ -5,6 +5,7 @@ integrated and did not commit (which the second process cannot see)."""
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +145,27 @@ def test_positions_the_verifying_transaction_has_not_committed_are_verified_here
     assert report.ok, report.problems
     assert report.tree_size == EVENTS + 300
     assert report.processes == 1  # the other process saw too few rows: done here
+
+
+def verify_in_a_daemon(url: str, key_path: str, out) -> None:  # noqa: ANN001
+    """Child process (daemonic, as a Celery prefork worker is): verify with two processes
+    asked for; report (ok, size, processes)."""
+    engine = make_engine(url)
+    log = AuditLog(NoteSigner(ORIGIN, load_signing_key(Path(key_path))), ORIGIN)
+    with make_session_factory(engine)() as s:
+        report = log.verify(s, chunk_size=CHUNK, processes=2, parallel_min=0)
+    engine.dispose()
+    out.put((report.ok, report.tree_size, report.processes))
+
+
+def test_a_daemonic_process_that_may_not_start_another_verifies_alone(
+        sessions: sessionmaker[Session], url: str, tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    child = context.Process(target=verify_in_a_daemon, daemon=True,
+                            args=(url, str(tmp_path / "audit.key"), out))
+    child.start()
+    result = out.get(timeout=120)
+    child.join(timeout=30)
+
+    assert result == (True, EVENTS, 1)
