@@ -21,10 +21,8 @@ import base64
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -69,7 +67,7 @@ from audit.models import (
     audit_sequence,
     audit_subjects,
 )
-from audit.parallel import summarise_range
+from audit.parallel import RangeSummary, SecondProcess
 from audit.rawsql import EntryRow
 from audit.tree import (
     ChunkedRoots,
@@ -560,16 +558,15 @@ class AuditLog:
             share = (self._shared_range(session, count, chunk_size, processes, parallel_min)
                      if derived else None)
             own = share[0] if share is not None else count
-            summary = None
+            summary: SecondProcess | None = None
             if share is not None:
                 try:
-                    summary = share[1].submit(summarise_range, share[2], own, count,
-                                              chunk_size, [s for s in sizes if own < s <= count])
-                except Exception:  # noqa: BLE001 - e.g. a daemonic process may not fork: one
+                    summary = SecondProcess(share[1], own, count, chunk_size,
+                                            [s for s in sizes if own < s <= count])
+                except OSError:
                     logger.warning("audit verify: no second process could start; verifying "
                                    "in this one")
-                    share[1].shutdown()
-                    share, own = None, count
+                    own = count
             sha256 = hashlib.sha256
             start = 0
 
@@ -613,15 +610,14 @@ class AuditLog:
             for rows in self._leaf_rows(session, chunk_size, prefix=own, columns=not derived):
                 take(rows)
             if summary is not None:
-                assert share is not None
                 try:
-                    other = summary.result()
-                except Exception:  # noqa: BLE001 - a lost worker: this process does it
+                    other: RangeSummary | None = summary.result()
+                except Exception:  # noqa: BLE001 - a lost process: this one does its share
                     logger.warning("audit verify: the second process failed; verifying its "
                                    "share here")
                     other = None
                 finally:
-                    share[1].shutdown()
+                    summary.stop()
                 if other is None or other.rows != count - own:
                     for rows in self._leaf_rows(session, chunk_size, columns=False,
                                                 between=(own, count)):
@@ -662,11 +658,11 @@ class AuditLog:
     def _shared_range(
         session: Session, count: int, chunk_size: int, processes: int | None,
         parallel_min: int,
-    ) -> tuple[int, ProcessPoolExecutor, str] | None:
-        """Where this process's share of a ``count``-leaf log ends (a chunk boundary), the
-        executor of the process that takes the rest, and the database URL it reads; None
-        when the log is small, there is one CPU, or the database is not a file or server
-        another process can open."""
+    ) -> tuple[int, str] | None:
+        """Where this process's share of a ``count``-leaf log ends (a chunk boundary) and
+        the database URL the process that takes the rest reads; None when the log is
+        small, there is one CPU, or the database is not a file or server another process
+        can open."""
         usable = processes if processes is not None else min(2, _usable_cpus())
         if usable < 2 or count < max(parallel_min, 2 * chunk_size):
             return None
@@ -677,9 +673,7 @@ class AuditLog:
                 ("sqlite", "pysqlite"), ("postgresql", "psycopg")):
             return None
         own = (count // 2 + chunk_size - 1) // chunk_size * chunk_size
-        executor = ProcessPoolExecutor(max_workers=1,
-                                       mp_context=multiprocessing.get_context("spawn"))
-        return own, executor, url.render_as_string(hide_password=False)
+        return own, url.render_as_string(hide_password=False)
 
     def _leaf_rows(
         self,

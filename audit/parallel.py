@@ -12,15 +12,26 @@ have, so the report is the same.
 This process opens its own connection and reads committed rows. Integrated positions never
 change, so it reads what the parent's transaction sees; if it reads fewer rows than asked
 (positions the parent's own transaction integrated and did not commit), the parent
-verifies the range itself. It imports only the audit package and SQLAlchemy, so a spawned
-interpreter starts quickly.
+verifies the range itself.
+
+It is a plain ``python -m audit.parallel`` with the request on its stdin and the summary on
+its stdout (pickles between two processes of this code), not a ``multiprocessing`` child:
+those import the parent's main module again (the CLI's, gunicorn's, a benchmark's), which
+costs seconds, and may not be started from a daemonic process such as a Celery prefork
+worker. This one imports only the audit package and SQLAlchemy. The database URL travels on
+stdin, never on the command line where ``ps`` shows it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
@@ -75,3 +86,50 @@ def summarise_range(
     finally:
         engine.dispose()
     return RangeSummary(chunks, position - start)
+
+
+class SecondProcess:
+    """The running ``python -m audit.parallel`` that summarises one range."""
+
+    def __init__(self, url: str, start: int, end: int, chunk_size: int,
+                 sizes: Sequence[int]) -> None:
+        root = str(Path(__file__).resolve().parent.parent)  # where the audit package is
+        env = {**os.environ,
+               "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH"))
+                                             if p)}
+        self.process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+            [sys.executable, "-m", "audit.parallel"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        assert self.process.stdin is not None
+        self.process.stdin.write(pickle.dumps((url, start, end, chunk_size, list(sizes))))
+        self.process.stdin.close()
+
+    def result(self) -> RangeSummary:
+        """Wait for the summary; raises if the process failed."""
+        assert self.process.stdout is not None
+        data = self.process.stdout.read()
+        if self.process.wait() != 0:
+            raise RuntimeError(f"the second process exited with {self.process.returncode}")
+        summary = pickle.loads(data)  # noqa: S301 - written by our own child process
+        if not isinstance(summary, RangeSummary):
+            raise RuntimeError("the second process answered something else")
+        return summary
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def main() -> None:
+    url, start, end, chunk_size, sizes = pickle.loads(sys.stdin.buffer.read())  # noqa: S301
+    summary = summarise_range(url, start, end, chunk_size, sizes)
+    sys.stdout.buffer.write(pickle.dumps(summary))
+    sys.stdout.buffer.flush()
+
+
+if __name__ == "__main__":
+    # run as audit.parallel, not __main__, so that the summary pickles by its real name
+    from audit import parallel
+
+    parallel.main()
