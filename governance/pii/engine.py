@@ -26,7 +26,7 @@ import gc
 import importlib.util
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -270,12 +270,53 @@ class PiiEngine:
         todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
         if not todo:
             return out
-        artifacts = self.nlp_engine.process_batch(
-            [t for _, t in todo], LANGUAGE, batch_size=self.config.batch_size
-        )
-        for (i, text), (_, nlp_artifacts) in zip(todo, artifacts, strict=True):
+        artifacts = self._nlp_artifacts([t for _, t in todo])
+        for (i, text), nlp_artifacts in zip(todo, artifacts, strict=True):
             out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text)
         return out
+
+    def _nlp_artifacts(self, texts: list[str]) -> Iterator[Any]:
+        """The NLP artifacts of ``texts``: what Presidio's ``SpacyNlpEngine.process_batch``
+        yields (beside each text), built with fewer passes over each doc.
+
+        Presidio's builder joins the doc's tokens back into its text (which the caller
+        already has), reads ``Doc.ents`` twice (its entities, then as many default scores),
+        and walks the tokens once for the lemmas and once for their offsets; each of these
+        is a pass over the ~460 tokens of a 2,000-character note that builds a Python object
+        per token (issue 19, the write-check latency). Here the gated NER's own entity list
+        is taken from the doc (``pipeline.ENTS_KEY``: the spans ``Doc.ents`` gives back, and
+        taken out of the doc, since Presidio renames their labels in place), lemmas and
+        offsets are read as one array, and Presidio's ``_get_updated_entities`` does the
+        label mapping and filtering as in its own builder."""
+        from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+        from spacy.attrs import IDX, LEMMA
+
+        from governance.pii.pipeline import ENTS_KEY
+
+        engine = self.nlp_engine
+        if type(engine) is not SpacyNlpEngine:
+            for _, artifacts in engine.process_batch(texts, LANGUAGE,
+                                                     batch_size=self.config.batch_size):
+                yield artifacts
+            return
+        nlp = engine.nlp[LANGUAGE]
+        strings = nlp.vocab.strings
+        default_score = engine.ner_model_configuration.default_score
+        for doc in nlp.pipe(texts, batch_size=self.config.batch_size):
+            ents = doc.user_data.pop(ENTS_KEY, None)
+            if ents is None:
+                ents = doc.ents
+            if len(doc):
+                rows = doc.to_array([LEMMA, IDX]).tolist()
+                lemmas = [strings[lemma] for lemma, _ in rows]
+                indices = [idx for _, idx in rows]
+            else:
+                lemmas, indices = [], []
+            entities, scores = engine._get_updated_entities(
+                list(ents), [default_score] * len(ents))
+            yield NlpArtifacts(entities=entities, tokens=doc, tokens_indices=indices,
+                               lemmas=lemmas, nlp_engine=engine, language=LANGUAGE,
+                               scores=scores)
 
     def _tidy(self, results: Iterable[Any], text: str | None = None) -> list[Entity]:
         """Drop what a CRM identifier explains, what a stronger overlapping hit contains,
