@@ -212,6 +212,7 @@ class PiiEngine:
             context_aware_enhancer=IndexedLemmaEnhancer(),
         )
         self.nlp_engine = nlp_engine
+        self._keyword_parts = lru_cache(maxsize=65536)(self._keyword_parts)  # type: ignore[method-assign]
         recognizers = registry.get_recognizers(language=LANGUAGE, all_fields=True)
         self.recognizers = recognizers
         self.ner_entities = frozenset(
@@ -301,6 +302,7 @@ class PiiEngine:
             return
         nlp = engine.nlp[LANGUAGE]
         strings = nlp.vocab.strings
+        keyword_parts = self._keyword_parts
         default_score = engine.ner_model_configuration.default_score
         for doc in nlp.pipe(texts, batch_size=self.config.batch_size):
             ents = doc.user_data.pop(ENTS_KEY, None)
@@ -314,9 +316,24 @@ class PiiEngine:
                 lemmas, indices = [], []
             entities, scores = engine._get_updated_entities(
                 list(ents), [default_score] * len(ents))
-            yield NlpArtifacts(entities=entities, tokens=doc, tokens_indices=indices,
-                               lemmas=lemmas, nlp_engine=engine, language=LANGUAGE,
-                               scores=scores)
+            # (nlp_engine=None: no keywords yet; Presidio's, from one cached test a lemma)
+            artifacts = NlpArtifacts(entities=entities, tokens=doc, tokens_indices=indices,
+                                     lemmas=lemmas, nlp_engine=None, language=LANGUAGE,
+                                     scores=scores)
+            artifacts.keywords = [part for lemma in lemmas for part in keyword_parts(lemma)]
+            artifacts.nlp_engine = engine
+            yield artifacts
+
+    def _keyword_parts(self, lemma: str) -> tuple[str, ...]:
+        """What one lemma adds to Presidio's context keywords (``NlpArtifacts.set_keywords``:
+        nothing for a stop word, punctuation, "-PRON-" or "be"; else its lower-cased
+        pieces between colons), remembered per lemma (``__init__`` wraps it in a bounded
+        cache): one lookup a token instead of Presidio's two tests and a split."""
+        engine = self.nlp_engine
+        if (engine.is_stopword(lemma, LANGUAGE) or engine.is_punct(lemma, LANGUAGE)
+                or lemma == "-PRON-" or lemma == "be"):
+            return ()
+        return tuple(lemma.lower().split(":"))
 
     def _tidy(self, results: Iterable[Any], text: str | None = None) -> list[Entity]:
         """Drop what a CRM identifier explains, what a stronger overlapping hit contains,
@@ -432,8 +449,34 @@ def _cache_word_tests(nlp_engine: Any) -> None:
     for a 2,000-character note). The answer depends on the word alone, so it is kept, for
     the most recent 65,536 words (an unbounded cache would grow with every new word a
     long-lived process meets)."""
-    nlp_engine.is_stopword = lru_cache(maxsize=65536)(nlp_engine.is_stopword)
-    nlp_engine.is_punct = lru_cache(maxsize=65536)(nlp_engine.is_punct)
+    from spacy.attrs import IS_PUNCT, IS_STOP
+
+    nlp_engine.is_stopword = lru_cache(maxsize=65536)(
+        _word_test(nlp_engine, IS_STOP, lambda lexeme: bool(lexeme.is_stop)))
+    nlp_engine.is_punct = lru_cache(maxsize=65536)(
+        _word_test(nlp_engine, IS_PUNCT, lambda lexeme: bool(lexeme.is_punct)))
+
+
+def _word_test(nlp_engine: Any, attr: int, read: Any) -> Any:
+    """Presidio's ``vocab[word].is_stop`` (``.is_punct``), without adding ``word`` to the
+    vocabulary when it is not there yet.
+
+    The lemmas Presidio tests are lower-cased tokens ("ryan", "normandmadeleine"), most
+    of them new to the vocabulary; ``vocab[word]`` would create and keep a lexeme for each,
+    running every one of the ~25 lexical attribute functions on it (about a tenth of the
+    NLP time of a 2,000-character note seen for the first time, issue 19), and the
+    vocabulary of a long-lived process grows by it. A new lexeme's flag is what the
+    vocabulary's own attribute function gives, so for a word not in the vocabulary that
+    function answers; a word already there (or the empty string, which is no lexeme) is
+    read from its lexeme as before."""
+    def test(word: str, language: str) -> bool:
+        vocab = nlp_engine.nlp[language].vocab
+        getter = (vocab.lex_attr_getters or {}).get(attr)
+        if getter is None or not word or word in vocab:
+            return bool(read(vocab[word]))
+        return bool(getter(word))
+
+    return test
 
 
 def _feeds_ner(nlp: Any, pipe: str) -> bool:

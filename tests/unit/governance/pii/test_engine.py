@@ -287,3 +287,21 @@ def test_the_gated_ner_keeps_the_entities_doc_ents_gives_back(pii_engine) -> Non
         kept = doc.user_data[ENTS_KEY]
         assert [(e.start, e.end, e.label_) for e in kept] == [
             (e.start, e.end, e.label_) for e in doc.ents]
+
+
+def test_stop_word_and_punctuation_tests_of_new_words_answer_as_their_lexeme_would_without_adding_it(  # noqa: E501
+    pii_engine,
+) -> None:
+    # a word new to the vocabulary is answered by the vocabulary's own attribute functions
+    # and is not added; the lexeme made afterwards agrees
+    nlp_engine = pii_engine.nlp_engine
+    vocab = nlp_engine.nlp[LANGUAGE].vocab
+    words = ["zqxwunseenname", "Zqxwunseenname", "zqxw-twelve", "«»", "—", "?!", "THEREBY7",
+             "whereafterzq", "¿", "", " ", "\n"]
+    for word in words:
+        new = bool(word) and word not in vocab
+        stop, punct = (nlp_engine.is_stopword(word, LANGUAGE),
+                       nlp_engine.is_punct(word, LANGUAGE))
+        if new:
+            assert word not in vocab, word
+        assert (stop, punct) == (vocab[word].is_stop, vocab[word].is_punct), word
