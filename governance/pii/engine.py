@@ -26,7 +26,7 @@ import gc
 import importlib.util
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -212,6 +212,7 @@ class PiiEngine:
             context_aware_enhancer=IndexedLemmaEnhancer(),
         )
         self.nlp_engine = nlp_engine
+        self._keyword_parts = lru_cache(maxsize=65536)(self._keyword_parts)  # type: ignore[method-assign]
         recognizers = registry.get_recognizers(language=LANGUAGE, all_fields=True)
         self.recognizers = recognizers
         self.ner_entities = frozenset(
@@ -270,12 +271,69 @@ class PiiEngine:
         todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
         if not todo:
             return out
-        artifacts = self.nlp_engine.process_batch(
-            [t for _, t in todo], LANGUAGE, batch_size=self.config.batch_size
-        )
-        for (i, text), (_, nlp_artifacts) in zip(todo, artifacts, strict=True):
+        artifacts = self._nlp_artifacts([t for _, t in todo])
+        for (i, text), nlp_artifacts in zip(todo, artifacts, strict=True):
             out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text)
         return out
+
+    def _nlp_artifacts(self, texts: list[str]) -> Iterator[Any]:
+        """The NLP artifacts of ``texts``: what Presidio's ``SpacyNlpEngine.process_batch``
+        yields (beside each text), built with fewer passes over each doc.
+
+        Presidio's builder joins the doc's tokens back into its text (which the caller
+        already has), reads ``Doc.ents`` twice (its entities, then as many default scores),
+        and walks the tokens once for the lemmas and once for their offsets; each of these
+        is a pass over the ~460 tokens of a 2,000-character note that builds a Python object
+        per token (issue 19, the write-check latency). Here the gated NER's own entity list
+        is taken from the doc (``pipeline.ENTS_KEY``: the spans ``Doc.ents`` gives back, and
+        taken out of the doc, since Presidio renames their labels in place), lemmas and
+        offsets are read as one array, and Presidio's ``_get_updated_entities`` does the
+        label mapping and filtering as in its own builder."""
+        from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+        from spacy.attrs import IDX, LEMMA
+
+        from governance.pii.pipeline import ENTS_KEY
+
+        engine = self.nlp_engine
+        if type(engine) is not SpacyNlpEngine:
+            for _, artifacts in engine.process_batch(texts, LANGUAGE,
+                                                     batch_size=self.config.batch_size):
+                yield artifacts
+            return
+        nlp = engine.nlp[LANGUAGE]
+        strings = nlp.vocab.strings
+        keyword_parts = self._keyword_parts
+        default_score = engine.ner_model_configuration.default_score
+        for doc in nlp.pipe(texts, batch_size=self.config.batch_size):
+            ents = doc.user_data.pop(ENTS_KEY, None)
+            if ents is None:
+                ents = doc.ents
+            if len(doc):
+                rows = doc.to_array([LEMMA, IDX]).tolist()
+                lemmas = [strings[lemma] for lemma, _ in rows]
+                indices = [idx for _, idx in rows]
+            else:
+                lemmas, indices = [], []
+            entities, scores = engine._get_updated_entities(
+                list(ents), [default_score] * len(ents))
+            # (nlp_engine=None: no keywords yet; Presidio's, from one cached test a lemma)
+            artifacts = NlpArtifacts(entities=entities, tokens=doc, tokens_indices=indices,
+                                     lemmas=lemmas, nlp_engine=None, language=LANGUAGE,
+                                     scores=scores)
+            artifacts.keywords = [part for lemma in lemmas for part in keyword_parts(lemma)]
+            artifacts.nlp_engine = engine
+            yield artifacts
+
+    def _keyword_parts(self, lemma: str) -> tuple[str, ...]:
+        """What one lemma adds to Presidio's context keywords (``NlpArtifacts.set_keywords``:
+        nothing for a stop word, punctuation, "-PRON-" or "be"; else its lower-cased
+        pieces between colons), remembered per lemma (``__init__`` wraps it in a bounded
+        cache): one lookup a token instead of Presidio's two tests and a split."""
+        engine = self.nlp_engine
+        if (engine.is_stopword(lemma, LANGUAGE) or engine.is_punct(lemma, LANGUAGE)
+                or lemma == "-PRON-" or lemma == "be"):
+            return ()
+        return tuple(lemma.lower().split(":"))
 
     def _tidy(self, results: Iterable[Any], text: str | None = None) -> list[Entity]:
         """Drop what a CRM identifier explains, what a stronger overlapping hit contains,
@@ -391,8 +449,34 @@ def _cache_word_tests(nlp_engine: Any) -> None:
     for a 2,000-character note). The answer depends on the word alone, so it is kept, for
     the most recent 65,536 words (an unbounded cache would grow with every new word a
     long-lived process meets)."""
-    nlp_engine.is_stopword = lru_cache(maxsize=65536)(nlp_engine.is_stopword)
-    nlp_engine.is_punct = lru_cache(maxsize=65536)(nlp_engine.is_punct)
+    from spacy.attrs import IS_PUNCT, IS_STOP
+
+    nlp_engine.is_stopword = lru_cache(maxsize=65536)(
+        _word_test(nlp_engine, IS_STOP, lambda lexeme: bool(lexeme.is_stop)))
+    nlp_engine.is_punct = lru_cache(maxsize=65536)(
+        _word_test(nlp_engine, IS_PUNCT, lambda lexeme: bool(lexeme.is_punct)))
+
+
+def _word_test(nlp_engine: Any, attr: int, read: Any) -> Any:
+    """Presidio's ``vocab[word].is_stop`` (``.is_punct``), without adding ``word`` to the
+    vocabulary when it is not there yet.
+
+    The lemmas Presidio tests are lower-cased tokens ("ryan", "normandmadeleine"), most
+    of them new to the vocabulary; ``vocab[word]`` would create and keep a lexeme for each,
+    running every one of the ~25 lexical attribute functions on it (about a tenth of the
+    NLP time of a 2,000-character note seen for the first time, issue 19), and the
+    vocabulary of a long-lived process grows by it. A new lexeme's flag is what the
+    vocabulary's own attribute function gives, so for a word not in the vocabulary that
+    function answers; a word already there (or the empty string, which is no lexeme) is
+    read from its lexeme as before."""
+    def test(word: str, language: str) -> bool:
+        vocab = nlp_engine.nlp[language].vocab
+        getter = (vocab.lex_attr_getters or {}).get(attr)
+        if getter is None or not word or word in vocab:
+            return bool(read(vocab[word]))
+        return bool(getter(word))
+
+    return test
 
 
 def _feeds_ner(nlp: Any, pipe: str) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,13 +42,20 @@ _DECIMAL = re.compile(r"\d")  # on str, re's \d is Unicode Nd, as the regex modu
 
 @dataclass(frozen=True)
 class Floor:
-    """The fewest characters, and the fewest decimal digits, any match has."""
+    """The fewest characters, and the fewest decimal digits, any match has; and the
+    characters every match contains (``literals``: "@" for an e-mail address, ":" for an
+    IPv6 address)."""
 
     length: int
     digits: int
+    literals: frozenset[str] = frozenset()
 
     def rules_out(self, length: int, digits: int) -> bool:
         return length < self.length or digits < self.digits
+
+    def lacks_literal(self, text: str) -> bool:
+        """Whether ``text`` lacks a character every match contains, so holds no match."""
+        return any(ch not in text for ch in self.literals)
 
 
 def pattern_floor(source: str, flags: int) -> Floor | None:
@@ -59,7 +67,9 @@ def pattern_floor(source: str, flags: int) -> Floor | None:
         length = int(tree.getwidth()[0])
     except Exception:  # noqa: BLE001 - any syntax re does not share: no floor
         return None
-    return Floor(length=length, digits=_min_digits(tree))
+    ignorecase = bool(tree.state.flags & sre_parse.SRE_FLAG_IGNORECASE)
+    return Floor(length=length, digits=_min_digits(tree),
+                 literals=_required_literals(tree, ignorecase))
 
 
 def _digit_only(op: Any, av: Any) -> bool:
@@ -97,3 +107,47 @@ def _min_digits(items: Any) -> int:
 def decimal_digits(text: str) -> int:
     """How many characters of ``text`` the regex module's ``\\d`` can match (Unicode Nd)."""
     return len(_DECIMAL.findall(text))
+
+
+# characters that case-insensitive matching cannot read otherwise: no character of any
+# script case-folds to an ASCII digit, punctuation mark or space (letters do: "k" matches
+# the Kelvin sign, "s" the long s)
+_CASELESS = frozenset(string.digits + string.punctuation + " ")
+
+
+def _literal(code: int, ignorecase: bool) -> frozenset[str]:
+    ch = chr(code)
+    return frozenset(ch) if not ignorecase or ch in _CASELESS else frozenset()
+
+
+def _required_literals(items: Any, ignorecase: bool) -> frozenset[str]:
+    """The characters every match of ``items`` contains: each literal of the sequence
+    (a one-character class counts as its literal), what a repeat of at least one
+    contains, what every branch of an alternation contains (their intersection), and
+    what a group contains, under its own case flags. An optional repeat, a lookaround,
+    a back-reference or a conditional contributes nothing, so the set errs on the small
+    side: a text without one of its characters holds no match."""
+    found: set[str] = set()
+    for op, av in items:
+        if op is sre_parse.LITERAL:
+            found |= _literal(av, ignorecase)
+        elif op is sre_parse.IN:
+            if len(av) == 1 and av[0][0] is sre_parse.LITERAL:
+                found |= _literal(av[0][1], ignorecase)
+        elif op in _REPEATS:
+            if av[0] >= 1:
+                found |= _required_literals(av[2], ignorecase)
+        elif op is sre_parse.SUBPATTERN:
+            _group, add_flags, del_flags, pattern = av
+            inner = ignorecase
+            if add_flags & sre_parse.SRE_FLAG_IGNORECASE:
+                inner = True
+            if del_flags & sre_parse.SRE_FLAG_IGNORECASE:
+                inner = False
+            found |= _required_literals(pattern, inner)
+        elif op is sre_parse.BRANCH:
+            branches = [_required_literals(branch, ignorecase) for branch in av[1]]
+            found |= frozenset.intersection(*branches) if branches else frozenset()
+        elif op is getattr(sre_parse, "ATOMIC_GROUP", None):
+            found |= _required_literals(av, ignorecase)
+    return frozenset(found)

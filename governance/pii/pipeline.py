@@ -29,8 +29,14 @@ from typing import Any
 import regex
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from governance.pii.tokens import TEXT_KEY
+
 LOWER_LEMMA = "governance_lower_lemma"
 GATED_NER = "governance_gated_ner"
+# the ``doc.user_data`` key of the entities the gated NER set, which the artefact builder
+# (``engine.py``) hands to Presidio instead of reading ``Doc.ents`` anew (each read walks
+# the doc's tokens and builds new spans)
+ENTS_KEY = "governance_ents"
 _NAME_CHARS = frozenset("'’-.")
 # NER reads at most this many tokens of one text (analyzer.yaml: pipeline.ner_token_cap)
 NER_TOKEN_CAP = 5000
@@ -38,14 +44,17 @@ NER_TOKEN_CAP = 5000
 
 def register_components() -> None:
     """Register our two spaCy components (once per process)."""
+    from spacy.attrs import LEMMA, LOWER
     from spacy.language import Language
 
     if not Language.has_factory(LOWER_LEMMA):
 
         @Language.component(LOWER_LEMMA)
         def lower_lemma(doc: Any) -> Any:
-            for token in doc:
-                token.lemma_ = token.lower_
+            # token.lemma_ = token.lower_ for every token, as one array copy: the hash of
+            # the lower-cased form is already in the string store (its lexeme holds it)
+            if len(doc):
+                doc.from_array([LEMMA], doc.to_array([LOWER]))
             return doc
 
     if not Language.has_factory(GATED_NER):
@@ -182,7 +191,9 @@ class GatedNer:
         parts: list[Any] = []
         owners: list[tuple[int, int]] = []  # (doc, character offset of the part)
         for n, doc in enumerate(docs):
-            text = doc.text
+            text = doc.user_data.get(TEXT_KEY)
+            if text is None:
+                text = doc.text
             left = self.token_cap
             for start, end in name_ranges(text):
                 if left <= 0:
@@ -214,5 +225,8 @@ class GatedNer:
                 if span is not None:
                     found[n].append(span)
         for doc, ents in zip(docs, found, strict=True):
-            doc.ents = filter_spans(ents)
+            kept = filter_spans(ents)
+            doc.ents = kept
+            # the same spans Doc.ents gives back now (start, end, label), sorted by start
+            doc.user_data[ENTS_KEY] = kept
         return docs

@@ -19,9 +19,10 @@ reads here:
 - the regex timeout of a pattern call is ``pattern_timeout_seconds`` of ``analyzer.yaml``
   (Presidio's is 60 s, which one crafted text could spend on every pattern in turn); a
   pattern that times out is skipped, and the warning names the pattern, not the text;
-- a pattern is not run on a text shorter than any match of it, or with fewer digits than
-  any match of it has (``pattern_floor.py``): such a call cannot match, yet costs a clock
-  read for its timeout like any other;
+- a pattern is not run on a text shorter than any match of it, with fewer digits than
+  any match of it has, or lacking a character every match of it contains (``@``, ``:``,
+  ``pattern_floor.py``): such a call cannot match, yet costs a clock read for its timeout
+  like any other;
 - on free text, a recognizer whose every pattern scores under the threshold and which has no
   validation (Presidio's US bank number, driver licence and passport: 0.05-0.3) is not run
   when none of its context words is in the text's keywords: without one the enhancer cannot
@@ -142,7 +143,8 @@ class RecognizerRunner:
         entity = recognizer.supported_entities[0]
         results = []
         for pattern, compiled, floor in self.compiled[recognizer.id]:
-            if floor is not None and floor.rules_out(length, digits):
+            if floor is not None and (floor.rules_out(length, digits)
+                                      or floor.lacks_literal(text)):
                 continue
             try:
                 for match in compiled.finditer(text, timeout=self.timeout):

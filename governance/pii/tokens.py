@@ -26,6 +26,9 @@ from typing import Any
 import regex
 
 SUFFIX_REACH = 64
+# the ``doc.user_data`` key of the text the tokenizer was given: later steps read it there
+# (``Doc.text`` joins every token's text again, a pass over the doc)
+TEXT_KEY = "governance_text"
 MAX_CHUNK = 200
 
 
@@ -68,14 +71,20 @@ class BoundedTokenizer:
         self.max_chunk = max_chunk
 
     def __call__(self, text: str) -> Any:
+        """The doc of ``text``, which keeps ``text`` itself in its ``user_data`` (the
+        pipeline's later steps read it there instead of joining the tokens again)."""
         at = cuts(text, self.max_chunk)
         if not at:
-            return self.tokenizer(text)
-        from spacy.tokens import Doc
+            doc = self.tokenizer(text)
+        else:
+            from spacy.tokens import Doc
 
-        bounds = [0, *at, len(text)]
-        pieces = [self.tokenizer(text[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
-        return Doc.from_docs(pieces, ensure_whitespace=False)
+            bounds = [0, *at, len(text)]
+            pieces = [self.tokenizer(text[a:b])
+                      for a, b in zip(bounds, bounds[1:], strict=False)]
+            doc = Doc.from_docs(pieces, ensure_whitespace=False)
+        doc.user_data[TEXT_KEY] = text
+        return doc
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Any]:
         for text in texts:

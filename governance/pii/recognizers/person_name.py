@@ -23,6 +23,7 @@ introduction ("hi this is richard smith"), a gazetteer first name and the word a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -184,7 +185,35 @@ def _blocked_after(text: str, end: int) -> bool:
     return word.lower() in PLACE_OR_COMPANY or word.lower() in COMPANY_AFTER
 
 
-def place_or_company(text: str, start: int, end: int) -> bool:
+@lru_cache(maxsize=8)
+def _answers(text: str) -> dict[tuple[str, int, int], bool]:
+    """The answers of :func:`place_or_company` and :func:`not_a_person` for spans of
+    ``text`` (of the 8 texts asked about last). Both depend on the text and the span alone,
+    and the same span is asked about several times while one text is analysed: by the
+    recognizer's runs and its model-PERSON check, then by ``engine._tidy`` for each PERSON
+    result; on the write-check bench's 2,000-character notes 44 % of the calls repeat one
+    (issue 19, the write-check latency)."""
+    return {}
+
+
+def _remembered(kind: str, test: Callable[[str, int, int], bool]
+                ) -> Callable[[str, int, int], bool]:
+    """``test(text, start, end)``, answered once per text and span (:func:`_answers`)."""
+    def remembered(text: str, start: int, end: int) -> bool:
+        answers = _answers(text)
+        key = (kind, start, end)
+        found = answers.get(key)
+        if found is None:
+            found = answers[key] = test(text, start, end)
+        return found
+
+    remembered.__doc__ = test.__doc__
+    remembered.__name__ = test.__name__
+    remembered.__wrapped__ = test  # type: ignore[attr-defined]
+    return remembered
+
+
+def _place_or_company(text: str, start: int, end: int) -> bool:
     """Whether the span ``start:end`` of ``text`` reads as a street, building or company:
     a word of it or the word after it is a street or company word, or a house number
     stands before it."""
@@ -292,7 +321,7 @@ def _address_block(text: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[
     return tuple(names), tuple(places)
 
 
-def not_a_person(text: str, start: int, end: int) -> bool:
+def _not_a_person(text: str, start: int, end: int) -> bool:
     """Whether a PERSON result (the model's or ours) is a street or company
     (:func:`place_or_company`) or an honorific alone ("Mr")."""
     words = _WORD.findall(text[start:end])
@@ -315,6 +344,10 @@ def not_a_person(text: str, start: int, end: int) -> bool:
     if words[0].islower() and not _INTRO.search(text[max(0, start - 20):start]):
         return True
     return place_or_company(text, start, end)
+
+
+place_or_company = _remembered("place_or_company", _place_or_company)
+not_a_person = _remembered("not_a_person", _not_a_person)
 
 
 def _own_line(text: str, start: int, end: int) -> bool:

@@ -253,3 +253,55 @@ def test_presidios_stop_word_and_punctuation_tests_are_remembered_with_the_same_
     nlp_engine.is_stopword("the", LANGUAGE)
     assert nlp_engine.is_stopword.cache_info().hits == hits + 1
     assert nlp_engine.is_stopword.cache_info().maxsize == 65536
+
+
+
+def test_the_artifact_builder_gives_what_presidios_process_batch_gives(pii_engine) -> None:  # noqa: ANN001
+    # ours takes the gated NER's kept entity list and reads lemmas and offsets as one
+    # array; Presidio's reads Doc.ents twice and walks the tokens: the same artifacts,
+    # on texts with and without names, an empty-looking one and a long run cut in pieces
+    texts = [d.text for d in evaluation.generate(40, seed=11)] + [
+        "no names here, call 0151 2345678", "  ", "Ryan O'Neil met Ada Lovelace in Paris.",
+        "x" * 450 + " Rosalia Gomez wrote", "Agent: Hi, how can I help you today?"]
+    ours = list(pii_engine._nlp_artifacts(texts))
+    presidio = [a for _, a in pii_engine.nlp_engine.process_batch(texts, LANGUAGE,
+                                                                  batch_size=16)]
+    assert len(ours) == len(presidio) == len(texts)
+    for text, a, b in zip(texts, ours, presidio, strict=True):
+        assert [(e.label_, e.start_char, e.end_char) for e in a.entities] == [
+            (e.label_, e.start_char, e.end_char) for e in b.entities], text
+        assert a.scores == b.scores, text
+        assert a.lemmas == b.lemmas == [t.lower_ for t in b.tokens], text
+        assert a.tokens_indices == b.tokens_indices, text
+        assert a.keywords == b.keywords, text
+        assert a.tokens.text == text
+
+
+def test_the_gated_ner_keeps_the_entities_doc_ents_gives_back(pii_engine) -> None:  # noqa: ANN001
+    # the kept list stands in for Doc.ents: same spans, same order, same labels
+    from governance.pii.pipeline import ENTS_KEY
+
+    nlp = pii_engine.nlp_engine.nlp[LANGUAGE]
+    texts = [d.text for d in evaluation.generate(30, seed=13)]
+    for doc in nlp.pipe(texts):
+        kept = doc.user_data[ENTS_KEY]
+        assert [(e.start, e.end, e.label_) for e in kept] == [
+            (e.start, e.end, e.label_) for e in doc.ents]
+
+
+def test_stop_word_and_punctuation_tests_of_new_words_answer_as_their_lexeme_would_without_adding_it(  # noqa: E501
+    pii_engine,
+) -> None:
+    # a word new to the vocabulary is answered by the vocabulary's own attribute functions
+    # and is not added; the lexeme made afterwards agrees
+    nlp_engine = pii_engine.nlp_engine
+    vocab = nlp_engine.nlp[LANGUAGE].vocab
+    words = ["zqxwunseenname", "Zqxwunseenname", "zqxw-twelve", "«»", "—", "?!", "THEREBY7",
+             "whereafterzq", "¿", "", " ", "\n"]
+    for word in words:
+        new = bool(word) and word not in vocab
+        stop, punct = (nlp_engine.is_stopword(word, LANGUAGE),
+                       nlp_engine.is_punct(word, LANGUAGE))
+        if new:
+            assert word not in vocab, word
+        assert (stop, punct) == (vocab[word].is_stop, vocab[word].is_punct), word

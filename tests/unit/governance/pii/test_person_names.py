@@ -176,3 +176,26 @@ def test_a_person_after_a_preposition_stays_a_person_with_a_cue_or_a_possessive(
 def test_a_line_of_unknown_words_inside_a_signature_is_no_person_by_shape(pii_engine) -> None:  # noqa: ANN001
     found = people(pii_engine, "Joe Akyeampong\n\nValenii de Munte\nPoland")
     assert "Valenii de Munte" not in found
+
+
+def test_street_company_and_not_a_person_answers_are_remembered_per_text_unchanged() -> None:
+    # each span of a text is judged once: a repeated question is answered from the
+    # text's memo, with the answer the test itself gives
+    import regex
+
+    from governance.pii import evaluation
+    from governance.pii.recognizers import person_name as pn
+
+    checked = 0
+    for doc in evaluation.generate(40, seed=17):
+        text = doc.text
+        spans = [m.span() for m in regex.finditer(r"\p{Lu}\w+(?: \p{Lu}\w+)*", text)]
+        for start, end in spans:
+            for remembered, kind in ((pn.place_or_company, "place_or_company"),
+                                     (pn.not_a_person, "not_a_person")):
+                first = remembered(text, start, end)
+                assert pn._answers(text)[(kind, start, end)] is first
+                assert remembered(text, start, end) is first
+                assert first is remembered.__wrapped__(text, start, end)  # type: ignore[attr-defined]
+                checked += 1
+    assert checked > 200
