@@ -22,6 +22,7 @@ every core through worker processes, each building its own engine from an
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
 import logging
@@ -271,10 +272,22 @@ class PiiEngine:
         todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
         if not todo:
             return out
-        artifacts = self._nlp_artifacts([t for _, t in todo])
-        for (i, text), nlp_artifacts in zip(todo, artifacts, strict=True):
-            out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text)
+        with self._memory_zone():
+            artifacts = self._nlp_artifacts([t for _, t in todo])
+            for (i, text), nlp_artifacts in zip(todo, artifacts, strict=True):
+                out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text)
         return out
+
+    def _memory_zone(self) -> Any:
+        """spaCy's memory zone around one batch: the tokenizer adds a lexeme and strings
+        to the vocabulary for every new token it meets (about 70 a note), which a long-
+        running web or scan worker would keep for ever; inside the zone they are dropped
+        when it ends. Nothing made inside outlives it: the results are plain offsets, types
+        and scores, and the caches keep Python strings."""
+        engine = self.nlp_engine
+        nlp = getattr(engine, "nlp", None)
+        zone = getattr(nlp.get(LANGUAGE), "memory_zone", None) if isinstance(nlp, dict) else None
+        return zone() if zone is not None else contextlib.nullcontext()
 
     def _nlp_artifacts(self, texts: list[str]) -> Iterator[Any]:
         """The NLP artifacts of ``texts``: what Presidio's ``SpacyNlpEngine.process_batch``

@@ -305,3 +305,25 @@ def test_stop_word_and_punctuation_tests_of_new_words_answer_as_their_lexeme_wou
         if new:
             assert word not in vocab, word
         assert (stop, punct) == (vocab[word].is_stop, vocab[word].is_punct), word
+
+
+def test_analysing_notes_full_of_new_words_does_not_grow_the_vocabulary(pii_engine) -> None:
+    """A long-running worker checks every write: the tokens of each note, new words
+    included, must not stay in spaCy's vocabulary after its analysis."""
+    import random
+
+    nlp = pii_engine.nlp_engine.nlp[LANGUAGE]
+    rng = random.Random(19)
+
+    def note() -> str:
+        words = ["".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou")
+                         for _ in range(4)) for _ in range(40)]
+        return "Spoke to Ryan Gallagher about " + " ".join(words) + " today."
+
+    pii_engine.analyze_batch([note()], free_text=True)  # anything loaded on first use
+    before = (sum(1 for _ in nlp.vocab), len(nlp.vocab.strings))
+    for _ in range(5):
+        found = pii_engine.analyze_batch([note(), note()], free_text=True)
+        assert any(e.type == "PERSON" for e in found[0])  # still analysed
+
+    assert (sum(1 for _ in nlp.vocab), len(nlp.vocab.strings)) == before
