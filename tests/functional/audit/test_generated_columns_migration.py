@@ -4,7 +4,6 @@ position, the queue still drains, and the log verifies, on SQLite and PostgreSQL
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,18 +16,13 @@ from audit.log import AuditLog
 from audit.models import audit_entries
 from governance.db import make_engine, make_session_factory, unit_of_work
 from governance.migrate import upgrade
-from tests.conftest import _server_url, fresh_postgres_database
 
 ORIGIN = "crm-privacy-gateway.example/audit"
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    server = _server_url()
-    if server is None:
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    yield from fresh_postgres_database(server)
+def url(own_database_url: str) -> str:
+    return own_database_url
 
 
 def old_rows(n: int) -> list[dict[str, object]]:

@@ -18,7 +18,6 @@ from audit.events import Actor, AuditEvent, Target
 from audit.log import AuditLog, VerifyReport
 from governance.db import make_engine, make_session_factory
 from governance.migrate import upgrade
-from tests.conftest import _server_url, fresh_postgres_database
 
 ORIGIN = "crm-privacy-gateway.example/audit"
 CHUNK = 64
@@ -26,12 +25,8 @@ EVENTS = 1_500
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    server = _server_url()
-    if server is None:
-        yield f"sqlite:///{tmp_path / 'log.db'}"
-        return
-    yield from fresh_postgres_database(server)
+def url(own_database_url: str) -> str:
+    return own_database_url
 
 
 @pytest.fixture
