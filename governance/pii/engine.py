@@ -40,7 +40,7 @@ from governance.errors import SettingsError
 from governance.pii.errors import PiiConfigInvalid, PiiModelMissing, UnknownOperator
 from governance.pii.lookalikes import NUMBER_TYPES, named_otherwise
 from governance.pii.models import Entity
-from governance.pii.recognizers.person_name import not_a_person
+from governance.pii.recognizers.person_name import forget_texts, not_a_person
 from governance.pii.spans import Claimed, KeptSpans
 
 LANGUAGE = "en"
@@ -272,10 +272,13 @@ class PiiEngine:
         todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
         if not todo:
             return out
-        with self._memory_zone():
-            artifacts = self._nlp_artifacts([t for _, t in todo])
-            for (i, text), nlp_artifacts in zip(todo, artifacts, strict=True):
-                out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text)
+        try:
+            with self._memory_zone():
+                artifacts = self._nlp_artifacts([t for _, t in todo])
+                for (i, text), nlp_artifacts in zip(todo, artifacts, strict=True):
+                    out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text)
+        finally:
+            forget_texts()  # the name rules' per-text caches hold the notes themselves
         return out
 
     def _memory_zone(self) -> Any:

@@ -196,6 +196,14 @@ def _answers(text: str) -> dict[tuple[str, int, int], bool]:
     return {}
 
 
+def forget_texts() -> None:
+    """Drop what the per-text caches below remember: they are keyed by the analysed text
+    itself, a note full of personal data, which must not outlive its analysis in a
+    long-running worker. The engine calls this when a batch is done."""
+    for cached in (_answers, _coordinations, _address_block):
+        cached.cache_clear()
+
+
 def _remembered(kind: str, test: Callable[[str, int, int], bool]
                 ) -> Callable[[str, int, int], bool]:
     """``test(text, start, end)``, answered once per text and span (:func:`_answers`)."""

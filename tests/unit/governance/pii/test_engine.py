@@ -313,7 +313,7 @@ def test_analysing_notes_full_of_new_words_does_not_grow_the_vocabulary(pii_engi
     import random
 
     nlp = pii_engine.nlp_engine.nlp[LANGUAGE]
-    rng = random.Random(19)
+    rng = random.Random(19)  # noqa: S311 - made-up words, not secrets
 
     def note() -> str:
         words = ["".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou")
@@ -327,3 +327,17 @@ def test_analysing_notes_full_of_new_words_does_not_grow_the_vocabulary(pii_engi
         assert any(e.type == "PERSON" for e in found[0])  # still analysed
 
     assert (sum(1 for _ in nlp.vocab), len(nlp.vocab.strings)) == before
+
+
+def test_no_analysed_note_stays_in_the_name_rules_caches_after_its_analysis(pii_engine) -> None:
+    """The person-name rules remember answers per text, keyed by the text itself; a note
+    is personal data and must not outlive its analysis in a long-running worker."""
+    from governance.pii.recognizers import person_name
+
+    note = ("Spoke to Ryan Gallagher about the order.\nAdaeze Okafor\n12 Harbour Street\n"
+            "Leeds LS1 4AB\nUnited Kingdom")
+    found = pii_engine.analyze_batch([note], free_text=True)
+
+    assert any(e.type == "PERSON" for e in found[0])  # the rules ran on it
+    caches = (person_name._answers, person_name._coordinations, person_name._address_block)
+    assert [c.cache_info().currsize for c in caches] == [0, 0, 0]
