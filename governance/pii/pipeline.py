@@ -10,10 +10,10 @@
   recognizers, and in English text they are written with a capital; a sentence such as
   "No answer on +49 151 2345678, sent an email instead." or a chat line's "Hi, how can I
   help you today?" costs no NER. The recall on the evaluation set (``governance pii
-  evaluate``) is what keeps this rule honest. The selected sentences are tokenized anew
-  for NER (the tokenizer is cheap): ``Span.as_doc`` would copy them out of the text's doc,
-  but it also averages word vectors the small model does not have, which cost more than
-  tokenizing.
+  evaluate``) is what keeps this rule honest. Each selected sentence is given to NER as a
+  new doc built from the text's own tokens (their words and spaces): ``Span.as_doc``
+  would copy far more than NER reads, and tokenizing the sentence again costs five times
+  as much.
 - :func:`numeric_ops`: the matrix multiplications of the model through numpy's BLAS on one
   thread instead of thinc's default ``blis``; measured on the project's 2-core machine,
   NER runs about a quarter faster, and one BLAS thread per process leaves the cores to the
@@ -22,13 +22,17 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import regex
+from spacy.attrs import IDX, ORTH, SPACY
 from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.tokens import Doc, Span
 
+from governance.pii.names import countries, gazetteer, is_english_word
 from governance.pii.tokens import TEXT_KEY
 
 LOWER_LEMMA = "governance_lower_lemma"
@@ -63,7 +67,7 @@ def register_components() -> None:
                                                      "token_cap": NER_TOKEN_CAP})
         def gated_ner(nlp: Any, name: str, ner: str, batch_size: int,
                       token_cap: int) -> GatedNer:
-            return GatedNer(nlp.get_pipe(ner), nlp.tokenizer, batch_size, token_cap)
+            return GatedNer(nlp.get_pipe(ner), batch_size, token_cap)
 
 
 def numeric_ops(kind: str, blas_threads: int | None) -> AbstractContextManager[Any]:
@@ -120,21 +124,31 @@ def _capitalised(word: str) -> bool:
     )
 
 
+def _may_open_with_name(word: str) -> bool:
+    """Whether the capitalised first word of a sentence can be a name or a place: not a
+    function word ("The", "Please", "We"), a greeting or answer that opens sentences ("Hi",
+    "Thanks", "Sorry"), nor a common English word that no name list holds ("Spoke",
+    "Refund", "Ticket"); a word that is also a name or a place stays ("Mark", "Grace",
+    "Paris", "China")."""
+    lower = word.lower().rstrip(".")
+    if lower in _NOT_NAME_STARTS:
+        return False
+    return (not is_english_word(lower) or lower in gazetteer().any_name
+            or lower in countries())
+
+
 def may_name(sentence: str) -> bool:
     """Whether ``sentence`` holds a capitalised word that can start a name. The first word
     of a sentence (or of a line's text after a ``Label:``) is capitalised anyway, so it
-    counts only if it is neither a function word ("The", "Please", "We") nor a greeting or
-    answer that opens sentences ("Hi", "Thanks", "Sure", "Sorry"); a label before a colon
-    ("Agent:", "Mobile:") never counts."""
+    counts only if :func:`_may_open_with_name`; a label before a colon ("Agent:",
+    "Mobile:") never counts."""
     initial = True
     for match in _WORD.finditer(sentence):
         word, colon = match.group(1), match.group(2)
         if word is None:  # a colon alone
             initial = True
             continue
-        if not colon and _capitalised(word) and (
-            not initial or word.lower().rstrip(".") not in _NOT_NAME_STARTS
-        ):
+        if not colon and _capitalised(word) and (not initial or _may_open_with_name(word)):
             return True
         initial = bool(colon)
     return False
@@ -164,10 +178,8 @@ class GatedNer:
     look like thousands of names is cut; past the cap its sentences get the pattern
     recognizers and the person-cue recognizer, not NER."""
 
-    def __init__(self, ner: Any, tokenizer: Any, batch_size: int,
-                 token_cap: int = NER_TOKEN_CAP) -> None:
+    def __init__(self, ner: Any, batch_size: int, token_cap: int = NER_TOKEN_CAP) -> None:
         self.ner = ner
-        self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.token_cap = token_cap
 
@@ -189,44 +201,64 @@ class GatedNer:
         from spacy.util import filter_spans
 
         parts: list[Any] = []
-        owners: list[tuple[int, int]] = []  # (doc, character offset of the part)
+        owners: list[tuple[int, int]] = []  # (doc, token offset of the part)
         for n, doc in enumerate(docs):
             text = doc.user_data.get(TEXT_KEY)
             if text is None:
                 text = doc.text
-            left = self.token_cap
-            for start, end in name_ranges(text):
-                if left <= 0:
-                    break
-                if start == 0 and end == len(text):
-                    part = doc
-                else:
-                    # a sentence starts at a token boundary once its leading space is
-                    # dropped, and the tokenizer splits within a whitespace-delimited chunk
-                    # only: the part's tokens are the doc's tokens of that sentence
-                    start = end - len(text[start:end].lstrip())
-                    if start >= end:
-                        continue
-                    part = self.tokenizer(text[start:end])
-                if len(part) > left:
-                    part = part[:left].as_doc()
-                left -= len(part)
-                parts.append(part)
-                owners.append((n, start))
+            ranges = name_ranges(text)
+            if not ranges:
+                continue
+            if ranges == [(0, len(text))] and len(doc) <= self.token_cap:
+                parts.append(doc)
+                owners.append((n, 0))
+                continue
+            rows = doc.to_array([ORTH, SPACY]).tolist()
+            for first, last in self._token_ranges(doc, text, ranges):
+                parts.append(_doc_of_tokens(doc.vocab, rows[first:last]))
+                owners.append((n, first))
         found: list[list[Any]] = [[] for _ in docs]
         tagged = self.ner.pipe(parts, batch_size=size) if parts else []
         for part, (n, offset) in zip(tagged, owners, strict=True):
             if part is docs[n]:
                 found[n] = list(part.ents)
                 continue
-            for e in part.ents:
-                span = docs[n].char_span(offset + e.start_char, offset + e.end_char,
-                                         label=e.label, alignment_mode="expand")
-                if span is not None:
-                    found[n].append(span)
+            found[n].extend(Span(docs[n], offset + e.start, offset + e.end, label=e.label)
+                            for e in part.ents)
         for doc, ents in zip(docs, found, strict=True):
             kept = filter_spans(ents)
             doc.ents = kept
             # the same spans Doc.ents gives back now (start, end, label), sorted by start
             doc.user_data[ENTS_KEY] = kept
         return docs
+
+    def _token_ranges(self, doc: Any, text: str, ranges: list[tuple[int, int]]
+                      ) -> list[tuple[int, int]]:
+        """The doc's tokens (first, last + 1) of each character range, at most
+        ``token_cap`` tokens in all. A sentence starts at a token once its leading space is
+        dropped (the tokenizer splits within a whitespace-delimited chunk only), and ends at
+        one: its tokens are the doc's tokens that start inside it."""
+        starts = doc.to_array(IDX).tolist()
+        out = []
+        left = self.token_cap
+        for start, end in ranges:
+            if left <= 0:
+                break
+            start = end - len(text[start:end].lstrip())
+            first, last = bisect_left(starts, start), bisect_left(starts, end)
+            last = min(last, first + left)
+            if first < last:
+                out.append((first, last))
+                left -= last - first
+        return out
+
+
+def _doc_of_tokens(vocab: Any, rows: list[list[int]]) -> Any:
+    """A new doc of some tokens of a doc, from their ``[ORTH, SPACY]`` rows (the same
+    words, spaces and lexemes), which the model tags as it tags the same sentence
+    tokenized anew: NER reads only each token's lexeme. Building it from the words costs a
+    fifth of tokenizing the sentence again, and ``Span.as_doc`` copies far more than NER
+    reads."""
+    strings = vocab.strings
+    return Doc(vocab, words=[strings[orth] for orth, _ in rows],
+               spaces=[bool(space) for _, space in rows])
