@@ -29,8 +29,11 @@ sre_parse: Any = importlib.import_module("re._parser")
 # flags whose meaning ``re`` shares; any other flag (FULLCASE, VERSION1, ...) means no floor
 _SHARED_FLAGS = (regex.IGNORECASE | regex.MULTILINE | regex.DOTALL | regex.VERBOSE
                  | regex.ASCII | regex.UNICODE)
-# a brace that does not open a counted repeat ({e<=1} is fuzzy matching), or a POSIX class
-_NOT_SHARED = re.compile(r"\{(?!\d*(?:,\d*)?\})|\[:")
+# a brace that does not open a counted repeat ({e<=1} is fuzzy matching), read with the
+# character classes taken out (a brace inside one is a literal: e-mail's [!#$%&'*+/=?^_`{|}~]);
+# and a POSIX class ([[:digit:]])
+_NOT_SHARED = re.compile(r"\{(?!\d*(?:,\d*)?\})")
+_POSIX_CLASS = re.compile(r"\[:\^?[A-Za-z]+:\]")
 _REPEATS = tuple(
     op for op in (getattr(sre_parse, name, None)
                   for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"))
@@ -60,7 +63,8 @@ class Floor:
 
 def pattern_floor(source: str, flags: int) -> Floor | None:
     """The floor of a pattern compiled with ``flags``, or None if it cannot be read."""
-    if flags & ~_SHARED_FLAGS or _NOT_SHARED.search(source):
+    if (flags & ~_SHARED_FLAGS or _NOT_SHARED.search(_without_classes(source))
+            or _POSIX_CLASS.search(source)):
         return None
     try:
         tree = sre_parse.parse(source, flags & ~(regex.UNICODE | regex.ASCII))
@@ -70,6 +74,31 @@ def pattern_floor(source: str, flags: int) -> Floor | None:
     ignorecase = bool(tree.state.flags & sre_parse.SRE_FLAG_IGNORECASE)
     return Floor(length=length, digits=_min_digits(tree),
                  literals=_required_literals(tree, ignorecase))
+
+
+def _without_classes(source: str) -> str:
+    """``source`` with the contents of its character classes left out."""
+    out: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        ch = source[i]
+        if ch == "\\":
+            out.append(source[i:i + 2])
+            i += 2
+        elif ch == "[":
+            i += 1
+            if i < n and source[i] == "^":
+                i += 1
+            if i < n and source[i] == "]":  # a leading ] is a literal
+                i += 1
+            while i < n and source[i] != "]":
+                i += 2 if source[i] == "\\" else 1
+            out.append("[]")
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
 
 
 def _digit_only(op: Any, av: Any) -> bool:

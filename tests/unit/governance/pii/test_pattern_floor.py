@@ -25,6 +25,7 @@ def test_a_floor_counts_the_characters_and_digits_every_match_needs() -> None:
 def test_syntax_beyond_what_re_shares_gets_no_floor() -> None:
     assert pattern_floor(r"(?:abcdef){e<=1}", FLAGS) is None  # fuzzy: can match fewer
     assert pattern_floor(r"[[:digit:]]{4}", FLAGS) is None  # POSIX class
+    assert pattern_floor(r"[{|}]x{e<=1}", FLAGS) is None  # fuzzy after a class with braces
     assert pattern_floor(r"\p{Lu}\p{Ll}+", 0) is None  # Unicode property
     assert pattern_floor(r"strasse", FLAGS | regex.FULLCASE) is None  # "ß" matches "ss"
     assert pattern_floor(r"(?V1)[\w--\d]+", FLAGS) is None
@@ -68,6 +69,13 @@ def test_the_required_literals_are_characters_every_match_contains() -> None:
     assert pattern_floor(r"a@b|c@d:", 0).literals == frozenset("@")
     assert pattern_floor(r"x(?::y)?(?=#)(.)\1[.]{1,3}", 0).literals == frozenset("x.")
     assert pattern_floor(r"(?:-|/)\d+", FLAGS).literals == frozenset()
+    # a brace or a colon inside a class is a literal of the class, not fuzzy matching or a
+    # POSIX class: Presidio's e-mail pattern ([...`{|}~\w]) needs its "@"
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+    email = EmailRecognizer()
+    assert "@" in pattern_floor(email.patterns[0].regex, email.global_regex_flags).literals
+    assert pattern_floor(r"[{}]\d[:-]\d", 0) == Floor(4, 2)
 
 
 def test_the_literal_floor_skips_only_presidio_patterns_that_cannot_match() -> None:
