@@ -155,6 +155,7 @@ class PiiEngine:
         from governance.pii.pipeline import (
             GATED_NER,
             LOWER_LEMMA,
+            lean_lexemes,
             numeric_ops,
             register_components,
         )
@@ -192,6 +193,7 @@ class PiiEngine:
                     nlp.disable_pipe("ner")
                 if "lemmatizer" in config.free_text_disable:
                     nlp.add_pipe(LOWER_LEMMA, last=True)
+                lean_lexemes(nlp)
         if not any(isinstance(r, SpacyRecognizer) for r in registry.recognizers) and isinstance(
             nlp_engine, SpacyNlpEngine
         ):

@@ -346,3 +346,30 @@ def test_no_analysed_note_stays_in_the_name_rules_caches_after_its_analysis(pii_
     assert any(e.type == "PERSON" for e in found[0])  # the rules ran on it
     caches = (person_name._answers, person_name._coordinations, person_name._address_block)
     assert [c.cache_info().currsize for c in caches] == [0, 0, 0]
+
+
+def test_new_words_get_only_the_lexical_attributes_something_reads_with_the_same_entities(
+    pii_engine,  # noqa: ANN001
+) -> None:
+    # a word first met in a note costs its lexeme's attribute functions; only those NER,
+    # the lemma and the context keywords read are kept, and every entity stays the same
+    import spacy
+    from spacy import attrs
+
+    from governance.pii.evaluation_sources.sources import crm_notes
+
+    vocab = pii_engine.nlp_engine.nlp[LANGUAGE].vocab
+    lean = dict(vocab.lex_attr_getters)
+    assert set(lean) == {attrs.NORM, attrs.PREFIX, attrs.SUFFIX, attrs.SHAPE, attrs.LOWER,
+                         attrs.IS_SPACE, attrs.IS_STOP, attrs.IS_PUNCT}
+    full = spacy.load(pii_engine.config.model).vocab.lex_attr_getters
+    assert len(full) > 2 * len(lean)
+    texts = [d.text for d in evaluation.generate(60, seed=13)] + [d.text for d in crm_notes()]
+    ours = pii_engine.analyze_batch(texts)
+    try:
+        vocab.lex_attr_getters = full
+        every = pii_engine.analyze_batch(texts)
+    finally:
+        vocab.lex_attr_getters = lean
+    assert ours == every
+    assert sum(map(len, ours)) > 500
