@@ -63,3 +63,25 @@ def test_redact_with_the_keyed_hash_is_stable_per_value(checker) -> None:
     second = checker.enforce("interactions", {"body": f"Again: {NOTE}"}, "redact", operator="hash")
     token = first.values["body"].split()[5]
     assert token.startswith("<") and token in second.values["body"]
+
+
+def test_the_check_runs_only_the_recognizers_of_what_it_can_report_with_the_same_findings(
+    checker,  # noqa: ANN001
+) -> None:
+    # URLs, dates, VAT ids and organisations are no personal data: their recognizers are
+    # not run, and the personal findings are those of an analysis for every type
+    from governance.pii import evaluation
+    from governance.pii.evaluation_sources.sources import crm_notes
+
+    engine = checker.engine
+    wanted = checker._wanted([checker.datamap.collections["support_tickets"]
+                              .fields["description"]])
+    assert not {"URL", "DATE_TIME", "EU_VAT_ID", "ORGANIZATION"} & set(wanted)
+    assert {"PERSON", "EMAIL_ADDRESS", "CRM_ORDER_NUMBER"} <= set(wanted)
+    personal = engine.config.personal_entities
+    texts = [d.text for d in evaluation.generate(80, seed=17)] + [d.text for d in crm_notes()]
+    every = engine.analyze_batch(texts)
+    for text, entities in zip(texts, every, strict=True):
+        found = {(f.entity_type, f.start, f.end)
+                 for f in checker.check("support_tickets", {"description": text}).findings}
+        assert found == {(e.type, e.start, e.end) for e in entities if e.type in personal}
