@@ -27,7 +27,7 @@ import gc
 import importlib.util
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -215,7 +215,7 @@ class PiiEngine:
             context_aware_enhancer=IndexedLemmaEnhancer(),
         )
         self.nlp_engine = nlp_engine
-        self._keyword_parts = lru_cache(maxsize=65536)(self._keyword_parts)  # type: ignore[method-assign]
+        self._keyword_parts = CommonWordMemo(self._keyword_parts)  # type: ignore[method-assign]
         recognizers = registry.get_recognizers(language=LANGUAGE, all_fields=True)
         self.recognizers = recognizers
         self.ner_entities = frozenset(
@@ -345,8 +345,9 @@ class PiiEngine:
     def _keyword_parts(self, lemma: str) -> tuple[str, ...]:
         """What one lemma adds to Presidio's context keywords (``NlpArtifacts.set_keywords``:
         nothing for a stop word, punctuation, "-PRON-" or "be"; else its lower-cased
-        pieces between colons), remembered per lemma (``__init__`` wraps it in a bounded
-        cache): one lookup a token instead of Presidio's two tests and a split."""
+        pieces between colons), remembered for common words (``__init__`` wraps it in a
+        :class:`CommonWordMemo`): one lookup a token instead of Presidio's two tests and
+        a split."""
         engine = self.nlp_engine
         if (engine.is_stopword(lemma, LANGUAGE) or engine.is_punct(lemma, LANGUAGE)
                 or lemma == "-PRON-" or lemma == "be"):
@@ -459,19 +460,60 @@ class PiiEngine:
         return self.anonymizer.anonymize(text, results, operators=operators).text
 
 
+class CommonWordMemo:
+    """``func(word, *rest)``, remembered for common words only.
+
+    An answer that depends on the word alone can be kept, but a cache of every word a
+    long-running worker meets would hold the names and e-mail addresses of the notes it
+    analysed (the tokens of a note are personal data; the memory zone drops them from
+    spaCy's vocabulary for the same reason). Only the words of a fixed list are remembered:
+    common English words, stop words, ASCII punctuation and line breaks, which are most of
+    the tokens of any note; any other word is answered anew each time. The list is fixed,
+    so the memo is bounded too."""
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+        self.common = _common_words()
+        self.known: dict[Any, Any] = {}
+
+    def __call__(self, word: str, *rest: Any) -> Any:
+        key = (word, *rest) if rest else word
+        found = self.known.get(key, _MISSING)
+        if found is _MISSING:
+            found = self.func(word, *rest)
+            if word in self.common:
+                self.known[key] = found
+        return found
+
+
+_MISSING = object()
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """The words :class:`CommonWordMemo` may remember: none of them is personal data."""
+    import string
+
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    from governance.pii.names import english_words
+
+    return (english_words() | frozenset(STOP_WORDS) | frozenset(string.punctuation)
+            | frozenset({"\n", "\n\n", " ", "  ", "...", "--"}))
+
+
 def _cache_word_tests(nlp_engine: Any) -> None:
-    """Remember Presidio's stop-word and punctuation tests per word.
+    """Remember Presidio's stop-word and punctuation tests of common words.
 
     Building a text's NLP artifacts, Presidio picks its context keywords by testing every
     lemma with ``is_stopword`` and ``is_punct``, each a vocabulary lookup (about 460 of each
-    for a 2,000-character note). The answer depends on the word alone, so it is kept, for
-    the most recent 65,536 words (an unbounded cache would grow with every new word a
-    long-lived process meets)."""
+    for a 2,000-character note). The answer depends on the word alone, so it is kept for
+    the common words (:class:`CommonWordMemo`), which are most of the lemmas."""
     from spacy.attrs import IS_PUNCT, IS_STOP
 
-    nlp_engine.is_stopword = lru_cache(maxsize=65536)(
+    nlp_engine.is_stopword = CommonWordMemo(
         _word_test(nlp_engine, IS_STOP, lambda lexeme: bool(lexeme.is_stop)))
-    nlp_engine.is_punct = lru_cache(maxsize=65536)(
+    nlp_engine.is_punct = CommonWordMemo(
         _word_test(nlp_engine, IS_PUNCT, lambda lexeme: bool(lexeme.is_punct)))
 
 

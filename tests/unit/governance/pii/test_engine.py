@@ -254,10 +254,25 @@ def test_presidios_stop_word_and_punctuation_tests_are_remembered_with_the_same_
     for word in ("the", "Ryan", "call", ",", "!", "iban", "of"):
         assert nlp_engine.is_stopword(word, LANGUAGE) == vocab[word].is_stop
         assert nlp_engine.is_punct(word, LANGUAGE) == vocab[word].is_punct
-    hits = nlp_engine.is_stopword.cache_info().hits
-    nlp_engine.is_stopword("the", LANGUAGE)
-    assert nlp_engine.is_stopword.cache_info().hits == hits + 1
-    assert nlp_engine.is_stopword.cache_info().maxsize == 65536
+    assert nlp_engine.is_stopword.known[("the", LANGUAGE)] is True
+    assert nlp_engine.is_punct.known[(",", LANGUAGE)] is True
+
+
+def test_no_word_of_an_analysed_note_stays_in_the_word_memos_unless_it_is_a_common_word(
+    pii_engine,
+) -> None:
+    """The context keywords' per-word answers are remembered for common English words
+    only: a cache of every word would keep the names and addresses of past notes."""
+    note = ("Spoke to Zxqvbrt Wplokij about the refund, mail zxqvbrt.wplokij@qqexample.org "
+            "or call 0151 23456789.")
+    pii_engine.analyze_batch([note], free_text=True)
+    nlp_engine = pii_engine.nlp_engine
+    memos = (pii_engine._keyword_parts.known, nlp_engine.is_stopword.known,
+             nlp_engine.is_punct.known)
+    remembered = {key[0] if isinstance(key, tuple) else key for memo in memos for key in memo}
+    assert {"spoke", "refund", "the", "call"} <= remembered
+    assert not {"zxqvbrt", "wplokij", "zxqvbrt.wplokij@qqexample.org", "23456789",
+                "0151"} & remembered
 
 
 
