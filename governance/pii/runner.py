@@ -152,13 +152,16 @@ class RecognizerRunner:
                     if start == end:
                         continue
                     matched = text[start:end]
+                    # an invalidated match scores the minimum whatever its validation
+                    # says (Presidio asks both), so the validation, which can be the
+                    # dearer test (libphonenumber for each region), is skipped for it
+                    if recognizer.invalidate_result(matched):
+                        continue
                     score = pattern.score
                     validation = recognizer.validate_result(matched)
                     if validation is not None:
                         score = (EntityRecognizer.MAX_SCORE if validation
                                  else EntityRecognizer.MIN_SCORE)
-                    if recognizer.invalidate_result(matched):
-                        score = EntityRecognizer.MIN_SCORE
                     if score <= EntityRecognizer.MIN_SCORE:
                         continue
                     explanation = PatternRecognizer.build_regex_explanation(
