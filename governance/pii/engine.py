@@ -215,7 +215,7 @@ class PiiEngine:
             context_aware_enhancer=IndexedLemmaEnhancer(),
         )
         self.nlp_engine = nlp_engine
-        self._keyword_parts = CommonWordMemo(self._keyword_parts)  # type: ignore[method-assign]
+        self._keyword_parts = CommonWordMemo(self._keyword_parts)  # type: ignore[method-assign,assignment]
         recognizers = registry.get_recognizers(language=LANGUAGE, all_fields=True)
         self.recognizers = recognizers
         self.ner_entities = frozenset(
