@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,6 +95,9 @@ _INDEX_PROBLEM = "subject index differs from the event bytes"
 #: The smallest log verify shares with a second process: below it, starting the process
 #: (a fresh interpreter, about half a second) costs more than it saves.
 PARALLEL_MIN = 1 << 18
+# the least time verify waits for the second process's summary once its own share is done
+# (a share of 500,000 events takes about two seconds)
+SECOND_WAIT_MIN = 60.0
 logger = logging.getLogger(__name__)
 
 
@@ -453,6 +457,7 @@ class AuditLog:
         chunk_size: int = VERIFY_CHUNK,
         processes: int | None = None,
         parallel_min: int = PARALLEL_MIN,
+        second_wait: float | None = None,
     ) -> VerifyReport:
         """Recompute every leaf and the tree from the rows; check every checkpoint.
 
@@ -461,7 +466,10 @@ class AuditLog:
         stored ones is handled in two list comprehensions; any other chunk is walked row by
         row, which names each problem by position. Memory stays at one chunk's levels. A log
         of at least ``parallel_min`` events is shared with a second process when there are
-        two CPUs (``processes``: how many to use, default up to two).
+        two CPUs (``processes``: how many to use, default up to two). Once this process has
+        verified its own share it waits ``second_wait`` seconds for the other's (default:
+        four times as long as its own share took, at least ``SECOND_WAIT_MIN``), then
+        verifies that share itself.
         """
         report = VerifyReport()
         key = public_key if public_key is not None else self.signer.public_key_bytes
@@ -477,7 +485,7 @@ class AuditLog:
         leaf_problems: list[str] = []
         roots = self._verify_leaves(session, {cp.tree_size for cp in checkpoints},
                                     chunk_size, leaf_problems, report, processes,
-                                    parallel_min)
+                                    parallel_min, second_wait)
         problems = report.problems
         problems.extend(leaf_problems)
         last_good = 0
@@ -518,6 +526,7 @@ class AuditLog:
         report: VerifyReport,
         processes: int | None = None,
         parallel_min: int = 0,
+        second_wait: float | None = None,
     ) -> dict[int, bytes]:
         """Rehash every leaf; set the report's size and root; return the roots at ``wanted``
         sizes that the log reaches."""
@@ -607,14 +616,17 @@ class AuditLog:
                 diagnosed.append((start, start + n))
                 return _diagnose(numbered, start, problems, index_of, checked)[0]
 
+            own_started = time.monotonic()
             for rows in self._leaf_rows(session, chunk_size, prefix=own, columns=not derived):
                 take(rows)
             if summary is not None:
+                wait = second_wait if second_wait is not None else max(
+                    SECOND_WAIT_MIN, 4 * (time.monotonic() - own_started))
                 try:
-                    other: RangeSummary | None = summary.result()
-                except Exception:  # noqa: BLE001 - a lost process: this one does its share
-                    logger.warning("audit verify: the second process failed; verifying its "
-                                   "share here")
+                    other: RangeSummary | None = summary.result(wait)
+                except Exception as exc:  # noqa: BLE001 - a lost process: this one does its share
+                    logger.warning("audit verify: the second process failed (%s); verifying "
+                                   "its share here", type(exc).__name__)
                     other = None
                 finally:
                     summary.stop()

@@ -103,12 +103,17 @@ class SecondProcess:
         assert self.process.stdin is not None
         self.process.stdin.write(pickle.dumps((url, start, end, chunk_size, list(sizes))))
         self.process.stdin.close()
+        self.process.stdin = None  # (communicate() would flush the closed pipe)
 
-    def result(self) -> RangeSummary:
-        """Wait for the summary; raises if the process failed."""
-        assert self.process.stdout is not None
-        data = self.process.stdout.read()
-        if self.process.wait() != 0:
+    def result(self, timeout: float) -> RangeSummary:
+        """Wait up to ``timeout`` seconds for the summary; raises if the process failed or
+        did not answer in time (a child blocked on a lock, or stopped, must not hold the
+        verify for ever: the caller then verifies its share itself)."""
+        try:
+            data, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"the second process did not answer in {timeout:.0f} s") from None
+        if self.process.returncode != 0:
             raise RuntimeError(f"the second process exited with {self.process.returncode}")
         summary = pickle.loads(data)  # noqa: S301 - written by our own child process
         if not isinstance(summary, RangeSummary):

@@ -165,3 +165,22 @@ def test_a_daemonic_process_such_as_a_celery_worker_still_shares_verify(
     child.join(timeout=30)
 
     assert result == (True, EVENTS, 2)
+
+
+def test_a_second_process_that_never_answers_is_stopped_and_its_share_verified_here(
+        sessions: sessionmaker[Session], log: AuditLog, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # the second process hangs before it reads anything (as one blocked on a lock would):
+    # verify waits its bound, stops it, and verifies the whole log itself
+    hang = tmp_path / "hang"
+    hang.mkdir()
+    (hang / "sitecustomize.py").write_text("import time\ntime.sleep(120)\n")
+    monkeypatch.setenv("PYTHONPATH", str(hang))
+
+    with sessions() as s, caplog.at_level("WARNING", logger="audit.log"):
+        report = log.verify(s, chunk_size=CHUNK, processes=2, parallel_min=0, second_wait=1.0)
+
+    assert report.ok, report.problems
+    assert report.tree_size == EVENTS and report.checkpoints_checked == 6
+    assert report.processes == 1
+    assert "the second process failed (TimeoutError)" in caplog.text
