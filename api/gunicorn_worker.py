@@ -34,8 +34,10 @@ from gunicorn.workers.sync import SyncWorker
 
 from api.errors import PROBLEM_JSON, TYPE_BASE
 from api.security_headers import (
+    CLIENT_ENVIRON_KEY,
     REQUEST_ID_ENVIRON_KEY,
     ROUTE_ENVIRON_KEY,
+    client_network,
     content_security_policy,
 )
 from governance.startup import one_line
@@ -141,8 +143,8 @@ class ProblemWorker(SyncWorker):  # type: ignore[misc]
         if status >= 500:
             self.log.error("error handling request %s: %s", trace_id, type(exc).__name__)
         else:
-            self.log.warning("refused request %s from ip=%s with %d: %s", trace_id, addr[0],
-                             status, type(exc).__name__)
+            self.log.warning("refused request %s from %s with %d: %s", trace_id,
+                             client_network(addr[0]), status, type(exc).__name__)
         if req is None and isinstance(exc, (http_errors.InvalidHeader,
                                             http_errors.InvalidHeaderName)):
             req = getattr(exc, "req", None)  # as gunicorn does, for the access log
@@ -161,6 +163,7 @@ class ProblemWorker(SyncWorker):  # type: ignore[misc]
                     trace_id: str, started: datetime) -> None:
         environ = default_environ(req, client, self.cfg)
         environ.update({"REMOTE_ADDR": addr[0], "REMOTE_PORT": str(addr[1]),
+                        CLIENT_ENVIRON_KEY: client_network(addr[0]),
                         ROUTE_ENVIRON_KEY: "(refused by the server)",
                         REQUEST_ID_ENVIRON_KEY: trace_id})
         response = Response(req, client, self.cfg)

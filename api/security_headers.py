@@ -6,19 +6,28 @@
 - A Content-Security-Policy on everything: JSON answers may load nothing; ``/docs`` may
   use only its own inline stylesheet, named by hash (the one place that builds the policy).
 - The access log gets the route template and our request id (via the WSGI environ), never
-  the raw path, which can carry an e-mail address as a path segment.
+  the raw path, which can carry an e-mail address as a path segment; and the client's
+  network (:func:`client_network`: the address with its host part cut off), never the
+  address itself, which is personal data of whoever sits behind it (an officer's browser).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 
 from flask import Response, g, request
 
 #: Environ keys the access log format reads (api.serving.gunicorn_options).
 ROUTE_ENVIRON_KEY = "gateway.route"
 REQUEST_ID_ENVIRON_KEY = "gateway.request_id"
+CLIENT_ENVIRON_KEY = "gateway.client"
+# how much of a client address the logs keep: the network, as analytics tools anonymise
+# addresses (an IPv4 /24, an IPv6 /48): enough to tell an office, a VPN or a cloud region
+# apart in an incident, not enough to single out one person's machine
+IPV4_PREFIX = 24
+IPV6_PREFIX = 48
 
 _LOCKED_DOWN = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
@@ -34,6 +43,19 @@ def content_security_policy(*, inline_styles: tuple[str, ...] = ()) -> str:
     return f"{_LOCKED_DOWN}; style-src {hashes}"
 
 
+def client_network(address: str | None) -> str:
+    """The network of a client address for the logs ("192.0.2.0/24"); "-" for none (a unix
+    socket) or for anything that is not an IP address."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return "-"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = IPV4_PREFIX if ip.version == 4 else IPV6_PREFIX
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
     headers["X-Content-Type-Options"] = "nosniff"
@@ -45,4 +67,5 @@ def add_security_headers(response: Response) -> Response:
     rule = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
     request.environ[ROUTE_ENVIRON_KEY] = rule
     request.environ[REQUEST_ID_ENVIRON_KEY] = getattr(g, "request_id", "-")
+    request.environ[CLIENT_ENVIRON_KEY] = client_network(request.environ.get("REMOTE_ADDR"))
     return response

@@ -43,10 +43,11 @@ def gunicorn_options(*, host: str, port: int, workers: int, log_level: str) -> d
         # large) as problem+json that echo nothing sent.
         "worker_class": "api.gunicorn_worker.ProblemWorker",
         "accesslog": "-",
-        # The access log line carries the route template and our request id, never the raw
-        # path or query string: either can hold an e-mail (api.security_headers).
-        "access_log_format": ('%(h)s "%(m)s %({gateway.route}e)s" %(s)s %(B)s %(M)sms '
-                              '%({gateway.request_id}e)s'),
+        # The access log line carries the client's network, the route template and our
+        # request id, never the client's address, the raw path or the query string: the
+        # address is personal data, a path or query can hold an e-mail (api.security_headers).
+        "access_log_format": ('%({gateway.client}e)s "%(m)s %({gateway.route}e)s" %(s)s %(B)s '
+                              '%(M)sms %({gateway.request_id}e)s'),
         "loglevel": log_level.lower(),
         "timeout": 60,
     }

@@ -79,3 +79,6 @@ def test_served_answers_hide_the_server_and_the_access_log_holds_no_email(tmp_pa
     assert "gunicorn" not in (answer.getheader("Server") or "").lower()
     assert "/v1/data/<collection>/<record_id>" in written
     assert "leak@x.example" not in written
+    # the client's network, not its address (personal data of whoever sits behind it)
+    assert "127.0.0.0/24" in written
+    assert "127.0.0.1" not in written.replace("127.0.0.1:", "")  # (gunicorn's bind line)
