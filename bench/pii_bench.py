@@ -137,7 +137,7 @@ def run_plain(records: list[dict[str, str]]) -> dict[str, Any]:
     analyzer = _plain_engine()
     analyzer.analyze("warm up Ryan Gallagher +4915112345678", language="en")
     started, cpu = time.perf_counter(), time.process_time()
-    found = {name: [] for name in FIELDS}
+    found: dict[str, list[Any]] = {name: [] for name in FIELDS}
     for record in records:
         for name in FIELDS:
             found[name].append(_spans(analyzer.analyze(record[name], language="en")))

@@ -318,6 +318,7 @@ class PiiEngine:
                                                      batch_size=self.config.batch_size):
                 yield artifacts
             return
+        assert engine.nlp is not None  # a SpacyNlpEngine this class built and loaded
         nlp = engine.nlp[LANGUAGE]
         strings = nlp.vocab.strings
         keyword_parts = self._keyword_parts
@@ -333,7 +334,7 @@ class PiiEngine:
             else:
                 lemmas, indices = [], []
             entities, scores = engine._get_updated_entities(
-                list(ents), [default_score] * len(ents))
+                list(ents), [default_score] * len(ents))  # type: ignore[list-item]
             # (nlp_engine=None: no keywords yet; Presidio's, from one cached test a lemma)
             artifacts = NlpArtifacts(entities=entities, tokens=doc, tokens_indices=indices,
                                      lemmas=lemmas, nlp_engine=None, language=LANGUAGE,

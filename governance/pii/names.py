@@ -154,7 +154,7 @@ def gazetteer() -> Gazetteer:
             into = first if attr.startswith("first_names") else (
                 last if attr.startswith("last_names") else None)
             values = getattr(provider, attr) if into is not None else None
-            if isinstance(values, (dict, tuple, list, set, frozenset)):
+            if into is not None and isinstance(values, (dict, tuple, list, set, frozenset)):
                 into.update(v.lower() for v in values if isinstance(v, str) and len(v) > 1)
     # "Mac", "Mc", "Ó" and "Ní" open Irish and Scottish surnames (and company names built
     # from them): a particle, not a first name
