@@ -15,8 +15,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, redirect, request, session, url_for
+from flask import Flask, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response as AnyResponse  # what redirect() returns
 
 from api.auth import console, method_of
 from api.context import runtime
@@ -90,7 +91,7 @@ def may(permission: Permission) -> bool:
     return user is not None and role_allows(user.role_enum, permission)
 
 
-def before_console_request() -> Response | None:
+def before_console_request() -> AnyResponse | None:
     target = getattr(g, "declaration", None)
     if request.endpoint == "console.static" or target is None:
         return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as AnyResponse  # what redirect() returns
 
 from api.console.access import TOKEN_KEY, current_user, page, safe_next, signed_in, users
 from api.console.forms import LoginForm, PasswordForm, show_errors
@@ -10,7 +11,7 @@ from governance.authz import Permission, role_allows
 from governance.users.errors import InvalidUser, LoginFailed
 
 
-def login() -> str | Response | tuple[str, int]:
+def login() -> str | AnyResponse | tuple[str, int]:
     form = LoginForm()
     if request.method == "GET":
         return render_template("console/login.html", form=form, next=request.args.get("next"))
@@ -34,14 +35,14 @@ def login() -> str | Response | tuple[str, int]:
     return redirect(safe_next(request.form.get("next")))
 
 
-def logout() -> Response:
+def logout() -> AnyResponse:
     users().sign_out(session.get(TOKEN_KEY, ""))
     session.clear()
     g.audited = True
     return redirect(url_for("console.login"))
 
 
-def password() -> str | Response | tuple[str, int]:
+def password() -> str | AnyResponse | tuple[str, int]:
     form = PasswordForm()
     user = current_user()
     assert user is not None
@@ -59,7 +60,7 @@ def password() -> str | Response | tuple[str, int]:
                            must_change=user.must_change_password), status
 
 
-def home() -> Response:
+def home() -> AnyResponse:
     user = current_user()
     assert user is not None
     if role_allows(user.role_enum, Permission.REQUESTS_MANAGE):

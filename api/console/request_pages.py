@@ -20,6 +20,7 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.wrappers import Response as AnyResponse  # what redirect() returns
 
 from api.audit import _integrate
 from api.console.access import page, users
@@ -193,7 +194,7 @@ def detail(request_id: str) -> tuple[str, int]:
     return _request_page(request_id)
 
 
-def _act(request_id: str, do: Any, **forms: Any) -> Response | tuple[str, int]:
+def _act(request_id: str, do: Any, **forms: Any) -> AnyResponse | tuple[str, int]:
     """Run one workflow step; on a refusal show the page again with why (nothing changed)."""
     try:
         do()
@@ -210,13 +211,13 @@ def _act(request_id: str, do: Any, **forms: Any) -> Response | tuple[str, int]:
     return redirect(url_for("console.request_detail", request_id=request_id), code=303)
 
 
-def verify(request_id: str) -> Response | tuple[str, int]:
+def verify(request_id: str) -> AnyResponse | tuple[str, int]:
     form = VerifyForm()
     return _act(request_id, lambda: _service().verify(request_id, form.method.data),
                 verify=form)
 
 
-def reject(request_id: str) -> Response | tuple[str, int]:
+def reject(request_id: str) -> AnyResponse | tuple[str, int]:
     form = RejectForm()
     if not form.validate():
         return _request_page(request_id, problem="Give the reason.", status=422, reject=form)
@@ -224,13 +225,13 @@ def reject(request_id: str) -> Response | tuple[str, int]:
                 reject=form)
 
 
-def extend(request_id: str) -> Response | tuple[str, int]:
+def extend(request_id: str) -> AnyResponse | tuple[str, int]:
     form = ExtendForm()
     return _act(request_id, lambda: _service().extend(request_id, form.reason.data),
                 extend=form)
 
 
-def execute(request_id: str) -> Response | tuple[str, int]:
+def execute(request_id: str) -> AnyResponse | tuple[str, int]:
     def start() -> None:
         # As api.requests: the request started and its job recorded in this unit of work;
         # the job is delivered once it commits.
@@ -240,7 +241,7 @@ def execute(request_id: str) -> Response | tuple[str, int]:
     return _act(request_id, start)
 
 
-def export(request_id: str) -> Response:
+def export(request_id: str) -> AnyResponse:
     content = _service().export(request_id)
     g.audited = True
     return Response(content, mimetype="application/zip", headers={
@@ -282,7 +283,7 @@ def _intake_page(form: IntakeForm, status: int, **extra: Any) -> tuple[str, int]
     return render_template("console/intake.html", form=form, **extra), status
 
 
-def intake() -> tuple[str, int] | Response:
+def intake() -> tuple[str, int] | AnyResponse:
     form = IntakeForm()
     if request.method == "GET":
         return render_template("console/intake.html", form=form), 200

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g, redirect, render_template, url_for
+from flask import Blueprint, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as AnyResponse  # what redirect() returns
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
@@ -46,7 +47,7 @@ def _consent() -> ConsentService:
     return ConsentService(g.session, runtime(), actor(), request_id=g.request_id)
 
 
-def lookup() -> tuple[str, int] | Response:
+def lookup() -> tuple[str, int] | AnyResponse:
     form = LookupForm()
     from flask import request
 
@@ -119,7 +120,7 @@ def detail(subject_id: str) -> tuple[str, int]:
     return _subject_page(subject_id)
 
 
-def _consent_act(subject_id: str, do: Any) -> Response | tuple[str, int]:
+def _consent_act(subject_id: str, do: Any) -> AnyResponse | tuple[str, int]:
     try:
         do()
     except GovernanceError as refused:
@@ -128,7 +129,7 @@ def _consent_act(subject_id: str, do: Any) -> Response | tuple[str, int]:
     return redirect(url_for("console.subject_detail", subject_id=subject_id), code=303)
 
 
-def withdraw(subject_id: str) -> Response | tuple[str, int]:
+def withdraw(subject_id: str) -> AnyResponse | tuple[str, int]:
     from flask import request
 
     purpose = request.form.get("purpose", "")
@@ -137,7 +138,7 @@ def withdraw(subject_id: str) -> Response | tuple[str, int]:
         runtime().policy.version))
 
 
-def objection(subject_id: str) -> Response | tuple[str, int]:
+def objection(subject_id: str) -> AnyResponse | tuple[str, int]:
     from flask import request
 
     purpose = request.form.get("purpose", "")
@@ -145,7 +146,7 @@ def objection(subject_id: str) -> Response | tuple[str, int]:
         subject_id, purpose, ConsentSource.OFFICER, runtime().policy.version))
 
 
-def restriction(subject_id: str) -> Response | tuple[str, int]:
+def restriction(subject_id: str) -> AnyResponse | tuple[str, int]:
     return _consent_act(subject_id, lambda: _consent().restrict(
         subject_id, ConsentSource.OFFICER, runtime().policy.version))
 
