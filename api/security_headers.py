@@ -43,9 +43,21 @@ def content_security_policy(*, inline_styles: tuple[str, ...] = ()) -> str:
     return f"{_LOCKED_DOWN}; style-src {hashes}"
 
 
+def _octet(text: str) -> bool:
+    """Whether ``text`` is one part of a dotted quad as ``ipaddress`` reads it: 0-255 in
+    ASCII digits, no leading zero."""
+    return (0 < len(text) <= 3 and text.isascii() and text.isdigit() and int(text) < 256
+            and (text == "0" or text[0] != "0"))
+
+
 def client_network(address: str | None) -> str:
     """The network of a client address for the logs ("192.0.2.0/24"); "-" for none (a unix
-    socket) or for anything that is not an IP address."""
+    socket) or for anything that is not an IP address. Every request's access line asks, so a
+    dotted quad is cut as text (0.5 us); anything else goes through ``ipaddress`` (7 us)."""
+    head, dot, last = (address or "").strip().rpartition(".")
+    octets = head.split(".")
+    if IPV4_PREFIX == 24 and dot and len(octets) == 3 and all(map(_octet, (*octets, last))):
+        return f"{head}.0/24"
     try:
         ip = ipaddress.ip_address((address or "").strip())
     except ValueError:

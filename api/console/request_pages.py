@@ -241,7 +241,7 @@ def execute(request_id: str) -> AnyResponse | tuple[str, int]:
     return _act(request_id, start)
 
 
-def export(request_id: str) -> AnyResponse:
+def export(request_id: str) -> Response:
     content = _service().export(request_id)
     g.audited = True
     return Response(content, mimetype="application/zip", headers={

@@ -492,7 +492,9 @@ _MISSING = object()
 
 @lru_cache(maxsize=1)
 def _common_words() -> frozenset[str]:
-    """The words :class:`CommonWordMemo` may remember: none of them is personal data."""
+    """The words :class:`CommonWordMemo` may remember: dictionary words, stop words and
+    punctuation, none of which on its own says who a note was about (a word that is also a
+    first name, "grace", is remembered only as the dictionary word it also is)."""
     import string
 
     from spacy.lang.en.stop_words import STOP_WORDS

@@ -175,10 +175,9 @@ def _stable_lists(fake: Faker) -> None:
     whose order, and so which value a seeded pick returns, changed with PYTHONHASHSEED: the
     same seed now makes the same documents in every process. On this instance only."""
     for provider in fake.get_providers():
-        for name in ("cities",):
-            values = getattr(provider, name, None)
-            if isinstance(values, list):
-                setattr(provider, name, sorted(values))
+        cities = getattr(provider, "cities", None)
+        if isinstance(cities, list):
+            provider.cities = sorted(cities)
 
 
 def generate(count: int = 600, seed: int = 7) -> list[Document]:

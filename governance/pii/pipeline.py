@@ -266,8 +266,8 @@ class GatedNer:
                 parts.append(doc)
                 owners.append((n, 0))
                 continue
-            rows = doc.to_array([ORTH, SPACY]).tolist()
-            for first, last in self._token_ranges(doc, text, ranges):
+            rows = doc.to_array([IDX, ORTH, SPACY]).tolist()  # one pass over the tokens
+            for first, last in self._token_ranges([r[0] for r in rows], text, ranges):
                 parts.append(_doc_of_tokens(doc.vocab, rows[first:last]))
                 owners.append((n, first))
         found: list[list[Any]] = [[] for _ in docs]
@@ -285,13 +285,12 @@ class GatedNer:
             doc.user_data[ENTS_KEY] = kept
         return docs
 
-    def _token_ranges(self, doc: Any, text: str, ranges: list[tuple[int, int]]
+    def _token_ranges(self, starts: list[int], text: str, ranges: list[tuple[int, int]]
                       ) -> list[tuple[int, int]]:
-        """The doc's tokens (first, last + 1) of each character range, at most
-        ``token_cap`` tokens in all. A sentence starts at a token once its leading space is
-        dropped (the tokenizer splits within a whitespace-delimited chunk only), and ends at
-        one: its tokens are the doc's tokens that start inside it."""
-        starts = doc.to_array(IDX).tolist()
+        """The doc's tokens (first, last + 1) of each character range, given each token's
+        start offset, at most ``token_cap`` tokens in all. A sentence starts at a token
+        once its leading space is dropped (the tokenizer splits within a whitespace-
+        delimited chunk only), and ends at one: its tokens are those that start inside it."""
         out = []
         left = self.token_cap
         for start, end in ranges:
@@ -307,11 +306,11 @@ class GatedNer:
 
 
 def _doc_of_tokens(vocab: Any, rows: list[list[int]]) -> Any:
-    """A new doc of some tokens of a doc, from their ``[ORTH, SPACY]`` rows (the same
+    """A new doc of some tokens of a doc, from their ``[IDX, ORTH, SPACY]`` rows (the same
     words, spaces and lexemes), which the model tags as it tags the same sentence
     tokenized anew: NER reads only each token's lexeme. Building it from the words costs a
     fifth of tokenizing the sentence again, and ``Span.as_doc`` copies far more than NER
     reads."""
     strings = vocab.strings
-    return Doc(vocab, words=[strings[orth] for orth, _ in rows],
-               spaces=[bool(space) for _, space in rows])
+    return Doc(vocab, words=[strings[orth] for _, orth, _ in rows],
+               spaces=[bool(space) for _, _, space in rows])
