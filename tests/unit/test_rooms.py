@@ -1,4 +1,4 @@
-"""The arrows of DESIGN.md, enforced: api -> governance -> policies / audit, never back.
+"""The rooms' arrows (README, "Layout"), enforced: api -> governance -> policies / audit, never back.
 
 policies/ is pure (no Flask, no SQLAlchemy); audit/ knows nothing of the CRM or of HTTP.
 """
@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The CLI is the process entry point (DESIGN.md puts it in governance/cli.py); `serve` and
+# The CLI is the process entry point (for now in governance/cli.py); `serve` and
 # `demo` start the HTTP app, so these two modules alone may import api (lazily).
 ENTRY_POINTS = {"governance/cli.py", "governance/demo_setup.py"}
 
