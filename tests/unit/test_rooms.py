@@ -1,4 +1,4 @@
-"""The rooms' arrows (README, "Layout"), enforced: api -> governance -> policies / audit, never back.
+"""The rooms' arrows (README, "Layout"): api -> governance -> policies / audit, never back.
 
 policies/ is pure (no Flask, no SQLAlchemy); audit/ knows nothing of the CRM or of HTTP.
 """
