@@ -43,7 +43,9 @@ from tests.functional.governance.requests.test_crash import crash_env  # noqa: F
 
 ROOT = Path(__file__).resolve().parents[4]
 OFFICER = Actor(id="officer-celery", role="compliance_officer")
-REDIS_DB = 11  # apart from what a developer's own Redis holds in 0
+# apart from what a developer's own Redis holds in 0; ./scripts/test gives the SQLite and the
+# PostgreSQL runs, which go side by side, one database each (the tests flush it)
+REDIS_DB = int(os.environ.get("GOVERNANCE_TEST_REDIS_DB", "11"))
 
 
 def _redis_url() -> str:
