@@ -68,6 +68,7 @@ def register_console(app: Flask, runtime: Runtime) -> None:
     )
     app.session_interface = _SessionInterface()
     access.init_csrf(app)
+    access.init_throttle(app, settings)
     for module in (auth_pages, user_pages, request_pages, subject_pages, audit_pages,
                    policy_pages, scan_pages, key_pages, job_pages,
                    retention_pages, hold_pages, ropa_pages):

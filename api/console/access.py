@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response as AnyResponse  # what redirect() returns
 
@@ -25,12 +25,15 @@ from governance.audit_actions import AuditAction
 from governance.authz import Permission, role_allows
 from governance.clients.services import AuthenticatedClient
 from governance.errors import Forbidden
+from governance.settings import Settings
 from governance.users.models import ConsoleUser
 from governance.users.services import Timeouts, UserService
+from governance.users.throttle import SignInThrottle
 
 F = TypeVar("F", bound=Callable[..., Any])
 csrf = CSRFProtect()
 TOKEN_KEY = "console_token"  # noqa: S105 - a session key name, not a secret
+THROTTLE_EXTENSION = "console_sign_in_throttle"
 # Pages a user whose password is a one-time password may still open.
 _BEFORE_NEW_PASSWORD = {"console.password", "console.logout"}
 
@@ -78,7 +81,8 @@ def users() -> UserService:
     from api.context import actor
 
     return UserService(g.session, runtime().audit, actor(), runtime().policy.version,
-                       request_id=g.request_id)
+                       request_id=g.request_id,
+                       throttle=current_app.extensions.get(THROTTLE_EXTENSION))
 
 
 def current_user() -> ConsoleUser | None:
@@ -120,11 +124,20 @@ def before_console_request() -> AnyResponse | None:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a console path of ours, never another site."""
+    """Where to go after signing in: a console path of ours, never another site. Anything
+    else, a control character above all (a CR/LF cannot go into a ``Location`` header), is
+    ignored for the home page."""
     if target and target.startswith("/console/") and not target.startswith("//") and (
-            "\\" not in target):
+            "\\" not in target) and target.isprintable() and " " not in target:
         return target
     return url_for("console.home")
+
+
+def init_throttle(app: Flask, settings: Settings) -> None:
+    """The sign-in throttle (``governance.users.throttle``), one per app, counting in the
+    rate limits' storage."""
+    app.extensions[THROTTLE_EXTENSION] = SignInThrottle(
+        settings.rate_limit_storage, key_prefix=f"{settings.rate_limit_key_prefix}:sign-in")
 
 
 def init_csrf(app: Flask) -> None:

@@ -7,25 +7,33 @@ from werkzeug.wrappers import Response as AnyResponse  # what redirect() returns
 
 from api.console.access import TOKEN_KEY, current_user, page, safe_next, signed_in, users
 from api.console.forms import LoginForm, PasswordForm, show_errors
+from api.security_headers import client_network
 from governance.authz import Permission, role_allows
-from governance.users.errors import InvalidUser, LoginFailed
+from governance.users.errors import InvalidUser, LoginFailed, SignInThrottled
 
 
-def login() -> str | AnyResponse | tuple[str, int]:
+def login() -> str | AnyResponse | tuple[str, int] | tuple[str, int, dict[str, str]]:
     form = LoginForm()
     if request.method == "GET":
         return render_template("console/login.html", form=form, next=request.args.get("next"))
     if not form.validate():
         return render_template("console/login.html", form=form), 422
     try:
-        signed = users().sign_in(form.name.data or "", form.password.data or "")
+        signed = users().sign_in(form.name.data or "", form.password.data or "",
+                                 source=client_network(request.remote_addr))
     except LoginFailed as failed:
-        # The failure count is the lockout: commit it, although the answer is a 401 (which
+        # The failed sign-in's audit event: commit it, although the answer is a 401 (which
         # also counts against this address's limit of failed authentications).
         g.session.commit()
         form.password.errors = [failed.detail]
         return render_template("console/login.html", form=form,
                                next=request.form.get("next")), 401
+    except SignInThrottled as throttled:
+        g.audit_action = None  # as every 429: a refused flood is not audited
+        form.password.errors = [throttled.detail]
+        html = render_template("console/login.html", form=form,
+                               next=request.form.get("next"))
+        return html, 429, {"Retry-After": str(throttled.retry_after)}
     session.clear()  # a fresh session (and CSRF token) for the signed-in person
     session.permanent = True
     session[TOKEN_KEY] = signed.token
@@ -48,8 +56,9 @@ def password() -> str | AnyResponse | tuple[str, int]:
     assert user is not None
     if request.method == "POST" and form.validate():
         try:
+            # every other session of the person ends; this one, just proven, stays
             users().change_password(user, form.current_password.data or "",
-                                    form.new_password.data or "")
+                                    form.new_password.data or "", keep=session.get(TOKEN_KEY))
         except InvalidUser as invalid:
             show_errors(form, invalid.extra.get("errors", {}))
             return render_template("console/password.html", form=form), 422

@@ -1,10 +1,14 @@
 from marshmallow import Schema, fields, validate
 
-from api.schemas.common import DayOrTime
+from api.schemas.common import MAX_STORED_INT, DayOrTime
 
 # The shape the log gives ids and names (audit.events): a filter of any other shape could
 # match nothing, and is refused instead.
 _NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:/{}\-]{0,127}$")
+# Log positions and tree sizes, no larger than the database holds (a larger one would be an
+# OverflowError in the query, not an answer).
+_POSITION = validate.Range(min=0, max=MAX_STORED_INT)
+_SIZE = validate.Range(min=1, max=MAX_STORED_INT)
 
 
 class EventsQuery(Schema):
@@ -52,7 +56,7 @@ class CheckpointSchema(Schema):
 
 
 class CheckpointsQuery(Schema):
-    after_size = fields.Integer(validate=validate.Range(min=0), metadata={
+    after_size = fields.Integer(validate=_POSITION, metadata={
         "description": "only checkpoints of a larger tree (e.g. the size of one you kept)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),
                            metadata={"description": "the most items to return (1-500)"})
@@ -66,9 +70,9 @@ class CheckpointPageSchema(Schema):
 
 
 class InclusionQuery(Schema):
-    index = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
+    index = fields.Integer(required=True, validate=_POSITION, metadata={
         "description": "the position of the event in the log (0-based)"})
-    tree_size = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
+    tree_size = fields.Integer(required=True, validate=_SIZE, metadata={
         "description": "the size of the tree the proof is for (a checkpoint's size)"})
 
 
@@ -80,9 +84,9 @@ class InclusionSchema(Schema):
 
 
 class ConsistencyQuery(Schema):
-    first = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
+    first = fields.Integer(required=True, validate=_SIZE, metadata={
         "description": "the size of the older tree (a checkpoint the auditor kept)"})
-    second = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
+    second = fields.Integer(required=True, validate=_SIZE, metadata={
         "description": "the size of the newer tree"})
 
 

@@ -5,6 +5,10 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 from governance.timestamps import as_utc
 
+#: The largest integer a query may carry: PostgreSQL's bigint and SQLite's INTEGER hold no
+#: more, and a larger one bound into a query is an OverflowError (a 500), not an answer.
+MAX_STORED_INT = 2**63 - 1
+
 
 class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),

@@ -295,8 +295,11 @@ def _cell(value: Any) -> str:
 
 
 def _csv(header: list[str], rows: Iterable[list[str]]) -> str:
+    """RFC 4180 with every cell quoted: a spreadsheet that splits lines on ``;`` (most EU
+    locales) or a tab would otherwise cut ``x;=cmd|...`` into a second cell that starts
+    with ``=`` and runs, whatever :func:`spreadsheet_safe` did at the cell's start."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(header)
     for row in rows:
         writer.writerow([spreadsheet_safe(c) for c in row])

@@ -1,5 +1,5 @@
-"""The record of processing as a table: CSV (RFC 4180, formula-safe cells) and XLSX
-(openpyxl), with the same rows, so an authority gets the same record in either."""
+"""The record of processing as a table: CSV (RFC 4180, every cell quoted and formula-safe)
+and XLSX (openpyxl), with the same rows, so an authority gets the same record in either."""
 
 from __future__ import annotations
 
@@ -35,8 +35,10 @@ def table(rows: Sequence[dict[str, Any]],
 
 
 def to_csv(record: dict[str, Any]) -> str:
+    """Every cell quoted, so a spreadsheet splitting on ``;`` (lists are joined by ``; ``)
+    cannot cut a cell into one that starts with a formula."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerows(table(record["processing"]))
     return out.getvalue()
 

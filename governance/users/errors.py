@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from governance.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from governance.errors import (
+    Conflict,
+    GovernanceError,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 
 class UserNameTaken(Conflict):
@@ -18,14 +24,23 @@ class InvalidUser(ValidationFailed):
 
 
 class LoginFailed(Unauthenticated):
-    """Wrong name or password, a locked or a disabled account: one message for all, so the
-    answer does not tell a guesser which names exist."""
+    """Wrong name or password, or a disabled account: one message for all, so the answer
+    does not tell a guesser which names exist."""
 
     type = "login-failed"
 
-    def __init__(self, *, locked: bool = False) -> None:
-        super().__init__("the name or the password is wrong, or the account is locked"
-                         if not locked else
-                         "the account is locked after repeated failed sign-ins; "
-                         "try again later or ask an admin to unlock it")
-        self.locked = locked
+    def __init__(self) -> None:
+        super().__init__("the name or the password is wrong")
+
+
+class SignInThrottled(GovernanceError):
+    """Too many failed sign-ins for this name, or for any name, from the caller's network
+    (``governance.users.throttle``): the same answer whether the name exists or not."""
+
+    type = "too-many-requests"
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many failed sign-ins from your network; "
+                         f"try again in {retry_after} s")
+        self.retry_after = retry_after

@@ -1,12 +1,17 @@
 """Create, authenticate, manage and sign out console users, in the caller's unit of work.
 
-Sign-in: a wrong password counts against the account; after ``MAX_FAILED_LOGINS`` in a row
-it is locked for ``LOCKOUT`` (an admin may unlock it sooner), whatever the next password is.
+Sign-in: an unknown name and a known one take the same path (one Argon2 verify, against a
+dummy hash for an unknown name) and get the same answer. An account is never locked by
+wrong passwords, which would let anyone shut someone else out; failed sign-ins are counted
+per source instead (:mod:`governance.users.throttle`), and a source that spent its count is
+refused for a while, whichever name it tries and whether the name exists or not.
+
 A session is a random token; the cookie holds it, the table its hash. A session ends after
 ``idle`` without a request or ``absolute`` after sign-in, at logout, or when the account is
-disabled or its role or password changes. Every change here is audited by the caller's
-actor (``user:<id>`` in the console, ``cli:<name>`` from the shell); a failed sign-in is
-audited with the account it named (by id) or none.
+disabled or its role or password changes (a person changing their own password keeps the
+session they changed it in; every other one ends). Every change here is audited by the
+caller's actor (``user:<id>`` in the console, ``cli:<name>`` from the shell); a failed
+sign-in is audited with the account it named (by id) or none.
 """
 
 from __future__ import annotations
@@ -26,7 +31,13 @@ from audit.log import AuditLog
 from governance.audit_actions import AuditAction
 from governance.authz import Role
 from governance.timestamps import as_utc
-from governance.users.errors import InvalidUser, LoginFailed, UserNameTaken, UserNotFound
+from governance.users.errors import (
+    InvalidUser,
+    LoginFailed,
+    SignInThrottled,
+    UserNameTaken,
+    UserNotFound,
+)
 from governance.users.models import ConsoleSession, ConsoleUser
 from governance.users.passwords import (
     hash_password,
@@ -35,9 +46,8 @@ from governance.users.passwords import (
     password_problems,
     verify_password,
 )
+from governance.users.throttle import SignInThrottle
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 # A session's last-seen time is written at most this often: a page view should not cost a
 # write, and idle timeouts are counted in minutes.
 SEEN_GRANULARITY = timedelta(seconds=60)
@@ -73,8 +83,9 @@ class Timeouts:
 
 class UserService:
     def __init__(self, session: Session, audit: AuditLog, actor: Actor, policy_version: str, *,
-                 request_id: str | None = None) -> None:
+                 request_id: str | None = None, throttle: SignInThrottle | None = None) -> None:
         self.session = session
+        self.throttle = throttle  # None: sign-ins are not throttled (the CLI, which has none)
         self.audit = audit
         self.actor = actor
         self.policy_version = policy_version
@@ -136,6 +147,8 @@ class UserService:
         return user
 
     def unlock(self, user_id: str) -> ConsoleUser:
+        """Clear a lock set by an earlier version, which locked an account after five wrong
+        passwords; sign-in no longer reads or sets one."""
         user = self.get(user_id)
         user.failed_logins = 0
         user.locked_until = None
@@ -154,7 +167,10 @@ class UserService:
         self._audit(AuditAction.USER_PASSWORD_RESET, user, {})
         return password
 
-    def change_password(self, user: ConsoleUser, current: str, new: str) -> None:
+    def change_password(self, user: ConsoleUser, current: str, new: str, *,
+                        keep: str | None = None) -> None:
+        """Replace the password and end every session of the user but ``keep`` (the token of
+        the session the person changed it in): whoever knew the old one is signed out."""
         if not verify_password(user.password_hash, current):
             raise InvalidUser("the current password is wrong",
                               {"current_password": ["is not the current password"]})
@@ -165,39 +181,38 @@ class UserService:
                               {"new_password": ["must differ from the current one"]})
         user.password_hash = hash_password(new)
         user.must_change_password = False
+        self._end_sessions(user.id, keep=keep)
         self._audit(AuditAction.USER_PASSWORD_CHANGED, user, {})
 
     # -- signing in and out ---------------------------------------------------------------
-    def sign_in(self, name: str, password: str) -> SignedIn:
-        """A new session, or :class:`LoginFailed` (audited, and counted against the account).
+    def sign_in(self, name: str, password: str, *, source: str = "-") -> SignedIn:
+        """A new session; or :class:`SignInThrottled` when ``source`` (the client network)
+        spent its failed sign-ins for this name or for all; or :class:`LoginFailed`
+        (audited, and counted against ``source``, never against the account).
 
-        The caller must commit even when this raises: the failure count is the lockout."""
+        Known and unknown names take the same path: the throttle is keyed on the name typed,
+        not on an account, and the Argon2 verify runs once either way."""
         now = _now()
         name = name.strip().lower() if isinstance(name, str) else ""
+        if self.throttle is not None and (
+                wait := self.throttle.retry_after(name, source)) is not None:
+            raise SignInThrottled(wait)  # not audited, as any 429: a flood must stay cheap
         user = self.session.scalar(
-            select(ConsoleUser).where(ConsoleUser.name == name).with_for_update()
-        ) if _NAME.match(name) else None
-        if user is None:
-            verify_password(None, password or "")  # as slow as a known name
-            self._audit_login(None, Outcome.DENIED, "unknown user")
+            select(ConsoleUser).where(ConsoleUser.name == name)) if _NAME.match(name) else None
+        # against a dummy hash when the name is unknown, so it costs what a known name costs
+        right = verify_password(user.password_hash if user is not None else None,
+                                password or "")
+        if user is None or not right:
+            if self.throttle is not None:
+                self.throttle.failed(name, source)
+            self._audit_login(user, Outcome.DENIED,
+                              "unknown user" if user is None else "wrong password")
             raise LoginFailed()
-        locked_until = as_utc(user.locked_until)
-        if locked_until is not None and locked_until > now:
-            self._audit_login(user, Outcome.DENIED, "locked")
-            raise LoginFailed(locked=True)
-        if not verify_password(user.password_hash, password or ""):
-            user.failed_logins += 1
-            locked = user.failed_logins >= MAX_FAILED_LOGINS
-            if locked:
-                user.locked_until = now + LOCKOUT
-                user.failed_logins = 0
-                self._audit(AuditAction.USER_LOCKED, user, {"count": MAX_FAILED_LOGINS},
-                            outcome=Outcome.DENIED)
-            self._audit_login(user, Outcome.DENIED, "wrong password")
-            raise LoginFailed(locked=locked)
         if user.disabled_at is not None:
             self._audit_login(user, Outcome.DENIED, "disabled")
             raise LoginFailed()
+        if self.throttle is not None:
+            self.throttle.succeeded(name, source)
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.failed_logins = 0
@@ -238,10 +253,12 @@ class UserService:
         if user is not None:
             self._audit(AuditAction.USER_LOGGED_OUT, user, {})
 
-    def _end_sessions(self, user_id: str) -> None:
-        self.session.execute(update(ConsoleSession).where(
-            ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None)
-        ).values(ended_at=_now()))
+    def _end_sessions(self, user_id: str, *, keep: str | None = None) -> None:
+        query = update(ConsoleSession).where(
+            ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None))
+        if keep:
+            query = query.where(ConsoleSession.token_hash != token_hash(keep))
+        self.session.execute(query.values(ended_at=_now()))
 
     # -- audit ----------------------------------------------------------------------------
     def _audit(self, action: AuditAction, user: ConsoleUser, details: dict[str, object], *,

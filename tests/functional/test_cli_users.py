@@ -59,3 +59,14 @@ def test_a_weak_password_is_refused_with_the_field_named(
     assert main(["users", "create", "arthur", "--role", "auditor", "--password-stdin"]) == 2
     assert "password" in capsys.readouterr().err
     assert _users(cli_db) == []
+
+
+@pytest.mark.parametrize("password", ["aaaaaaaaaaaa", "Password1234!", "qwertyuiopasdf"])
+def test_a_long_but_easily_guessed_password_is_refused(
+        cli_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        password: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+    assert main(["users", "create", "arthur", "--role", "auditor", "--password-stdin"]) == 2
+    err = capsys.readouterr().err
+    assert "too easy to guess" in err and password not in err
+    assert _users(cli_db) == []

@@ -255,6 +255,30 @@ def test_checkpoints_since_a_size_start_after_it(
     assert served[0] == new and all(size > old for size in served)
 
 
+TOO_BIG = 2**63  # one past the largest integer PostgreSQL's bigint and SQLite hold
+
+
+@pytest.mark.parametrize("path", [
+    f"/v1/audit/checkpoints?after_size={TOO_BIG}",
+    f"/v1/audit/checkpoints?after_size={10**30}",
+    f"/v1/audit/proofs/inclusion?index={TOO_BIG}&tree_size=1",
+    f"/v1/audit/proofs/inclusion?index=0&tree_size={TOO_BIG}",
+    f"/v1/audit/proofs/consistency?first=1&second={TOO_BIG}",
+    f"/v1/audit/proofs/consistency?first={TOO_BIG}&second={TOO_BIG}",
+])
+def test_an_integer_larger_than_the_database_holds_is_a_422_problem(
+        http, auditor: str, path: str) -> None:  # noqa: ANN001
+    response = http.get(path, headers=bearer(auditor))
+
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM_JSON
+
+
+def test_the_largest_integer_the_database_holds_is_answered(http, auditor: str) -> None:  # noqa: ANN001
+    page = get_ok(http, f"/v1/audit/checkpoints?after_size={TOO_BIG - 1}", auditor)
+    assert page["items"] == []
+
+
 # -- checkpoint and proofs ------------------------------------------------------------------
 
 
