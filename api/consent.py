@@ -181,7 +181,8 @@ class SubjectRestriction(MethodView):
     def post(self, body: dict[str, Any], subject_id: str) -> dict[str, Any]:
         """Restrict the subject's processing (GDPR Art. 18): no purpose but those exempt for
         storage or legal claims processes the subject until it is lifted (`lift`: 409 if it
-        is not restricted). Compliance officers only."""
+        is not restricted). Compliance officers only; the event's source is `officer`, set by
+        the gateway (`source` in the body is deprecated, as for consents)."""
         service = _service()
         args = (subject_id, _source(body), body.get("policy_version"), body.get("evidence"))
         write = service.restrict if body["action"] == "restrict" else service.lift_restriction
