@@ -1,8 +1,10 @@
 """Consent, objection and restriction of one data subject: /v1/subjects/{subject_id}/...
 
 A handler parses, calls :class:`governance.consent.services.ConsentService` (which validates,
-writes the event, its state and its audit event in the request's transaction) and
-serialises. ``Sec-GPC: 1`` on a consent write adds the CCPA opt-outs.
+judges an application's authority, writes the event, its state and its audit event in the
+request's transaction) and serialises. ``Sec-GPC: 1`` on a consent write adds the CCPA
+opt-outs. The source of an event comes from the caller's key
+(:func:`governance.consent.authority.source_for`), never from the body.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from api.schemas.consent import (
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Permission, Role
-from governance.consent.authority import guard_application_change
+from governance.consent.authority import source_for
 from governance.consent.models import ConsentEvent
 from governance.consent.services import ConsentAction, ConsentService, ConsentSource
 from policies.consent import may_process
@@ -46,7 +48,14 @@ GPC_HEADER = {
 
 
 def _service() -> ConsentService:
-    return ConsentService(db(), runtime(), actor(), request_id=g.request_id)
+    caller = client()
+    held = caller.purposes if caller.role == str(Role.APPLICATION) else None
+    return ConsentService(db(), runtime(), actor(), request_id=g.request_id, held_purposes=held)
+
+
+def _source(body: dict[str, Any]) -> ConsentSource:
+    """The source this caller's events carry; a body's ``source`` may only repeat it."""
+    return source_for(client().role, body.get("source"))
 
 
 def _event(event: ConsentEvent) -> dict[str, Any]:
@@ -62,15 +71,6 @@ def _event(event: ConsentEvent) -> dict[str, Any]:
         "recorded_at": event.recorded_at,
         "actor_id": event.actor_id,
     }
-
-
-def _guard_application(subject_id: str, purpose: str, action: str, source: str,
-                       evidence: str | None) -> None:
-    caller = client()
-    if caller.role == str(Role.APPLICATION):
-        guard_application_change(_service(), subject_id=subject_id, purpose=purpose,
-                                 action=action, source=source, evidence=evidence,
-                                 client_purposes=caller.purposes)
 
 
 def _gpc() -> bool:
@@ -129,16 +129,19 @@ class SubjectConsents(MethodView):
     @blp.doc(parameters=[GPC_HEADER])
     def post(self, body: dict[str, Any], subject_id: str) -> dict[str, Any]:
         """Record a grant or withdrawal of consent to one purpose. Only purposes whose legal
-        basis is consent can be granted or withdrawn; use /objections for the others. An
-        application may withdraw for any purpose, but grant only for a purpose it holds and
-        never over an officer's, a request's or a GPC withdrawal unless the grant is the
-        subject's own (source `web_form` with `evidence`): 403 otherwise."""
-        _guard_application(subject_id, body["purpose"], body["action"], body["source"],
-                           body.get("evidence"))
+        basis is consent can be granted or withdrawn; use /objections for the others.
+
+        The gateway sets the event's `source` from the caller's key: `api` for an
+        application, `officer` for a compliance officer (`source` in the body is deprecated:
+        leave it out; naming any other source is 422). An application records events only
+        for the purposes it holds (403 otherwise) and cannot grant where the latest
+        withdrawal or objection recorded by an officer, a data-subject request or a GPC
+        signal still stands, whatever it recorded itself since: only an officer reverses
+        those (403 `consent-change-forbidden`)."""
+        source = _source(body)
         written = _service().record_consent(
-            subject_id, body["purpose"], ConsentAction(body["action"]),
-            ConsentSource(body["source"]), body["policy_version"], body.get("evidence"),
-            gpc=_gpc(),
+            subject_id, body["purpose"], ConsentAction(body["action"]), source,
+            body["policy_version"], body.get("evidence"), gpc=_gpc(),
         )
         audited_by_service()
         return {**_event(written.event), "gpc_opt_outs": [_event(e) for e in written.gpc_opt_outs]}
@@ -153,13 +156,16 @@ class SubjectObjections(MethodView):
     def post(self, body: dict[str, Any], subject_id: str) -> dict[str, Any]:
         """Record an objection (GDPR Art. 21) to a purpose based on legitimate interests or
         public task, or to direct marketing (absolute), or lift a standing objection
-        (`lift`: 409 if there is none). Purposes for legal claims cannot be objected to."""
-        _guard_application(subject_id, body["purpose"],
-                           "object" if body["action"] == "object" else "lift_objection",
-                           body["source"], body.get("evidence"))
+        (`lift`: 409 if there is none). Purposes for legal claims cannot be objected to.
+
+        The source is the caller's (`api` or `officer`, as for consents). An application
+        objects or lifts only for the purposes it holds, and cannot lift where the latest
+        withdrawal or objection recorded by an officer, a data-subject request or a GPC
+        signal still stands (403 `consent-change-forbidden`)."""
+        source = _source(body)
         service = _service()
-        args = (subject_id, body["purpose"], ConsentSource(body["source"]),
-                body.get("policy_version"), body.get("evidence"))
+        args = (subject_id, body["purpose"], source, body.get("policy_version"),
+                body.get("evidence"))
         write = service.object if body["action"] == "object" else service.lift_objection
         event = write(*args)
         audited_by_service()
@@ -175,10 +181,10 @@ class SubjectRestriction(MethodView):
     def post(self, body: dict[str, Any], subject_id: str) -> dict[str, Any]:
         """Restrict the subject's processing (GDPR Art. 18): no purpose but those exempt for
         storage or legal claims processes the subject until it is lifted (`lift`: 409 if it
-        is not restricted). Compliance officers only."""
+        is not restricted). Compliance officers only; the event's source is `officer`, set by
+        the gateway (`source` in the body is deprecated, as for consents)."""
         service = _service()
-        args = (subject_id, ConsentSource(body["source"]), body.get("policy_version"),
-                body.get("evidence"))
+        args = (subject_id, _source(body), body.get("policy_version"), body.get("evidence"))
         write = service.restrict if body["action"] == "restrict" else service.lift_restriction
         event = write(*args)
         audited_by_service()

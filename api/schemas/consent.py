@@ -29,7 +29,15 @@ class PurposeListSchema(Schema):
 
 
 class _EventBody(Schema):
-    source = fields.String(required=True, validate=validate.OneOf(BODY_SOURCES))
+    # Deprecated: the gateway decides the source from the caller's key. Still accepted so
+    # that clients which send it keep working, but only when it names that same source.
+    source = fields.String(
+        load_default=None, validate=validate.OneOf(BODY_SOURCES),
+        metadata={"deprecated": True, "description": (
+            "deprecated, leave it out: the gateway records the source from the caller's key "
+            "(`api` for an application, `officer` for a compliance officer); any other "
+            "value is refused with 422")},
+    )
     policy_version = fields.String(
         validate=validate.Regexp(POLICY_VERSION),
         metadata={"description": "the version of the notice text the customer saw"},

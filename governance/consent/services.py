@@ -3,8 +3,10 @@
 Writing an event (one transaction, the caller's; flushed, never committed):
 
 1. validate everything (subject exists, purpose known, the action applies to the purpose's
-   legal basis, source allowed for the actor, references well-formed) - nothing is written
-   if anything is wrong;
+   legal basis, source allowed for the actor, references well-formed) and, for an
+   application, its authority (:mod:`governance.consent.authority`: its own purposes only,
+   no loosening over a protected withdrawal or objection) - nothing is written if anything
+   is wrong;
 2. upsert the materialised state row of the key (subject + purpose, or subject for a
    restriction). Doing this first takes the row's lock on PostgreSQL, so two concurrent
    writers of one key serialise there and the second's event gets the higher ``seq``: the
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -114,8 +116,10 @@ AUDIT_ACTIONS = {
     ConsentAction.RESTRICT: AuditAction.CONSENT_RESTRICTED,
     ConsentAction.LIFT_RESTRICTION: AuditAction.CONSENT_RESTRICTION_LIFTED,
 }
-# Sources an application client may claim; officers and the service may use the others.
-APPLICATION_SOURCES = frozenset({ConsentSource.API, ConsentSource.IMPORT, ConsentSource.WEB_FORM})
+# The source an application's events carry: decided by the gateway from its key (see
+# governance.consent.authority.source_for), never claimed; officers and the service record
+# the others.
+APPLICATION_SOURCES = frozenset({ConsentSource.API})
 
 SUBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
 POLICY_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+\-]{0,63}$")
@@ -183,16 +187,22 @@ def _upsert(
 
 
 class ConsentService:
-    """Consent for one unit of work, acting as ``actor``; audits through the runtime's log."""
+    """Consent for one unit of work, acting as ``actor``; audits through the runtime's log.
+
+    When the actor is an application, ``held_purposes`` are the purposes its client holds:
+    the service itself enforces what an application may record (none when not given), so no
+    caller can forget the check."""
 
     def __init__(
-        self, session: Session, runtime: Runtime, actor: Actor, *, request_id: str | None = None
+        self, session: Session, runtime: Runtime, actor: Actor, *, request_id: str | None = None,
+        held_purposes: Collection[str] | None = None,
     ) -> None:
         self.session = session
         self.runtime = runtime
         self.purposes = runtime.policy.purposes
         self.actor = actor
         self.request_id = request_id
+        self.held_purposes = frozenset(held_purposes or ())
 
     # -- writing -------------------------------------------------------------------------
     def record(self, new: NewConsentEvent) -> ConsentEvent:
@@ -200,6 +210,7 @@ class ConsentService:
         self._validate(new)
         self._check_subjects([new.subject_id])
         self._check_current(new)
+        self._check_authority(new)
         return self._write(new)
 
     def record_consent(
@@ -224,6 +235,7 @@ class ConsentService:
         new = NewConsentEvent(subject_id, action, source, purpose, policy_version, evidence)
         self._validate(new)
         self._check_subjects([subject_id])
+        self._check_authority(new)
         opt_outs: list[ConsentEvent] = []
         if gpc:
             keep = purpose if action is ConsentAction.GRANT else None
@@ -488,6 +500,25 @@ class ConsentService:
         elif action is ConsentAction.LIFT_RESTRICTION:
             if not self.state(new.subject_id).restricted:
                 raise NotRestricted("the subject's processing is not restricted")
+
+    def _check_authority(self, new: NewConsentEvent) -> None:
+        """An application's event: its own purposes only, and a loosening judged against
+        the latest protected event of the history (403 otherwise). Officers and the service
+        itself may record anything valid."""
+        if self.actor.role != "application":
+            return
+        from governance.consent.authority import (
+            LOOSENING_ACTIONS,
+            check_application_change,
+            latest_protected,
+        )
+
+        action = str(new.action)
+        protected = None
+        if new.purpose is not None and action in LOOSENING_ACTIONS:
+            protected = latest_protected(self.session, new.subject_id, new.purpose)
+        check_application_change(action=action, purpose=new.purpose,
+                                 held_purposes=self.held_purposes, protected=protected)
 
     def _row(self, new: NewConsentEvent, recorded_at: datetime) -> dict[str, Any]:
         return {

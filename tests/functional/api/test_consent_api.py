@@ -40,8 +40,8 @@ def officer_key(issue_key) -> str:  # noqa: ANN001
 
 
 def grant(purpose: str = "email_marketing", **extra: Any) -> dict[str, Any]:
-    return {"purpose": purpose, "action": "grant", "source": "web_form",
-            "policy_version": NOTICE, **extra}
+    # No source: the gateway records it from the caller's key.
+    return {"purpose": purpose, "action": "grant", "policy_version": NOTICE, **extra}
 
 
 def post(http, path: str, key: str, body: Any, **headers: str):  # noqa: ANN001, ANN201
@@ -103,11 +103,11 @@ def test_a_grant_is_recorded_and_read_back(http, app_key: str, officer_key: str,
     assert {k: event[k] for k in ("subject_id", "purpose", "action", "source", "policy_version",
                                   "evidence")} == {
         "subject_id": subject, "purpose": "email_marketing", "action": "grant",
-        "source": "web_form", "policy_version": NOTICE, "evidence": "form-submission:1234"}
+        "source": "api", "policy_version": NOTICE, "evidence": "form-submission:1234"}
     assert event["gpc_opt_outs"] == []
     body = consents(http, subject, officer_key)
     assert body["current"]["email_marketing"]["status"] == "granted"
-    assert body["current"]["email_marketing"]["source"] == "web_form"
+    assert body["current"]["email_marketing"]["source"] == "api"
     assert body["current"]["email_marketing"]["processable"] is True
     assert body["current"]["personalised_recommendations"]["status"] == "none"
     assert body["restricted"] is False
@@ -229,15 +229,13 @@ def test_an_objection_is_recorded_and_stops_the_purpose(http, issue_key, subject
     path = f"/v1/subjects/{subject}/objections"
     app_key = issue_key("application", "email_marketing", "analytics")  # lifting needs it
 
-    response = post(http, path, app_key, {"purpose": "analytics", "action": "object",
-                                          "source": "web_form"})
+    response = post(http, path, app_key, {"purpose": "analytics", "action": "object"})
 
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["action"] == "object"
     analytics = consents(http, subject, app_key)["current"]["analytics"]
     assert (analytics["status"], analytics["processable"]) == ("objected", False)
-    lifted = post(http, path, app_key, {"purpose": "analytics", "action": "lift",
-                                        "source": "web_form"})
+    lifted = post(http, path, app_key, {"purpose": "analytics", "action": "lift"})
     assert lifted.status_code == 201
     assert consents(http, subject, app_key)["current"]["analytics"]["processable"] is True
 
@@ -245,11 +243,11 @@ def test_an_objection_is_recorded_and_stops_the_purpose(http, issue_key, subject
 @pytest.mark.parametrize(
     ("body", "status", "slug"),
     [
-        pytest.param({"purpose": "billing", "action": "object", "source": "web_form"}, 422,
+        pytest.param({"purpose": "billing", "action": "object"}, 422,
                      "objection-not-applicable", id="contract-purpose"),
-        pytest.param({"purpose": "analytics", "action": "lift", "source": "web_form"}, 409,
+        pytest.param({"purpose": "analytics", "action": "lift"}, 409,
                      "not-objected", id="lift-without-objection"),
-        pytest.param({"purpose": "analytics", "action": "grant", "source": "web_form"}, 422,
+        pytest.param({"purpose": "analytics", "action": "grant"}, 422,
                      "validation", id="wrong-action"),
     ],
 )
@@ -310,8 +308,9 @@ def test_lifting_an_absent_restriction_is_409(http, officer_key: str, subject: s
 
 
 def test_every_event_and_read_appears_in_the_audit_log(
-    http, app_key: str, officer_key: str, subject: str, sessions  # noqa: ANN001
+    http, issue_key, officer_key: str, subject: str, sessions  # noqa: ANN001
 ) -> None:
+    app_key = issue_key("application", "email_marketing", "churn_prediction")  # it objects to
     post(http, f"/v1/subjects/{subject}/consents", app_key, grant(), **{"Sec-GPC": "1"})
     post(http, f"/v1/subjects/{subject}/objections", app_key,
          {"purpose": "churn_prediction", "action": "object", "source": "api"})
@@ -339,3 +338,17 @@ def test_the_openapi_document_describes_the_consent_endpoints(http) -> None:  # 
             "/v1/subjects/{subject_id}/restriction"} <= set(paths)
     params = paths["/v1/subjects/{subject_id}/consents"]["post"]["parameters"]
     assert "Sec-GPC" in {p["name"] for p in params}
+
+
+def test_the_openapi_document_says_the_gateway_decides_the_source(http) -> None:  # noqa: ANN001
+    spec = http.get("/openapi.json").get_json()
+
+    for path in ("/v1/subjects/{subject_id}/consents", "/v1/subjects/{subject_id}/objections",
+                 "/v1/subjects/{subject_id}/restriction"):
+        ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"][
+            "schema"]["$ref"]
+        schema = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+        assert "source" not in schema.get("required", []), path
+        assert schema["properties"]["source"]["deprecated"] is True, path
+    description = spec["paths"]["/v1/subjects/{subject_id}/consents"]["post"]["description"]
+    assert "`api` for an" in description

@@ -111,7 +111,7 @@ def test_every_operation_answers_as_the_document_says(contract) -> None:  # noqa
            expect=200, json={"city": "Sampletown"})
     c.call("GET", "/v1/data/leads?purpose=customer_support", k["support"], expect=404)
     c.call("POST", f"/v1/subjects/{sid}/consents", k["support"], expect=201,
-           json={"purpose": "email_marketing", "action": "grant", "source": "web_form",
+           json={"purpose": "email_marketing", "action": "grant",
                  "policy_version": NOTICE, "evidence": "form-1"})
     c.call("GET", f"/v1/subjects/{sid}/consents", k["support"], expect=200)
     c.call("POST", f"/v1/subjects/{sid}/objections", k["support"], expect=201,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from audit.models import audit_entries
 from governance.consent.errors import (
+    ConsentChangeForbidden,
     ConsentNotApplicable,
     InvalidConsentEvent,
     NotObjected,
@@ -390,6 +391,50 @@ def test_an_application_cannot_claim_officer_source(session: Session, runtime: R
         app.record_consent(sid, "email_marketing", GRANT, ConsentSource.OFFICER, NOTICE)
 
     assert "source" in caught.value.extra["errors"]
+
+
+
+def test_an_application_records_only_the_source_api(session: Session, runtime: Runtime) -> None:
+    (sid,) = add_subjects(session, runtime, 1)
+    app = ConsentService(session, runtime, APP, held_purposes={"email_marketing"})
+    before = written(session)
+
+    with pytest.raises(InvalidConsentEvent) as caught:
+        app.record_consent(sid, "email_marketing", GRANT, WEB, NOTICE, "form-8841")
+
+    assert "source" in caught.value.extra["errors"]
+    assert written(session) == before
+
+
+def test_an_applications_loosening_is_judged_against_the_latest_protected_event(
+        session: Session, runtime: Runtime) -> None:
+    (sid,) = add_subjects(session, runtime, 1)
+    app = ConsentService(session, runtime, APP, held_purposes={"third_party_sharing"})
+    app.record_consent(sid, "third_party_sharing", GRANT, ConsentSource.API, NOTICE)
+    ConsentService(session, runtime, OFFICER).opt_out(sid, ConsentSource.REQUEST)
+    app.record_consent(sid, "third_party_sharing", WITHDRAW, ConsentSource.API, NOTICE)
+    before = written(session)
+
+    with pytest.raises(ConsentChangeForbidden) as caught:
+        app.record_consent(sid, "third_party_sharing", GRANT, ConsentSource.API, NOTICE)
+
+    assert "data-subject request" in caught.value.detail
+    assert written(session) == before
+    assert app.state(sid).of("third_party_sharing").status is ConsentStatus.WITHDRAWN
+
+
+def test_an_application_records_nothing_for_a_purpose_it_does_not_hold(
+        session: Session, runtime: Runtime) -> None:
+    (sid,) = add_subjects(session, runtime, 1)
+    app = ConsentService(session, runtime, APP, held_purposes={"email_marketing"})
+    before = written(session)
+
+    with pytest.raises(ConsentChangeForbidden):
+        app.record_consent(sid, "third_party_sharing", WITHDRAW, ConsentSource.API, NOTICE)
+    with pytest.raises(ConsentChangeForbidden):
+        app.object(sid, "analytics", ConsentSource.API)
+
+    assert written(session) == before
 
 
 # -- audit --------------------------------------------------------------------------------
