@@ -72,7 +72,7 @@ def redis_server(port: int, folder: Path) -> Iterator[redis.Redis]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed (apt package redis-server)")
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - the installed redis-server, our arguments
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(folder)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -74,7 +74,7 @@ def _postgres_keystore(server: str) -> Iterator[OwnKeyStore]:
         admin = create_engine(make_url(url).set(database="postgres"),
                               isolation_level="AUTOCOMMIT")
 
-        def rename(old: str, new: str) -> None:
+        def rename(old: str, new: str, engine: Engine = engine, admin: Engine = admin) -> None:
             engine.dispose()
             with admin.connect() as conn:
                 conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -131,7 +131,7 @@ def _job(runtime: Runtime, job_id: str) -> Job:
 
 def _when_due(runtime: Runtime, job_id: str) -> None:
     """Wait (about a second: the backoff the settings give) until the job is due."""
-    for _ in range(100):
+    for _ in range(400):
         if as_utc(_job(runtime, job_id).not_before) <= as_utc(_now()):
             return
         time.sleep(0.05)
