@@ -65,9 +65,9 @@ class RequestJobSchema(Schema):
     not_before = UtcDateTime(metadata={"description": "a queued retry runs from then on"})
     error_code = fields.String(allow_none=True)
     waiting_on = fields.String(allow_none=True, metadata={
-        "enum": ["database", "key_store", "broker"],
-        "description": "the dependency an outage made unreachable: the execution waits for "
-                       "it and resumes by itself (null when it is not waiting)"})
+        "description": "the dependency an outage made unreachable (`database`, "
+                       "`key_store`, `broker`): the execution waits for it and resumes by "
+                       "itself (null when it is not waiting)"})
 
 
 class RequestSchema(Schema):
