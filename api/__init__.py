@@ -212,7 +212,7 @@ def _deliver(response: Response, job_ids: list[str]) -> Response:
         response.call_on_close(lambda: runner.deliver(job_ids))
         return response
     try:
-        runner.deliver(job_ids)
+        runner.deliver(job_ids, fail_fast=True)  # a broker found down is not waited on
     except BrokerUnavailable as unavailable:
         return problem(503, unavailable.title, unavailable.detail, unavailable.type,
                        job_ids=job_ids)

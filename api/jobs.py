@@ -26,7 +26,8 @@ blp = Blueprint("jobs", __name__, url_prefix="/v1", description="Background jobs
 _LIST = "jobs"
 _FIELDS = ("id", "kind", "target_id", "queue", "state", "attempts", "max_attempts",
            "not_before", "lease_until", "worker", "error_code", "error_message",
-           "requested_by", "created_at", "started_at", "finished_at")
+           "waiting_on", "waiting_since", "requested_by", "created_at", "started_at",
+           "finished_at")
 
 
 def job_view(job: Job) -> dict[str, Any]:
@@ -88,9 +89,9 @@ class JobRetry(MethodView):
 
 def retry_job(job_id: str) -> Job:
     """A dead or failed job queued again (else ``JobNotRetryable``, 409), audited with the
-    caller as the actor and delivered after this request's commit. The API and the
-    console both retry here."""
-    job = Jobs(db(), retry_policy(runtime())).retry_now(job_id)
+    caller as the actor and delivered after this request's commit, if the caller's role may
+    start the job's kind of work (else 403). The API and the console both retry here."""
+    job = Jobs(db(), retry_policy(runtime())).retry_now(job_id, actor().role)
     record(AuditEvent(action=str(AuditAction.JOB_RETRIED), actor=actor(),
                       target=Target(record_id=job.id), request_id=g.request_id,
                       policy_version=runtime().policy.version,

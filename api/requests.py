@@ -74,7 +74,7 @@ def view(request: DsrRequest, *, steps: bool = False,
     body["job"] = None if job is None else {
         "id": job.id, "state": job.state, "attempts": job.attempts,
         "max_attempts": job.max_attempts, "not_before": job.not_before,
-        "error_code": job.error_code}
+        "error_code": job.error_code, "waiting_on": job.waiting_on}
     if request.subject_note is not None:
         body["subject_note"] = request.subject_note
     if request.type in ("access", "portability"):

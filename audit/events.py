@@ -170,6 +170,7 @@ DETAIL_KEYS: Mapping[str, Callable[[Any], bool]] = {
     "tree_size": _count,
     "type": _ident,
     "verified": _flag,
+    "waiting_on": _slug,
 }
 
 

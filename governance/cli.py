@@ -569,7 +569,11 @@ def cmd_retention_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_retention_run(args: argparse.Namespace) -> int:
-    """Sweep in this process (resuming an unfinished run first); meant for a daily timer."""
+    """Sweep in this process (resuming an unfinished run first); meant for a daily timer.
+    The run is swept as its job, recorded with it before any batch: if this process is
+    killed, its lease lapses and the reaper (or a worker) resumes the run to the end."""
+    from governance.jobs.service import JobKind, Jobs
+    from governance.jobs.work import run_job
     from governance.retention.sweep import RetentionSweep
 
     rt = _runtime()
@@ -577,9 +581,19 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     with unit_of_work(rt.sessions) as session:
         run = sweeper.create(session, dry_run=args.dry_run, batch_size=args.batch_size)
         run_id, resumed = run.id, run.started_at is not None
+        job, _ = Jobs(session).enqueue(JobKind.RETENTION_SWEEP, run_id, actor=cli_actor(),
+                                       exclusive=f"retention.sweep:{run_id}")
+        job_id = job.id
     if resumed:
         print(f"resuming unfinished run {run_id}")
-    done = sweeper.run(run_id)
+    swept: list[Any] = []
+    if run_job(rt, job_id, raise_errors=True, work=lambda _job: swept.append(
+            sweeper.run(run_id))) is None:
+        print(f"run {run_id} is being swept by another process, or its job waits to be "
+              f"retried (`governance jobs show {job_id}`)", file=sys.stderr)
+        rt.dispose()
+        return 1
+    done = swept[0]
     _integrate(rt, checkpoint=False)
     rt.dispose()
     totals = done.totals or {}

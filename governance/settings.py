@@ -59,6 +59,15 @@ class Settings:
     job_max_attempts: int = 5
     job_retry_seconds: int = 5
     reaper_interval_seconds: int = 15
+    # An infrastructure failure (a database, the key store or the broker unreachable) is not
+    # counted against the attempt cap: the job waits on that dependency, retried with a
+    # backoff capped at job_retry_ceiling_seconds, for job_outage_seconds (a day) before it
+    # is given up; an erasure whose rows are deleted waits until its shred step can run.
+    job_retry_ceiling_seconds: int = 300
+    job_outage_seconds: int = 86400
+    # A job-creating call that finds the broker down remembers it this long (a circuit
+    # breaker), so the next calls answer at once instead of each waiting on a connect.
+    broker_down_seconds: int = 10
     # Rate limits (api.rate_limits), in the syntax of the `limits` library ("20 per minute",
     # "10/second;500/minute"); "" is no limit. Storage: memory:// counts in each worker
     # process, a redis:// URL shares the counts between workers and hosts.
@@ -156,7 +165,10 @@ class Settings:
             for name, default in (("job_lease_seconds", cls.job_lease_seconds),
                                   ("job_max_attempts", cls.job_max_attempts),
                                   ("job_retry_seconds", cls.job_retry_seconds),
-                                  ("reaper_interval_seconds", cls.reaper_interval_seconds))
+                                  ("reaper_interval_seconds", cls.reaper_interval_seconds),
+                                  ("job_retry_ceiling_seconds", cls.job_retry_ceiling_seconds),
+                                  ("job_outage_seconds", cls.job_outage_seconds),
+                                  ("broker_down_seconds", cls.broker_down_seconds))
         }
         limits = {
             name: _rate_limit(f"GOVERNANCE_RATE_LIMIT_{name.upper()}",

@@ -41,6 +41,7 @@ from governance.audit_actions import AuditAction
 from governance.authz import Permission
 from governance.consent.services import ConsentService
 from governance.errors import GovernanceError
+from governance.jobs.service import JobKind, Jobs
 from governance.requests.deadlines import (
     Regulation,
     RequestType,
@@ -184,6 +185,7 @@ def _request_page(request_id: str, *, problem: str | None = None, status: int = 
         export_available=bool(service.exports_available([item.id])),
         extension_explanation=extension_explanation(item.extension_reason),
         error_explanation=failure_explanation(item.error), problem=problem,
+        job=Jobs(g.session).latest_for(JobKind.REQUEST_EXECUTE, item.id),
         verify=verify or VerifyForm(formdata=None), reject=reject or RejectForm(formdata=None),
         extend=extend or ExtendForm(formdata=None), action=ActionForm(),
     ), status

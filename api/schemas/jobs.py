@@ -23,6 +23,12 @@ class JobSchema(Schema):
     error_code = fields.String(allow_none=True)
     error_message = fields.String(allow_none=True, metadata={
         "description": "what stopped the last attempt, in words (never a value)"})
+    waiting_on = fields.String(allow_none=True, metadata={
+        "description": "the dependency an outage made unreachable (`database`, "
+                       "`key_store`, `broker`); the job waits for it, retried with backoff "
+                       "(null when it is not waiting)"})
+    waiting_since = UtcDateTime(allow_none=True, metadata={
+        "description": "when the job started waiting on that dependency"})
     requested_by = fields.String()
     created_at = UtcDateTime()
     started_at = UtcDateTime(allow_none=True)

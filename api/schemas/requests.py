@@ -64,6 +64,10 @@ class RequestJobSchema(Schema):
     max_attempts = fields.Integer()
     not_before = UtcDateTime(metadata={"description": "a queued retry runs from then on"})
     error_code = fields.String(allow_none=True)
+    waiting_on = fields.String(allow_none=True, metadata={
+        "description": "the dependency an outage made unreachable (`database`, "
+                       "`key_store`, `broker`): the execution waits for it and resumes by "
+                       "itself (null when it is not waiting)"})
 
 
 class RequestSchema(Schema):

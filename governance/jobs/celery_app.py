@@ -132,6 +132,12 @@ def _sender(broker_url: str) -> Celery:
                                   "GOVERNANCE_TASK_RUNNER": "celery"})
     app = Celery("governance-sender", set_as_current=False)
     configure(app, settings)
+    # The publisher answers for a web request: one short connect attempt, no retry loop
+    # (kombu's default retries made each call wait about 6 s on a broker that is down).
+    app.conf.broker_transport_options = {**app.conf.broker_transport_options,
+                                         "max_retries": 0, "socket_connect_timeout": 1,
+                                         "socket_timeout": 3}
+    app.conf.broker_connection_timeout = 1
     return app
 
 

@@ -47,7 +47,10 @@ def execute_request(runtime: Runtime, job: Job) -> None:
         elif status is not RequestStatus.IN_PROGRESS:
             raise JobFailed("not_started", "the request was not started")
     try:
-        final = RequestExecutor(runtime, actor, http_request_id=job.trace_id).run(request_id)
+        # An outage leaves the request in progress: its job waits on the dependency and
+        # shows it (waiting_on), and the next attempt continues the steps.
+        final = RequestExecutor(runtime, actor, http_request_id=job.trace_id,
+                                fail_on_outage=False).run(request_id)
     except StepFailed as failed:
         if failed.reason in RETRYABLE:
             raise
@@ -133,6 +136,27 @@ HANDLERS: dict[str, Handler] = {
     str(JobKind.AUDIT_INTEGRATE): integrate_audit,
     str(JobKind.RETENTION_SWEEP): sweep_retention,
 }
+
+
+def must_finish(runtime: Runtime, job: Job) -> bool:
+    """Whether the job's work is half-done in a way that must not be left: an erasure whose
+    rows are deleted (or anonymised) and whose key is not yet shredded waits out any outage,
+    however long, rather than end with the subject's data key still live."""
+    if job.kind != str(JobKind.REQUEST_EXECUTE) or not job.target_id:
+        return False
+    from sqlalchemy import select
+
+    from governance.requests.deadlines import RequestType
+    from governance.requests.models import DsrRequest, DsrStep, StepState
+
+    with runtime.sessions() as session:
+        request = session.get(DsrRequest, job.target_id)
+        if request is None or request.type != RequestType.ERASURE.value:
+            return False
+        done = set(session.scalars(select(DsrStep.name).where(
+            DsrStep.request_id == job.target_id, DsrStep.state == StepState.DONE.value)))
+    destructive = any(name.partition(":")[0] in ("delete", "anonymize") for name in done)
+    return destructive and "shred" not in done
 
 
 def on_dead(runtime: Runtime, session: Session, job: Job) -> None:

@@ -27,7 +27,7 @@ class JobState(StrEnum):
     RUNNING = "running"  # a worker holds its lease
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # ended in a failure that running it again cannot fix
-    DEAD = "dead"  # failed at every attempt up to the cap
+    DEAD = "dead"  # failed at every attempt up to the cap (or waited past the outage budget)
 
 
 OPEN_STATES = (JobState.QUEUED.value, JobState.RUNNING.value)
@@ -51,6 +51,12 @@ class Job(Base):
                                                           nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     error_message: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # An infrastructure failure (a database, the key store, the broker unreachable) is not
+    # counted against the cap: the job waits on that dependency, retried with capped
+    # backoff, from ``waiting_since`` for as long as ``job_outage_seconds`` allows.
+    waiting_on: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                           nullable=True)
     requested_by: Mapped[str] = mapped_column(String(128))  # the actor whose work it is
     requested_role: Mapped[str] = mapped_column(String(32))
     trace_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the HTTP exchange

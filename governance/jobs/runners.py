@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,34 @@ class BrokerUnavailable(Unavailable):
                          "delivered when the queue is back")
 
 
+class BrokerBreaker:
+    """A circuit breaker per broker address, for this process: a delivery that finds the
+    broker down opens it for ``broker_down_seconds``, and while it is open a caller that
+    must answer fast (a web request) is told at once instead of each spending a connect
+    attempt on it. The jobs are committed either way; the reaper, which always tries,
+    delivers them and closes the breaker when the broker answers again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._down_until: dict[str, float] = {}
+
+    def is_open(self, url: str) -> bool:
+        with self._lock:
+            until = self._down_until.get(url)
+            return until is not None and time.monotonic() < until
+
+    def trip(self, url: str, seconds: float) -> None:
+        with self._lock:
+            self._down_until[url] = time.monotonic() + seconds
+
+    def reset(self, url: str) -> None:
+        with self._lock:
+            self._down_until.pop(url, None)
+
+
+BROKER_BREAKER = BrokerBreaker()
+
+
 class InlineJobRunner:
     """Runs each job in the caller's thread when delivered. Errors propagate (after the job
     recorded them), so a test or a CLI command sees what failed."""
@@ -46,7 +75,7 @@ class InlineJobRunner:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def deliver(self, job_ids: Sequence[str]) -> None:
+    def deliver(self, job_ids: Sequence[str], *, fail_fast: bool = False) -> None:
         for job_id in job_ids:
             run_job(self.runtime, job_id, raise_errors=True)
 
@@ -66,7 +95,7 @@ class ThreadJobRunner:
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
-    def deliver(self, job_ids: Sequence[str]) -> None:
+    def deliver(self, job_ids: Sequence[str], *, fail_fast: bool = False) -> None:
         for job_id in job_ids:
             thread = threading.Thread(target=self._run, args=(job_id,), name="governance-job",
                                       daemon=True)
@@ -140,16 +169,26 @@ class CeleryJobRunner:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def deliver(self, job_ids: Sequence[str]) -> None:
+    def deliver(self, job_ids: Sequence[str], *, fail_fast: bool = False) -> None:
+        """Send each job id; ``BrokerUnavailable`` if the broker did not take them. With
+        ``fail_fast`` (a web request), a broker found down in the last
+        ``broker_down_seconds`` is not tried again (``BROKER_BREAKER``)."""
         from governance.jobs.celery_app import send
 
+        settings = self.runtime.settings
+        if fail_fast and BROKER_BREAKER.is_open(settings.broker_url):
+            raise BrokerUnavailable()
         queues = _queues(self.runtime, job_ids)
         try:
             for job_id in job_ids:
-                send(self.runtime.settings, job_id, queues.get(job_id, "bulk"))
+                send(settings, job_id, queues.get(job_id, "bulk"))
         except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; all mean "not sent"
-            log.error("the broker did not take %d job(s): %s", len(job_ids), type(exc).__name__)
+            BROKER_BREAKER.trip(settings.broker_url, settings.broker_down_seconds)
+            log.error("the broker did not take %d job(s): %s; job-creating requests answer "
+                      "503 at once for %d s, the reaper delivers the jobs", len(job_ids),
+                      type(exc).__name__, settings.broker_down_seconds)
             raise BrokerUnavailable() from None
+        BROKER_BREAKER.reset(settings.broker_url)
 
     def start_reaper(self) -> None:
         """The reaper is a beat task of ``governance scheduler``."""

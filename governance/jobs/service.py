@@ -25,7 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from audit.events import Actor
-from governance.errors import Conflict, NotFound
+from governance.authz import Permission, Role, role_allows
+from governance.errors import Conflict, Forbidden, NotFound
 from governance.jobs.models import OPEN_STATES, Job, JobState
 
 
@@ -55,6 +56,33 @@ QUEUE_OF: dict[JobKind, Queue] = {
     JobKind.AUDIT_INTEGRATE: Queue.BULK,
     JobKind.RETENTION_SWEEP: Queue.BULK,
 }
+
+
+# Retrying a job runs its work again under the retrier's name, so it needs the permission
+# that starting that work needs: an admin may not re-run an officer's erasure by its job.
+PERMISSION_OF: dict[JobKind, Permission] = {
+    JobKind.REQUEST_EXECUTE: Permission.REQUESTS_MANAGE,
+    JobKind.PII_SCAN: Permission.PII_ANALYZE,
+    JobKind.KEYS_ROTATE: Permission.KEYS_ROTATE,
+    JobKind.KEYS_ENCRYPT_EXISTING: Permission.KEYS_ROTATE,
+    JobKind.EXPORTS_PURGE: Permission.JOBS_MANAGE,
+    JobKind.AUDIT_INTEGRATE: Permission.JOBS_MANAGE,
+    JobKind.RETENTION_SWEEP: Permission.RETENTION_MANAGE,
+}
+
+
+def may_retry(role: str, kind: str) -> bool:
+    """Whether a person of ``role`` may run a job of ``kind`` again. A role that is not a
+    person's (the CLI's host ``operator``, ``system``) holds the host and may."""
+    try:
+        person = Role(role)
+    except ValueError:
+        return True
+    try:
+        needed = PERMISSION_OF[JobKind(kind)]
+    except ValueError:
+        return False  # a kind this version does not know is run by nobody
+    return role_allows(person, needed)
 
 
 class JobNotFound(NotFound):
@@ -157,10 +185,15 @@ class Jobs:
         return list(self.session.scalars(
             query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
 
-    def retry_now(self, job_id: str) -> Job:
+    def retry_now(self, job_id: str, role: str | None = None) -> Job:
         """An officer's or admin's retry of a dead or failed job: queued again, with a
-        fresh allowance of attempts."""
+        fresh allowance of attempts. With ``role``, only if that role may start the job's
+        kind of work (``PERMISSION_OF``; else ``Forbidden``, and nothing changes)."""
         job = self.get(job_id)
+        if role is not None and not may_retry(role, job.kind):
+            needed = PERMISSION_OF.get(JobKind(job.kind)) if job.kind in set(JobKind) else None
+            raise Forbidden(f"retrying a {job.kind} job needs the "
+                            f"{needed or 'matching'} permission, which this role lacks")
         if job.state not in (JobState.DEAD.value, JobState.FAILED.value):
             raise JobNotRetryable(f"only a dead or failed job is retried; this one is {job.state}")
         at = now()
@@ -170,6 +203,8 @@ class Jobs:
         job.lease_until = None
         job.worker = None
         job.delivered_at = None
+        job.waiting_on = None
+        job.waiting_since = None
         job.updated_at = at
         return job
 
@@ -205,13 +240,19 @@ def renew(session: Session, job_id: str, worker: str, lease: timedelta) -> bool:
 
 def finish(session: Session, job_id: str, worker: str, state: JobState, *,
            error_code: str | None = None, error_message: str | None = None,
-           not_before: datetime | None = None) -> bool:
-    """Record the attempt's outcome, if this worker still holds the job."""
+           not_before: datetime | None = None, waiting_on: str | None = None,
+           waiting_since: datetime | None = None) -> bool:
+    """Record the attempt's outcome, if this worker still holds the job. A job requeued
+    ``waiting_on`` a dependency gets its attempt back (the cap counts failures of the work,
+    not outages); any other outcome ends the wait."""
     at = now()
     values: dict[str, object] = {"state": state.value, "lease_until": None, "updated_at": at,
-                                 "error_code": error_code, "error_message": error_message}
+                                 "error_code": error_code, "error_message": error_message,
+                                 "waiting_on": waiting_on, "waiting_since": waiting_since}
     if state is JobState.QUEUED:
         values.update(not_before=not_before or at, worker=None, delivered_at=None)
+        if waiting_on is not None:
+            values["max_attempts"] = Job.max_attempts + 1
     else:
         values["finished_at"] = at
     done = _rows(session.execute(

@@ -456,12 +456,16 @@ class RequestService:
         self._require(request, (RequestStatus.RECEIVED, RequestStatus.VERIFIED,
                                 RequestStatus.IN_PROGRESS, RequestStatus.FAILED,
                                 RequestStatus.ON_HOLD), "executed")
-        resumed = status in (RequestStatus.IN_PROGRESS, RequestStatus.FAILED,
-                             RequestStatus.ON_HOLD)
+        again = status in (RequestStatus.IN_PROGRESS, RequestStatus.FAILED,
+                           RequestStatus.ON_HOLD)
         request.hold_id = None  # the execution looks for a hold again
         self.purge_exports()  # exports past their retention go whenever requests run
-        if not self.steps(request.id):
+        steps = self.steps(request.id)
+        if not steps:
             self._plan(request, kind)
+        # "resumed" claims that work had run before: true only when a step is done, not for
+        # every execute of a request that was started once (a retry of which nothing ran).
+        resumed = again and any(s.state == StepState.DONE.value for s in steps)
         request.status = RequestStatus.IN_PROGRESS.value
         request.error = None
         request.started_at = request.started_at or _now()
@@ -679,11 +683,15 @@ class RequestExecutor:
     """
 
     def __init__(self, runtime: Runtime, actor: Actor, *, http_request_id: str | None = None,
-                 checkpoint: Checkpoint | None = None) -> None:
+                 checkpoint: Checkpoint | None = None, fail_on_outage: bool = True) -> None:
         self.runtime = runtime
         self.actor = actor
         self.http_request_id = http_request_id
         self.checkpoint = checkpoint
+        # False under a job: an unreachable store leaves the request in progress, and the
+        # job waits on it and resumes the steps (governance.jobs.work); the CLI's direct
+        # run marks it failed for the officer instead.
+        self.fail_on_outage = fail_on_outage
 
     def run(self, request_id: str) -> str:
         """Run every unfinished step; returns the request's final status.
@@ -747,7 +755,9 @@ class RequestExecutor:
                 for name in finished:
                     self._checkpoint(name, "after_commit")
         except Exception as exc:
-            self._fail(request_id, failure_reason(exc))
+            reason = failure_reason(exc)
+            if self.fail_on_outage or reason is not FailureReason.STORE_UNAVAILABLE:
+                self._fail(request_id, reason)
             raise
 
     def _held(self, session: Session, request: DsrRequest, pending: Sequence[DsrStep]) -> bool:

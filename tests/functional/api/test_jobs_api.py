@@ -60,3 +60,38 @@ def test_applications_and_auditors_see_no_jobs(http, issue_key, role: str,
                  else issue_key(role))
     assert http.get("/v1/jobs", headers=key).status_code == 403
     assert http.get(f"/v1/jobs/{job_id}", headers=key).status_code == 403
+
+
+def _dead(runtime, kind: JobKind) -> str:  # noqa: ANN001
+    with unit_of_work(runtime.sessions) as session:
+        job, _ = Jobs(session).enqueue(kind, "0" * 32,
+                                       actor=Actor(id="officer-x", role="compliance_officer"))
+        job.state, job.attempts, job.error_code = "dead", job.max_attempts, "unexpected"
+        return job.id
+
+
+def test_an_admin_may_not_retry_an_erasure_that_only_an_officer_may_execute(
+        http, issue_key, runtime) -> None:  # noqa: ANN001
+    job_id = _dead(runtime, JobKind.REQUEST_EXECUTE)
+
+    response = http.post(f"/v1/jobs/{job_id}/retry", headers=bearer(issue_key("admin")))
+
+    assert response.status_code == 403
+    assert response.mimetype == "application/problem+json"
+    assert "requests.manage" in response.get_json()["detail"]
+    with runtime.sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.state == "dead" and job.max_attempts == 5
+
+
+def test_an_officer_may_not_retry_a_key_rotation_that_only_an_admin_may_start(
+        http, issue_key, runtime) -> None:  # noqa: ANN001
+    job_id = _dead(runtime, JobKind.KEYS_ROTATE)
+
+    response = http.post(f"/v1/jobs/{job_id}/retry",
+                         headers=bearer(issue_key("compliance_officer")))
+
+    assert response.status_code == 403
+    with runtime.sessions() as session:
+        assert session.get(Job, job_id).state == "dead"  # type: ignore[union-attr]
+

@@ -106,3 +106,25 @@ def test_an_auditor_may_not_open_or_retry_jobs(inline_app, make_user, session) -
     assert refused.status_code == 403
     session.expire_all()
     assert session.get(Job, dead).state == "dead"
+
+
+def test_an_admin_may_not_retry_an_officers_erasure_from_its_page(
+        inline_app, make_user, session) -> None:  # noqa: ANN001
+    dead = _job(session, JobKind.REQUEST_EXECUTE, "dead")
+    admin, _ = _as(inline_app, make_user, "admin")
+    refused = admin.post(f"/console/jobs/{dead}", f"/console/jobs/{dead}/retry")
+    assert refused.status_code == 403 and "requests.manage" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Job, dead).state == "dead"
+
+
+def test_a_job_waiting_out_an_outage_says_on_what(inline_app, make_user, session) -> None:  # noqa: ANN001
+    from governance.jobs.service import now
+
+    waiting = _job(session, JobKind.EXPORTS_PURGE, "queued")
+    job = session.get(Job, waiting)
+    job.waiting_on, job.waiting_since = "key_store", now()
+    session.commit()
+    officer, _ = _as(inline_app, make_user, "compliance_officer")
+    page = officer.http.get(f"/console/jobs/{waiting}").get_data(as_text=True)
+    assert 'id="job-waiting">the key store, unreachable since' in page

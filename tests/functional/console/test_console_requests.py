@@ -154,3 +154,21 @@ def test_an_unknown_subject_is_a_page_saying_no_data_is_held(officer) -> None:  
     html = missing.get_data(as_text=True)
     assert missing.status_code == 404 and 'id="not-found"' in html
     assert "nobody.here" not in html
+
+
+def test_a_request_whose_execution_waits_out_an_outage_says_on_what(
+        officer, session, runtime, subject: str) -> None:  # noqa: ANN001
+    from governance.jobs.service import JobKind, Jobs, now
+
+    service = RequestService(session, runtime, OFFICER)
+    request = service.create("erasure", "gdpr", {"subject_id": subject})
+    service.verify(request.id, "signed letter")
+    service.start(request.id)
+    job, _ = Jobs(session).enqueue(JobKind.REQUEST_EXECUTE, request.id, actor=OFFICER)
+    job.waiting_on, job.waiting_since = "key_store", now()
+    session.commit()
+
+    page = officer.http.get(f"/console/requests/{request.id}").get_data(as_text=True)
+
+    assert 'id="status">in progress' in page
+    assert 'id="waiting-on">the key store, unreachable since' in page

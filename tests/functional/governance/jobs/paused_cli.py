@@ -2,7 +2,8 @@
 can kill the process (a Celery worker, `governance serve`) in the middle of an erasure.
 
 The pause is a test harness around the real executor's own checkpoint hook (or, with
-``rotation-batch``, the rotation's own progress callback after its first batch committed):
+``rotation-batch``, the rotation's own progress callback after its first batch committed;
+with ``sweep:<rule>:<moment>``, a retention sweep's own checkpoint, before that commit):
 the process writes its pid to ``GOVERNANCE_TEST_PAUSE_MARKER`` once the step
 ``GOVERNANCE_TEST_PAUSE_AT`` committed, then waits to be killed.
 """
@@ -33,6 +34,20 @@ if STEP == "rotation-batch":  # a KEK rotation, after its first committed batch 
         return rotate(*args, **{**kwargs, "batch_size": 50, "progress": progress})
 
     rotation.run_rotation = paused_rotation  # type: ignore[assignment]
+elif STEP and STEP.startswith("sweep:"):  # a retention sweep, at its checkpoint of that name
+    from governance.retention.sweep import RetentionSweep
+
+    build = RetentionSweep.__init__
+
+    def pausing(self: RetentionSweep, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        def checkpoint(name: str, moment: str) -> None:
+            if f"sweep:{name}" == STEP:
+                Path(MARKER).write_text(str(os.getpid()))
+                time.sleep(3600)
+
+        build(self, *args, **{**kwargs, "checkpoint": checkpoint})
+
+    RetentionSweep.__init__ = pausing  # type: ignore[method-assign]
 elif STEP:
     original = RequestExecutor._checkpoint
 

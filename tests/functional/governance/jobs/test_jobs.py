@@ -126,10 +126,11 @@ def keystore_down(runtime: Runtime) -> Iterator[Runtime]:
     dead.dispose()
 
 
-def _started_erasure(runtime: Runtime, session: Session, store: RecordStore) -> tuple[str, str]:
+def _started_erasure(runtime: Runtime, session: Session, store: RecordStore,
+                     request_type: str = "erasure") -> tuple[str, str]:
     sid = subject_records(store)["customers"][0]
     service = RequestService(session, runtime, OFFICER)
-    request = service.create("erasure", "gdpr", {"subject_id": sid})
+    request = service.create(request_type, "gdpr", {"subject_id": sid})
     service.verify(request.id, "signed letter")
     service.start(request.id)
     job, _ = Jobs(session).enqueue(JobKind.REQUEST_EXECUTE, request.id, actor=OFFICER)
@@ -159,12 +160,15 @@ def test_an_erasure_that_meets_a_database_blip_is_retried_with_backoff_and_compl
     assert _actions(runtime, job_id) == ["job.requeued"]
 
 
-def test_an_erasure_failing_at_every_attempt_is_dead_and_shown_on_the_request(
+def test_an_execution_failing_at_every_attempt_is_dead_and_shown_on_the_request(
         runtime: Runtime, session: Session, store: RecordStore, keystore_down: Runtime,
         http, issue_key) -> None:  # noqa: ANN001
-    settings = dataclasses.replace(runtime.settings, job_max_attempts=2, job_retry_seconds=1)
+    # An outage is waited out for job_outage_seconds (test_outage.py), and an erasure whose
+    # rows are deleted for ever; past the budget (0 here), an access request's attempts count.
+    settings = dataclasses.replace(runtime.settings, job_max_attempts=2, job_retry_seconds=1,
+                                   job_outage_seconds=0)
     down = dataclasses.replace(keystore_down, settings=settings, task_runner=None)
-    request_id, job_id = _started_erasure(runtime, session, store)
+    request_id, job_id = _started_erasure(runtime, session, store, "access")
     with unit_of_work(runtime.sessions) as s:
         s.get(Job, job_id).max_attempts = 2  # type: ignore[union-attr]
 
