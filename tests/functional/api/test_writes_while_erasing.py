@@ -55,7 +55,7 @@ def last_name_of(runtime, session, sid: str) -> str:
 
 def assert_writes_refused(http, support, runtime, session, sid: str) -> None:
     before = tickets_of(runtime, session, sid)
-    created = http.post(f"/v1/data/support_tickets?purpose=customer_support",
+    created = http.post("/v1/data/support_tickets?purpose=customer_support",
                         json={**TICKET, "subject_id": sid}, headers=support)
     updated = http.patch(f"/v1/data/customers/{sid}?purpose=customer_support",
                          json={"last_name": "Changed"}, headers=support)
