@@ -48,7 +48,7 @@ from governance.requests.deadlines import (
     extension_explanation,
     needs_verification,
 )
-from governance.requests.errors import DuplicateRequest, InvalidRequest
+from governance.requests.errors import AmbiguousSubject, DuplicateRequest, InvalidRequest
 from governance.requests.failures import explanation as failure_explanation
 from governance.requests.models import DsrRequest, RequestStatus
 from governance.requests.services import (
@@ -306,6 +306,9 @@ def intake() -> tuple[str, int] | AnyResponse:
     except DuplicateRequest as duplicate:
         existing = duplicate.extra["existing_request_id"]
         return _intake_page(form, 409, duplicate=existing)
+    except AmbiguousSubject as several:
+        # Never one of them by chance: the officer chooses and takes it in by subject id.
+        return _intake_page(form, 409, ambiguous=several.extra["subject_ids"])
     except InvalidRequest as invalid:
         show_errors(form, invalid.extra.get("errors", {}),
                     aliases={"corrections_0": "corrections", "details": "corrections",

@@ -32,5 +32,8 @@ class SubjectSummarySchema(Schema):
 
 class SubjectLookupSchema(Schema):
     items = fields.List(fields.Nested(SubjectSummarySchema),
-                        metadata={"description": "the subject found, or none"})
+                        metadata={"description": "the subject found, or none; every subject "
+                                                 "holding the e-mail if a store holds it "
+                                                 "more than once (from before e-mails "
+                                                 "were unique)"})
     next_cursor = fields.String(allow_none=True)
