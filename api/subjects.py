@@ -50,4 +50,5 @@ class Subjects(MethodView):
             "consent": s.consent, "restricted": s.restricted,
             "open_requests": [request_view(r) for r in s.open_requests],
             "past_requests": [request_view(r) for r in s.past_requests],
+            "matches_erased_subject": s.matches_erased_subject,
         } for s in found], "next_cursor": None}

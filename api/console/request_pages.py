@@ -126,6 +126,7 @@ def queue() -> tuple[str, int]:
     return render_template(
         "console/queue.html", form=form, search=search, searching=searching,
         searched_email=searched_email, items=items, counts=service.counts(),
+        returned=service.returned_subjects(),
         exported=exported, problem=problem, first_page=bool(cursor),
         next_url=url_for("console.queue", **args, after=next_after) if next_after else None,
         first_url=url_for("console.queue", **args),

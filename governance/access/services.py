@@ -300,10 +300,12 @@ class DataAccessService:
         body: dict[str, Any] = {"id": record.id}
         if redacted:
             body["redacted_fields"] = redacted
-        if self.suppressed is not None and self.suppressed(collection, cleaned, record.id):
-            # Flagged, not refused: the person may have come back on their own; the
-            # compliance officer decides (the match is in the audit log).
-            body["flags"] = ["matches_erased_subject"]
+        if self.suppressed is not None:
+            # Neither refused nor flagged to the application: the person may have come back
+            # on their own, and a flag in this answer would let any application test
+            # whether someone was erased. The match is audited against the new subject and
+            # shown to compliance officers (their queue and subject look-up), who decide.
+            self.suppressed(collection, cleaned, record.id)
         return ReadResult(body, decision)
 
     def update(self, collection: str, record_id: str, purpose: str,

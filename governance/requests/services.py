@@ -75,6 +75,7 @@ from governance.requests.models import (
     RequestStatus,
     StepState,
 )
+from governance.requests.suppression import returned_subjects
 from governance.runtime import Runtime
 from governance.store.errors import RecordNotFound
 from governance.store.values import InvalidValue, coerce, format_datetime
@@ -596,6 +597,12 @@ class RequestService:
             .where(DsrRequest.status.in_(OPEN_STATUSES))
         ).one()
         return QueueCounts(overdue=int(row[0]), due_soon=int(row[1]), on_time=int(row[2]))
+
+    def returned_subjects(self, limit: int = 50) -> list[str]:
+        """Subjects written since with the e-mail of a person erased earlier: for the
+        officer to review (did the person come back on their own?); the application that
+        wrote the record is not told."""
+        return returned_subjects(self.session, self.datamap, self.runtime.tables, limit=limit)
 
     # -- the export -----------------------------------------------------------------------
     def export(self, request_id: str) -> bytes:

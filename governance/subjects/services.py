@@ -17,6 +17,7 @@ from governance.consent.services import ConsentService
 from governance.requests import erasure
 from governance.requests.errors import AmbiguousSubject, InvalidRequest
 from governance.requests.models import OPEN_STATUSES, DsrRequest
+from governance.requests.suppression import returned_subjects
 from governance.runtime import Runtime
 from policies.types import ID_COLUMN
 
@@ -32,6 +33,9 @@ class SubjectSummary:
     restricted: bool
     open_requests: list[DsrRequest] = field(default_factory=list)
     past_requests: list[DsrRequest] = field(default_factory=list)
+    #: The subject's e-mail is that of a person erased earlier (written again since): for
+    #: the officer to review; the application that wrote it is not told.
+    matches_erased_subject: bool = False
 
 
 class SubjectDirectory:
@@ -113,4 +117,6 @@ class SubjectDirectory:
             restricted=state.restricted,
             open_requests=[r for r in requests if r.status in open_statuses],
             past_requests=[r for r in requests if r.status not in open_statuses],
+            matches_erased_subject=bool(returned_subjects(
+                self.session, self.datamap, self.runtime.tables, subject_id=subject_id)),
         )
