@@ -598,7 +598,7 @@ class RequestService:
         ).one()
         return QueueCounts(overdue=int(row[0]), due_soon=int(row[1]), on_time=int(row[2]))
 
-    def returned_subjects(self, limit: int = 50) -> list[str]:
+    def returned_subjects(self, limit: int = 50) -> Sequence[str]:
         """Subjects written since with the e-mail of a person erased earlier: for the
         officer to review (did the person come back on their own?); the application that
         wrote the record is not told."""
