@@ -190,3 +190,10 @@ def test_a_request_taken_in_by_email_is_not_run_on_one_of_several_matches(
     assert response.status_code == 409
     assert sorted(response.get_json()["subject_ids"]) == duplicates
     assert http.get(f"/v1/requests/{made.id}", headers=officer).get_json()["status"] == "verified"
+
+
+def test_the_data_map_endpoint_names_the_identity_fields(http, officer) -> None:
+    collections = http.get("/v1/datamap", headers=officer).get_json()["collections"]
+    identities = {(c["name"], f["name"]) for c in collections for f in c["fields"]
+                  if f.get("identity")}
+    assert identities == {("customers", "email")}
