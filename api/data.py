@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 
 from api.auth import read_only, requires
 from api.context import client, db, record, runtime
+from api.openapi import answers
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.data import CreatedSchema, ListQuery, PurposeQuery, ReadQuery, RecordBody
 from governance.access.services import Caller, DataAccessService
@@ -62,6 +63,8 @@ class Records(MethodView):
             body["decision"] = result.decision.explain()
         return body
 
+    @answers(409, "an identity field (e.g. a customer's `email`) has a value another record "
+                  "holds (`duplicate-identity`; `errors` names the field)")
     @requires(Permission.DATA_WRITE, AuditAction.DATA_CREATED)
     @blp.arguments(PurposeQuery(), location="query")
     @blp.arguments(RecordBody)
@@ -86,6 +89,8 @@ class OneRecord(MethodView):
             return {"record": result.body, "decision": result.decision.explain()}
         return result.body
 
+    @answers(409, "an identity field (e.g. a customer's `email`) has a value another record "
+                  "holds (`duplicate-identity`; `errors` names the field)")
     @requires(Permission.DATA_WRITE, AuditAction.DATA_UPDATED)
     @blp.arguments(PurposeQuery(), location="query")
     @blp.arguments(RecordBody)

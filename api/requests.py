@@ -91,7 +91,9 @@ def view(request: DsrRequest, *, steps: bool = False,
 
 @blp.route("")
 class Requests(MethodView):
-    @answers(409, 'an open request of this type for this subject exists (`existing_request_id`)')
+    @answers(409, 'an open request of this type for this subject exists (`existing_request_id`); '
+                  'or the e-mail is held by several subjects (`ambiguous-subject`, with their '
+                  '`subject_ids`: take the request in by `subject_id`)')
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_CREATED)
     @blp.arguments(RequestCreateSchema)
     @blp.response(201, RequestSchema)
@@ -184,7 +186,9 @@ class Extend(MethodView):
 
 @blp.route("/<request_id>/execute")
 class Execute(MethodView):
-    @answers(409, "this request's status does not allow the step (`type` says why)")
+    @answers(409, "this request's status does not allow the step (`type` says why); or the "
+                  "e-mail it was taken in by is held by several subjects (`ambiguous-subject`, "
+                  "with their `subject_ids`)")
     @requires(Permission.REQUESTS_MANAGE, AuditAction.REQUEST_STARTED)
     @blp.response(202, RequestSchema)
     def post(self, request_id: str) -> dict[str, Any]:

@@ -32,20 +32,23 @@ class Subjects(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Find a subject by `email=` (blind index) or `id=`: the collections holding their
         records, their consent per purpose, and their open and past requests. An e-mail
-        no subject has answers an empty list, not an error."""
+        no subject has answers an empty list, not an error; one that several subjects hold
+        (a store with duplicates from before e-mails were unique) lists every one of them."""
         consent = ConsentService(db(), runtime(), actor(), request_id=g.request_id)
-        found = SubjectDirectory(db(), runtime(), consent).find(
+        found = SubjectDirectory(db(), runtime(), consent).matches(
             email=query["email"], subject_id=query["id"])
+        details: dict[str, Any] = {"method": "email" if query["email"] else "id",
+                                   "subject_found": bool(found)}
+        if len(found) > 1:  # an e-mail held twice: every match is on record
+            details.update(count=len(found), subject_ids=[s.subject_id for s in found])
         record(AuditEvent(action=str(AuditAction.SUBJECT_LOOKED_UP), actor=actor(),
-                          target=Target(subject_id=found.subject_id if found else None),
-                          policy_version=runtime().policy.version,
-                          details={"method": "email" if query["email"] else "id",
-                                   "subject_found": found is not None}))
-        if found is None:
-            return {"items": [], "next_cursor": None}
+                          target=Target(subject_id=found[0].subject_id
+                                        if len(found) == 1 else None),
+                          policy_version=runtime().policy.version, details=details))
         return {"items": [{
-            "subject_id": found.subject_id, "records": found.records,
-            "consent": found.consent, "restricted": found.restricted,
-            "open_requests": [request_view(r) for r in found.open_requests],
-            "past_requests": [request_view(r) for r in found.past_requests],
-        }], "next_cursor": None}
+            "subject_id": s.subject_id, "records": s.records,
+            "consent": s.consent, "restricted": s.restricted,
+            "open_requests": [request_view(r) for r in s.open_requests],
+            "past_requests": [request_view(r) for r in s.past_requests],
+            "matches_erased_subject": s.matches_erased_subject,
+        } for s in found], "next_cursor": None}

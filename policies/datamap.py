@@ -46,6 +46,7 @@ _FIELD_KEYS = {
     "required",
     "encrypted",
     "lookup",
+    "identity",
     "free_text",
     "max_length",
     "choices",
@@ -271,7 +272,7 @@ def _field(
     ftype = check.enum(FieldType, body.get("type"), f"{path}.type")
     flags = {
         key: check.boolean(body.get(key), f"{path}.{key}")
-        for key in ("required", "encrypted", "lookup", "free_text")
+        for key in ("required", "encrypted", "lookup", "identity", "free_text")
     }
     if ftype is None:
         return None  # the type is wrong; checks that depend on it would only add noise
@@ -297,6 +298,12 @@ def _field(
             f"{path}.lookup",
             "a lookup (blind-indexed) field must be an encrypted string field",
         )
+    if flags["identity"] and not flags["lookup"]:
+        check.fail(
+            f"{path}.identity",
+            "an identity field (what a data-subject request is taken in by) must be a lookup "
+            "field: its uniqueness is kept on the blind index",
+        )
     if flags["free_text"] and ftype not in (FieldType.TEXT, FieldType.STRING):
         check.fail(f"{path}.free_text", "only string or text fields hold free text")
     if flags["encrypted"] and ftype is FieldType.REF:
@@ -319,6 +326,7 @@ def _field(
         required=flags["required"],
         encrypted=flags["encrypted"],
         lookup=flags["lookup"],
+        identity=flags["identity"],
         free_text=flags["free_text"],
     )
 

@@ -111,6 +111,9 @@ class Field:
     required: bool = False
     encrypted: bool = False
     lookup: bool = False
+    # What a data-subject request is taken in by (a lookup field): unique within its
+    # collection, so that a request by its value names one person (issue 26 item 3).
+    identity: bool = False
     free_text: bool = False
     max_length: int | None = None
     choices: tuple[str, ...] = ()
@@ -172,6 +175,10 @@ class Collection:
 
     def field_names(self) -> tuple[str, ...]:
         return tuple(self.fields)
+
+    def identity_fields(self) -> tuple[Field, ...]:
+        """The fields whose values must be unique within the collection (``identity``)."""
+        return tuple(f for f in self.fields.values() if f.identity)
 
 
 @dataclass(frozen=True)

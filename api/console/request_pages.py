@@ -49,7 +49,7 @@ from governance.requests.deadlines import (
     extension_explanation,
     needs_verification,
 )
-from governance.requests.errors import DuplicateRequest, InvalidRequest
+from governance.requests.errors import AmbiguousSubject, DuplicateRequest, InvalidRequest
 from governance.requests.failures import explanation as failure_explanation
 from governance.requests.models import DsrRequest, RequestStatus
 from governance.requests.services import (
@@ -127,6 +127,7 @@ def queue() -> tuple[str, int]:
     return render_template(
         "console/queue.html", form=form, search=search, searching=searching,
         searched_email=searched_email, items=items, counts=service.counts(),
+        returned=service.returned_subjects(),
         exported=exported, problem=problem, first_page=bool(cursor),
         next_url=url_for("console.queue", **args, after=next_after) if next_after else None,
         first_url=url_for("console.queue", **args),
@@ -308,6 +309,9 @@ def intake() -> tuple[str, int] | AnyResponse:
     except DuplicateRequest as duplicate:
         existing = duplicate.extra["existing_request_id"]
         return _intake_page(form, 409, duplicate=existing)
+    except AmbiguousSubject as several:
+        # Never one of them by chance: the officer chooses and takes it in by subject id.
+        return _intake_page(form, 409, ambiguous=several.extra["subject_ids"])
     except InvalidRequest as invalid:
         show_errors(form, invalid.extra.get("errors", {}),
                     aliases={"corrections_0": "corrections", "details": "corrections",

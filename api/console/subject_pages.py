@@ -60,19 +60,26 @@ def lookup() -> tuple[str, int] | AnyResponse:
         form.email.errors = ["give an e-mail or an id (one of them)"]
         return render_template("console/subject_lookup.html", form=form), 422
     try:
-        found = SubjectDirectory(g.session, runtime(), _consent()).find(
+        matches = SubjectDirectory(g.session, runtime(), _consent()).matches(
             email=email or None, subject_id=sid or None)
     except GovernanceError as invalid:
         form.email.errors = [invalid.detail]
         return render_template("console/subject_lookup.html", form=form), invalid.status
+    details: dict[str, Any] = {"method": "email" if email else "id",
+                               "subject_found": bool(matches)}
+    if len(matches) > 1:
+        details.update(count=len(matches), subject_ids=[m.subject_id for m in matches])
     record(AuditEvent(action=str(AuditAction.SUBJECT_LOOKED_UP), actor=actor(),
-                      target=Target(subject_id=found.subject_id if found else None),
-                      policy_version=runtime().policy.version,
-                      details={"method": "email" if email else "id",
-                               "subject_found": found is not None}))
-    if found is None:
+                      target=Target(subject_id=matches[0].subject_id
+                                    if len(matches) == 1 else None),
+                      policy_version=runtime().policy.version, details=details))
+    if not matches:
         return render_template("console/subject_lookup.html", form=form, not_found=True), 404
-    return redirect(url_for("console.subject_detail", subject_id=found.subject_id), code=303)
+    if len(matches) > 1:  # an e-mail held twice (from before e-mails were unique): choose
+        return render_template("console/subject_lookup.html", form=form,
+                               several=[m.subject_id for m in matches]), 200
+    return redirect(url_for("console.subject_detail", subject_id=matches[0].subject_id),
+                    code=303)
 
 
 def _accesses(subject_id: str) -> list[dict[str, Any]]:

@@ -42,9 +42,6 @@ class CreatedSchema(Schema):
     redacted_fields = ma.List(ma.String(), metadata={
         "description": "free-text fields whose personal data the PII check replaced by its "
                        "type (the purpose's `free_text_pii: redact`); absent when none"})
-    flags = ma.List(ma.String(), metadata={
-        "description": "`matches_erased_subject`: the record carries the email of a subject "
-                       "erased earlier (audited; for the compliance officer to review)"})
 
 
 class RecordSchema(Schema):

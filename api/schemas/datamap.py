@@ -9,6 +9,8 @@ class FieldSchema(Schema):
     required = fields.Boolean()
     encrypted = fields.Boolean()
     lookup = fields.Boolean()
+    identity = fields.Boolean(metadata={
+        "description": "what a data-subject request is taken in by: unique in its collection"})
     free_text = fields.Boolean()
     max_length = fields.Integer(allow_none=True)
     choices = fields.List(fields.String())

@@ -28,9 +28,17 @@ class SubjectSummarySchema(Schema):
     restricted = fields.Boolean()
     open_requests = fields.List(fields.Nested(RequestSchema))
     past_requests = fields.List(fields.Nested(RequestSchema))
+    matches_erased_subject = fields.Boolean(metadata={
+        "description": "the subject's e-mail is that of a person erased earlier, written "
+                       "again since (audited as `request.suppression.matched`): to review "
+                       "whether the person came back on their own; the application that "
+                       "wrote it is not told"})
 
 
 class SubjectLookupSchema(Schema):
     items = fields.List(fields.Nested(SubjectSummarySchema),
-                        metadata={"description": "the subject found, or none"})
+                        metadata={"description": "the subject found, or none; every subject "
+                                                 "holding the e-mail if a store holds it "
+                                                 "more than once (from before e-mails "
+                                                 "were unique)"})
     next_cursor = fields.String(allow_none=True)

@@ -287,6 +287,8 @@ class DataAccessService:
             state = self.consent_states([subject_id])[subject_id]
             decision = self._decide(AuditAction.DATA_CREATED, collection, purpose, Action.WRITE,
                                     tuple(fields), state, target)
+            self._refuse_write_while_erasing(AuditAction.DATA_CREATED, collection, purpose,
+                                             decision, subject_id, target)
         record = self.store.create(collection, cleaned,
                                    subject_id=subject_id if isinstance(subject_id, str) else None)
         owner = record.id if spec.is_subject else record.subject_id
@@ -298,10 +300,12 @@ class DataAccessService:
         body: dict[str, Any] = {"id": record.id}
         if redacted:
             body["redacted_fields"] = redacted
-        if self.suppressed is not None and self.suppressed(collection, cleaned, record.id):
-            # Flagged, not refused: the person may have come back on their own; the
-            # compliance officer decides (the match is in the audit log).
-            body["flags"] = ["matches_erased_subject"]
+        if self.suppressed is not None:
+            # Neither refused nor flagged to the application: the person may have come back
+            # on their own, and a flag in this answer would let any application test
+            # whether someone was erased. The match is audited against the new subject and
+            # shown to compliance officers (their queue and subject look-up), who decide.
+            self.suppressed(collection, cleaned, record.id)
         return ReadResult(body, decision)
 
     def update(self, collection: str, record_id: str, purpose: str,
@@ -320,6 +324,8 @@ class DataAccessService:
             state = self.consent_states([subject_id])[subject_id]
             decision = self._decide(AuditAction.DATA_UPDATED, collection, purpose, Action.WRITE,
                                     tuple(changes), state, target)
+            self._refuse_write_while_erasing(AuditAction.DATA_UPDATED, collection, purpose,
+                                             decision, subject_id, target)
         retention = self._retention_for(purpose)
         if retention is not None:
             # A record past its period is not changed either: a write would restart the
@@ -347,6 +353,26 @@ class DataAccessService:
             details={"fields": sorted(changes), "redacted_fields": redacted},
         ))
         return ReadResult(body, decision)
+
+    def _refuse_write_while_erasing(self, action: AuditAction, collection: str, purpose: str,
+                                    decision: Decision, subject_id: str,
+                                    target: Target) -> None:
+        """403 ``erasure`` for a write to a subject whose erasure is executing, failed (to
+        be resumed) or waits on a legal hold: the same states in which reads are refused,
+        and the same exemption (a legal-claims purpose, while the erasure is held). A write
+        would put back what the erasure deletes, or add rows it has already passed; kept
+        apart from the read path, which asks the same question in its own way."""
+        erasing = erasing_subjects(self.policy.purposes.get(purpose))
+        table = erasing.selected_columns[0].table
+        if self.session.execute(
+                erasing.where(table.c.subject_id == subject_id).limit(1)).first() is None:
+            return
+        refusal = Decision(False, "subject: an erasure of this subject is being executed or "
+                           "waits on a legal hold; nothing may be written for them while it "
+                           "stands", decision.policy_version, "erasure")
+        raise _denied(refusal, "erasure", self._event(
+            action, collection, purpose, refusal, target, outcome=Outcome.DENIED,
+            reason=_reason_code("erasure")))
 
     def _pii_checked(self, collection: str, purpose: str,
                      values: Mapping[str, Any]) -> tuple[dict[str, Any], builtins.list[str]]:

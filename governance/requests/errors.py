@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from governance.errors import Conflict, GovernanceError, NotFound, ValidationFailed
 
 
@@ -25,6 +27,23 @@ class DuplicateRequest(Conflict):
         super().__init__(
             f"an open request of this type for this subject exists: {existing_id}",
             extra={"existing_request_id": existing_id},
+        )
+
+
+class AmbiguousSubject(Conflict):
+    """The e-mail a request names is held by several data subjects (a store with duplicates
+    from before identities were unique): the request must not run on one of them chosen by
+    chance. Their ids are given; the officer takes the request in by ``subject_id``."""
+
+    type = "ambiguous-subject"
+    # The blind index that matched (for a queue search by the same value); never shown.
+    index: bytes | None = None
+
+    def __init__(self, subject_ids: Sequence[str]) -> None:
+        super().__init__(
+            f"{len(subject_ids)} data subjects hold this e-mail; choose one and name them by "
+            "subject_id",
+            extra={"subject_ids": list(subject_ids)},
         )
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 from governance.db import UNAVAILABLE_ERRORS
-from governance.store.errors import InvalidRecord, RecordNotFound
+from governance.store.errors import DuplicateIdentity, InvalidRecord, RecordNotFound
 from governance.store.values import InvalidValue
 
 
 class FailureReason(StrEnum):
     CORRECTIONS_GONE = "corrections_gone"
+    DUPLICATE_IDENTITY = "duplicate_identity"
     INVALID_CORRECTION = "invalid_correction"
     RECORD_GONE = "record_gone"
     RECORD_NOT_SUBJECTS = "record_not_subjects"
@@ -30,6 +31,10 @@ EXPLANATIONS: dict[FailureReason, str] = {
     FailureReason.CORRECTIONS_GONE:
         "The corrections are no longer held (the request was finished once): reject it and "
         "ask the subject to send the corrections again.",
+    FailureReason.DUPLICATE_IDENTITY:
+        "A corrected identity (the e-mail) is held by another subject's record: find out "
+        "which person it belongs to, then reject the request or correct the other record "
+        "first; executing it again as it stands cannot succeed.",
     FailureReason.INVALID_CORRECTION:
         "A corrected value is not valid for its field any more (the data map changed since "
         "intake): reject the request with the reason and ask the subject for a valid value.",
@@ -72,6 +77,8 @@ def failure_reason(exc: BaseException) -> FailureReason:
         return exc.reason
     if isinstance(exc, RecordNotFound):
         return FailureReason.RECORD_GONE
+    if isinstance(exc, DuplicateIdentity):
+        return FailureReason.DUPLICATE_IDENTITY
     if isinstance(exc, InvalidValue | InvalidRecord):
         return FailureReason.INVALID_CORRECTION
     if isinstance(exc, UNAVAILABLE_ERRORS):

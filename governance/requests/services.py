@@ -47,6 +47,7 @@ from governance.requests.deadlines import (
     needs_verification,
 )
 from governance.requests.errors import (
+    AmbiguousSubject,
     DuplicateRequest,
     ExportExpired,
     ExportNotAvailable,
@@ -74,6 +75,7 @@ from governance.requests.models import (
     RequestStatus,
     StepState,
 )
+from governance.requests.suppression import returned_subjects
 from governance.runtime import Runtime
 from governance.store.errors import RecordNotFound
 from governance.store.values import InvalidValue, coerce, format_datetime
@@ -90,6 +92,8 @@ VERIFICATION_METHODS = ("account_login", "email_code", "sms_code", "signed_lette
                         "id_document", "in_person", "authorised_agent")
 MAX_REASON = 2000
 MAX_CORRECTIONS = 50
+# Subjects named when an identity value matches several (a store with old duplicates).
+MAX_MATCHES_SHOWN = 50
 CLOCK_SKEW = timedelta(minutes=5)
 EXPORT_TYPES = (RequestType.ACCESS, RequestType.PORTABILITY)
 
@@ -234,14 +238,27 @@ class RequestService:
             raise InvalidRequest("the email is not an email address",
                                  {"email": ["must be an email address"]})
         index = self.runtime.crypto.blind_index(self.datamap.subject_collection, field.name, email)
-        return self._find_by_index(field.blind_index_column or "", index), index
+        try:
+            return self._find_by_index(field.blind_index_column or "", index), index
+        except AmbiguousSubject as several:
+            several.index = index
+            raise
 
     def _find_by_index(self, column: str, index: bytes) -> str | None:
+        """The one subject whose identity has this blind index, or None. Several (a store
+        that held duplicates before identities were unique) is AmbiguousSubject with their
+        ids: a request runs on the person the officer chose, never on the first match."""
+        found = self._subjects_by_index(column, index)
+        if len(found) > 1:
+            raise AmbiguousSubject(found)
+        return found[0] if found else None
+
+    def _subjects_by_index(self, column: str, index: bytes) -> list[str]:
         table = self.runtime.tables[self.datamap.subject_collection]
-        return self.session.scalar(
+        return list(self.session.scalars(
             select(table.c[ID_COLUMN]).where(table.c[column] == index)
-            .order_by(table.c[ID_COLUMN]).limit(1)
-        )
+            .order_by(table.c[ID_COLUMN]).limit(MAX_MATCHES_SHOWN)
+        ))
 
     def _subject_exists(self, subject_id: str) -> bool:
         table = self.runtime.tables[self.datamap.subject_collection]
@@ -563,9 +580,14 @@ class RequestService:
     def _search(self, text: str) -> Any:
         text = text.strip()
         if "@" in text:
-            subject_id, index = self._subject({"email": text})
+            try:
+                subject_id, index = self._subject({"email": text})
+                owners = [subject_id] if subject_id else []
+            except AmbiguousSubject as several:  # a search shows every match's requests
+                owners = several.extra["subject_ids"]
+                index = several.index
             match = DsrRequest.email_bidx == index
-            return or_(match, DsrRequest.subject_id == subject_id) if subject_id else match
+            return or_(match, DsrRequest.subject_id.in_(owners)) if owners else match
         return or_(DsrRequest.id == text, DsrRequest.subject_id == text)
 
     def counts(self, soon: timedelta = timedelta(days=7)) -> QueueCounts:
@@ -579,6 +601,12 @@ class RequestService:
             .where(DsrRequest.status.in_(OPEN_STATUSES))
         ).one()
         return QueueCounts(overdue=int(row[0]), due_soon=int(row[1]), on_time=int(row[2]))
+
+    def returned_subjects(self, limit: int = 50) -> Sequence[str]:
+        """Subjects written since with the e-mail of a person erased earlier: for the
+        officer to review (did the person come back on their own?); the application that
+        wrote the record is not told."""
+        return returned_subjects(self.session, self.datamap, self.runtime.tables, limit=limit)
 
     # -- the export -----------------------------------------------------------------------
     def export(self, request_id: str) -> bytes:

@@ -9,8 +9,10 @@ and the erasure would be undone without anyone noticing).
 
 ``check`` is what a write path (the data API's POST of a subject record, an import) calls
 with the values it is about to write: a match is audited (``request.suppression.matched``,
-with the collection and record id, never the value) and returned, so the caller can flag
-the record for the compliance officer rather than recreate the person silently.
+with the collection, the record id and, for a subject record, its subject id; never the
+value). The writer is told nothing (a flag in an application's answer would let any
+application test whether a person was erased); compliance officers are: ``returned``
+lists the subjects whose e-mail is on the list, for their queue and subject look-up.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from governance.audit_actions import AuditAction
 from governance.keys.services import FieldCrypto
 from governance.requests.erasure import email_field
 from governance.requests.models import ErasureSuppression
-from policies.types import DataMap
+from governance.store.schema import CrmTables
+from policies.types import ID_COLUMN, DataMap
 
 
 class SuppressionList:
@@ -60,10 +63,29 @@ class SuppressionList:
         """``matches``, and audit a match in the caller's transaction."""
         if not self.matches(collection, values):
             return False
+        subject = record_id if collection == self.datamap.subject_collection else None
         self.audit.record(self.session, AuditEvent(
             action=str(AuditAction.REQUEST_SUPPRESSION_MATCHED), actor=self.actor,
-            target=Target(collection=collection, record_id=record_id),
+            target=Target(collection=collection, record_id=record_id, subject_id=subject),
             policy_version=self.policy_version, request_id=self.request_id,
             reason="matches an erased subject",
         ))
         return True
+
+
+def returned_subjects(session: Session, datamap: DataMap, tables: CrmTables, *,
+                      subject_id: str | None = None, limit: int = 50) -> list[str]:
+    """Ids of subjects whose e-mail's blind index is on the suppression list (an erased
+    person's e-mail written again), in id order; with ``subject_id``, that subject or none.
+    For compliance officers only: the application that wrote the record is never told."""
+    field = email_field(datamap)
+    if field is None or field.blind_index_column is None:
+        return []
+    table = tables[datamap.subject_collection]
+    query = (select(table.c[ID_COLUMN])
+             .join(ErasureSuppression,
+                   ErasureSuppression.email_bidx == table.c[field.blind_index_column])
+             .order_by(table.c[ID_COLUMN]).limit(limit))
+    if subject_id is not None:
+        query = query.where(table.c[ID_COLUMN] == subject_id)
+    return list(session.scalars(query))

@@ -1,6 +1,6 @@
 from collections.abc import Sequence
 
-from governance.errors import NotFound, ValidationFailed, shown_name
+from governance.errors import Conflict, NotFound, ValidationFailed, shown_name
 
 
 class UnknownCollection(NotFound):
@@ -29,3 +29,18 @@ class RecordNotFound(NotFound):
 
 class InvalidRecord(ValidationFailed):
     type = "invalid-record"
+
+
+class DuplicateIdentity(Conflict):
+    """A write would give a second record of the collection the value of an identity field
+    (what a data-subject request is taken in by), so a request by that value could run on
+    the wrong person. Names the field, never the value."""
+
+    type = "duplicate-identity"
+
+    def __init__(self, collection: str, field: str) -> None:
+        super().__init__(
+            f"another {collection} record has the same {field}; {field} identifies a data "
+            "subject and must be unique",
+            extra={"errors": {field: ["is already used by another record"]}},
+        )

@@ -9,7 +9,8 @@ agree on (a test compares the migrated database with it):
   erasure anonymises rows (an anonymised row belongs to nobody).
 - The date columns retention runs from are indexed (reads and sweeps compare them).
 - An encrypted field is stored as bytes (a self-describing ciphertext); a lookup field also
-  has ``<name>_bidx``, its keyed blind index, indexed for equality search.
+  has ``<name>_bidx``, its keyed blind index, indexed for equality search; the index of an
+  identity field is unique (what a data-subject request is taken in by names one record).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class CrmTables:
         for field in collection.fields.values():
             if field.blind_index_column:
                 Index(f"ix_{collection.name}_{field.blind_index_column}",
-                      table.c[field.blind_index_column])
+                      table.c[field.blind_index_column], unique=field.identity)
         for dated in retention_columns(collection):
             # Retention compares these with a cut-off in every policy read and sweep batch.
             Index(f"ix_{collection.name}_retention_{dated}", table.c[dated])

@@ -14,6 +14,7 @@ No CRM field name is written here: everything comes from :class:`policies.types.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from governance.keys.services import FieldCrypto
 from governance.prepared import PreparedSelect
 from governance.retention.rules import RetentionFilter
 from governance.store.errors import (
+    DuplicateIdentity,
     InvalidRecord,
     RecordNotFound,
     UnknownCollection,
@@ -151,7 +153,14 @@ class RecordStore:
         owner = record_id if collection.is_subject else subject_id
         self._seal(collection, record_id, owner, cells)
         row.update(cells)
-        self._execute(insert(table).values(row), collection)
+        self._refuse_duplicate_identity(collection, record_id, cells)
+        try:
+            self._execute(insert(table).values(row), collection)
+        except InvalidRecord:
+            # A writer that committed the same identity after our check (the unique index
+            # refused this one): the same 409 as if it had been seen first.
+            self._refuse_duplicate_identity(collection, record_id, cells)
+            raise
         return self.get(collection.name, record_id)
 
     def _seal(self, collection: Collection, record_id: str, owner: str | None,
@@ -211,12 +220,47 @@ class RecordStore:
         else:
             self.crypto.seal_cells(collection.name, record_id, None, cells)
         cells[UPDATED_COLUMN] = datetime.now(UTC)
-        result = self._execute(
-            update(table).where(table.c[ID_COLUMN] == record_id).values(cells), collection
-        )
+        self._refuse_duplicate_identity(collection, record_id, cells)
+        try:
+            result = self._execute(
+                update(table).where(table.c[ID_COLUMN] == record_id).values(cells), collection
+            )
+        except InvalidRecord:
+            self._refuse_duplicate_identity(collection, record_id, cells)  # see create
+            raise
         if result.rowcount == 0:
             raise RecordNotFound(collection.name)
         return self.get(collection.name, record_id)
+
+    def _refuse_duplicate_identity(self, collection: Collection, record_id: str,
+                                   cells: Mapping[str, Any]) -> None:
+        """DuplicateIdentity if another record of the collection has the blind index that
+        ``cells`` (sealed) give an identity field: a request taken in by that value must
+        name one person. The check runs under a transaction-scoped lock on the value on
+        PostgreSQL, so two writers of one new value cannot both pass it where the unique
+        index is missing (a store that held duplicates before the rule); SQLite has one
+        writer at a time (writes begin IMMEDIATE). Where the unique index exists it refuses
+        the loser of a race too, and :meth:`create` and :meth:`update` report that alike."""
+        for field in collection.identity_fields():
+            column = field.blind_index_column
+            index = cells.get(column) if column else None
+            if column is None or index is None:
+                continue
+            self._lock_identity(collection.name, field.name, index)
+            table = self.tables[collection.name]
+            other = self.session.scalar(
+                select(table.c[ID_COLUMN])
+                .where(table.c[column] == index, table.c[ID_COLUMN] != record_id).limit(1))
+            if other is not None:
+                raise DuplicateIdentity(collection.name, field.name)
+
+    def _lock_identity(self, collection: str, field: str, index: bytes) -> None:
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        digest = hashlib.sha256(b"\x00".join(
+            (b"identity", collection.encode(), field.encode(), index))).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        self.session.execute(select(func.pg_advisory_xact_lock(key)))
 
     def owner(self, collection_name: str, record_id: str) -> str | None:
         """The data subject a record belongs to (None: no subject, or anonymised);

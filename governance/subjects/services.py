@@ -15,10 +15,14 @@ from sqlalchemy.orm import Session
 
 from governance.consent.services import ConsentService
 from governance.requests import erasure
-from governance.requests.errors import InvalidRequest
+from governance.requests.errors import AmbiguousSubject, InvalidRequest
 from governance.requests.models import OPEN_STATUSES, DsrRequest
+from governance.requests.suppression import returned_subjects
 from governance.runtime import Runtime
 from policies.types import ID_COLUMN
+
+# Subjects listed for one e-mail at most (duplicates from before identities were unique).
+MAX_MATCHES = 50
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,9 @@ class SubjectSummary:
     restricted: bool
     open_requests: list[DsrRequest] = field(default_factory=list)
     past_requests: list[DsrRequest] = field(default_factory=list)
+    #: The subject's e-mail is that of a person erased earlier (written again since): for
+    #: the officer to review; the application that wrote it is not told.
+    matches_erased_subject: bool = False
 
 
 class SubjectDirectory:
@@ -42,7 +49,18 @@ class SubjectDirectory:
 
     def find(self, *, email: str | None = None,
              subject_id: str | None = None) -> SubjectSummary | None:
-        """The subject named by exactly one of ``email`` and ``subject_id``; None if none."""
+        """The subject named by exactly one of ``email`` and ``subject_id``; None if none.
+        An e-mail several subjects hold is AmbiguousSubject with their ids (see ``matches``)."""
+        found = self.matches(email=email, subject_id=subject_id)
+        if len(found) > 1:
+            raise AmbiguousSubject([s.subject_id for s in found])
+        return found[0] if found else None
+
+    def matches(self, *, email: str | None = None,
+                subject_id: str | None = None) -> list[SubjectSummary]:
+        """Every subject named by exactly one of ``email`` and ``subject_id``, in id order.
+        An e-mail is an identity and unique for every write since identities were, but a
+        store may hold duplicates from before: all of them are shown, never the first."""
         if (email is None) == (subject_id is None):
             raise InvalidRequest("look a subject up by email or by id (one of them)",
                                  {"email": ["give exactly one of email, id"]})
@@ -51,15 +69,14 @@ class SubjectDirectory:
         if email is not None:
             index = self._email_index(email)
             column = erasure.email_field(self.datamap).blind_index_column  # type: ignore[union-attr]
-            found = self.session.scalar(select(subjects.c[ID_COLUMN])
-                                        .where(subjects.c[column] == index)
-                                        .order_by(subjects.c[ID_COLUMN]).limit(1))
+            found = list(self.session.scalars(select(subjects.c[ID_COLUMN])
+                                              .where(subjects.c[column] == index)
+                                              .order_by(subjects.c[ID_COLUMN])
+                                              .limit(MAX_MATCHES)))
         else:
-            found = self.session.scalar(select(subjects.c[ID_COLUMN])
-                                        .where(subjects.c[ID_COLUMN] == subject_id))
-        if found is None:
-            return None
-        return self._summary(found, index)
+            found = list(self.session.scalars(select(subjects.c[ID_COLUMN])
+                                              .where(subjects.c[ID_COLUMN] == subject_id)))
+        return [self._summary(sid, index) for sid in found]
 
     def _email_index(self, email: str) -> bytes:
         field_ = erasure.email_field(self.datamap)
@@ -100,4 +117,6 @@ class SubjectDirectory:
             restricted=state.restricted,
             open_requests=[r for r in requests if r.status in open_statuses],
             past_requests=[r for r in requests if r.status not in open_statuses],
+            matches_erased_subject=bool(returned_subjects(
+                self.session, self.datamap, self.runtime.tables, subject_id=subject_id)),
         )

@@ -153,6 +153,18 @@ def test_every_lookup_field_has_an_indexed_blind_index_column(
         assert (blind,) in indexed, f"{table}.{blind} has no index"
 
 
+def test_the_blind_index_of_every_identity_field_is_unique(
+    inspector: Inspector, datamap: DataMap
+) -> None:
+    """A data-subject request is taken in by an identity: two records with one value would
+    let it run on the wrong person (issue 26 item 3); the unique index holds under races."""
+    identities = [(c.name, f) for c in datamap.collections.values() for f in c.identity_fields()]
+    assert identities
+    for table, field in identities:
+        unique = {tuple(i["column_names"]) for i in inspector.get_indexes(table) if i["unique"]}
+        assert (field.blind_index_column,) in unique, f"{table}.{field.blind_index_column}"
+
+
 def test_owned_collections_have_a_subject_id_to_the_subject_collection(
     inspector: Inspector, datamap: DataMap
 ) -> None:

@@ -386,9 +386,12 @@ def test_a_list_is_audited_with_a_count_and_a_digest(http, support, ada, runtime
     assert event["details"]["count"] >= 1 and len(event["details"]["digest"]) == 64
 
 
-def test_creating_a_customer_with_an_erased_subjects_email_is_flagged_and_audited(
-    http, support, runtime, session
+def test_an_erased_subjects_email_coming_back_is_told_to_the_officer_not_the_application(
+    http, support, issue_key, runtime, session
 ) -> None:
+    """Issue 26 item 4: a flag in the application's answer let any app test whether a
+    person was erased. The application's answer is the same as for anyone; the match is
+    audited against the new subject and shown to compliance officers."""
     from datetime import UTC, datetime
 
     from governance.requests.models import ErasureSuppression
@@ -402,13 +405,26 @@ def test_creating_a_customer_with_an_erased_subjects_email_is_flagged_and_audite
     other = http.post("/v1/data/customers?purpose=customer_support",
                       json={**CUSTOMER, "email": "new.person@mail.example"}, headers=support)
 
-    assert response.status_code == 201
-    assert response.get_json()["flags"] == ["matches_erased_subject"]
-    assert "flags" not in other.get_json()
+    assert response.status_code == other.status_code == 201
+    assert set(response.get_json()) == set(other.get_json()) == {"id"}
+    returned = response.get_json()["id"]
     matched = [d for d in audit_documents(runtime, session)
                if d["action"] == "request.suppression.matched"]
-    assert matched and matched[-1]["target"]["record_id"] == response.get_json()["id"]
+    assert len(matched) == 1
+    assert matched[0]["target"]["record_id"] == matched[0]["target"]["subject_id"] == returned
     assert "returned@" not in json.dumps(matched)
+    officer = bearer(issue_key("compliance_officer"))
+    [shown] = http.get(f"/v1/subjects?id={returned}", headers=officer).get_json()["items"]
+    [unflagged] = http.get(f"/v1/subjects?id={other.get_json()['id']}",
+                           headers=officer).get_json()["items"]
+    assert shown["matches_erased_subject"] is True
+    assert unflagged["matches_erased_subject"] is False
+
+
+def test_the_created_record_schema_carries_no_erasure_flag(http) -> None:
+    schemas = http.get("/openapi.json").get_json()["components"]["schemas"]
+    created = [s for name, s in schemas.items() if name.startswith("Created")]
+    assert created and all("flags" not in s.get("properties", {}) for s in created)
 
 
 def test_a_subject_filter_shaped_like_an_email_is_422_and_never_echoed(http, support) -> None:

@@ -102,6 +102,8 @@ def test_every_operation_answers_as_the_document_says(contract) -> None:  # noqa
     created = c.call("POST", "/v1/data/customers?purpose=customer_support", k["support"],
                      expect=201, json=CUSTOMER).get_json()
     sid = created["id"]
+    c.call("POST", "/v1/data/customers?purpose=customer_support", k["support"],
+           expect=409, json=CUSTOMER)  # the same e-mail again: duplicate-identity
     c.call("GET", "/v1/data/customers?purpose=customer_support", k["support"], expect=200)
     c.call("GET", "/v1/data/customers?purpose=customer_support&cursor=forged", k["support"],
            expect=400)

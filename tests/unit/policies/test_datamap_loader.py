@@ -61,6 +61,7 @@ def test_shipped_map_carries_relations_protection_retention_and_erasure() -> Non
     email = customers.fields["email"]
     assert (email.encrypted, email.lookup, email.required) == (True, True, True)
     assert email.blind_index_column == "email_bidx"
+    assert customers.identity_fields() == (email,)  # what a request is taken in by
     assert customers.fields["city"].encrypted is False
     assert customers.fields["company_id"].type is FieldType.REF
     assert customers.fields["company_id"].references == "companies"
@@ -90,6 +91,10 @@ def _unknown_field_type(doc: dict[str, Any]) -> None:
 
 def _lookup_on_clear_field(doc: dict[str, Any]) -> None:
     fields_of(doc, "payment_details")["billing_city"]["lookup"] = True
+
+
+def _identity_without_lookup(doc: dict[str, Any]) -> None:
+    fields_of(doc, "customers")["last_name"]["identity"] = True
 
 
 def _anonymize_without_obligation(doc: dict[str, Any]) -> None:
@@ -177,6 +182,8 @@ MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      "collections.companies.fields.employee_count.type", "'blob' is not one of"),
     ("lookup-on-clear-field", _lookup_on_clear_field,
      "collections.payment_details.fields.billing_city.lookup", "must be an encrypted string field"),
+    ("identity-without-lookup", _identity_without_lookup,
+     "collections.customers.fields.last_name.identity", "must be a lookup field"),
     ("anonymize-without-legal-obligation", _anonymize_without_obligation,
      "collections.orders.erasure.legal_obligation", "must be a non-empty string"),
     ("ref-to-missing-collection", _ref_to_missing_collection,
