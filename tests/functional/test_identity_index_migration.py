@@ -1,4 +1,4 @@
-"""Migration 0012 makes the blind index of an identity field unique, and never fails on a
+"""Migration 0013 makes the blind index of an identity field unique, and never fails on a
 store that already holds duplicates (issue 26 item 3): such a store keeps its plain index,
 the service still refuses every new duplicate, and the officer resolves the old ones."""
 
@@ -42,7 +42,7 @@ def email_index(engine: Engine) -> dict:
 
 
 def test_a_store_without_duplicates_gets_a_unique_identity_index(url: str) -> None:
-    upgrade(url, "0011")
+    upgrade(url, "0012")
     engine = make_engine(url)
     try:
         add_customers(engine, [b"\x01" * 32, b"\x02" * 32, None, None])  # no e-mail: no clash
@@ -54,7 +54,7 @@ def test_a_store_without_duplicates_gets_a_unique_identity_index(url: str) -> No
 
 def test_a_store_holding_duplicates_is_migrated_and_keeps_them_with_a_warning(
         url: str, caplog: pytest.LogCaptureFixture) -> None:
-    upgrade(url, "0011")
+    upgrade(url, "0012")
     engine = make_engine(url)
     try:
         add_customers(engine, [b"\x01" * 32, b"\x01" * 32, b"\x02" * 32])
@@ -64,7 +64,7 @@ def test_a_store_holding_duplicates_is_migrated_and_keeps_them_with_a_warning(
         with engine.connect() as connection:
             assert connection.scalar(select(func.count()).select_from(
                 text("customers"))) == 3
-            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0012"
+            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0013"
         warned = [r.getMessage() for r in caplog.records if "email_bidx" in r.getMessage()]
         assert warned and "1 value" in warned[0]
     finally:

@@ -13,8 +13,8 @@ many values are duplicated (never a value), and the service keeps refusing new d
 officer has resolved them (``GET /v1/subjects?email=`` lists every match), the operations
 guide gives the two statements that make the index unique.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07
 """
 
@@ -23,8 +23,8 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
