@@ -280,8 +280,11 @@ def check_key_files(settings: Settings, engine: Engine, tables: CrmTables, *,
         return
     with naming("GOVERNANCE_DATABASE_URL"):
         evidence = key_evidence(settings, engine, tables)
+    # One missing file the stores vouch for means an installation that existed: every
+    # missing file of it is lost, not new (the folder holding them all is not mounted).
+    vouched = [reason for _, _, said in missing for reason in said(evidence)]
     for setting, path, said in missing:
-        reasons = said(evidence)
+        reasons = said(evidence) or vouched
         if reasons:
             raise KeyFileError(
                 f"{setting} {path} is missing, but {' and '.join(reasons)}: restore it from "
