@@ -65,7 +65,8 @@ def create_app(
     background_integrator: bool = True,
 ) -> Flask:
     settings = settings or (runtime.settings if runtime else Settings.from_env())
-    runtime = runtime or open_runtime(settings)
+    # A serving worker never creates a key: only the first run does (governance init).
+    runtime = runtime or open_runtime(settings, create_keys=False)
     app = Flask("api")
     app.config.update(
         API_TITLE="CRM privacy gateway",
