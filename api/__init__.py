@@ -48,7 +48,7 @@ from api.security_headers import add_security_headers
 from audit.events import AuditEvent, Outcome, Target
 from audit.integrator import BackgroundIntegrator
 from governance.audit_actions import AuditAction
-from governance.db import ping
+from governance.db import failure_cause, ping
 from governance.jobs.runners import BrokerUnavailable
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
@@ -65,7 +65,8 @@ def create_app(
     background_integrator: bool = True,
 ) -> Flask:
     settings = settings or (runtime.settings if runtime else Settings.from_env())
-    runtime = runtime or open_runtime(settings)
+    # A serving worker never creates a key: only the first run does (governance init).
+    runtime = runtime or open_runtime(settings, create_keys=False)
     app = Flask("api")
     app.config.update(
         API_TITLE="CRM privacy gateway",
@@ -195,7 +196,8 @@ def _finish(response: Response) -> Response:
                 session.commit()
     except Exception as exc:  # noqa: BLE001 - the commit failed: the answer must not be 2xx
         session.rollback()
-        log.error("commit failed for request %s: %s", g.request_id, type(exc).__name__)
+        log.error("commit failed for request %s: %s (%s)", g.request_id, failure_cause(exc),
+                  type(exc).__name__)
         detail = ("the request could not be recorded; try again later" if g.read_only
                   else "the change could not be stored; nothing was changed")
         return problem(503, "Service unavailable", detail, "unavailable")

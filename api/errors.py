@@ -16,7 +16,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from audit.log import ProofRangeError
-from governance.db import UNAVAILABLE_ERRORS
+from governance.db import UNAVAILABLE_ERRORS, failure_cause
 from governance.errors import GovernanceError
 
 PROBLEM_JSON = "application/problem+json"
@@ -40,6 +40,8 @@ def problem(
         body["trace_id"] = trace_id
     body.update({k: v for k, v in extra.items() if v is not None})
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    if trace_id:  # also a problem made after the request's own answer (a failed commit)
+        response.headers["X-Trace-Id"] = trace_id
     return response
 
 
@@ -137,8 +139,8 @@ def register_error_handlers(app: Flask) -> None:
         # The CRM store or the key store cannot answer (down, locked past the busy timeout,
         # connection lost): a retryable 503, the same for either store and for reads and
         # writes alike. The driver's text can name hosts and users, so it stays out.
-        log.error("database unavailable (%s) in request %s", type(error).__name__,
-                  getattr(g, "request_id", "-"))
+        log.error("database unavailable in request %s: %s (%s)",
+                  getattr(g, "request_id", "-"), failure_cause(error), type(error).__name__)
         return problem(503, "Service unavailable",
                        "a database the service depends on did not answer; try again later",
                        "unavailable")

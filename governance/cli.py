@@ -60,6 +60,17 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(_args: argparse.Namespace) -> int:
+    from governance.startup import initialise
+
+    settings = Settings.from_env()
+    created = initialise(settings)
+    for path in created:
+        print(f"created {path} (0600): back it up, apart from the stores")
+    print("database and key store migrated; keys ready")
+    return 0
+
+
 # -- clients ----------------------------------------------------------------------------
 def cmd_clients_create(args: argparse.Namespace) -> int:
     rt = _runtime()
@@ -719,7 +730,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if settings.task_runner != "celery":
         raise SettingsError("governance worker needs GOVERNANCE_TASK_RUNNER=celery and "
                             "GOVERNANCE_BROKER_URL")
-    open_runtime(settings).dispose()  # fail here, in one line, if a store or key is wrong
+    # Fail here, in one line, if a store or key is wrong; never create a key.
+    open_runtime(settings, create_keys=False).dispose()
     worker_main(settings, args.concurrency, args.queues or list(QUEUES))
     return 0
 
@@ -754,6 +766,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="governance", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser(
+        "init",
+        help="first run: migrate both stores and create the key file and the signing key "
+             "(never over keys the stores say existed)",
+    )
+    init.set_defaults(func=cmd_init)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     up = db.add_parser(

@@ -7,6 +7,8 @@ at all.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sqlite3
 import stat
@@ -155,4 +157,99 @@ def ping(engine: Engine) -> None:
         cursor.fetchall()
         cursor.close()
     finally:
+        raw.close()
+
+
+# SQLite's primary result codes (the low byte of the extended code) that name a cause.
+_SQLITE_CAUSES = {5: "database locked", 6: "database locked", 8: "read-only database",
+                  10: "disk I/O error", 11: "database file corrupt", 13: "disk full",
+                  14: "database file cannot be opened", 26: "not a database"}
+# Below this much free space on an SQLite file's filesystem a request's audit event and
+# its write-ahead-log frames may not fit: the store counts as full.
+SQLITE_MIN_FREE_BYTES = 1 << 20
+
+
+def failure_cause(exc: BaseException) -> str:
+    """What a database failure means, in a few words for a log line ("disk full",
+    "unreachable", ...): from the driver's error code, never its text (which can carry
+    hosts, users or values). The kind of exception when no code says more."""
+    orig: Any = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return _SQLITE_CAUSES.get(code & 0xFF, "database error")
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        if sqlstate == "53100":
+            return "disk full"
+        if sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03"):
+            return "unreachable"
+        if sqlstate.startswith("53"):
+            return "out of resources"
+        if sqlstate == "25006":
+            return "read-only database"
+        return f"database error {sqlstate}"
+    if isinstance(orig, OSError) and orig.errno == errno.ENOSPC:
+        return "disk full"
+    if isinstance(exc, InterfaceError) or type(orig).__name__ == "InterfaceError":
+        return "connection lost"
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        return "unreachable"
+    return type(exc).__name__
+
+
+def write_problem(engine: Engine) -> str | None:
+    """Why a write would not commit now, or None: what readiness needs beyond a ping.
+
+    A write that is rolled back proves nothing on SQLite (it never leaves the page cache),
+    so this one commits: it rewrites the header's ``user_version`` (unused by Alembic and
+    by us) with its own value on SQLite, and commits a transaction id on PostgreSQL (a
+    commit record in the write-ahead log). On an SQLite file the free space of its
+    filesystem is read first. A write lock held by another writer means writes commit: it
+    is not waited for.
+    """
+    url = engine.url
+    sqlite = url.get_backend_name() == "sqlite"
+    if sqlite and url.database and url.database != ":memory:":
+        try:
+            space = os.statvfs(Path(url.database).parent)
+        except OSError as exc:
+            return failure_cause(exc)
+        if space.f_bavail * space.f_frsize < SQLITE_MIN_FREE_BYTES:
+            return "disk full"
+    try:
+        raw = engine.raw_connection()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is a cause to name
+        return failure_cause(exc)
+    try:
+        cursor = raw.cursor()
+        if sqlite:
+            cursor.execute("PRAGMA busy_timeout=200")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF in (5, 6):  # busy: someone is writing
+                    return None
+                raise
+            try:
+                (version,) = cursor.execute("PRAGMA user_version").fetchone()
+                cursor.execute(f"PRAGMA user_version = {int(version)}")
+                cursor.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    cursor.execute("ROLLBACK")
+                raise
+        else:
+            cursor.execute("SELECT txid_current()")
+            cursor.fetchall()
+            raw.commit()
+        cursor.close()
+        return None
+    except Exception as exc:  # noqa: BLE001 - the cause is the answer
+        with contextlib.suppress(Exception):
+            raw.rollback()
+        return failure_cause(exc)
+    finally:
+        if sqlite:
+            with contextlib.suppress(Exception):
+                raw.cursor().execute("PRAGMA busy_timeout=30000")
         raw.close()

@@ -16,9 +16,9 @@ from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
-from governance.migrate import upgrade, upgrade_keystore
 from governance.runtime import Runtime, cli_actor, open_runtime
 from governance.settings import Settings
+from governance.startup import initialise
 
 DEMO_CLIENTS = (
     ("demo-admin", "admin", ()),
@@ -45,8 +45,7 @@ def run_demo(args: argparse.Namespace) -> int:
     )
 
     settings = Settings.from_env()
-    upgrade(settings.database_url)
-    upgrade_keystore(settings.keystore_url)
+    initialise(settings)  # the demo is a first run: migrations and keys
     rt = open_runtime(settings)
 
     def progress(done: int, total: int) -> None:

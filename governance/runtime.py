@@ -8,10 +8,13 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, func, literal, or_, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from audit.checkpoint import NoteSigner, generate_signing_key, load_signing_key
 from audit.events import Actor, AuditEvent
@@ -150,14 +153,23 @@ class Runtime:
                            read_sessions=self.read_sessions)
 
 
-def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
-    """Every step names its setting when it fails (``governance.startup.naming``)."""
+def open_runtime(settings: Settings, *, engine: Engine | None = None,
+                 create_keys: bool = True) -> Runtime:
+    """Every step names its setting when it fails (``governance.startup.naming``).
+
+    A key file (or the embedded key store) that is missing is created only if nothing in the
+    stores says it existed (``check_key_files``), and only with ``create_keys``: the serving
+    processes pass False, so only the first-run step (``governance init``, the demo) creates
+    keys.
+    """
     with naming("GOVERNANCE_POLICY_DIR"):
         policy = load_policy_set(settings.policy_dir)
     with naming("GOVERNANCE_PII_CONFIG"):
         _require_pii_model(settings)
     with naming("GOVERNANCE_DATABASE_URL"):
         engine = engine or make_engine(settings.database_url)
+    tables = CrmTables(policy.datamap)
+    check_key_files(settings, engine, tables, create_keys=create_keys)
     keys = open_key_service(settings)
     read_sessions = None
     if engine.dialect.name == "sqlite":
@@ -169,12 +181,118 @@ def open_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime
         engine=engine,
         sessions=make_session_factory(engine),
         policy=policy,
-        tables=CrmTables(policy.datamap),
+        tables=tables,
         audit=AuditLog(_audit_signer(settings), settings.audit_log_origin),
         keys=keys,
         crypto=FieldCrypto(keys, policy.datamap),
         read_sessions=read_sessions,
     )
+
+
+@dataclass(frozen=True)
+class KeyEvidence:
+    """What the stores say about keys that existed before: each count is a promise that a
+    key file or key store was there, and that a new one would lose what it opened."""
+
+    data_keys: int  # rows of the key store (live or shredded): wrapped by the KEK
+    sealed_values: bool  # the CRM store holds ciphertext: sealed under data keys of the KEK
+    checkpoints: int  # signed tree heads in the audit log: signed by the signing key
+
+    def kek(self) -> list[str]:
+        found = []
+        if self.data_keys:
+            found.append(f"the key store holds {self.data_keys} data keys wrapped by another "
+                         "key-encryption key (the missing one)")
+        if self.sealed_values:
+            found.append("the CRM store holds values sealed under it")
+        return found
+
+    def keystore(self) -> list[str]:
+        return ["the CRM store holds values sealed under its data keys"] if self.sealed_values \
+            else []
+
+    def signing_key(self) -> list[str]:
+        return [f"the audit log holds {self.checkpoints} signed checkpoints"] \
+            if self.checkpoints else []
+
+
+def key_evidence(settings: Settings, engine: Engine, tables: CrmTables) -> KeyEvidence:
+    """Ask the stores (read only; a store or table that is not there yet counts as empty,
+    which is a first run). Only called when a key file is missing, so the scan for one
+    sealed value costs nothing on a normal start."""
+    from audit.models import audit_checkpoints
+
+    data_keys = 0
+    keystore_url = make_url(settings.keystore_url)
+    if keystore_url.get_backend_name() != "sqlite" or (
+            keystore_url.database and Path(keystore_url.database).exists()):
+        probe = create_engine(keystore_url, poolclass=NullPool)
+        try:
+            data_keys = sum(KeyStore(probe).counts().values())
+        except Exception:  # noqa: BLE001 - not reachable or not migrated: no keys to lose here
+            data_keys = 0
+        finally:
+            probe.dispose()
+    sealed = False
+    checkpoints = 0
+    with engine.connect() as conn:
+        for collection in tables.datamap.collections.values():
+            names = [f.name for f in collection.fields.values() if f.encrypted]
+            if not names or sealed:
+                continue
+            table = tables[collection.name]
+            try:
+                sealed = conn.execute(select(literal(1)).select_from(table).where(
+                    or_(*(table.c[n].is_not(None) for n in names))).limit(1)).first() is not None
+            except Exception:  # noqa: BLE001 - a store not migrated yet holds nothing
+                conn.rollback()
+        try:
+            checkpoints = int(conn.scalar(select(func.count()).select_from(audit_checkpoints))
+                              or 0)
+        except Exception:  # noqa: BLE001 - not migrated yet: no checkpoint
+            conn.rollback()
+        conn.rollback()
+    return KeyEvidence(data_keys, sealed, checkpoints)
+
+
+def check_key_files(settings: Settings, engine: Engine, tables: CrmTables, *,
+                    create_keys: bool) -> None:
+    """Refuse, in one line naming the file, to go on when a key file (or the embedded key
+    store's file) is missing and the stores say it existed: a new one would make every
+    sealed value, data key or checkpoint it opened unreadable or unverifiable, and would
+    not heal when the original returns (a volume not yet mounted, a restore in progress).
+    Without ``create_keys`` a missing key is refused even on a first run. Creates nothing.
+    """
+    missing: list[tuple[str, Path, Callable[[KeyEvidence], list[str]]]] = []
+    if settings.key_provider == "local" and not settings.kek_value \
+            and not settings.key_file.exists():
+        missing.append(("GOVERNANCE_KEY_FILE", settings.key_file, KeyEvidence.kek))
+    keystore_url = make_url(settings.keystore_url)
+    if keystore_url.get_backend_name() == "sqlite" and keystore_url.database \
+            and keystore_url.database != ":memory:" \
+            and not Path(keystore_url.database).exists():
+        missing.append(("GOVERNANCE_KEYSTORE_URL", Path(keystore_url.database),
+                        KeyEvidence.keystore))
+    if not settings.audit_signing_key_file.exists():
+        missing.append(("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", settings.audit_signing_key_file,
+                        KeyEvidence.signing_key))
+    if not missing:
+        return
+    with naming("GOVERNANCE_DATABASE_URL"):
+        evidence = key_evidence(settings, engine, tables)
+    # One missing file the stores vouch for means an installation that existed: every
+    # missing file of it is lost, not new (the folder holding them all is not mounted).
+    vouched = [reason for _, _, said in missing for reason in said(evidence)]
+    for setting, path, said in missing:
+        reasons = said(evidence) or vouched
+        if reasons:
+            raise KeyFileError(
+                f"{setting} {path} is missing, but {' and '.join(reasons)}: restore it from "
+                "its backup (or point the setting at the original); nothing was created")
+    if not create_keys:
+        setting, path, _ = missing[0]
+        raise KeyFileError(f"{setting} {path} does not exist: run `governance init` once to "
+                           "create the keys of a new installation")
 
 
 def open_key_service(settings: Settings, *, keystore_engine: Engine | None = None) -> KeyService:
@@ -218,7 +336,8 @@ def _require_pii_model(settings: Settings) -> None:
 
 
 def _audit_signer(settings: Settings) -> NoteSigner:
-    """Load the checkpoint signing key, creating it (0600) on the embedded default's first run."""
+    """Load the checkpoint signing key, creating it (0600) on a first run (``check_key_files``
+    has refused already if the audit log holds checkpoints it signed)."""
     path = settings.audit_signing_key_file
     try:
         if not path.exists():

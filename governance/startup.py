@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from governance.db import UNAVAILABLE_ERRORS, ping
+from governance.db import UNAVAILABLE_ERRORS, make_engine, ping
 from governance.errors import GovernanceError, SettingsError
 from governance.settings import Settings
 from policies.errors import PolicyFileError
@@ -37,10 +38,14 @@ def naming(setting: str) -> Iterator[None]:
 
 
 def check_service(settings: Settings) -> None:
-    """Open everything a worker opens, check that both stores answer, and close it all."""
+    """Open everything a worker opens, check that both stores answer, and close it all.
+
+    A serving process never creates a key: a missing one is a volume not mounted, a restore
+    in progress or a first run nobody made (``governance init``), each refused in one line.
+    """
     from governance.runtime import open_runtime
 
-    runtime = open_runtime(settings)
+    runtime = open_runtime(settings, create_keys=False)
     try:
         with naming("GOVERNANCE_DATABASE_URL"):
             ping(runtime.engine)
@@ -48,6 +53,36 @@ def check_service(settings: Settings) -> None:
             ping(runtime.keys.keystore.engine)
     finally:
         runtime.dispose()
+
+
+def initialise(settings: Settings) -> list[Path]:
+    """The first-run step (``governance init``, the demo): migrate both stores and create
+    the key file and the signing key where they are missing. Idempotent; refuses, before
+    anything is created, a key the stores say existed (``runtime.check_key_files``).
+    Returns the files it created."""
+    from governance.migrate import upgrade, upgrade_keystore
+    from governance.runtime import check_key_files, open_runtime
+    from governance.store.schema import CrmTables
+    from policies.loader import load_policy_set
+
+    with naming("GOVERNANCE_DATABASE_URL"):
+        upgrade(settings.database_url)
+    with naming("GOVERNANCE_POLICY_DIR"):
+        tables = CrmTables(load_policy_set(settings.policy_dir).datamap)
+    with naming("GOVERNANCE_DATABASE_URL"):
+        engine = make_engine(settings.database_url)
+    try:
+        check_key_files(settings, engine, tables, create_keys=True)
+    finally:
+        engine.dispose()
+    files = [settings.audit_signing_key_file]
+    if not settings.kek_value:
+        files.insert(0, settings.key_file)
+    existed = {path: path.exists() for path in files}
+    with naming("GOVERNANCE_KEYSTORE_URL"):
+        upgrade_keystore(settings.keystore_url)
+    open_runtime(settings, create_keys=True).dispose()
+    return [path for path in files if not existed[path] and path.exists()]
 
 
 def one_line(exc: BaseException) -> str:

@@ -203,6 +203,18 @@ class KeyStore:
             conn.rollback()
         return {int(v): int(n) for v, n in rows}
 
+    def one_live(self) -> StoredKey | None:
+        """A live wrapped key (the first in subject order), for readiness to unwrap."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(subject_keys.c.subject_id, subject_keys.c.key_id,
+                       subject_keys.c.kek_version, subject_keys.c.wrapped)
+                .where(subject_keys.c.wrapped.is_not(None))
+                .order_by(subject_keys.c.subject_id).limit(1)
+            ).first()
+            conn.rollback()
+        return None if row is None else StoredKey(row[0], row[1], row[2], bytes(row[3]))
+
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             live = conn.scalar(select(func.count()).where(subject_keys.c.wrapped.is_not(None)))

@@ -93,6 +93,18 @@ class KeyService:
         self._cache[stored.subject_id] = _Cached(stored, key)
         return key
 
+    def check_kek(self) -> None:
+        """Unwrap one stored data key (not from the cache): raises
+        ``CiphertextIntegrityError`` or ``UnknownKekVersion`` if the KEK this process holds
+        is not the one the key store's keys were wrapped by. An empty key store passes."""
+        stored = self.keystore.one_live()
+        if stored is None or stored.wrapped is None or stored.kek_version is None:
+            return
+        self.provider.unwrap(
+            stored.kek_version, stored.wrapped,
+            dek_associated_data(stored.subject_id, stored.kek_version, stored.key_id),
+        )
+
     def derived_key(self, label: str) -> bytes:
         """A 256-bit key for one named use (keyed hashes of masks and redactions), derived
         from the provider's index key, so it survives restarts and is shared by workers

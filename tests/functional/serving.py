@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from governance.migrate import upgrade, upgrade_keystore
 from governance.settings import Settings
+from governance.startup import initialise
 
 
 def free_port() -> int:
@@ -24,13 +24,12 @@ def free_port() -> int:
 
 
 def embedded_env(var_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of an embedded-default service under ``var_dir``, migrated."""
+    """The environment of an embedded-default service under ``var_dir``, initialised as
+    ``governance init`` does (migrated, keys created)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")}
     env.update({"GOVERNANCE_VAR_DIR": str(var_dir), "GOVERNANCE_LOG_LEVEL": "WARNING", **extra})
-    settings = Settings.from_env(env)
-    upgrade(settings.database_url)
-    upgrade_keystore(settings.keystore_url)
+    initialise(Settings.from_env(env))
     return env
 
 

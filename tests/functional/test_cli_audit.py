@@ -73,6 +73,25 @@ def test_audit_verify_fails_and_names_the_position_of_an_edited_event(
     assert out[-1].startswith("FAILED: ")
 
 
+def test_audit_verify_reports_an_event_rewritten_as_text_without_a_traceback(
+    cli_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SQLite stores what a text function returns as TEXT: the CLI names the position and
+    fails, it does not crash."""
+    assert main(["audit", "verify"]) == 0
+    with closing(sqlite3.connect(cli_db)) as raw, raw:
+        raw.execute("UPDATE audit_entries SET data = replace(CAST(data AS TEXT), 'admin', "
+                    "'auditor') WHERE id = "
+                    "(SELECT entry_id FROM audit_sequence WHERE leaf_index = 0)")
+    capsys.readouterr()
+
+    assert main(["audit", "verify"]) == 1
+
+    out = capsys.readouterr().out.splitlines()
+    assert "PROBLEM: position 0: event bytes are stored as text, not as bytes" in out
+    assert out[-1].startswith("FAILED: ")
+
+
 def test_audit_verify_fails_and_names_the_position_of_an_edited_filter_column(
     cli_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

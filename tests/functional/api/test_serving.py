@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from governance.migrate import upgrade, upgrade_keystore
 from governance.settings import Settings
+from governance.startup import initialise
 from tests.functional.serving import embedded_env, served
 
 
@@ -35,9 +35,7 @@ def test_serve_answers_under_gunicorn_with_two_workers(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")}
     env.update(GOVERNANCE_VAR_DIR=str(tmp_path), GOVERNANCE_LOG_LEVEL="WARNING")
-    settings = Settings.from_env(env)
-    upgrade(settings.database_url)
-    upgrade_keystore(settings.keystore_url)
+    initialise(Settings.from_env(env))  # `governance init`: serve never creates keys
     port = _free_port()
     server = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "governance.cli", "serve", "--workers", "2", "--port", str(port)],

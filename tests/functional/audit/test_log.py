@@ -686,6 +686,31 @@ def test_an_event_rewritten_together_with_its_leaf_hash_is_caught_by_the_signed_
     assert position in positions_named(report.problems, checkpoints=True)
 
 
+@pytest.mark.parametrize("edit", ["as-text", "as-text-rewritten"])
+def test_verify_names_an_event_stored_as_text_instead_of_crashing(
+    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
+    audit_log: AuditLog, chunk_size: int, edit: str,
+) -> None:
+    """SQLite keeps whatever type is written: an event rewritten through a text function
+    (``replace(CAST(data AS TEXT), ...)``) is stored as TEXT, no longer as bytes. Verify
+    reports the position, in every chunk layout, and never raises."""
+    position = integrated_log + 5
+    entry = entry_id_at(connection, position)
+    new = ("replace(CAST(data AS TEXT), 'data.read', 'data.erase')" if edit.endswith("rewritten")
+           else "CAST(data AS TEXT)")
+    connection.execute(text(f"UPDATE audit_entries SET data = {new} WHERE id = :e"),  # noqa: S608
+                       {"e": entry})
+    assert connection.execute(text("SELECT typeof(data) FROM audit_entries WHERE id = :e"),
+                              {"e": entry}).scalar_one() == "text"
+
+    report = audit_log.verify(session, chunk_size=chunk_size)
+
+    assert not report.ok
+    assert f"position {position}: event bytes are stored as text, not as bytes" \
+        in report.problems
+    assert positions_named(report.problems) == {position}
+
+
 # -- PostgreSQL: the tables refuse UPDATE and DELETE --------------------------------------
 
 REFUSED = [
