@@ -727,7 +727,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     check_service(settings)  # fail here, once, with the setting's name, not in each worker
-    serve(settings, host=args.host, port=args.port, workers=args.workers)
+    extra = {} if args.threads is None else {"threads": args.threads}
+    serve(settings, host=args.host, port=args.port, workers=args.workers, **extra)
     return 0
 
 
@@ -914,6 +915,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the API under gunicorn")
     _serving_args(serve)
+    serve.add_argument("--threads", type=int, default=None,
+                       help="requests each worker runs at once (default 8)")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="create a demo store, demo clients, and serve it")
