@@ -42,6 +42,7 @@ from api.conventions import add_conventional_headers
 from api.errors import problem, register_error_handlers
 from api.openapi import ProblemApi, document_operations
 from api.query_params import refuse_unknown_query_parameters
+from api.inflight import install_inflight_bound
 from api.rate_limits import install_address_limits, install_client_limits
 from api.request_body import buffer_unsized_body, refuse_unholdable_json
 from api.security_headers import add_security_headers
@@ -107,6 +108,7 @@ def create_app(
     app.before_request(refuse_unknown_query_parameters)
     app.before_request(authenticate_request)
     install_client_limits(app, settings)
+    install_inflight_bound(app)  # one client's PII checks in flight (api.inflight)
     # after_request hooks run last-registered first: the security headers go on whatever
     # _finish answers, its own 503 included.
     app.after_request(add_security_headers)

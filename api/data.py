@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 
 from api.auth import read_only, requires
 from api.context import client, db, record, runtime
+from api.inflight import expensive
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.data import CreatedSchema, ListQuery, PurposeQuery, ReadQuery, RecordBody
 from governance.access.services import Caller, DataAccessService
@@ -62,6 +63,7 @@ class Records(MethodView):
             body["decision"] = result.decision.explain()
         return body
 
+    @expensive  # the PII check of the record's free text
     @requires(Permission.DATA_WRITE, AuditAction.DATA_CREATED)
     @blp.arguments(PurposeQuery(), location="query")
     @blp.arguments(RecordBody)
@@ -86,6 +88,7 @@ class OneRecord(MethodView):
             return {"record": result.body, "decision": result.decision.explain()}
         return result.body
 
+    @expensive  # the PII check of the changed free text
     @requires(Permission.DATA_WRITE, AuditAction.DATA_UPDATED)
     @blp.arguments(PurposeQuery(), location="query")
     @blp.arguments(RecordBody)

@@ -35,7 +35,13 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # Built in each worker after the fork: no engine or thread crosses a fork.
         from api import create_app
 
+        from api.inflight import EXTENSION_KEY, InFlight
+
         app = create_app(self.settings)
+        # One client's expensive requests in flight, bounded by this worker's threads.
+        bound: InFlight = app.extensions[EXTENSION_KEY]
+        scaled = InFlight.for_threads(int(self.options["threads"]))
+        bound.per_client, bound.total = scaled.per_client, scaled.total
         # What the worker has built by now (modules, the app, policies, the data map,
         # prebuilt statements) lives as long as the worker: frozen, the garbage collector
         # stops walking it on every full collection (about 8% of a policy read's CPU).

@@ -711,13 +711,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    from governance.jobs.celery_app import scheduler_main
+    from pathlib import Path
+
+    from governance.jobs.celery_app import schedule_file, scheduler_main
 
     settings = Settings.from_env()
     if settings.task_runner != "celery":
         raise SettingsError("governance scheduler needs GOVERNANCE_TASK_RUNNER=celery and "
                             "GOVERNANCE_BROKER_URL")
-    scheduler_main(settings, str(settings.key_file.parent / "celerybeat-schedule"))
+    var_dir = Path(os.environ.get("GOVERNANCE_VAR_DIR", "var")).resolve()
+    scheduler_main(settings, str(schedule_file(var_dir)))
     return 0
 
 

@@ -232,8 +232,8 @@ def test_one_clients_heavy_parallel_writes_are_bounded_and_another_clients_reads
                     answer.read()
                     writes.append((answer.status, answer.getheader("Retry-After"),
                                    answer.getheader("Content-Type")))
-                    if answer.status == 429:
-                        time.sleep(0.2)
+                    if answer.status in (429, 503):  # as a well-behaved client does
+                        time.sleep(float(answer.getheader("Retry-After") or 1))
                 finally:
                     conn.close()
 
