@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, g
 
 from api.errors import problem
+from api.openapi import answers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,7 +38,12 @@ RETRY_AFTER_SECONDS = 1
 def expensive(func: F) -> F:
     """Mark a view whose work is bounded per client (the PII check of a write)."""
     func._expensive = True  # type: ignore[attr-defined]
-    return func
+    func = answers(429, "Too many requests from this client, or this client already has its "
+                        "share of expensive requests (PII checks) in progress; retry after "
+                        "`Retry-After` seconds.")(func)
+    return answers(503, "A database the service depends on did not answer, or the service "
+                        "runs as many expensive requests as it can (`busy`); retry after "
+                        "`Retry-After` seconds.")(func)
 
 
 class InFlight:

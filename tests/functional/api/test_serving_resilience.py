@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import sqlalchemy
+
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
 from governance.runtime import open_runtime
@@ -265,6 +267,11 @@ def test_one_clients_heavy_parallel_writes_are_bounded_and_another_clients_reads
     assert all(retry and int(retry) >= 1 and kind == "application/problem+json"
                for _, retry, kind in refused), refused
     assert any(status == 201 for status, _, _ in writes)
+    stored = sqlalchemy.create_engine(Settings.from_env(env).database_url)
+    with stored.connect() as conn:  # a refused write changed nothing
+        tickets = conn.execute(sqlalchemy.text("SELECT count(*) FROM support_tickets")).scalar()
+    stored.dispose()
+    assert tickets == sum(1 for status, _, _ in writes if status == 201)
 
 
 # -- item 13: one control socket per host ---------------------------------------------------
