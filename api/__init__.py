@@ -40,9 +40,9 @@ from api.console import register_console
 from api.context import EXTENSION_KEY
 from api.conventions import add_conventional_headers
 from api.errors import problem, register_error_handlers
+from api.inflight import install_inflight_bound
 from api.openapi import ProblemApi, document_operations
 from api.query_params import refuse_unknown_query_parameters
-from api.inflight import install_inflight_bound
 from api.rate_limits import install_address_limits, install_client_limits
 from api.request_body import buffer_unsized_body, refuse_unholdable_json
 from api.security_headers import add_security_headers

@@ -47,7 +47,7 @@ from gunicorn import util
 from gunicorn.http import errors as http_errors
 from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.http2 import negotiation
-from gunicorn.workers.gthread import ThreadWorker, TConn
+from gunicorn.workers.gthread import TConn, ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from api.errors import PROBLEM_JSON, TYPE_BASE

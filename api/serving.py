@@ -34,7 +34,6 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         # Built in each worker after the fork: no engine or thread crosses a fork.
         from api import create_app
-
         from api.inflight import EXTENSION_KEY, InFlight
 
         app = create_app(self.settings)
