@@ -40,6 +40,7 @@ from api.console import register_console
 from api.context import EXTENSION_KEY
 from api.conventions import add_conventional_headers
 from api.errors import problem, register_error_handlers
+from api.inflight import install_inflight_bound
 from api.openapi import ProblemApi, document_operations
 from api.query_params import refuse_unknown_query_parameters
 from api.rate_limits import install_address_limits, install_client_limits
@@ -108,6 +109,7 @@ def create_app(
     app.before_request(refuse_unknown_query_parameters)
     app.before_request(authenticate_request)
     install_client_limits(app, settings)
+    install_inflight_bound(app)  # one client's PII checks in flight (api.inflight)
     # after_request hooks run last-registered first: the security headers go on whatever
     # _finish answers, its own 503 included.
     app.after_request(add_security_headers)

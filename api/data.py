@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 
 from api.auth import read_only, requires
 from api.context import client, db, record, runtime
+from api.inflight import expensive
 from api.openapi import answers
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.data import CreatedSchema, ListQuery, PurposeQuery, ReadQuery, RecordBody
@@ -65,6 +66,7 @@ class Records(MethodView):
 
     @answers(409, "an identity field (e.g. a customer's `email`) has a value another record "
                   "holds (`duplicate-identity`; `errors` names the field)")
+    @expensive  # the PII check of the record's free text
     @requires(Permission.DATA_WRITE, AuditAction.DATA_CREATED)
     @blp.arguments(PurposeQuery(), location="query")
     @blp.arguments(RecordBody)
@@ -91,6 +93,7 @@ class OneRecord(MethodView):
 
     @answers(409, "an identity field (e.g. a customer's `email`) has a value another record "
                   "holds (`duplicate-identity`; `errors` names the field)")
+    @expensive  # the PII check of the changed free text
     @requires(Permission.DATA_WRITE, AuditAction.DATA_UPDATED)
     @blp.arguments(PurposeQuery(), location="query")
     @blp.arguments(RecordBody)

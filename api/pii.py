@@ -17,6 +17,7 @@ from flask_smorest import Blueprint
 
 from api.auth import requires
 from api.context import actor, db, deliver_after_commit, record, runtime
+from api.inflight import expensive
 from api.schemas.pii import (
     AnalyzeRequestSchema,
     AnalyzeResponseSchema,
@@ -35,6 +36,7 @@ blp = Blueprint("pii", __name__, url_prefix="/v1/pii", description="PII detectio
 
 @blp.route("/analyze")
 class Analyze(MethodView):
+    @expensive
     @requires(Permission.PII_ANALYZE, AuditAction.PII_ANALYZED)
     @blp.arguments(AnalyzeRequestSchema)
     @blp.response(200, AnalyzeResponseSchema)

@@ -737,13 +737,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    from governance.jobs.celery_app import scheduler_main
+    from pathlib import Path
+
+    from governance.jobs.celery_app import schedule_file, scheduler_main
 
     settings = Settings.from_env()
     if settings.task_runner != "celery":
         raise SettingsError("governance scheduler needs GOVERNANCE_TASK_RUNNER=celery and "
                             "GOVERNANCE_BROKER_URL")
-    scheduler_main(settings, str(settings.key_file.parent / "celerybeat-schedule"))
+    var_dir = Path(os.environ.get("GOVERNANCE_VAR_DIR", "var")).resolve()
+    scheduler_main(settings, str(schedule_file(var_dir)))
     return 0
 
 
@@ -753,7 +756,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     check_service(settings)  # fail here, once, with the setting's name, not in each worker
-    serve(settings, host=args.host, port=args.port, workers=args.workers)
+    extra = {} if args.threads is None else {"threads": args.threads}
+    serve(settings, host=args.host, port=args.port, workers=args.workers, **extra)
     return 0
 
 
@@ -947,6 +951,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the API under gunicorn")
     _serving_args(serve)
+    serve.add_argument("--threads", type=int, default=None,
+                       help="requests each worker runs at once (default 8)")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="create a demo store, demo clients, and serve it")

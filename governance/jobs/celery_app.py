@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import socket
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
@@ -165,6 +166,22 @@ def worker_main(settings: Settings, concurrency: int, queues: list[str]) -> None
     ])
 
 
+def schedule_file(var_dir: Path) -> Path:
+    """Where beat remembers when each periodic task last ran: a folder of its own under the
+    var folder, open to the service's user only (never the keys folder, which holds
+    nothing but keys and is what a backup of the keys copies)."""
+    folder = var_dir / "scheduler"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    return folder / "celerybeat-schedule"
+
+
 def scheduler_main(settings: Settings, schedule_file: str) -> None:
     configure(celery_app, settings)
+    # beat's shelve files (.dat, .dir, .bak, or one file) are created with the umask:
+    # private, whatever the umask the scheduler was started with.
+    os.umask(0o077)
+    target = Path(schedule_file)
+    for existing in target.parent.glob(target.name + "*"):
+        existing.chmod(0o600)
     celery_app.start(["beat", "--loglevel=INFO", f"--schedule={schedule_file}"])

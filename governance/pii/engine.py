@@ -239,6 +239,10 @@ class PiiEngine:
                                        self.analyzer.context_aware_enhancer,
                                        timeout=config.pattern_timeout)
         self.anonymizer = AnonymizerEngine()
+        # One spaCy pass at a time in a process: the server's worker threads share this
+        # engine, and spaCy's memory zones must not overlap (a zone that ends frees the
+        # strings and lexemes another thread's doc still uses).
+        self._nlp_lock = threading.Lock()
 
     # -- analysis ------------------------------------------------------------------------
     def analyze(self, text: str, *, free_text: bool = True,
@@ -275,7 +279,7 @@ class PiiEngine:
         if not todo:
             return out
         try:
-            with self._memory_zone():
+            with self._nlp_lock, self._memory_zone():
                 artifacts = self._nlp_artifacts([t for _, t in todo])
                 for (i, text), nlp_artifacts in zip(todo, artifacts, strict=True):
                     out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text)

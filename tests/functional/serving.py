@@ -35,13 +35,14 @@ def embedded_env(var_dir: Path, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def served(env: dict[str, str], *, workers: int = 1, stdout: int | IO[bytes] = subprocess.DEVNULL,
-           stderr: int | IO[bytes] = subprocess.DEVNULL
-           ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+           stderr: int | IO[bytes] = subprocess.DEVNULL, port: int | None = None,
+           extra: tuple[str, ...] = ()) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """(port, process) once /healthz answers, or an AssertionError if it never does."""
-    port = free_port()
+    port = port or free_port()
     server = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "governance.cli", "serve", "--workers", str(workers),
-         "--port", str(port)], env=env, stdout=stdout, stderr=stderr, start_new_session=True)
+         "--port", str(port), *extra], env=env, stdout=stdout, stderr=stderr,
+        start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
