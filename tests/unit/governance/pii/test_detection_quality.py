@@ -62,6 +62,40 @@ def test_order_ticket_sku_po_and_tracking_numbers_amounts_dates_and_gate_codes_a
         assert not reported, text
 
 
+@pytest.mark.parametrize("text", [
+    "tracking number for the parcel is 4539578763621486",
+    "your order number is 4539578763621486, thanks",
+    "the tracking # is 4539578763621486",
+    "Tracking-Nr. 4539578763621486 zugestellt",
+    "4539578763621486 is the tracking number",
+    "the order (4539578763621486) arrived",
+    "orders 4539578763621486 and 4716108999716531 were merged",
+    "awb 4539578763621486 picked up",
+    "loyalty number 4539578763621486 added to the account",
+])
+def test_a_card_shaped_number_its_clause_names_an_identifier_is_no_card(pii_engine,  # noqa: ANN001
+                                                                        text: str) -> None:
+    # issue 26 item 18: 16 digits passing Luhn with a Visa prefix, which a hand-written CRM
+    # note names an order or tracking number a few words away, was reported as a card
+    found = [(e.type, text[e.start:e.end]) for e in pii_engine.analyze(text)
+             if e.type in PERSONAL]
+    assert not found, text
+
+
+@pytest.mark.parametrize(("text", "card"), [
+    ("paid order 48911953 with card 4539578763621486", "4539578763621486"),
+    ("refund to card 4539578763621486 for order 48911953", "4539578763621486"),
+    ("Thanks for the order. Please charge my credit card. Number is 4539578763621486",
+     "4539578763621486"),
+    ("My card 4539578763621486 was charged twice for invoice INV-2025-12345",
+     "4539578763621486"),
+])
+def test_a_card_with_a_card_word_nearer_than_an_identifier_word_is_still_a_card(
+        pii_engine, text: str, card: str) -> None:  # noqa: ANN001
+    assert ("CREDIT_CARD", card) in {(e.type, text[e.start:e.end])
+                                     for e in pii_engine.analyze(text)}
+
+
 @pytest.mark.parametrize(("text", "entity", "value"), [
     ("ssn on file 536-90-4399 verified", "US_SSN", "536-90-4399"),
     ("her ITIN is 912-70-1234 for the tax form", "US_ITIN", "912-70-1234"),
