@@ -37,6 +37,7 @@ from governance.pii.names import (
     NOT_NAMES,
     PARTICLES,
     PLACE_OR_COMPANY,
+    STREET_BEFORE,
     STREET_FIRST,
     TITLES,
     countries,
@@ -141,6 +142,15 @@ _ORG_AFTER = regex.compile(
     r"|\s+(?:was|were)\s+founded\b|['’]s\s+(?:products|services|shares|stock|website"
     r"|headquarters|employees|customers|stores|offices))", regex.IGNORECASE)
 _HOUSE_NUMBER_BEFORE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s$")
+# an address's parts around a street or a town (issue 26 item 18): a street kind before it
+# ("ulica Cisowa", "al. Cyprysowa", "Strada Doriana Eftimie"), a house number and a comma
+# after it ("Kadaňská 47, 105 13 Telč", "Floriana 31/01, 18-322"), a postcode after it, with
+# a state's code ("Gyasichester, CA 65649", "Tembisa, 5471", "Moodytown 8513", "Bhusawal-248131")
+_STREET_KIND_BEFORE = regex.compile(
+    r"(?:^|(?<=[\s,(>]))(\p{L}+)\.?\s+(?:(?:de|da|do|dos|das|di|del)\s+)?$")
+_NUMBER_WORD = regex.compile(r"\b\d")
+_HOUSE_NUMBER_AFTER = regex.compile(r"[ \t]+\d{1,5}[a-zA-Z]?(?:/\d{1,5})?,")
+_POSTCODE_AFTER = regex.compile(r"(?:,[ \t]*|[ \t]+|-)(?:\p{Lu}{2}[ \t]+)?\d{4,6}(?![\d\-/.])")
 _BARE_PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|into)\s$", regex.IGNORECASE)
 # what one does to or for a person: "a tribute to", "the assistant to", "a letter to"
 _TO_PERSON = regex.compile(
@@ -239,6 +249,11 @@ def _place_or_company(text: str, start: int, end: int) -> bool:
     before = text[max(0, start - 12):start]
     if _HOUSE_NUMBER_BEFORE.search(before):
         return True
+    kind = _STREET_KIND_BEFORE.search(text[max(0, start - 24):start])
+    if kind and kind.group(1).lower() in STREET_BEFORE:
+        return True
+    if _HOUSE_NUMBER_AFTER.match(text, end) or _POSTCODE_AFTER.match(text, end):
+        return True
     wide = text[max(0, start - 48):start]
     if _TRAVEL_BEFORE.search(wide) or _ADMIN_BEFORE.search(text[max(0, start - 16):start]):
         return True
@@ -334,6 +349,10 @@ def _not_a_person(text: str, start: int, end: int) -> bool:
     (:func:`place_or_company`) or an honorific alone ("Mr")."""
     words = _WORD.findall(text[start:end])
     if not words or all(w.lower().rstrip(".") in HONORIFICS for w in words):
+        return True
+    # a number inside ("Cisowa 35", "Box 1", "Bhusawal-248131"): an address, not a name
+    # (a digit inside a word, "Taylor2", is a username's)
+    if _NUMBER_WORD.search(text, start, end):
         return True
     if _LINE_BREAK.search(text, start, end):  # lines of an address block, not one name
         return True
