@@ -146,8 +146,7 @@ _HOUSE_NUMBER_BEFORE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s$")
 # ("ulica Cisowa", "al. Cyprysowa", "Strada Doriana Eftimie"), a house number and a comma
 # after it ("Kadaňská 47, 105 13 Telč", "Floriana 31/01, 18-322"), a postcode after it, with
 # a state's code ("Gyasichester, CA 65649", "Tembisa, 5471", "Moodytown 8513", "Bhusawal-248131")
-_STREET_KIND_BEFORE = regex.compile(
-    r"(?:^|(?<=[\s,(>]))(\p{L}+)\.?\s+(?:(?:de|da|do|dos|das|di|del)\s+)?$")
+_STREET_PARTICLES = frozenset({"de", "da", "do", "dos", "das", "di", "del"})
 _NUMBER_WORD = regex.compile(r"\b\d")
 _HOUSE_NUMBER_AFTER = regex.compile(r"[ \t]+\d{1,5}[a-zA-Z]?(?:/\d{1,5})?,")
 _POSTCODE_AFTER = regex.compile(r"(?:,[ \t]*|[ \t]+|-)(?:\p{Lu}{2}[ \t]+)?\d{4,6}(?![\d\-/.])")
@@ -231,6 +230,18 @@ def _remembered(kind: str, test: Callable[[str, int, int], bool]
     return remembered
 
 
+def _street_kind_before(text: str, start: int) -> bool:
+    """A street kind (:data:`STREET_BEFORE`) is the word before ``start``, past a particle:
+    "ulica Cisowa", "al. Cyprysowa", "Lagoa de Sampaio"."""
+    head = text[max(0, start - 24):start]
+    if not head[-1:].isspace():
+        return False
+    words = head.split()
+    if words and words[-1] in _STREET_PARTICLES:
+        words.pop()
+    return bool(words) and words[-1].lstrip("(>,").rstrip(".").lower() in STREET_BEFORE
+
+
 def _place_or_company(text: str, start: int, end: int) -> bool:
     """Whether the span ``start:end`` of ``text`` reads as a street, building or company:
     a word of it or the word after it is a street or company word, or a house number
@@ -249,8 +260,7 @@ def _place_or_company(text: str, start: int, end: int) -> bool:
     before = text[max(0, start - 12):start]
     if _HOUSE_NUMBER_BEFORE.search(before):
         return True
-    kind = _STREET_KIND_BEFORE.search(text[max(0, start - 24):start])
-    if kind and kind.group(1).lower() in STREET_BEFORE:
+    if _street_kind_before(text, start):
         return True
     if _HOUSE_NUMBER_AFTER.match(text, end) or _POSTCODE_AFTER.match(text, end):
         return True

@@ -117,21 +117,47 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
             return self._check(number, None, valid=False)
         if not 7 <= len(digits) <= 12:
             return False
-        if any(self._check(text, region, valid=True) for region in self.regions):
-            # A bare run of digits is as likely a postcode, an account or a reference as a
-            # phone number: it keeps the pattern's low score, which a context word ("call",
-            # "mobile", "phone", "cb" ...) raises above the threshold.
-            return None if digits == text else True
-        # a grouped national form ("(331) 770-6690", "0118 496 0982") of a possible length
-        grouped = _GROUPED.match(pattern_text.strip()) is not None
-        return grouped and any(self._check(text, r, valid=False) for r in self.regions)
+        # each region's reading parsed once, for both tests below
+        readings = []
+        for region in self.regions:
+            parsed = self._national(text, region)
+            if parsed is None:
+                continue
+            if phonenumbers.is_valid_number(parsed):
+                # A bare run of digits is as likely a postcode, an account or a reference as
+                # a phone number: it keeps the pattern's low score, which a context word
+                # ("call", "mobile", "phone", "cb" ...) raises above the threshold.
+                return None if digits == text else True
+            readings.append((region, parsed))
+        # a grouped national form ("(331) 770-6690", "0118 496 0982") of a possible length,
+        # in the region's national shape (libphonenumber's general description)
+        if _GROUPED.match(pattern_text.strip()) is None:
+            return False
+        for region, parsed in readings:
+            shape = self._national_shape.get(region)
+            if phonenumbers.is_possible_number(parsed) and (shape is None or shape.fullmatch(
+                    phonenumbers.national_significant_number(parsed)) is not None):
+                return True
+        return False
 
-    def _check(self, text: str, region: str | None, *, valid: bool) -> bool:
+    def _national(self, text: str, region: str) -> phonenumbers.PhoneNumber | None:
+        """``text`` read as a national number of ``region`` (None if it cannot be one)."""
         # a grouped national form without the trunk "0" is no number of such a region (a bare
         # run of digits keeps its every reading: it needs a context word anyway)
         if region in self._zero_trunk and not text.isdigit() and not re.sub(
                 r"\D", "", text).startswith("0"):
-            return False
+            return None
+        try:
+            parsed = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if parsed.country_code is None or (
+                phonenumbers.region_code_for_country_code(parsed.country_code)
+                not in self.regions):
+            return None
+        return parsed
+
+    def _check(self, text: str, region: str | None, *, valid: bool) -> bool:
         try:
             parsed = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException:
@@ -143,9 +169,4 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
         if parsed.country_code is None:
             return False
         found = phonenumbers.region_code_for_country_code(parsed.country_code)
-        if found not in self.regions:
-            return False
-        # a national form of a possible length must also have the region's shape
-        shape = self._national_shape.get(region) if region is not None else None
-        return valid or shape is None or shape.fullmatch(
-            phonenumbers.national_significant_number(parsed)) is not None
+        return found in self.regions
