@@ -38,7 +38,7 @@ import yaml
 import governance.pii  # noqa: F401 - sets the no-network environment before presidio loads
 from governance.errors import SettingsError
 from governance.pii.errors import PiiConfigInvalid, PiiModelMissing, UnknownOperator
-from governance.pii.lookalikes import NUMBER_TYPES, named_otherwise
+from governance.pii.lookalikes import NUMBER_TYPES, card_named_otherwise, named_otherwise
 from governance.pii.models import Entity
 from governance.pii.recognizers.person_name import forget_texts, not_a_person
 from governance.pii.spans import Claimed, KeptSpans
@@ -361,14 +361,17 @@ class PiiEngine:
 
     def _tidy(self, results: Iterable[Any], text: str | None = None) -> list[Entity]:
         """Drop what a CRM identifier explains, what a stronger overlapping hit contains,
-        and (given the ``text``) a number a word names as an identifier (``lookalikes``)
+        and (given the ``text``) a number a word names as an identifier (``lookalikes``; a
+        card-shaped one also when its clause names it so)
         and a "person" that is a street, a company or an honorific alone (``names``); and
         a non-personal reading of characters a pattern reads as personal data
         (:meth:`_personal_over_generic`)."""
         results = self._personal_over_generic(list(results))
         if text is not None:
             results = [r for r in results if r.entity_type not in NUMBER_TYPES
-                       or not named_otherwise(text, r.start)]
+                       or not (named_otherwise(text, r.start)
+                               or (r.entity_type == "CREDIT_CARD"
+                                   and card_named_otherwise(text, r.start, r.end)))]
             results = [r for r in results if r.entity_type != "PERSON"
                        or not not_a_person(text, r.start, r.end)]
         # strongest first; on a tie a checksum-validated card beats a phone reading, and

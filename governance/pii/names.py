@@ -108,7 +108,21 @@ STREET_FIRST = frozenset({
     "cape", "gate", "north", "south", "east", "west", "upper", "lower", "new", "old",
     "saint", "san", "santa", "são", "route", "rue", "avenue", "boulevard", "chemin",
     "impasse", "allée", "place", "platz", "gata", "gatan", "vägen", "katu", "tie",
+    # Polish and Brazilian street kinds (issue 26 item 18: "aleja Wiosenna 86/82", "Lagoa de
+    # Sampaio, 65"; Brazil's logradouro kinds)
+    "aleja", "al", "plac", "osiedle", "os", "alameda", "favela", "feira", "setor", "lagoa",
+    "vale", "loteamento", "núcleo", "nucleo", "recanto", "viela", "parque", "conjunto",
+    "chácara", "colônia", "colonia", "distrito", "jardim", "quadra", "residencial", "sítio",
+    "vereda", "ladeira", "passarela", "pátio", "trecho", "condomínio", "esplanada", "fazenda",
 })
+# the street kinds of STREET_FIRST that, right before a capitalised run, make it a street's
+# name ("ulica Cisowa 35", "pl. Floriana 31/01", "Strada Doriana Eftimie"); not the words
+# that also open names or phrases ("New", "Saint", "Santa", "Port", "via", "apt")
+STREET_BEFORE = STREET_FIRST - frozenset({
+    "mount", "mt", "port", "fort", "lake", "cape", "gate", "north", "south", "east", "west",
+    "upper", "lower", "new", "old", "saint", "san", "santa", "são", "via", "tie", "apt",
+    "suite", "place", "route", "vila", "thành", "số", "tp", "xã", "phường", "tỉnh", "quận",
+    "huyện", "vale", "campo"})
 # company words (besides PLACE_OR_COMPANY) that follow a name in many languages
 COMPANY_AFTER = frozenset({"công", "ty", "tnhh", "nr", "and sons", "s/a", "sa", "ltd",
                            "cia", "hnos", "e filhos", "ve", "ortakları", "group", "con"})

@@ -37,6 +37,7 @@ from governance.pii.names import (
     NOT_NAMES,
     PARTICLES,
     PLACE_OR_COMPANY,
+    STREET_BEFORE,
     STREET_FIRST,
     TITLES,
     countries,
@@ -141,6 +142,14 @@ _ORG_AFTER = regex.compile(
     r"|\s+(?:was|were)\s+founded\b|['’]s\s+(?:products|services|shares|stock|website"
     r"|headquarters|employees|customers|stores|offices))", regex.IGNORECASE)
 _HOUSE_NUMBER_BEFORE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s$")
+# an address's parts around a street or a town (issue 26 item 18): a street kind before it
+# ("ulica Cisowa", "al. Cyprysowa", "Strada Doriana Eftimie"), a house number and a comma
+# after it ("Kadaňská 47, 105 13 Telč", "Floriana 31/01, 18-322"), a postcode after it, with
+# a state's code ("Gyasichester, CA 65649", "Tembisa, 5471", "Moodytown 8513", "Bhusawal-248131")
+_STREET_PARTICLES = frozenset({"de", "da", "do", "dos", "das", "di", "del"})
+_NUMBER_WORD = regex.compile(r"\b\d")
+_HOUSE_NUMBER_AFTER = regex.compile(r"[ \t]+\d{1,5}[a-zA-Z]?(?:/\d{1,5})?,")
+_POSTCODE_AFTER = regex.compile(r"(?:,[ \t]*|[ \t]+|-)(?:\p{Lu}{2}[ \t]+)?\d{4,6}(?![\d\-/.])")
 _BARE_PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|into)\s$", regex.IGNORECASE)
 # what one does to or for a person: "a tribute to", "the assistant to", "a letter to"
 _TO_PERSON = regex.compile(
@@ -221,6 +230,18 @@ def _remembered(kind: str, test: Callable[[str, int, int], bool]
     return remembered
 
 
+def _street_kind_before(text: str, start: int) -> bool:
+    """A street kind (:data:`STREET_BEFORE`) is the word before ``start``, past a particle:
+    "ulica Cisowa", "al. Cyprysowa", "Lagoa de Sampaio"."""
+    head = text[max(0, start - 24):start]
+    if not head[-1:].isspace():
+        return False
+    words = head.split()
+    if words and words[-1] in _STREET_PARTICLES:
+        words.pop()
+    return bool(words) and words[-1].lstrip("(>,").rstrip(".").lower() in STREET_BEFORE
+
+
 def _place_or_company(text: str, start: int, end: int) -> bool:
     """Whether the span ``start:end`` of ``text`` reads as a street, building or company:
     a word of it or the word after it is a street or company word, or a house number
@@ -238,6 +259,10 @@ def _place_or_company(text: str, start: int, end: int) -> bool:
         return True
     before = text[max(0, start - 12):start]
     if _HOUSE_NUMBER_BEFORE.search(before):
+        return True
+    if _street_kind_before(text, start):
+        return True
+    if _HOUSE_NUMBER_AFTER.match(text, end) or _POSTCODE_AFTER.match(text, end):
         return True
     wide = text[max(0, start - 48):start]
     if _TRAVEL_BEFORE.search(wide) or _ADMIN_BEFORE.search(text[max(0, start - 16):start]):
@@ -334,6 +359,10 @@ def _not_a_person(text: str, start: int, end: int) -> bool:
     (:func:`place_or_company`) or an honorific alone ("Mr")."""
     words = _WORD.findall(text[start:end])
     if not words or all(w.lower().rstrip(".") in HONORIFICS for w in words):
+        return True
+    # a number inside ("Cisowa 35", "Box 1", "Bhusawal-248131"): an address, not a name
+    # (a digit inside a word, "Taylor2", is a username's)
+    if _NUMBER_WORD.search(text, start, end):
         return True
     if _LINE_BREAK.search(text, start, end):  # lines of an address block, not one name
         return True

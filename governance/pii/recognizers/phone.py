@@ -29,6 +29,9 @@ _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")  # an IPv4 address
 # 3-2-4 digits is the US social security number's grouping, no country's phone grouping: left
 # to UsSsnRecognizer (a phone reading of it scored higher and hid the SSN)
 _SSN_SHAPED = re.compile(r"^\d{3}([\s\-.])\d{2}\1\d{4}$")
+# five digits, a hyphen and three is the Brazilian postcode (CEP: "01358-280"); the German
+# numbers it could also be are written "09172 850" or "09172/850"
+_CEP_SHAPED = re.compile(r"^\d{5}-\d{3}$")
 _EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d{1,6}$", re.IGNORECASE)
 
 
@@ -67,6 +70,19 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
         self, supported_language: str = "en", regions: Sequence[str] = DEMO_REGIONS
     ) -> None:
         self.regions = tuple(regions)
+        # How each region's numbers are written nationally (issue 26 item 18): its trunk
+        # prefix, where the national form always starts with "0" (DE, FR, GB, NL: nobody
+        # writes "785 12605" for the German 0785 12605, yet libphonenumber accepts it), and
+        # the shape of its national numbers (libphonenumber's general description: an
+        # Italian number starts with 0, 1, 3 ...). Without them a Brazilian postcode
+        # "78512-605" read as a German or a possible Italian number.
+        meta = {r: phonenumbers.PhoneMetadata.metadata_for_region(r) for r in self.regions}
+        self._zero_trunk = frozenset(r for r, m in meta.items()
+                                     if getattr(m, "national_prefix", None) == "0")
+        self._national_shape = {
+            r: re.compile(m.general_desc.national_number_pattern) for r, m in meta.items()
+            if m is not None and m.general_desc is not None
+            and m.general_desc.national_number_pattern}
         super().__init__(supported_language)
 
     def load(self) -> None:
@@ -84,7 +100,7 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
     def invalidate_result(self, pattern_text: str) -> bool:
         text = pattern_text.strip()
         return (_DATE.match(text) is not None or _DOTTED_QUAD.match(text) is not None
-                or _SSN_SHAPED.match(text) is not None)
+                or _SSN_SHAPED.match(text) is not None or _CEP_SHAPED.match(text) is not None)
 
     def validate_result(self, pattern_text: str) -> bool | None:
         # "+44 (0)20 ..." writes the national trunk prefix in brackets: not dialled
@@ -101,14 +117,45 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
             return self._check(number, None, valid=False)
         if not 7 <= len(digits) <= 12:
             return False
-        if any(self._check(text, region, valid=True) for region in self.regions):
-            # A bare run of digits is as likely a postcode, an account or a reference as a
-            # phone number: it keeps the pattern's low score, which a context word ("call",
-            # "mobile", "phone", "cb" ...) raises above the threshold.
-            return None if digits == text else True
-        # a grouped national form ("(331) 770-6690", "0118 496 0982") of a possible length
-        grouped = _GROUPED.match(pattern_text.strip()) is not None
-        return grouped and any(self._check(text, r, valid=False) for r in self.regions)
+        # each region's reading parsed once, for both tests below
+        readings = []
+        for region in self.regions:
+            parsed = self._national(text, region)
+            if parsed is None:
+                continue
+            if phonenumbers.is_valid_number(parsed):
+                # A bare run of digits is as likely a postcode, an account or a reference as
+                # a phone number: it keeps the pattern's low score, which a context word
+                # ("call", "mobile", "phone", "cb" ...) raises above the threshold.
+                return None if digits == text else True
+            readings.append((region, parsed))
+        # a grouped national form ("(331) 770-6690", "0118 496 0982") of a possible length,
+        # in the region's national shape (libphonenumber's general description)
+        if _GROUPED.match(pattern_text.strip()) is None:
+            return False
+        for region, parsed in readings:
+            shape = self._national_shape.get(region)
+            if phonenumbers.is_possible_number(parsed) and (shape is None or shape.fullmatch(
+                    phonenumbers.national_significant_number(parsed)) is not None):
+                return True
+        return False
+
+    def _national(self, text: str, region: str) -> phonenumbers.PhoneNumber | None:
+        """``text`` read as a national number of ``region`` (None if it cannot be one)."""
+        # a grouped national form without the trunk "0" is no number of such a region (a bare
+        # run of digits keeps its every reading: it needs a context word anyway)
+        if region in self._zero_trunk and not text.isdigit() and not re.sub(
+                r"\D", "", text).startswith("0"):
+            return None
+        try:
+            parsed = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if parsed.country_code is None or (
+                phonenumbers.region_code_for_country_code(parsed.country_code)
+                not in self.regions):
+            return None
+        return parsed
 
     def _check(self, text: str, region: str | None, *, valid: bool) -> bool:
         try:

@@ -8,7 +8,14 @@ import random
 import pytest
 
 from governance.pii.evaluation_sources import SOURCES, split
-from governance.pii.evaluation_sources.compare import ours_predict, score
+from governance.pii.evaluation_sources.compare import (
+    TYPES,
+    compare_splits,
+    ours_predict,
+    plain_analyzer,
+    score,
+    summarise,
+)
 from governance.pii.evaluation_sources.sources import _lookalike
 
 # (recall, precision) each type must keep on the first 150 held-out documents of each source.
@@ -39,6 +46,43 @@ def test_a_fixed_sample_of_each_independent_source_keeps_its_figures(pii_engine,
             f"{source} {entity}: recall {s.recall:.3f} precision {s.precision:.3f}")
 
 
+# Issue 26 item 18: over every split of SPLIT_SEEDS (each a fresh filling's held-out half, of
+# which the first 100 documents), ours beside plain Presidio: no type's mean precision below
+# plain's on either source, and PERSON's at 0.85 or better on the mean and on the worst
+# split (here 0.895 and 0.860 on presidio_templates; before this work 0.871 and 0.828, and
+# phone precision 0.881 against plain's 0.893). ``governance pii evaluate`` prints the same
+# over the whole halves.
+SPLIT_DOCUMENTS = 100
+PERSON_PRECISION = 0.85
+
+
+@pytest.fixture(scope="module")
+def split_scores(pii_engine):  # noqa: ANN001, ANN201
+    plain = plain_analyzer(pii_engine.config.nlp_configuration)
+    return compare_splits(pii_engine, plain, limit=SPLIT_DOCUMENTS)
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_over_several_fresh_splits_no_types_precision_is_below_plain_presidios(
+        split_scores, source: str) -> None:  # noqa: ANN001
+    below = {}
+    for entity in TYPES:
+        summary = summarise(split_scores[source], entity)
+        if summary is not None and summary.precision_below_plain:
+            below[entity] = (round(summary.precision, 3), round(summary.plain_precision, 3))
+    assert not below, f"{source}: (ours, plain) mean precision {below}"
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_over_several_fresh_splits_person_precision_is_at_least_the_target(
+        split_scores, source: str) -> None:  # noqa: ANN001
+    summary = summarise(split_scores[source], "PERSON")
+    assert summary is not None
+    assert min(summary.precision, summary.worst_precision) >= PERSON_PRECISION, (
+        f"{source} PERSON mean precision {summary.precision:.3f} "
+        f"(worst split {summary.worst_precision:.3f})")
+
+
 LOOKALIKES = ("order {order}", "reorder {order} today", "{po} approved", "po {po_bare}",
               "sku {sku}", "SKU {sku_bare} arrived damaged", "ticket {ticket}",
               "tracking no. {tracking}", "tracking {tracking} shows delivered",
@@ -60,6 +104,40 @@ def test_order_ticket_sku_po_and_tracking_numbers_amounts_dates_and_gate_codes_a
     for text, entities in zip(texts, pii_engine.analyze_batch(texts), strict=True):
         reported = [(e.type, text[e.start:e.end]) for e in entities if e.type in PERSONAL]
         assert not reported, text
+
+
+@pytest.mark.parametrize("text", [
+    "tracking number for the parcel is 4539578763621486",
+    "your order number is 4539578763621486, thanks",
+    "the tracking # is 4539578763621486",
+    "Tracking-Nr. 4539578763621486 zugestellt",
+    "4539578763621486 is the tracking number",
+    "the order (4539578763621486) arrived",
+    "orders 4539578763621486 and 4716108999716531 were merged",
+    "awb 4539578763621486 picked up",
+    "loyalty number 4539578763621486 added to the account",
+])
+def test_a_card_shaped_number_its_clause_names_an_identifier_is_no_card(pii_engine,  # noqa: ANN001
+                                                                        text: str) -> None:
+    # issue 26 item 18: 16 digits passing Luhn with a Visa prefix, which a hand-written CRM
+    # note names an order or tracking number a few words away, was reported as a card
+    found = [(e.type, text[e.start:e.end]) for e in pii_engine.analyze(text)
+             if e.type in PERSONAL]
+    assert not found, text
+
+
+@pytest.mark.parametrize(("text", "card"), [
+    ("paid order 48911953 with card 4539578763621486", "4539578763621486"),
+    ("refund to card 4539578763621486 for order 48911953", "4539578763621486"),
+    ("Thanks for the order. Please charge my credit card. Number is 4539578763621486",
+     "4539578763621486"),
+    ("My card 4539578763621486 was charged twice for invoice INV-2025-12345",
+     "4539578763621486"),
+])
+def test_a_card_with_a_card_word_nearer_than_an_identifier_word_is_still_a_card(
+        pii_engine, text: str, card: str) -> None:  # noqa: ANN001
+    assert ("CREDIT_CARD", card) in {(e.type, text[e.start:e.end])
+                                     for e in pii_engine.analyze(text)}
 
 
 @pytest.mark.parametrize(("text", "entity", "value"), [

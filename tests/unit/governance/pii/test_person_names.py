@@ -9,6 +9,7 @@ import pytest
 from governance.pii.evaluation import LOCALES
 from governance.pii.evaluation_sources.sources import FILL_LOCALES
 from governance.pii.names import GAZETTEER_LOCALES, gazetteer
+from governance.pii.recognizers.person_name import not_a_person
 
 
 def people(engine, text: str) -> set[str]:  # noqa: ANN001
@@ -63,6 +64,41 @@ def test_streets_companies_products_and_cities_are_not_people(pii_engine, text: 
     found = people(pii_engine, text)
     assert not {"Russell Street", "Macedo Ltda", "Bluetooth Speaker", "Paris",
                 "Customer Service"} & found, found
+
+
+@pytest.mark.parametrize(("text", "street"), [
+    # issue 26 item 18: address parts were most of the false people on fresh fillings
+    ("What is your address? it is ulica Cisowa 35, 32-949 Lublin", "Cisowa"),
+    ("The address of Bamidele-Sobowale is pl. Floriana 31/01, 18-322 Mielec", "Floriana"),
+    ("Ibidapo had given Kristian his address: 5481 Strada Doriana Eftimie, Slatinany",
+     "Doriana Eftimie"),
+    ("Hello I moved, please update my new address is Kadaňská 47, 105 13 Telč", "Kadaňská"),
+    ("Name:    Terttu Tuovinen\nAddress:     Svatoplukova 62, 793 56 Lišov", "Svatoplukova"),
+    ("Meet me at 37370 Martin Corners, Gyasichester, CA 65649", "Gyasichester"),
+    ("I want to update my address: 516 Voortrekker Isitaladi, Tembisa, 5471", "Tembisa"),
+    ("How do I change my address to 34 Peter Street, Moodytown 8513 for post mail?",
+     "Moodytown"),
+])
+def test_a_street_or_town_by_its_address_parts_is_no_person(pii_engine, text: str,  # noqa: ANN001
+                                                            street: str) -> None:
+    found = people(pii_engine, text)
+    assert not any(street in p or p in street for p in found), found
+
+
+@pytest.mark.parametrize(("text", "span"), [
+    ("Päivi Mustonen\nİnönü Akçay Şti.\nPO Box 1 Smarthaven", "Box 1"),
+    ("The restaurant is located at Kasprowicza 48/86 in Kłodzko.", "Kasprowicza 48/86"),
+    ("Please return to 585, Srivastava, Bhusawal-248131 in case of an issue.",
+     "Bhusawal-248131"),
+])
+def test_a_run_with_a_number_as_one_of_its_words_is_no_person(text: str, span: str) -> None:
+    start = text.index(span)
+    assert not_a_person(text, start, start + len(span))
+
+
+def test_a_digit_inside_a_word_keeps_the_name_in_it_a_person(pii_engine) -> None:  # noqa: ANN001
+    text = "Catherine Taylor2 is the username, real name Catherine Taylor"
+    assert "Catherine Taylor" in people(pii_engine, text)
 
 
 def test_a_lower_case_as_after_a_name_is_no_norwegian_company_form(pii_engine) -> None:  # noqa: ANN001
