@@ -13,6 +13,12 @@ what that transaction sees; or, with :meth:`PreparedSelect.rows_on_engine`, on a
 connection outside any transaction of ours (the key store, read in autocommit). Only SQLite
 (sqlite3) and PostgreSQL (psycopg 3) are served directly; another dialect runs the statement
 through SQLAlchemy, with the same results.
+
+An engine with cursor event listeners (a SQL logger, an APM probe, the test that counts the
+statements of a read, tests/functional/api/test_read_statements.py) gets the statements
+through SQLAlchemy too, so that every listener sees every statement: the direct path is an
+optimisation that no observer can tell apart, never a way around them. The check is the
+one SQLAlchemy makes itself before each execution (``Connection._has_events``).
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ class PreparedSelect:
             session.flush()
         connection = session.connection()
         compiled = self._for(connection.dialect)
-        if compiled is None:
+        if compiled is None or connection._has_events or connection.engine._has_events:
             return [dict(r._mapping) for r in connection.execute(self.statement, dict(params))]
         return self._run(connection.connection.driver_connection, compiled, params)
 
@@ -65,7 +71,7 @@ class PreparedSelect:
         the pool rolls back on return: for a store whose single-statement reads need no
         transaction of ours (one SELECT is atomic on both backends)."""
         compiled = self._for(engine.dialect)
-        if compiled is None:
+        if compiled is None or engine._has_events:
             with engine.connect() as connection:
                 return [dict(r._mapping)
                         for r in connection.execute(self.statement, dict(params))]
