@@ -34,14 +34,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, g, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded, RequestLimit
-from flask_limiter._limits import RuntimeLimit
 from limits.storage import MemoryStorage
 
 from api.errors import problem
 from governance.settings import Settings
+
+if TYPE_CHECKING:
+    from flask_limiter._limits import RuntimeLimit  # what a limit yields, per Flask-Limiter
 
 #: Routes no limit applies to: load balancers and orchestrators poll them.
 _UNLIMITED_ROUTES = frozenset({"/healthz", "/readyz"})
@@ -90,7 +93,7 @@ def _storage_uri(settings: Settings) -> str:
 
 def install_address_limits(app: Flask, settings: Settings) -> None:
     """The per-address limits; call where they must run (before the body and the key)."""
-    limits = []
+    limits: list[ApplicationLimit] = []
     if settings.rate_limit_auth_failures:
         limits.append(ParsedLimit(
             settings.rate_limit_auth_failures, scope="auth-failures",
@@ -105,7 +108,7 @@ def install_address_limits(app: Flask, settings: Settings) -> None:
 
 def install_client_limits(app: Flask, settings: Settings) -> None:
     """The per-client limit; call after authentication has set ``g.client``."""
-    limits = []
+    limits: list[ApplicationLimit] = []
     if settings.rate_limit_per_client:
         limits.append(ParsedLimit(
             settings.rate_limit_per_client, scope="client",
@@ -113,7 +116,7 @@ def install_client_limits(app: Flask, settings: Settings) -> None:
     _install(app, settings, limits, _client_id, "client", exempt=lambda: _client_id() == "")
 
 
-def _install(app: Flask, settings: Settings, limits: list[ParsedLimit],
+def _install(app: Flask, settings: Settings, limits: list[ApplicationLimit],
              key: Callable[[], str], name: str,
              exempt: Callable[[], bool] | None = None) -> None:
     if not limits:

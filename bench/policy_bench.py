@@ -155,7 +155,7 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     requests = 1_000 if quick else 4_000
     rows = {
         "p50": Row("GET one customer, p50 latency",
-                   target=f"gateway <= {P50_RATIO_TARGET:.0f}x bare"),
+                   target=f"gateway <= {P50_RATIO_TARGET:.1f}x bare"),
         "p99": Row("GET one customer, p99 latency"),
         "rps": Row(f"GET one customer, requests/s ({CLIENT_THREADS} client threads, "
                    f"{WORKERS} workers)"),

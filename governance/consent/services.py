@@ -26,9 +26,9 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -170,7 +170,7 @@ def _one_subject() -> PreparedSelect:
     first use: the request model imports come after this module's."""
     from governance.requests.models import DsrRequest
 
-    subject = bindparam("subject_id")
+    subject: Any = bindparam("subject_id")
     requests = DsrRequest.__table__
 
     def restriction(column: Any) -> Any:

@@ -126,3 +126,26 @@ def test_the_erasure_and_hold_refusals_are_answered_by_the_statement_of_the_cons
                 and "consent_state" not in s]
     assert _selects(erasing_seen) == _selects(held_seen)
     assert set(_selects(erasing_seen)) <= set(_selects(allowed_seen))
+
+
+def test_on_postgresql_a_read_and_its_audit_event_share_one_transaction_and_commit(
+        http, support, runtime, session, connection, is_postgres) -> None:
+    """PostgreSQL: the event rides in the read's own transaction (one COMMIT, no ROLLBACK
+    of the read first). SQLite: the read's snapshot is ended first, as a deferred read
+    cannot be upgraded to a write once another worker has written (SQLITE_BUSY_SNAPSHOT)."""
+    record_id = _customer(runtime, session, 6)
+    _read(http, support, record_id, connection, runtime)
+    ended: list[str] = []
+
+    def rolled_back(conn, name, context) -> None:  # noqa: ANN001
+        ended.append(name)
+
+    event.listen(connection, "rollback_savepoint", rolled_back)
+    try:
+        status, seen = _read(http, support, record_id, connection, runtime)
+    finally:
+        event.remove(connection, "rollback_savepoint", rolled_back)
+
+    assert status == 200
+    assert any(s.startswith("INSERT INTO audit_entries") for s in seen)
+    assert len(ended) == (0 if is_postgres else 1)
