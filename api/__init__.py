@@ -182,9 +182,13 @@ def _finish(response: Response) -> Response:
     try:
         if response.status_code < 400:
             if g.read_only:
-                # End the read (and its snapshot) first: the audit write then starts a
-                # transaction of its own, so it never has to upgrade a reader's snapshot.
-                session.rollback()
+                # SQLite: end the read (and its snapshot) first; the audit write then starts
+                # a transaction of its own, so it never has to upgrade a reader's snapshot
+                # (in WAL mode that upgrade fails outright once another worker has written).
+                # PostgreSQL has no such upgrade: the event rides in the read's own
+                # transaction and shares its commit (issue 27, docs/operations.md).
+                if session.get_bind().dialect.name == "sqlite":
+                    session.rollback()
                 for event in g.pending_audit:
                     _runtime().audit.record(session, event)
             if g.audit_action is not None and not g.audited:

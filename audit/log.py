@@ -870,7 +870,14 @@ def _insert(
     """Write entries, their queue rows and their subject index rows (``subjects[i]`` for
     ``rows[i]``, if given) on the connection of the caller's transaction."""
     connection = session.connection()  # begins the transaction (or savepoint) if need be
-    raw = rawsql.for_connection(connection)
+    # With cursor event listeners on the connection or its engine (a SQL logger, a probe,
+    # the test that counts a read's statements), the rows go through SQLAlchemy so that no
+    # listener misses them. ``_has_events`` alone is also set by other events (SQLite's
+    # ``begin``), hence the check of the cursor events themselves.
+    dispatch = connection.dispatch
+    observed = (connection._has_events or connection.engine._has_events) and bool(
+        dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+    raw = None if observed else rawsql.for_connection(connection)
     if raw is not None:
         driver, dbapi_connection = raw
         driver.insert(dbapi_connection, rows, subjects)

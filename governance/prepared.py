@@ -13,6 +13,13 @@ what that transaction sees; or, with :meth:`PreparedSelect.rows_on_engine`, on a
 connection outside any transaction of ours (the key store, read in autocommit). Only SQLite
 (sqlite3) and PostgreSQL (psycopg 3) are served directly; another dialect runs the statement
 through SQLAlchemy, with the same results.
+
+A connection or engine with cursor event listeners (a SQL logger, an APM probe, the test
+that counts the statements of a read, tests/functional/api/test_read_statements.py) gets
+the statements through SQLAlchemy too, so that every listener sees every statement: the
+direct path is an optimisation that no observer can tell apart, never a way around them
+(:func:`observed`). Other listeners (our SQLite engines' ``begin`` and ``connect``) keep
+the direct path.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import Connection, Engine, Select
 from sqlalchemy.orm import Session
 
 _DIRECT = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
@@ -56,7 +63,7 @@ class PreparedSelect:
             session.flush()
         connection = session.connection()
         compiled = self._for(connection.dialect)
-        if compiled is None:
+        if compiled is None or observed(connection):
             return [dict(r._mapping) for r in connection.execute(self.statement, dict(params))]
         return self._run(connection.connection.driver_connection, compiled, params)
 
@@ -65,7 +72,7 @@ class PreparedSelect:
         the pool rolls back on return: for a store whose single-statement reads need no
         transaction of ours (one SELECT is atomic on both backends)."""
         compiled = self._for(engine.dialect)
-        if compiled is None:
+        if compiled is None or observed(engine):
             with engine.connect() as connection:
                 return [dict(r._mapping)
                         for r in connection.execute(self.statement, dict(params))]
@@ -107,6 +114,17 @@ class PreparedSelect:
              for name, process, value in zip(columns, results, row, strict=True)}
             for row in fetched
         ]
+
+
+def observed(target: Connection | Engine) -> bool:
+    """Whether ``target`` (or, for a connection, its engine) has cursor event listeners,
+    which must see every statement. ``_has_events`` is SQLAlchemy's own cheap first test;
+    it is also set by other connection events (an SQLite engine's ``begin``), hence the
+    check of the two cursor events themselves."""
+    if not (target._has_events or target.engine._has_events):
+        return False
+    dispatch = target.dispatch
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
 def _compile(statement: Select[*tuple[Any, ...]], dialect: Any) -> _Compiled:

@@ -99,6 +99,7 @@ class Runtime:
             request_id=request_id,
             suppressed=suppressed,
             retention=self.retention_filter(),
+            subject_standing=consent.standing,
         )
 
     def retention_filter(self) -> RetentionFilter:

@@ -24,7 +24,7 @@ from audit.events import Actor, AuditEvent, Outcome, Target
 from governance.access.errors import AccessDenied
 from governance.access.masks import Masker
 from governance.audit_actions import AuditAction
-from governance.consent.services import erasing_subjects, processable_clause
+from governance.consent.services import SubjectStanding, erasing_subjects, processable_clause
 from governance.retention.rules import RetentionFilter
 from governance.store.errors import RecordNotFound, UnknownFields
 from governance.store.services import Page, Record, RecordStore
@@ -76,6 +76,7 @@ class DataAccessService:
         request_id: str | None = None,
         suppressed: Callable[[str, Mapping[str, Any], str], bool] | None = None,
         retention: RetentionFilter | None = None,
+        subject_standing: Callable[[str], SubjectStanding] | None = None,
     ) -> None:
         self.session = session
         self.store = store
@@ -91,6 +92,9 @@ class DataAccessService:
         self.suppressed = suppressed
         # The data map's retention rules on the read path (None: not enforced, tests only).
         self.retention = retention
+        # A subject's consent state with its erasure and hold flags in one prepared
+        # statement (ConsentService.standing); None: the state and _being_erased apart.
+        self.subject_standing = subject_standing
 
     # -- decisions ------------------------------------------------------------------------
     def _decide(self, action: AuditAction, collection: str, purpose: str, kind: Action,
@@ -149,14 +153,14 @@ class DataAccessService:
             nonlocal decision, subject_id
             subject_id = owner
             if owner is not None:
-                state = self.consent_states([owner])[owner]
+                state, erased = self._standing(owner, purpose)
                 target = Target(collection=collection, record_id=_id_or_none(record_id),
                                 subject_id=owner)
                 decision = self._decide(
                     AuditAction.DATA_READ, collection, purpose, Action.READ, fields, state,
                     target,
                 )
-                if self._being_erased(owner, purpose):
+                if erased:
                     refusal = Decision(False, "subject: an erasure of this subject is being "
                                        "executed or waits on a legal hold; it is processed "
                                        "for no purpose but legal claims while it waits",
@@ -223,6 +227,17 @@ class DataAccessService:
         legal obligation to keep them, legal claims)."""
         spec = self.policy.purposes.get(purpose)
         return None if spec is None or spec.retention_exempt else self.retention
+
+    def _standing(self, subject_id: str, purpose: str) -> tuple[SubjectConsentState, bool]:
+        """The subject's consent state, and whether an erasure (or one waiting on a legal
+        hold) stops ``purpose`` from processing it: on every read by id, so one prepared
+        statement when the runtime gives ``subject_standing`` (it always does), instead of
+        the state's read and a query built per request (issue 27)."""
+        if self.subject_standing is None:
+            return self.consent_states([subject_id])[subject_id], self._being_erased(
+                subject_id, purpose)
+        standing = self.subject_standing(subject_id)
+        return standing.state, standing.erased_for(self.policy.purposes.get(purpose))
 
     def _being_erased(self, subject_id: str, purpose: str) -> bool:
         erasing = erasing_subjects(self.policy.purposes.get(purpose))

@@ -30,6 +30,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -141,13 +142,6 @@ class NewConsentEvent:
 
 
 @dataclass(frozen=True)
-class _Restriction:
-    restricted: Any
-    at: datetime
-    source: str | None
-
-
-@dataclass(frozen=True)
 class ConsentWrite:
     """The event a consent write recorded, and the GPC opt-outs its header added."""
 
@@ -155,15 +149,54 @@ class ConsentWrite:
     gpc_opt_outs: list[ConsentEvent] = field(default_factory=list)
 
 
-# One subject's state: read on every policy read, so prepared for the driver.
-_ONE_STATE = PreparedSelect(
-    select(STATE.c.subject_id, STATE.c.purpose, STATE.c.status, STATE.c.at, STATE.c.source)
-    .where(STATE.c.subject_id == bindparam("subject_id"))
-)
-_ONE_RESTRICTION = PreparedSelect(
-    select(RESTRICTIONS.c.subject_id, RESTRICTIONS.c.restricted, RESTRICTIONS.c.at,
-           RESTRICTIONS.c.source).where(RESTRICTIONS.c.subject_id == bindparam("subject_id"))
-)
+@dataclass(frozen=True)
+class SubjectStanding:
+    """What a read by id must know of its subject before it returns anything: the consent
+    state, and whether an erasure of the subject is executing (or failed half-way) or
+    waits on a legal hold. Read in one prepared statement (:meth:`ConsentService.standing`),
+    so that the erasure and hold refusals cost no query of their own (issue 27)."""
+
+    state: SubjectConsentState
+    erasing: bool  # an erasure request in progress or failed (ERASING_STATUSES)
+    erasure_held: bool  # an erasure request waiting on a legal hold (HELD_STATUSES)
+
+    def erased_for(self, purpose: Purpose | None) -> bool:
+        """Whether an erasure stops ``purpose`` from processing the subject: the rule of
+        :func:`erasing_subjects`, on this subject's flags."""
+        return self.erasing or (self.erasure_held and _holds_block(purpose))
+
+
+@cache
+def _one_subject() -> PreparedSelect:
+    """The subject's restriction, erasure and hold flags and its consent state rows, in one
+    statement: a one-row derived table of scalar subqueries (so that a subject with no
+    events still answers one row), outer-joined to its rows of the state table. Built at
+    first use: the request model imports come after this module's."""
+    from governance.requests.models import DsrRequest
+
+    subject: Any = bindparam("subject_id")
+    requests = DsrRequest.__table__
+
+    def restriction(column: Any) -> Any:
+        return select(column).where(RESTRICTIONS.c.subject_id == subject).scalar_subquery()
+
+    def erasure(statuses: tuple[str, ...]) -> Any:
+        # Equalities, not IN: a prepared statement takes no expanding parameter.
+        return exists().where(requests.c.type == "erasure",
+                              or_(*(requests.c.status == s for s in statuses)),
+                              requests.c.subject_id == subject)
+
+    standing = select(
+        restriction(RESTRICTIONS.c.restricted).label("restricted"),
+        restriction(RESTRICTIONS.c.at).label("restricted_at"),
+        restriction(RESTRICTIONS.c.source).label("restricted_source"),
+        erasure(ERASING_STATUSES).label("erasing"),
+        erasure(HELD_STATUSES).label("erasure_held"),
+    ).subquery("standing")
+    return PreparedSelect(
+        select(*standing.c, STATE.c.purpose, STATE.c.status, STATE.c.at, STATE.c.source)
+        .select_from(standing.outerjoin(STATE, STATE.c.subject_id == subject))
+    )
 
 
 def _insert_for(session: Session) -> Any:
@@ -355,19 +388,9 @@ class ConsentService:
         ids = list(dict.fromkeys(subject_ids))
         purposes: dict[str, dict[str, PurposeConsent]] = {sid: {} for sid in ids}
         restricted: dict[str, Any] = {}
-        if len(ids) == 1:  # the per-request case: prebuilt statements, no IN list to build
-            params = {"subject_id": ids[0]}
-            for one in _ONE_STATE.rows(self.session, params):
-                purposes[one["subject_id"]][one["purpose"]] = PurposeConsent(
-                    ConsentStatus(one["status"]), as_utc(one["at"]), one["source"]
-                )
-            for one in _ONE_RESTRICTION.rows(self.session, params):
-                restricted[one["subject_id"]] = _Restriction(one["restricted"], one["at"],
-                                                             one["source"])
-            ids_done = True
-        else:
-            ids_done = False
-        for chunk in in_chunks([] if ids_done else ids):
+        if len(ids) == 1:  # the per-request case: one prepared statement, no IN list
+            return {ids[0]: self.standing(ids[0]).state}
+        for chunk in in_chunks(ids):
             for row in self.session.execute(
                 select(STATE.c.subject_id, STATE.c.purpose, STATE.c.status, STATE.c.at,
                        STATE.c.source).where(STATE.c.subject_id.in_(chunk))
@@ -390,6 +413,26 @@ class ConsentService:
                 restricted_source=r.source if r is not None else None,
             )
         return result
+
+    def standing(self, subject_id: str) -> SubjectStanding:
+        """The subject's consent state and erasure flags, in one prepared statement: what
+        every read by id asks (:class:`SubjectStanding`)."""
+        rows = _one_subject().rows(self.session, {"subject_id": subject_id})
+        first = rows[0]  # always one row at least: the derived table has no FROM
+        restricted = first["restricted"]
+        return SubjectStanding(
+            state=SubjectConsentState(
+                subject_id=subject_id,
+                purposes={row["purpose"]: PurposeConsent(ConsentStatus(row["status"]),
+                                                         as_utc(row["at"]), row["source"])
+                          for row in rows if row["purpose"] is not None},
+                restricted=bool(restricted) if restricted is not None else False,
+                restricted_at=as_utc(first["restricted_at"]) if restricted is not None else None,
+                restricted_source=first["restricted_source"] if restricted is not None else None,
+            ),
+            erasing=bool(first["erasing"]),
+            erasure_held=bool(first["erasure_held"]),
+        )
 
     def history(self, subject_id: str) -> list[ConsentEvent]:
         """Every event of the subject, oldest first."""
@@ -593,13 +636,19 @@ def erasing_subjects(purpose: Purpose | None = None) -> Select[Any]:
     from governance.requests.models import DsrRequest
 
     statuses = ERASING_STATUSES
-    if purpose is not None and purpose.restriction_exemption is not (
-            RestrictionExemption.LEGAL_CLAIMS):
+    if _holds_block(purpose):
         statuses = (*ERASING_STATUSES, *HELD_STATUSES)
     table = DsrRequest.__table__
     return select(table.c.subject_id).where(
         table.c.type == "erasure", table.c.status.in_(statuses),
         table.c.subject_id.is_not(None))
+
+
+def _holds_block(purpose: Purpose | None) -> bool:
+    """Whether an erasure waiting on a legal hold stops ``purpose``: every purpose but
+    legal claims (no purpose given: the erasures under way only)."""
+    return purpose is not None and purpose.restriction_exemption is not (
+        RestrictionExemption.LEGAL_CLAIMS)
 
 
 #: Request statuses in which an erasure has begun and the subject must not be served.

@@ -108,3 +108,30 @@ def test_rows_on_engine_read_committed_rows_outside_any_transaction(engine: Engi
         expected = [dict(r._mapping) for r in conn.execute(query, {"key_hash": "0" * 64})]
 
     assert PreparedSelect(query).rows_on_engine(engine, {"key_hash": "0" * 64}) == expected
+
+
+def test_only_cursor_listeners_take_prepared_statements_off_the_driver_path(
+        database_url: str) -> None:
+    """The service's own engines listen to other events (SQLite's ``begin`` and
+    ``connect``): their prepared reads stay on the driver. A cursor listener (a SQL logger,
+    the statement-counting test) gets every statement through SQLAlchemy."""
+    from sqlalchemy import event
+
+    from governance.db import make_engine
+    from governance.prepared import observed
+
+    def listener(*_args: object) -> None:
+        pass
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            assert not observed(connection) and not observed(engine)
+            event.listen(engine, "before_cursor_execute", listener)
+            assert observed(connection) and observed(engine)
+            event.remove(engine, "before_cursor_execute", listener)
+            assert not observed(connection)
+            event.listen(connection, "after_cursor_execute", listener)
+            assert observed(connection) and not observed(engine)
+    finally:
+        engine.dispose()
