@@ -22,7 +22,7 @@ from wtforms.validators import Length, Optional, Regexp
 
 from api.audit import _integrate, checkpoint_body
 from api.console.access import page
-from api.console.forms import ActionForm
+from api.console.forms import ActionForm, options
 from api.context import db, runtime
 from api.pagination import InvalidCursor, decode_cursor, encode_cursor
 from audit.events import Outcome
@@ -48,8 +48,8 @@ class EventFilterForm(FlaskForm):
         Optional(), Length(max=128)])
     subject_id = StringField("Subject id", validators=[Optional(), Length(max=128)])
     purpose = StringField("Purpose", validators=[Optional(), Length(max=64)])
-    outcome = SelectField("Outcome", choices=[("", "any"), *((o.value, o.value)
-                                                             for o in Outcome)], default="")
+    outcome = SelectField("Outcome", choices=options([("", "any"), *((o.value, o.value)
+                                                             for o in Outcome)]), default="")
     since = DateField("From (UTC)", validators=[Optional()])
     until = DateField("Until (UTC, inclusive)", validators=[Optional()])
 

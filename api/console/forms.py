@@ -3,7 +3,7 @@ next to the field it names."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -14,6 +14,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from governance.requests.deadlines import ExtensionReason, Regulation, RequestType
@@ -22,6 +23,11 @@ from governance.requests.services import VERIFICATION_METHODS
 
 CONSOLE_ROLES = [("compliance_officer", "compliance officer"), ("auditor", "auditor"),
                  ("admin", "admin")]
+
+
+def options(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """A select's (value, label) pairs as wtforms' own choices (tuples are deprecated)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def _words(value: str) -> str:
@@ -45,11 +51,11 @@ class PasswordForm(FlaskForm):
 
 class UserCreateForm(FlaskForm):
     name = StringField("User name", validators=[DataRequired(), Length(max=64)])
-    role = SelectField("Role", choices=CONSOLE_ROLES)
+    role = SelectField("Role", choices=options(CONSOLE_ROLES))
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=CONSOLE_ROLES)
+    role = SelectField("Role", choices=options(CONSOLE_ROLES))
 
 
 class QueueFilterForm(FlaskForm):
@@ -59,18 +65,18 @@ class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField("Status", choices=[("open", "open"), ("closed", "closed"),
+    status = SelectField("Status", choices=options([("open", "open"), ("closed", "closed"),
                                             ("all", "all"),
-                                            *((s.value, _words(s.value)) for s in RequestStatus)],
+                                            *((s.value, _words(s.value)) for s in RequestStatus)]),
                          default="open")
-    type = SelectField("Type", choices=[("", "any"),
-                                        *((t.value, _words(t.value)) for t in RequestType)],
+    type = SelectField("Type", choices=options([("", "any"),
+                                        *((t.value, _words(t.value)) for t in RequestType)]),
                        default="")
-    regulation = SelectField("Regulation", choices=[("", "any"),
+    regulation = SelectField("Regulation", choices=options([("", "any"),
                                                     *((r.value, r.value.upper())
-                                                      for r in Regulation)], default="")
-    due = SelectField("Due", choices=[("", "any time"), ("overdue", "overdue"),
-                                      ("within", "within the days below")], default="")
+                                                      for r in Regulation)]), default="")
+    due = SelectField("Due", choices=options([("", "any time"), ("overdue", "overdue"),
+                                      ("within", "within the days below")]), default="")
     days = IntegerField("Days", validators=[Optional(), NumberRange(min=0, max=366)],
                         default=7)
 
@@ -83,9 +89,9 @@ class SearchForm(FlaskForm):
 
 
 class IntakeForm(FlaskForm):
-    type = SelectField("Type", choices=[(t.value, _words(t.value)) for t in RequestType])
+    type = SelectField("Type", choices=options([(t.value, _words(t.value)) for t in RequestType]))
     regulation = SelectField("Regulation",
-                             choices=[(r.value, r.value.upper()) for r in Regulation])
+                             choices=options([(r.value, r.value.upper()) for r in Regulation]))
     email = StringField("Subject's e-mail", validators=[Optional(), Length(max=254)])
     subject_id = StringField("or subject id", validators=[Optional(), Length(max=32)])
     received_at = DateField("Received on (default: today)", validators=[Optional()])
@@ -100,7 +106,8 @@ class IntakeForm(FlaskForm):
 
 
 class VerifyForm(FlaskForm):
-    method = SelectField("Verified by", choices=[(m, _words(m)) for m in VERIFICATION_METHODS])
+    method = SelectField("Verified by",
+                         choices=options([(m, _words(m)) for m in VERIFICATION_METHODS]))
 
 
 class RejectForm(FlaskForm):
@@ -109,7 +116,8 @@ class RejectForm(FlaskForm):
 
 
 class ExtendForm(FlaskForm):
-    reason = SelectField("Ground", choices=[(r.value, _words(r.value)) for r in ExtensionReason])
+    reason = SelectField("Ground",
+                         choices=options([(r.value, _words(r.value)) for r in ExtensionReason]))
 
 
 def show_errors(form: FlaskForm, errors: Mapping[str, list[str]], *,

@@ -19,7 +19,7 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from api.console.access import page
-from api.console.forms import show_errors
+from api.console.forms import options, show_errors
 from api.context import actor, audited_by_service, db, record, runtime
 from api.holds import release_hold
 from audit.events import AuditEvent
@@ -44,12 +44,13 @@ def _words(value: str) -> str:
 
 
 class PlaceForm(FlaskForm):
-    scope = SelectField("Scope", choices=[(s.value, s.value) for s in HoldScope])
+    scope = SelectField("Scope", choices=options([(s.value, s.value) for s in HoldScope]))
     subject_id = StringField("Subject id (scope subject)",
                              validators=[Optional(), Length(max=32)])
     collection = StringField("Collection (scope collection)",
                              validators=[Optional(), Length(max=64)])
-    reason = SelectField("Reason", choices=[(r.value, _words(r.value)) for r in HoldReason])
+    reason = SelectField("Reason",
+                         choices=options([(r.value, _words(r.value)) for r in HoldReason]))
     matter = StringField("Matter reference (a case or inquiry number, no spaces)",
                          validators=[Length(max=100)])
     expires_at = DateField("Lapses after (optional)", validators=[Optional()])
@@ -57,7 +58,7 @@ class PlaceForm(FlaskForm):
 
 class ReleaseForm(FlaskForm):
     reason = SelectField("Release reason",
-                         choices=[(r.value, _words(r.value)) for r in ReleaseReason])
+                         choices=options([(r.value, _words(r.value)) for r in ReleaseReason]))
 
 
 def _service() -> HoldService:

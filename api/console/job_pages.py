@@ -16,7 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField
 
 from api.console.access import page
-from api.console.forms import ActionForm
+from api.console.forms import ActionForm, options
 from api.context import actor, db, record, runtime
 from api.jobs import retry_job
 from api.pagination import InvalidCursor, decode_cursor, encode_cursor
@@ -40,10 +40,10 @@ class JobFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    kind = SelectField("Kind", choices=[("", "any"), *((k.value, k.value) for k in JobKind)],
-                       default="")
-    state = SelectField("State", choices=[("", "any"), *((s.value, s.value) for s in JobState)],
-                        default="")
+    kind = SelectField("Kind", default="",
+                       choices=options([("", "any"), *((k.value, k.value) for k in JobKind)]))
+    state = SelectField("State", default="",
+                        choices=options([("", "any"), *((s.value, s.value) for s in JobState)]))
 
 
 def _after() -> tuple[str, str] | None:

@@ -16,7 +16,7 @@ from wtforms.validators import Length, Optional
 
 from api.audit import _integrate
 from api.console.access import page, users
-from api.console.forms import ActionForm
+from api.console.forms import ActionForm, options
 from api.context import actor, record, runtime
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
@@ -109,9 +109,9 @@ def _subject_page(subject_id: str, *, problem: str | None = None,
                                not_found=True), 404
     purposes = runtime().policy.purposes
     withdraw = ConsentActionForm(formdata=None)
-    withdraw.purpose.choices = [(p.id, p.id) for p in purposes]
+    withdraw.purpose.choices = options([(p.id, p.id) for p in purposes])
     objection = ConsentActionForm(formdata=None)
-    objection.purpose.choices = [(p.id, p.id) for p in purposes if p.objectable]
+    objection.purpose.choices = options([(p.id, p.id) for p in purposes if p.objectable])
     return render_template(
         "console/subject.html", subject=found, history=consent.history(subject_id),
         accesses=_accesses(subject_id), withdraw=withdraw, objection=objection,
