@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
+from inspect import iscoroutinefunction
+from types import FunctionType
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -59,6 +62,29 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
+class GatewayFlask(Flask):
+    """Flask, remembering which of its hooks and handlers are plain functions.
+
+    Flask asks :meth:`ensure_sync` about every hook, view and handler it calls (about 22
+    times a request here), and each answer inspects the function's code flags. A plain
+    ``def`` never becomes a coroutine function, so the answer for one is kept; bound
+    methods (a class-based view's, made afresh per request) are asked about every time,
+    so the set holds only functions the app registered and does not grow per request."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain_functions: set[Callable[..., Any]] = set()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if type(func) is FunctionType:  # hashable, unlike some callable objects
+            if func in self._plain_functions:
+                return func
+            if not iscoroutinefunction(func):
+                self._plain_functions.add(func)
+                return func
+        return super().ensure_sync(func)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -68,7 +94,7 @@ def create_app(
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     # A serving worker never creates a key: only the first run does (governance init).
     runtime = runtime or open_runtime(settings, create_keys=False)
-    app = Flask("api")
+    app = GatewayFlask("api")
     app.config.update(
         API_TITLE="CRM privacy gateway",
         API_VERSION="v1",
