@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
+from inspect import iscoroutinefunction
+from types import FunctionType
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -59,6 +62,29 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
+class GatewayFlask(Flask):
+    """Flask, remembering which of its hooks and handlers are plain functions.
+
+    Flask asks :meth:`ensure_sync` about every hook, view and handler it calls (about 22
+    times a request here), and each answer inspects the function's code flags. A plain
+    ``def`` never becomes a coroutine function, so the answer for one is kept; bound
+    methods (a class-based view's, made afresh per request) are asked about every time,
+    so the set holds only functions the app registered and does not grow per request."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain_functions: set[Callable[..., Any]] = set()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if type(func) is FunctionType:  # hashable, unlike some callable objects
+            if func in self._plain_functions:
+                return func
+            if not iscoroutinefunction(func):
+                self._plain_functions.add(func)
+                return func
+        return super().ensure_sync(func)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -68,7 +94,7 @@ def create_app(
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     # A serving worker never creates a key: only the first run does (governance init).
     runtime = runtime or open_runtime(settings, create_keys=False)
-    app = Flask("api")
+    app = GatewayFlask("api")
     app.config.update(
         API_TITLE="CRM privacy gateway",
         API_VERSION="v1",
@@ -135,19 +161,21 @@ def _begin() -> None:
     # Our trace id is always minted here: a client's X-Request-Id could repeat an earlier
     # one and make two audit events look like one exchange. The client's value, when well
     # formed, is kept apart and echoed back as X-Client-Request-Id for its own correlation.
-    supplied = request.headers.get("X-Request-Id", "")
-    g.request_id = uuid.uuid4().hex
-    g.client_request_id = supplied if _REQUEST_ID.match(supplied) else None
-    g.audited = False
-    g.audit_action = None
-    g.denial_event = None
-    g.pending_audit = []
-    g.deliveries = []
+    # ``g`` and ``request`` are looked up once: each use of the proxies is a context look-up.
+    ctx_g, req = g._get_current_object(), request._get_current_object()  # type: ignore[attr-defined]
+    supplied = req.headers.get("X-Request-Id", "")
+    ctx_g.request_id = uuid.uuid4().hex
+    ctx_g.client_request_id = supplied if _REQUEST_ID.match(supplied) else None
+    ctx_g.audited = False
+    ctx_g.audit_action = None
+    ctx_g.denial_event = None
+    ctx_g.pending_audit = []
+    ctx_g.deliveries = []
     runtime: Runtime = _runtime()
-    target = g.declaration = declaration(request.endpoint, request.method)
-    g.read_only = bool(getattr(target, "_read_only", False))
-    sessions = (runtime.read_sessions or runtime.sessions) if g.read_only else runtime.sessions
-    g.session = sessions()
+    target = ctx_g.declaration = declaration(req.endpoint, req.method)
+    ctx_g.read_only = read_only = bool(getattr(target, "_read_only", False))
+    sessions = (runtime.read_sessions or runtime.sessions) if read_only else runtime.sessions
+    ctx_g.session = sessions()
 
 
 def _check_body() -> None:
@@ -173,15 +201,16 @@ def _runtime() -> Runtime:
 
 
 def _finish(response: Response) -> Response:
-    response.headers["X-Trace-Id"] = getattr(g, "request_id", "")
-    if getattr(g, "client_request_id", None):
-        response.headers["X-Client-Request-Id"] = g.client_request_id
-    session = getattr(g, "session", None)
+    ctx_g = g._get_current_object()  # type: ignore[attr-defined]  # one look-up of the proxy
+    response.headers["X-Trace-Id"] = getattr(ctx_g, "request_id", "")
+    if getattr(ctx_g, "client_request_id", None):
+        response.headers["X-Client-Request-Id"] = ctx_g.client_request_id
+    session = getattr(ctx_g, "session", None)
     if session is None:
         return response
     try:
         if response.status_code < 400:
-            if g.read_only:
+            if ctx_g.read_only:
                 # SQLite: end the read (and its snapshot) first; the audit write then starts
                 # a transaction of its own, so it never has to upgrade a reader's snapshot
                 # (in WAL mode that upgrade fails outright once another worker has written).
@@ -189,9 +218,11 @@ def _finish(response: Response) -> Response:
                 # transaction and shares its commit (issue 27, docs/operations.md).
                 if session.get_bind().dialect.name == "sqlite":
                     session.rollback()
-                for event in g.pending_audit:
-                    _runtime().audit.record(session, event)
-            if g.audit_action is not None and not g.audited:
+                if ctx_g.pending_audit:
+                    audit = _runtime().audit
+                    for event in ctx_g.pending_audit:
+                        audit.record(session, event)
+            if ctx_g.audit_action is not None and not ctx_g.audited:
                 _audit_request(response.status_code, Outcome.ALLOWED)
             session.commit()
         else:

@@ -107,7 +107,8 @@ def _authenticate(key: str) -> Any:
 def authenticate_request() -> None:
     """before_request (after ``api._begin``, which looked up the view's declaration):
     resolve the client and check the view's permission."""
-    target = g.declaration
+    ctx_g = g._get_current_object()  # type: ignore[attr-defined]  # one look-up of the proxy
+    target = ctx_g.declaration
     if (
         target is None
         or getattr(target, "_public", False)
@@ -115,14 +116,14 @@ def authenticate_request() -> None:
         or is_console(target)
     ):
         return
-    g.audit_action = getattr(target, "_audit_action", None)
+    ctx_g.audit_action = getattr(target, "_audit_action", None)
     header = request.headers.get("Authorization", "")
     match = _BEARER.match(header)
     if not match:
         raise Unauthenticated("send 'Authorization: Bearer <api key>'")
-    g.client = _authenticate(match.group(1))
+    client = ctx_g.client = _authenticate(match.group(1))
     permission: Permission = target._permission  # type: ignore[attr-defined]
-    if not role_allows(g.client.role_enum, permission):
+    if not role_allows(client.role_enum, permission):
         raise Forbidden(
-            f"role {g.client.role} does not have the permission {permission}", reason="role"
+            f"role {client.role} does not have the permission {permission}", reason="role"
         )

@@ -17,12 +17,13 @@ from werkzeug.exceptions import UnprocessableEntity
 
 
 def refuse_unknown_query_parameters() -> None:
-    if not request.args or request.endpoint is None:
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy look-up
+    if not req.args or req.endpoint is None:
         return
     if getattr(getattr(g, "declaration", None), "_console", False):
         return  # the console's pages read their own filters (api.console.forms)
-    allowed = _declared_query_names(request.endpoint, request.method)
-    unknown = sorted(set(request.args) - allowed)
+    allowed = _declared_query_names(req.endpoint, req.method)
+    unknown = sorted(set(req.args) - allowed)
     if unknown:
         error = UnprocessableEntity("this endpoint does not take the query parameter"
                                     f"{'s' if len(unknown) > 1 else ''} "

@@ -73,11 +73,13 @@ def add_security_headers(response: Response) -> Response:
     headers["X-Content-Type-Options"] = "nosniff"
     headers.setdefault("Content-Security-Policy", content_security_policy())
     headers["Referrer-Policy"] = "no-referrer"
-    if request.path.startswith("/v1/"):
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy look-up
+    if req.path.startswith("/v1/"):
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
-    rule = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
-    request.environ[ROUTE_ENVIRON_KEY] = rule
-    request.environ[REQUEST_ID_ENVIRON_KEY] = getattr(g, "request_id", "-")
-    request.environ[CLIENT_ENVIRON_KEY] = client_network(request.environ.get("REMOTE_ADDR"))
+    rule = req.url_rule.rule if req.url_rule is not None else "(unmatched)"
+    environ = req.environ
+    environ[ROUTE_ENVIRON_KEY] = rule
+    environ[REQUEST_ID_ENVIRON_KEY] = getattr(g, "request_id", "-")
+    environ[CLIENT_ENVIRON_KEY] = client_network(environ.get("REMOTE_ADDR"))
     return response

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select
@@ -55,6 +56,12 @@ class PreparedSelect:
     def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self.statement = statement
         self._compiled: dict[tuple[str, str], _Compiled | None] = {}
+
+    @cached_property
+    def parameter_names(self) -> frozenset[str]:
+        """The bind parameters the statement takes, so that a caller computes the values of
+        those only (a read by id binds a few of the retention filter's cut-offs)."""
+        return frozenset(self.statement.compile().params)
 
     def rows(self, session: Session, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rows, as ``{column name: value}``, read in the session's transaction (after

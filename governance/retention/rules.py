@@ -17,6 +17,7 @@ whose data subject's own record expired is expired with it: the subject is erase
 
 from __future__ import annotations
 
+from collections.abc import Collection as Collection_
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -107,9 +108,13 @@ class RetentionFilter:
             else:
                 self.by_field[(rule.collection, rule.field)] = rule
 
-    def params(self, now: datetime) -> dict[str, Any]:
+    def params(self, now: datetime,
+               names: Collection_[str] | None = None) -> dict[str, Any]:
+        """The cut-offs at ``now``; with ``names``, only those a statement binds (a read by
+        id binds its collection's few, and each costs a calendar computation)."""
         every = [*self.by_collection.values(), *self.by_field.values()]
-        return {r.param: cutoff_value(self.datamap, r, now) for r in every}
+        return {r.param: cutoff_value(self.datamap, r, now) for r in every
+                if names is None or r.param in names}
 
     def _cut(self, table: Table, rule: RetentionRule) -> Any:
         return bindparam(rule.param, type_=table.c[rule.counted_from].type)

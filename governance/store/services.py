@@ -391,7 +391,7 @@ class RecordStore:
             self.tables.statements[key] = statement
         params: dict[str, Any] = {"record_id": record_id}
         if retention is not None:
-            params.update(retention.params(now or datetime.now(UTC)))
+            params.update(retention.params(now or datetime.now(UTC), statement.parameter_names))
         found = statement.rows(self.session, params)
         if not found:
             raise RecordNotFound(collection.name)

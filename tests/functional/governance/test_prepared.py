@@ -135,3 +135,9 @@ def test_only_cursor_listeners_take_prepared_statements_off_the_driver_path(
             assert observed(connection) and not observed(engine)
     finally:
         engine.dispose()
+
+
+def test_parameter_names_are_the_binds_the_statement_takes() -> None:
+    statement = PreparedSelect(select(probe.c.id).where(
+        probe.c.n == bindparam("n"), probe.c.day >= bindparam("since")))
+    assert statement.parameter_names == frozenset({"n", "since"})
