@@ -84,8 +84,14 @@ def test_serve_killed_mid_erasure_finishes_it_after_a_restart(tmp_path: Path) ->
                 return RequestService(session, runtime, OFFICER).get(request_id).status
 
         assert status() == "in_progress"
+        def job_state() -> str | None:
+            with runtime.sessions() as session:
+                return session.scalar(select(Job.state).where(Job.target_id == request_id))
+
         with served(env):  # started again; nobody types anything
             _wait(lambda: status() == "completed", 60, "the erasure finishing after the restart")
+            # the job's own outcome is committed just after the request's last step
+            _wait(lambda: job_state() == "succeeded", 30, "the job recording its success")
 
         with runtime.sessions() as session:
             job = session.scalar(select(Job).where(Job.target_id == request_id))
