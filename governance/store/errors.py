@@ -40,7 +40,7 @@ class DuplicateIdentity(Conflict):
 
     def __init__(self, collection: str, field: str) -> None:
         super().__init__(
-            f"another {collection} record has the same {field}; {field} identifies a data "
+            f"another record of {collection} has the same {field}; {field} identifies a data "
             "subject and must be unique",
             extra={"errors": {field: ["is already used by another record"]}},
         )
