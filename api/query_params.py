@@ -25,7 +25,8 @@ def refuse_unknown_query_parameters() -> None:
     allowed = _declared_query_names(req.endpoint, req.method)
     unknown = sorted(set(req.args) - allowed)
     if unknown:
-        error = UnprocessableEntity("this endpoint does not take the query parameter"
+        # smorest's error handler reads the field errors from ``data``, as webargs sets them
+        error: Any = UnprocessableEntity("this endpoint does not take the query parameter"
                                     f"{'s' if len(unknown) > 1 else ''} "
                                     + ", ".join(_shown(name) for name in unknown))
         error.data = {"messages": {"query": {_shown(name): ["Unknown query parameter."]

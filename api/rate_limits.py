@@ -212,7 +212,7 @@ def _install(app: Flask, settings: Settings, limits: list[ApplicationLimit],
         return
     limiter = Limiter(
         key,
-        application_limits=limits,
+        application_limits=list[str | Callable[[], str] | ApplicationLimit](limits),
         storage_uri=_storage_uri(settings),
         strategy=_STRATEGY,
         key_prefix=f"{settings.rate_limit_key_prefix}:{name}",

@@ -26,6 +26,9 @@ from governance.settings import Settings
 from governance.timestamps import as_utc
 from policies.errors import PolicyFileError
 
+#: what a command meets when a file or a store fails under it (one line, exit 2)
+COMMAND_FAILURES: tuple[type[BaseException], ...] = (OSError, *UNAVAILABLE_ERRORS)
+
 
 class UsageError(Exception):
     """A command given options or files it cannot use: one line, exit status 2."""
@@ -1004,7 +1007,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, messages in exc.extra.get("errors", {}).items():
             print(f"  {name}: {'; '.join(messages)}", file=sys.stderr)
         return 2
-    except (OSError, *UNAVAILABLE_ERRORS) as exc:  # a file or a store failing under a command
+    except COMMAND_FAILURES as exc:  # a file or a store failing under a command
         from governance.startup import one_line
 
         print(f"governance: {one_line(exc)}", file=sys.stderr)

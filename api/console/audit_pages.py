@@ -106,7 +106,7 @@ def events() -> tuple[str, int]:
     rt = runtime()
     cp = rt.audit.latest_checkpoint(db())
     checkpoint = checkpoint_body(cp) if cp is not None else None
-    args = {k: v for k, v in request.args.items() if k != "after"}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
     from flask import url_for
 
     rows = [{"index": e.index, "leaf_b64": base64.b64encode(e.leaf).decode(),

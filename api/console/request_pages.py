@@ -120,7 +120,7 @@ def queue() -> tuple[str, int]:
     record(AuditEvent(action=str(AuditAction.REQUEST_LISTED), actor=actor(),
                       policy_version=runtime().policy.version, details={"count": len(items)}))
     exported = service.exports_available([r.id for r in items])
-    args = {k: v for k, v in request.args.items() if k != "after"}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
     searched_email = searching and "@" in (search.q.data or "")
     if searched_email:
         search.q.data = ""  # not echoed: the page must not carry the address

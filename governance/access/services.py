@@ -359,8 +359,9 @@ class DataAccessService:
             client_id=self.caller.client_id, client_purposes=self.caller.purposes,
             purpose=purpose, collection=collection, action=Action.READ,
         ))
-        body = (self._masked(self.store.get(collection, record_id, read.returned), read)
-                if read.allowed else {"id": record_id})
+        body: dict[str, Any] = (
+            self._masked(self.store.get(collection, record_id, read.returned), read)
+            if read.allowed else {"id": record_id})
         if redacted:
             body["redacted_fields"] = redacted
         self.record_audit(self._event(

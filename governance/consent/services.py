@@ -635,7 +635,7 @@ def erasing_subjects(purpose: Purpose | None = None) -> Select[Any]:
     still stands, so nothing else may use it meanwhile."""
     from governance.requests.models import DsrRequest
 
-    statuses = ERASING_STATUSES
+    statuses: tuple[str, ...] = ERASING_STATUSES
     if _holds_block(purpose):
         statuses = (*ERASING_STATUSES, *HELD_STATUSES)
     table = DsrRequest.__table__

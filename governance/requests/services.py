@@ -990,7 +990,7 @@ def statuses_named(names: Sequence[str]) -> tuple[str, ...]:
 
 def _extension_reason(reason: Any) -> ExtensionReason:
     codes = ", ".join(r.value for r in ExtensionReason)
-    text = reason.strip().lower() if isinstance(reason, str) else None
+    text = reason.strip().lower() if isinstance(reason, str) else ""
     try:
         return ExtensionReason(text)
     except ValueError:

@@ -69,6 +69,9 @@ class SubjectDirectory:
         if email is not None:
             index = self._email_index(email)
             column = erasure.email_field(self.datamap).blind_index_column  # type: ignore[union-attr]
+            if column is None:  # the data map's validation makes the email a lookup field
+                raise InvalidRequest("subjects cannot be looked up by email",
+                                     {"email": ["not a lookup field of the data map"]})
             found = list(self.session.scalars(select(subjects.c[ID_COLUMN])
                                               .where(subjects.c[column] == index)
                                               .order_by(subjects.c[ID_COLUMN])

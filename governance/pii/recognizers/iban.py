@@ -82,6 +82,9 @@ def _end_of(text: str, start: int, length: int) -> int | None:
 
 
 class CrmIbanRecognizer(DeclaredPatternRecognizer):
+    # Presidio sets these in its constructors without annotations; named here for mypy
+    name: str
+    patterns: list[Pattern]
     ENTITY = "IBAN_CODE"
     PATTERNS = [Pattern("IBAN head (country code, check digits)", _HEAD, 0.5)]
     CONTEXT = ["iban", "bank", "transaction", "account", "wire", "transfer", "sepa",

@@ -406,6 +406,7 @@ def _at_a_place(text: str, start: int, end: int, places: set[tuple[int, int]]) -
 class PersonNameRecognizer(EntityRecognizer):
     """Names by cue, gazetteer and repetition; see the module's docstring."""
 
+    name: str  # set by Presidio's constructor without an annotation; named here for mypy
     ENTITY = "PERSON"
 
     def __init__(self, supported_language: str = "en") -> None:
