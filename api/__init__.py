@@ -201,7 +201,7 @@ def _runtime() -> Runtime:
 
 
 def _finish(response: Response) -> Response:
-    ctx_g = g._get_current_object()  # type: ignore[attr-defined]  # one look-up of the proxy
+    ctx_g = g._get_current_object()  # one look-up of the proxy
     response.headers["X-Trace-Id"] = getattr(ctx_g, "request_id", "")
     if getattr(ctx_g, "client_request_id", None):
         response.headers["X-Client-Request-Id"] = ctx_g.client_request_id

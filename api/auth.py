@@ -107,7 +107,7 @@ def _authenticate(key: str) -> Any:
 def authenticate_request() -> None:
     """before_request (after ``api._begin``, which looked up the view's declaration):
     resolve the client and check the view's permission."""
-    ctx_g = g._get_current_object()  # type: ignore[attr-defined]  # one look-up of the proxy
+    ctx_g = g._get_current_object()  # one look-up of the proxy
     target = ctx_g.declaration
     if (
         target is None
@@ -122,7 +122,7 @@ def authenticate_request() -> None:
     if not match:
         raise Unauthenticated("send 'Authorization: Bearer <api key>'")
     client = ctx_g.client = _authenticate(match.group(1))
-    permission: Permission = target._permission  # type: ignore[attr-defined]
+    permission: Permission = target._permission
     if not role_allows(client.role_enum, permission):
         raise Forbidden(
             f"role {client.role} does not have the permission {permission}", reason="role"

@@ -223,12 +223,12 @@ class _Problems:
         self.log.access(response, req, environ, datetime.now() - started)
 
 
-class ProblemWorker(_Problems, SyncWorker):  # type: ignore[misc]
+class ProblemWorker(_Problems, SyncWorker):
     """The sync worker with gunicorn's error page replaced (a worker class for
     ``api.serving.gunicorn_options``; the service runs :class:`ProblemThreadWorker`)."""
 
 
-class _HeadConn(TConn):  # type: ignore[misc]
+class _HeadConn(TConn):
     """A connection whose request head the event loop gathers before a thread takes it."""
 
     def __init__(self, *args: Any) -> None:
@@ -244,7 +244,7 @@ class _HeadConn(TConn):  # type: ignore[misc]
         self.sock.settimeout(SOCKET_TIMEOUT)
 
 
-class ProblemThreadWorker(_Problems, ThreadWorker):  # type: ignore[misc]
+class ProblemThreadWorker(_Problems, ThreadWorker):
     """gunicorn's threaded worker with our refusals, and request heads read without a
     thread (``worker_class`` in ``api.serving.gunicorn_options``)."""
 

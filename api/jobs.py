@@ -57,7 +57,7 @@ class JobList(MethodView):
                           policy_version=runtime().policy.version,
                           details={"count": len(page)}))
         last = page[-1] if page else None
-        cursor = ([as_utc(last.created_at).isoformat(), last.id]  # type: ignore[union-attr]
+        cursor = ([as_utc(last.created_at).isoformat(), last.id]
                   if last is not None and len(jobs) > len(page) else None)
         return {"items": [job_view(j) for j in page],
                 "next_cursor": encode_cursor(cursor, scope=_LIST) if cursor else None}

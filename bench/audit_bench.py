@@ -298,6 +298,7 @@ def bare_driver(url: str, events: list[AuditEvent]) -> Rate:
     raw = engine.raw_connection()
     try:
         dbapi = raw.driver_connection
+        assert dbapi is not None  # a pool connection always has its driver connection
         driver = rawsql.Driver(engine.dialect)
         warm, rows = entry_rows(events[:50], driver), entry_rows(events, driver)
         sqlite = engine.dialect.name == "sqlite"
@@ -403,7 +404,8 @@ def fill(url: str, n: int, progress: Callable[[str], None], chunk: int = 50_000)
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            next_id = int(conn.scalar(select(func.coalesce(func.max(audit_entries.c.id), 0)))) + 1
+            highest = conn.scalar(select(func.coalesce(func.max(audit_entries.c.id), 0)))
+            next_id = int(highest or 0) + 1
             for begin in range(0, n, chunk):
                 recorded_at = datetime.now(UTC)
                 rows = []
@@ -562,11 +564,11 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
                     rows[name].cells[backend] = rate.cell(APPEND_TARGET if rows[name].target
                                                           else None)
                 say(f"{backend}: integrating the queue")
-                count, rate = integrate_all(url, log, batch=5000)
-                rows["integrate"].cells[backend] = f"{_fmt_rate(rate)} ({count:,} events)"
+                count, per_second = integrate_all(url, log, batch=5000)
+                rows["integrate"].cells[backend] = f"{_fmt_rate(per_second)} ({count:,} events)"
                 say(f"{backend}: {WRITERS} processes x {sizes.per_writer:,} events")
-                rate = append_processes(url, key_path, sizes.per_writer)
-                rows["procs"].cells[backend] = _fmt_rate(rate)
+                per_second = append_processes(url, key_path, sizes.per_writer)
+                rows["procs"].cells[backend] = _fmt_rate(per_second)
                 count, _ = integrate_all(url, log, batch=5000)
                 verify(url, log)  # the appended log is intact
 
@@ -574,8 +576,8 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         with sqlite_database(directory, "verify") as url:
             fill(url, sizes.verify, say)
             say(f"SQLite: integrating {sizes.verify:,} events (batch 50000)")
-            count, rate = integrate_all(url, log, batch=50_000)
-            rows["integrate_big"].cells[SQLITE] = _fmt_rate(rate)
+            count, per_second = integrate_all(url, log, batch=50_000)
+            rows["integrate_big"].cells[SQLITE] = _fmt_rate(per_second)
             say("SQLite: verifying")
             size, seconds, cpu_seconds = verify(url, log, expected_size=sizes.verify)
             verify_rate = Rate(_rate(size, seconds), _rate(size, cpu_seconds))

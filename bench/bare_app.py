@@ -37,7 +37,7 @@ def create_bare_app(database_url: str) -> Flask:
     return app
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
+class _Gunicorn(BaseApplication):
     def __init__(self, database_url: str, port: int, workers: int) -> None:
         self.database_url = database_url
         self.options = gunicorn_options(host="127.0.0.1", port=port, workers=workers,

@@ -338,7 +338,7 @@ class PiiEngine:
             else:
                 lemmas, indices = [], []
             entities, scores = engine._get_updated_entities(
-                list(ents), [default_score] * len(ents))  # type: ignore[list-item]
+                list(ents), [default_score] * len(ents))
             # (nlp_engine=None: no keywords yet; Presidio's, from one cached test a lemma)
             artifacts = NlpArtifacts(entities=entities, tokens=doc, tokens_indices=indices,
                                      lemmas=lemmas, nlp_engine=None, language=LANGUAGE,
