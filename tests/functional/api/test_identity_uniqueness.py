@@ -30,10 +30,6 @@ def support(issue_key):
     return bearer(issue_key("application", "customer_support"))
 
 
-@pytest.fixture
-def officer(issue_key):
-    return bearer(issue_key("compliance_officer"))
-
 
 @pytest.fixture
 def two(runtime, session) -> tuple[str, str]:

@@ -3,7 +3,6 @@ fields; execution in the background after the request's commit; the export downl
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import zipfile
@@ -15,20 +14,6 @@ from audit.models import audit_entries
 from governance.store.services import RecordStore
 from tests.conftest import bearer
 from tests.functional.governance.requests.conftest import subject_records
-
-
-@pytest.fixture
-def inline_http(runtime):  # noqa: ANN001, ANN201
-    from api import create_app
-
-    settings = dataclasses.replace(runtime.settings, task_runner="inline")
-    inline = dataclasses.replace(runtime, settings=settings, task_runner=None)
-    return create_app(runtime=inline, background_integrator=False).test_client()
-
-
-@pytest.fixture
-def officer(issue_key) -> dict[str, str]:  # noqa: ANN001
-    return bearer(issue_key("compliance_officer"))
 
 
 @pytest.fixture

@@ -4,27 +4,12 @@ operators may sweep."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.conftest import bearer
 from tests.functional.governance.requests.conftest import subject_records
-
-
-@pytest.fixture
-def inline_http(runtime):
-    from api import create_app
-
-    settings = dataclasses.replace(runtime.settings, task_runner="inline")
-    rt = dataclasses.replace(runtime, settings=settings, task_runner=None)
-    return create_app(runtime=rt, background_integrator=False).test_client()
-
-
-@pytest.fixture
-def officer(issue_key):
-    return bearer(issue_key("compliance_officer"))
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ create of a record for them or an update of one of their records, which writes n
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from sqlalchemy import func, select
 
@@ -17,18 +15,6 @@ from tests.functional.governance.requests.conftest import subject_records
 TICKET = {"ticket_type": "billing", "opened_at": "2026-03-01T09:00:00Z", "status": "open"}
 
 
-@pytest.fixture
-def inline_http(runtime):
-    from api import create_app
-
-    settings = dataclasses.replace(runtime.settings, task_runner="inline")
-    rt = dataclasses.replace(runtime, settings=settings, task_runner=None)
-    return create_app(runtime=rt, background_integrator=False).test_client()
-
-
-@pytest.fixture
-def officer(issue_key):
-    return bearer(issue_key("compliance_officer"))
 
 
 @pytest.fixture
