@@ -10,11 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from governance.store.errors import RecordNotFound
-from tests.functional.api.test_requests_api import (  # noqa: F401 - fixtures
-    inline_http,
-    officer,
-    subject,
-)
+from tests.functional.api.test_requests_api import subject  # noqa: F401 - fixture
 
 
 def _create(http, headers, body):  # noqa: ANN001, ANN202
