@@ -69,6 +69,19 @@ def _workers(master: int) -> list[int]:
     return sorted(int(pid) for pid in children)
 
 
+def _holds_open(pid: int, folder: Path) -> bool:
+    """Whether process ``pid`` has a file under ``folder`` open. A worker opens its key store
+    at the end of its boot (``api.create_app`` pings both stores), so this tells a booted
+    worker from one still loading: the port answers as soon as the first worker is up."""
+    found = False
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            found = found or Path(os.readlink(fd)).is_relative_to(folder)
+        except OSError:  # the descriptor closed while we looked
+            continue
+    return found
+
+
 def test_an_unreadable_key_file_at_start_is_one_line_and_a_non_zero_exit(
         tmp_path: Path) -> None:
     env = embedded_env(tmp_path)
@@ -96,7 +109,11 @@ def test_a_worker_that_cannot_boot_leaves_the_others_serving_and_boots_once_fixe
     with log.open("wb") as sink, served(env, workers=2, stderr=sink) as (port, server):
         _until(lambda: len(_workers(server.pid)) == 2, "two workers")
         doomed, healthy = _workers(server.pid)
-        for _ in range(8):  # both workers have opened their stores (as serving them does)
+        # Both workers booted (a cold start loads the NLP model for seconds): breaking the
+        # keys earlier would fail the "healthy" worker's first boot too, and nothing answers.
+        _until(lambda: _holds_open(doomed, keys) and _holds_open(healthy, keys),
+               "both workers booted")
+        for _ in range(8):
             assert _status(port, "/readyz") == 200
 
         away = keys.with_name(keys.name + ".away")
