@@ -17,7 +17,7 @@ from inspect import iscoroutinefunction
 from types import FunctionType
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from api import audit as audit_views
@@ -50,6 +50,7 @@ from api.rate_limits import install_address_limits, install_client_limits
 from api.request_body import buffer_unsized_body, refuse_unholdable_json
 from api.security_headers import add_security_headers
 from audit.events import AuditEvent, Outcome, Target
+from audit.group_commit import AuditGroupCommit, GroupCommitFailed
 from audit.integrator import BackgroundIntegrator
 from governance.audit_actions import AuditAction
 from governance.db import failure_cause, ping
@@ -60,6 +61,8 @@ from governance.settings import Settings
 log = logging.getLogger("api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+#: The worker's group commit of read events (audit.group_commit), in ``app.extensions``.
+GROUP_COMMIT_KEY = "audit_group_commit"
 
 
 class GatewayFlask(Flask):
@@ -105,6 +108,7 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.extensions[EXTENSION_KEY] = runtime
+    app.extensions[GROUP_COMMIT_KEY] = AuditGroupCommit(runtime.audit)
     api = ProblemApi(
         app,
         spec_kwargs={
@@ -195,8 +199,6 @@ def _check_body() -> None:
 
 
 def _runtime() -> Runtime:
-    from flask import current_app
-
     return current_app.extensions[EXTENSION_KEY]
 
 
@@ -210,21 +212,27 @@ def _finish(response: Response) -> Response:
         return response
     try:
         if response.status_code < 400:
-            if ctx_g.read_only:
+            if ctx_g.read_only and session.get_bind().dialect.name == "sqlite":
                 # SQLite: end the read (and its snapshot) first; the audit write then starts
                 # a transaction of its own, so it never has to upgrade a reader's snapshot
-                # (in WAL mode that upgrade fails outright once another worker has written).
-                # PostgreSQL has no such upgrade: the event rides in the read's own
-                # transaction and shares its commit (issue 27, docs/operations.md).
-                if session.get_bind().dialect.name == "sqlite":
-                    session.rollback()
-                if ctx_g.pending_audit:
+                # (in WAL mode that upgrade fails outright once another worker has written),
+                # and shares it with the concurrent reads of this worker (group commit,
+                # audit.group_commit). PostgreSQL has no such upgrade: the event rides in
+                # the read's own transaction and shares its commit (docs/operations.md).
+                session.rollback()
+                events = list(ctx_g.pending_audit)
+                if ctx_g.audit_action is not None and not ctx_g.audited:
+                    events.append(_request_event(response.status_code, Outcome.ALLOWED))
+                if events:
+                    current_app.extensions[GROUP_COMMIT_KEY].commit(session, events)
+            else:
+                if ctx_g.read_only and ctx_g.pending_audit:
                     audit = _runtime().audit
                     for event in ctx_g.pending_audit:
                         audit.record(session, event)
-            if ctx_g.audit_action is not None and not ctx_g.audited:
-                _audit_request(response.status_code, Outcome.ALLOWED)
-            session.commit()
+                if ctx_g.audit_action is not None and not ctx_g.audited:
+                    _audit_request(response.status_code, Outcome.ALLOWED)
+                session.commit()
         else:
             session.rollback()
             if response.status_code in (401, 403) or g.audit_action is not None:
@@ -233,8 +241,9 @@ def _finish(response: Response) -> Response:
                 session.commit()
     except Exception as exc:  # noqa: BLE001 - the commit failed: the answer must not be 2xx
         session.rollback()
-        log.error("commit failed for request %s: %s (%s)", g.request_id, failure_cause(exc),
-                  type(exc).__name__)
+        cause = exc.__cause__ if isinstance(exc, GroupCommitFailed) and exc.__cause__ else exc
+        log.error("commit failed for request %s: %s (%s)", g.request_id, failure_cause(cause),
+                  type(cause).__name__)
         detail = ("the request could not be recorded; try again later" if g.read_only
                   else "the change could not be stored; nothing was changed")
         return problem(503, "Service unavailable", detail, "unavailable")
@@ -259,15 +268,18 @@ def _deliver(response: Response, job_ids: list[str]) -> Response:
 
 
 def _audit_request(status: int, outcome: Outcome) -> None:
+    _runtime().audit.record(g.session, _request_event(status, outcome))
+
+
+def _request_event(status: int, outcome: Outcome) -> AuditEvent:
+    """The event of a request whose view recorded none of its own."""
     from api.context import actor
 
     rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
     details: dict[str, Any] = {"method": request.method, "route": rule, "http_status": status}
     denial: AuditEvent | None = getattr(g, "denial_event", None)
     if denial is not None:
-        _runtime().audit.record(
-            g.session, replace(denial, details={**denial.details, **details}))
-        return
+        return replace(denial, details={**denial.details, **details})
     action = g.audit_action
     reason = None
     if status == 401:
@@ -276,18 +288,15 @@ def _audit_request(status: int, outcome: Outcome) -> None:
         action, reason = AuditAction.AUTH_DENIED, "forbidden"
     elif status >= 400:
         reason = "client error" if status < 500 else "server error"
-    _runtime().audit.record(
-        g.session,
-        AuditEvent(
-            action=str(action),
-            actor=actor(),
-            outcome=outcome,
-            reason=reason,
-            target=Target(),
-            policy_version=_runtime().policy.version,
-            request_id=g.request_id,
-            details=details,
-        ),
+    return AuditEvent(
+        action=str(action),
+        actor=actor(),
+        outcome=outcome,
+        reason=reason,
+        target=Target(),
+        policy_version=_runtime().policy.version,
+        request_id=g.request_id,
+        details=details,
     )
 
 
