@@ -84,12 +84,9 @@ class IndexedLemmaEnhancer(LemmaContextAwareEnhancer):
                 continue
             if metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
                 continue
-            words = self._extract_surrounding_words(
-                nlp_artifacts=nlp_artifacts, word=text[result.start:result.end],
-                start=result.start)
+            words = self.surrounding_words(nlp_artifacts, result.start)
             words.extend(extra)
-            supportive = self._find_supportive_word_in_context(
-                words, recognizer.context, self.context_matching_mode)
+            supportive = self.supportive_word(words, recognizer.context)
             if supportive != "":
                 score = max(result.score + self.context_similarity_factor,
                             self.min_score_with_context_similarity)
@@ -98,8 +95,26 @@ class IndexedLemmaEnhancer(LemmaContextAwareEnhancer):
                 result.analysis_explanation.set_improved_score(result.score)
         return raw_results
 
-    def _extract_surrounding_words(self, nlp_artifacts: Any, word: str,
-                                   start: int) -> list[str]:
+    def supportive_word(self, words: list[str], context_words: list[str]) -> str:
+        """The first of the recognizer's ``context_words`` found among the ``words`` around
+        a result, "" if none: Presidio's rule (its enhancer's matching mode: a substring of a
+        word, or a whole word, either case-insensitive)."""
+        lowered = [w.lower() for w in words]
+        for context_word in context_words:
+            wanted = context_word.lower()
+            if self.context_matching_mode == "substring":
+                found = any(wanted in word for word in lowered)
+            else:
+                found = self.context_matching_mode == "whole_word" and wanted in lowered
+            if found:
+                return context_word
+        return ""
+
+    def surrounding_words(self, nlp_artifacts: Any, start: int) -> list[str]:
+        """The keywords around the token of a result that starts at ``start``: the words
+        Presidio's enhancer collects (``context_prefix_count`` + 1 before and
+        ``context_suffix_count`` + 1 after, the token's own included), found by two binary
+        searches in the text's index."""
         if not nlp_artifacts.tokens:
             return [""]
         index = _index(nlp_artifacts)
