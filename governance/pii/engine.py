@@ -262,10 +262,15 @@ class PiiEngine:
         return out
 
     def _memory_zone(self) -> Any:
-        """spaCy's memory zone around one batch (``LeanSpacyNlpEngine.memory_zone``). Nothing
-        made inside outlives it: the results are plain offsets, types and scores."""
-        zone = getattr(self.nlp_engine, "memory_zone", None)
-        return zone(LANGUAGE) if zone is not None else contextlib.nullcontext()
+        """spaCy's memory zone around one batch (``LeanSpacyNlpEngine.memory_zone``; for
+        another spaCy-based engine, its pipeline's own). Nothing made inside outlives it:
+        the results are plain offsets, types and scores."""
+        engine = self.nlp_engine
+        if isinstance(engine, LeanSpacyNlpEngine):
+            return engine.memory_zone(LANGUAGE)
+        nlp = getattr(engine, "nlp", None)
+        zone = getattr(nlp.get(LANGUAGE), "memory_zone", None) if isinstance(nlp, dict) else None
+        return zone() if zone is not None else contextlib.nullcontext()
 
     def _nlp_artifacts(self, texts: list[str]) -> Iterator[Any]:
         """The NLP artifacts of ``texts``, in order: our engine's (``nlp_engine.py``), or what
