@@ -243,10 +243,9 @@ class PiiEngine:
                 if first:
                     results = self.runner.analyze(text, first_pass, None, first)
                     if _whole(text, results, first, self.crm_identifiers):
-                        out[i] = self._tidy(results, text, answers_for(text))
+                        out[i] = self._tidy(results, text)
                         continue
-                out[i] = self._tidy(self.runner.analyze(text, wanted, None, first), text,
-                                    answers_for(text))
+                out[i] = self._tidy(self.runner.analyze(text, wanted, None, first), text)
             return out
         wanted = set(entities) if entities else set(self.entities)
         todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
@@ -298,9 +297,11 @@ class PiiEngine:
                        or not (named_otherwise(text, r.start)
                                or (r.entity_type == "CREDIT_CARD"
                                    and card_named_otherwise(text, r.start, r.end)))]
-            answers = answers if answers is not None else answers_for(text)
-            results = [r for r in results if r.entity_type != "PERSON"
-                       or not answers.not_a_person(r.start, r.end)]
+            if answers is None and any(r.entity_type == "PERSON" for r in results):
+                answers = answers_for(text)
+            if answers is not None:
+                results = [r for r in results if r.entity_type != "PERSON"
+                           or not answers.not_a_person(r.start, r.end)]
         # strongest first; on a tie a checksum-validated card beats a phone reading, and
         # otherwise the type's name decides, so the order recognizers ran in never does
         items = sorted(results, key=lambda r: (-r.score, r.entity_type != "CREDIT_CARD",
