@@ -5,9 +5,9 @@ from the first, then walks back from it until it has collected ``context_prefix_
 keywords, testing each lemma against the keyword *list*. On a text with thousands of
 candidate matches (a 20,000-character run such as ``a1-a1-a1-...``) that is results x
 tokens: 35 s for one 8,000-character text (issue 14 item 5). Here the tokens' end offsets
-and the positions of the keyword lemmas are indexed once per text (kept on its NLP
-artifacts), so each result costs two binary searches: the token found and the words
-collected are Presidio's, and so are the scores.
+and the positions of the keyword lemmas are indexed once per text (kept on its
+``TextArtifacts``, which go when its analysis does), so each result costs two binary
+searches: the token found and the words collected are Presidio's, and so are the scores.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from presidio_analyzer.context_aware_enhancers import (
     LemmaContextAwareEnhancer,
 )
 
-_INDEX_ATTRIBUTE = "_governance_context_index"
+from governance.pii.nlp_engine import TextArtifacts
 
 
 @dataclass(frozen=True)
@@ -35,20 +35,24 @@ class _TokenIndex:
 
 
 def _index(nlp_artifacts: Any) -> _TokenIndex:
-    found = getattr(nlp_artifacts, _INDEX_ATTRIBUTE, None)
-    if found is None:
-        ends = [start + len(token) for start, token in
-                zip(nlp_artifacts.tokens_indices, nlp_artifacts.tokens, strict=False)]
-        keywords = set(nlp_artifacts.keywords)
-        hits, words = [], []
-        for position, lemma in enumerate(nlp_artifacts.lemmas):
-            lower = lemma.lower()
-            if lower in keywords:
-                hits.append(position)
-                words.append(lower)
-        found = _TokenIndex(ends, hits, words, "\0".join(sorted(set(words))))
-        setattr(nlp_artifacts, _INDEX_ATTRIBUTE, found)
-    return found
+    """The text's index: worked out once on our artifacts; on Presidio's own (another NLP
+    engine's), anew for each call."""
+    if isinstance(nlp_artifacts, TextArtifacts):
+        return nlp_artifacts.worked_out(_token_index)
+    return _token_index(nlp_artifacts)
+
+
+def _token_index(nlp_artifacts: Any) -> _TokenIndex:
+    ends = [start + len(token) for start, token in
+            zip(nlp_artifacts.tokens_indices, nlp_artifacts.tokens, strict=False)]
+    keywords = set(nlp_artifacts.keywords)
+    hits, words = [], []
+    for position, lemma in enumerate(nlp_artifacts.lemmas):
+        lower = lemma.lower()
+        if lower in keywords:
+            hits.append(position)
+            words.append(lower)
+    return _TokenIndex(ends, hits, words, "\0".join(sorted(set(words))))
 
 
 def may_support(nlp_artifacts: Any, context_words: Iterable[str]) -> bool:
@@ -80,12 +84,9 @@ class IndexedLemmaEnhancer(LemmaContextAwareEnhancer):
                 continue
             if metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
                 continue
-            words = self._extract_surrounding_words(
-                nlp_artifacts=nlp_artifacts, word=text[result.start:result.end],
-                start=result.start)
+            words = self.surrounding_words(nlp_artifacts, result.start)
             words.extend(extra)
-            supportive = self._find_supportive_word_in_context(
-                words, recognizer.context, self.context_matching_mode)
+            supportive = self.supportive_word(words, recognizer.context)
             if supportive != "":
                 score = max(result.score + self.context_similarity_factor,
                             self.min_score_with_context_similarity)
@@ -94,8 +95,26 @@ class IndexedLemmaEnhancer(LemmaContextAwareEnhancer):
                 result.analysis_explanation.set_improved_score(result.score)
         return raw_results
 
-    def _extract_surrounding_words(self, nlp_artifacts: Any, word: str,
-                                   start: int) -> list[str]:
+    def supportive_word(self, words: list[str], context_words: list[str]) -> str:
+        """The first of the recognizer's ``context_words`` found among the ``words`` around
+        a result, "" if none: Presidio's rule (its enhancer's matching mode: a substring of a
+        word, or a whole word, either case-insensitive)."""
+        lowered = [w.lower() for w in words]
+        for context_word in context_words:
+            wanted = context_word.lower()
+            if self.context_matching_mode == "substring":
+                found = any(wanted in word for word in lowered)
+            else:
+                found = self.context_matching_mode == "whole_word" and wanted in lowered
+            if found:
+                return context_word
+        return ""
+
+    def surrounding_words(self, nlp_artifacts: Any, start: int) -> list[str]:
+        """The keywords around the token of a result that starts at ``start``: the words
+        Presidio's enhancer collects (``context_prefix_count`` + 1 before and
+        ``context_suffix_count`` + 1 after, the token's own included), found by two binary
+        searches in the text's index."""
         if not nlp_artifacts.tokens:
             return [""]
         index = _index(nlp_artifacts)

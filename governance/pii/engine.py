@@ -27,9 +27,8 @@ import gc
 import importlib.util
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,8 @@ from governance.errors import SettingsError
 from governance.pii.errors import PiiConfigInvalid, PiiModelMissing, UnknownOperator
 from governance.pii.lookalikes import NUMBER_TYPES, card_named_otherwise, named_otherwise
 from governance.pii.models import Entity
-from governance.pii.recognizers.person_name import forget_texts, not_a_person
+from governance.pii.nlp_engine import LeanSpacyNlpEngine, PipelineSettings
+from governance.pii.recognizers.person_name import NameAnswers, answers_for
 from governance.pii.spans import Claimed, KeptSpans
 
 LANGUAGE = "en"
@@ -146,31 +146,20 @@ class PiiEngine:
     def __init__(self, config: PiiConfig) -> None:
         _quiet_presidio_logs()
         from presidio_analyzer import AnalyzerEngine, PatternRecognizer
-        from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine
         from presidio_analyzer.predefined_recognizers import SpacyRecognizer
         from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
         from presidio_anonymizer import AnonymizerEngine
 
         from governance.pii.context import IndexedLemmaEnhancer
-        from governance.pii.pipeline import (
-            GATED_NER,
-            LOWER_LEMMA,
-            lean_lexemes,
-            numeric_ops,
-            register_components,
-        )
         from governance.pii.recognizers import CRM_IDENTIFIERS, RECOGNIZERS
         from governance.pii.runner import RecognizerRunner
-        from governance.pii.tokens import BoundedTokenizer
 
         require_models(config)
         self.config = config
         self.crm_identifiers = CRM_IDENTIFIERS
-        register_components()
         try:
-            with numeric_ops(config.ops, config.blas_threads):
-                provider = NlpEngineProvider(nlp_configuration=config.nlp_configuration)
-                nlp_engine = provider.create_engine()
+            nlp_engine = _nlp_engine(config)
             registry = RecognizerRegistryProvider(
                 registry_configuration={**config.registry_configuration},
                 nlp_engine=nlp_engine,
@@ -179,21 +168,6 @@ class PiiEngine:
             raise PiiConfigInvalid(
                 f"GOVERNANCE_PII_CONFIG: Presidio rejected the configuration ({type(exc).__name__})"
             ) from None
-        if isinstance(nlp_engine, SpacyNlpEngine) and nlp_engine.nlp:
-            _cache_word_tests(nlp_engine)
-            for nlp in nlp_engine.nlp.values():
-                nlp.tokenizer = BoundedTokenizer(nlp.tokenizer)
-                for pipe in config.free_text_disable:
-                    if pipe in nlp.pipe_names and not _feeds_ner(nlp, pipe):
-                        nlp.disable_pipe(pipe)
-                if config.gated_ner and "ner" in nlp.pipe_names:
-                    nlp.add_pipe(GATED_NER, after="ner",
-                                 config={"batch_size": config.batch_size,
-                                         "token_cap": config.ner_token_cap})
-                    nlp.disable_pipe("ner")
-                if "lemmatizer" in config.free_text_disable:
-                    nlp.add_pipe(LOWER_LEMMA, last=True)
-                lean_lexemes(nlp)
         if not any(isinstance(r, SpacyRecognizer) for r in registry.recognizers) and isinstance(
             nlp_engine, SpacyNlpEngine
         ):
@@ -215,7 +189,6 @@ class PiiEngine:
             context_aware_enhancer=IndexedLemmaEnhancer(),
         )
         self.nlp_engine = nlp_engine
-        self._keyword_parts = CommonWordMemo(self._keyword_parts)  # type: ignore[method-assign,assignment]
         recognizers = registry.get_recognizers(language=LANGUAGE, all_fields=True)
         self.recognizers = recognizers
         self.ner_entities = frozenset(
@@ -278,92 +251,44 @@ class PiiEngine:
         todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
         if not todo:
             return out
-        try:
-            with self._nlp_lock, self._memory_zone():
-                artifacts = self._nlp_artifacts([t for _, t in todo])
-                for (i, text), nlp_artifacts in zip(todo, artifacts, strict=True):
-                    out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text)
-        finally:
-            forget_texts()  # the name rules' per-text caches hold the notes themselves
+        # each text's artifacts carry what its analysis works out (the name rules' answers,
+        # the context index) and go with it: nothing keyed by a note outlives the batch
+        with self._nlp_lock, self._memory_zone():
+            artifacts = self._nlp_artifacts([t for _, t in todo])
+            for (i, text), nlp_artifacts in zip(todo, artifacts, strict=True):
+                out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text,
+                                    answers_for(text, nlp_artifacts))
         return out
 
     def _memory_zone(self) -> Any:
-        """spaCy's memory zone around one batch: the tokenizer adds a lexeme and strings
-        to the vocabulary for every new token it meets (about 70 a note), which a long-
-        running web or scan worker would keep for ever; inside the zone they are dropped
-        when it ends. Nothing made inside outlives it: the results are plain offsets, types
-        and scores, and the caches keep Python strings."""
+        """spaCy's memory zone around one batch (``LeanSpacyNlpEngine.memory_zone``; for
+        another spaCy-based engine, its pipeline's own). Nothing made inside outlives it:
+        the results are plain offsets, types and scores."""
         engine = self.nlp_engine
+        if isinstance(engine, LeanSpacyNlpEngine):
+            return engine.memory_zone(LANGUAGE)
         nlp = getattr(engine, "nlp", None)
         zone = getattr(nlp.get(LANGUAGE), "memory_zone", None) if isinstance(nlp, dict) else None
         return zone() if zone is not None else contextlib.nullcontext()
 
     def _nlp_artifacts(self, texts: list[str]) -> Iterator[Any]:
-        """The NLP artifacts of ``texts``: what Presidio's ``SpacyNlpEngine.process_batch``
-        yields (beside each text), built with fewer passes over each doc.
-
-        Presidio's builder joins the doc's tokens back into its text (which the caller
-        already has), reads ``Doc.ents`` twice (its entities, then as many default scores),
-        and walks the tokens once for the lemmas and once for their offsets; each of these
-        is a pass over the ~460 tokens of a 2,000-character note that builds a Python object
-        per token (issue 19, the write-check latency). Here the gated NER's own entity list
-        is taken from the doc (``pipeline.ENTS_KEY``: the spans ``Doc.ents`` gives back, and
-        taken out of the doc, since Presidio renames their labels in place), lemmas and
-        offsets are read as one array, and Presidio's ``_get_updated_entities`` does the
-        label mapping and filtering as in its own builder."""
-        from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
-        from spacy.attrs import IDX, LEMMA
-
-        from governance.pii.pipeline import ENTS_KEY
-
+        """The NLP artifacts of ``texts``, in order: our engine's (``nlp_engine.py``), or what
+        another configured engine's ``process_batch`` yields."""
         engine = self.nlp_engine
-        if type(engine) is not SpacyNlpEngine:
-            for _, artifacts in engine.process_batch(texts, LANGUAGE,
-                                                     batch_size=self.config.batch_size):
-                yield artifacts
+        if isinstance(engine, LeanSpacyNlpEngine):
+            yield from engine.artifacts(texts, LANGUAGE, batch_size=self.config.batch_size)
             return
-        assert engine.nlp is not None  # a SpacyNlpEngine this class built and loaded
-        nlp = engine.nlp[LANGUAGE]
-        strings = nlp.vocab.strings
-        keyword_parts = self._keyword_parts
-        default_score = engine.ner_model_configuration.default_score
-        for doc in nlp.pipe(texts, batch_size=self.config.batch_size):
-            ents = doc.user_data.pop(ENTS_KEY, None)
-            if ents is None:
-                ents = doc.ents
-            if len(doc):
-                rows = doc.to_array([LEMMA, IDX]).tolist()
-                lemmas = [strings[lemma] for lemma, _ in rows]
-                indices = [idx for _, idx in rows]
-            else:
-                lemmas, indices = [], []
-            entities, scores = engine._get_updated_entities(
-                list(ents), [default_score] * len(ents))
-            # (nlp_engine=None: no keywords yet; Presidio's, from one cached test a lemma)
-            artifacts = NlpArtifacts(entities=entities, tokens=doc, tokens_indices=indices,
-                                     lemmas=lemmas, nlp_engine=None, language=LANGUAGE,
-                                     scores=scores)
-            artifacts.keywords = [part for lemma in lemmas for part in keyword_parts(lemma)]
-            artifacts.nlp_engine = engine
+        for _, artifacts in engine.process_batch(texts, LANGUAGE,
+                                                 batch_size=self.config.batch_size):
             yield artifacts
 
-    def _keyword_parts(self, lemma: str) -> tuple[str, ...]:
-        """What one lemma adds to Presidio's context keywords (``NlpArtifacts.set_keywords``:
-        nothing for a stop word, punctuation, "-PRON-" or "be"; else its lower-cased
-        pieces between colons), remembered for common words (``__init__`` wraps it in a
-        :class:`CommonWordMemo`): one lookup a token instead of Presidio's two tests and
-        a split."""
-        engine = self.nlp_engine
-        if (engine.is_stopword(lemma, LANGUAGE) or engine.is_punct(lemma, LANGUAGE)
-                or lemma == "-PRON-" or lemma == "be"):
-            return ()
-        return tuple(lemma.lower().split(":"))
-
-    def _tidy(self, results: Iterable[Any], text: str | None = None) -> list[Entity]:
+    def _tidy(self, results: Iterable[Any], text: str | None = None,
+              answers: NameAnswers | None = None) -> list[Entity]:
         """Drop what a CRM identifier explains, what a stronger overlapping hit contains,
         and (given the ``text``) a number a word names as an identifier (``lookalikes``; a
         card-shaped one also when its clause names it so)
-        and a "person" that is a street, a company or an honorific alone (``names``); and
+        and a "person" that is a street, a company or an honorific alone (``names``, with
+        the ``answers`` the name rules gave for ``text`` in this analysis); and
         a non-personal reading of characters a pattern reads as personal data
         (:meth:`_personal_over_generic`)."""
         results = self._personal_over_generic(list(results))
@@ -372,8 +297,11 @@ class PiiEngine:
                        or not (named_otherwise(text, r.start)
                                or (r.entity_type == "CREDIT_CARD"
                                    and card_named_otherwise(text, r.start, r.end)))]
-            results = [r for r in results if r.entity_type != "PERSON"
-                       or not not_a_person(text, r.start, r.end)]
+            if answers is None and any(r.entity_type == "PERSON" for r in results):
+                answers = answers_for(text)
+            if answers is not None:
+                results = [r for r in results if r.entity_type != "PERSON"
+                           or not answers.not_a_person(r.start, r.end)]
         # strongest first; on a tie a checksum-validated card beats a phone reading, and
         # otherwise the type's name decides, so the order recognizers ran in never does
         items = sorted(results, key=lambda r: (-r.score, r.entity_type != "CREDIT_CARD",
@@ -468,94 +396,6 @@ class PiiEngine:
         return self.anonymizer.anonymize(text, results, operators=operators).text
 
 
-class CommonWordMemo:
-    """``func(word, *rest)``, remembered for common words only.
-
-    An answer that depends on the word alone can be kept, but a cache of every word a
-    long-running worker meets would hold the names and e-mail addresses of the notes it
-    analysed (the tokens of a note are personal data; the memory zone drops them from
-    spaCy's vocabulary for the same reason). Only the words of a fixed list are remembered:
-    common English words, stop words, ASCII punctuation and line breaks, which are most of
-    the tokens of any note; any other word is answered anew each time. The list is fixed,
-    so the memo is bounded too."""
-
-    def __init__(self, func: Callable[..., Any]) -> None:
-        self.func = func
-        self.common = _common_words()
-        self.known: dict[Any, Any] = {}
-
-    def __call__(self, word: str, *rest: Any) -> Any:
-        key = (word, *rest) if rest else word
-        found = self.known.get(key, _MISSING)
-        if found is _MISSING:
-            found = self.func(word, *rest)
-            if word in self.common:
-                self.known[key] = found
-        return found
-
-
-_MISSING = object()
-
-
-@lru_cache(maxsize=1)
-def _common_words() -> frozenset[str]:
-    """The words :class:`CommonWordMemo` may remember: dictionary words, stop words and
-    punctuation, none of which on its own says who a note was about (a word that is also a
-    first name, "grace", is remembered only as the dictionary word it also is)."""
-    import string
-
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    from governance.pii.names import english_words
-
-    return (english_words() | frozenset(STOP_WORDS) | frozenset(string.punctuation)
-            | frozenset({"\n", "\n\n", " ", "  ", "...", "--"}))
-
-
-def _cache_word_tests(nlp_engine: Any) -> None:
-    """Remember Presidio's stop-word and punctuation tests of common words.
-
-    Building a text's NLP artifacts, Presidio picks its context keywords by testing every
-    lemma with ``is_stopword`` and ``is_punct``, each a vocabulary lookup (about 460 of each
-    for a 2,000-character note). The answer depends on the word alone, so it is kept for
-    the common words (:class:`CommonWordMemo`), which are most of the lemmas."""
-    from spacy.attrs import IS_PUNCT, IS_STOP
-
-    nlp_engine.is_stopword = CommonWordMemo(
-        _word_test(nlp_engine, IS_STOP, lambda lexeme: bool(lexeme.is_stop)))
-    nlp_engine.is_punct = CommonWordMemo(
-        _word_test(nlp_engine, IS_PUNCT, lambda lexeme: bool(lexeme.is_punct)))
-
-
-def _word_test(nlp_engine: Any, attr: int, read: Any) -> Any:
-    """Presidio's ``vocab[word].is_stop`` (``.is_punct``), without adding ``word`` to the
-    vocabulary when it is not there yet.
-
-    The lemmas Presidio tests are lower-cased tokens ("ryan", "normandmadeleine"), most
-    of them new to the vocabulary; ``vocab[word]`` would create and keep a lexeme for each,
-    running every one of the ~25 lexical attribute functions on it (about a tenth of the
-    NLP time of a 2,000-character note seen for the first time, issue 19), and the
-    vocabulary of a long-lived process grows by it. A new lexeme's flag is what the
-    vocabulary's own attribute function gives, so for a word not in the vocabulary that
-    function answers; a word already there (or the empty string, which is no lexeme) is
-    read from its lexeme as before."""
-    def test(word: str, language: str) -> bool:
-        vocab = nlp_engine.nlp[language].vocab
-        getter = (vocab.lex_attr_getters or {}).get(attr)
-        if getter is None or not word or word in vocab:
-            return bool(read(vocab[word]))
-        return bool(getter(word))
-
-    return test
-
-
-def _feeds_ner(nlp: Any, pipe: str) -> bool:
-    """Whether the model's ner listens to ``pipe`` (a shared tok2vec or transformer), so
-    that it must stay on. In en_core_web_sm, ner has its own tok2vec layer."""
-    listeners = getattr(nlp.get_pipe(pipe), "listening_components", None) or ()
-    return "ner" in listeners
-
-
 def _whole(text: str, results: Sequence[Any], declared: set[str],
            identifiers: frozenset[str]) -> bool:
     """Whether a result of a declared type spans the whole value (and no CRM identifier
@@ -591,6 +431,34 @@ class EngineSpec:
 # One engine per process and configuration, built on first use.
 _ENGINES: dict[tuple[str, str], PiiEngine] = {}
 _LOCK = threading.Lock()
+
+
+def _nlp_engine(config: PiiConfig) -> Any:
+    """The loaded NLP engine the configuration names: for ``spacy``, ours
+    (:class:`LeanSpacyNlpEngine`, with the configuration's pipeline settings), built as
+    Presidio's ``NlpEngineProvider`` builds its own after the same validation; any other,
+    Presidio's own through its provider."""
+    from presidio_analyzer.input_validation import ConfigurationValidator
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpEngineProvider
+
+    nlp = config.nlp_configuration
+    ConfigurationValidator.validate_nlp_configuration(nlp)
+    if nlp["nlp_engine_name"] != LeanSpacyNlpEngine.engine_name:
+        from governance.pii.pipeline import numeric_ops
+
+        with numeric_ops(config.ops, config.blas_threads):
+            return NlpEngineProvider(nlp_configuration=nlp).create_engine()
+    ner = nlp.get("ner_model_configuration")
+    engine = LeanSpacyNlpEngine(
+        models=nlp["models"],
+        ner_model_configuration=NerModelConfiguration.from_dict(ner) if ner else None,
+        pipeline=PipelineSettings(
+            free_text_disable=config.free_text_disable, gated_ner=config.gated_ner,
+            batch_size=config.batch_size, ner_token_cap=config.ner_token_cap,
+            ops=config.ops, blas_threads=config.blas_threads),
+    )
+    engine.load()
+    return engine
 
 
 def _quiet_presidio_logs() -> None:

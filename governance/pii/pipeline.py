@@ -14,13 +14,14 @@
   new doc built from the text's own tokens (their words and spaces): ``Span.as_doc``
   would copy far more than NER reads, and tokenizing the sentence again costs five times
   as much.
-- :func:`lean_lexemes`: a token new to the vocabulary (a name, a number, an address:
+- :func:`lean_vocab`: a token new to the vocabulary (a name, a number, an address:
   about 150 in a 2,000-character note, made anew for every note since each batch runs in
   spaCy's memory zone) costs about 20 us, most of it the ~23 lexical attribute functions
   spaCy runs on it (``like_num``, ``like_url``, ``is_currency`` ...). With only our two
   components enabled, nothing reads most of them: NER reads the attributes its embedding
   layer names (NORM, PREFIX, SUFFIX, SHAPE in the small model) and IS_SPACE, the lemma
-  component LOWER, the context keywords IS_STOP and IS_PUNCT; the others are not computed.
+  component LOWER, the context keywords IS_STOP and IS_PUNCT; the others are not computed
+  (the model is loaded with a vocabulary built for it, spaCy's ``vocab`` argument).
 - :func:`numeric_ops`: the matrix multiplications of the model through numpy's BLAS on one
   thread instead of thinc's default ``blis``; measured on the project's 2-core machine,
   NER runs about a quarter faster, and one BLAS thread per process leaves the cores to the
@@ -32,6 +33,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any
 
 import regex
@@ -83,25 +85,43 @@ def register_components() -> None:
 _READ_ATTRS = ("LOWER", "IS_SPACE", "IS_STOP", "IS_PUNCT")
 
 
-def lean_lexemes(nlp: Any) -> bool:
-    """Keep only the vocabulary's lexical attribute functions whose values are read (see
-    the module docstring), if the pipeline is ours alone and every embedding layer of the
-    model names its attributes; return whether it did. The values kept are computed as
-    before, so every entity is the same; a token's other flags (``like_num``, ``is_alpha``)
-    read False on a word first met in a note, and nothing here reads them."""
-    from spacy import attrs
+def ours_alone(nlp: Any) -> bool:
+    """Whether nothing of the model's pipeline runs but our two components."""
+    return set(nlp.pipe_names) <= {GATED_NER, LOWER_LEMMA}
 
-    if not set(nlp.pipe_names) <= {GATED_NER, LOWER_LEMMA}:
-        return False
-    names = _embedding_attrs(nlp.config.get("components", {}))
+
+def lean_vocab(name: str) -> Any:
+    """A vocabulary for the model ``name`` that computes only the lexical attributes read
+    (see the module docstring), to load the model with (``spacy.load(name, vocab=...)``);
+    None when the model's configuration cannot be read or an embedding layer of it does
+    not name its attributes. The values kept are computed as before, so every entity is
+    the same; a token's other flags (``like_num``, ``is_alpha``) read False on a word first
+    met in a note, and nothing of our pipeline reads them (the caller loads the model with
+    spaCy's own vocabulary if any other component stays on: :func:`ours_alone`)."""
+    import spacy
+    from spacy import attrs
+    from spacy.util import load_config
+    from spacy.vocab import Vocab
+
+    path = model_path(name)
+    if path is None:
+        return None
+    config = load_config(path / "config.cfg", interpolate=False)
+    names = _embedding_attrs(config.get("components", {}))
     if not names:
-        return False
-    keep = {getattr(attrs, name, None) for name in (*names, *_READ_ATTRS)}
+        return None
+    keep = {getattr(attrs, attr, None) for attr in (*names, *_READ_ATTRS)}
     if None in keep:
-        return False
-    getters = nlp.vocab.lex_attr_getters or {}
-    nlp.vocab.lex_attr_getters = {attr: f for attr, f in getters.items() if attr in keep}
-    return True
+        return None
+    full = spacy.blank(config["nlp"]["lang"]).vocab
+    return Vocab(
+        # (Vocab.lex_attr_getters: spaCy's own attribute, read here, untyped in its stubs)
+        lex_attr_getters={attr: f for attr, f in
+                          (getattr(full, "lex_attr_getters", None) or {}).items()
+                          if attr in keep},
+        writing_system=full.writing_system,
+        get_noun_chunks=full.get_noun_chunks,
+    )
 
 
 def _embedding_attrs(config: Any) -> set[str]:
@@ -314,3 +334,20 @@ def _doc_of_tokens(vocab: Any, rows: list[list[int]]) -> Any:
     strings = vocab.strings
     return Doc(vocab, words=[strings[orth] for _, orth, _ in rows],
                spaces=[bool(space) for _, _, space in rows])
+
+
+def model_path(name: str) -> Path | None:
+    """Where the installed model ``name`` keeps its ``config.cfg`` (a package holds it in
+    its one data directory; a path model, itself), or None."""
+    import spacy.util
+
+    path = Path(name)
+    if not path.exists():
+        try:
+            path = spacy.util.get_package_path(name)
+        except (ImportError, ValueError):
+            return None
+    if (path / "config.cfg").exists():
+        return path
+    found = [p for p in path.iterdir() if p.is_dir() and (p / "config.cfg").exists()]
+    return found[0] if len(found) == 1 else None

@@ -64,6 +64,7 @@ class BoundedTokenizer:
     """The model's tokenizer with its suffix search bounded, on bounded pieces of a text."""
 
     def __init__(self, tokenizer: Any, max_chunk: int = MAX_CHUNK) -> None:
+        # (spaCy's documented way to change a tokenizer's rules: assign its suffix_search)
         if not getattr(tokenizer.suffix_search, "bounded", False) and tokenizer.suffix_search:
             tokenizer.suffix_search = bounded_suffix_search(tokenizer.suffix_search)
         self.tokenizer = tokenizer

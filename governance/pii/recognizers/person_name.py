@@ -23,8 +23,6 @@ introduction ("hi this is richard smith"), a gazetteer first name and the word a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 import regex
@@ -44,6 +42,7 @@ from governance.pii.names import (
     gazetteer,
     is_english_word,
 )
+from governance.pii.nlp_engine import TextArtifacts
 
 # a word; not a letter glued to a backslash ("\\nSanda" in text pasted from JSON is
 # "Sanda"), and "Salomaa's" is "Salomaa" ('s is no part of a name)
@@ -194,40 +193,74 @@ def _blocked_after(text: str, end: int) -> bool:
     return word.lower() in PLACE_OR_COMPANY or word.lower() in COMPANY_AFTER
 
 
-@lru_cache(maxsize=8)
-def _answers(text: str) -> dict[tuple[str, int, int], bool]:
-    """The answers of :func:`place_or_company` and :func:`not_a_person` for spans of
-    ``text`` (of the 8 texts asked about last). Both depend on the text and the span alone,
+class NameAnswers:
+    """The answers of the name rules about the spans of one text, each worked out once.
+
+    :meth:`place_or_company` and :meth:`not_a_person` depend on the text and the span alone,
     and the same span is asked about several times while one text is analysed: by the
     recognizer's runs and its model-PERSON check, then by ``engine._tidy`` for each PERSON
     result; on the write-check bench's 2,000-character notes 44 % of the calls repeat one
-    (issue 19, the write-check latency)."""
-    return {}
+    (issue 19, the write-check latency). One object holds them for one analysis of one text
+    (:func:`answers_for`: on the text's NLP artifacts), so they go when it ends: the text is
+    a note full of personal data, which no module-level cache may keep."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._answers: dict[tuple[str, int, int], bool] = {}
+        self._coordinations: tuple[tuple[tuple[tuple[int, int], ...], bool], ...] | None = None
+        self._address_block: tuple[tuple[tuple[int, int], ...],
+                                   tuple[tuple[int, int], ...]] | None = None
 
-def forget_texts() -> None:
-    """Drop what the per-text caches below remember: they are keyed by the analysed text
-    itself, a note full of personal data, which must not outlive its analysis in a
-    long-running worker. The engine calls this when a batch is done."""
-    for cached in (_answers, _coordinations, _address_block):
-        cached.cache_clear()
-
-
-def _remembered(kind: str, test: Callable[[str, int, int], bool]
-                ) -> Callable[[str, int, int], bool]:
-    """``test(text, start, end)``, answered once per text and span (:func:`_answers`)."""
-    def remembered(text: str, start: int, end: int) -> bool:
-        answers = _answers(text)
-        key = (kind, start, end)
-        found = answers.get(key)
+    def place_or_company(self, start: int, end: int) -> bool:
+        """Whether the span reads as a street, building or company (:func:`_place_or_company`)."""
+        key = ("place_or_company", start, end)
+        found = self._answers.get(key)
         if found is None:
-            found = answers[key] = test(text, start, end)
+            found = self._answers[key] = _place_or_company(self, start, end)
         return found
 
-    remembered.__doc__ = test.__doc__
-    remembered.__name__ = test.__name__
-    remembered.__wrapped__ = test  # type: ignore[attr-defined]
-    return remembered
+    def not_a_person(self, start: int, end: int) -> bool:
+        """Whether a PERSON result over the span is none (:func:`_not_a_person`)."""
+        key = ("not_a_person", start, end)
+        found = self._answers.get(key)
+        if found is None:
+            found = self._answers[key] = _not_a_person(self, start, end)
+        return found
+
+    def coordinations(self) -> tuple[tuple[tuple[tuple[int, int], ...], bool], ...]:
+        """The text's coordinations of names (:func:`_coordinations`)."""
+        if self._coordinations is None:
+            self._coordinations = _coordinations(self.text)
+        return self._coordinations
+
+    def address_block(self) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+        """The names and places of the text's address block (:func:`_address_block`)."""
+        if self._address_block is None:
+            self._address_block = _address_block(self)
+        return self._address_block
+
+
+def answers_for(text: str, nlp_artifacts: Any = None) -> NameAnswers:
+    """The name rules' answers for ``text``: those its NLP artifacts hold for this analysis
+    (our :class:`TextArtifacts`), else a new set."""
+    if isinstance(nlp_artifacts, TextArtifacts) and nlp_artifacts.text == text:
+        return nlp_artifacts.worked_out(_answers_of)
+    return NameAnswers(text)
+
+
+def _answers_of(artifacts: TextArtifacts) -> NameAnswers:
+    return NameAnswers(artifacts.text)
+
+
+def place_or_company(text: str, start: int, end: int) -> bool:
+    """Whether the span ``start:end`` of ``text`` reads as a street, building or company."""
+    return NameAnswers(text).place_or_company(start, end)
+
+
+def not_a_person(text: str, start: int, end: int) -> bool:
+    """Whether a PERSON result over ``start:end`` of ``text`` is a street or company, an
+    honorific alone, or no name (:func:`_not_a_person`)."""
+    return NameAnswers(text).not_a_person(start, end)
 
 
 def _street_kind_before(text: str, start: int) -> bool:
@@ -242,10 +275,11 @@ def _street_kind_before(text: str, start: int) -> bool:
     return bool(words) and words[-1].lstrip("(>,").rstrip(".").lower() in STREET_BEFORE
 
 
-def _place_or_company(text: str, start: int, end: int) -> bool:
-    """Whether the span ``start:end`` of ``text`` reads as a street, building or company:
+def _place_or_company(answers: NameAnswers, start: int, end: int) -> bool:
+    """Whether the span ``start:end`` of the text reads as a street, building or company:
     a word of it or the word after it is a street or company word, or a house number
     stands before it."""
+    text = answers.text
     words = [w.lower() for w in _WORD.findall(text[start:end])]
     if not words:
         return False
@@ -278,7 +312,7 @@ def _place_or_company(text: str, start: int, end: int) -> bool:
             "'s", "’s") and not _CUE.search(text[max(0, start - _CUE_WINDOW):start]) and (
             not _TO_PERSON.search(text[max(0, start - 24):start])):
         return True
-    return any(s <= start and end <= e for elements, company in _coordinations(text) if company
+    return any(s <= start and end <= e for elements, company in answers.coordinations() if company
                for s, e in elements)
 
 
@@ -295,7 +329,6 @@ _ONE_THING_AFTER = regex.compile(r"(?:'s)?\s+(?:is|was|has)\b")
 _PLACE_PREPOSITION = regex.compile(r"\b(?:at|from|joined)\s$", regex.IGNORECASE)
 
 
-@lru_cache(maxsize=8)
 def _coordinations(text: str) -> tuple[tuple[tuple[tuple[int, int], ...], bool], ...]:
     """Each coordination of names in ``text``: its elements' spans, and whether it names one
     company rather than people."""
@@ -326,12 +359,13 @@ _NAME_LINE = regex.compile(
 _PLACE_LINE = regex.compile(r"[\p{Lu}\d][\p{L}\p{M}\d'’.,/\- ]*")
 
 
-@lru_cache(maxsize=8)
-def _address_block(text: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+def _address_block(answers: NameAnswers
+                   ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
     """In a postal address block, the lines of one to four capitalised words before the
     street line name the addressee (its first line) or a person in its care (a line of
     two words), and the lines after it of capitalised words and numbers alone are the
     city, region, postcode and country. Returns (names, places), as spans."""
+    text = answers.text
     if not _LINE_BREAK.search(text) or not any(c.isdigit() for c in text):
         return (), ()
     lines, pos = [], 0
@@ -348,15 +382,16 @@ def _address_block(text: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[
     for i, (s, e) in enumerate(lines[:street]):
         e = len(text[:e].rstrip(" ,"))
         m = _NAME_LINE.fullmatch(text, s, e)
-        if m and (i == 0 or len(m.group().split()) == 2) and not place_or_company(text, s, e):
+        if m and (i == 0 or len(m.group().split()) == 2) and not answers.place_or_company(s, e):
             names.append((s, e))
     places = [(s, e) for s, e in lines[street + 1:] if _PLACE_LINE.fullmatch(text, s, e)]
     return tuple(names), tuple(places)
 
 
-def _not_a_person(text: str, start: int, end: int) -> bool:
+def _not_a_person(answers: NameAnswers, start: int, end: int) -> bool:
     """Whether a PERSON result (the model's or ours) is a street or company
-    (:func:`place_or_company`) or an honorific alone ("Mr")."""
+    (:func:`_place_or_company`) or an honorific alone ("Mr")."""
+    text = answers.text
     words = _WORD.findall(text[start:end])
     if not words or all(w.lower().rstrip(".") in HONORIFICS for w in words):
         return True
@@ -366,7 +401,7 @@ def _not_a_person(text: str, start: int, end: int) -> bool:
         return True
     if _LINE_BREAK.search(text, start, end):  # lines of an address block, not one name
         return True
-    if any(s <= start and end <= e for s, e in _address_block(text)[1]):
+    if any(s <= start and end <= e for s, e in answers.address_block()[1]):
         return True
     if any(w.lower() in TITLES for w in words):
         return True
@@ -380,11 +415,7 @@ def _not_a_person(text: str, start: int, end: int) -> bool:
     # the model's lower-case "names" ("de laboratório de"); ours follow an introduction
     if words[0].islower() and not _INTRO.search(text[max(0, start - 20):start]):
         return True
-    return place_or_company(text, start, end)
-
-
-place_or_company = _remembered("place_or_company", _place_or_company)
-not_a_person = _remembered("not_a_person", _not_a_person)
+    return answers.place_or_company(start, end)
 
 
 def _own_line(text: str, start: int, end: int) -> bool:
@@ -421,6 +452,7 @@ class PersonNameRecognizer(EntityRecognizer):
         if not hasattr(self, "names"):
             self.load()
         found: dict[tuple[int, int], float] = {}
+        answers = answers_for(text, nlp_artifacts)
         # the model's own labels (Presidio's entities carry its mapped ones: LOCATION, NRP),
         # read from the doc itself
         doc = getattr(nlp_artifacts, "tokens", None)
@@ -430,10 +462,10 @@ class PersonNameRecognizer(EntityRecognizer):
         nationalities = [(e.start_char, e.end_char) for e in ents if e.label_ == "NORP"]
         # what the model calls a product, a work of art, a law ...
         things = [(e.start_char, e.end_char) for e in ents if e.label_ in _THINGS]
-        persons = self._model_persons(text, ents, found)
+        persons = self._model_persons(answers, ents, found)
         runs = self._runs(text)
         for run in runs:
-            for start, end, score, cued in self._judge(text, run):
+            for start, end, score, cued in self._judge(answers, run):
                 # what the model reads as a nationality is one after a copula ("I am
                 # Brazilian") or without a cue; after another cue it is a name the model
                 # misread ("thanks Andrian!")
@@ -452,8 +484,8 @@ class PersonNameRecognizer(EntityRecognizer):
         named = [m for m in speakers if m.group(1).lower() in self.names.first or m.group(2)]
         for m in (speakers if named and len(speakers) > 1 else named):
             found[m.span(1)] = max(0.86, found.get(m.span(1), 0.0))
-        self._coordinated(text, found, persons)
-        for s, e in _address_block(text)[0]:
+        self._coordinated(answers, found, persons)
+        for s, e in answers.address_block()[0]:
             found[(s, e)] = max(0.86, found.get((s, e), 0.0))
         # words of people found here (ours at 0.86 and above, and the model's) name people
         # elsewhere in the same text
@@ -468,8 +500,8 @@ class PersonNameRecognizer(EntityRecognizer):
                 start, end = run[0][0], run[-1][1]
                 if (start, end) in found and found[(start, end)] >= 0.86:
                     continue
-                if any(w.lower() in known for _, _, w in run) and not place_or_company(
-                        text, start, end) and not _at_a_place(text, start, end, places) and (
+                if any(w.lower() in known for _, _, w in run) and not answers.place_or_company(
+                        start, end) and not _at_a_place(text, start, end, places) and (
                         not _DETERMINER.search(text[max(0, start - 8):start])):
                     found[(start, end)] = max(0.86, found.get((start, end), 0.0))
         return [RecognizerResult(self.ENTITY, s, e, score,
@@ -479,12 +511,13 @@ class PersonNameRecognizer(EntityRecognizer):
                 for (s, e), score in sorted(found.items())]
 
     @staticmethod
-    def _model_persons(text: str, ents: list[Any], found: dict[tuple[int, int], float]
-                       ) -> list[tuple[int, int]]:
+    def _model_persons(answers: NameAnswers, ents: list[Any],
+                       found: dict[tuple[int, int], float]) -> list[tuple[int, int]]:
         """The model's PERSON spans that read as people. One that runs over a line break
         ("Bernard Ó Hoireachtaigh\\nLostracı\\nSama" in an address block) is cut to its
         first line, which is reported (0.85, the model's score) in its place; the whole
-        span is dropped by :func:`not_a_person`."""
+        span is dropped by :meth:`NameAnswers.not_a_person`."""
+        text = answers.text
         out = []
         for ent in ents:
             if ent.label_ not in ("PERSON", "PER"):
@@ -495,28 +528,30 @@ class PersonNameRecognizer(EntityRecognizer):
                 end = cut.start()
                 while end > start and not text[end - 1].isalnum():
                     end -= 1
-                if end <= start or not_a_person(text, start, end):
+                if end <= start or answers.not_a_person(start, end):
                     continue
                 found[(start, end)] = max(0.85, found.get((start, end), 0.0))
-            elif not_a_person(text, start, end):
+            elif answers.not_a_person(start, end):
                 continue
             out.append((start, end))
         return out
 
-    def _coordinated(self, text: str, found: dict[tuple[int, int], float],
+    def _coordinated(self, answers: NameAnswers, found: dict[tuple[int, int], float],
                      persons: list[tuple[int, int]]) -> None:
         """Names coordinated with names are names: "They had 6: Cezar, Anniina, Jane,
         Dagmar, Roger and Rajata" (the model reads Rajata as a place), when two or half
         the elements are people (ours, the model's or a gazetteer first name) or a cue
         stands before the first ("our 3 founders: Strnad, Slavík and Holmqvist"), and the
         coordination does not name a company (:func:`_coordinations`)."""
+        text = answers.text
+
         def person(s: int, e: int) -> bool:
             first = _WORD.match(text, s)
             return found.get((s, e), 0.0) >= 0.86 or any(
                 ps < e and s < pe for ps, pe in persons) or (
                 first is not None and first.group().lower() in self.names.first)
 
-        for members, company in _coordinations(text):
+        for members, company in answers.coordinations():
             if company:
                 continue
             cued = found.get(members[0], 0.0) >= 0.9 and bool(
@@ -525,7 +560,7 @@ class PersonNameRecognizer(EntityRecognizer):
             if not cued and evidence < 2 and 2 * evidence < len(members):
                 continue
             for s, e in members:
-                if not not_a_person(text, s, e) and not all(
+                if not answers.not_a_person(s, e) and not all(
                         w.lower() in NOT_NAMES for w in _WORD.findall(text[s:e])):
                     found[(s, e)] = max(0.86, found.get((s, e), 0.0))
 
@@ -570,10 +605,11 @@ class PersonNameRecognizer(EntityRecognizer):
                 out.append(run[:4])
         return out
 
-    def _judge(self, text: str, run: list[tuple[int, int, str]]
+    def _judge(self, answers: NameAnswers, run: list[tuple[int, int, str]]
                ) -> list[tuple[int, int, float, bool]]:
+        text = answers.text
         start, end = run[0][0], run[-1][1]
-        if place_or_company(text, start, end):
+        if answers.place_or_company(start, end):
             return []
         words = [w.lower() for _, _, w in run]
         cue = bool(_CUE.search(text[max(0, start - _CUE_WINDOW):start])) or bool(

@@ -215,8 +215,8 @@ def test_a_line_of_unknown_words_inside_a_signature_is_no_person_by_shape(pii_en
 
 
 def test_street_company_and_not_a_person_answers_are_remembered_per_text_unchanged() -> None:
-    # each span of a text is judged once: a repeated question is answered from the
-    # text's memo, with the answer the test itself gives
+    # each span of a text is judged once per analysis: a repeated question is answered from
+    # the text's answers, with the answer the test itself gives
     import regex
 
     from governance.pii import evaluation
@@ -225,13 +225,16 @@ def test_street_company_and_not_a_person_answers_are_remembered_per_text_unchang
     checked = 0
     for doc in evaluation.generate(40, seed=17):
         text = doc.text
+        answers = pn.NameAnswers(text)
         spans = [m.span() for m in regex.finditer(r"\p{Lu}\w+(?: \p{Lu}\w+)*", text)]
         for start, end in spans:
-            for remembered, kind in ((pn.place_or_company, "place_or_company"),
-                                     (pn.not_a_person, "not_a_person")):
-                first = remembered(text, start, end)
-                assert pn._answers(text)[(kind, start, end)] is first
-                assert remembered(text, start, end) is first
-                assert first is remembered.__wrapped__(text, start, end)  # type: ignore[attr-defined]
+            for kind, test in (("place_or_company", pn._place_or_company),
+                               ("not_a_person", pn._not_a_person)):
+                remembered = getattr(answers, kind)
+                first = remembered(start, end)
+                assert answers._answers[(kind, start, end)] is first
+                assert remembered(start, end) is first
+                assert first is test(pn.NameAnswers(text), start, end)
+                assert first is getattr(pn, kind)(text, start, end)
                 checked += 1
     assert checked > 200
