@@ -36,8 +36,10 @@ from sqlalchemy.engine import make_url
 
 from audit.events import Actor
 from bench.audit_bench import DEFAULT_PG_URL, Row, postgres_server
+from demo.generator import DemoGenerator
+from demo.store import fill_demo_store
+from demo.world import DEFAULT_SEED
 from governance.db import unit_of_work
-from governance.demo import DEFAULT_SEED, DemoGenerator, fill_demo_store
 from governance.migrate import upgrade, upgrade_keystore
 from governance.requests.services import RequestExecutor, RequestService
 from governance.runtime import Runtime, open_runtime

@@ -11,7 +11,8 @@ import json
 import sys
 from typing import Any
 
-from governance.demo import DemoGenerator, demo_consent_history
+from demo.consents import demo_consent_history
+from demo.generator import DemoGenerator
 from governance.settings import PACKAGED_POLICY_DIR
 from policies.loader import load_policy_set
 
