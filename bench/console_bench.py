@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from audit.events import Actor
-from bench.audit_bench import Row
+from bench.harness import Row, benchmark_table
 from demo.generator import DemoGenerator
 from demo.world import DEFAULT_SEED
 from governance.clients.services import ClientService
@@ -207,6 +207,4 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from bench.run import benchmark_table
-
     print(benchmark_table(run(quick="--quick" in sys.argv)))

@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from audit.events import Actor
-from bench.audit_bench import DEFAULT_PG_URL, Row, postgres_server
+from bench.harness import DEFAULT_PG_URL, Row, postgres_server
 from governance.db import unit_of_work
 from governance.jobs.models import Job
 from governance.jobs.service import JobKind, Jobs

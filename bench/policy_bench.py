@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.audit_bench import Row
+from bench.harness import Row
 from demo.store import fill_demo_store
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
