@@ -37,13 +37,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select
 
 from audit import rawsql
 from audit.checkpoint import NoteSigner, generate_signing_key, load_signing_key
@@ -51,16 +50,24 @@ from audit.events import Actor, AuditEvent, Target, canonical_bytes, new_event_i
 from audit.log import VERIFY_CHUNK, AuditLog
 from audit.models import audit_entries, audit_queue, audit_sequence
 from audit.rawsql import EntryRow
+from bench.harness import (
+    DEFAULT_PG_URL,
+    ORIGIN,
+    POSTGRES,
+    SQLITE,
+    Row,
+    postgres_database,
+    postgres_server,
+    run_benchmarks,
+    sqlite_database,
+)
 from governance.db import make_engine, make_session_factory, unit_of_work
-from governance.migrate import alembic_config, upgrade
+from governance.migrate import alembic_config
 
 NAME = "audit"
-ORIGIN = "bench.crm-privacy-gateway.example/audit"
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 APPEND_TARGET = 5_000
 VERIFY_TARGET = 300_000
 WRITERS = 4
-SQLITE, POSTGRES = "SQLite", "PostgreSQL"
 
 
 @dataclass(frozen=True)
@@ -73,15 +80,6 @@ class Sizes:
 
 QUICK = Sizes(single=1_000, batched=3_000, per_writer=500, verify=100_000)
 FULL = Sizes(single=4_000, batched=10_000, per_writer=2_000, verify=1_000_000)
-
-
-@dataclass
-class Row:
-    """One measure; ``cells`` maps a column (a backend) to its figure as printed."""
-
-    measure: str
-    cells: dict[str, str] = field(default_factory=dict)
-    target: str = ""
 
 
 def make_event(i: int, actor: str = "c6a1f0d2") -> AuditEvent:
@@ -109,44 +107,6 @@ def _fmt_rate(value: float, target: float | None = None) -> str:
 
 
 # -- databases ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def sqlite_database(directory: Path, name: str) -> Iterator[str]:
-    url = f"sqlite:///{directory / name}.db"
-    upgrade(url)
-    yield url
-
-
-def postgres_server(url: str) -> str | None:
-    """The server URL (psycopg driver) if a connection succeeds, else None."""
-    server = make_url(url).set(drivername="postgresql+psycopg")
-    engine = create_engine(server, connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - unreachable for any reason: the column says so
-        return None
-    finally:
-        engine.dispose()
-    return server.render_as_string(hide_password=False)
-
-
-@contextlib.contextmanager
-def postgres_database(server: str) -> Iterator[str]:
-    url = make_url(server)
-    name = f"gov_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        db_url = url.set(database=name).render_as_string(hide_password=False)
-        upgrade(db_url)
-        yield db_url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # -- appending -------------------------------------------------------------------------------
@@ -609,6 +569,5 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from bench.run import main
-
-    sys.exit(main([*sys.argv[1:], "--only", NAME]))
+    sys.exit(run_benchmarks({NAME: sys.modules[__name__]}, [*sys.argv[1:], "--only", NAME],
+                            description=__doc__.splitlines()[0]))

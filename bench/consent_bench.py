@@ -32,16 +32,16 @@ from pathlib import Path
 
 from sqlalchemy import Engine, bindparam, insert, select, text
 
-from audit.checkpoint import NoteSigner, generate_signing_key, load_signing_key
 from audit.events import Actor
-from audit.log import AuditLog
-from bench.audit_bench import (
+from bench.harness import (
     DEFAULT_PG_URL,
     POSTGRES,
     SQLITE,
     Row,
+    bench_runtime,
     postgres_database,
     postgres_server,
+    run_benchmarks,
     sqlite_database,
 )
 from governance.consent.services import (
@@ -51,16 +51,10 @@ from governance.consent.services import (
     NewConsentEvent,
     processable_clause,
 )
-from governance.db import make_engine, make_session_factory, unit_of_work
-from governance.keys.services import FieldCrypto
-from governance.migrate import upgrade_keystore
-from governance.runtime import Runtime, open_key_service
-from governance.settings import PACKAGED_POLICY_DIR, Settings
-from governance.store.schema import CrmTables
-from policies.loader import load_policy_set
+from governance.db import unit_of_work
+from governance.runtime import Runtime
 
 NAME = "consent"
-ORIGIN = "bench.crm-privacy-gateway.example/audit"
 RATIO_TARGET = 2.0
 FULL, QUICK = 100_000, 20_000
 REPEATS = 9
@@ -159,25 +153,6 @@ def measure(runtime: Runtime, n: int) -> dict[str, str]:
     return figures
 
 
-def _runtime(url: str, directory: Path) -> Runtime:
-    settings = Settings.from_env({
-        "GOVERNANCE_DATABASE_URL": url,
-        "GOVERNANCE_VAR_DIR": str(directory),
-        "GOVERNANCE_KEY_FILE": str(directory / "kek.json"),
-    })
-    key = directory / "signing-key.pem"
-    if not key.exists():
-        generate_signing_key(key)
-    policy = load_policy_set(PACKAGED_POLICY_DIR)
-    engine = make_engine(url)
-    upgrade_keystore(settings.keystore_url)
-    keys = open_key_service(settings)
-    return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine),
-                   policy=policy, tables=CrmTables(policy.datamap),
-                   audit=AuditLog(NoteSigner(ORIGIN, load_signing_key(key)), ORIGIN),
-                   keys=keys, crypto=FieldCrypto(keys, policy.datamap))
-
-
 def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Row]:
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     n = QUICK if quick else FULL
@@ -201,7 +176,7 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
             database = (sqlite_database(directory, "consent") if backend == SQLITE
                         else postgres_database(pg_server))  # type: ignore[arg-type]
             with database as url:
-                runtime = _runtime(url, directory)
+                runtime = bench_runtime(url, directory)
                 try:
                     say(f"{backend}: {n:,} subjects with consent histories")
                     started = time.perf_counter()
@@ -219,6 +194,5 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from bench.run import main
-
-    sys.exit(main([*sys.argv[1:], "--only", NAME]))
+    sys.exit(run_benchmarks({NAME: sys.modules[__name__]}, [*sys.argv[1:], "--only", NAME],
+                            description=__doc__.splitlines()[0]))

@@ -31,10 +31,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from audit.events import Actor
-from bench.audit_bench import Row
+from bench.harness import Row, benchmark_table
+from demo.generator import DemoGenerator
+from demo.world import DEFAULT_SEED
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
-from governance.demo import DEFAULT_SEED, DemoGenerator
 from governance.requests.models import DsrRequest
 from governance.requests.services import OPEN_STATUSES, RequestService
 from governance.runtime import Runtime, open_runtime
@@ -81,7 +82,7 @@ def demo_store(directory: Path, customers: int) -> dict[str, str]:
     env.update({"GOVERNANCE_VAR_DIR": str(directory), "GOVERNANCE_LOG_LEVEL": "WARNING",
                 "GOVERNANCE_TASK_RUNNER": "inline", "PYTHONPATH": str(ROOT)})
     subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance.cli", "demo", "--no-serve",
+        [sys.executable, "-m", "cli", "demo", "--no-serve",
          "--customers", str(customers)], env=env, cwd=ROOT, check=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return env
@@ -206,6 +207,4 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from bench.run import benchmark_table
-
     print(benchmark_table(run(quick="--quick" in sys.argv)))

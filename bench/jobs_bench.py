@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from audit.events import Actor
-from bench.audit_bench import DEFAULT_PG_URL, Row, postgres_server
+from bench.harness import DEFAULT_PG_URL, Row, postgres_server
 from governance.db import unit_of_work
 from governance.jobs.models import Job
 from governance.jobs.service import JobKind, Jobs
@@ -139,7 +139,7 @@ def _percentile(values: list[float], q: float) -> float:
 class _Workers:
     def __init__(self, env: dict[str, str], count: int, logs: Path) -> None:
         self.processes = [subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
-            [sys.executable, "-m", "governance.cli", "worker", "--concurrency", "1"],
+            [sys.executable, "-m", "cli", "worker", "--concurrency", "1"],
             cwd=ROOT, env=env, stdout=open(logs / f"worker-{n}.log", "wb"),  # noqa: SIM115
             stderr=subprocess.STDOUT, start_new_session=True) for n in range(count)]
         time.sleep(6)  # the workers connect to the broker and load the PII model

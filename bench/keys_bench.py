@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bench.audit_bench import DEFAULT_PG_URL, Row, postgres_database, postgres_server
+from bench.harness import DEFAULT_PG_URL, Row, postgres_database, postgres_server
 from governance.db import make_engine
 from governance.keys.keystore import KeyStore
 from governance.keys.local import open_local_provider

@@ -36,10 +36,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.audit_bench import Row
+from bench.harness import Row
+from demo.store import fill_demo_store
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
-from governance.demo import fill_demo_store
 from governance.migrate import upgrade, upgrade_keystore
 from governance.runtime import open_runtime
 from governance.settings import Settings
@@ -192,7 +192,7 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         servers = {
             "bare": ([sys.executable, "-m", "bench.bare_app", settings.database_url],
                      lambda i: f"/customers/{i}", {}, "/customers/warm"),
-            "gateway": ([sys.executable, "-m", "governance.cli", "serve", "--workers",
+            "gateway": ([sys.executable, "-m", "cli", "serve", "--workers",
                          str(WORKERS), "--port"],
                         lambda i: f"/v1/data/customers/{i}?purpose=customer_support",
                         {"Authorization": f"Bearer {key}"}, "/healthz"),

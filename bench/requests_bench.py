@@ -35,9 +35,11 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from audit.events import Actor
-from bench.audit_bench import DEFAULT_PG_URL, Row, postgres_server
+from bench.harness import DEFAULT_PG_URL, Row, postgres_server, run_benchmarks
+from demo.generator import DemoGenerator
+from demo.store import fill_demo_store
+from demo.world import DEFAULT_SEED
 from governance.db import unit_of_work
-from governance.demo import DEFAULT_SEED, DemoGenerator, fill_demo_store
 from governance.migrate import upgrade, upgrade_keystore
 from governance.requests.services import RequestExecutor, RequestService
 from governance.runtime import Runtime, open_runtime
@@ -226,9 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             runtime.dispose()
         print(f"filled {args.fill:,} customers in {seconds:,.0f} s")
         return 0
-    from bench.run import main as run_main
-
-    return run_main([*rest, "--only", NAME])
+    return run_benchmarks({NAME: sys.modules[__name__]}, [*rest, "--only", NAME],
+                          description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":  # pragma: no cover

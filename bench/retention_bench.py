@@ -37,16 +37,17 @@ from typing import Any
 from sqlalchemy import delete, insert, text
 
 from audit.events import Actor
-from bench.audit_bench import (
+from bench.harness import (
     DEFAULT_PG_URL,
     POSTGRES,
     SQLITE,
     Row,
+    bench_runtime,
     postgres_database,
     postgres_server,
+    run_benchmarks,
     sqlite_database,
 )
-from bench.consent_bench import _runtime
 from governance.access.services import Caller
 from governance.db import unit_of_work
 from governance.retention.sweep import RetentionSweep
@@ -181,7 +182,7 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
             database = (sqlite_database(directory, "retention") if backend == SQLITE
                         else postgres_database(pg_server))  # type: ignore[arg-type]
             with database as url:
-                runtime = _runtime(url, directory)
+                runtime = bench_runtime(url, directory)
                 try:
                     say(f"{backend}: {n:,} customers, {EVENTS_PER_CUSTOMER} web events each")
                     expired = fill(runtime, n, say)
@@ -212,6 +213,5 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from bench.run import main
-
-    sys.exit(main([*sys.argv[1:], "--only", NAME]))
+    sys.exit(run_benchmarks({NAME: sys.modules[__name__]}, [*sys.argv[1:], "--only", NAME],
+                            description=__doc__.splitlines()[0]))

@@ -40,7 +40,7 @@ def served(env: dict[str, str], *, workers: int = 1, stdout: int | IO[bytes] = s
     """(port, process) once /healthz answers, or an AssertionError if it never does."""
     port = port or free_port()
     server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance.cli", "serve", "--workers", str(workers),
+        [sys.executable, "-m", "cli", "serve", "--workers", str(workers),
          "--port", str(port), *extra], env=env, stdout=stdout, stderr=stderr,
         start_new_session=True)
     try:

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from audit.checkpoint import NoteSigner, generate_signing_key, parse_verifier_key, verify_note
 from audit.tree import leaf_hash, root_from_leaf_hashes
-from governance.cli import main
+from cli.main import main
 from governance.migrate import upgrade
 from tests.functional.audit.tampering import make_filter_columns_plain
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from audit.events import Actor
-from governance.cli import main
+from cli.main import main
 from governance.consent.services import ConsentAction, ConsentService, ConsentSource
 from governance.db import unit_of_work
 from governance.migrate import upgrade

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from governance.cli import main
+from cli.main import main
 from governance.db import unit_of_work
 from governance.migrate import upgrade, upgrade_keystore
 from governance.runtime import open_runtime

@@ -90,7 +90,7 @@ def test_the_cli_sweep_runs_as_a_job_and_reports_as_before(
         with unit_of_work(runtime.sessions) as session:
             world(runtime, session, "s")
         done = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "governance.cli", "retention", "run", "--json"],
+            [sys.executable, "-m", "cli", "retention", "run", "--json"],
             cwd=ROOT, env={**os.environ, **env}, capture_output=True, timeout=300)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
         assert b'"state": "completed"' in done.stdout

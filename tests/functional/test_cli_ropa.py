@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from governance.cli import main
+from cli.main import main
 from tests.functional.test_cli_retention import cli_db  # noqa: F401 - fixture
 
 

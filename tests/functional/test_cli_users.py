@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from governance.cli import main
+from cli.main import main
 from governance.migrate import upgrade
 from governance.users.models import ConsoleUser
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from governance.cli import build_parser
+from cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 TOP_LEVEL = ("governance/", "api/", "audit/", "policies/", "migrations/", "tests/", "bench/",

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import event, func, select
 
 from api import create_app
+from demo.store import fill_demo_store
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
-from governance.demo import fill_demo_store
 from governance.pii.models import PiiScan
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings

@@ -38,7 +38,7 @@ def test_serve_answers_under_gunicorn_with_two_workers(tmp_path: Path) -> None:
     initialise(Settings.from_env(env))  # `governance init`: serve never creates keys
     port = _free_port()
     server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance.cli", "serve", "--workers", "2", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--workers", "2", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     try:

@@ -89,7 +89,7 @@ def test_an_unreadable_key_file_at_start_is_one_line_and_a_non_zero_exit(
     _unreadable(settings.key_file)
 
     done = subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance.cli", "serve", "--workers", "2",
+        [sys.executable, "-m", "cli", "serve", "--workers", "2",
          "--port", str(free_port())],
         env=env, capture_output=True, text=True, timeout=120, check=False)
 

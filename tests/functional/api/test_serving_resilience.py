@@ -123,7 +123,7 @@ def test_serve_waits_for_its_port_rather_than_giving_up(tmp_path: Path) -> None:
     holder.bind(("127.0.0.1", port))
     holder.listen()
     server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance.cli", "serve", "--workers", "1", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--workers", "1", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     said: list[bytes] = []
     reader = threading.Thread(target=lambda: said.extend(iter(server.stderr.readline, b"")))

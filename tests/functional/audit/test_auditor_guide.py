@@ -29,7 +29,7 @@ def _fetch(url: str, token: str) -> dict:
 def served_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     env = embedded_env(tmp_path_factory.mktemp("served"))
     created = subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance.cli", "clients", "create", "guide-auditor",
+        [sys.executable, "-m", "cli", "clients", "create", "guide-auditor",
          "--role", "auditor", "--json"], env=env, capture_output=True, text=True, check=True)
     token = json.loads(created.stdout.strip().splitlines()[-1])["key"]
     with served(env) as (port, _):

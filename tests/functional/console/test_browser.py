@@ -55,7 +55,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     var = tmp_path_factory.mktemp("console-site")
     env = embedded_env(var)
     demo = subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance.cli", "demo", "--no-serve", "--customers", "40"],
+        [sys.executable, "-m", "cli", "demo", "--no-serve", "--customers", "40"],
         env=env, capture_output=True, text=True, check=True)
     passwords = dict(re.findall(r"^\s+(demo-(?:admin|officer|auditor))\s+\S+\s+(\S+)$",
                                 demo.stdout, re.M))

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from governance import cli
+from cli import main as cli
 from governance.clients.errors import ClientNameTaken, InvalidClient
 from governance.clients.models import ApiClient
 from governance.clients.services import KEY_PREFIX, ClientService, hash_key

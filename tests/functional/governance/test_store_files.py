@@ -48,7 +48,7 @@ def test_the_cli_refuses_a_world_readable_store_in_one_line(tmp_path: Path) -> N
     (tmp_path / "governance.db").touch()
     os.chmod(tmp_path / "governance.db", 0o644)
 
-    result = subprocess.run([sys.executable, "-m", "governance.cli", "db", "upgrade"],  # noqa: S603
+    result = subprocess.run([sys.executable, "-m", "cli", "db", "upgrade"],  # noqa: S603
                             env=env, capture_output=True, text=True, timeout=120)
 
     assert result.returncode != 0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench.audit_bench import Row
-from bench.run import WIDTH, as_json, benchmark_table
+from bench.harness import WIDTH, Row, as_json, benchmark_table
 
 ROWS = [
     Row("appends/s, 1 writer, record() + commit per event (whole transaction), measured "

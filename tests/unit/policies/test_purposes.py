@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from governance.demo_setup import DEMO_CLIENTS
+from demo.setup import DEMO_CLIENTS
 from governance.settings import PACKAGED_POLICY_DIR
 from policies.errors import PolicyFileError, Problem
 from policies.loader import POLICY_FILES, load_policy_set

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from governance.cli import main
+from cli.main import main
 from governance.requests.services import RequestExecutor
 
 STEP = os.environ.get("GOVERNANCE_TEST_PAUSE_AT")

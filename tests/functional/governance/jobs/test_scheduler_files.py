@@ -34,7 +34,7 @@ def test_the_beat_schedule_is_written_private_and_outside_the_keys_folder(tmp_pa
     env.update(GOVERNANCE_VAR_DIR=str(var), GOVERNANCE_TASK_RUNNER="celery",
                GOVERNANCE_BROKER_URL=_redis_url(), GOVERNANCE_LOG_LEVEL="WARNING")
     scheduler = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance.cli", "scheduler"], env=env,
+        [sys.executable, "-m", "cli", "scheduler"], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         umask=0o022)  # a usual umask: files would be world-readable unless made private
     try:

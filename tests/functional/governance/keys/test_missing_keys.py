@@ -45,7 +45,7 @@ def sealed_customer(rt: Runtime) -> None:
 def serve_until_exit(env: dict[str, str], timeout: float = 30) -> tuple[int | None, list[str]]:
     """Run ``governance serve``; (exit status or None if it kept running, stderr lines)."""
     server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance.cli", "serve", "--workers", "1",
+        [sys.executable, "-m", "cli", "serve", "--workers", "1",
          "--port", str(free_port())], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -134,7 +134,7 @@ def test_serve_on_a_fresh_var_dir_asks_for_init_and_serves_after_it(tmp_path: Pa
     assert len(lines) == 1 and "governance init" in lines[0], lines
     assert not (var / "keys" / "kek.json").exists()
 
-    init = subprocess.run([sys.executable, "-m", "governance.cli", "init"],  # noqa: S603
+    init = subprocess.run([sys.executable, "-m", "cli", "init"],  # noqa: S603
                           env=env, capture_output=True, text=True, timeout=120, check=False)
     assert init.returncode == 0, init.stderr
     assert (var / "keys" / "kek.json").exists()

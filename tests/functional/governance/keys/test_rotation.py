@@ -92,7 +92,7 @@ def test_a_rotation_killed_half_way_resumes_and_every_record_still_decrypts(own_
     emails = fill(rt, 400)
     env = {**os.environ, **environment(rt)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "governance.cli", "keys", "rotate",
+        [sys.executable, "-m", "cli", "keys", "rotate",
          "--batch-size", "10", "--pause-ms", "30"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )

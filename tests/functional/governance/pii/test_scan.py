@@ -8,8 +8,8 @@ import json
 import pytest
 from sqlalchemy import update
 
+from demo.store import fill_demo_store
 from governance.db import unit_of_work
-from governance.demo import fill_demo_store
 from governance.pii.models import PiiScan, PiiScanField, ScanState
 
 PLANTED = "Resolved; customer wrote from planted.person{}@mail.example"

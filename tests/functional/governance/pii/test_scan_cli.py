@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from governance.cli import main
+from cli.main import main
 from governance.db import unit_of_work
 from governance.runtime import open_runtime
 from governance.settings import Settings

@@ -8,8 +8,8 @@ import multiprocessing
 
 import pytest
 
+from demo.store import fill_demo_store
 from governance.db import unit_of_work
-from governance.demo import fill_demo_store
 from governance.pii.models import PiiScan, ScanState
 from governance.pii.services import record_store
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from demo.store import fill_demo_store
 from governance.db import unit_of_work
-from governance.demo import fill_demo_store
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
 from tests.functional.serving import embedded_env

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from governance.demo import fill_demo_requests, fill_demo_store
+from demo.requests import fill_demo_requests
+from demo.store import fill_demo_store
 from governance.requests.models import DsrRequest, RequestStatus
 from governance.runtime import Runtime
 
@@ -37,7 +38,7 @@ def test_running_the_demo_again_does_not_recreate_an_erased_customer(
     runtime: Runtime, session: Session
 ) -> None:
     from audit.events import Actor
-    from governance.demo import DemoGenerator
+    from demo.generator import DemoGenerator
     from governance.requests.services import RequestExecutor, RequestService
 
     seed = SEED + 1

@@ -10,14 +10,11 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from demo.consents import demo_consent_history, fill_demo_consents
+from demo.generator import DemoGenerator
+from demo.world import REFERENCE_TIME
 from governance.consent.models import ConsentEvent
 from governance.consent.services import ConsentService, state_differences
-from governance.demo import (
-    REFERENCE_TIME,
-    DemoGenerator,
-    demo_consent_history,
-    fill_demo_consents,
-)
 from governance.runtime import Runtime
 from tests.functional.consent.conftest import OFFICER
 

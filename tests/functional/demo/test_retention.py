@@ -7,7 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.events import Actor
-from governance.demo import fill_demo_requests, fill_demo_retention, fill_demo_store
+from demo.requests import fill_demo_requests
+from demo.retention import fill_demo_retention
+from demo.store import fill_demo_store
 from governance.requests.models import DsrRequest
 from governance.retention.models import RetentionRun
 from governance.retention.sweep import RetentionSweep

@@ -13,6 +13,11 @@ import sys
 from sqlalchemy.orm import Session
 
 from audit.events import AuditEvent, Target
+from demo.consents import fill_demo_consents
+from demo.requests import fill_demo_requests
+from demo.resources import load
+from demo.retention import fill_demo_retention
+from demo.store import fill_demo_store
 from governance.audit_actions import AuditAction
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
@@ -20,30 +25,17 @@ from governance.runtime import Runtime, cli_actor, open_runtime
 from governance.settings import Settings
 from governance.startup import initialise
 
-DEMO_CLIENTS = (
-    ("demo-admin", "admin", ()),
-    ("demo-auditor", "auditor", ()),
-    ("demo-officer", "compliance_officer", ()),
-    # One key per application, each with the purposes its work rests on (policies/access.yaml).
-    ("demo-support-app", "application", ("customer_support",)),
-    ("demo-fulfilment-app", "application", ("order_fulfilment",)),
-    ("demo-billing-app", "application", ("billing", "record_keeping")),
-    ("demo-marketing-app", "application", ("email_marketing", "personalised_recommendations")),
-    ("demo-analytics-app", "application", ("analytics", "churn_prediction")),
-)
+_accounts = load("accounts")
+# (name, role, purposes): one key per role, and one per application with the purposes its
+# work rests on (policies/access.yaml)
+DEMO_CLIENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
+    (client["name"], client["role"], client["purposes"]) for client in _accounts["clients"])
 # One console user per role; each run gives them new one-time passwords.
-DEMO_USERS = (("demo-admin", "admin"), ("demo-officer", "compliance_officer"),
-              ("demo-auditor", "auditor"))
+DEMO_USERS: tuple[tuple[str, str], ...] = tuple(
+    (user["name"], user["role"]) for user in _accounts["users"])
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from governance.demo import (
-        fill_demo_consents,
-        fill_demo_requests,
-        fill_demo_retention,
-        fill_demo_store,
-    )
-
     settings = Settings.from_env()
     initialise(settings)  # the demo is a first run: migrations and keys
     rt = open_runtime(settings)

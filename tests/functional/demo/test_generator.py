@@ -10,16 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from demo.generator import DemoDataMapError, DemoGenerator
+from demo.store import fill_demo_store
+from demo.world import COLLECTIONS, FIELDS, HISTORY_DAYS, REFERENCE_TIME
 from governance.db import make_engine, make_session_factory, unit_of_work
-from governance.demo import (
-    COLLECTIONS,
-    FIELDS,
-    HISTORY_DAYS,
-    REFERENCE_TIME,
-    DemoDataMapError,
-    DemoGenerator,
-    fill_demo_store,
-)
 from governance.migrate import upgrade
 from governance.settings import PACKAGED_POLICY_DIR
 from governance.store.schema import CrmTables
