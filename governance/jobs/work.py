@@ -169,10 +169,7 @@ def _must_finish(runtime: Runtime, job: Job) -> bool:
 
 
 def retry_policy(runtime: Runtime) -> RetryPolicy:
-    settings = runtime.settings
-    return RetryPolicy(max_attempts=settings.job_max_attempts,
-                       base=timedelta(seconds=settings.job_retry_seconds),
-                       ceiling=timedelta(seconds=settings.job_retry_ceiling_seconds))
+    return RetryPolicy.of(runtime.settings)
 
 
 def _record(runtime: Runtime, job: Job, worker: str, state: JobState, code: str | None = None,

@@ -76,6 +76,7 @@ from governance.requests.models import (
     StepState,
 )
 from governance.requests.suppression import returned_subjects
+from governance.retention.holds import blocking_hold
 from governance.runtime import Runtime
 from governance.store.errors import RecordNotFound
 from governance.store.values import InvalidValue, coerce, format_datetime
@@ -792,8 +793,6 @@ class RequestExecutor:
         """An erasure whose destructive steps are still to run stops on an active legal
         hold over the subject or a collection holding their records: ``on_hold`` with the
         hold's id, audited (Art. 17(3)(e)). Releasing the hold resumes it."""
-        from governance.retention.holds import blocking_hold
-
         if request.type != RequestType.ERASURE.value or not request.subject_found or not any(
                 s.name != "verify" for s in pending):
             return False

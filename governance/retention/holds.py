@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from audit.events import Actor, AuditEvent, Target
 from governance.audit_actions import AuditAction
+from governance.authz import Permission, require
 from governance.consent.services import SUBJECT_ID
 from governance.errors import shown_name
 from governance.retention.errors import HoldAlreadyReleased, HoldNotFound, InvalidHold
@@ -36,7 +37,6 @@ from governance.timestamps import as_utc
 from policies.types import ID_COLUMN
 
 if TYPE_CHECKING:
-    from governance.requests.models import DsrRequest
     from governance.runtime import Runtime
 
 HOLDS: Table = LegalHold.__table__  # type: ignore[assignment]
@@ -125,6 +125,7 @@ class HoldService:
     # -- writing -------------------------------------------------------------------------
     def place(self, scope: Any, reason: Any, matter: Any, *, subject_id: Any = None,
               collection: Any = None, expires_at: datetime | None = None) -> LegalHold:
+        require(self.actor.role, Permission.HOLDS_MANAGE)
         kind, code, ref, expiry = self._validated(scope, reason, matter, subject_id, collection,
                                                   expires_at)
         now = _now()
@@ -144,8 +145,9 @@ class HoldService:
         return hold
 
     def release(self, hold_id: str, reason: Any) -> LegalHold:
-        """Release the hold (once); the erasures waiting on it are resumed by
-        :meth:`resume_waiting`, which the caller runs and then executes."""
+        """Release the hold (once); the erasures waiting on it are the requests package's
+        to resume (``governance.requests.holds.release_hold``)."""
+        require(self.actor.role, Permission.HOLDS_MANAGE)
         code = _choice(ReleaseReason, reason, "reason")
         hold = self.get(hold_id, lock=True)
         if hold.released_at is not None:
@@ -159,32 +161,6 @@ class HoldService:
         self._audit(AuditAction.HOLD_RELEASED, hold, {
             "hold_id": hold.id, "scope": hold.scope, "reason_code": str(code)})
         return hold
-
-    def resume_waiting(self) -> list[str]:
-        """Erasure requests on hold whose hold no longer covers them (released, expired, or
-        the subject's records left the held collection): back to ``in_progress``, audited.
-        Returns their ids, for the caller to execute after its commit; an execution that
-        meets another active hold stops on that one."""
-        from governance.requests.models import DsrRequest, RequestStatus
-        from governance.requests.services import audit_request
-
-        waiting = list(self.session.scalars(
-            select(DsrRequest).where(DsrRequest.status == RequestStatus.ON_HOLD.value)
-            .order_by(DsrRequest.started_at).with_for_update()))
-        resumed = []
-        for request in waiting:
-            if blocking_hold(self.session, self.runtime, request.subject_id or "") is not None:
-                continue
-            previous = request.hold_id
-            request.status = RequestStatus.IN_PROGRESS.value
-            request.hold_id = None
-            request.updated_at = _now()
-            audit_request(self.runtime, self.session, self.actor, AuditAction.REQUEST_STARTED,
-                          request, {"resumed": True, "hold_id": previous} if previous
-                          else {"resumed": True}, request_id=self.request_id)
-            resumed.append(request.id)
-        self.session.flush()
-        return resumed
 
     # -- reading -------------------------------------------------------------------------
     def get(self, hold_id: str, *, lock: bool = False) -> LegalHold:
@@ -214,13 +190,6 @@ class HoldService:
         return list(self.session.scalars(
             select(LegalHoldEvent).where(LegalHoldEvent.hold_id == hold_id)
             .order_by(LegalHoldEvent.seq)))
-
-    def waiting_requests(self, hold_id: str) -> list[DsrRequest]:
-        from governance.requests.models import DsrRequest, RequestStatus
-
-        return list(self.session.scalars(
-            select(DsrRequest).where(DsrRequest.hold_id == hold_id,
-                                     DsrRequest.status == RequestStatus.ON_HOLD.value)))
 
     # -- internals -----------------------------------------------------------------------
     def _validated(self, scope: Any, reason: Any, matter: Any, subject_id: Any,
