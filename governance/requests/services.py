@@ -36,6 +36,8 @@ from governance.audit_actions import AuditAction
 from governance.consent.services import SUBJECT_ID, ConsentService, ConsentSource
 from governance.db import unit_of_work
 from governance.errors import shown_name
+from governance.jobs.after_commit import AfterCommit
+from governance.jobs.service import JobKind, Jobs
 from governance.requests import erasure
 from governance.requests.deadlines import (
     RIGHTS,
@@ -491,18 +493,17 @@ class RequestService:
         self._audit(AuditAction.REQUEST_STARTED, request, {"resumed": resumed})
         return request
 
-    def start_execution(self, request_id: str, trace_id: str | None = None) -> tuple[DsrRequest,
-                                                                                   str]:
-        """:meth:`start`, and the job that runs the steps, in this unit of work; returns the
-        request and the job id to deliver once it commits (an open job of the request is
-        reused: executing twice runs once)."""
-        from governance.jobs.service import JobKind, Jobs
-
+    def start_execution(self, request_id: str,
+                        trace_id: str | None = None) -> AfterCommit[DsrRequest]:
+        """Execute (or resume) a request, as the API, the console and the CLI ask for it:
+        :meth:`start`, and the job that runs the steps, in this unit of work (an open job
+        of the request is reused: executing twice runs once); the job is the caller's to
+        deliver once that commits."""
         started = self.start(request_id)
         job, _ = Jobs(self.session).enqueue(JobKind.REQUEST_EXECUTE, started.id, actor=self.actor,
                                             exclusive=f"request.execute:{started.id}",
                                             trace_id=trace_id)
-        return started, job.id
+        return AfterCommit(started, (job.id,))
 
     def _plan(self, request: DsrRequest, kind: RequestType) -> None:
         if request.subject_id is None and request.email_bidx is not None:
