@@ -23,10 +23,10 @@ from governance.requests.models import DsrRequest, RequestStatus
 from governance.requests.services import audit_request
 from governance.retention.holds import HoldService, blocking_hold
 from governance.retention.models import LegalHold
-from governance.runtime import Runtime
+from governance.shared import Shared
 
 
-def release_hold(session: Session, runtime: Runtime, actor: Actor, hold_id: str, reason: Any,
+def release_hold(session: Session, runtime: Shared, actor: Actor, hold_id: str, reason: Any,
                  *, request_id: str | None = None,
                  ) -> AfterCommit[tuple[LegalHold, list[str]]]:
     """A hold released by ``actor`` (the API, the console): the hold's event, state and
@@ -46,7 +46,7 @@ def release_hold(session: Session, runtime: Runtime, actor: Actor, hold_id: str,
     return AfterCommit((hold, resumed), tuple(job_ids))
 
 
-def resume_waiting(session: Session, runtime: Runtime, actor: Actor, *,
+def resume_waiting(session: Session, runtime: Shared, actor: Actor, *,
                    request_id: str | None = None) -> list[str]:
     """Erasure requests on hold whose hold no longer covers them (released, expired, or
     the subject's records left the held collection): back to ``in_progress``, audited.

@@ -38,6 +38,7 @@ from governance.db import unit_of_work
 from governance.errors import shown_name
 from governance.jobs.after_commit import AfterCommit
 from governance.jobs.service import JobKind, Jobs
+from governance.keys.shredding import shred_subject
 from governance.requests import erasure
 from governance.requests.deadlines import (
     RIGHTS,
@@ -79,7 +80,7 @@ from governance.requests.models import (
 )
 from governance.requests.suppression import returned_subjects
 from governance.retention.holds import blocking_hold
-from governance.runtime import Runtime
+from governance.shared import Shared
 from governance.store.errors import RecordNotFound
 from governance.store.values import InvalidValue, coerce, format_datetime
 from governance.timestamps import as_utc
@@ -150,7 +151,7 @@ class QueueCounts:
 class RequestService:
     """The officer's side of requests, in the caller's unit of work."""
 
-    def __init__(self, session: Session, runtime: Runtime, actor: Actor, *,
+    def __init__(self, session: Session, runtime: Shared, actor: Actor, *,
                  request_id: str | None = None) -> None:
         self.session = session
         self.runtime = runtime
@@ -668,7 +669,7 @@ class RequestService:
                       outcome=outcome, request_id=self.request_id)
 
 
-def request_event(runtime: Runtime, actor: Actor, action: AuditAction, request: DsrRequest,
+def request_event(runtime: Shared, actor: Actor, action: AuditAction, request: DsrRequest,
                   details: Mapping[str, Any], *, outcome: Outcome = Outcome.ALLOWED,
                   request_id: str | None = None) -> AuditEvent:
     return AuditEvent(
@@ -680,7 +681,7 @@ def request_event(runtime: Runtime, actor: Actor, action: AuditAction, request: 
     )
 
 
-def audit_request(runtime: Runtime, session: Session, actor: Actor, action: AuditAction,
+def audit_request(runtime: Shared, session: Session, actor: Actor, action: AuditAction,
                   request: DsrRequest, details: Mapping[str, Any], *,
                   outcome: Outcome = Outcome.ALLOWED, request_id: str | None = None) -> None:
     runtime.audit.record(session, request_event(runtime, actor, action, request, details,
@@ -691,7 +692,7 @@ def audit_request(runtime: Runtime, session: Session, actor: Actor, action: Audi
 class _StepAuditor:
     """Key events recorded in the step's own transaction (KeyAuditor)."""
 
-    def __init__(self, runtime: Runtime, session: Session, actor: Actor,
+    def __init__(self, runtime: Shared, session: Session, actor: Actor,
                  request_id: str | None) -> None:
         self.runtime, self.session, self.actor, self.request_id = (runtime, session, actor,
                                                                    request_id)
@@ -712,7 +713,7 @@ class RequestExecutor:
     once a step's work and mark are flushed, and ``after_commit`` once they committed.
     """
 
-    def __init__(self, runtime: Runtime, actor: Actor, *, http_request_id: str | None = None,
+    def __init__(self, runtime: Shared, actor: Actor, *, http_request_id: str | None = None,
                  checkpoint: Checkpoint | None = None, fail_on_outage: bool = True) -> None:
         self.runtime = runtime
         self.actor = actor
@@ -833,8 +834,6 @@ class RequestExecutor:
         elif kind == "suppress":
             result = erasure.suppress(session, request.work or {})
         elif kind == "shred":
-            from governance.keys.shredding import shred_subject
-
             destroyed = shred_subject(rt.keys, _StepAuditor(rt, session, self.actor,
                                                             self.http_request_id), sid)
             # A re-run after a crash finds the key destroyed already: the outcome (rows,

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, Table, exists, or_, select
 from sqlalchemy.orm import Session
@@ -33,11 +33,9 @@ from governance.consent.services import SUBJECT_ID
 from governance.errors import shown_name
 from governance.retention.errors import HoldAlreadyReleased, HoldNotFound, InvalidHold
 from governance.retention.models import LegalHold, LegalHoldEvent
+from governance.shared import Shared
 from governance.timestamps import as_utc
 from policies.types import ID_COLUMN
-
-if TYPE_CHECKING:
-    from governance.runtime import Runtime
 
 HOLDS: Table = LegalHold.__table__  # type: ignore[assignment]
 # A reference to the matter in another system (a case number, an inquiry id): no spaces and
@@ -90,7 +88,7 @@ def held_collections(session: Session, now: datetime) -> dict[str, str]:
     return {collection: hold_id for collection, hold_id in rows}
 
 
-def blocking_hold(session: Session, runtime: Runtime, subject_id: str,
+def blocking_hold(session: Session, runtime: Shared, subject_id: str,
                   now: datetime | None = None) -> str | None:
     """The id of an active hold that covers anything an erasure of this subject would
     remove: a hold on the subject, or on a collection holding records of theirs."""
@@ -115,7 +113,7 @@ def blocking_hold(session: Session, runtime: Runtime, subject_id: str,
 class HoldService:
     """Place, release and read holds in the caller's unit of work (flush, never commit)."""
 
-    def __init__(self, session: Session, runtime: Runtime, actor: Actor, *,
+    def __init__(self, session: Session, runtime: Shared, actor: Actor, *,
                  request_id: str | None = None) -> None:
         self.session = session
         self.runtime = runtime

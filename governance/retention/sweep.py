@@ -77,7 +77,7 @@ from governance.retention.holds import (
 )
 from governance.retention.models import RetentionRun
 from governance.retention.rules import RetentionRule, cutoff_value, rules
-from governance.runtime import Runtime
+from governance.shared import Shared
 from policies.types import ID_COLUMN, SUBJECT_COLUMN, UPDATED_COLUMN, Collection, OnErasure
 
 DEFAULT_BATCH = 500
@@ -97,7 +97,7 @@ def digest(ids: Sequence[str]) -> str:
 class RetentionSweep:
     """Plans and runs retention sweeps as ``actor`` (the officer, the CLI user, the system)."""
 
-    def __init__(self, runtime: Runtime, actor: Actor, *, request_id: str | None = None,
+    def __init__(self, runtime: Shared, actor: Actor, *, request_id: str | None = None,
                  checkpoint: Checkpoint | None = None) -> None:
         self.runtime = runtime
         self.actor = actor
@@ -506,7 +506,7 @@ class ErasureNotVerified(Exception):
         self.problems = problems
 
 
-def anonymize_ids(session: Session, runtime: Runtime, collection: Collection,
+def anonymize_ids(session: Session, runtime: Shared, collection: Collection,
                   ids: Sequence[str]) -> None:
     """Anonymise these rows as an erasure does (``erasure.anonymised_values``, year_only
     fields generalised per row)."""
