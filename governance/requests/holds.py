@@ -57,7 +57,8 @@ def resume_waiting(session: Session, runtime: Shared, actor: Actor, *,
         .order_by(DsrRequest.started_at).with_for_update()))
     resumed = []
     for request in waiting:
-        if blocking_hold(session, runtime, request.subject_id or "") is not None:
+        if blocking_hold(session, runtime.policy.datamap, runtime.tables,
+                         request.subject_id or "") is not None:
             continue
         previous = request.hold_id
         request.status = RequestStatus.IN_PROGRESS.value

@@ -798,7 +798,8 @@ class RequestExecutor:
         if request.type != RequestType.ERASURE.value or not request.subject_found or not any(
                 s.name != "verify" for s in pending):
             return False
-        hold_id = blocking_hold(session, self.runtime, request.subject_id or "")
+        hold_id = blocking_hold(session, self.runtime.policy.datamap, self.runtime.tables,
+                                request.subject_id or "")
         if hold_id is None:
             return False
         request.status = RequestStatus.ON_HOLD.value

@@ -34,8 +34,9 @@ from governance.errors import shown_name
 from governance.retention.errors import HoldAlreadyReleased, HoldNotFound, InvalidHold
 from governance.retention.models import LegalHold, LegalHoldEvent
 from governance.shared import Shared
+from governance.store.schema import CrmTables
 from governance.timestamps import as_utc
-from policies.types import ID_COLUMN
+from policies.types import ID_COLUMN, DataMap
 
 HOLDS: Table = LegalHold.__table__  # type: ignore[assignment]
 # A reference to the matter in another system (a case number, an inquiry id): no spaces and
@@ -88,7 +89,7 @@ def held_collections(session: Session, now: datetime) -> dict[str, str]:
     return {collection: hold_id for collection, hold_id in rows}
 
 
-def blocking_hold(session: Session, runtime: Shared, subject_id: str,
+def blocking_hold(session: Session, datamap: DataMap, tables: CrmTables, subject_id: str,
                   now: datetime | None = None) -> str | None:
     """The id of an active hold that covers anything an erasure of this subject would
     remove: a hold on the subject, or on a collection holding records of theirs."""
@@ -99,12 +100,11 @@ def blocking_hold(session: Session, runtime: Shared, subject_id: str,
         .order_by(HOLDS.c.placed_at).limit(1))
     if own is not None:
         return own
-    datamap = runtime.policy.datamap
     for collection, hold_id in sorted(held_collections(session, now).items()):
         spec = datamap.collections.get(collection)
         if spec is None or spec.owner_column is None:
             continue
-        table = runtime.tables[collection]
+        table = tables[collection]
         if session.scalar(select(exists().where(table.c[spec.owner_column] == subject_id))):
             return hold_id
     return None
