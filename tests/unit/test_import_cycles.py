@@ -92,6 +92,25 @@ def test_no_import_circle_inside_governance() -> None:
     assert circles(import_graph(ROOT, PACKAGE)) == []
 
 
+# The jobs package claims, runs, retries and buries jobs on the process's plumbing; what a
+# job does is registered by the domain that owns it (governance.runtime.job_handlers).
+JOBS_BUILD_ON = ("governance.jobs", "governance.db", "governance.errors",
+                 "governance.settings", "governance.authz", "governance.audit_actions",
+                 "governance.timestamps")
+# The Celery worker's tasks open the process's runtime: the worker's composition point.
+WORKER_OPENS = {"governance.jobs.celery_app": {"governance.runtime"}}
+
+
+def test_the_jobs_package_imports_no_domain_service() -> None:
+    graph = import_graph(ROOT, PACKAGE)
+    beyond = {
+        name: sorted(t for t in targets
+                     if not t.startswith(JOBS_BUILD_ON) and t not in WORKER_OPENS.get(name, ()))
+        for name, targets in graph.items() if name.startswith("governance.jobs")
+    }
+    assert {name: found for name, found in beyond.items() if found} == {}
+
+
 def test_the_rule_sees_a_circle_hidden_in_a_function(tmp_path: Path) -> None:
     package = tmp_path / "pkg"
     package.mkdir()
