@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, db, record, runtime
+from api.context import actor, audited_by_service, db, runtime
 from api.openapi import answers
 from api.schemas.clients import ClientCreateSchema, ClientListSchema, IssuedClientSchema
-from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
+from governance.clients.admin import ClientAdmin
 from governance.clients.models import ApiClient
 from governance.clients.services import ClientService
 
@@ -46,16 +47,10 @@ class Clients(MethodView):
     @blp.response(201, IssuedClientSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a client; the response carries its key, which is never shown again."""
-        service = ClientService(db(), runtime().policy.purposes.ids())
-        issued = service.create(body["name"], body["role"], body["purposes"])
-        record(
-            AuditEvent(
-                action=str(AuditAction.CLIENT_CREATED),
-                actor=actor(),
-                target=Target(record_id=issued.client.id),
-                policy_version=runtime().policy.version,
-                details={"client_id": issued.client.id, "role": issued.client.role,
-                         "purposes": issued.client.purposes},
-            )
-        )
+        rt = runtime()
+        issued = ClientAdmin(db(), rt.audit, actor(), policy_version=rt.policy.version,
+                             known_purposes=rt.policy.purposes.ids(),
+                             request_id=g.request_id).create(
+            body["name"], body["role"], body["purposes"])
+        audited_by_service()
         return {**_view(issued.client), "key": issued.key}

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from audit.events import Actor, AuditEvent
 from governance.clients.services import AuthenticatedClient
+from governance.jobs.after_commit import AfterCommit
 from governance.runtime import Runtime
 
 EXTENSION_KEY = "governance"
+T = TypeVar("T")
 
 
 def runtime() -> Runtime:
@@ -41,6 +45,16 @@ def deliver_after_commit(job_id: str) -> None:
     """Hand the job to the runner once this request's transaction committed (never before:
     a worker must find the job, and a rolled-back request must deliver nothing)."""
     g.deliveries.append(job_id)
+
+
+def delivered(done: AfterCommit[T]) -> T:
+    """A use case's result, its jobs handed to the runner once this request committed and
+    its audit events (written by the service in this transaction) standing for the
+    request's."""
+    audited_by_service()
+    for job_id in done.jobs:
+        deliver_after_commit(job_id)
+    return done.value
 
 
 def record(event: AuditEvent) -> None:

@@ -44,7 +44,7 @@ class Readyz(MethodView):
             log.warning("not ready: %s", reason)
             raise Unavailable(f"not ready: {reason}")
         if current.settings.task_runner == "celery":
-            from governance.jobs.celery_app import broker_reachable
+            from governance.jobs.broker import broker_reachable
 
             if not broker_reachable(current.settings):
                 return {"status": "degraded", "broker": "unreachable"}

@@ -2,8 +2,9 @@
 
 A handler parses, calls :class:`governance.retention.holds.HoldService` (which writes the
 event, the hold's state and the audit event in the request's transaction) and serialises.
-Releasing a hold resumes the erasure requests that waited on it: they go back to
-``in_progress`` in this request's transaction and run on the task runner after the commit.
+Releasing a hold is ``governance.requests.holds.release_hold``: the erasure requests that
+waited on it go back to ``in_progress`` in this request's transaction and run on the task
+runner after the commit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, audited_by_service, db, deliver_after_commit, record, runtime
+from api.context import actor, audited_by_service, db, delivered, record, runtime
 from api.openapi import answers
 from api.schemas.retention import (
     HoldCreateSchema,
@@ -27,7 +28,7 @@ from api.schemas.retention import (
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
-from governance.jobs.service import JobKind, Jobs
+from governance.requests.holds import release_hold, waiting_requests
 from governance.retention.holds import HoldService, hold_view
 from governance.retention.models import LegalHold
 
@@ -41,26 +42,9 @@ def _service() -> HoldService:
 
 def _view(hold: LegalHold, **extra: Any) -> dict[str, Any]:
     body = hold_view(hold)
-    body["waiting_requests"] = [r.id for r in _service().waiting_requests(hold.id)]
+    body["waiting_requests"] = [r.id for r in waiting_requests(db(), hold.id)]
     body.update(extra)
     return body
-
-
-def release_hold(hold_id: str, reason: Any) -> tuple[LegalHold, list[str]]:
-    """Release the hold (audited by the service) and resume the erasures that waited on it,
-    each as its ``request.execute`` job delivered after this request's commit. The API and
-    the console both release holds here."""
-    service = _service()
-    hold = service.release(hold_id, reason)
-    resumed = service.resume_waiting()
-    audited_by_service()
-    jobs = Jobs(db())
-    for request_id in resumed:  # each resumed erasure runs as its job, after the commit
-        job, _ = jobs.enqueue(JobKind.REQUEST_EXECUTE, request_id, actor=actor(),
-                              exclusive=f"request.execute:{request_id}",
-                              trace_id=g.request_id)
-        deliver_after_commit(job.id)
-    return hold, resumed
 
 
 @blp.route("")
@@ -116,5 +100,6 @@ class Release(MethodView):
         """Release the hold with a reason code. Erasure requests that waited on it resume
         (`resumed_requests`) and run in the background; one still covered by another hold
         stops on that one."""
-        hold, resumed = release_hold(hold_id, body["reason"])
+        hold, resumed = delivered(release_hold(db(), runtime(), actor(), hold_id,
+                                               body["reason"], request_id=g.request_id))
         return _view(hold, resumed_requests=resumed)

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import read_only, requires
-from api.context import actor, db, deliver_after_commit, record, runtime
+from api.context import actor, db, delivered, record, runtime
 from api.openapi import answers
 from api.pagination import InvalidCursor, decode_cursor, encode_cursor
 from api.schemas.jobs import JobPageSchema, JobSchema, JobsQuery
@@ -18,8 +18,7 @@ from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
 from governance.jobs.models import Job
-from governance.jobs.service import Jobs
-from governance.jobs.work import retry_policy
+from governance.jobs.service import Jobs, RetryPolicy
 from governance.timestamps import as_utc
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1", description="Background jobs")
@@ -84,17 +83,8 @@ class JobRetry(MethodView):
     @blp.response(202, JobSchema)
     def post(self, job_id: str) -> dict[str, Any]:
         """Queue a dead or failed job again, with a fresh allowance of attempts."""
-        return job_view(retry_job(job_id))
-
-
-def retry_job(job_id: str) -> Job:
-    """A dead or failed job queued again (else ``JobNotRetryable``, 409), audited with the
-    caller as the actor and delivered after this request's commit, if the caller's role may
-    start the job's kind of work (else 403). The API and the console both retry here."""
-    job = Jobs(db(), retry_policy(runtime())).retry_now(job_id, actor().role)
-    record(AuditEvent(action=str(AuditAction.JOB_RETRIED), actor=actor(),
-                      target=Target(record_id=job.id), request_id=g.request_id,
-                      policy_version=runtime().policy.version,
-                      details={"type": job.kind, "attempts": job.attempts}))
-    deliver_after_commit(job.id)
-    return job
+        rt = runtime()
+        job = delivered(Jobs(db(), RetryPolicy.of(rt.settings)).retry_for(
+            job_id, actor=actor(), audit=rt.audit, policy_version=rt.policy.version,
+            request_id=g.request_id))
+        return job_view(job)

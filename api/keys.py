@@ -9,15 +9,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, audited_by_service, db, deliver_after_commit, runtime
+from api.context import actor, db, delivered, runtime
 from api.openapi import answers
 from api.schemas.keys import KeyStatusSchema, RotateRequestSchema, RotationStartedSchema
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
-from governance.jobs.service import JobKind, Jobs
 from governance.keys.events import KeyEvents
-from governance.keys.keystore import KeyJob
-from governance.keys.rotation import begin_rotation
+from governance.keys.rotation import start_rotation
 from governance.keys.status import job_view, key_status
 
 blp = Blueprint("keys", __name__, url_prefix="/v1", description="Key administration")
@@ -45,25 +43,9 @@ class KeyRotation(MethodView):
         its progress. Data keys stay readable throughout: each is wrapped by exactly one
         live version at any moment.
         """
-        job, resumed = start_rotation()
+        rt = runtime()
+        events = KeyEvents(rt.sessions, rt.audit, actor(), rt.policy.version,
+                           request_id=g.request_id)
+        job, resumed = delivered(start_rotation(db(), rt.keys, events, actor(),
+                                                trace_id=g.request_id))
         return {"kek_version": job.target_version, "job": job_view(job), "resumed": resumed}
-
-
-def start_rotation() -> tuple[KeyJob, bool]:
-    """Start a rotation, or resume the unfinished one (``True``), as an exclusive job
-    delivered after this request's commit; audited by the key events with the caller as
-    the actor. The API and the console both rotate here."""
-    rt = runtime()
-    # The job row first, committed before the version is made: whatever happens next
-    # (a kill while the version is made), the reaper finds the job and the rotation
-    # completes. The request's own transaction commits it, as the one change it holds.
-    queued, _ = Jobs(db()).enqueue(JobKind.KEYS_ROTATE, actor=actor(),
-                                   exclusive="keys.rotate", trace_id=g.request_id)
-    queued_id = queued.id
-    db().commit()
-    events = KeyEvents(rt.sessions, rt.audit, actor(), rt.policy.version,
-                       request_id=g.request_id)
-    job, resumed = begin_rotation(rt.keys, events)
-    audited_by_service()
-    deliver_after_commit(queued_id)
-    return job, resumed

@@ -16,7 +16,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, db, deliver_after_commit, record, runtime
+from api.context import actor, db, delivered, record, runtime
 from api.inflight import expensive
 from api.schemas.pii import (
     AnalyzeRequestSchema,
@@ -25,11 +25,9 @@ from api.schemas.pii import (
     ScanReportSchema,
     ScanRequestSchema,
 )
-from audit.events import AuditEvent, Target
+from audit.events import AuditEvent
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
-from governance.jobs.service import JobKind, Jobs
-from governance.pii.models import PiiScan
 
 blp = Blueprint("pii", __name__, url_prefix="/v1/pii", description="PII detection")
 
@@ -65,31 +63,13 @@ class Scans(MethodView):
         One scan runs at a time: while one is queued or running, the answer is 200 with
         that scan, and nothing new is queued.
         """
-        scan, created = request_scan(body["sample"])
+        rt = runtime()
+        scan, created = delivered(rt.pii_scans().start(
+            db(), actor(), sample=body["sample"] or rt.settings.pii_scan_sample,
+            request_id=g.request_id))
         progress = {"fields_done": scan.fields_done, "fields_total": scan.fields_total}
         return {"id": scan.id, "state": scan.state, "progress": progress}, (
             202 if created else 200)
-
-
-def request_scan(sample: int | None) -> tuple[PiiScan, bool]:
-    """The scan to follow, and whether it is new: one queued or running is returned as it
-    is (one scan at a time); else a new one is queued with its job, delivered after this
-    request's commit. Audited with the caller as the actor. The API and the console both
-    start scans here."""
-    rt = runtime()
-    scan, created = rt.pii_scans().request(db(), sample=sample or rt.settings.pii_scan_sample,
-                                           requested_by=actor().id)
-    record(AuditEvent(
-        action=str(AuditAction.PII_SCAN_REQUESTED), actor=actor(),
-        target=Target(record_id=scan.id), policy_version=rt.policy.version,
-        details={"count": scan.fields_total, "status": "queued" if created else scan.state},
-    ))
-    if created:
-        # One job per scan (a second delivery runs nothing); it starts after the commit.
-        job, _ = Jobs(db()).enqueue(JobKind.PII_SCAN, scan.id, actor=actor(),
-                                    exclusive=f"pii.scan:{scan.id}", trace_id=g.request_id)
-        deliver_after_commit(job.id)
-    return scan, created
 
 
 @blp.route("/scans/<scan_id>")

@@ -16,7 +16,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, audited_by_service, db, deliver_after_commit, record, runtime
+from api.context import actor, audited_by_service, db, delivered, record, runtime
 from api.openapi import answers
 from api.pagination import InvalidCursor, decode_cursor, encode_cursor
 from api.schemas.requests import (
@@ -194,9 +194,8 @@ class Execute(MethodView):
     def post(self, request_id: str) -> dict[str, Any]:
         """Execute (or resume) the request: 409 unless verified (a CCPA opt-out needs no
         verification). Answers at once; the steps run in the background."""
-        started, job_id = _service().start_execution(request_id, trace_id=g.request_id)
-        audited_by_service()
-        deliver_after_commit(job_id)  # the steps run once the plan is committed
+        # the steps run once the plan is committed
+        started = delivered(_service().start_execution(request_id, trace_id=g.request_id))
         return view(started, steps=True)
 
 

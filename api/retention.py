@@ -9,7 +9,6 @@ interrupted is resumed by the next ``POST`` (which returns it) or by
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import g
@@ -17,12 +16,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import requires
-from api.context import actor, audited_by_service, db, deliver_after_commit, record, runtime
+from api.context import actor, audited_by_service, db, delivered, record, runtime
 from api.schemas.retention import PlanSchema, RunListSchema, RunRequestSchema, RunSchema, RunsQuery
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
-from governance.jobs.service import JobKind, Jobs
 from governance.retention.models import RetentionRun
 from governance.retention.sweep import RetentionSweep
 from governance.timestamps import as_utc
@@ -48,33 +46,6 @@ def run_view(run: RetentionRun) -> dict[str, Any]:
     }
 
 
-def read_plan() -> dict[str, Any]:
-    """What is due now (counts only), audited with the caller as the actor. The API and the
-    console both read the plan here."""
-    rt = runtime()
-    now = datetime.now(UTC)
-    rules = _sweep().plan(db(), now)
-    record(AuditEvent(action=str(AuditAction.RETENTION_PLAN_READ), actor=actor(),
-                      policy_version=rt.policy.version,
-                      details={"count": sum(r["due"] for r in rules),
-                               "held": sum(r["held"] for r in rules)}))
-    return {"as_of": now, "policy_version": rt.policy.version, "rules": rules}
-
-
-def start_run(dry_run: bool, batch_size: int | None) -> RetentionRun:
-    """Record a run (or return the unfinished one, to resume) with its job, delivered after
-    this request's commit; audited by the sweep. The API and the console both start runs
-    here."""
-    run = _sweep().create(db(), dry_run=dry_run, batch_size=batch_size)
-    audited_by_service()
-    # Its job beside it (one per run: resuming the run joins its open job), delivered
-    # once the run and its plan are committed.
-    job, _ = Jobs(db()).enqueue(JobKind.RETENTION_SWEEP, run.id, actor=actor(),
-                                exclusive=f"retention.sweep:{run.id}", trace_id=g.request_id)
-    deliver_after_commit(job.id)
-    return run
-
-
 @blp.route("/plan")
 class Plan(MethodView):
     @requires(Permission.RETENTION_MANAGE, AuditAction.RETENTION_PLAN_READ)
@@ -82,7 +53,9 @@ class Plan(MethodView):
     def get(self) -> dict[str, Any]:
         """What is due now, per collection and field override: how many records, the
         oldest due date, and how many are held (no values, no ids)."""
-        return read_plan()
+        plan = _sweep().read_plan(db())
+        audited_by_service()
+        return plan
 
 
 @blp.route("/runs")
@@ -94,7 +67,9 @@ class Runs(MethodView):
         """Start a sweep (or, `dry_run`, only record its plan). Answers at once; the batches
         run in the background. If an earlier run is unfinished, it is resumed and returned
         instead of a new one."""
-        return run_view(start_run(body["dry_run"], body["batch_size"]))
+        run = delivered(_sweep().start(db(), dry_run=body["dry_run"],
+                                       batch_size=body["batch_size"]))
+        return run_view(run)
 
     @requires(Permission.RETENTION_MANAGE, AuditAction.RETENTION_RUN_READ)
     @blp.arguments(RunsQuery, location="query")

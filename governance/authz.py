@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from governance.errors import Forbidden
+
 
 class Role(StrEnum):
     ADMIN = "admin"
@@ -81,3 +83,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 def role_allows(role: Role, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS[role]
+
+
+def actor_may(role: str, permission: Permission) -> bool:
+    """Whether an actor of ``role`` may do what ``permission`` guards. A role that is not a
+    person's or a client's (the CLI's host ``operator``, ``system``) holds the host and may."""
+    try:
+        person = Role(role)
+    except ValueError:
+        return True
+    return role_allows(person, permission)
+
+
+def require(role: str, permission: Permission) -> None:
+    """A use case's own check, whoever calls it (the HTTP layer checks first as well)."""
+    if not actor_may(role, permission):
+        raise Forbidden(f"this needs the {permission} permission, which this role lacks")

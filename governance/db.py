@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from governance.errors import SettingsError
+
 T = TypeVar("T")
 # Keep IN (...) lists within every SQLite build's bound-variable limit.
 IN_LIST_CHUNK = 500
@@ -84,8 +86,6 @@ def prepare_sqlite_file(path: Path) -> None:
         return
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o007:
-        from governance.errors import SettingsError
-
         raise SettingsError(
             f"the SQLite store {path} is readable or writable by others (mode {mode:04o}); "
             f"run: chmod 600 {path}*")

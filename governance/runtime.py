@@ -9,7 +9,7 @@ import getpass
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, func, literal, or_, select
 from sqlalchemy.engine import make_url
@@ -22,21 +22,53 @@ from audit.log import AuditLog
 from governance.access.masks import Masker
 from governance.access.services import Caller, DataAccessService
 from governance.consent.services import ConsentService
-from governance.db import make_engine, make_session_factory
+from governance.db import make_engine, make_session_factory, unit_of_work
 from governance.errors import SettingsError
+from governance.jobs.handlers import JobHandlers
+from governance.jobs.models import Job
+from governance.jobs.runners import make_runner
+from governance.jobs.service import JobKind
+from governance.keys import jobs as key_jobs
 from governance.keys.errors import KeyFileError
 from governance.keys.keystore import KeyStore
 from governance.keys.local import open_local_provider
 from governance.keys.provider import KeyProvider
 from governance.keys.services import FieldCrypto, KeyService
+from governance.naming import naming
+from governance.requests import jobs as request_jobs
 from governance.requests.suppression import SuppressionList
+from governance.retention import jobs as retention_jobs
 from governance.retention.rules import RetentionFilter
 from governance.settings import Settings
-from governance.startup import naming
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
 from policies.engine import PolicyEngine
 from policies.loader import PolicySet, load_policy_set
+
+if TYPE_CHECKING:  # built on first use: importing them loads Presidio and spaCy
+    from governance.pii.engine import PiiEngine
+    from governance.pii.services import PiiAnalysis, ScanService, WriteChecker
+
+
+def job_handlers() -> JobHandlers:
+    """Each domain registers the jobs it owns, here where a process is put together: the
+    jobs package runs them without importing any domain service."""
+    handlers = JobHandlers()
+    request_jobs.register(handlers)
+    key_jobs.register(handlers)
+    retention_jobs.register(handlers)
+    handlers.register(JobKind.PII_SCAN, _scan_store)
+    handlers.register(JobKind.AUDIT_INTEGRATE, _integrate_audit)
+    return handlers
+
+
+def _scan_store(runtime: Runtime, job: Job) -> None:
+    runtime.pii_scans().run(job.target_id or "")
+
+
+def _integrate_audit(runtime: Runtime, job: Job) -> None:
+    with unit_of_work(runtime.sessions) as session:
+        runtime.audit.integrate(session, checkpoint=True)
 
 
 @dataclass
@@ -51,6 +83,7 @@ class Runtime:
     crypto: FieldCrypto
     # The job runner (governance.jobs.runners), made from settings.task_runner in __post_init__
     task_runner: Any = field(default=None)
+    job_handlers: JobHandlers = field(default_factory=job_handlers)
     decisions: PolicyEngine | None = None  # built from the policy set in __post_init__
     # Sessions for read-only requests: on SQLite their transactions take no write lock at
     # BEGIN (see api.auth.read_only); elsewhere the same sessions as writes.
@@ -66,8 +99,6 @@ class Runtime:
                 self.policy.access, self.policy.purposes, self.policy.version
             )
         if self.task_runner is None:
-            from governance.jobs.runners import make_runner
-
             self.task_runner = make_runner(self)
 
     def record_store(self, session: Session) -> RecordStore:
@@ -123,12 +154,12 @@ class Runtime:
         self.keys.keystore.engine.dispose()
 
     # -- PII: one analyzer per process, built on first use from the settings ---------------
-    def pii_engine(self) -> Any:
+    def pii_engine(self) -> PiiEngine:
         from governance.pii.engine import engine_for
 
         return engine_for(self.settings.pii_config_file, self.settings.pii_model)
 
-    def pii_analysis(self) -> Any:
+    def pii_analysis(self) -> PiiAnalysis:
         from governance.pii.services import PiiAnalysis
 
         return PiiAnalysis(
@@ -137,13 +168,13 @@ class Runtime:
             hash_key=self.keys.derived_key("pii-redaction-hash"),
         )
 
-    def pii_write_checker(self) -> Any:
+    def pii_write_checker(self) -> WriteChecker:
         from governance.pii.services import WriteChecker
 
         analysis = self.pii_analysis()
         return WriteChecker(analysis.engine, self.policy.datamap, analysis)
 
-    def pii_scans(self) -> Any:
+    def pii_scans(self) -> ScanService:
         from governance.pii.engine import EngineSpec
         from governance.pii.services import ScanService
 

@@ -10,31 +10,17 @@ a password and is never shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from governance.db import UNAVAILABLE_ERRORS, make_engine, ping
-from governance.errors import GovernanceError, SettingsError
+from governance.errors import GovernanceError
+from governance.migrate import upgrade, upgrade_keystore
+from governance.naming import naming
+from governance.runtime import check_key_files, open_runtime
 from governance.settings import Settings
+from governance.store.schema import CrmTables
 from policies.errors import PolicyFileError
-
-
-@contextmanager
-def naming(setting: str) -> Iterator[None]:
-    """Turn an OS or database error raised while opening what ``setting`` names into a
-    :class:`SettingsError` that names it (the file, for an OS error)."""
-    try:
-        yield
-    except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        raise SettingsError(
-            f"{setting}:{where} cannot be used ({exc.strerror or type(exc).__name__})"
-        ) from None
-    except UNAVAILABLE_ERRORS as exc:
-        raise SettingsError(
-            f"{setting}: the database cannot be opened or does not answer "
-            f"({type(exc).__name__})") from None
+from policies.loader import load_policy_set
 
 
 def check_service(settings: Settings) -> None:
@@ -43,8 +29,6 @@ def check_service(settings: Settings) -> None:
     A serving process never creates a key: a missing one is a volume not mounted, a restore
     in progress or a first run nobody made (``governance init``), each refused in one line.
     """
-    from governance.runtime import open_runtime
-
     runtime = open_runtime(settings, create_keys=False)
     try:
         with naming("GOVERNANCE_DATABASE_URL"):
@@ -60,11 +44,6 @@ def initialise(settings: Settings) -> list[Path]:
     the key file and the signing key where they are missing. Idempotent; refuses, before
     anything is created, a key the stores say existed (``runtime.check_key_files``).
     Returns the files it created."""
-    from governance.migrate import upgrade, upgrade_keystore
-    from governance.runtime import check_key_files, open_runtime
-    from governance.store.schema import CrmTables
-    from policies.loader import load_policy_set
-
     with naming("GOVERNANCE_DATABASE_URL"):
         upgrade(settings.database_url)
     with naming("GOVERNANCE_POLICY_DIR"):

@@ -1,6 +1,6 @@
 """Legal holds (officers): the list, a form to place one, and a release with a reason code.
 
-Placing is ``HoldService.place`` and releasing is ``api.holds.release_hold``, as
+Placing is ``HoldService.place`` and releasing is ``governance.requests.holds.release_hold``, as
 ``POST /v1/holds`` and ``POST /v1/holds/{id}/release``: the hold's event and state and the
 audit event in the request's transaction with the person as the actor, and on release the
 erasures that waited on the hold resumed as ``request.execute`` jobs after the commit. A
@@ -20,12 +20,12 @@ from wtforms.validators import Length, Optional
 
 from api.console.access import page
 from api.console.forms import options, show_errors
-from api.context import actor, audited_by_service, db, record, runtime
-from api.holds import release_hold
+from api.context import actor, audited_by_service, db, delivered, record, runtime
 from audit.events import AuditEvent
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
 from governance.errors import GovernanceError
+from governance.requests.holds import release_hold
 from governance.retention.errors import InvalidHold
 from governance.retention.holds import (
     HoldReason,
@@ -110,7 +110,8 @@ def release(hold_id: str) -> ResponseReturnValue:
     if not form.validate():
         return _page(released=(hold_id, form), status=422)
     try:
-        release_hold(hold_id, form.reason.data)
+        delivered(release_hold(db(), runtime(), actor(), hold_id, form.reason.data,
+                               request_id=g.request_id))
     except GovernanceError as refused:
         if refused.status == 404 or refused.status >= 500:
             raise

@@ -2,30 +2,29 @@
 page, and a retry of a dead or failed job.
 
 The list and the job are ``governance.jobs.service.Jobs``, as ``/v1/jobs``; the retry is
-``api.jobs.retry_job``, as ``POST /v1/jobs/{id}/retry``: queued again with a fresh
-allowance of attempts, delivered after the commit, audited with the person as the actor.
+``Jobs.retry_for``, as ``POST /v1/jobs/{id}/retry``: queued again with a fresh allowance of
+attempts, delivered after the commit, audited with the person as the actor.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 
 from api.console.access import page
 from api.console.forms import ActionForm, options
-from api.context import actor, db, record, runtime
-from api.jobs import retry_job
+from api.context import actor, db, delivered, record, runtime
 from api.pagination import InvalidCursor, decode_cursor, encode_cursor
 from audit.events import AuditEvent, Target
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
 from governance.errors import GovernanceError
 from governance.jobs.models import Job, JobState
-from governance.jobs.service import JobKind, Jobs
+from governance.jobs.service import JobKind, Jobs, RetryPolicy
 from governance.timestamps import as_utc
 
 MANAGE = Permission.JOBS_MANAGE
@@ -113,8 +112,11 @@ def detail(job_id: str) -> tuple[str, int]:
 
 
 def retry(job_id: str) -> ResponseReturnValue:
+    rt = runtime()
     try:
-        retry_job(job_id)
+        delivered(Jobs(db(), RetryPolicy.of(rt.settings)).retry_for(
+            job_id, actor=actor(), audit=rt.audit, policy_version=rt.policy.version,
+            request_id=g.request_id))
     except GovernanceError as refused:
         if refused.status == 404 or refused.status >= 500:
             raise

@@ -2,10 +2,10 @@
 progress, and a rotation started from the page.
 
 The status is ``governance.keys.status.key_status``, as ``GET /v1/keys``; the rotation is
-``api.keys.start_rotation``, as ``POST /v1/keys/rotate``: an exclusive job (a second start
-resumes the unfinished rotation), delivered after the commit, audited by the key events
-with the admin as the actor. A refusal (a key provider that cannot create a key here) is
-shown on the page; nothing changed.
+``governance.keys.rotation.start_rotation``, as ``POST /v1/keys/rotate``: an exclusive job
+(a second start resumes the unfinished rotation), delivered after the commit, audited by
+the key events with the admin as the actor. A refusal (a key provider that cannot create a
+key here) is shown on the page; nothing changed.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from flask.typing import ResponseReturnValue
 
 from api.console.access import page
 from api.console.forms import ActionForm
-from api.context import runtime
-from api.keys import start_rotation
+from api.context import actor, db, delivered, runtime
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
 from governance.errors import GovernanceError
+from governance.keys.events import KeyEvents
+from governance.keys.rotation import start_rotation
 from governance.keys.status import key_status
 
 ROTATE = Permission.KEYS_ROTATE
@@ -38,8 +39,10 @@ def status() -> tuple[str, int]:
 
 
 def rotate() -> ResponseReturnValue:
+    rt = runtime()
+    events = KeyEvents(rt.sessions, rt.audit, actor(), rt.policy.version, request_id=g.request_id)
     try:
-        start_rotation()
+        delivered(start_rotation(db(), rt.keys, events, actor(), trace_id=g.request_id))
     except GovernanceError as refused:
         if refused.status >= 500:
             raise

@@ -34,7 +34,7 @@ from api.console.forms import (
     VerifyForm,
     show_errors,
 )
-from api.context import actor, deliver_after_commit, record, runtime
+from api.context import actor, delivered, record, runtime
 from api.pagination import InvalidCursor, decode_cursor, encode_cursor
 from audit.events import AuditEvent
 from governance.audit_actions import AuditAction
@@ -238,8 +238,7 @@ def execute(request_id: str) -> AnyResponse | tuple[str, int]:
     def start() -> None:
         # As api.requests: the request started and its job recorded in this unit of work;
         # the job is delivered once it commits.
-        _, job_id = _service().start_execution(request_id, trace_id=g.request_id)
-        deliver_after_commit(job_id)
+        delivered(_service().start_execution(request_id, trace_id=g.request_id))
 
     return _act(request_id, start)
 

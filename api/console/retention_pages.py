@@ -1,8 +1,8 @@
 """Retention (officers and admins): what is due now, the recent sweeps, and a form to start
 one.
 
-The plan is ``api.retention.read_plan`` and a start is ``api.retention.start_run``, the
-API's own (``GET /v1/retention/plan``, ``POST /v1/retention/runs``): counts per rule and
+The plan is ``RetentionSweep.read_plan`` and a start is ``RetentionSweep.start``, as the
+API's (``GET /v1/retention/plan``, ``POST /v1/retention/runs``): counts per rule and
 never a record id, a run recorded with its ``retention.sweep`` job delivered after the
 commit, audited with the person as the actor. An unfinished run is resumed, not doubled.
 """
@@ -16,8 +16,7 @@ from wtforms import BooleanField, IntegerField
 from wtforms.validators import NumberRange, Optional
 
 from api.console.access import page
-from api.context import actor, db, runtime
-from api.retention import read_plan, start_run
+from api.context import actor, audited_by_service, db, delivered, runtime
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
 from governance.errors import GovernanceError
@@ -33,10 +32,16 @@ class RunForm(FlaskForm):
         Optional(), NumberRange(min=1, max=10_000, message="a whole number from 1 to 10,000")])
 
 
+def _sweep() -> RetentionSweep:
+    return RetentionSweep(runtime(), actor(), request_id=g.request_id)
+
+
 def _page(form: RunForm | None = None, problem: str | None = None,
           status: int = 200) -> tuple[str, int]:
-    plan = read_plan()
-    runs = RetentionSweep(runtime(), actor(), request_id=g.request_id).recent(db(), RECENT_RUNS)
+    sweep = _sweep()
+    plan = sweep.read_plan(db())
+    audited_by_service()
+    runs = sweep.recent(db(), RECENT_RUNS)
     return render_template("console/retention.html", plan=plan, runs=runs,
                            form=form or RunForm(formdata=None), problem=problem), status
 
@@ -50,7 +55,8 @@ def start() -> ResponseReturnValue:
     if not form.validate():
         return _page(form, status=422)
     try:
-        start_run(bool(form.dry_run.data), form.batch_size.data)
+        delivered(_sweep().start(db(), dry_run=bool(form.dry_run.data),
+                                 batch_size=form.batch_size.data))
     except GovernanceError as refused:
         if refused.status == 404 or refused.status >= 500:
             raise

@@ -1,7 +1,7 @@
 """PII store scans (officers and admins): start one, follow its progress, read where the
 data and the data map disagree.
 
-A scan is started through ``api.pii.request_scan``, the API's own start: one scan at a
+A scan is started through ``ScanService.start``, as the API starts one: one scan at a
 time (a second start shows the one queued or running), its job delivered after the commit,
 audited with the person as the actor. The report is ``ScanService.report``; it holds entity
 types, counts and scores, never a value. A page of an unfinished scan refreshes itself
@@ -10,15 +10,14 @@ types, counts and scores, never a value. A page of an unfinished scan refreshes 
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import IntegerField
 from wtforms.validators import NumberRange, Optional
 
 from api.console.access import page
-from api.context import db, runtime
-from api.pii import request_scan
+from api.context import actor, db, delivered, runtime
 from governance.audit_actions import AuditAction
 from governance.authz import Permission
 
@@ -46,7 +45,10 @@ def start() -> ResponseReturnValue:
     form = ScanForm()
     if not form.validate():
         return _listing(form, 422)
-    scan, _ = request_scan(form.sample.data)
+    rt = runtime()
+    scan, _ = delivered(rt.pii_scans().start(
+        db(), actor(), sample=form.sample.data or rt.settings.pii_scan_sample,
+        request_id=g.request_id))
     return redirect(url_for("console.pii_scan", scan_id=scan.id), code=303)
 
 

@@ -18,15 +18,12 @@ its next grant would pass.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.consent.errors import ConsentChangeForbidden, InvalidConsentEvent
-
-if TYPE_CHECKING:
-    from governance.consent.services import ConsentSource
+from governance.consent.models import EVENTS, STATE, ConsentSource
 
 #: Sources an application can never reverse: only an officer can.
 PROTECTED_SOURCES = frozenset({"officer", "request", "gpc"})
@@ -40,8 +37,6 @@ def source_for(role: str, claimed: str | None = None) -> ConsentSource:
     """The source the gateway records for a caller of ``role``. ``claimed`` is a body's
     ``source`` (accepted for compatibility only): naming any other source than this one is
     refused (422), so that no client believes a claim was recorded that was not."""
-    from governance.consent.services import ConsentSource
-
     sources = {"application": ConsentSource.API, "compliance_officer": ConsentSource.OFFICER}
     source = sources.get(role)
     if source is None:
@@ -61,8 +56,6 @@ def latest_protected(session: Session, subject_id: str, purpose: str
     or a GPC signal, or None. Locks the purpose's state row first (PostgreSQL; SQLite has one
     writer at a time), so an officer's withdrawal committed meanwhile is seen and cannot be
     overtaken by the change being judged."""
-    from governance.consent.services import EVENTS, STATE
-
     session.execute(
         select(STATE.c.event_id)
         .where(STATE.c.subject_id == subject_id, STATE.c.purpose == purpose)

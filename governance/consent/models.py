@@ -13,8 +13,9 @@ that row's subject (only the erasure service does, and removes it again before c
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.db import Base
@@ -73,3 +74,27 @@ class ConsentErasurePermit(Base):
 
     subject_id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+EVENTS: Table = ConsentEvent.__table__  # type: ignore[assignment]
+STATE: Table = ConsentState.__table__  # type: ignore[assignment]
+RESTRICTIONS: Table = ConsentRestriction.__table__  # type: ignore[assignment]
+PERMITS: Table = ConsentErasurePermit.__table__  # type: ignore[assignment]
+
+
+class ConsentAction(StrEnum):
+    GRANT = "grant"
+    WITHDRAW = "withdraw"
+    OBJECT = "object"
+    LIFT_OBJECTION = "lift_objection"
+    RESTRICT = "restrict"
+    LIFT_RESTRICTION = "lift_restriction"
+
+
+class ConsentSource(StrEnum):
+    API = "api"
+    GPC = "gpc"  # a Global Privacy Control signal; only ever set by the service
+    IMPORT = "import"
+    OFFICER = "officer"  # recorded by a compliance officer
+    REQUEST = "request"  # the execution of a data-subject request
+    WEB_FORM = "web_form"

@@ -29,9 +29,8 @@ import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -51,6 +50,11 @@ from sqlalchemy.orm import Session
 
 from audit.events import Actor, AuditEvent, Target
 from governance.audit_actions import AuditAction
+from governance.consent.authority import (
+    LOOSENING_ACTIONS,
+    check_application_change,
+    latest_protected,
+)
 from governance.consent.errors import (
     ConsentNotApplicable,
     InvalidConsentEvent,
@@ -61,45 +65,23 @@ from governance.consent.errors import (
     UnknownSubject,
 )
 from governance.consent.models import (
-    ConsentErasurePermit,
+    EVENTS,
+    PERMITS,
+    RESTRICTIONS,
+    STATE,
+    ConsentAction,
     ConsentEvent,
-    ConsentRestriction,
-    ConsentState,
+    ConsentSource,
 )
 from governance.db import in_chunks
 from governance.errors import shown_name
 from governance.prepared import PreparedSelect
+from governance.requests.models import DsrRequest
+from governance.shared import Shared
 from governance.timestamps import as_utc
-
-if TYPE_CHECKING:
-    from governance.runtime import Runtime
 from policies.consent import ConsentStatus, PurposeConsent, SubjectConsentState
 from policies.purposes import Purpose, RestrictionExemption
 from policies.types import ID_COLUMN
-
-EVENTS: Table = ConsentEvent.__table__  # type: ignore[assignment]
-STATE: Table = ConsentState.__table__  # type: ignore[assignment]
-RESTRICTIONS: Table = ConsentRestriction.__table__  # type: ignore[assignment]
-PERMITS: Table = ConsentErasurePermit.__table__  # type: ignore[assignment]
-
-
-class ConsentAction(StrEnum):
-    GRANT = "grant"
-    WITHDRAW = "withdraw"
-    OBJECT = "object"
-    LIFT_OBJECTION = "lift_objection"
-    RESTRICT = "restrict"
-    LIFT_RESTRICTION = "lift_restriction"
-
-
-class ConsentSource(StrEnum):
-    API = "api"
-    GPC = "gpc"  # a Global Privacy Control signal; only ever set by the service
-    IMPORT = "import"
-    OFFICER = "officer"  # recorded by a compliance officer
-    REQUEST = "request"  # the execution of a data-subject request
-    WEB_FORM = "web_form"
-
 
 # What each purpose-level action makes the purpose's status; subject-level actions.
 PURPOSE_OUTCOME = {
@@ -171,9 +153,7 @@ def _one_subject() -> PreparedSelect:
     """The subject's restriction, erasure and hold flags and its consent state rows, in one
     statement: a one-row derived table of scalar subqueries (so that a subject with no
     events still answers one row), outer-joined to its rows of the state table. Built at
-    first use: the request model imports come after this module's."""
-    from governance.requests.models import DsrRequest
-
+    first use."""
     subject: Any = bindparam("subject_id")
     requests = DsrRequest.__table__
 
@@ -227,7 +207,7 @@ class ConsentService:
     caller can forget the check."""
 
     def __init__(
-        self, session: Session, runtime: Runtime, actor: Actor, *, request_id: str | None = None,
+        self, session: Session, runtime: Shared, actor: Actor, *, request_id: str | None = None,
         held_purposes: Collection[str] | None = None,
     ) -> None:
         self.session = session
@@ -550,12 +530,6 @@ class ConsentService:
         itself may record anything valid."""
         if self.actor.role != "application":
             return
-        from governance.consent.authority import (
-            LOOSENING_ACTIONS,
-            check_application_change,
-            latest_protected,
-        )
-
         action = str(new.action)
         protected = None
         if new.purpose is not None and action in LOOSENING_ACTIONS:
@@ -633,8 +607,6 @@ def erasing_subjects(purpose: Purpose | None = None) -> Select[Any]:
     also those whose erasure waits on a legal hold, unless the purpose serves legal claims.
     A hold keeps the data for the claims it was placed for (Art. 17(3)(e)); the erasure
     still stands, so nothing else may use it meanwhile."""
-    from governance.requests.models import DsrRequest
-
     statuses: tuple[str, ...] = ERASING_STATUSES
     if _holds_block(purpose):
         statuses = (*ERASING_STATUSES, *HELD_STATUSES)

@@ -1,6 +1,8 @@
-"""Celery over Redis: the queue delivers job ids; the jobs table decides what runs.
+"""The Celery worker and scheduler: the tasks a ``governance worker`` runs, each on the one
+runtime its process opens (this module is the worker's composition point); publishing
+lives in ``governance.jobs.broker``.
 
-The settings are the ones Celery documents for at-least-once work:
+The settings (``broker.configure``) are the ones Celery documents for at-least-once work:
 - ``task_acks_late`` and ``task_reject_on_worker_lost``: a message is acknowledged when its
   job finished, and handed back when the process running it dies, so a killed worker loses
   nothing; the attempt cap lives in the jobs table (the broker cannot count redeliveries,
@@ -21,56 +23,21 @@ import os
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_shutdown
 
+from audit.events import Actor
+from governance.db import unit_of_work
+from governance.jobs.broker import PERIODIC_TASK, QUEUES, REAP_TASK, RUN_TASK, configure
+from governance.jobs.reaper import reap
+from governance.jobs.service import JobKind, Jobs
+from governance.jobs.work import run_job
+from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
 
-if TYPE_CHECKING:
-    from governance.runtime import Runtime
-
-RUN_TASK = "governance.jobs.run"
-REAP_TASK = "governance.jobs.reap"
-PERIODIC_TASK = "governance.jobs.periodic"
-QUEUES = ("interactive", "bulk")
-TASK_TIME_LIMIT = 3 * 3600  # the longest job (a rotation of millions of keys) fits
-VISIBILITY_TIMEOUT = TASK_TIME_LIMIT + 3600
-
-
-def configure(app: Celery, settings: Settings) -> None:
-    transport = {"visibility_timeout": VISIBILITY_TIMEOUT, "socket_connect_timeout": 3,
-                 "socket_timeout": 10}
-    app.conf.update(
-        broker_url=settings.broker_url,
-        broker_transport_options=transport,
-        result_backend=None,
-        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_time_limit=TASK_TIME_LIMIT,
-        task_soft_time_limit=TASK_TIME_LIMIT - 60,
-        task_default_queue="bulk",
-        task_queues=None,
-        task_create_missing_queues=True,
-        task_serializer="json",
-        accept_content=["json"],
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-        beat_schedule={
-            "reap": {"task": REAP_TASK, "schedule": float(settings.reaper_interval_seconds),
-                     "options": {"queue": "bulk"}},
-            "purge-exports": {"task": PERIODIC_TASK, "schedule": 3600.0,
-                              "args": ["exports.purge"], "options": {"queue": "bulk"}},
-            "integrate-audit": {"task": PERIODIC_TASK, "schedule": 60.0,
-                                "args": ["audit.integrate"], "options": {"queue": "bulk"}},
-            "retention-sweep": {"task": PERIODIC_TASK, "schedule": 86400.0,
-                                "args": ["retention.sweep"], "options": {"queue": "bulk"}},
-        },
-    )
+__all__ = ["QUEUES", "celery_app", "schedule_file", "scheduler_main", "worker_main"]
 
 
 celery_app = Celery("governance", set_as_current=False)
@@ -79,8 +46,6 @@ celery_app = Celery("governance", set_as_current=False)
 @lru_cache(maxsize=1)
 def _runtime() -> Runtime:
     """One runtime per worker process, opened at its first job."""
-    from governance.runtime import open_runtime
-
     return open_runtime(Settings.from_env())
 
 
@@ -96,15 +61,11 @@ def _worker() -> str:
 
 @celery_app.task(name=RUN_TASK, acks_late=True, reject_on_worker_lost=True)
 def run(job_id: str) -> None:
-    from governance.jobs.work import run_job
-
     run_job(_runtime(), job_id, worker=_worker())
 
 
 @celery_app.task(name=REAP_TASK)
 def reap_task() -> None:
-    from governance.jobs.reaper import reap
-
     runtime = _runtime()
     reap(runtime, runtime.task_runner.deliver)
 
@@ -113,10 +74,6 @@ def reap_task() -> None:
 def periodic(kind: str) -> None:
     """Periodic work is a job like any other; its exclusive name is its lock, so two
     schedulers, or a run slower than its period, never overlap."""
-    from audit.events import Actor
-    from governance.db import unit_of_work
-    from governance.jobs.service import JobKind, Jobs
-
     runtime = _runtime()
     with unit_of_work(runtime.sessions) as session:
         job, created = Jobs(session).enqueue(JobKind(kind), actor=Actor(id="system",
@@ -125,36 +82,6 @@ def periodic(kind: str) -> None:
         job_id = job.id
     if created:
         runtime.task_runner.deliver([job_id])
-
-
-@lru_cache(maxsize=4)
-def _sender(broker_url: str) -> Celery:
-    settings = Settings.from_env({**os.environ, "GOVERNANCE_BROKER_URL": broker_url,
-                                  "GOVERNANCE_TASK_RUNNER": "celery"})
-    app = Celery("governance-sender", set_as_current=False)
-    configure(app, settings)
-    # The publisher answers for a web request: one short connect attempt, no retry loop
-    # (kombu's default retries made each call wait about 6 s on a broker that is down).
-    app.conf.broker_transport_options = {**app.conf.broker_transport_options,
-                                         "max_retries": 0, "socket_connect_timeout": 1,
-                                         "socket_timeout": 3}
-    app.conf.broker_connection_timeout = 1
-    return app
-
-
-def send(settings: Settings, job_id: str, queue: str) -> None:
-    """Publish one job id; raises if the broker does not take it (no retry loop here: the
-    job row is committed, and the reaper delivers it once the broker is back)."""
-    _sender(settings.broker_url).send_task(RUN_TASK, args=[job_id], queue=queue, retry=False)
-
-
-def broker_reachable(settings: Settings) -> bool:
-    try:
-        with _sender(settings.broker_url).connection_for_write() as connection:
-            connection.ensure_connection(max_retries=0, timeout=2)
-        return True
-    except Exception:  # noqa: BLE001 - any failure to connect means unreachable
-        return False
 
 
 def worker_main(settings: Settings, concurrency: int, queues: list[str]) -> None:

@@ -17,18 +17,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select, update
 
 from governance.audit_actions import AuditAction
 from governance.db import unit_of_work
+from governance.jobs.host import JobHost
 from governance.jobs.models import Job, JobState
 from governance.jobs.service import now
 from governance.jobs.work import SAFE_MESSAGES, audit_job
-
-if TYPE_CHECKING:
-    from governance.runtime import Runtime
 
 log = logging.getLogger("governance.jobs")
 _BATCH = 200
@@ -41,7 +38,7 @@ class ReapReport:
     delivered: int
 
 
-def reap(runtime: Runtime, deliver: Callable[[Sequence[str]], None],
+def reap(runtime: JobHost, deliver: Callable[[Sequence[str]], None],
          at: datetime | None = None) -> ReapReport:
     at = at or now()
     lease = timedelta(seconds=runtime.settings.job_lease_seconds)
@@ -63,9 +60,7 @@ def reap(runtime: Runtime, deliver: Callable[[Sequence[str]], None],
             job.error_code, job.error_message, job.updated_at = code, message, at
             audit_job(runtime, session, job, action, code)
             if job.state == JobState.DEAD.value:
-                from governance.jobs.handlers import on_dead
-
-                on_dead(runtime, session, job)
+                runtime.job_handlers.on_dead(runtime, session, job)
     with unit_of_work(runtime.sessions) as session:
         due = list(session.scalars(_locked(session, select(Job.id).where(
             Job.state == JobState.QUEUED.value, Job.not_before <= at,

@@ -19,13 +19,18 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
+from audit.events import Actor
+from governance.db import unit_of_work
 from governance.errors import Unavailable
+from governance.jobs.broker import send
+from governance.jobs.host import JobHost
+from governance.jobs.models import Job
+from governance.jobs.reaper import reap
+from governance.jobs.service import JobKind, Jobs
 from governance.jobs.work import run_job
-
-if TYPE_CHECKING:
-    from governance.runtime import Runtime
 
 log = logging.getLogger("governance.jobs")
 
@@ -72,7 +77,7 @@ class InlineJobRunner:
 
     deliver_on_close = True  # an HTTP response is sent first, as with a real queue
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: JobHost) -> None:
         self.runtime = runtime
 
     def deliver(self, job_ids: Sequence[str], *, fail_fast: bool = False) -> None:
@@ -88,7 +93,7 @@ class ThreadJobRunner:
 
     deliver_on_close = False
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: JobHost) -> None:
         self.runtime = runtime
         self.threads: list[threading.Thread] = []
         self._reaper: threading.Thread | None = None
@@ -128,10 +133,6 @@ class ThreadJobRunner:
         """The reaper's rounds, and the periodic work the embedded default has no scheduler
         for: the export purge hourly and the retention sweep daily, each an exclusive job
         (several web workers each run this loop; only one of each is ever open)."""
-        import time
-
-        from governance.jobs.reaper import reap
-
         interval = self.runtime.settings.reaper_interval_seconds
         due = {"exports.purge": time.monotonic(), "retention.sweep": time.monotonic() + 600}
         every = {"exports.purge": 3600, "retention.sweep": 86400}
@@ -148,10 +149,6 @@ class ThreadJobRunner:
                 return
 
     def _periodic(self, kind: str) -> None:
-        from audit.events import Actor
-        from governance.db import unit_of_work
-        from governance.jobs.service import JobKind, Jobs
-
         with unit_of_work(self.runtime.sessions) as session:
             job, created = Jobs(session).enqueue(
                 JobKind(kind), actor=Actor(id="system", role="system"),
@@ -166,15 +163,13 @@ class CeleryJobRunner:
 
     deliver_on_close = False
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: JobHost) -> None:
         self.runtime = runtime
 
     def deliver(self, job_ids: Sequence[str], *, fail_fast: bool = False) -> None:
         """Send each job id; ``BrokerUnavailable`` if the broker did not take them. With
         ``fail_fast`` (a web request), a broker found down in the last
         ``broker_down_seconds`` is not tried again (``BROKER_BREAKER``)."""
-        from governance.jobs.celery_app import send
-
         settings = self.runtime.settings
         if fail_fast and BROKER_BREAKER.is_open(settings.broker_url):
             raise BrokerUnavailable()
@@ -194,17 +189,13 @@ class CeleryJobRunner:
         """The reaper is a beat task of ``governance scheduler``."""
 
 
-def _queues(runtime: Runtime, job_ids: Sequence[str]) -> dict[str, str]:
-    from sqlalchemy import select
-
-    from governance.jobs.models import Job
-
+def _queues(runtime: JobHost, job_ids: Sequence[str]) -> dict[str, str]:
     with runtime.sessions() as session:
         rows = session.execute(select(Job.id, Job.queue).where(Job.id.in_(list(job_ids))))
         return {job_id: queue for job_id, queue in rows}
 
 
-def make_runner(runtime: Runtime):  # noqa: ANN201 - one of the three runners
+def make_runner(runtime: JobHost) -> InlineJobRunner | ThreadJobRunner | CeleryJobRunner:
     kind = runtime.settings.task_runner
     if kind == "inline":
         return InlineJobRunner(runtime)

@@ -24,10 +24,14 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from audit.events import Actor
-from governance.authz import Permission, Role, role_allows
+from audit.events import Actor, AuditEvent, Target
+from audit.log import AuditLog
+from governance.audit_actions import AuditAction
+from governance.authz import Permission, Role, actor_may
 from governance.errors import Conflict, Forbidden, NotFound
+from governance.jobs.after_commit import AfterCommit
 from governance.jobs.models import OPEN_STATES, Job, JobState
+from governance.settings import Settings
 
 
 class JobKind(StrEnum):
@@ -75,14 +79,14 @@ def may_retry(role: str, kind: str) -> bool:
     """Whether a person of ``role`` may run a job of ``kind`` again. A role that is not a
     person's (the CLI's host ``operator``, ``system``) holds the host and may."""
     try:
-        person = Role(role)
+        Role(role)
     except ValueError:
         return True
     try:
         needed = PERMISSION_OF[JobKind(kind)]
     except ValueError:
         return False  # a kind this version does not know is run by nobody
-    return role_allows(person, needed)
+    return actor_may(role, needed)
 
 
 class JobNotFound(NotFound):
@@ -101,6 +105,12 @@ class RetryPolicy:
     max_attempts: int = 5
     base: timedelta = timedelta(seconds=5)
     ceiling: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def of(cls, settings: Settings) -> RetryPolicy:
+        return cls(max_attempts=settings.job_max_attempts,
+                   base=timedelta(seconds=settings.job_retry_seconds),
+                   ceiling=timedelta(seconds=settings.job_retry_ceiling_seconds))
 
     def delay(self, attempts: int) -> timedelta:
         """Exponential backoff: base, 2 x base, 4 x base ... up to the ceiling."""
@@ -184,6 +194,19 @@ class Jobs:
                                     and_(Job.created_at == at, Job.id < after[1])))
         return list(self.session.scalars(
             query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+
+    def retry_for(self, job_id: str, *, actor: Actor, audit: AuditLog, policy_version: str,
+                  request_id: str | None = None) -> AfterCommit[Job]:
+        """The retry of a dead or failed job, as the API, the console and the CLI ask for
+        it: refused (``Forbidden``) unless ``actor``'s role may start the job's kind of
+        work, queued again (else ``JobNotRetryable``), audited in this unit of work with
+        ``actor``; the job is the caller's to deliver once that commits."""
+        job = self.retry_now(job_id, actor.role)
+        audit.record(self.session, AuditEvent(
+            action=str(AuditAction.JOB_RETRIED), actor=actor, target=Target(record_id=job.id),
+            request_id=request_id, policy_version=policy_version,
+            details={"type": job.kind, "attempts": job.attempts}))
+        return AfterCommit(job, (job.id,))
 
     def retry_now(self, job_id: str, role: str | None = None) -> Job:
         """An officer's or admin's retry of a dead or failed job: queued again, with a

@@ -17,19 +17,17 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import text
 
 from audit.events import Actor, AuditEvent, Outcome, Target
 from governance.audit_actions import AuditAction
 from governance.db import UNAVAILABLE_ERRORS, unit_of_work
+from governance.jobs.host import JobHost
 from governance.jobs.models import Job, JobState
 from governance.jobs.service import RetryPolicy, claim, finish, now, renew, worker_name
 from governance.timestamps import as_utc
-
-if TYPE_CHECKING:
-    from governance.runtime import Runtime
 
 log = logging.getLogger("governance.jobs")
 
@@ -41,9 +39,6 @@ class JobFailed(Exception):  # noqa: N818 - an outcome with a code, not a bug
         super().__init__(code)
         self.code = code
         self.message = message
-
-
-Handler = Callable[["Runtime", Job], None]
 
 
 def error_code(exc: BaseException) -> str:
@@ -71,7 +66,7 @@ WAITING_MESSAGES = {
 }
 
 
-def waiting_on(runtime: Runtime, exc: BaseException) -> str | None:
+def waiting_on(runtime: JobHost, exc: BaseException) -> str | None:
     """The dependency an infrastructure failure found unreachable (``database``,
     ``key_store``, ``broker``), or None for a failure of the work itself. Both stores raise
     the same driver errors, so the key store is asked directly whether it answers."""
@@ -92,14 +87,12 @@ def _answers(engine: Any) -> bool:
         return False
 
 
-def run_job(runtime: Runtime, job_id: str, *, worker: str | None = None,
+def run_job(runtime: JobHost, job_id: str, *, worker: str | None = None,
             raise_errors: bool = False,
             work: Callable[[Job], None] | None = None) -> JobState | None:
     """Run the job if it is due and this worker wins the claim; returns the state it ended
     in, or None if it was not this worker's to run. ``work`` replaces the kind's handler
     where the caller needs more of it than the outcome (the CLI's progress lines)."""
-    from governance.jobs.handlers import HANDLERS
-
     worker = worker or worker_name()
     lease = timedelta(seconds=runtime.settings.job_lease_seconds)
     with unit_of_work(runtime.sessions) as session:
@@ -113,7 +106,7 @@ def run_job(runtime: Runtime, job_id: str, *, worker: str | None = None,
         if work is not None:
             work(job)
         else:
-            HANDLERS[job.kind](runtime, job)
+            runtime.job_handlers.run(runtime, job)
     except JobFailed as failed:
         keeper.stop()
         _record(runtime, job, worker, JobState.FAILED, failed.code, failed.message)
@@ -133,7 +126,7 @@ def run_job(runtime: Runtime, job_id: str, *, worker: str | None = None,
     return JobState.SUCCEEDED
 
 
-def _retry_or_bury(runtime: Runtime, job: Job, worker: str, code: str,
+def _retry_or_bury(runtime: JobHost, job: Job, worker: str, code: str,
                    dependency: str | None = None) -> JobState:
     """Retry or bury a failed attempt. An outage (``dependency``) is not the work's fault:
     the job waits, retried with capped backoff and its attempt given back, for
@@ -159,23 +152,18 @@ def _retry_or_bury(runtime: Runtime, job: Job, worker: str, code: str,
     return JobState.QUEUED
 
 
-def _must_finish(runtime: Runtime, job: Job) -> bool:
-    from governance.jobs.handlers import must_finish
-
+def _must_finish(runtime: JobHost, job: Job) -> bool:
     try:
-        return must_finish(runtime, job)
+        return runtime.job_handlers.must_finish(runtime, job)
     except UNAVAILABLE_ERRORS:
         return True  # the database cannot say: never give up on half-done work in doubt
 
 
-def retry_policy(runtime: Runtime) -> RetryPolicy:
-    settings = runtime.settings
-    return RetryPolicy(max_attempts=settings.job_max_attempts,
-                       base=timedelta(seconds=settings.job_retry_seconds),
-                       ceiling=timedelta(seconds=settings.job_retry_ceiling_seconds))
+def retry_policy(runtime: JobHost) -> RetryPolicy:
+    return RetryPolicy.of(runtime.settings)
 
 
-def _record(runtime: Runtime, job: Job, worker: str, state: JobState, code: str | None = None,
+def _record(runtime: JobHost, job: Job, worker: str, state: JobState, code: str | None = None,
             message: str | None = None, *, delay: timedelta | None = None,
             waiting: tuple[str, datetime] | None = None) -> None:
     with unit_of_work(runtime.sessions) as session:
@@ -190,12 +178,10 @@ def _record(runtime: Runtime, job: Job, worker: str, state: JobState, code: str 
             audit_job(runtime, session, job, action, code,
                       waiting_on=waiting[0] if waiting else None)
         if state is JobState.DEAD:
-            from governance.jobs.handlers import on_dead
-
-            on_dead(runtime, session, job)
+            runtime.job_handlers.on_dead(runtime, session, job)
 
 
-def audit_job(runtime: Runtime, session: object, job: Job, action: AuditAction,
+def audit_job(runtime: JobHost, session: object, job: Job, action: AuditAction,
               code: str | None, *, waiting_on: str | None = None) -> None:
     runtime.audit.record(session, AuditEvent(  # type: ignore[arg-type]
         action=str(action), actor=Actor(id="system", role="system"),
@@ -212,7 +198,7 @@ class _LeaseKeeper:
     """Renews the job's lease every third of its length while the work runs, so only a
     worker that stopped (killed, frozen, cut off) loses it."""
 
-    def __init__(self, runtime: Runtime, job_id: str, worker: str, lease: timedelta) -> None:
+    def __init__(self, runtime: JobHost, job_id: str, worker: str, lease: timedelta) -> None:
         self.runtime, self.job_id, self.worker, self.lease = runtime, job_id, worker, lease
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="job-lease", daemon=True)

@@ -18,7 +18,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
+
+from audit.events import Actor
 from governance.audit_actions import AuditAction
+from governance.authz import Permission, require
+from governance.jobs.after_commit import AfterCommit
+from governance.jobs.service import JobKind, Jobs
 from governance.keys.events import KeyAuditor
 from governance.keys.keystore import KeyJob
 from governance.keys.local import LocalKeyProvider
@@ -39,6 +45,26 @@ class RotationReport:
     rewrapped: int = 0
     retired: list[int] = field(default_factory=list)
     finished: bool = False
+
+
+def start_rotation(session: Session, keys: KeyService, events: KeyAuditor, actor: Actor, *,
+                   trace_id: str | None = None) -> AfterCommit[tuple[KeyJob, bool]]:
+    """A rotation asked for by ``actor`` (the API, the console, the CLI): its exclusive
+    ``keys.rotate`` job, then the new KEK version and the key-store job (or the unfinished
+    rotation, resumed: ``True``), audited by ``events``. The job is the caller's to deliver.
+
+    The one use case that commits the caller's session, and only the job row in it: the
+    KEK version that follows is made outside any transaction, so the job must be committed
+    first; whatever happens next (a kill while the version is made), the reaper finds the
+    job and the rotation completes. Call it with nothing else pending in ``session``.
+    """
+    require(actor.role, Permission.KEYS_ROTATE)
+    queued, _ = Jobs(session).enqueue(JobKind.KEYS_ROTATE, actor=actor, exclusive="keys.rotate",
+                                      trace_id=trace_id)
+    queued_id = queued.id
+    session.commit()
+    job, resumed = begin_rotation(keys, events)
+    return AfterCommit((job, resumed), (queued_id,))
 
 
 def begin_rotation(keys: KeyService, events: KeyAuditor | None) -> tuple[KeyJob, bool]:

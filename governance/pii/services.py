@@ -30,8 +30,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit.events import Actor, AuditEvent, Outcome, Target
 from governance.audit_actions import AuditAction
+from governance.authz import Permission, require
 from governance.db import unit_of_work
 from governance.errors import ValidationFailed
+from governance.jobs.after_commit import AfterCommit
+from governance.jobs.service import JobKind, Jobs
 from governance.keys.services import FieldCrypto
 from governance.pii.engine import EngineSpec, PiiEngine
 from governance.pii.errors import (
@@ -277,6 +280,26 @@ class ScanService:
         """The scan queued or running, if there is one (there is at most one)."""
         return session.scalars(
             select(PiiScan).where(PiiScan.state.in_(UNFINISHED_STATES)).limit(1)).first()
+
+    def start(self, session: Session, actor: Actor, *, sample: int,
+              request_id: str | None = None) -> AfterCommit[tuple[PiiScan, bool]]:
+        """A scan asked for by ``actor`` (the API, the console): :meth:`request`, audited in
+        the caller's unit of work, and for a new scan its job (one per scan: a second
+        delivery runs nothing), the caller's to deliver once that commits. Returns the scan
+        to follow and whether it is new."""
+        require(actor.role, Permission.PII_ANALYZE)
+        scan, created = self.request(session, sample=sample, requested_by=actor.id)
+        self.audit.record(session, AuditEvent(
+            action=str(AuditAction.PII_SCAN_REQUESTED), actor=actor,
+            target=Target(record_id=scan.id), policy_version=self.policy_version,
+            request_id=request_id,
+            details={"count": scan.fields_total, "status": "queued" if created else scan.state},
+        ))
+        if not created:
+            return AfterCommit((scan, False))
+        job, _ = Jobs(session).enqueue(JobKind.PII_SCAN, scan.id, actor=actor,
+                                       exclusive=f"pii.scan:{scan.id}", trace_id=request_id)
+        return AfterCommit((scan, True), (job.id,))
 
     def request(self, session: Session, *, sample: int,
                 requested_by: str) -> tuple[PiiScan, bool]:

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
+from governance.consent.models import ConsentEvent
 from governance.keys.services import FieldCrypto, KeyService
 from governance.requests.models import DsrExport, DsrRequest, ErasureSuppression
 from governance.store.schema import CrmTables
@@ -209,8 +210,6 @@ def verify(
     anonymised: Mapping[str, list[str]],
 ) -> dict[str, Any]:
     """Every check of step 6; ``problems`` names what failed (collections and fields only)."""
-    from governance.consent.models import ConsentEvent
-
     problems: list[str] = []
     warnings: list[str] = []
     checks = 0

@@ -36,6 +36,9 @@ from governance.audit_actions import AuditAction
 from governance.consent.services import SUBJECT_ID, ConsentService, ConsentSource
 from governance.db import unit_of_work
 from governance.errors import shown_name
+from governance.jobs.after_commit import AfterCommit
+from governance.jobs.service import JobKind, Jobs
+from governance.keys.shredding import shred_subject
 from governance.requests import erasure
 from governance.requests.deadlines import (
     RIGHTS,
@@ -76,7 +79,8 @@ from governance.requests.models import (
     StepState,
 )
 from governance.requests.suppression import returned_subjects
-from governance.runtime import Runtime
+from governance.retention.holds import blocking_hold
+from governance.shared import Shared
 from governance.store.errors import RecordNotFound
 from governance.store.values import InvalidValue, coerce, format_datetime
 from governance.timestamps import as_utc
@@ -147,7 +151,7 @@ class QueueCounts:
 class RequestService:
     """The officer's side of requests, in the caller's unit of work."""
 
-    def __init__(self, session: Session, runtime: Runtime, actor: Actor, *,
+    def __init__(self, session: Session, runtime: Shared, actor: Actor, *,
                  request_id: str | None = None) -> None:
         self.session = session
         self.runtime = runtime
@@ -490,18 +494,17 @@ class RequestService:
         self._audit(AuditAction.REQUEST_STARTED, request, {"resumed": resumed})
         return request
 
-    def start_execution(self, request_id: str, trace_id: str | None = None) -> tuple[DsrRequest,
-                                                                                   str]:
-        """:meth:`start`, and the job that runs the steps, in this unit of work; returns the
-        request and the job id to deliver once it commits (an open job of the request is
-        reused: executing twice runs once)."""
-        from governance.jobs.service import JobKind, Jobs
-
+    def start_execution(self, request_id: str,
+                        trace_id: str | None = None) -> AfterCommit[DsrRequest]:
+        """Execute (or resume) a request, as the API, the console and the CLI ask for it:
+        :meth:`start`, and the job that runs the steps, in this unit of work (an open job
+        of the request is reused: executing twice runs once); the job is the caller's to
+        deliver once that commits."""
         started = self.start(request_id)
         job, _ = Jobs(self.session).enqueue(JobKind.REQUEST_EXECUTE, started.id, actor=self.actor,
                                             exclusive=f"request.execute:{started.id}",
                                             trace_id=trace_id)
-        return started, job.id
+        return AfterCommit(started, (job.id,))
 
     def _plan(self, request: DsrRequest, kind: RequestType) -> None:
         if request.subject_id is None and request.email_bidx is not None:
@@ -666,7 +669,7 @@ class RequestService:
                       outcome=outcome, request_id=self.request_id)
 
 
-def request_event(runtime: Runtime, actor: Actor, action: AuditAction, request: DsrRequest,
+def request_event(runtime: Shared, actor: Actor, action: AuditAction, request: DsrRequest,
                   details: Mapping[str, Any], *, outcome: Outcome = Outcome.ALLOWED,
                   request_id: str | None = None) -> AuditEvent:
     return AuditEvent(
@@ -678,7 +681,7 @@ def request_event(runtime: Runtime, actor: Actor, action: AuditAction, request: 
     )
 
 
-def audit_request(runtime: Runtime, session: Session, actor: Actor, action: AuditAction,
+def audit_request(runtime: Shared, session: Session, actor: Actor, action: AuditAction,
                   request: DsrRequest, details: Mapping[str, Any], *,
                   outcome: Outcome = Outcome.ALLOWED, request_id: str | None = None) -> None:
     runtime.audit.record(session, request_event(runtime, actor, action, request, details,
@@ -689,7 +692,7 @@ def audit_request(runtime: Runtime, session: Session, actor: Actor, action: Audi
 class _StepAuditor:
     """Key events recorded in the step's own transaction (KeyAuditor)."""
 
-    def __init__(self, runtime: Runtime, session: Session, actor: Actor,
+    def __init__(self, runtime: Shared, session: Session, actor: Actor,
                  request_id: str | None) -> None:
         self.runtime, self.session, self.actor, self.request_id = (runtime, session, actor,
                                                                    request_id)
@@ -710,7 +713,7 @@ class RequestExecutor:
     once a step's work and mark are flushed, and ``after_commit`` once they committed.
     """
 
-    def __init__(self, runtime: Runtime, actor: Actor, *, http_request_id: str | None = None,
+    def __init__(self, runtime: Shared, actor: Actor, *, http_request_id: str | None = None,
                  checkpoint: Checkpoint | None = None, fail_on_outage: bool = True) -> None:
         self.runtime = runtime
         self.actor = actor
@@ -792,12 +795,11 @@ class RequestExecutor:
         """An erasure whose destructive steps are still to run stops on an active legal
         hold over the subject or a collection holding their records: ``on_hold`` with the
         hold's id, audited (Art. 17(3)(e)). Releasing the hold resumes it."""
-        from governance.retention.holds import blocking_hold
-
         if request.type != RequestType.ERASURE.value or not request.subject_found or not any(
                 s.name != "verify" for s in pending):
             return False
-        hold_id = blocking_hold(session, self.runtime, request.subject_id or "")
+        hold_id = blocking_hold(session, self.runtime.policy.datamap, self.runtime.tables,
+                                request.subject_id or "")
         if hold_id is None:
             return False
         request.status = RequestStatus.ON_HOLD.value
@@ -833,8 +835,6 @@ class RequestExecutor:
         elif kind == "suppress":
             result = erasure.suppress(session, request.work or {})
         elif kind == "shred":
-            from governance.keys.shredding import shred_subject
-
             destroyed = shred_subject(rt.keys, _StepAuditor(rt, session, self.actor,
                                                             self.http_request_id), sid)
             # A re-run after a crash finds the key destroyed already: the outcome (rows,

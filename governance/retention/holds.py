@@ -21,23 +21,22 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, Table, exists, or_, select
 from sqlalchemy.orm import Session
 
 from audit.events import Actor, AuditEvent, Target
 from governance.audit_actions import AuditAction
+from governance.authz import Permission, require
 from governance.consent.services import SUBJECT_ID
 from governance.errors import shown_name
 from governance.retention.errors import HoldAlreadyReleased, HoldNotFound, InvalidHold
 from governance.retention.models import LegalHold, LegalHoldEvent
+from governance.shared import Shared
+from governance.store.schema import CrmTables
 from governance.timestamps import as_utc
-from policies.types import ID_COLUMN
-
-if TYPE_CHECKING:
-    from governance.requests.models import DsrRequest
-    from governance.runtime import Runtime
+from policies.types import ID_COLUMN, DataMap
 
 HOLDS: Table = LegalHold.__table__  # type: ignore[assignment]
 # A reference to the matter in another system (a case number, an inquiry id): no spaces and
@@ -90,7 +89,7 @@ def held_collections(session: Session, now: datetime) -> dict[str, str]:
     return {collection: hold_id for collection, hold_id in rows}
 
 
-def blocking_hold(session: Session, runtime: Runtime, subject_id: str,
+def blocking_hold(session: Session, datamap: DataMap, tables: CrmTables, subject_id: str,
                   now: datetime | None = None) -> str | None:
     """The id of an active hold that covers anything an erasure of this subject would
     remove: a hold on the subject, or on a collection holding records of theirs."""
@@ -101,12 +100,11 @@ def blocking_hold(session: Session, runtime: Runtime, subject_id: str,
         .order_by(HOLDS.c.placed_at).limit(1))
     if own is not None:
         return own
-    datamap = runtime.policy.datamap
     for collection, hold_id in sorted(held_collections(session, now).items()):
         spec = datamap.collections.get(collection)
         if spec is None or spec.owner_column is None:
             continue
-        table = runtime.tables[collection]
+        table = tables[collection]
         if session.scalar(select(exists().where(table.c[spec.owner_column] == subject_id))):
             return hold_id
     return None
@@ -115,7 +113,7 @@ def blocking_hold(session: Session, runtime: Runtime, subject_id: str,
 class HoldService:
     """Place, release and read holds in the caller's unit of work (flush, never commit)."""
 
-    def __init__(self, session: Session, runtime: Runtime, actor: Actor, *,
+    def __init__(self, session: Session, runtime: Shared, actor: Actor, *,
                  request_id: str | None = None) -> None:
         self.session = session
         self.runtime = runtime
@@ -125,6 +123,7 @@ class HoldService:
     # -- writing -------------------------------------------------------------------------
     def place(self, scope: Any, reason: Any, matter: Any, *, subject_id: Any = None,
               collection: Any = None, expires_at: datetime | None = None) -> LegalHold:
+        require(self.actor.role, Permission.HOLDS_MANAGE)
         kind, code, ref, expiry = self._validated(scope, reason, matter, subject_id, collection,
                                                   expires_at)
         now = _now()
@@ -144,8 +143,9 @@ class HoldService:
         return hold
 
     def release(self, hold_id: str, reason: Any) -> LegalHold:
-        """Release the hold (once); the erasures waiting on it are resumed by
-        :meth:`resume_waiting`, which the caller runs and then executes."""
+        """Release the hold (once); the erasures waiting on it are the requests package's
+        to resume (``governance.requests.holds.release_hold``)."""
+        require(self.actor.role, Permission.HOLDS_MANAGE)
         code = _choice(ReleaseReason, reason, "reason")
         hold = self.get(hold_id, lock=True)
         if hold.released_at is not None:
@@ -159,32 +159,6 @@ class HoldService:
         self._audit(AuditAction.HOLD_RELEASED, hold, {
             "hold_id": hold.id, "scope": hold.scope, "reason_code": str(code)})
         return hold
-
-    def resume_waiting(self) -> list[str]:
-        """Erasure requests on hold whose hold no longer covers them (released, expired, or
-        the subject's records left the held collection): back to ``in_progress``, audited.
-        Returns their ids, for the caller to execute after its commit; an execution that
-        meets another active hold stops on that one."""
-        from governance.requests.models import DsrRequest, RequestStatus
-        from governance.requests.services import audit_request
-
-        waiting = list(self.session.scalars(
-            select(DsrRequest).where(DsrRequest.status == RequestStatus.ON_HOLD.value)
-            .order_by(DsrRequest.started_at).with_for_update()))
-        resumed = []
-        for request in waiting:
-            if blocking_hold(self.session, self.runtime, request.subject_id or "") is not None:
-                continue
-            previous = request.hold_id
-            request.status = RequestStatus.IN_PROGRESS.value
-            request.hold_id = None
-            request.updated_at = _now()
-            audit_request(self.runtime, self.session, self.actor, AuditAction.REQUEST_STARTED,
-                          request, {"resumed": True, "hold_id": previous} if previous
-                          else {"resumed": True}, request_id=self.request_id)
-            resumed.append(request.id)
-        self.session.flush()
-        return resumed
 
     # -- reading -------------------------------------------------------------------------
     def get(self, hold_id: str, *, lock: bool = False) -> LegalHold:
@@ -214,13 +188,6 @@ class HoldService:
         return list(self.session.scalars(
             select(LegalHoldEvent).where(LegalHoldEvent.hold_id == hold_id)
             .order_by(LegalHoldEvent.seq)))
-
-    def waiting_requests(self, hold_id: str) -> list[DsrRequest]:
-        from governance.requests.models import DsrRequest, RequestStatus
-
-        return list(self.session.scalars(
-            select(DsrRequest).where(DsrRequest.hold_id == hold_id,
-                                     DsrRequest.status == RequestStatus.ON_HOLD.value)))
 
     # -- internals -----------------------------------------------------------------------
     def _validated(self, scope: Any, reason: Any, matter: Any, subject_id: Any,

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, bindparam, case, exists, or_, select
 
+from governance.requests.erasure import erasure_order
 from governance.store.schema import CrmTables
 from policies.types import (
     ID_COLUMN,
@@ -64,8 +65,6 @@ def rules(datamap: DataMap) -> list[RetentionRule]:
     """Every rule, in the order a sweep applies them: owned collections (what refers to
     another first), the subjects (erased whole), field overrides, then collections that
     belong to no subject (once nothing the sweep removes refers to them)."""
-    from governance.requests.erasure import erasure_order
-
     owned = [c for c in erasure_order(datamap) if not c.is_subject]
     unowned = [c for c in datamap.collections.values() if c.owner_column is None]
     subject = datamap.subject()

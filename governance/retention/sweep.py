@@ -52,6 +52,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from audit.events import Actor, AuditEvent, Outcome, Target
 from governance.audit_actions import AuditAction
+from governance.authz import Permission, require
 from governance.consent.services import (
     EVENTS,
     PERMITS,
@@ -60,13 +61,23 @@ from governance.consent.services import (
     erasing_subjects,
 )
 from governance.db import unit_of_work
+from governance.jobs.after_commit import AfterCommit
+from governance.jobs.service import JobKind, Jobs
 from governance.requests import erasure
+from governance.requests.holds import resume_waiting
 from governance.requests.models import DsrExport, DsrRequest, ErasureSuppression
+from governance.requests.services import RequestExecutor
 from governance.retention.errors import RunNotFound
-from governance.retention.holds import held_collections, held_subjects
+from governance.retention.holds import (
+    HOLDS,
+    HoldScope,
+    active_clause,
+    held_collections,
+    held_subjects,
+)
 from governance.retention.models import RetentionRun
 from governance.retention.rules import RetentionRule, cutoff_value, rules
-from governance.runtime import Runtime
+from governance.shared import Shared
 from policies.types import ID_COLUMN, SUBJECT_COLUMN, UPDATED_COLUMN, Collection, OnErasure
 
 DEFAULT_BATCH = 500
@@ -86,7 +97,7 @@ def digest(ids: Sequence[str]) -> str:
 class RetentionSweep:
     """Plans and runs retention sweeps as ``actor`` (the officer, the CLI user, the system)."""
 
-    def __init__(self, runtime: Runtime, actor: Actor, *, request_id: str | None = None,
+    def __init__(self, runtime: Shared, actor: Actor, *, request_id: str | None = None,
                  checkpoint: Checkpoint | None = None) -> None:
         self.runtime = runtime
         self.actor = actor
@@ -184,8 +195,6 @@ class RetentionSweep:
 
     def _subject_hold_ids(self, session: Session, rule: RetentionRule, as_of: datetime,
                           now: datetime) -> list[str]:
-        from governance.retention.holds import HOLDS, HoldScope, active_clause
-
         collection = self.datamap.collection(rule.collection)
         table = self.runtime.tables[rule.collection]
         owner = collection.owner_column
@@ -198,7 +207,32 @@ class RetentionSweep:
                                      HOLDS.c.subject_id.in_(
                                          select(table.c[owner]).where(*every))).limit(100)))
 
+    def read_plan(self, session: Session, *, ids: bool = False) -> dict[str, Any]:
+        """What is due now (:meth:`plan`), audited in the caller's unit of work as read by
+        the actor (counts only): the API, the console and the CLI read the plan here."""
+        now = _now()
+        rules = self.plan(session, now, ids=ids)
+        self.runtime.audit.record(session, AuditEvent(
+            action=str(AuditAction.RETENTION_PLAN_READ), actor=self.actor,
+            policy_version=self.runtime.policy.version, request_id=self.request_id,
+            details={"count": sum(r["due"] for r in rules),
+                     "held": sum(r["held"] for r in rules)}))
+        return {"as_of": now, "policy_version": self.runtime.policy.version, "rules": rules}
+
     # -- runs ------------------------------------------------------------------------------
+    def start(self, session: Session, *, dry_run: bool = False,
+              batch_size: int | None = None) -> AfterCommit[RetentionRun]:
+        """A sweep asked for by the actor (the API, the console, the CLI): the run recorded
+        with its plan (or the unfinished one, to resume, :meth:`create`) and its
+        ``retention.sweep`` job beside it (one per run: resuming joins its open job), in the
+        caller's unit of work; the job is the caller's to deliver once that commits."""
+        require(self.actor.role, Permission.RETENTION_MANAGE)
+        run = self.create(session, dry_run=dry_run, batch_size=batch_size)
+        job, _ = Jobs(session).enqueue(JobKind.RETENTION_SWEEP, run.id, actor=self.actor,
+                                       exclusive=f"retention.sweep:{run.id}",
+                                       trace_id=self.request_id)
+        return AfterCommit(run, (job.id,))
+
     def create(self, session: Session, *, dry_run: bool = False,
                batch_size: int | None = None, as_of: datetime | None = None) -> RetentionRun:
         """Record a run and its plan (in the caller's unit of work); or, if one is still
@@ -426,12 +460,9 @@ class RetentionSweep:
 
     def _resume_lapsed_erasures(self) -> None:
         """Erasures that waited on a hold that has since lapsed resume with the sweep."""
-        from governance.requests.services import RequestExecutor
-        from governance.retention.holds import HoldService
-
         with unit_of_work(self.runtime.sessions) as session:
-            resumed = HoldService(session, self.runtime, self.actor,
-                                  request_id=self.request_id).resume_waiting()
+            resumed = resume_waiting(session, self.runtime, self.actor,
+                                     request_id=self.request_id)
         for request_id in resumed:
             RequestExecutor(self.runtime, self.actor).run(request_id)
 
@@ -475,7 +506,7 @@ class ErasureNotVerified(Exception):
         self.problems = problems
 
 
-def anonymize_ids(session: Session, runtime: Runtime, collection: Collection,
+def anonymize_ids(session: Session, runtime: Shared, collection: Collection,
                   ids: Sequence[str]) -> None:
     """Anonymise these rows as an erasure does (``erasure.anonymised_values``, year_only
     fields generalised per row)."""

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from audit.events import Actor
 from governance.errors import Conflict
 from governance.retention.models import RetentionRun
+from governance.retention.sweep import RetentionSweep
 from governance.runtime import Runtime
 from policies.access import Effect, Mask
 from policies.loader import PolicySet
@@ -157,8 +158,6 @@ def build_record(session: Session, runtime: Runtime, now: datetime | None = None
                  ) -> dict[str, Any]:
     """The record as a document: organisation, measures, one row per purpose, the CCPA
     view, and the service state it was computed from."""
-    from governance.retention.sweep import RetentionSweep
-
     now = now or datetime.now(UTC)
     policy = runtime.policy
     organisation = policy.organisation

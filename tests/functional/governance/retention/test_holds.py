@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from governance.requests.holds import resume_waiting
 from governance.requests.models import DsrRequest
 from governance.requests.services import RequestExecutor, RequestService
 from governance.retention.errors import HoldAlreadyReleased, InvalidHold
@@ -125,7 +126,7 @@ def test_an_erasure_of_a_held_subject_stops_on_hold_then_completes_after_release
 
     service = holds(runtime, session)
     service.release(hold.id, "matter_closed")
-    assert service.resume_waiting() == [request_id]
+    assert resume_waiting(session, runtime, OFFICER) == [request_id]
     session.commit()
     assert RequestExecutor(runtime, OFFICER).run(request_id) == "completed"
 
