@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -49,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from audit.events import Actor, AuditEvent, Target
+from audit.log import AuditLog
 from governance.audit_actions import AuditAction
 from governance.consent.authority import (
     LOOSENING_ACTIONS,
@@ -77,9 +78,10 @@ from governance.db import in_chunks
 from governance.errors import shown_name
 from governance.prepared import PreparedSelect
 from governance.requests.models import DsrRequest
-from governance.shared import Shared
+from governance.store.schema import CrmTables
 from governance.timestamps import as_utc
 from policies.consent import ConsentStatus, PurposeConsent, SubjectConsentState
+from policies.loader import PolicySet
 from policies.purposes import Purpose, RestrictionExemption
 from policies.types import ID_COLUMN
 
@@ -199,6 +201,20 @@ def _upsert(
     session.execute(stmt, rows)
 
 
+class ConsentParts(Protocol):
+    """What consent reads of the process: the policy set (purposes, its version, the data
+    map), the CRM tables (whether a subject exists) and the audit log."""
+
+    @property
+    def policy(self) -> PolicySet: ...
+
+    @property
+    def tables(self) -> CrmTables: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+
 class ConsentService:
     """Consent for one unit of work, acting as ``actor``; audits through the runtime's log.
 
@@ -207,8 +223,8 @@ class ConsentService:
     caller can forget the check."""
 
     def __init__(
-        self, session: Session, runtime: Shared, actor: Actor, *, request_id: str | None = None,
-        held_purposes: Collection[str] | None = None,
+        self, session: Session, runtime: ConsentParts, actor: Actor, *,
+        request_id: str | None = None, held_purposes: Collection[str] | None = None,
     ) -> None:
         self.session = session
         self.runtime = runtime

@@ -18,7 +18,7 @@ from governance.requests import erasure
 from governance.requests.errors import AmbiguousSubject, InvalidRequest
 from governance.requests.models import OPEN_STATUSES, DsrRequest
 from governance.requests.suppression import returned_subjects
-from governance.runtime import Runtime
+from governance.shared import Shared
 from policies.types import ID_COLUMN
 
 # Subjects listed for one e-mail at most (duplicates from before identities were unique).
@@ -41,7 +41,7 @@ class SubjectSummary:
 class SubjectDirectory:
     """Read-only look-ups for officers, in the caller's unit of work."""
 
-    def __init__(self, session: Session, runtime: Runtime, consent: ConsentService) -> None:
+    def __init__(self, session: Session, runtime: Shared, consent: ConsentService) -> None:
         self.session = session
         self.runtime = runtime
         self.datamap = runtime.policy.datamap
