@@ -6,12 +6,14 @@ import argparse
 import json
 from typing import Any
 
-from audit.events import Target
-from cli.common import Subcommands, integrate, record, runtime
-from governance.audit_actions import AuditAction
+from sqlalchemy.orm import Session
+
+from cli.common import Subcommands, integrate, runtime
 from governance.authz import Role
+from governance.clients.admin import ClientAdmin
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
+from governance.runtime import Runtime, cli_actor
 
 
 def register(sub: Subcommands) -> None:
@@ -33,14 +35,15 @@ def register(sub: Subcommands) -> None:
     revoke.set_defaults(func=cmd_clients_revoke)
 
 
+def _admin(rt: Runtime, session: Session) -> ClientAdmin:
+    return ClientAdmin(session, rt.audit, cli_actor(), policy_version=rt.policy.version,
+                       known_purposes=rt.policy.purposes.ids())
+
+
 def cmd_clients_create(args: argparse.Namespace) -> int:
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
-        issued = ClientService(session, rt.policy.purposes.ids()).create(
-            args.name, args.role, args.purpose or ())
-        record(rt, session, AuditAction.CLIENT_CREATED, target=Target(record_id=issued.client.id),
-                details={"client_id": issued.client.id, "role": issued.client.role,
-                         "purposes": issued.client.purposes})
+        issued = _admin(rt, session).create(args.name, args.role, args.purpose or ())
     integrate(rt, checkpoint=False)
     if args.json:
         print(json.dumps({"id": issued.client.id, "key": issued.key}))
@@ -75,9 +78,7 @@ def cmd_clients_list(args: argparse.Namespace) -> int:
 def cmd_clients_revoke(args: argparse.Namespace) -> int:
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
-        client = ClientService(session).revoke(args.client)
-        record(rt, session, AuditAction.CLIENT_REVOKED, target=Target(record_id=client.id),
-                details={"client_id": client.id, "revoked": True})
+        client = _admin(rt, session).revoke(args.client)
     integrate(rt, checkpoint=False)
     print(f"revoked client {client.name} ({client.id})")
     return 0

@@ -7,12 +7,10 @@ import json
 import os
 from typing import Any
 
-from audit.events import Target
-from cli.common import Subcommands, record, runtime
-from governance.audit_actions import AuditAction
+from cli.common import Subcommands, runtime
 from governance.db import unit_of_work
 from governance.errors import SettingsError
-from governance.runtime import open_runtime
+from governance.runtime import cli_actor, open_runtime
 from governance.settings import Settings
 
 
@@ -93,13 +91,11 @@ def cmd_jobs_retry(args: argparse.Namespace) -> int:
 
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
-        job = Jobs(session, retry_policy(rt)).retry_now(args.job_id)
-        record(rt, session, AuditAction.JOB_RETRIED, target=Target(record_id=job.id),
-                details={"type": job.kind, "attempts": job.attempts})
-        job_id = job.id
-    if rt.settings.task_runner == "celery":
-        rt.task_runner.deliver([job_id])
-    print(f"{job_id}: queued again; a worker (or the reaper) runs it")
+        retried = Jobs(session, retry_policy(rt)).retry_for(
+            args.job_id, actor=cli_actor(), audit=rt.audit, policy_version=rt.policy.version)
+    if rt.settings.task_runner == "celery":  # embedded: the serving process's reaper runs it
+        rt.task_runner.deliver(list(retried.jobs))
+    print(f"{retried.value.id}: queued again; a worker (or the reaper) runs it")
     rt.dispose()
     return 0
 

@@ -63,25 +63,22 @@ def cmd_keys_status(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from governance.jobs.service import JobKind, Jobs
     from governance.jobs.work import run_job
-    from governance.keys.rotation import RotationReport, begin_rotation, run_rotation
+    from governance.keys.rotation import RotationReport, run_rotation, start_rotation
 
     rt = runtime()
     events = _key_events(rt)
     with unit_of_work(rt.sessions) as session:  # the job first: a crash leaves it to the reaper
-        queued, _ = Jobs(session).enqueue(JobKind.KEYS_ROTATE, actor=cli_actor(),
-                                          exclusive="keys.rotate")
-        queued_id = queued.id
+        started = start_rotation(session, rt.keys, events, cli_actor())
+    (job, resumed), queued_id = started.value, started.jobs[0]
+    verb = "resuming" if resumed else "started"
+    print(f"{verb} rotation {job.id} to KEK version {job.target_version}", file=sys.stderr)
     reports: list[RotationReport] = []
 
     def progress(done: int) -> None:
         print(f"\r  rewrapped {done:,}", end="", file=sys.stderr, flush=True)
 
     def rotate(_job: object) -> None:
-        job, resumed = begin_rotation(rt.keys, events)
-        verb = "resuming" if resumed else "started"
-        print(f"{verb} rotation {job.id} to KEK version {job.target_version}", file=sys.stderr)
         reports.append(run_rotation(rt.keys, job, events, resumed=resumed,
                                     batch_size=args.batch_size,
                                     pause_seconds=args.pause_ms / 1000, progress=progress))

@@ -6,9 +6,7 @@ import argparse
 import json
 import sys
 
-from audit.events import Target
-from cli.common import Subcommands, integrate, record, runtime
-from governance.audit_actions import AuditAction
+from cli.common import Subcommands, integrate, runtime
 from governance.db import unit_of_work
 from governance.runtime import cli_actor
 from governance.settings import Settings
@@ -31,26 +29,23 @@ def register(sub: Subcommands) -> None:
 def cmd_pii_scan(args: argparse.Namespace) -> int:
     from governance.jobs.service import JobKind, Jobs
     from governance.jobs.work import run_job
+    from governance.pii.errors import ScanInProgress
 
     rt = runtime()
     scans = rt.pii_scans()
     with unit_of_work(rt.sessions) as session:
         if args.resume:
             scan_id = args.resume
+            job, _ = Jobs(session).enqueue(JobKind.PII_SCAN, scan_id, actor=cli_actor(),
+                                           exclusive=f"pii.scan:{scan_id}")
+            job_id = job.id
         else:
-            from governance.pii.errors import ScanInProgress
-
-            scan, created = scans.request(
-                session, sample=args.sample or rt.settings.pii_scan_sample,
-                requested_by=cli_actor().id)
+            started = scans.start(session, cli_actor(),
+                                  sample=args.sample or rt.settings.pii_scan_sample)
+            scan, created = started.value
             if not created:  # one scan at a time; running it here too would run it twice
                 raise ScanInProgress(scan.id)
-            scan_id = scan.id
-            record(rt, session, AuditAction.PII_SCAN_REQUESTED, target=Target(record_id=scan_id),
-                    details={"count": scan.fields_total})
-        job, _ = Jobs(session).enqueue(JobKind.PII_SCAN, scan_id, actor=cli_actor(),
-                                       exclusive=f"pii.scan:{scan_id}")
-        job_id = job.id
+            scan_id, job_id = scan.id, started.jobs[0]
     print(f"scan {scan_id}", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:

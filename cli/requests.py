@@ -72,7 +72,6 @@ def cmd_requests_list(args: argparse.Namespace) -> int:
 
 def cmd_requests_execute(args: argparse.Namespace) -> int:
     """Execute (or resume) requests in this process; a crash's leftovers with --all."""
-    from governance.jobs.service import JobKind, Jobs
     from governance.jobs.work import run_job
     from governance.requests.services import RequestService, unfinished
 
@@ -80,13 +79,7 @@ def cmd_requests_execute(args: argparse.Namespace) -> int:
     with unit_of_work(rt.sessions) as session:
         ids = unfinished(session) if args.all else [args.request_id]
         service = RequestService(session, rt, cli_actor())
-        jobs = {}
-        for request_id in ids:
-            service.start(request_id)
-            job, _ = Jobs(session).enqueue(JobKind.REQUEST_EXECUTE, request_id,
-                                           actor=cli_actor(),
-                                           exclusive=f"request.execute:{request_id}")
-            jobs[request_id] = job.id
+        jobs = {request_id: service.start_execution(request_id).jobs[0] for request_id in ids}
     failed = 0
     for request_id in ids:
         try:

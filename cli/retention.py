@@ -7,8 +7,7 @@ import json
 import sys
 from typing import Any
 
-from cli.common import Subcommands, integrate, positive, record, runtime
-from governance.audit_actions import AuditAction
+from cli.common import Subcommands, integrate, positive, runtime
 from governance.db import unit_of_work
 from governance.runtime import cli_actor
 
@@ -36,10 +35,7 @@ def cmd_retention_plan(args: argparse.Namespace) -> int:
 
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
-        rules = RetentionSweep(rt, cli_actor()).plan(session, ids=args.ids)
-        record(rt, session, AuditAction.RETENTION_PLAN_READ,
-                details={"count": sum(r["due"] for r in rules),
-                         "held": sum(r["held"] for r in rules)})
+        rules = RetentionSweep(rt, cli_actor()).read_plan(session, ids=args.ids)["rules"]
     integrate(rt, checkpoint=False)
     if args.json:
         print(json.dumps(rules, indent=2))
@@ -58,18 +54,15 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     """Sweep in this process (resuming an unfinished run first); meant for a daily timer.
     The run is swept as its job, recorded with it before any batch: if this process is
     killed, its lease lapses and the reaper (or a worker) resumes the run to the end."""
-    from governance.jobs.service import JobKind, Jobs
     from governance.jobs.work import run_job
     from governance.retention.sweep import RetentionSweep
 
     rt = runtime()
     sweeper = RetentionSweep(rt, cli_actor())
     with unit_of_work(rt.sessions) as session:
-        run = sweeper.create(session, dry_run=args.dry_run, batch_size=args.batch_size)
-        run_id, resumed = run.id, run.started_at is not None
-        job, _ = Jobs(session).enqueue(JobKind.RETENTION_SWEEP, run_id, actor=cli_actor(),
-                                       exclusive=f"retention.sweep:{run_id}")
-        job_id = job.id
+        started = sweeper.start(session, dry_run=args.dry_run, batch_size=args.batch_size)
+        run_id, resumed = started.value.id, started.value.started_at is not None
+        job_id = started.jobs[0]
     if resumed:
         print(f"resuming unfinished run {run_id}")
     swept: list[Any] = []
