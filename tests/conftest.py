@@ -4,6 +4,10 @@ connection, an outer transaction and savepoint sessions, rolled back afterwards.
 ``GOVERNANCE_TEST_DATABASE_URL`` chooses the server: unset -> a SQLite file in a temp dir;
 a PostgreSQL URL (e.g. postgresql://postgres@127.0.0.1:5432/test) -> a fresh database is
 created on that server for this run and dropped after it.
+
+Under pytest-xdist (``./scripts/test`` runs ``-n``) every worker is a session of its own:
+its own databases (fresh names, or files under its own temp dir), key files, free ports,
+and Redis database (:func:`redis_db`), so workers share nothing but the servers.
 """
 
 from __future__ import annotations
@@ -33,6 +37,18 @@ from policies.loader import load_policy_set
 
 def _server_url() -> str | None:
     return os.environ.get("GOVERNANCE_TEST_DATABASE_URL") or None
+
+
+def redis_db() -> int:
+    """This test process's Redis database on 127.0.0.1:6379 (the tests flush it): the run's
+    base (``GOVERNANCE_TEST_REDIS_DB``, default 11; ./scripts/test gives the SQLite and the
+    PostgreSQL runs bases apart) plus the xdist worker's number, so no two processes that
+    run at the same time flush each other's queue."""
+    base = int(os.environ.get("GOVERNANCE_TEST_REDIS_DB", "11"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    number = base + worker
+    assert number <= 15, f"Redis database {number} does not exist (0-15): fewer xdist workers"
+    return number
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +155,11 @@ def settings(database_url: str, keystore_url: str, key_dir: Path) -> Settings:
             "GOVERNANCE_KEYSTORE_URL": keystore_url,
             "GOVERNANCE_KEY_FILE": str(key_dir / "kek.json"),
             "GOVERNANCE_VAR_DIR": str(key_dir),
+            # A store scan analyses in this process, with the session's analyzer, instead of
+            # spawning workers that each load the NLP model (seconds of CPU per scan); the
+            # pool's reports are proven the same by tests/functional/governance/pii/
+            # test_scan_pool.py, which asks for its processes itself.
+            "GOVERNANCE_PII_SCAN_PROCESSES": "1",
         }
     )
 

@@ -15,6 +15,8 @@ import pytest
 
 from tests.functional.serving import embedded_env, served
 
+# xdist (./scripts/test -n): one served instance for the module's tests
+pytestmark = pytest.mark.xdist_group("functional.api.test_server_errors")
 MARKER = "ada.leak@mail.example"
 
 
