@@ -12,6 +12,7 @@ and Redis database (:func:`redis_db`), so workers share nothing but the servers.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -155,11 +156,6 @@ def settings(database_url: str, keystore_url: str, key_dir: Path) -> Settings:
             "GOVERNANCE_KEYSTORE_URL": keystore_url,
             "GOVERNANCE_KEY_FILE": str(key_dir / "kek.json"),
             "GOVERNANCE_VAR_DIR": str(key_dir),
-            # A store scan analyses in this process, with the session's analyzer, instead of
-            # spawning workers that each load the NLP model (seconds of CPU per scan); the
-            # pool's reports are proven the same by tests/functional/governance/pii/
-            # test_scan_pool.py, which asks for its processes itself.
-            "GOVERNANCE_PII_SCAN_PROCESSES": "1",
         }
     )
 
@@ -190,8 +186,12 @@ def audit_log(signer: NoteSigner) -> AuditLog:
 
 @pytest.fixture
 def runtime(settings, engine, sessions, policy, audit_log, key_service, crypto) -> Runtime:  # noqa: ANN001
+    # A store scan analyses in this process, with the session's analyzer, instead of
+    # spawning workers that each load the NLP model (seconds of CPU per scan). The pool's
+    # reports are proven the same as one process's by
+    # tests/functional/governance/pii/test_scan_pool.py, which asks for its processes.
     return Runtime(
-        settings=settings,
+        settings=dataclasses.replace(settings, pii_scan_processes=1),
         engine=engine,
         sessions=sessions,
         policy=policy,
