@@ -15,8 +15,6 @@ import pytest
 
 from tests.functional.serving import embedded_env, served
 
-# xdist (./scripts/test -n): one served instance for the module's tests
-pytestmark = pytest.mark.xdist_group("functional.api.test_server_errors")
 MARKER = "ada.leak@mail.example"
 
 

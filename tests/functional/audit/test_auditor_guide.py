@@ -16,8 +16,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from audit.checkpoint import verifier_key
 from tests.functional.serving import embedded_env, served
 
-# xdist (./scripts/test -n): one served log for the module's tests
-pytestmark = pytest.mark.xdist_group("functional.audit.test_auditor_guide")
 SCRIPT = Path(__file__).resolve().parents[3] / "docs" / "verify_log.py"
 
 

@@ -30,9 +30,6 @@ from governance.runtime import open_runtime
 from governance.settings import Settings
 from tests.functional.serving import embedded_env, served
 
-# xdist (./scripts/test -n): one served demo store, one browser and the pages seen, shared by
-# the module's tests in order
-pytestmark = pytest.mark.xdist_group("functional.console.test_browser")
 CHROMIUM = os.environ.get("GOVERNANCE_CHROMIUM", "/usr/bin/chromium")
 # The screenshots the README links: every run refreshes them, so they show the pages as
 # they are (GOVERNANCE_TEST_SCREENSHOTS puts them elsewhere, e.g. to keep a checkout clean).

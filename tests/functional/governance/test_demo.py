@@ -27,8 +27,6 @@ from policies.loader import load_policy_set
 from policies.types import CREATED_COLUMN, UPDATED_COLUMN, DataMap
 from tests.migrated import migrated
 
-# xdist (./scripts/test -n): the module's filled demo store is built once, on one worker
-pytestmark = pytest.mark.xdist_group("functional.governance.test_demo")
 CUSTOMERS = 60
 BATCH = 25  # three batches: 25, 25 and 10 customers
 SEED = 7

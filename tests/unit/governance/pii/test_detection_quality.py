@@ -24,9 +24,6 @@ from governance.pii.evaluation_sources.sources import _lookalike
 # 0.852), on crm_notes 1.000 and 1.000.
 # IBAN_CODE and US_SSN on crm_notes: 1.000 on this sample since the IBAN recognizer reads
 # a 24-character IBAN before a word and a pattern's SSN beats spaCy's DATE_TIME reading.
-# xdist (./scripts/test -n): the split scores (ours and plain Presidio over every split) are
-# computed once
-pytestmark = pytest.mark.xdist_group("unit.governance.pii.test_detection_quality")
 FLOORS = {
     "presidio_templates": {"PHONE_NUMBER": (0.95, 0.90), "CREDIT_CARD": (0.95, 0.90),
                            "EMAIL_ADDRESS": (0.95, 0.90), "US_SSN": (0.95, 0.90),
