@@ -4,10 +4,15 @@ connection, an outer transaction and savepoint sessions, rolled back afterwards.
 ``GOVERNANCE_TEST_DATABASE_URL`` chooses the server: unset -> a SQLite file in a temp dir;
 a PostgreSQL URL (e.g. postgresql://postgres@127.0.0.1:5432/test) -> a fresh database is
 created on that server for this run and dropped after it.
+
+Under pytest-xdist (``./scripts/test`` runs ``-n``) every worker is a session of its own:
+its own databases (fresh names, or files under its own temp dir), key files, free ports,
+and Redis database (:func:`redis_db`), so workers share nothing but the servers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -33,6 +38,45 @@ from policies.loader import load_policy_set
 
 def _server_url() -> str | None:
     return os.environ.get("GOVERNANCE_TEST_DATABASE_URL") or None
+
+
+# The fixtures that open a database. ./scripts/test runs tests/unit in the SQLite pass only,
+# so a unit test that asks for one of these belongs under tests/functional instead.
+DATABASE_FIXTURES = frozenset({"engine", "connection", "sessions", "session", "runtime", "app",
+                               "http", "issue_key", "keystore_engine", "key_service", "crypto"})
+UNIT_TESTS = Path(__file__).resolve().parent / "unit"
+
+
+def _opens_a_database(item: pytest.Item) -> bool:
+    """Whether the test uses one of this module's database fixtures (a test module's own
+    fixture of the same name, such as a policy ``engine``, is not one)."""
+    info = getattr(item, "_fixtureinfo", None)  # pytest's record of the fixtures it resolved
+    if info is None:
+        return False
+    return any(defs[-1].func.__module__ == __name__
+               for name, defs in info.name2fixturedefs.items()
+               if name in DATABASE_FIXTURES and defs)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    misplaced = [item.nodeid for item in items
+                 if item.path.is_relative_to(UNIT_TESTS) and _opens_a_database(item)]
+    if misplaced:
+        raise pytest.UsageError(
+            "unit tests run on SQLite only (./scripts/test); these use a database and belong "
+            f"under tests/functional: {misplaced}")
+
+
+def redis_db() -> int:
+    """This test process's Redis database on 127.0.0.1:6379 (the tests flush it): the run's
+    base (``GOVERNANCE_TEST_REDIS_DB``, default 11; ./scripts/test gives the SQLite and the
+    PostgreSQL runs bases apart) plus the xdist worker's number, so no two processes that
+    run at the same time flush each other's queue."""
+    base = int(os.environ.get("GOVERNANCE_TEST_REDIS_DB", "11"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    number = base + worker
+    assert number <= 15, f"Redis database {number} does not exist (0-15): fewer xdist workers"
+    return number
 
 
 @pytest.fixture(scope="session")
@@ -169,8 +213,12 @@ def audit_log(signer: NoteSigner) -> AuditLog:
 
 @pytest.fixture
 def runtime(settings, engine, sessions, policy, audit_log, key_service, crypto) -> Runtime:  # noqa: ANN001
+    # A store scan analyses in this process, with the session's analyzer, instead of
+    # spawning workers that each load the NLP model (seconds of CPU per scan). The pool's
+    # reports are proven the same as one process's by
+    # tests/functional/governance/pii/test_scan_pool.py, which asks for its processes.
     return Runtime(
-        settings=settings,
+        settings=dataclasses.replace(settings, pii_scan_processes=1),
         engine=engine,
         sessions=sessions,
         policy=policy,

@@ -15,6 +15,7 @@ from typing import IO
 
 from governance.settings import Settings
 from governance.startup import initialise
+from tests.migrated import migrated, migrated_keystore
 
 
 def free_port() -> int:
@@ -29,7 +30,10 @@ def embedded_env(var_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")}
     env.update({"GOVERNANCE_VAR_DIR": str(var_dir), "GOVERNANCE_LOG_LEVEL": "WARNING", **extra})
-    initialise(Settings.from_env(env))
+    settings = Settings.from_env(env)
+    migrated(settings.database_url)  # copies of migrated stores; init finds them at head
+    migrated_keystore(settings.keystore_url)
+    initialise(settings)
     return env
 
 

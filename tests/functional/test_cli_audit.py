@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, text
 from audit.checkpoint import NoteSigner, generate_signing_key, parse_verifier_key, verify_note
 from audit.tree import leaf_hash, root_from_leaf_hashes
 from cli.main import main
-from governance.migrate import upgrade
 from tests.functional.audit.tampering import make_filter_columns_plain
+from tests.migrated import migrated
 
 ORIGIN = "crm-privacy-gateway.example/audit"
 
@@ -29,7 +29,7 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "governance.db"
     url = f"sqlite:///{db}"
-    upgrade(url)
+    migrated(url)
     monkeypatch.setenv("GOVERNANCE_DATABASE_URL", url)
     monkeypatch.setenv("GOVERNANCE_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("GOVERNANCE_KEY_FILE", str(tmp_path / "keys" / "kek.json"))

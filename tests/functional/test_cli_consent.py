@@ -15,9 +15,9 @@ from audit.events import Actor
 from cli.main import main
 from governance.consent.services import ConsentAction, ConsentService, ConsentSource
 from governance.db import unit_of_work
-from governance.migrate import upgrade
 from governance.runtime import open_runtime
 from governance.settings import Settings
+from tests.migrated import migrated
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                  "GOVERNANCE_AUDIT_KEY_NAME", "GOVERNANCE_POLICY_DIR"):
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "governance.db"
-    upgrade(f"sqlite:///{db}")
+    migrated(f"sqlite:///{db}")
     monkeypatch.setenv("GOVERNANCE_DATABASE_URL", f"sqlite:///{db}")
     monkeypatch.setenv("GOVERNANCE_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("GOVERNANCE_KEY_FILE", str(tmp_path / "keys" / "kek.json"))

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from cli.main import main
 from governance.db import unit_of_work
-from governance.migrate import upgrade, upgrade_keystore
 from governance.runtime import open_runtime
 from governance.settings import Settings
+from tests.migrated import migrated, migrated_keystore
 
 
 @pytest.fixture
@@ -25,11 +25,11 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
                  "GOVERNANCE_AUDIT_KEY_NAME", "GOVERNANCE_POLICY_DIR"):
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "governance.db"
-    upgrade(f"sqlite:///{db}")
+    migrated(f"sqlite:///{db}")
     monkeypatch.setenv("GOVERNANCE_DATABASE_URL", f"sqlite:///{db}")
     monkeypatch.setenv("GOVERNANCE_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("GOVERNANCE_KEY_FILE", str(tmp_path / "keys" / "kek.json"))
-    upgrade_keystore(Settings.from_env().keystore_url)
+    migrated_keystore(Settings.from_env().keystore_url)
     rt = open_runtime(Settings.from_env())
     sid, now = uuid.uuid4().hex, datetime.now(UTC)
     with unit_of_work(rt.sessions) as session:

@@ -10,8 +10,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from cli.main import main
-from governance.migrate import upgrade
 from governance.users.models import ConsoleUser
+from tests.migrated import migrated
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
                  "GOVERNANCE_AUDIT_KEY_NAME", "GOVERNANCE_POLICY_DIR"):
         monkeypatch.delenv(name, raising=False)
     url = f"sqlite:///{tmp_path / 'governance.db'}"
-    upgrade(url)
+    migrated(url)
     monkeypatch.setenv("GOVERNANCE_DATABASE_URL", url)
     monkeypatch.setenv("GOVERNANCE_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("GOVERNANCE_KEY_FILE", str(tmp_path / "keys" / "kek.json"))

@@ -22,11 +22,11 @@ import pytest
 from api import create_app
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
-from governance.migrate import upgrade, upgrade_keystore
 from governance.pii.engine import LANGUAGE
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
 from tests.conftest import bearer
+from tests.migrated import migrated, migrated_keystore
 
 MARK = "Zqxlockprobe"
 PROBE = "test_pii_lock_probe"
@@ -36,8 +36,8 @@ PROBE = "test_pii_lock_probe"
 def sqlite_runtime(tmp_path: Path) -> Iterator[Runtime]:
     database = f"sqlite:///{tmp_path / 'crm.db'}"
     keystore = f"sqlite:///{tmp_path / 'keystore.db'}"
-    upgrade(database)
-    upgrade_keystore(keystore)
+    migrated(database)
+    migrated_keystore(keystore)
     runtime = open_runtime(Settings.from_env({
         "GOVERNANCE_DATABASE_URL": database, "GOVERNANCE_KEYSTORE_URL": keystore,
         "GOVERNANCE_KEY_FILE": str(tmp_path / "kek.json"), "GOVERNANCE_VAR_DIR": str(tmp_path),

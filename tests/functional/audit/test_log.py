@@ -39,9 +39,9 @@ from audit.models import (
 )
 from audit.tree import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion
 from governance.db import make_engine, make_session_factory, unit_of_work
-from governance.migrate import upgrade
 from tests.conftest import fresh_postgres_database
 from tests.functional.audit.tampering import make_filter_columns_plain
+from tests.migrated import migrated
 
 ORIGIN = "crm-privacy-gateway.example/audit"
 
@@ -798,7 +798,7 @@ def test_concurrent_writers_on_postgres_give_one_gapless_sequence(
     server = os.environ["GOVERNANCE_TEST_DATABASE_URL"]
 
     with contextmanager(fresh_postgres_database)(server) as url:
-        upgrade(url)
+        migrated(url)
         ctx = multiprocessing.get_context("spawn")
         barrier = ctx.Barrier(WRITERS)
         outs = [tmp_path / f"writer-{w}.ids" for w in range(WRITERS)]

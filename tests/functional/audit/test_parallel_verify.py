@@ -17,7 +17,7 @@ from audit.checkpoint import NoteSigner, generate_signing_key, load_signing_key
 from audit.events import Actor, AuditEvent, Target
 from audit.log import AuditLog, VerifyReport
 from governance.db import make_engine, make_session_factory
-from governance.migrate import upgrade
+from tests.migrated import migrated
 
 ORIGIN = "crm-privacy-gateway.example/audit"
 CHUNK = 64
@@ -31,7 +31,7 @@ def url(own_database_url: str) -> str:
 
 @pytest.fixture
 def engine(url: str) -> Iterator[Engine]:
-    upgrade(url)
+    migrated(url)
     eng = make_engine(url)
     yield eng
     eng.dispose()

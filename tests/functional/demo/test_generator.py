@@ -14,12 +14,12 @@ from demo.generator import DemoDataMapError, DemoGenerator
 from demo.store import fill_demo_store
 from demo.world import COLLECTIONS, FIELDS, HISTORY_DAYS, REFERENCE_TIME
 from governance.db import make_engine, make_session_factory, unit_of_work
-from governance.migrate import upgrade
 from governance.settings import PACKAGED_POLICY_DIR
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
 from policies.loader import load_policy_set
 from policies.types import CREATED_COLUMN, UPDATED_COLUMN, DataMap
+from tests.migrated import migrated
 
 CUSTOMERS = 60
 BATCH = 25  # three batches: 25, 25 and 10 customers
@@ -38,7 +38,7 @@ def new_store(tmp_path: Path):
 
     def make(name: str = "crm"):
         url = f"sqlite:///{tmp_path / name}.db"
-        upgrade(url)
+        migrated(url)
         engine = make_engine(url)
         engines.append(engine)
         return make_session_factory(engine)
@@ -199,7 +199,7 @@ def test_progress_reports_only_the_counts_of_customers_done_and_total(new_store,
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory, datamap, crypto):
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'crm.db'}"
-    upgrade(url)
+    migrated(url)
     engine = make_engine(url)
     session_factory = make_session_factory(engine)
     fill_demo_store(session_factory, datamap, crypto, customers=CUSTOMERS, seed=SEED,

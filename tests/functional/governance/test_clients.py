@@ -17,8 +17,8 @@ from governance.clients.errors import ClientNameTaken, InvalidClient
 from governance.clients.models import ApiClient
 from governance.clients.services import KEY_PREFIX, ClientService, hash_key
 from governance.errors import Unauthenticated
-from governance.migrate import upgrade
 from tests.conftest import bearer
+from tests.migrated import migrated
 
 # -- the service ---------------------------------------------------------------------------
 
@@ -155,7 +155,7 @@ def test_list_shows_revoked_clients_only_when_asked(session: Session) -> None:
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh migrated SQLite store and var dir, named by the environment the CLI reads."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    upgrade(url)
+    migrated(url)
     for name in ("GOVERNANCE_KEY_FILE", "GOVERNANCE_AUDIT_SIGNING_KEY_FILE",
                  "GOVERNANCE_POLICY_DIR", "GOVERNANCE_AUDIT_LOG_ORIGIN",
                  "GOVERNANCE_AUDIT_KEY_NAME"):

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from governance.db import make_engine, make_session_factory
-from governance.migrate import upgrade
 from governance.store.errors import DuplicateIdentity
 from governance.store.schema import CrmTables
 from governance.store.services import RecordStore
 from tests.conftest import _server_url, fresh_postgres_database
+from tests.migrated import migrated
 
 EMAIL = "race.person@mail.example"
 PERSON = {"first_name": "Ada", "last_name": "Fictional", "email": EMAIL}
@@ -31,7 +31,7 @@ def own_engine() -> Iterator[Engine]:
     if server is None:
         pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE); the race needs PostgreSQL")
     for url in fresh_postgres_database(server):
-        upgrade(url)
+        migrated(url)
         engine = make_engine(url)
         yield engine
         engine.dispose()

@@ -37,15 +37,15 @@ from governance.requests.models import DsrStep
 from governance.requests.services import RequestService
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
-from tests.conftest import bearer
+from tests.conftest import bearer, redis_db
 from tests.functional.governance.requests.conftest import subject_records
 from tests.functional.governance.requests.test_crash import crash_env  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[4]
 OFFICER = Actor(id="officer-celery", role="compliance_officer")
-# apart from what a developer's own Redis holds in 0; ./scripts/test gives the SQLite and the
-# PostgreSQL runs, which go side by side, one database each (the tests flush it)
-REDIS_DB = int(os.environ.get("GOVERNANCE_TEST_REDIS_DB", "11"))
+# apart from what a developer's own Redis holds in 0: one database per test process (the
+# tests flush it), see tests/conftest.py
+REDIS_DB = redis_db()
 
 
 def _redis_url() -> str:

@@ -26,13 +26,13 @@ from governance.jobs.service import JobKind, Jobs
 from governance.jobs.work import run_job
 from governance.keys.keystore import KeyStore
 from governance.keys.services import FieldCrypto, KeyService
-from governance.migrate import upgrade_keystore
 from governance.requests.models import DsrRequest, DsrStep
 from governance.requests.services import RequestService
 from governance.runtime import Runtime
 from governance.timestamps import as_utc
 from tests.conftest import bearer, fresh_postgres_database
 from tests.functional.governance.requests.conftest import OFFICER, subject_records
+from tests.migrated import migrated_keystore
 
 OLD_ATTEMPT_CAP = 5  # the default cap that used to bury a job after about 75 s of outage
 
@@ -51,7 +51,7 @@ class OwnKeyStore:
 def _sqlite_keystore(tmp_path: Path) -> Iterator[OwnKeyStore]:
     folder = tmp_path / "keystore"
     url = f"sqlite:///{folder / 'keystore.db'}"
-    upgrade_keystore(url)
+    migrated_keystore(url)
     engine = make_engine(url, write_lock_at_begin=False, secure_delete=True)
 
     def away() -> None:
@@ -68,7 +68,7 @@ def _sqlite_keystore(tmp_path: Path) -> Iterator[OwnKeyStore]:
 def _postgres_keystore(server: str) -> Iterator[OwnKeyStore]:
     for url in fresh_postgres_database(server):
         name = make_url(url).database
-        upgrade_keystore(url)
+        migrated_keystore(url)
         engine = make_engine(url, write_lock_at_begin=False, secure_delete=True,
                              connect_args={"connect_timeout": 2})
         admin = create_engine(make_url(url).set(database="postgres"),

@@ -21,7 +21,6 @@ from audit.models import audit_entries
 from governance.clients.services import ClientService
 from governance.db import unit_of_work
 from governance.jobs.models import Job
-from governance.migrate import upgrade, upgrade_keystore
 from governance.requests.services import RequestService
 from governance.runtime import open_runtime
 from governance.settings import Settings
@@ -29,6 +28,7 @@ from tests.conftest import fresh_postgres_database
 from tests.functional.governance.jobs.test_celery import Workers, _redis_url
 from tests.functional.governance.requests.conftest import subject_records
 from tests.functional.serving import served
+from tests.migrated import migrated, migrated_keystore
 
 OFFICER = Actor(id="officer-scale", role="compliance_officer")
 REQUESTS = 6
@@ -49,8 +49,8 @@ def test_two_web_instances_and_two_workers_complete_every_request_exactly_once(
     with contextlib.ExitStack() as stack:
         fresh = contextlib.contextmanager(fresh_postgres_database)
         crm, keystore = stack.enter_context(fresh(server)), stack.enter_context(fresh(server))
-        upgrade(crm)
-        upgrade_keystore(keystore)
+        migrated(crm)
+        migrated_keystore(keystore)
         env = {**os.environ, "GOVERNANCE_DATABASE_URL": crm, "GOVERNANCE_KEYSTORE_URL": keystore,
                "GOVERNANCE_VAR_DIR": str(tmp_path / "var"), "GOVERNANCE_LOG_LEVEL": "WARNING",
                "GOVERNANCE_TASK_RUNNER": "celery", "GOVERNANCE_BROKER_URL": _redis_url(),

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import redis
 
-REDIS_DB = 14  # apart from the Celery tests' database and a developer's own 0
+from tests.conftest import redis_db
+
+REDIS_DB = redis_db()  # this test process's own (tests/conftest.py), not a developer's 0
 
 
 def _redis_url() -> str:

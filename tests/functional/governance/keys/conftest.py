@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from governance.migrate import upgrade, upgrade_keystore
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
 from tests.conftest import _server_url, fresh_postgres_database
+from tests.migrated import migrated, migrated_keystore
 
 
 @pytest.fixture
@@ -31,8 +31,8 @@ def own_runtime(tmp_path: Path) -> Iterator[Callable[..., Runtime]]:
     def make(name: str = "a", *, crm_url: str | None = None) -> Runtime:
         crm = crm_url or database(f"{name}-crm")
         keystore = database(f"{name}-keystore")
-        upgrade(crm)
-        upgrade_keystore(keystore)
+        migrated(crm)
+        migrated_keystore(keystore)
         settings = Settings.from_env({
             "GOVERNANCE_DATABASE_URL": crm,
             "GOVERNANCE_KEYSTORE_URL": keystore,

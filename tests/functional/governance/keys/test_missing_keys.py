@@ -18,11 +18,11 @@ import pytest
 from audit.events import Actor, AuditEvent
 from governance.db import unit_of_work
 from governance.errors import GovernanceError
-from governance.migrate import upgrade_keystore
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
 from tests.conftest import _server_url, fresh_postgres_database
 from tests.functional.serving import embedded_env, free_port, served
+from tests.migrated import migrated_keystore
 
 ACTOR = Actor(id="cli:test", role="operator")
 
@@ -106,7 +106,7 @@ def test_sealed_values_forbid_a_new_key_file_even_with_an_empty_key_store(
     with (contextlib.nullcontext(f"sqlite:///{tmp_path / 'empty-keystore.db'}")
           if server is None
           else contextlib.contextmanager(fresh_postgres_database)(server)) as keystore:
-        upgrade_keystore(keystore)
+        migrated_keystore(keystore)
         lost = tmp_path / "lost"
         settings = Settings.from_env({
             "GOVERNANCE_DATABASE_URL": rt.settings.database_url,

@@ -26,13 +26,13 @@ from audit.events import Actor
 from governance.consent.models import ConsentEvent
 from governance.consent.services import ConsentService, ConsentSource
 from governance.db import unit_of_work
-from governance.migrate import upgrade, upgrade_keystore
 from governance.requests.models import ErasureSuppression
 from governance.requests.services import RequestExecutor, RequestService
 from governance.runtime import Runtime, open_runtime
 from governance.settings import Settings
 from tests.conftest import fresh_postgres_database
 from tests.functional.governance.requests.conftest import subject_records
+from tests.migrated import migrated, migrated_keystore
 
 OFFICER = Actor(id="officer-crash", role="compliance_officer")
 ROOT = Path(__file__).resolve().parents[4]
@@ -67,8 +67,8 @@ def crash_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         else:
             database = f"sqlite:///{tmp_path / 'crm.db'}"
             keystore = f"sqlite:///{tmp_path / 'keystore.db'}"
-        upgrade(database)
-        upgrade_keystore(keystore)
+        migrated(database)
+        migrated_keystore(keystore)
         yield {
             "GOVERNANCE_DATABASE_URL": database,
             "GOVERNANCE_KEYSTORE_URL": keystore,
