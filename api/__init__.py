@@ -112,16 +112,29 @@ def create_app(
     api = ProblemApi(
         app,
         spec_kwargs={
-            "components": {
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
-            },
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearer": []}],
         },
     )
-    for module in (health_views, datamap_views, policy_views, audit_views, client_views,
-                   key_views, purpose_views, consent_views, pii_views, data_views,
-                   request_views, subject_views, me_views, job_views, hold_views,
-                   retention_views, ropa_views):
+    for module in (
+        health_views,
+        datamap_views,
+        policy_views,
+        audit_views,
+        client_views,
+        key_views,
+        purpose_views,
+        consent_views,
+        pii_views,
+        data_views,
+        request_views,
+        subject_views,
+        me_views,
+        job_views,
+        hold_views,
+        retention_views,
+        ropa_views,
+    ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_views.blp)
     register_console(app, runtime)
@@ -242,10 +255,17 @@ def _finish(response: Response) -> Response:
     except Exception as exc:  # noqa: BLE001 - the commit failed: the answer must not be 2xx
         session.rollback()
         cause = exc.__cause__ if isinstance(exc, GroupCommitFailed) and exc.__cause__ else exc
-        log.error("commit failed for request %s: %s (%s)", g.request_id, failure_cause(cause),
-                  type(cause).__name__)
-        detail = ("the request could not be recorded; try again later" if g.read_only
-                  else "the change could not be stored; nothing was changed")
+        log.error(
+            "commit failed for request %s: %s (%s)",
+            g.request_id,
+            failure_cause(cause),
+            type(cause).__name__,
+        )
+        detail = (
+            "the request could not be recorded; try again later"
+            if g.read_only
+            else "the change could not be stored; nothing was changed"
+        )
         return problem(503, "Service unavailable", detail, "unavailable")
     if g.deliveries and response.status_code < 400:
         return _deliver(response, list(g.deliveries))
@@ -262,8 +282,9 @@ def _deliver(response: Response, job_ids: list[str]) -> Response:
     try:
         runner.deliver(job_ids, fail_fast=True)  # a broker found down is not waited on
     except BrokerUnavailable as unavailable:
-        return problem(503, unavailable.title, unavailable.detail, unavailable.type,
-                       job_ids=job_ids)
+        return problem(
+            503, unavailable.title, unavailable.detail, unavailable.type, job_ids=job_ids
+        )
     return response
 
 

@@ -67,8 +67,9 @@ class Events(MethodView):
         page = events[:limit]
         return {
             "items": [{"index": e.index, "leaf": _b64(e.leaf), "event": e.document} for e in page],
-            "next_cursor": (encode_cursor(page[-1].index, scope="audit/events")
-                            if len(events) > limit else None),
+            "next_cursor": (
+                encode_cursor(page[-1].index, scope="audit/events") if len(events) > limit else None
+            ),
         }
 
 
@@ -114,8 +115,11 @@ class Checkpoints(MethodView):
         page = found[:limit]
         return {
             "items": [checkpoint_body(cp) for cp in page],
-            "next_cursor": (encode_cursor(page[-1].tree_size, scope="audit/checkpoints")
-                            if len(found) > limit else None),
+            "next_cursor": (
+                encode_cursor(page[-1].tree_size, scope="audit/checkpoints")
+                if len(found) > limit
+                else None
+            ),
         }
 
 
@@ -145,8 +149,11 @@ class ConsistencyProof(MethodView):
         """RFC 6962 consistency proof that the tree of ``second`` extends that of ``first``."""
         _integrate()
         proof = runtime().audit.consistency_proof(db(), query["first"], query["second"])
-        return {"first": query["first"], "second": query["second"],
-                "proof": [h.hex() for h in proof]}
+        return {
+            "first": query["first"],
+            "second": query["second"],
+            "proof": [h.hex() for h in proof],
+        }
 
 
 @blp.route("/verify")

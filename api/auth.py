@@ -83,8 +83,11 @@ def check_declarations(app: Flask) -> None:
             target = method_of(view, method)
             if target is None or getattr(view, "_public", False):
                 continue
-            if not (getattr(target, "_public", False) or getattr(target, "_permission", None)
-                    or is_console(target)):
+            if not (
+                getattr(target, "_public", False)
+                or getattr(target, "_permission", None)
+                or is_console(target)
+            ):
                 missing.append(f"{method} {rule.rule}")
     if missing:
         raise RuntimeError(f"routes without a declared permission: {', '.join(missing)}")

@@ -48,9 +48,13 @@ class Clients(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a client; the response carries its key, which is never shown again."""
         rt = runtime()
-        issued = ClientAdmin(db(), rt.audit, actor(), policy_version=rt.policy.version,
-                             known_purposes=rt.policy.purposes.ids(),
-                             request_id=g.request_id).create(
-            body["name"], body["role"], body["purposes"])
+        issued = ClientAdmin(
+            db(),
+            rt.audit,
+            actor(),
+            policy_version=rt.policy.version,
+            known_purposes=rt.policy.purposes.ids(),
+            request_id=g.request_id,
+        ).create(body["name"], body["role"], body["purposes"])
         audited_by_service()
         return {**_view(issued.client), "key": issued.key}

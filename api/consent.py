@@ -33,8 +33,12 @@ from governance.consent.models import ConsentEvent
 from governance.consent.services import ConsentAction, ConsentService, ConsentSource
 from policies.consent import may_process
 
-blp = Blueprint("consent", __name__, url_prefix="/v1",
-                description="Consent, objection and restriction per data subject")
+blp = Blueprint(
+    "consent",
+    __name__,
+    url_prefix="/v1",
+    description="Consent, objection and restriction per data subject",
+)
 
 GPC_HEADER = {
     "in": "header",
@@ -42,8 +46,8 @@ GPC_HEADER = {
     "required": False,
     "schema": {"type": "string", "enum": ["1"]},
     "description": "Global Privacy Control: `1` also records an opt-out (withdrawal, source "
-                   "gpc) of every purpose that sells or shares personal data, except one this "
-                   "request explicitly grants (CCPA regulations section 7025).",
+    "gpc) of every purpose that sells or shares personal data, except one this "
+    "request explicitly grants (CCPA regulations section 7025).",
 }
 
 
@@ -99,17 +103,23 @@ class SubjectConsents(MethodView):
             mine = state.of(purpose.id)
             decision = may_process(purpose, state)
             current[purpose.id] = {
-                "status": str(mine.status), "at": mine.at,
-                "processable": decision.allowed, "reason": decision.reason,
+                "status": str(mine.status),
+                "at": mine.at,
+                "processable": decision.allowed,
+                "reason": decision.reason,
             }
             if officer:
                 current[purpose.id]["source"] = mine.source
         history = service.history(subject_id) if officer else []
-        record(AuditEvent(
-            action=str(AuditAction.CONSENT_READ), actor=actor(),
-            target=Target(subject_id=subject_id), policy_version=runtime().policy.version,
-            details={"count": len(history) if officer else len(current)},
-        ))
+        record(
+            AuditEvent(
+                action=str(AuditAction.CONSENT_READ),
+                actor=actor(),
+                target=Target(subject_id=subject_id),
+                policy_version=runtime().policy.version,
+                details={"count": len(history) if officer else len(current)},
+            )
+        )
         if not officer:
             return {"subject_id": subject_id, "current": current}
         return {
@@ -118,7 +128,8 @@ class SubjectConsents(MethodView):
             "restricted": state.restricted,
             "restriction": (
                 {"at": state.restricted_at, "source": state.restricted_source}
-                if state.restricted else None
+                if state.restricted
+                else None
             ),
             "history": [_event(e) for e in history],
         }
@@ -140,8 +151,13 @@ class SubjectConsents(MethodView):
         those (403 `consent-change-forbidden`)."""
         source = _source(body)
         written = _service().record_consent(
-            subject_id, body["purpose"], ConsentAction(body["action"]), source,
-            body["policy_version"], body.get("evidence"), gpc=_gpc(),
+            subject_id,
+            body["purpose"],
+            ConsentAction(body["action"]),
+            source,
+            body["policy_version"],
+            body.get("evidence"),
+            gpc=_gpc(),
         )
         audited_by_service()
         return {**_event(written.event), "gpc_opt_outs": [_event(e) for e in written.gpc_opt_outs]}
@@ -164,8 +180,13 @@ class SubjectObjections(MethodView):
         signal still stands (403 `consent-change-forbidden`)."""
         source = _source(body)
         service = _service()
-        args = (subject_id, body["purpose"], source, body.get("policy_version"),
-                body.get("evidence"))
+        args = (
+            subject_id,
+            body["purpose"],
+            source,
+            body.get("policy_version"),
+            body.get("evidence"),
+        )
         write = service.object if body["action"] == "object" else service.lift_objection
         event = write(*args)
         audited_by_service()

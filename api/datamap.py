@@ -43,12 +43,19 @@ class DataMapView(MethodView):
                         "legal_obligation": c.erasure.legal_obligation,
                     },
                     "fields_": [
-                        {**vars(f), "type": str(f.type), "on_erasure": str(f.on_erasure),
-                         "choices": list(f.choices),
-                         "retention": None if f.retention is None else {
-                             "period": f.retention.period.text,
-                             "counted_from": f.retention.counted_from,
-                             "basis": f.retention.basis}}
+                        {
+                            **vars(f),
+                            "type": str(f.type),
+                            "on_erasure": str(f.on_erasure),
+                            "choices": list(f.choices),
+                            "retention": None
+                            if f.retention is None
+                            else {
+                                "period": f.retention.period.text,
+                                "counted_from": f.retention.counted_from,
+                                "basis": f.retention.basis,
+                            },
+                        }
                         for f in c.fields.values()
                     ],
                 }

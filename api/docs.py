@@ -51,7 +51,9 @@ _VERBS = ("get", "post", "put", "patch", "delete")
 def docs() -> Response:
     spec = current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
     page = render_template_string(
-        _PAGE, title=spec["info"]["title"], version=spec["info"]["version"],
+        _PAGE,
+        title=spec["info"]["title"],
+        version=spec["info"]["version"],
         paths=[(path, _operations(spec, item)) for path, item in spec["paths"].items()],
         style=Markup(_STYLE),  # noqa: S704 - our own constant, not input
     )
@@ -67,16 +69,27 @@ def _operations(spec: dict[str, Any], item: dict[str, Any]) -> list[dict[str, An
             continue
         description = [p for p in op.get("description", "").split("\n\n") if p]
         access = description.pop(0) if description else ""
-        operations.append({
-            "method": method.upper(), "summary": op.get("summary", ""), "access": access,
-            "description": description,
-            "parameters": [{"name": p["name"], "where": p["in"], "required": p.get("required"),
-                            "description": p.get("description", "")}
-                           for p in [*shared, *op.get("parameters", [])]],
-            "body": _body(spec, op.get("requestBody")),
-            "responses": [_response(spec, status, r)
-                          for status, r in op.get("responses", {}).items()],
-        })
+        operations.append(
+            {
+                "method": method.upper(),
+                "summary": op.get("summary", ""),
+                "access": access,
+                "description": description,
+                "parameters": [
+                    {
+                        "name": p["name"],
+                        "where": p["in"],
+                        "required": p.get("required"),
+                        "description": p.get("description", ""),
+                    }
+                    for p in [*shared, *op.get("parameters", [])]
+                ],
+                "body": _body(spec, op.get("requestBody")),
+                "responses": [
+                    _response(spec, status, r) for status, r in op.get("responses", {}).items()
+                ],
+            }
+        )
     return operations
 
 
@@ -94,14 +107,22 @@ def _body(spec: dict[str, Any], body: dict[str, Any] | None) -> dict[str, Any] |
     media, content = next(iter(contents.items()), ("", {}))
     schema = _resolve(spec, content.get("schema", {}))
     required = set(schema.get("required", []))
-    fields = [{"name": name, "required": name in required,
-               "type": _resolve(spec, prop).get("type", "object"),
-               "description": prop.get("description", "")}
-              for name, prop in schema.get("properties", {}).items()]
+    fields = [
+        {
+            "name": name,
+            "required": name in required,
+            "type": _resolve(spec, prop).get("type", "object"),
+            "description": prop.get("description", ""),
+        }
+        for name, prop in schema.get("properties", {}).items()
+    ]
     return {"media": media, "fields": fields}
 
 
 def _response(spec: dict[str, Any], status: str, response: dict[str, Any]) -> dict[str, str]:
     response = _resolve(spec, response)
-    return {"status": status, "description": response.get("description", ""),
-            "media": ", ".join(response.get("content", {}))}
+    return {
+        "status": status,
+        "description": response.get("description", ""),
+        "media": ", ".join(response.get("content", {})),
+    }

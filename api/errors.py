@@ -24,9 +24,7 @@ TYPE_BASE = "https://crm-privacy-gateway.example/problems/"
 log = logging.getLogger("api.errors")
 
 
-def problem(
-    status: int, title: str, detail: str, type_slug: str, **extra: Any
-) -> Response:
+def problem(status: int, title: str, detail: str, type_slug: str, **extra: Any) -> Response:
     body: dict[str, Any] = {
         "type": TYPE_BASE + type_slug,
         "title": title,
@@ -117,33 +115,51 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, from_http_exception)
 
     def on_validation_error(error: ValidationError) -> Response:
-        return problem(422, "Invalid input", "the input is not valid (see errors)", "validation",
-                       errors=_scrub(error.normalized_messages()))
+        return problem(
+            422,
+            "Invalid input",
+            "the input is not valid (see errors)",
+            "validation",
+            errors=_scrub(error.normalized_messages()),
+        )
 
     def on_unexpected(error: Exception) -> Response:
         # Log the type and where it happened; exception text can carry values, so it stays
         # out of both the response and the log line's message.
         log.error(
-            "unhandled %s in request %s", type(error).__name__, getattr(g, "request_id", "-"),
+            "unhandled %s in request %s",
+            type(error).__name__,
+            getattr(g, "request_id", "-"),
             exc_info=app.debug,
         )
-        return problem(500, "Internal error",
-                       "the service failed to answer; quote the trace id to the operator",
-                       "internal")
+        return problem(
+            500,
+            "Internal error",
+            "the service failed to answer; quote the trace id to the operator",
+            "internal",
+        )
 
     def on_proof_range(error: ProofRangeError) -> Response:
-        return problem(422, "Invalid input", str(error), "validation",
-                       errors={"tree_size": [str(error)]})
+        return problem(
+            422, "Invalid input", str(error), "validation", errors={"tree_size": [str(error)]}
+        )
 
     def on_database_unreachable(error: Exception) -> Response:
         # The CRM store or the key store cannot answer (down, locked past the busy timeout,
         # connection lost): a retryable 503, the same for either store and for reads and
         # writes alike. The driver's text can name hosts and users, so it stays out.
-        log.error("database unavailable in request %s: %s (%s)",
-                  getattr(g, "request_id", "-"), failure_cause(error), type(error).__name__)
-        return problem(503, "Service unavailable",
-                       "a database the service depends on did not answer; try again later",
-                       "unavailable")
+        log.error(
+            "database unavailable in request %s: %s (%s)",
+            getattr(g, "request_id", "-"),
+            failure_cause(error),
+            type(error).__name__,
+        )
+        return problem(
+            503,
+            "Service unavailable",
+            "a database the service depends on did not answer; try again later",
+            "unavailable",
+        )
 
     for unavailable in UNAVAILABLE_ERRORS:
         app.register_error_handler(unavailable, on_database_unreachable)

@@ -62,35 +62,99 @@ from governance.startup import one_line
 
 #: Exception -> (status, reason phrase, problem type slug, detail). First match wins, so a
 #: subclass comes before its base (gunicorn's InvalidResponseHeader is an InvalidHeader).
-_REFUSALS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int, str, str,
-                       str], ...] = (
-    ((http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName), 500,
-     "Internal Server Error", "internal",
-     "the service failed to answer; quote the trace id to the operator"),
-    (http_errors.LimitRequestLine, 414, "URI Too Long", "uri-too-long",
-     "the request line is longer than this service accepts"),
-    (http_errors.LimitRequestHeaders, 431, "Request Header Fields Too Large",
-     "request-header-fields-too-large",
-     "the request headers are too many or too large for this service"),
-    (http_errors.UnsupportedTransferCoding, 501, "Not Implemented", "not-implemented",
-     "this service does not support that transfer coding"),
-    (http_errors.ExpectationFailed, 417, "Expectation Failed", "expectation-failed",
-     "this service cannot meet the request's Expect header"),
-    ((http_errors.ForbiddenProxyRequest, ssl.SSLError), 403, "Forbidden", "forbidden",
-     "the connection is not allowed to send this request"),
-    (http_errors.ConfigurationProblem, 500, "Internal Server Error", "internal",
-     "the server is misconfigured; quote the trace id to the operator"),
-    ((http_errors.InvalidRequestLine, http_errors.InvalidRequestMethod,
-      http_errors.InvalidHTTPVersion), 400, "Bad Request", "bad-request",
-     "the request line is not valid HTTP/1.1"),
-    ((http_errors.InvalidHeader, http_errors.InvalidHeaderName, http_errors.ObsoleteFolding,
-      http_errors.InvalidSchemeHeaders), 400, "Bad Request", "bad-request",
-     "a request header is not valid HTTP/1.1"),
-    ((http_errors.InvalidChunkSize, http_errors.ChunkMissingTerminator,
-      http_errors.InvalidChunkExtension), 400, "Bad Request", "bad-request",
-     "the chunked request body is malformed"),
-    ((http_errors.InvalidProxyLine, http_errors.InvalidH2CPreface), 400, "Bad Request",
-     "bad-request", "the connection did not start with a valid HTTP/1.1 request"),
+_REFUSALS: tuple[
+    tuple[type[BaseException] | tuple[type[BaseException], ...], int, str, str, str], ...
+] = (
+    (
+        (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName),
+        500,
+        "Internal Server Error",
+        "internal",
+        "the service failed to answer; quote the trace id to the operator",
+    ),
+    (
+        http_errors.LimitRequestLine,
+        414,
+        "URI Too Long",
+        "uri-too-long",
+        "the request line is longer than this service accepts",
+    ),
+    (
+        http_errors.LimitRequestHeaders,
+        431,
+        "Request Header Fields Too Large",
+        "request-header-fields-too-large",
+        "the request headers are too many or too large for this service",
+    ),
+    (
+        http_errors.UnsupportedTransferCoding,
+        501,
+        "Not Implemented",
+        "not-implemented",
+        "this service does not support that transfer coding",
+    ),
+    (
+        http_errors.ExpectationFailed,
+        417,
+        "Expectation Failed",
+        "expectation-failed",
+        "this service cannot meet the request's Expect header",
+    ),
+    (
+        (http_errors.ForbiddenProxyRequest, ssl.SSLError),
+        403,
+        "Forbidden",
+        "forbidden",
+        "the connection is not allowed to send this request",
+    ),
+    (
+        http_errors.ConfigurationProblem,
+        500,
+        "Internal Server Error",
+        "internal",
+        "the server is misconfigured; quote the trace id to the operator",
+    ),
+    (
+        (
+            http_errors.InvalidRequestLine,
+            http_errors.InvalidRequestMethod,
+            http_errors.InvalidHTTPVersion,
+        ),
+        400,
+        "Bad Request",
+        "bad-request",
+        "the request line is not valid HTTP/1.1",
+    ),
+    (
+        (
+            http_errors.InvalidHeader,
+            http_errors.InvalidHeaderName,
+            http_errors.ObsoleteFolding,
+            http_errors.InvalidSchemeHeaders,
+        ),
+        400,
+        "Bad Request",
+        "bad-request",
+        "a request header is not valid HTTP/1.1",
+    ),
+    (
+        (
+            http_errors.InvalidChunkSize,
+            http_errors.ChunkMissingTerminator,
+            http_errors.InvalidChunkExtension,
+        ),
+        400,
+        "Bad Request",
+        "bad-request",
+        "the chunked request body is malformed",
+    ),
+    (
+        (http_errors.InvalidProxyLine, http_errors.InvalidH2CPreface),
+        400,
+        "Bad Request",
+        "bad-request",
+        "the connection did not start with a valid HTTP/1.1 request",
+    ),
 )
 #: Seconds a worker that failed to boot waits before its first retry, and at most.
 BOOT_RETRY_FIRST = 1.0
@@ -105,8 +169,12 @@ HEAD_BUFFER_LIMIT = 64 * 1024
 #: answer, before it gives the connection up.
 SOCKET_TIMEOUT = 30.0
 _PR_SET_PDEATHSIG = 1
-_UNEXPECTED = (500, "Internal Server Error", "internal",
-               "the service failed to answer; quote the trace id to the operator")
+_UNEXPECTED = (
+    500,
+    "Internal Server Error",
+    "internal",
+    "the service failed to answer; quote the trace id to the operator",
+)
 
 
 def refusal(exc: BaseException) -> tuple[int, str, str, str]:
@@ -119,17 +187,26 @@ def refusal(exc: BaseException) -> tuple[int, str, str, str]:
 
 def problem_response(status: int, reason: str, slug: str, detail: str, trace_id: str) -> bytes:
     """A complete HTTP/1.1 answer that closes the connection, as gunicorn's own error page."""
-    body = json.dumps({"type": TYPE_BASE + slug, "title": reason, "status": status,
-                       "detail": detail, "trace_id": trace_id}).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\n"
-            "Connection: close\r\n"
-            f"Content-Type: {PROBLEM_JSON}\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            f"X-Trace-Id: {trace_id}\r\n"
-            "X-Content-Type-Options: nosniff\r\n"
-            "Cache-Control: no-store\r\n"
-            f"Content-Security-Policy: {content_security_policy()}\r\n"
-            "\r\n")
+    body = json.dumps(
+        {
+            "type": TYPE_BASE + slug,
+            "title": reason,
+            "status": status,
+            "detail": detail,
+            "trace_id": trace_id,
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Connection: close\r\n"
+        f"Content-Type: {PROBLEM_JSON}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"X-Trace-Id: {trace_id}\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Cache-Control: no-store\r\n"
+        f"Content-Security-Policy: {content_security_policy()}\r\n"
+        "\r\n"
+    )
     return head.encode("latin-1") + body
 
 
@@ -169,13 +246,17 @@ class _Problems:
                 break
             except Exception as exc:  # noqa: BLE001 - every boot failure is retried
                 failures += 1
-                self.log.error("worker %s cannot start: %s; attempt %d failed, next in %ds",
-                               os.getpid(), one_line(exc), failures, round(delay))
+                self.log.error(
+                    "worker %s cannot start: %s; attempt %d failed, next in %ds",
+                    os.getpid(),
+                    one_line(exc),
+                    failures,
+                    round(delay),
+                )
             self._wait(delay)
             delay = min(delay * 2, BOOT_RETRY_MAX)
         if failures:
-            self.log.warning("worker %s started after %d failed attempt(s)", os.getpid(),
-                             failures)
+            self.log.warning("worker %s started after %d failed attempt(s)", os.getpid(), failures)
 
     def _wait(self, seconds: float) -> None:
         """Sleep, telling the master this worker is alive; leave if told to stop."""
@@ -194,10 +275,16 @@ class _Problems:
         if status >= 500:
             self.log.error("error handling request %s: %s", trace_id, type(exc).__name__)
         else:
-            self.log.warning("refused request %s from %s with %d: %s", trace_id,
-                             client_network(addr[0]), status, type(exc).__name__)
-        if req is None and isinstance(exc, (http_errors.InvalidHeader,
-                                            http_errors.InvalidHeaderName)):
+            self.log.warning(
+                "refused request %s from %s with %d: %s",
+                trace_id,
+                client_network(addr[0]),
+                status,
+                type(exc).__name__,
+            )
+        if req is None and isinstance(
+            exc, (http_errors.InvalidHeader, http_errors.InvalidHeaderName)
+        ):
             req = getattr(exc, "req", None)  # as gunicorn does, for the access log
         if req is not None and hasattr(req, "body"):
             try:
@@ -205,18 +292,30 @@ class _Problems:
             except Exception:  # noqa: BLE001 - a log line must not take the worker down
                 self.log.debug("could not write the access log line of a refused request")
         try:
-            util.write_nonblock(client, problem_response(status, reason, slug, detail,
-                                                         trace_id))
+            util.write_nonblock(client, problem_response(status, reason, slug, detail, trace_id))
         except Exception:  # noqa: BLE001 - the client is gone; nothing to answer
             self.log.debug("failed to send the error answer")
 
-    def _log_access(self, req: Any, client: Any, addr: Any, status: int, reason: str,
-                    trace_id: str, started: datetime) -> None:
+    def _log_access(
+        self,
+        req: Any,
+        client: Any,
+        addr: Any,
+        status: int,
+        reason: str,
+        trace_id: str,
+        started: datetime,
+    ) -> None:
         environ = default_environ(req, client, self.cfg)
-        environ.update({"REMOTE_ADDR": addr[0], "REMOTE_PORT": str(addr[1]),
-                        CLIENT_ENVIRON_KEY: client_network(addr[0]),
-                        ROUTE_ENVIRON_KEY: "(refused by the server)",
-                        REQUEST_ID_ENVIRON_KEY: trace_id})
+        environ.update(
+            {
+                "REMOTE_ADDR": addr[0],
+                "REMOTE_PORT": str(addr[1]),
+                CLIENT_ENVIRON_KEY: client_network(addr[0]),
+                ROUTE_ENVIRON_KEY: "(refused by the server)",
+                REQUEST_ID_ENVIRON_KEY: trace_id,
+            }
+        )
         response = Response(req, client, self.cfg)
         response.status = f"{status} {reason}"
         response.response_length = 0
@@ -255,8 +354,7 @@ class ProblemThreadWorker(_Problems, ThreadWorker):
     def _gathers(self, client: Any) -> bool:
         # TLS and HTTP/2 prior knowledge read their first bytes themselves (not served so
         # here: a proxy terminates TLS in front); those connections go as gunicorn sends them.
-        return not self.cfg.is_ssl and not negotiation.prior_knowledge_allowed(self.cfg,
-                                                                               client)
+        return not self.cfg.is_ssl and not negotiation.prior_knowledge_allowed(self.cfg, client)
 
     def accept(self, listener: Any) -> None:
         try:

@@ -32,8 +32,12 @@ from governance.requests.holds import release_hold, waiting_requests
 from governance.retention.holds import HoldService, hold_view
 from governance.retention.models import LegalHold
 
-blp = Blueprint("holds", __name__, url_prefix="/v1/holds",
-                description="Legal holds: suspend retention and erasure for a matter")
+blp = Blueprint(
+    "holds",
+    __name__,
+    url_prefix="/v1/holds",
+    description="Legal holds: suspend retention and erasure for a matter",
+)
 
 
 def _service() -> HoldService:
@@ -56,9 +60,14 @@ class Holds(MethodView):
         """Place a legal hold on a data subject or a collection. The retention sweep skips
         what it covers, and an erasure of a covered subject waits `on_hold`, until the hold
         is released or expires."""
-        hold = _service().place(body["scope"], body["reason"], body["matter"],
-                                subject_id=body["subject_id"], collection=body["collection"],
-                                expires_at=body["expires_at"])
+        hold = _service().place(
+            body["scope"],
+            body["reason"],
+            body["matter"],
+            subject_id=body["subject_id"],
+            collection=body["collection"],
+            expires_at=body["expires_at"],
+        )
         audited_by_service()
         return _view(hold)
 
@@ -68,11 +77,20 @@ class Holds(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Holds, the latest placed first: `active=true` for those in force,
         `subject_id=` or `collection=` for one scope."""
-        items = _service().find(active=query["active"], subject_id=query["subject_id"],
-                                collection=query["collection"], limit=query["limit"])
-        record(AuditEvent(action=str(AuditAction.HOLD_LISTED), actor=actor(),
-                          policy_version=runtime().policy.version,
-                          details={"count": len(items)}))
+        items = _service().find(
+            active=query["active"],
+            subject_id=query["subject_id"],
+            collection=query["collection"],
+            limit=query["limit"],
+        )
+        record(
+            AuditEvent(
+                action=str(AuditAction.HOLD_LISTED),
+                actor=actor(),
+                policy_version=runtime().policy.version,
+                details={"count": len(items)},
+            )
+        )
         return {"items": [_view(h) for h in items]}
 
 
@@ -83,10 +101,16 @@ class HoldItem(MethodView):
     def get(self, hold_id: str) -> dict[str, Any]:
         """The hold, and the erasure requests waiting on it."""
         hold = _service().get(hold_id)
-        record(AuditEvent(action=str(AuditAction.HOLD_READ), actor=actor(),
-                          policy_version=runtime().policy.version,
-                          target=Target(record_id=hold.id, subject_id=hold.subject_id,
-                                        collection=hold.collection)))
+        record(
+            AuditEvent(
+                action=str(AuditAction.HOLD_READ),
+                actor=actor(),
+                policy_version=runtime().policy.version,
+                target=Target(
+                    record_id=hold.id, subject_id=hold.subject_id, collection=hold.collection
+                ),
+            )
+        )
         return _view(hold)
 
 
@@ -100,6 +124,7 @@ class Release(MethodView):
         """Release the hold with a reason code. Erasure requests that waited on it resume
         (`resumed_requests`) and run in the background; one still covered by another hold
         stops on that one."""
-        hold, resumed = delivered(release_hold(db(), runtime(), actor(), hold_id,
-                                               body["reason"], request_id=g.request_id))
+        hold, resumed = delivered(
+            release_hold(db(), runtime(), actor(), hold_id, body["reason"], request_id=g.request_id)
+        )
         return _view(hold, resumed_requests=resumed)

@@ -38,12 +38,18 @@ RETRY_AFTER_SECONDS = 1
 def expensive(func: F) -> F:
     """Mark a view whose work is bounded per client (the PII check of a write)."""
     func._expensive = True  # type: ignore[attr-defined]
-    func = answers(429, "Too many requests from this client, or this client already has its "
-                        "share of expensive requests (PII checks) in progress; retry after "
-                        "`Retry-After` seconds.")(func)
-    return answers(503, "A database the service depends on did not answer, or the service "
-                        "runs as many expensive requests as it can (`busy`); retry after "
-                        "`Retry-After` seconds.")(func)
+    func = answers(
+        429,
+        "Too many requests from this client, or this client already has its "
+        "share of expensive requests (PII checks) in progress; retry after "
+        "`Retry-After` seconds.",
+    )(func)
+    return answers(
+        503,
+        "A database the service depends on did not answer, or the service "
+        "runs as many expensive requests as it can (`busy`); retry after "
+        "`Retry-After` seconds.",
+    )(func)
 
 
 class InFlight:
@@ -101,14 +107,21 @@ def install_inflight_bound(app: Flask, bound: InFlight | None = None) -> InFligh
             g.inflight_client = found.id
             return None
         if refused == "client":
-            response = problem(429, "Too many requests",
-                               f"this client already has {bound.per_client} such requests "
-                               f"in progress; retry after {RETRY_AFTER_SECONDS} s",
-                               "too-many-requests")
+            response = problem(
+                429,
+                "Too many requests",
+                f"this client already has {bound.per_client} such requests "
+                f"in progress; retry after {RETRY_AFTER_SECONDS} s",
+                "too-many-requests",
+            )
         else:
-            response = problem(503, "Service busy",
-                               "the service is running as many such requests as it can; "
-                               f"retry after {RETRY_AFTER_SECONDS} s", "busy")
+            response = problem(
+                503,
+                "Service busy",
+                "the service is running as many such requests as it can; "
+                f"retry after {RETRY_AFTER_SECONDS} s",
+                "busy",
+            )
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 

@@ -23,10 +23,26 @@ from governance.timestamps import as_utc
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1", description="Background jobs")
 _LIST = "jobs"
-_FIELDS = ("id", "kind", "target_id", "queue", "state", "attempts", "max_attempts",
-           "not_before", "lease_until", "worker", "error_code", "error_message",
-           "waiting_on", "waiting_since", "requested_by", "created_at", "started_at",
-           "finished_at")
+_FIELDS = (
+    "id",
+    "kind",
+    "target_id",
+    "queue",
+    "state",
+    "attempts",
+    "max_attempts",
+    "not_before",
+    "lease_until",
+    "worker",
+    "error_code",
+    "error_message",
+    "waiting_on",
+    "waiting_since",
+    "requested_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
 
 
 def job_view(job: Job) -> dict[str, Any]:
@@ -45,21 +61,33 @@ class JobList(MethodView):
         if after is not None and (len(after) != 2 or not all(isinstance(a, str) for a in after)):
             raise InvalidCursor()
         try:
-            jobs = Jobs(db()).list(kind=query["kind"],
-                                   states=(query["state"],) if query["state"] else (),
-                                   after=(after[0], after[1]) if after else None,
-                                   limit=query["limit"] + 1)
+            jobs = Jobs(db()).list(
+                kind=query["kind"],
+                states=(query["state"],) if query["state"] else (),
+                after=(after[0], after[1]) if after else None,
+                limit=query["limit"] + 1,
+            )
         except ValueError:
             raise InvalidCursor() from None
-        page = jobs[:query["limit"]]
-        record(AuditEvent(action=str(AuditAction.JOB_READ), actor=actor(),
-                          policy_version=runtime().policy.version,
-                          details={"count": len(page)}))
+        page = jobs[: query["limit"]]
+        record(
+            AuditEvent(
+                action=str(AuditAction.JOB_READ),
+                actor=actor(),
+                policy_version=runtime().policy.version,
+                details={"count": len(page)},
+            )
+        )
         last = page[-1] if page else None
-        cursor = ([as_utc(last.created_at).isoformat(), last.id]
-                  if last is not None and len(jobs) > len(page) else None)
-        return {"items": [job_view(j) for j in page],
-                "next_cursor": encode_cursor(cursor, scope=_LIST) if cursor else None}
+        cursor = (
+            [as_utc(last.created_at).isoformat(), last.id]
+            if last is not None and len(jobs) > len(page)
+            else None
+        )
+        return {
+            "items": [job_view(j) for j in page],
+            "next_cursor": encode_cursor(cursor, scope=_LIST) if cursor else None,
+        }
 
 
 @blp.route("/jobs/<job_id>")
@@ -70,9 +98,14 @@ class JobItem(MethodView):
     def get(self, job_id: str) -> dict[str, Any]:
         """One job: its state, attempts, lease and last error."""
         job = Jobs(db()).get(job_id)
-        record(AuditEvent(action=str(AuditAction.JOB_READ), actor=actor(),
-                          target=Target(record_id=job.id),
-                          policy_version=runtime().policy.version))
+        record(
+            AuditEvent(
+                action=str(AuditAction.JOB_READ),
+                actor=actor(),
+                target=Target(record_id=job.id),
+                policy_version=runtime().policy.version,
+            )
+        )
         return job_view(job)
 
 
@@ -84,7 +117,13 @@ class JobRetry(MethodView):
     def post(self, job_id: str) -> dict[str, Any]:
         """Queue a dead or failed job again, with a fresh allowance of attempts."""
         rt = runtime()
-        job = delivered(Jobs(db(), RetryPolicy.of(rt.settings)).retry_for(
-            job_id, actor=actor(), audit=rt.audit, policy_version=rt.policy.version,
-            request_id=g.request_id))
+        job = delivered(
+            Jobs(db(), RetryPolicy.of(rt.settings)).retry_for(
+                job_id,
+                actor=actor(),
+                audit=rt.audit,
+                policy_version=rt.policy.version,
+                request_id=g.request_id,
+            )
+        )
         return job_view(job)

@@ -32,7 +32,7 @@ class Keys(MethodView):
 
 @blp.route("/keys/rotate")
 class KeyRotation(MethodView):
-    @answers(409, 'the key provider cannot create a key here, or another rotation is running')
+    @answers(409, "the key provider cannot create a key here, or another rotation is running")
     @requires(Permission.KEYS_ROTATE, AuditAction.KEY_ROTATION_STARTED)
     @blp.arguments(RotateRequestSchema)
     @blp.response(202, RotationStartedSchema)
@@ -44,8 +44,10 @@ class KeyRotation(MethodView):
         live version at any moment.
         """
         rt = runtime()
-        events = KeyEvents(rt.sessions, rt.audit, actor(), rt.policy.version,
-                           request_id=g.request_id)
-        job, resumed = delivered(start_rotation(db(), rt.keys, events, actor(),
-                                                trace_id=g.request_id))
+        events = KeyEvents(
+            rt.sessions, rt.audit, actor(), rt.policy.version, request_id=g.request_id
+        )
+        job, resumed = delivered(
+            start_rotation(db(), rt.keys, events, actor(), trace_id=g.request_id)
+        )
         return {"kek_version": job.target_version, "job": job_view(job), "resumed": resumed}

@@ -33,12 +33,19 @@ class Me(MethodView):
             grants = policy.access.purposes.get(purpose_id)
             if spec is None or grants is None:
                 continue
-            purposes.append({
-                "id": purpose_id, "legal_basis": str(spec.legal_basis),
-                "requires_consent": spec.requires_consent,
-                "free_text_pii": str(grants.free_text_pii),
-                "collections": [asdict(r) for r in purpose_rights(policy.access, purpose_id)],
-            })
-        return {"id": caller.id, "name": caller.name, "role": caller.role,
-                "permissions": sorted(ROLE_PERMISSIONS[Role(caller.role)]),
-                "purposes": purposes}
+            purposes.append(
+                {
+                    "id": purpose_id,
+                    "legal_basis": str(spec.legal_basis),
+                    "requires_consent": spec.requires_consent,
+                    "free_text_pii": str(grants.free_text_pii),
+                    "collections": [asdict(r) for r in purpose_rights(policy.access, purpose_id)],
+                }
+            )
+        return {
+            "id": caller.id,
+            "name": caller.name,
+            "role": caller.role,
+            "permissions": sorted(ROLE_PERMISSIONS[Role(caller.role)]),
+            "purposes": purposes,
+        }

@@ -34,16 +34,16 @@ _BODY_METHODS = {"post", "put", "patch"}
 # What each status means here, whatever the operation: the sentence a client reads first.
 _COMMON_ERRORS: dict[int, str] = {
     400: "The body is not JSON this service reads (malformed, nested too deep, a lone "
-         "surrogate), or a cursor is not one it issued for this list.",
+    "surrogate), or a cursor is not one it issued for this list.",
     401: "No API key, or one that is unknown or revoked (`WWW-Authenticate: Bearer`).",
     403: "The client's role lacks this operation's permission, or a policy refused it.",
     404: "No such resource, or one this client may not know exists.",
     413: "The body is larger than the service accepts.",
     415: "The body is not `application/json`.",
     422: "A query parameter, path parameter or body field is unknown or invalid "
-         "(`errors` names each).",
+    "(`errors` names each).",
     429: "Too many requests from this client or address, or too many failed "
-         "authentications; retry after `Retry-After` seconds.",
+    "authentications; retry after `Retry-After` seconds.",
     503: "A database the service depends on did not answer; retry later.",
 }
 
@@ -88,15 +88,16 @@ class ProblemApi(Api):
                 response["schema"] = ProblemSchema
             prepare_response(response, self.spec, PROBLEM_JSON)
             self.spec.components.response(status.name, response, lazy=True)
-        default = {"description": "Any other error, as a problem document.",
-                   "schema": ProblemSchema}
+        default = {
+            "description": "Any other error, as a problem document.",
+            "schema": ProblemSchema,
+        }
         prepare_response(default, self.spec, PROBLEM_JSON)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
 
 
 def roles_with(permission: Permission) -> list[str]:
-    return sorted(role.value for role, granted in ROLE_PERMISSIONS.items()
-                  if permission in granted)
+    return sorted(role.value for role, granted in ROLE_PERMISSIONS.items() if permission in granted)
 
 
 def document_operations(api: Api, app: Flask) -> None:
@@ -119,14 +120,24 @@ def document_operations(api: Api, app: Flask) -> None:
             if target is None or operation is None:
                 continue
             operations[method.lower()] = _with_access(
-                dict(operation), method.lower(), target, has_path_parameters=bool(rule.arguments),
-                versioned=path.startswith("/v1/"))
+                dict(operation),
+                method.lower(),
+                target,
+                has_path_parameters=bool(rule.arguments),
+                versioned=path.startswith("/v1/"),
+            )
         parameters = [_described(p) for p in documented.get("parameters", [])]
         api.spec.path(rule=rule, operations=operations, parameters=parameters)
 
 
-def _with_access(operation: dict[str, Any], method: str, target: Any, *,
-                 has_path_parameters: bool, versioned: bool) -> dict[str, Any]:
+def _with_access(
+    operation: dict[str, Any],
+    method: str,
+    target: Any,
+    *,
+    has_path_parameters: bool,
+    versioned: bool,
+) -> dict[str, Any]:
     responses = dict(operation.get("responses", {}))
     permission: Permission | None = getattr(target, "_permission", None)
     statuses = [422]
@@ -137,8 +148,11 @@ def _with_access(operation: dict[str, Any], method: str, target: Any, *,
         roles = roles_with(permission)
         operation["x-permission"] = permission.value
         operation["x-roles"] = roles
-        holders = (f"the role `{roles[0]}` holds" if len(roles) == 1 else
-                   f"the roles {', '.join(f'`{r}`' for r in roles)} hold")
+        holders = (
+            f"the role `{roles[0]}` holds"
+            if len(roles) == 1
+            else f"the roles {', '.join(f'`{r}`' for r in roles)} hold"
+        )
         access = f"Requires the permission `{permission.value}`, which {holders}."
         statuses += [401, 403]
     if has_path_parameters:
@@ -147,8 +161,9 @@ def _with_access(operation: dict[str, Any], method: str, target: Any, *,
         statuses += [413, 415]
     if versioned or permission is None:
         statuses.append(503)
-    if method in _BODY_METHODS or any(p.get("name") == "cursor"
-                                      for p in operation.get("parameters", [])):
+    if method in _BODY_METHODS or any(
+        p.get("name") == "cursor" for p in operation.get("parameters", [])
+    ):
         statuses.append(400)
     if versioned:
         statuses.append(429)  # the health probes are never limited
@@ -174,16 +189,24 @@ def _split_summary(docstring: str) -> tuple[str, str]:
 
 
 def _problem_response(description: str, status: int) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description,
-                                "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
+    }
     if status == 401:
-        response["headers"] = {"WWW-Authenticate": {
-            "description": "`Bearer`: send the client's API key as a bearer token",
-            "schema": {"type": "string"}}}
+        response["headers"] = {
+            "WWW-Authenticate": {
+                "description": "`Bearer`: send the client's API key as a bearer token",
+                "schema": {"type": "string"},
+            }
+        }
     if status == 429:
-        response["headers"] = {"Retry-After": {
-            "description": "seconds until the limit lets this caller through again",
-            "schema": {"type": "integer"}}}
+        response["headers"] = {
+            "Retry-After": {
+                "description": "seconds until the limit lets this caller through again",
+                "schema": {"type": "integer"},
+            }
+        }
     return response
 
 

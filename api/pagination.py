@@ -33,8 +33,10 @@ class InvalidCursor(BadRequest):
     type = "invalid-cursor"
 
     def __init__(self) -> None:
-        super().__init__("the cursor is not one this service issued to this client for this "
-                         "list; start from the first page")
+        super().__init__(
+            "the cursor is not one this service issued to this client for this "
+            "list; start from the first page"
+        )
 
 
 def _aad(bound_to: str) -> bytes:
@@ -53,7 +55,7 @@ def open_cursor(cursor: str, kind: type, key: bytes, bound_to: str) -> Any:
         token = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode())
         if token[:1] != _VERSION or len(token) < 1 + _NONCE + _TAG:
             raise InvalidCursor()
-        plain = AESGCM(key).decrypt(token[1:1 + _NONCE], token[1 + _NONCE:], _aad(bound_to))
+        plain = AESGCM(key).decrypt(token[1 : 1 + _NONCE], token[1 + _NONCE :], _aad(bound_to))
         value = json.loads(plain)["after"]
     except (ValueError, KeyError, TypeError, binascii.Error, InvalidTag):
         raise InvalidCursor() from None

@@ -41,11 +41,17 @@ class Analyze(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Entity types, spans and scores found in the text."""
         entities = runtime().pii_analysis().analyze(body["text"], body["entities"])
-        record(AuditEvent(
-            action=str(AuditAction.PII_ANALYZED), actor=actor(),
-            policy_version=runtime().policy.version,
-            details={"count": len(entities), "entity_types": sorted({e.type for e in entities})},
-        ))
+        record(
+            AuditEvent(
+                action=str(AuditAction.PII_ANALYZED),
+                actor=actor(),
+                policy_version=runtime().policy.version,
+                details={
+                    "count": len(entities),
+                    "entity_types": sorted({e.type for e in entities}),
+                },
+            )
+        )
         return {"entities": [e.as_json() for e in entities]}
 
 
@@ -54,9 +60,12 @@ class Scans(MethodView):
     @requires(Permission.PII_ANALYZE, AuditAction.PII_SCAN_REQUESTED)
     @blp.arguments(ScanRequestSchema)
     @blp.response(202, ScanCreatedSchema, description="a new scan, queued")
-    @blp.alt_response(200, schema=ScanCreatedSchema,
-                      description="a scan was already queued or running: that scan, unchanged "
-                                  "(its own sample size; no second scan is started)")
+    @blp.alt_response(
+        200,
+        schema=ScanCreatedSchema,
+        description="a scan was already queued or running: that scan, unchanged "
+        "(its own sample size; no second scan is started)",
+    )
     def post(self, body: dict[str, Any]) -> Any:
         """Queue a scan of every field of every collection; poll the scan for results.
 
@@ -64,12 +73,16 @@ class Scans(MethodView):
         that scan, and nothing new is queued.
         """
         rt = runtime()
-        scan, created = delivered(rt.pii_scans().start(
-            db(), actor(), sample=body["sample"] or rt.settings.pii_scan_sample,
-            request_id=g.request_id))
+        scan, created = delivered(
+            rt.pii_scans().start(
+                db(),
+                actor(),
+                sample=body["sample"] or rt.settings.pii_scan_sample,
+                request_id=g.request_id,
+            )
+        )
         progress = {"fields_done": scan.fields_done, "fields_total": scan.fields_total}
-        return {"id": scan.id, "state": scan.state, "progress": progress}, (
-            202 if created else 200)
+        return {"id": scan.id, "state": scan.state, "progress": progress}, (202 if created else 200)
 
 
 @blp.route("/scans/<scan_id>")

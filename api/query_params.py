@@ -26,11 +26,13 @@ def refuse_unknown_query_parameters() -> None:
     unknown = sorted(set(req.args) - allowed)
     if unknown:
         # smorest's error handler reads the field errors from ``data``, as webargs sets them
-        error: Any = UnprocessableEntity("this endpoint does not take the query parameter"
-                                    f"{'s' if len(unknown) > 1 else ''} "
-                                    + ", ".join(_shown(name) for name in unknown))
-        error.data = {"messages": {"query": {_shown(name): ["Unknown query parameter."]
-                                             for name in unknown}}}
+        error: Any = UnprocessableEntity(
+            "this endpoint does not take the query parameter"
+            f"{'s' if len(unknown) > 1 else ''} " + ", ".join(_shown(name) for name in unknown)
+        )
+        error.data = {
+            "messages": {"query": {_shown(name): ["Unknown query parameter."] for name in unknown}}
+        }
         raise error
 
 

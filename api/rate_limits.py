@@ -66,12 +66,17 @@ class RequestLimits:
     def __init__(self, settings: Settings) -> None:
         self.counter = RateCounter(settings.rate_limit_storage)
         self.prefix = settings.rate_limit_key_prefix
-        self.auth_failures = _limit(settings.rate_limit_auth_failures, "auth-failures",
-                                    "too many failed authentications from this address")
-        self.per_address = _limit(settings.rate_limit_per_address, "address",
-                                  "too many requests from this address")
-        self.per_client = _limit(settings.rate_limit_per_client, "client",
-                                 "too many requests from this client")
+        self.auth_failures = _limit(
+            settings.rate_limit_auth_failures,
+            "auth-failures",
+            "too many failed authentications from this address",
+        )
+        self.per_address = _limit(
+            settings.rate_limit_per_address, "address", "too many requests from this address"
+        )
+        self.per_client = _limit(
+            settings.rate_limit_per_client, "client", "too many requests from this client"
+        )
 
     def check_address(self) -> None:
         """before_request, ahead of the body and the key: the address's limits."""
@@ -103,16 +108,20 @@ class RequestLimits:
         return response
 
     def _count(self, limit: _Limit, key: str) -> None:
-        waits = [self.counter.retry_after(item, self.prefix, limit.scope, key)
-                 for item in limit.items
-                 if not self.counter.hit(item, self.prefix, limit.scope, key)]
+        waits = [
+            self.counter.retry_after(item, self.prefix, limit.scope, key)
+            for item in limit.items
+            if not self.counter.hit(item, self.prefix, limit.scope, key)
+        ]
         if waits:
             raise TooManyRequests(limit.refusal, max(waits))
 
     def _refuse_if_spent(self, limit: _Limit, key: str) -> None:
-        waits = [self.counter.retry_after(item, self.prefix, limit.scope, key)
-                 for item in limit.items
-                 if not self.counter.test(item, self.prefix, limit.scope, key)]
+        waits = [
+            self.counter.retry_after(item, self.prefix, limit.scope, key)
+            for item in limit.items
+            if not self.counter.test(item, self.prefix, limit.scope, key)
+        ]
         if waits:
             raise TooManyRequests(limit.refusal, max(waits))
 
@@ -149,8 +158,11 @@ def install_client_limits(app: Flask, settings: Settings) -> None:
 def _too_many_requests(error: TooManyRequests) -> Response:
     # Not audited (see the module docstring): the request's audit action is dropped.
     g.audit_action = None
-    response = problem(429, "Too many requests",
-                       f"{error.description}; retry after {error.retry_after} s",
-                       "too-many-requests")
+    response = problem(
+        429,
+        "Too many requests",
+        f"{error.description}; retry after {error.retry_after} s",
+        "too-many-requests",
+    )
     response.headers["Retry-After"] = str(error.retry_after)
     return response

@@ -63,8 +63,10 @@ def buffer_unsized_body(max_bytes: int) -> None:
     except (ParseException, OSError):
         # gunicorn parses the chunk framing as the body is read: a malformed chunk or a
         # client gone mid-body is the client's error, not the service's.
-        raise BadRequest("the chunked request body could not be read (malformed chunk "
-                         "framing or an incomplete body)") from None
+        raise BadRequest(
+            "the chunked request body could not be read (malformed chunk "
+            "framing or an incomplete body)"
+        ) from None
     if size > max_bytes:
         raise RequestEntityTooLarge("the request body is larger than this service accepts")
     environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
@@ -112,6 +114,5 @@ def _depth_exceeds(document: Any, limit: int) -> bool:
             continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, (dict, list)))
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False

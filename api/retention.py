@@ -25,8 +25,12 @@ from governance.retention.models import RetentionRun
 from governance.retention.sweep import RetentionSweep
 from governance.timestamps import as_utc
 
-blp = Blueprint("retention", __name__, url_prefix="/v1/retention",
-                description="Retention: what is due, and the sweeps that remove it")
+blp = Blueprint(
+    "retention",
+    __name__,
+    url_prefix="/v1/retention",
+    description="Retention: what is due, and the sweeps that remove it",
+)
 
 
 def _sweep() -> RetentionSweep:
@@ -35,14 +39,23 @@ def _sweep() -> RetentionSweep:
 
 def run_view(run: RetentionRun) -> dict[str, Any]:
     return {
-        "id": run.id, "state": run.state, "dry_run": run.dry_run,
-        "batch_size": run.batch_size, "as_of": as_utc(run.as_of),
-        "requested_by": run.requested_by, "policy_version": run.policy_version,
-        "created_at": as_utc(run.created_at), "started_at": as_utc(run.started_at),
-        "finished_at": as_utc(run.finished_at), "plan": run.plan,
-        "progress": {name: {k: v for k, v in p.items() if k not in ("pending", "after")}
-                     for name, p in (run.progress or {}).items()},
-        "totals": run.totals, "error": run.error,
+        "id": run.id,
+        "state": run.state,
+        "dry_run": run.dry_run,
+        "batch_size": run.batch_size,
+        "as_of": as_utc(run.as_of),
+        "requested_by": run.requested_by,
+        "policy_version": run.policy_version,
+        "created_at": as_utc(run.created_at),
+        "started_at": as_utc(run.started_at),
+        "finished_at": as_utc(run.finished_at),
+        "plan": run.plan,
+        "progress": {
+            name: {k: v for k, v in p.items() if k not in ("pending", "after")}
+            for name, p in (run.progress or {}).items()
+        },
+        "totals": run.totals,
+        "error": run.error,
     }
 
 
@@ -67,8 +80,9 @@ class Runs(MethodView):
         """Start a sweep (or, `dry_run`, only record its plan). Answers at once; the batches
         run in the background. If an earlier run is unfinished, it is resumed and returned
         instead of a new one."""
-        run = delivered(_sweep().start(db(), dry_run=body["dry_run"],
-                                       batch_size=body["batch_size"]))
+        run = delivered(
+            _sweep().start(db(), dry_run=body["dry_run"], batch_size=body["batch_size"])
+        )
         return run_view(run)
 
     @requires(Permission.RETENTION_MANAGE, AuditAction.RETENTION_RUN_READ)
@@ -77,9 +91,14 @@ class Runs(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Recent runs, the latest first."""
         runs = _sweep().recent(db(), query["limit"])
-        record(AuditEvent(action=str(AuditAction.RETENTION_RUN_READ), actor=actor(),
-                          policy_version=runtime().policy.version,
-                          details={"count": len(runs)}))
+        record(
+            AuditEvent(
+                action=str(AuditAction.RETENTION_RUN_READ),
+                actor=actor(),
+                policy_version=runtime().policy.version,
+                details={"count": len(runs)},
+            )
+        )
         return {"items": [run_view(r) for r in runs]}
 
 
@@ -90,7 +109,12 @@ class RunItem(MethodView):
     def get(self, run_id: str) -> dict[str, Any]:
         """The run: its plan, its progress per rule, its totals once finished."""
         run = _sweep().get(db(), run_id)
-        record(AuditEvent(action=str(AuditAction.RETENTION_RUN_READ), actor=actor(),
-                          policy_version=runtime().policy.version,
-                          target=Target(record_id=run.id)))
+        record(
+            AuditEvent(
+                action=str(AuditAction.RETENTION_RUN_READ),
+                actor=actor(),
+                policy_version=runtime().policy.version,
+                target=Target(record_id=run.id),
+            )
+        )
         return run_view(run)

@@ -19,30 +19,45 @@ from governance.authz import Permission
 from governance.ropa.formats import XLSX_MEDIA_TYPE, to_csv, to_xlsx
 from governance.ropa.record import build_record
 
-blp = Blueprint("ropa", __name__, url_prefix="/v1/ropa",
-                description="The record of processing activities (GDPR Art. 30, CCPA)")
+blp = Blueprint(
+    "ropa",
+    __name__,
+    url_prefix="/v1/ropa",
+    description="The record of processing activities (GDPR Art. 30, CCPA)",
+)
 
 
 class RopaQuery(Schema):
-    format = fields.String(load_default="json",
-                           validate=validate.OneOf(["json", "csv", "xlsx"]),
-                           metadata={"description": "json (default), csv (the Art. 30 table) "
-                                                    "or xlsx (the table, the CCPA view and "
-                                                    "the organisation, one sheet each)"})
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(["json", "csv", "xlsx"]),
+        metadata={
+            "description": "json (default), csv (the Art. 30 table) "
+            "or xlsx (the table, the CCPA view and "
+            "the organisation, one sheet each)"
+        },
+    )
 
 
 class RopaSchema(Schema):
     generated_at = fields.String(metadata={"format": "date-time"})
     policy_version = fields.String()
-    fictional = fields.Boolean(metadata={"description": "the organisation file says it is "
-                                                        "fictional (the demo)"})
+    fictional = fields.Boolean(
+        metadata={"description": "the organisation file says it is fictional (the demo)"}
+    )
     organisation = fields.Dict()
     security_measures = fields.List(fields.String())
-    processing = fields.List(fields.Dict(), metadata={
-        "description": "one row per purpose: every point of Art. 30(1)(a)-(g), lawful basis, "
-                       "legitimate interest, and whether retention is met"})
-    ccpa = fields.List(fields.Dict(), metadata={
-        "description": "per category: collected, purposes, sold or shared, retention"})
+    processing = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "one row per purpose: every point of Art. 30(1)(a)-(g), lawful basis, "
+            "legitimate interest, and whether retention is met"
+        },
+    )
+    ccpa = fields.List(
+        fields.Dict(),
+        metadata={"description": "per category: collected, purposes, sold or shared, retention"},
+    )
 
 
 def read_record(form: str) -> dict[str, Any]:
@@ -50,19 +65,30 @@ def read_record(form: str) -> dict[str, Any]:
     actor. The API and the console both read it here."""
     rt = runtime()
     document = build_record(db(), rt)
-    record(AuditEvent(action=str(AuditAction.ROPA_READ), actor=actor(),
-                      policy_version=rt.policy.version,
-                      details={"count": len(document["processing"]), "type": form}))
+    record(
+        AuditEvent(
+            action=str(AuditAction.ROPA_READ),
+            actor=actor(),
+            policy_version=rt.policy.version,
+            details={"count": len(document["processing"]), "type": form},
+        )
+    )
     return document
 
 
 def download(document: dict[str, Any], form: str) -> Response:
     """The Art. 30 table as a CSV or XLSX attachment."""
     if form == "csv":
-        return Response(to_csv(document), mimetype="text/csv", headers={
-            "Content-Disposition": 'attachment; filename="ropa.csv"'})
-    return Response(to_xlsx(document), mimetype=XLSX_MEDIA_TYPE, headers={
-        "Content-Disposition": 'attachment; filename="ropa.xlsx"'})
+        return Response(
+            to_csv(document),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="ropa.csv"'},
+        )
+    return Response(
+        to_xlsx(document),
+        mimetype=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": 'attachment; filename="ropa.xlsx"'},
+    )
 
 
 @blp.route("")
@@ -71,11 +97,18 @@ class Ropa(MethodView):
     @requires(Permission.ROPA_READ, AuditAction.ROPA_READ)
     @blp.arguments(RopaQuery, location="query")
     @blp.response(200, RopaSchema)
-    @blp.doc(responses={"200": {"description": "the record (JSON), or the Art. 30 table (CSV, "
-                                               "XLSX)", "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/Ropa"}},
-        "text/csv": {"schema": {"type": "string", "format": "binary"}},
-        XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}})
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "the record (JSON), or the Art. 30 table (CSV, XLSX)",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Ropa"}},
+                    "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                    XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        }
+    )
     def get(self, query: dict[str, Any]) -> Any:
         """The record of processing, per purpose, from the policy files: controller,
         purposes, categories of subjects and data, recipients, transfers, time limits,

@@ -46,8 +46,13 @@ def content_security_policy(*, inline_styles: tuple[str, ...] = ()) -> str:
 def _octet(text: str) -> bool:
     """Whether ``text`` is one part of a dotted quad as ``ipaddress`` reads it: 0-255 in
     ASCII digits, no leading zero."""
-    return (0 < len(text) <= 3 and text.isascii() and text.isdigit() and int(text) < 256
-            and (text == "0" or text[0] != "0"))
+    return (
+        0 < len(text) <= 3
+        and text.isascii()
+        and text.isdigit()
+        and int(text) < 256
+        and (text == "0" or text[0] != "0")
+    )
 
 
 def client_network(address: str | None) -> str:

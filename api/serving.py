@@ -64,8 +64,9 @@ PORT_WAIT_SECONDS = 300.0
 log = logging.getLogger("api.serving")
 
 
-def gunicorn_options(*, host: str, port: int, workers: int, log_level: str,
-                     threads: int = DEFAULT_THREADS) -> dict[str, Any]:
+def gunicorn_options(
+    *, host: str, port: int, workers: int, log_level: str, threads: int = DEFAULT_THREADS
+) -> dict[str, Any]:
     """The server's configuration (the policy benchmark serves its bare baseline with it too,
     so that the two differ only in the application)."""
     return {
@@ -86,8 +87,10 @@ def gunicorn_options(*, host: str, port: int, workers: int, log_level: str,
         # The access log line carries the client's network, the route template and our
         # request id, never the client's address, the raw path or the query string: the
         # address is personal data, a path or query can hold an e-mail (api.security_headers).
-        "access_log_format": ('%({gateway.client}e)s "%(m)s %({gateway.route}e)s" %(s)s %(B)s '
-                              '%(M)sms %({gateway.request_id}e)s'),
+        "access_log_format": (
+            '%({gateway.client}e)s "%(m)s %({gateway.route}e)s" %(s)s %(B)s '
+            "%(M)sms %({gateway.request_id}e)s"
+        ),
         "loglevel": log_level.lower(),
         "timeout": 60,
     }
@@ -115,14 +118,18 @@ def wait_for_port(host: str, port: int, *, seconds: float = PORT_WAIT_SECONDS) -
             time.sleep(0.5)
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int,
-          threads: int = DEFAULT_THREADS) -> None:
+def serve(
+    settings: Settings, *, host: str, port: int, workers: int, threads: int = DEFAULT_THREADS
+) -> None:
     # gunicorn names itself and its version in every Server header; an attacker needs
     # neither. Its response class reads this module global when it writes the header.
     import gunicorn.http.wsgi
 
     gunicorn.http.wsgi.SERVER = "crm-privacy-gateway"
     wait_for_port(host, port)
-    _Gunicorn(settings, gunicorn_options(host=host, port=port, workers=workers,
-                                         log_level=settings.log_level,
-                                         threads=threads)).run()
+    _Gunicorn(
+        settings,
+        gunicorn_options(
+            host=host, port=port, workers=workers, log_level=settings.log_level, threads=threads
+        ),
+    ).run()

@@ -19,8 +19,9 @@ from governance.authz import Permission
 from governance.consent.services import ConsentService
 from governance.subjects.services import SubjectDirectory
 
-blp = Blueprint("subjects", __name__, url_prefix="/v1",
-                description="Data subjects, for compliance officers")
+blp = Blueprint(
+    "subjects", __name__, url_prefix="/v1", description="Data subjects, for compliance officers"
+)
 
 
 @blp.route("/subjects")
@@ -36,19 +37,35 @@ class Subjects(MethodView):
         (a store with duplicates from before e-mails were unique) lists every one of them."""
         consent = ConsentService(db(), runtime(), actor(), request_id=g.request_id)
         found = SubjectDirectory(db(), runtime(), consent).matches(
-            email=query["email"], subject_id=query["id"])
-        details: dict[str, Any] = {"method": "email" if query["email"] else "id",
-                                   "subject_found": bool(found)}
+            email=query["email"], subject_id=query["id"]
+        )
+        details: dict[str, Any] = {
+            "method": "email" if query["email"] else "id",
+            "subject_found": bool(found),
+        }
         if len(found) > 1:  # an e-mail held twice: every match is on record
             details.update(count=len(found), subject_ids=[s.subject_id for s in found])
-        record(AuditEvent(action=str(AuditAction.SUBJECT_LOOKED_UP), actor=actor(),
-                          target=Target(subject_id=found[0].subject_id
-                                        if len(found) == 1 else None),
-                          policy_version=runtime().policy.version, details=details))
-        return {"items": [{
-            "subject_id": s.subject_id, "records": s.records,
-            "consent": s.consent, "restricted": s.restricted,
-            "open_requests": [request_view(r) for r in s.open_requests],
-            "past_requests": [request_view(r) for r in s.past_requests],
-            "matches_erased_subject": s.matches_erased_subject,
-        } for s in found], "next_cursor": None}
+        record(
+            AuditEvent(
+                action=str(AuditAction.SUBJECT_LOOKED_UP),
+                actor=actor(),
+                target=Target(subject_id=found[0].subject_id if len(found) == 1 else None),
+                policy_version=runtime().policy.version,
+                details=details,
+            )
+        )
+        return {
+            "items": [
+                {
+                    "subject_id": s.subject_id,
+                    "records": s.records,
+                    "consent": s.consent,
+                    "restricted": s.restricted,
+                    "open_requests": [request_view(r) for r in s.open_requests],
+                    "past_requests": [request_view(r) for r in s.past_requests],
+                    "matches_erased_subject": s.matches_erased_subject,
+                }
+                for s in found
+            ],
+            "next_cursor": None,
+        }

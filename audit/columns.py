@@ -63,22 +63,27 @@ def check_rows(rows: Sequence[Sequence[Any]], first: int = 1) -> tuple[bool, lis
     (:func:`index_matches`)."""
     viewed: list[tuple[int, str]] = []
     for i, row in enumerate(rows):
-        data, action, actor, event_id, subject, time = row[first:first + 6]
+        data, action, actor, event_id, subject, time = row[first : first + 6]
         text = data.decode()
-        if not (text.startswith(f'{{"action":"{action}","actor":{{"id":"{actor}","role":"')
-                and f',"id":"{event_id}","outcome":"' in text):
+        if not (
+            text.startswith(f'{{"action":"{action}","actor":{{"id":"{actor}","role":"')
+            and f',"id":"{event_id}","outcome":"' in text
+        ):
             return False, viewed
-        end = (f',"time":"{time}{_END}' if subject is None
-               else f'"subject_id":"{subject}"}},"time":"{time}{_END}')
+        end = (
+            f',"time":"{time}{_END}'
+            if subject is None
+            else f'"subject_id":"{subject}"}},"time":"{time}{_END}'
+        )
         if text.endswith(end):
             if subject is None:
                 at = len(text) - len(end)
                 # A target that ends right before the time must not end with a subject.
                 if text[at - 1] == "}" and text.startswith(
-                        '"subject_id":"', text.rfind('"', 0, at - 2) - 13):
+                    '"subject_id":"', text.rfind('"', 0, at - 2) - 13
+                ):
                     return False, viewed
-        elif end[:-1] + _VIEWED in text and (subject is not None
-                                             or '"subject_id":"' not in text):
+        elif end[:-1] + _VIEWED in text and (subject is not None or '"subject_id":"' not in text):
             viewed.append((i, text))
         else:
             return False, viewed
@@ -95,10 +100,12 @@ def index_suffix(indexed: Sequence[str]) -> str:
 def index_matches(text: str, time: str, subject: str | None, indexed: Sequence[str]) -> bool:
     """Whether the text of an event with a subject index ends with the digest of the index
     rows ``indexed``."""
-    end = (f',"time":"{time}","v":{CANONICAL_VERSION}' if subject is None
-           else f'"subject_id":"{subject}"}},"time":"{time}","v":{CANONICAL_VERSION}')
-    return text.endswith(end + _VIEWED + canonical_bytes(viewed_subjects(indexed)).decode()
-                         + "}")
+    end = (
+        f',"time":"{time}","v":{CANONICAL_VERSION}'
+        if subject is None
+        else f'"subject_id":"{subject}"}},"time":"{time}","v":{CANONICAL_VERSION}'
+    )
+    return text.endswith(end + _VIEWED + canonical_bytes(viewed_subjects(indexed)).decode() + "}")
 
 
 def first_mismatch(
@@ -108,8 +115,13 @@ def first_mismatch(
     stored values ``values`` are, the time as the bytes write it) or else the subject index
     (its ids, or None to skip it); None if nothing does."""
     target = document.get("target") or {}
-    expected = (document.get("action"), (document.get("actor") or {}).get("id"),
-                document.get("id"), target.get("subject_id"), document.get("time"))
+    expected = (
+        document.get("action"),
+        (document.get("actor") or {}).get("id"),
+        document.get("id"),
+        target.get("subject_id"),
+        document.get("time"),
+    )
     for name, want, have in zip(COLUMNS, expected, values, strict=True):
         if have != want:
             return f"column {name} differs from the event bytes"

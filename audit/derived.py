@@ -100,7 +100,7 @@ class EventField(FunctionElement[str]):
 def _sqlite_field(element: EventField, compiler: Any, **kw: Any) -> str:
     column = element.clauses.clauses[0].value
     if column == "recorded_at":
-        return ("replace(substr(json_extract(CAST(data AS TEXT), '$.time'), 1, 26), 'T', ' ')")
+        return "replace(substr(json_extract(CAST(data AS TEXT), '$.time'), 1, 26), 'T', ' ')"
     return f"json_extract(CAST(data AS TEXT), '$.{'.'.join(PATHS[column])}')"
 
 
@@ -117,37 +117,51 @@ def definition_problems(connection: Connection) -> list[str]:
     """How the table's definition lets a filter column differ from the bytes; empty if it
     does not (then verify need not compare them row by row)."""
     if connection.dialect.name == "sqlite":
-        stored = connection.execute(text(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_entries'"
-        )).scalar()
+        stored = connection.execute(
+            text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_entries'")
+        ).scalar()
         if stored is not None and _collapse(stored) == _collapse(SQLITE_TABLE):
             return []
-        return ["audit_entries: the table definition differs from the one that computes the "
-                "filter columns from the event bytes"]
+        return [
+            "audit_entries: the table definition differs from the one that computes the "
+            "filter columns from the event bytes"
+        ]
     if connection.dialect.name != "postgresql":
         return [f"audit_entries: filter columns not checked on {connection.dialect.name}"]
     problems = []
-    found: dict[str, str | None] = dict(connection.execute(text(
-        "SELECT a.attname, CASE WHEN a.attgenerated = 's' "
-        "THEN pg_get_expr(d.adbin, d.adrelid) END "
-        "FROM pg_attribute a LEFT JOIN pg_attrdef d "
-        "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE a.attrelid = 'audit_entries'::regclass AND a.attnum > 0 AND NOT a.attisdropped"
-    )).all())
+    found: dict[str, str | None] = dict(
+        connection.execute(
+            text(
+                "SELECT a.attname, CASE WHEN a.attgenerated = 's' "
+                "THEN pg_get_expr(d.adbin, d.adrelid) END "
+                "FROM pg_attribute a LEFT JOIN pg_attrdef d "
+                "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+                "WHERE a.attrelid = 'audit_entries'::regclass AND a.attnum > 0 "
+                "AND NOT a.attisdropped"
+            )
+        ).all()
+    )
     for column, expression in POSTGRESQL_EXPRESSIONS.items():
         if found.get(column) != expression:
-            problems.append(f"audit_entries: column {column} is not computed from the event "
-                            "bytes as the log defines it")
+            problems.append(
+                f"audit_entries: column {column} is not computed from the event "
+                "bytes as the log defines it"
+            )
     functions = {
         f"{name}({args})": (volatile, returns, source)
-        for name, args, volatile, returns, source in connection.execute(text(
-            "SELECT p.proname, oidvectortypes(p.proargtypes), p.provolatile, "
-            "format_type(p.prorettype, NULL), p.prosrc FROM pg_proc p "
-            "WHERE p.proname IN ('audit_event_field', 'audit_event_time') "
-            "AND pg_function_is_visible(p.oid)"))
+        for name, args, volatile, returns, source in connection.execute(
+            text(
+                "SELECT p.proname, oidvectortypes(p.proargtypes), p.provolatile, "
+                "format_type(p.prorettype, NULL), p.prosrc FROM pg_proc p "
+                "WHERE p.proname IN ('audit_event_field', 'audit_event_time') "
+                "AND pg_function_is_visible(p.oid)"
+            )
+        )
     }
     for signature, (returns, body) in POSTGRESQL_FUNCTIONS.items():
         if functions.get(signature) != ("i", returns, body):
-            problems.append(f"audit_entries: function {signature.partition('(')[0]} differs "
-                            "from the one that computes the filter columns")
+            problems.append(
+                f"audit_entries: function {signature.partition('(')[0]} differs "
+                "from the one that computes the filter columns"
+            )
     return problems

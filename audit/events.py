@@ -102,8 +102,10 @@ def _slug(value: Any) -> bool:
 
 
 def _step_list(value: Any) -> bool:
-    return isinstance(value, list | tuple) and len(value) <= 100 and all(
-        isinstance(v, str) and bool(_STEP.fullmatch(v)) for v in value
+    return (
+        isinstance(value, list | tuple)
+        and len(value) <= 100
+        and all(isinstance(v, str) and bool(_STEP.fullmatch(v)) for v in value)
     )
 
 
@@ -229,8 +231,10 @@ class AuditEvent:
             if value is not None and not shape(value):
                 raise _unsafe(name)
         subjects = self.subjects
-        if not isinstance(subjects, tuple | list) or len(subjects) > MAX_SUBJECTS or not all(
-            map(_ident, subjects)
+        if (
+            not isinstance(subjects, tuple | list)
+            or len(subjects) > MAX_SUBJECTS
+            or not all(map(_ident, subjects))
         ):
             raise _unsafe("subjects")
         details = self.details
@@ -251,8 +255,10 @@ class AuditEvent:
             "actor": {"id": self.actor.id, "role": self.actor.role},
             "outcome": str(self.outcome),
         }
-        if target.collection is not None or target.record_id is not None or (
-            target.subject_id is not None
+        if (
+            target.collection is not None
+            or target.record_id is not None
+            or (target.subject_id is not None)
         ):
             doc["target"] = {k: v for k, v in vars(target).items() if v is not None}
         if self.purpose is not None:
@@ -289,8 +295,10 @@ def viewed_subjects(subject_ids: Iterable[str]) -> dict[str, Any]:
     an event without one stays a single ``endswith`` (``columns.py``).
     """
     ids = sorted(set(subject_ids))
-    return {"count": len(ids),
-            "sha256": hashlib.sha256("".join(f"{s}\n" for s in ids).encode()).hexdigest()}
+    return {
+        "count": len(ids),
+        "sha256": hashlib.sha256("".join(f"{s}\n" for s in ids).encode()).hexdigest(),
+    }
 
 
 def _unsafe(name: str) -> UnsafeAuditEvent:

@@ -97,5 +97,6 @@ class AuditGroupCommit:
     @staticmethod
     def _raise_if_failed(mine: _Waiting) -> None:
         if mine.error is not None:
-            raise GroupCommitFailed("the audit events of this read were not committed") \
-                from mine.error
+            raise GroupCommitFailed(
+                "the audit events of this read were not committed"
+            ) from mine.error

@@ -171,9 +171,11 @@ class AuditLog:
         # In UTC, as the bytes write it: verify compares the column with the bytes.
         recorded_at = datetime.now(UTC) if now is None else now.astimezone(UTC)
         data = canonical_bytes(event.to_document(event_id, recorded_at))
-        _insert(session, [(event_id, recorded_at, event.actor.id, event.action,
-                           event.target.subject_id, data)],
-                [event.indexed_subjects()] if event.subjects else ())
+        _insert(
+            session,
+            [(event_id, recorded_at, event.actor.id, event.action, event.target.subject_id, data)],
+            [event.indexed_subjects()] if event.subjects else (),
+        )
         return event_id
 
     def record_many(
@@ -189,12 +191,14 @@ class AuditLog:
         for event in events:
             event_id = new_event_id()
             data = canonical_bytes(event.to_document(event_id, recorded_at))
-            rows.append((event_id, recorded_at, event.actor.id, event.action,
-                         event.target.subject_id, data))
+            rows.append(
+                (event_id, recorded_at, event.actor.id, event.action, event.target.subject_id, data)
+            )
         if rows:
             indexed = any(event.subjects for event in events)
-            _insert(session, rows,
-                    [event.indexed_subjects() for event in events] if indexed else ())
+            _insert(
+                session, rows, [event.indexed_subjects() for event in events] if indexed else ()
+            )
         return [row[0] for row in rows]
 
     # -- integrating -------------------------------------------------------------------
@@ -423,11 +427,16 @@ class AuditLog:
                 query = query.where(audit_entries.c.action == action)
         if subject_id is not None:
             # The event's own subject, or one of those its request returned (a list).
-            query = query.where(or_(
-                audit_entries.c.subject_id == subject_id,
-                audit_entries.c.id.in_(select(audit_subjects.c.entry_id)
-                                       .where(audit_subjects.c.subject_id == subject_id)),
-            ))
+            query = query.where(
+                or_(
+                    audit_entries.c.subject_id == subject_id,
+                    audit_entries.c.id.in_(
+                        select(audit_subjects.c.entry_id).where(
+                            audit_subjects.c.subject_id == subject_id
+                        )
+                    ),
+                )
+            )
         if since is not None:
             query = query.where(audit_entries.c.recorded_at >= since)
         if until is not None:
@@ -483,9 +492,16 @@ class AuditLog:
             )
         ]
         leaf_problems: list[str] = []
-        roots = self._verify_leaves(session, {cp.tree_size for cp in checkpoints},
-                                    chunk_size, leaf_problems, report, processes,
-                                    parallel_min, second_wait)
+        roots = self._verify_leaves(
+            session,
+            {cp.tree_size for cp in checkpoints},
+            chunk_size,
+            leaf_problems,
+            report,
+            processes,
+            parallel_min,
+            second_wait,
+        )
         problems = report.problems
         problems.extend(leaf_problems)
         last_good = 0
@@ -549,8 +565,11 @@ class AuditLog:
         checked = [0]  # subject index rows compared with their event's bytes so far
 
         count, lowest, highest = session.execute(
-            select(func.count(), func.min(audit_sequence.c.leaf_index),
-                   func.max(audit_sequence.c.leaf_index))
+            select(
+                func.count(),
+                func.min(audit_sequence.c.leaf_index),
+                func.max(audit_sequence.c.leaf_index),
+            )
         ).one()
         # Whether the database computes the filter columns from the bytes (derived.py): if
         # so they cannot differ and are not read; if not, that is a problem in itself, and
@@ -564,17 +583,22 @@ class AuditLog:
             # them without the position. Rows integrated after the count are left for the
             # next verify. A large log's second half goes to another process (parallel.py)
             # when the table computes the columns: this process then rehashes the first.
-            share = (self._shared_range(session, count, chunk_size, processes, parallel_min)
-                     if derived else None)
+            share = (
+                self._shared_range(session, count, chunk_size, processes, parallel_min)
+                if derived
+                else None
+            )
             own = share[0] if share is not None else count
             summary: SecondProcess | None = None
             if share is not None:
                 try:
-                    summary = SecondProcess(share[1], own, count, chunk_size,
-                                            [s for s in sizes if own < s <= count])
+                    summary = SecondProcess(
+                        share[1], own, count, chunk_size, [s for s in sizes if own < s <= count]
+                    )
                 except OSError:
-                    logger.warning("audit verify: no second process could start; verifying "
-                                   "in this one")
+                    logger.warning(
+                        "audit verify: no second process could start; verifying in this one"
+                    )
                     own = count
             sha256 = hashlib.sha256
             start = 0
@@ -594,9 +618,17 @@ class AuditLog:
                 else:  # the copied-out columns, against the bytes
                     ok, viewed = check_rows(rows)
                 if not ok:
-                    leaves = diagnose(len(rows)) if derived else _diagnose(
-                        [(start + i, *r) for i, r in enumerate(rows)], start, problems,
-                        index_of, checked)[0]
+                    leaves = (
+                        diagnose(len(rows))
+                        if derived
+                        else _diagnose(
+                            [(start + i, *r) for i, r in enumerate(rows)],
+                            start,
+                            problems,
+                            index_of,
+                            checked,
+                        )[0]
+                    )
                 elif viewed:  # list events: their subject index, against the bytes
                     found = index_of([start + i for i, _ in viewed])
                     for i, text_ in viewed:
@@ -611,8 +643,7 @@ class AuditLog:
             def diagnose(n: int) -> list[bytes]:
                 """Read the chunk at ``start`` again with positions and columns, and name
                 its problems."""
-                numbered = list(self._leaf_rows(session, chunk_size,
-                                                between=(start, start + n)))[0]
+                numbered = list(self._leaf_rows(session, chunk_size, between=(start, start + n)))[0]
                 diagnosed.append((start, start + n))
                 return _diagnose(numbered, start, problems, index_of, checked)[0]
 
@@ -620,19 +651,25 @@ class AuditLog:
             for rows in self._leaf_rows(session, chunk_size, prefix=own, columns=not derived):
                 take(rows)
             if summary is not None:
-                wait = second_wait if second_wait is not None else max(
-                    SECOND_WAIT_MIN, 4 * (time.monotonic() - own_started))
+                wait = (
+                    second_wait
+                    if second_wait is not None
+                    else max(SECOND_WAIT_MIN, 4 * (time.monotonic() - own_started))
+                )
                 try:
                     other: RangeSummary | None = summary.result(wait)
                 except Exception as exc:  # noqa: BLE001 - a lost process: this one does its share
-                    logger.warning("audit verify: the second process failed (%s); verifying "
-                                   "its share here", type(exc).__name__)
+                    logger.warning(
+                        "audit verify: the second process failed (%s); verifying its share here",
+                        type(exc).__name__,
+                    )
                     other = None
                 finally:
                     summary.stop()
                 if other is None or other.rows != count - own:
-                    for rows in self._leaf_rows(session, chunk_size, columns=False,
-                                                between=(own, count)):
+                    for rows in self._leaf_rows(
+                        session, chunk_size, columns=False, between=(own, count)
+                    ):
                         take(rows)
                 else:
                     report.processes = 2
@@ -645,8 +682,9 @@ class AuditLog:
                                 next_size += 1
                         start += n
             if derived:
-                self._check_list_events(session, count, chunk_size, diagnosed, problems,
-                                        index_of, checked)
+                self._check_list_events(
+                    session, count, chunk_size, diagnosed, problems, index_of, checked
+                )
         elif count:
             # Gaps, or positions that do not start at 0: the slow path names each one.
             pending: list[bytes] = []
@@ -660,15 +698,19 @@ class AuditLog:
             if pending:
                 feed(pending)
         if count:
-            self._index_rows_of_other_events(session, count if lowest == 0 else None,
-                                             checked[0], problems)
+            self._index_rows_of_other_events(
+                session, count if lowest == 0 else None, checked[0], problems
+            )
         report.tree_size = stream.size
         report.root_hash = stream.root()
         return roots
 
     @staticmethod
     def _shared_range(
-        session: Session, count: int, chunk_size: int, processes: int | None,
+        session: Session,
+        count: int,
+        chunk_size: int,
+        processes: int | None,
         parallel_min: int,
     ) -> tuple[int, str] | None:
         """Where this process's share of a ``count``-leaf log ends (a chunk boundary) and
@@ -682,7 +724,9 @@ class AuditLog:
         if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
             return None
         if (url.get_backend_name(), url.get_driver_name()) not in (
-                ("sqlite", "pysqlite"), ("postgresql", "psycopg")):
+            ("sqlite", "pysqlite"),
+            ("postgresql", "psycopg"),
+        ):
             return None
         own = (count // 2 + chunk_size - 1) // chunk_size * chunk_size
         return own, url.render_as_string(hide_password=False)
@@ -701,8 +745,9 @@ class AuditLog:
         raw = rawsql.for_connection(connection)
         if raw is not None:
             driver, dbapi_connection = raw
-            yield from driver.leaf_rows(dbapi_connection, size, prefix, columns=columns,
-                                        between=between)
+            yield from driver.leaf_rows(
+                dbapi_connection, size, prefix, columns=columns, between=between
+            )
             return
         # Other dialects are not known to compute the columns (derived.py), so verify
         # always reads them there.
@@ -711,8 +756,16 @@ class AuditLog:
         # statement: on the connection it would stick and send later INSERTs through it.
         e = audit_entries.c
         query = (
-            select(audit_sequence.c.leaf_index, audit_sequence.c.leaf_hash, e.data,
-                   e.action, e.actor_id, e.event_id, e.subject_id, e.recorded_at)
+            select(
+                audit_sequence.c.leaf_index,
+                audit_sequence.c.leaf_hash,
+                e.data,
+                e.action,
+                e.actor_id,
+                e.event_id,
+                e.subject_id,
+                e.recorded_at,
+            )
             .outerjoin(audit_entries, e.id == audit_sequence.c.entry_id)
             .order_by(audit_sequence.c.leaf_index)
             .execution_options(yield_per=size)
@@ -720,8 +773,16 @@ class AuditLog:
         if prefix is not None:
             query = query.where(audit_sequence.c.leaf_index < prefix)
         for partition in connection.execute(query).partitions(size):
-            rows = [(int(r[0]), _bytes(r[1]), _bytes(r[2]), *r[3:7],
-                     None if r[7] is None else time_text(r[7])) for r in partition]
+            rows = [
+                (
+                    int(r[0]),
+                    _bytes(r[1]),
+                    _bytes(r[2]),
+                    *r[3:7],
+                    None if r[7] is None else time_text(r[7]),
+                )
+                for r in partition
+            ]
             yield rows if prefix is None else [r[1:] for r in rows]
 
     @staticmethod
@@ -747,8 +808,11 @@ class AuditLog:
             "ORDER BY s.leaf_index"
         ).execution_options(yield_per=chunk_size)
         for partition in session.execute(query, {"below": below}).partitions(chunk_size):
-            events = [(int(p), bytes(d)) for p, d in partition
-                      if not any(a <= p < b for a, b in diagnosed)]
+            events = [
+                (int(p), bytes(d))
+                for p, d in partition
+                if not any(a <= p < b for a, b in diagnosed)
+            ]
             found = index_of([p for p, _ in events])
             for position, data in events:
                 ids = found.get(position, [])
@@ -777,14 +841,18 @@ class AuditLog:
         event whose bytes name no subjects: they would make the log say someone was seen
         who was not. One count (of the index, not the log) tells; only if it differs are
         those events looked for, and named."""
-        joined = (select(func.count()).select_from(audit_subjects)
-                  .join(audit_sequence, audit_sequence.c.entry_id == audit_subjects.c.entry_id))
+        joined = (
+            select(func.count())
+            .select_from(audit_subjects)
+            .join(audit_sequence, audit_sequence.c.entry_id == audit_subjects.c.entry_id)
+        )
         if below is not None:
             joined = joined.where(audit_sequence.c.leaf_index < below)
         if session.scalar(joined) == checked:
             return
         query = (
-            select(audit_sequence.c.leaf_index, audit_entries.c.data).distinct()
+            select(audit_sequence.c.leaf_index, audit_entries.c.data)
+            .distinct()
             .join(audit_subjects, audit_subjects.c.entry_id == audit_sequence.c.entry_id)
             .join(audit_entries, audit_entries.c.id == audit_sequence.c.entry_id)
             .order_by(audit_sequence.c.leaf_index)
@@ -805,18 +873,32 @@ class AuditLog:
             if not page:
                 break
             for event in page:
-                line = {"index": event.index, "leaf": base64.b64encode(event.leaf).decode(),
-                        "event": event.document}
+                line = {
+                    "index": event.index,
+                    "leaf": base64.b64encode(event.leaf).decode(),
+                    "event": event.document,
+                }
                 out.write(json.dumps(line, sort_keys=True) + "\n")
                 count += 1
             after = page[-1].index
         cp = self.latest_checkpoint(session)
         if cp is not None:
-            out.write(json.dumps({"checkpoint": {
-                "tree_size": cp.tree_size, "root_hash": cp.root_hash.hex(), "note": cp.note,
-                "key_name": cp.key_name, "timestamp": format_time(cp.created_at),
-                "public_key": base64.b64encode(self.signer.public_key_bytes).decode(),
-            }}, sort_keys=True) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "checkpoint": {
+                            "tree_size": cp.tree_size,
+                            "root_hash": cp.root_hash.hex(),
+                            "note": cp.note,
+                            "key_name": cp.key_name,
+                            "timestamp": format_time(cp.created_at),
+                            "public_key": base64.b64encode(self.signer.public_key_bytes).decode(),
+                        }
+                    },
+                    sort_keys=True,
+                )
+                + "\n"
+            )
         return count
 
     def iter_all(self, session: Session) -> Iterator[LoggedEvent]:
@@ -840,9 +922,7 @@ def _checkpoint(row: Any) -> StoredCheckpoint:
     )
 
 
-def _byte_filters(
-    purpose: str | None, outcome: str | None, collection: str | None
-) -> list[bytes]:
+def _byte_filters(purpose: str | None, outcome: str | None, collection: str | None) -> list[bytes]:
     """What the canonical bytes of a matching event hold. Each is exact: ``purpose`` and
     ``outcome`` are top-level keys (details has ``purposes``, never ``purpose``), the target's
     collection is its first key, and no value the log accepts holds a quote, so the closing
@@ -864,9 +944,7 @@ def _holds(session: Session, fragment: bytes) -> ColumnElement[bool]:
     return func.instr(data, literal(fragment, LargeBinary())) > 0
 
 
-def _insert(
-    session: Session, rows: list[EntryRow], subjects: Sequence[Sequence[str]] = ()
-) -> None:
+def _insert(session: Session, rows: list[EntryRow], subjects: Sequence[Sequence[str]] = ()) -> None:
     """Write entries, their queue rows and their subject index rows (``subjects[i]`` for
     ``rows[i]``, if given) on the connection of the caller's transaction."""
     connection = session.connection()  # begins the transaction (or savepoint) if need be
@@ -876,7 +954,8 @@ def _insert(
     # ``begin``), hence the check of the cursor events themselves.
     dispatch = connection.dispatch
     observed = (connection._has_events or connection.engine._has_events) and bool(
-        dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+        dispatch.before_cursor_execute or dispatch.after_cursor_execute
+    )
     raw = None if observed else rawsql.for_connection(connection)
     if raw is not None:
         driver, dbapi_connection = raw
@@ -887,8 +966,9 @@ def _insert(
         assert key is not None  # an INSERT of one row always has one
         connection.execute(_INSERT_QUEUE, {"entry_id": key[0]})
         if subjects and subjects[i]:
-            connection.execute(insert(audit_subjects),
-                               [{"entry_id": key[0], "subject_id": s} for s in subjects[i]])
+            connection.execute(
+                insert(audit_subjects), [{"entry_id": key[0], "subject_id": s} for s in subjects[i]]
+            )
 
 
 def _no_nodes(level: int, index: int) -> bytes:

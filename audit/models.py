@@ -44,28 +44,62 @@ audit_entries = Table(
     "audit_entries",
     metadata,
     Column("id", EntryId, primary_key=True, autoincrement=True),
-    Column("event_id", String(32), Computed(EventField("event_id"), persisted=True),
-           nullable=False, unique=True),
-    Column("recorded_at", DateTime(timezone=True),
-           Computed(EventField("recorded_at"), persisted=True), nullable=False, index=True),
-    Column("actor_id", String(128), Computed(EventField("actor_id"), persisted=True),
-           nullable=False, index=True),
-    Column("action", String(64), Computed(EventField("action"), persisted=True),
-           nullable=False, index=True),
-    Column("subject_id", String(128), Computed(EventField("subject_id"), persisted=True),
-           nullable=True, index=True),
+    Column(
+        "event_id",
+        String(32),
+        Computed(EventField("event_id"), persisted=True),
+        nullable=False,
+        unique=True,
+    ),
+    Column(
+        "recorded_at",
+        DateTime(timezone=True),
+        Computed(EventField("recorded_at"), persisted=True),
+        nullable=False,
+        index=True,
+    ),
+    Column(
+        "actor_id",
+        String(128),
+        Computed(EventField("actor_id"), persisted=True),
+        nullable=False,
+        index=True,
+    ),
+    Column(
+        "action",
+        String(64),
+        Computed(EventField("action"), persisted=True),
+        nullable=False,
+        index=True,
+    ),
+    Column(
+        "subject_id",
+        String(128),
+        Computed(EventField("subject_id"), persisted=True),
+        nullable=True,
+        index=True,
+    ),
     Column("data", LargeBinary(), nullable=False),
-    Column("viewed_digest", String(64), Computed(EventField("viewed_digest"), persisted=True),
-           nullable=True),
-    Index("ix_audit_entries_viewed", "id", sqlite_where=text("viewed_digest IS NOT NULL"),
-          postgresql_where=text("viewed_digest IS NOT NULL")),
+    Column(
+        "viewed_digest",
+        String(64),
+        Computed(EventField("viewed_digest"), persisted=True),
+        nullable=True,
+    ),
+    Index(
+        "ix_audit_entries_viewed",
+        "id",
+        sqlite_where=text("viewed_digest IS NOT NULL"),
+        postgresql_where=text("viewed_digest IS NOT NULL"),
+    ),
 )
 
 audit_subjects = Table(
     "audit_subjects",
     metadata,
-    Column("entry_id", EntryId, ForeignKey("audit_entries.id"), primary_key=True,
-           autoincrement=False),
+    Column(
+        "entry_id", EntryId, ForeignKey("audit_entries.id"), primary_key=True, autoincrement=False
+    ),
     Column("subject_id", String(128), primary_key=True),
     Index("ix_audit_subjects_subject_id", "subject_id", "entry_id"),
 )
@@ -73,8 +107,9 @@ audit_subjects = Table(
 audit_queue = Table(
     "audit_queue",
     metadata,
-    Column("entry_id", EntryId, ForeignKey("audit_entries.id"), primary_key=True,
-           autoincrement=False),
+    Column(
+        "entry_id", EntryId, ForeignKey("audit_entries.id"), primary_key=True, autoincrement=False
+    ),
 )
 
 audit_sequence = Table(
@@ -110,5 +145,10 @@ audit_integrator = Table(
     Column("runs", BigInteger(), nullable=False),
 )
 
-APPEND_ONLY_TABLES = ("audit_entries", "audit_subjects", "audit_sequence", "audit_nodes",
-                      "audit_checkpoints")
+APPEND_ONLY_TABLES = (
+    "audit_entries",
+    "audit_subjects",
+    "audit_sequence",
+    "audit_nodes",
+    "audit_checkpoints",
+)

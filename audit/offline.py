@@ -57,8 +57,9 @@ def kept_note(text: str) -> str:
     return text
 
 
-def verify_export(lines: Iterable[str], verifier_key: str,
-                  old_checkpoint: str | None = None) -> OfflineReport:
+def verify_export(
+    lines: Iterable[str], verifier_key: str, old_checkpoint: str | None = None
+) -> OfflineReport:
     """Check an export against the pinned ``verifier_key`` (and a kept note); raise
     OfflineVerificationFailed with the first problem."""
     try:
@@ -88,33 +89,40 @@ def verify_export(lines: Iterable[str], verifier_key: str,
         signed = verify_note(checkpoint["note"], name, public_key)
     except NoteVerificationError:
         raise OfflineVerificationFailed(
-            "the checkpoint's signature does not verify with the pinned key") from None
+            "the checkpoint's signature does not verify with the pinned key"
+        ) from None
     report = OfflineReport()
     if signed.tree_size > len(leaves):
         raise OfflineVerificationFailed(
-            f"the checkpoint signs {signed.tree_size} events; the export holds {len(leaves)}")
-    if root_from_leaf_hashes(leaves[:signed.tree_size]) != signed.root_hash:
+            f"the checkpoint signs {signed.tree_size} events; the export holds {len(leaves)}"
+        )
+    if root_from_leaf_hashes(leaves[: signed.tree_size]) != signed.root_hash:
         raise OfflineVerificationFailed("the events do not hash to the signed root")
-    report.said.append(f"checkpoint of {signed.origin}: {signed.tree_size} events, root "
-                       f"{signed.root_hash.hex()}, signature verified with the pinned key")
+    report.said.append(
+        f"checkpoint of {signed.origin}: {signed.tree_size} events, root "
+        f"{signed.root_hash.hex()}, signature verified with the pinned key"
+    )
     report.said.append(f"{signed.tree_size} events verified against the signed root")
     if len(leaves) > signed.tree_size:
-        report.said.append(f"{len(leaves) - signed.tree_size} later events are not covered "
-                           "by the checkpoint")
+        report.said.append(
+            f"{len(leaves) - signed.tree_size} later events are not covered by the checkpoint"
+        )
     if old_checkpoint is not None:
         try:
             old = verify_note(kept_note(old_checkpoint), name, public_key)
         except NoteVerificationError:
             raise OfflineVerificationFailed(
-                "the kept checkpoint's signature does not verify with the pinned key") from None
+                "the kept checkpoint's signature does not verify with the pinned key"
+            ) from None
         if old.origin != signed.origin:
             raise OfflineVerificationFailed("the kept checkpoint is of another log")
         if old.tree_size > signed.tree_size:
             raise OfflineVerificationFailed("the log shrank since the kept checkpoint")
-        if root_from_leaf_hashes(leaves[:old.tree_size]) != old.root_hash:
+        if root_from_leaf_hashes(leaves[: old.tree_size]) != old.root_hash:
             raise OfflineVerificationFailed(
                 f"the first {old.tree_size} events are not those the kept checkpoint signed: "
-                "the log was rewritten")
+                "the log was rewritten"
+            )
         report.said.append(f"consistent with the kept checkpoint of {old.tree_size} events")
     return report
 
@@ -129,5 +137,6 @@ def _leaf(item: dict[str, Any], position: int) -> bytes:
         raise OfflineVerificationFailed(f"position {position}: the leaf is not an event") from None
     if decoded != item.get("event"):
         raise OfflineVerificationFailed(
-            f"position {position}: the decoded event differs from its bytes")
+            f"position {position}: the decoded event differs from its bytes"
+        )
     return leaf_hash(data)

@@ -65,16 +65,14 @@ def summarise_range(
             if found is None:
                 raise ValueError(f"no verify driver for {connection.dialect.name}")
             driver, raw = found
-            for rows in driver.leaf_rows(raw, chunk_size, columns=False,
-                                         between=(start, end)):
+            for rows in driver.leaf_rows(raw, chunk_size, columns=False, between=(start, end)):
                 n = len(rows)
                 offsets = []
                 while k < len(wanted) and wanted[k] <= position + n:
                     offsets.append(wanted[k] - position)
                     k += 1
                 try:
-                    leaves: list[bytes] | None = [sha256(b"\x00" + r[1]).digest()
-                                                  for r in rows]
+                    leaves: list[bytes] | None = [sha256(b"\x00" + r[1]).digest() for r in rows]
                 except TypeError:  # an entry row is missing (NULL data)
                     leaves = None
                 if leaves is None or leaves != [r[0] for r in rows]:
@@ -91,15 +89,21 @@ def summarise_range(
 class SecondProcess:
     """The running ``python -m audit.parallel`` that summarises one range."""
 
-    def __init__(self, url: str, start: int, end: int, chunk_size: int,
-                 sizes: Sequence[int]) -> None:
+    def __init__(
+        self, url: str, start: int, end: int, chunk_size: int, sizes: Sequence[int]
+    ) -> None:
         root = str(Path(__file__).resolve().parent.parent)  # where the audit package is
-        env = {**os.environ,
-               "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH"))
-                                             if p)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+        }
         self.process = subprocess.Popen(  # noqa: S603 - our own module, no shell
-            [sys.executable, "-m", "audit.parallel"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+            [sys.executable, "-m", "audit.parallel"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         assert self.process.stdin is not None
         self.process.stdin.write(pickle.dumps((url, start, end, chunk_size, list(sizes))))
         self.process.stdin.close()

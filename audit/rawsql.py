@@ -50,12 +50,14 @@ HASHES_SQL = (
     "WHERE s.leaf_index < {n} ORDER BY s.leaf_index"
 )
 # The same for the positions from {a} below {b}: another process's share of verify.
-HASHES_RANGE_SQL = HASHES_SQL.replace("WHERE s.leaf_index < {n}",
-                                      "WHERE s.leaf_index >= {a} AND s.leaf_index < {b}")
+HASHES_RANGE_SQL = HASHES_SQL.replace(
+    "WHERE s.leaf_index < {n}", "WHERE s.leaf_index >= {a} AND s.leaf_index < {b}"
+)
 # ROWS_SQL for the positions from {a} below {b}: a chunk of the fast path that failed,
 # read again to name its problems.
-RANGE_SQL = ROWS_SQL.replace(" ORDER BY", " WHERE s.leaf_index >= {a} AND s.leaf_index < {b}"
-                                          " ORDER BY")
+RANGE_SQL = ROWS_SQL.replace(
+    " ORDER BY", " WHERE s.leaf_index >= {a} AND s.leaf_index < {b} ORDER BY"
+)
 
 _verify_cursors = itertools.count()
 
@@ -95,8 +97,7 @@ class Driver:
             cursor = raw.cursor()
             try:
                 if indexed:  # the one statement for every row keeps the entries in order
-                    params = [(row[5], list(ids))
-                              for row, ids in zip(rows, subjects, strict=True)]
+                    params = [(row[5], list(ids)) for row, ids in zip(rows, subjects, strict=True)]
                     cursor.executemany(self.insert_with_subjects_sql, params)
                 elif len(rows) == 1:
                     cursor.execute(self.insert_sql, (rows[0][5],))
@@ -116,7 +117,8 @@ class Driver:
                 if indexed and subjects[i]:
                     cursor.executemany(
                         "INSERT INTO audit_subjects (entry_id, subject_id) VALUES (?, ?)",
-                        [(entry_id, s) for s in subjects[i]])
+                        [(entry_id, s) for s in subjects[i]],
+                    )
         finally:
             cursor.close()
 
@@ -143,8 +145,11 @@ class Driver:
             # The bounds are ints: formatting them in leaves no room for injection, and spare
             # the two drivers' different parameter styles.
             if between is not None:
-                sql = ((self.range_sql if columns else HASHES_RANGE_SQL)
-                       .replace("{a}", str(int(between[0]))).replace("{b}", str(int(between[1]))))
+                sql = (
+                    (self.range_sql if columns else HASHES_RANGE_SQL)
+                    .replace("{a}", str(int(between[0])))
+                    .replace("{b}", str(int(between[1])))
+                )
             elif prefix is None:
                 sql = self.rows_sql
             else:

@@ -532,14 +532,17 @@ def perfect_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
     levels = [list(leaves)]
     current = levels[0]
     while len(current) > 1:
-        current = [sha(b"\x01" + left + right).digest()
-                   for left, right in zip(current[0::2], current[1::2], strict=False)]
+        current = [
+            sha(b"\x01" + left + right).digest()
+            for left, right in zip(current[0::2], current[1::2], strict=False)
+        ]
         levels.append(current)
     return levels
 
 
-def chunk_summary(leaves: Sequence[bytes], offsets: Iterable[int] = ()) -> tuple[
-        bytes, dict[int, bytes]]:
+def chunk_summary(
+    leaves: Sequence[bytes], offsets: Iterable[int] = ()
+) -> tuple[bytes, dict[int, bytes]]:
     """What :class:`ChunkedRoots` needs of one chunk of leaf hashes: the chunk's root (a
     perfect subtree's hash when its size is a power of two) and, for each offset, the root
     of its first ``offset`` leaves. It needs nothing from before the chunk, so any process

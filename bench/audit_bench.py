@@ -197,15 +197,18 @@ def append_steps(url: str, events: list[AuditEvent]) -> dict[str, float]:
         assert raw is not None, "the bench runs on sqlite3 and psycopg only"
         driver, dbapi = raw
         t5 = clock()
-        driver.insert(dbapi, [(event_id, recorded_at, event.actor.id,
-                               event.action, event.target.subject_id, data)])
+        driver.insert(
+            dbapi,
+            [(event_id, recorded_at, event.actor.id, event.action, event.target.subject_id, data)],
+        )
         t6 = clock()
         session.commit()
         t7 = clock()
         session.close()
         t8 = clock()
-        for step, start, end in zip(STEPS, (t0, t1, t2, t3, t4, t5, t6, t7),
-                                    (t1, t2, t3, t4, t5, t6, t7, t8), strict=True):
+        for step, start, end in zip(
+            STEPS, (t0, t1, t2, t3, t4, t5, t6, t7), (t1, t2, t3, t4, t5, t6, t7, t8), strict=True
+        ):
             into[step] += end - start
 
     try:
@@ -244,8 +247,9 @@ def entry_rows(events: list[AuditEvent], driver: rawsql.Driver) -> list[EntryRow
     for event in events:
         event_id = new_event_id()
         data = canonical_bytes(event.to_document(event_id, recorded_at))
-        rows.append((event_id, recorded_at, event.actor.id, event.action,
-                     event.target.subject_id, data))
+        rows.append(
+            (event_id, recorded_at, event.actor.id, event.action, event.target.subject_id, data)
+        )
     return rows
 
 
@@ -306,8 +310,9 @@ def append_processes(url: str, key_path: Path, per_writer: int) -> float:
     barrier = ctx.Barrier(WRITERS)
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=append_worker,
-                    args=(url, str(key_path), w, per_writer, barrier, results))
+        ctx.Process(
+            target=append_worker, args=(url, str(key_path), w, per_writer, barrier, results)
+        )
         for w in range(WRITERS)
     ]
     for p in procs:
@@ -373,10 +378,12 @@ def fill(url: str, n: int, progress: Callable[[str], None], chunk: int = 50_000)
                     event = make_event(i)
                     event_id = uuid.uuid4().hex
                     # The database computes the filter columns from the bytes.
-                    rows.append({
-                        "id": next_id + i,
-                        "data": canonical_bytes(event.to_document(event_id, recorded_at)),
-                    })
+                    rows.append(
+                        {
+                            "id": next_id + i,
+                            "data": canonical_bytes(event.to_document(event_id, recorded_at)),
+                        }
+                    )
                 conn.execute(insert(audit_entries), rows)
                 conn.execute(insert(audit_queue), [{"entry_id": r["id"]} for r in rows])
                 if (begin // chunk) % 4 == 3:
@@ -412,8 +419,9 @@ def read_rows(url: str, size: int) -> Rate:
         driver = rawsql.Driver(engine.dialect)
         count = 0
         with clocks() as spent:
-            for rows in driver.leaf_rows(raw.driver_connection, VERIFY_CHUNK, prefix=size,
-                                         columns=False):
+            for rows in driver.leaf_rows(
+                raw.driver_connection, VERIFY_CHUNK, prefix=size, columns=False
+            ):
                 count += len(rows)
         return Rate(_rate(count, spent[0]), _rate(count, spent[1]))
     finally:
@@ -429,10 +437,14 @@ def hashlib_ceilings(url: str) -> tuple[float, float]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            datas = [bytes(d) for (d,) in conn.execute(
-                select(audit_entries.c.data)
-                .join(audit_sequence, audit_sequence.c.entry_id == audit_entries.c.id)
-                .order_by(audit_sequence.c.leaf_index))]
+            datas = [
+                bytes(d)
+                for (d,) in conn.execute(
+                    select(audit_entries.c.data)
+                    .join(audit_sequence, audit_sequence.c.entry_id == audit_entries.c.id)
+                    .order_by(audit_sequence.c.leaf_index)
+                )
+            ]
     finally:
         engine.dispose()
     sha256 = hashlib.sha256
@@ -476,8 +488,9 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
 
     rows = {
         "load": Row(f"load average 1/5/15 min, start -> end ({os.cpu_count()} CPUs)"),
-        "single": Row("appends/s, 1 writer, record() + commit per event (whole transaction)",
-                      target=target),
+        "single": Row(
+            "appends/s, 1 writer, record() + commit per event (whole transaction)", target=target
+        ),
         "session": Row("  the same unit of work without the event (Session, BEGIN, COMMIT)"),
         "bare": Row("  ceiling: the same rows on the bare driver, BEGIN/INSERTs/COMMIT each"),
         "steps": Row("  where the time of one event per commit goes, µs wall per event"),
@@ -488,16 +501,21 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         "integrate_big": Row(f"integration, events/s ({sizes.verify:,} events, batch 50000)"),
         "verify_s": Row(f"verify {sizes.verify:,} events, seconds (cpu seconds)"),
         "verify_rate": Row("verify, events/s", target=f">= {VERIFY_TARGET:,}/s"),
-        "verify_one": Row("verify in one process (no second process), events/s; the "
-                          "second process's speed-up"),
-        "verify_plain": Row("verify of the same log in a table rebuilt with plain filter "
-                            "columns (every row's columns compared with its bytes), events/s; "
-                            "the generated columns' speed-up (one process each)"),
+        "verify_one": Row(
+            "verify in one process (no second process), events/s; the second process's speed-up"
+        ),
+        "verify_plain": Row(
+            "verify of the same log in a table rebuilt with plain filter "
+            "columns (every row's columns compared with its bytes), events/s; "
+            "the generated columns' speed-up (one process each)"
+        ),
         "read": Row("reading verify's rows alone on the driver, events/s (no hashing)"),
         "ceiling": Row("hashlib loop sha256(0x00||data), events/s (ceiling: leaves only)"),
         "ceiling_tree": Row("hashlib loops: leaves + interior nodes, events/s (hashing ceiling)"),
-        "ratio": Row("verify in one process, wall / one core's ceilings (leaves; leaves + "
-                     "nodes; read + leaves + nodes)"),
+        "ratio": Row(
+            "verify in one process, wall / one core's ceilings (leaves; leaves + "
+            "nodes; read + leaves + nodes)"
+        ),
     }
     if not pg_server:
         rows["single"].cells[POSTGRES] = "unreachable"
@@ -509,11 +527,16 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         log = AuditLog(NoteSigner(ORIGIN, generate_signing_key(key_path)), ORIGIN)
 
         for backend in backends:
-            database = (sqlite_database(directory, "appends") if backend == SQLITE
-                        else postgres_database(pg_server))  # type: ignore[arg-type]
+            database = (
+                sqlite_database(directory, "appends")
+                if backend == SQLITE
+                else postgres_database(pg_server)  # type: ignore[arg-type]
+            )
             with database as url:
-                say(f"{backend}: appending {sizes.single:,} + 2 x {sizes.batched:,} events, "
-                    "one writer")
+                say(
+                    f"{backend}: appending {sizes.single:,} + 2 x {sizes.batched:,} events, "
+                    "one writer"
+                )
                 figures = _append_figures(url, log, sizes)
                 steps = append_steps(url, [make_event(i) for i in range(sizes.single)])
                 rows["steps"].cells[backend] = (
@@ -521,8 +544,9 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
                     + f" = {sum(steps.values()):.0f}"
                 )
                 for name, rate in figures.items():
-                    rows[name].cells[backend] = rate.cell(APPEND_TARGET if rows[name].target
-                                                          else None)
+                    rows[name].cells[backend] = rate.cell(
+                        APPEND_TARGET if rows[name].target else None
+                    )
                 say(f"{backend}: integrating the queue")
                 count, per_second = integrate_all(url, log, batch=5000)
                 rows["integrate"].cells[backend] = f"{_fmt_rate(per_second)} ({count:,} events)"
@@ -549,11 +573,11 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
             rows["ceiling"].cells[SQLITE] = _fmt_rate(leaves_only)
             rows["ceiling_tree"].cells[SQLITE] = _fmt_rate(with_nodes)
             say("SQLite: verifying in one process")
-            size, seconds, cpu_seconds = verify(url, log, expected_size=sizes.verify,
-                                                processes=1)
+            size, seconds, cpu_seconds = verify(url, log, expected_size=sizes.verify, processes=1)
             alone = Rate(_rate(size, seconds), _rate(size, cpu_seconds))
             rows["verify_one"].cells[SQLITE] = (
-                f"{alone.cell()}; {verify_rate.wall / alone.wall:.2f}x")
+                f"{alone.cell()}; {verify_rate.wall / alone.wall:.2f}x"
+            )
             floor = 1 / (1 / read.wall + 1 / with_nodes)  # read, then hash: one after the other
             rows["ratio"].cells[SQLITE] = (
                 f"{alone.wall / leaves_only:.2f}; {alone.wall / with_nodes:.2f}; "
@@ -562,12 +586,16 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
             say("SQLite: verifying again with plain filter columns (the fallback)")
             size, seconds, cpu_seconds = verify_plain_columns(url, log)
             plain = Rate(_rate(size, seconds), _rate(size, cpu_seconds))
-            rows["verify_plain"].cells[SQLITE] = (
-                f"{plain.cell()}; {alone.wall / plain.wall:.2f}x")
+            rows["verify_plain"].cells[SQLITE] = f"{plain.cell()}; {alone.wall / plain.wall:.2f}x"
     rows["load"].cells[SQLITE] = f"{load_at_start} -> {_load()}"
     return list(rows.values())
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run_benchmarks({NAME: sys.modules[__name__]}, [*sys.argv[1:], "--only", NAME],
-                            description=__doc__.splitlines()[0]))
+    sys.exit(
+        run_benchmarks(
+            {NAME: sys.modules[__name__]},
+            [*sys.argv[1:], "--only", NAME],
+            description=__doc__.splitlines()[0],
+        )
+    )

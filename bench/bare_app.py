@@ -31,8 +31,12 @@ def create_bare_app(database_url: str) -> Flask:
             row = conn.execute(select(customers).where(customers.c.id == record_id)).first()
         if row is None:
             abort(404)
-        return jsonify({k: base64.b64encode(v).decode() if isinstance(v, bytes) else v
-                        for k, v in row._mapping.items()})
+        return jsonify(
+            {
+                k: base64.b64encode(v).decode() if isinstance(v, bytes) else v
+                for k, v in row._mapping.items()
+            }
+        )
 
     return app
 
@@ -40,8 +44,9 @@ def create_bare_app(database_url: str) -> Flask:
 class _Gunicorn(BaseApplication):
     def __init__(self, database_url: str, port: int, workers: int) -> None:
         self.database_url = database_url
-        self.options = gunicorn_options(host="127.0.0.1", port=port, workers=workers,
-                                        log_level="warning")
+        self.options = gunicorn_options(
+            host="127.0.0.1", port=port, workers=workers, log_level="warning"
+        )
         super().__init__()
 
     def load_config(self) -> None:

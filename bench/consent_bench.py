@@ -71,20 +71,65 @@ def history(i: int, sid: str, start: datetime) -> list[NewConsentEvent]:
     at = start + timedelta(minutes=i % 100_000)
     events = []
     if dice.random() < 0.6:
-        events.append(NewConsentEvent(sid, ConsentAction.GRANT, ConsentSource.WEB_FORM,
-                                      "email_marketing", NOTICE, None, at))
+        events.append(
+            NewConsentEvent(
+                sid,
+                ConsentAction.GRANT,
+                ConsentSource.WEB_FORM,
+                "email_marketing",
+                NOTICE,
+                None,
+                at,
+            )
+        )
         if dice.random() < 1 / 6:
-            events.append(NewConsentEvent(sid, ConsentAction.WITHDRAW, ConsentSource.API,
-                                          "email_marketing", NOTICE, None, at + timedelta(days=9)))
+            events.append(
+                NewConsentEvent(
+                    sid,
+                    ConsentAction.WITHDRAW,
+                    ConsentSource.API,
+                    "email_marketing",
+                    NOTICE,
+                    None,
+                    at + timedelta(days=9),
+                )
+            )
     if dice.random() < 0.3:
-        events.append(NewConsentEvent(sid, ConsentAction.GRANT, ConsentSource.WEB_FORM,
-                                      "personalised_recommendations", NOTICE, None, at))
+        events.append(
+            NewConsentEvent(
+                sid,
+                ConsentAction.GRANT,
+                ConsentSource.WEB_FORM,
+                "personalised_recommendations",
+                NOTICE,
+                None,
+                at,
+            )
+        )
     if dice.random() < 0.02:
-        events.append(NewConsentEvent(sid, ConsentAction.OBJECT, ConsentSource.WEB_FORM,
-                                      "analytics", None, None, at + timedelta(days=20)))
+        events.append(
+            NewConsentEvent(
+                sid,
+                ConsentAction.OBJECT,
+                ConsentSource.WEB_FORM,
+                "analytics",
+                None,
+                None,
+                at + timedelta(days=20),
+            )
+        )
     if dice.random() < 0.005:
-        events.append(NewConsentEvent(sid, ConsentAction.RESTRICT, ConsentSource.OFFICER, None,
-                                      None, None, at + timedelta(days=30)))
+        events.append(
+            NewConsentEvent(
+                sid,
+                ConsentAction.RESTRICT,
+                ConsentSource.OFFICER,
+                None,
+                None,
+                None,
+                at + timedelta(days=30),
+            )
+        )
     return events
 
 
@@ -97,8 +142,9 @@ def fill(runtime: Runtime, n: int, say: Callable[[str], None]) -> int:
     for lo in range(0, n, chunk):
         ids = [subject_id(i) for i in range(lo, min(lo + chunk, n))]
         with unit_of_work(runtime.sessions) as session:
-            session.execute(insert(table),
-                            [{"id": s, "created_at": now, "updated_at": now} for s in ids])
+            session.execute(
+                insert(table), [{"id": s, "created_at": now, "updated_at": now} for s in ids]
+            )
             batch = [e for k, s in enumerate(ids) for e in history(lo + k, s, start)]
             events += ConsentService(session, runtime, ACTOR).import_events(batch)
         if (lo // chunk) % 5 == 4:
@@ -107,7 +153,10 @@ def fill(runtime: Runtime, n: int, say: Callable[[str], None]) -> int:
 
 
 def _side_by_side(
-    engine: Engine, plain, filtered, params: dict  # noqa: ANN001
+    engine: Engine,
+    plain,
+    filtered,
+    params: dict,  # noqa: ANN001
 ) -> tuple[float, float, int, int]:
     """Median seconds of each query, run alternately (a shared machine's noise hits both),
     and the number of ids each returned."""
@@ -173,8 +222,11 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     with tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp:
         directory = Path(tmp)
         for backend in backends:
-            database = (sqlite_database(directory, "consent") if backend == SQLITE
-                        else postgres_database(pg_server))  # type: ignore[arg-type]
+            database = (
+                sqlite_database(directory, "consent")
+                if backend == SQLITE
+                else postgres_database(pg_server)  # type: ignore[arg-type]
+            )
             with database as url:
                 runtime = bench_runtime(url, directory)
                 try:
@@ -182,7 +234,8 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
                     started = time.perf_counter()
                     events = fill(runtime, n, say)
                     rows["fill"].cells[backend] = (
-                        f"{events / (time.perf_counter() - started):,.0f}/s ({events:,})")
+                        f"{events / (time.perf_counter() - started):,.0f}/s ({events:,})"
+                    )
                     with runtime.engine.begin() as conn:
                         conn.execute(text("ANALYZE"))
                     say(f"{backend}: measuring")
@@ -194,5 +247,10 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run_benchmarks({NAME: sys.modules[__name__]}, [*sys.argv[1:], "--only", NAME],
-                            description=__doc__.splitlines()[0]))
+    sys.exit(
+        run_benchmarks(
+            {NAME: sys.modules[__name__]},
+            [*sys.argv[1:], "--only", NAME],
+            description=__doc__.splitlines()[0],
+        )
+    )

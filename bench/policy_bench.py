@@ -140,9 +140,14 @@ def _pct(values: list[float], q: float) -> float:
 
 def decisions_per_second(rt, n: int) -> float:  # noqa: ANN001
     engine = rt.decisions
-    request = AccessRequest("c1", frozenset({"customer_support"}), "customer_support", "customers",
-                            fields=("first_name", "email", "phone"),
-                            subject=SubjectConsentState("s1"))
+    request = AccessRequest(
+        "c1",
+        frozenset({"customer_support"}),
+        "customer_support",
+        "customers",
+        fields=("first_name", "email", "phone"),
+        subject=SubjectConsentState("s1"),
+    )
     started = time.perf_counter()
     for _ in range(n):
         engine.evaluate(request)
@@ -154,24 +159,31 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     customers = 2_000 if quick else 10_000
     requests = 1_000 if quick else 4_000
     rows = {
-        "p50": Row("GET one customer, p50 latency",
-                   target=f"gateway <= {P50_RATIO_TARGET:.1f}x bare"),
+        "p50": Row(
+            "GET one customer, p50 latency", target=f"gateway <= {P50_RATIO_TARGET:.1f}x bare"
+        ),
         "p99": Row("GET one customer, p99 latency"),
-        "rps": Row(f"GET one customer, requests/s ({CLIENT_THREADS} client threads, "
-                   f"{WORKERS} workers)"),
+        "rps": Row(
+            f"GET one customer, requests/s ({CLIENT_THREADS} client threads, {WORKERS} workers)"
+        ),
         "ratio": Row("p50 gateway / bare", target=f"<= {P50_RATIO_TARGET:.1f}"),
         "cpu": Row("server CPU per request (workers' utime+stime, /proc)"),
-        "cpu_ratio": Row("server CPU per request gateway / bare",
-                         target=f"<= {CPU_RATIO_TARGET:.1f}"),
+        "cpu_ratio": Row(
+            "server CPU per request gateway / bare", target=f"<= {CPU_RATIO_TARGET:.1f}"
+        ),
         "decisions": Row("evaluator decisions/s, in-process", target=f">= {DECISIONS_TARGET:,}/s"),
     }
     with tempfile.TemporaryDirectory(prefix="policy-bench-") as tmp:
         var = Path(tmp)
-        env = {**os.environ, "GOVERNANCE_VAR_DIR": str(var), "GOVERNANCE_LOG_LEVEL": "WARNING",
-               # One client at one address drives ~1,000 requests/s: the limits stay on (their
-               # check is part of what a read costs) but above what the bench sends.
-               "GOVERNANCE_RATE_LIMIT_PER_CLIENT": "10000000 per minute",
-               "GOVERNANCE_RATE_LIMIT_PER_ADDRESS": "10000000 per minute"}
+        env = {
+            **os.environ,
+            "GOVERNANCE_VAR_DIR": str(var),
+            "GOVERNANCE_LOG_LEVEL": "WARNING",
+            # One client at one address drives ~1,000 requests/s: the limits stay on (their
+            # check is part of what a read costs) but above what the bench sends.
+            "GOVERNANCE_RATE_LIMIT_PER_CLIENT": "10000000 per minute",
+            "GOVERNANCE_RATE_LIMIT_PER_ADDRESS": "10000000 per minute",
+        }
         env.pop("GOVERNANCE_DATABASE_URL", None)
         env.pop("GOVERNANCE_KEYSTORE_URL", None)
         settings = Settings.from_env(env)
@@ -181,21 +193,34 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         say(f"filling a demo store of {customers:,} customers")
         fill_demo_store(rt.sessions, rt.policy.datamap, rt.crypto, customers=customers, seed=11)
         with unit_of_work(rt.sessions) as session:
-            key = ClientService(session).create("bench-support", "application",
-                                                ["customer_support"]).key
-            ids = [r for (r,) in session.execute(rt.tables["customers"].select()
-                                                 .with_only_columns(rt.tables["customers"].c.id))]
+            key = (
+                ClientService(session)
+                .create("bench-support", "application", ["customer_support"])
+                .key
+            )
+            ids = [
+                r
+                for (r,) in session.execute(
+                    rt.tables["customers"].select().with_only_columns(rt.tables["customers"].c.id)
+                )
+            ]
         rows["decisions"].cells["SQLite"] = f"{decisions_per_second(rt, 200_000):,.0f}/s"
         rt.dispose()
         rng = random.Random(5)  # noqa: S311 - picks which rows to read, not a secret
         picks = [rng.choice(ids) for _ in range(requests)]
         servers = {
-            "bare": ([sys.executable, "-m", "bench.bare_app", settings.database_url],
-                     lambda i: f"/customers/{i}", {}, "/customers/warm"),
-            "gateway": ([sys.executable, "-m", "cli", "serve", "--workers",
-                         str(WORKERS), "--port"],
-                        lambda i: f"/v1/data/customers/{i}?purpose=customer_support",
-                        {"Authorization": f"Bearer {key}"}, "/healthz"),
+            "bare": (
+                [sys.executable, "-m", "bench.bare_app", settings.database_url],
+                lambda i: f"/customers/{i}",
+                {},
+                "/customers/warm",
+            ),
+            "gateway": (
+                [sys.executable, "-m", "cli", "serve", "--workers", str(WORKERS), "--port"],
+                lambda i: f"/v1/data/customers/{i}?purpose=customer_support",
+                {"Authorization": f"Bearer {key}"},
+                "/healthz",
+            ),
         }
         latencies: dict[str, list[float]] = {label: [] for label in servers}
         busy: dict[str, float] = {label: 0.0 for label in servers}
@@ -205,17 +230,29 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
         try:
             for label, (command, path_of, headers, ready) in servers.items():
                 port = _free_port()
-                argv = (command + [str(port), str(WORKERS)] if label == "bare"
-                        else command + [str(port)])
-                running[label] = (subprocess.Popen(  # noqa: S603
-                    argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    start_new_session=True), port)
+                argv = (
+                    command + [str(port), str(WORKERS)]
+                    if label == "bare"
+                    else command + [str(port)]
+                )
+                running[label] = (
+                    subprocess.Popen(  # noqa: S603
+                        argv,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    ),
+                    port,
+                )
                 _wait(port, ready)
                 drive(port, [path_of(i) for i in picks[:100]], headers)  # warm-up
             # Interleaved rounds: a change in the machine's load during the run falls on
             # both servers alike instead of on whichever ran second.
-            say(f"{requests:,} requests each, {WORKERS} gunicorn workers each, "
-                f"in {ROUNDS} interleaved rounds")
+            say(
+                f"{requests:,} requests each, {WORKERS} gunicorn workers each, "
+                f"in {ROUNDS} interleaved rounds"
+            )
             for r in range(ROUNDS):
                 part = picks[r::ROUNDS]
                 for label, (_, path_of, headers, _) in servers.items():

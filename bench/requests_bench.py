@@ -89,13 +89,17 @@ def store_runtime(server: str, customers: int, directory: Path) -> Runtime:
     upgrade(database)
     upgrade_keystore(keystore)
     directory.mkdir(parents=True, exist_ok=True)
-    return open_runtime(Settings.from_env({
-        "GOVERNANCE_DATABASE_URL": database,
-        "GOVERNANCE_KEYSTORE_URL": keystore,
-        "GOVERNANCE_KEY_FILE": str(directory / f"kek-{customers}.json"),
-        "GOVERNANCE_VAR_DIR": str(directory),
-        "GOVERNANCE_AUDIT_SIGNING_KEY_FILE": str(directory / "audit-signing-key.pem"),
-    }))
+    return open_runtime(
+        Settings.from_env(
+            {
+                "GOVERNANCE_DATABASE_URL": database,
+                "GOVERNANCE_KEYSTORE_URL": keystore,
+                "GOVERNANCE_KEY_FILE": str(directory / f"kek-{customers}.json"),
+                "GOVERNANCE_VAR_DIR": str(directory),
+                "GOVERNANCE_AUDIT_SIGNING_KEY_FILE": str(directory / "audit-signing-key.pem"),
+            }
+        )
+    )
 
 
 def fill(runtime: Runtime, customers: int, say: Callable[[str], None]) -> float:
@@ -109,8 +113,15 @@ def fill(runtime: Runtime, customers: int, say: Callable[[str], None]) -> float:
             rate = done / max(1e-9, last[0] - started)
             say(f"  {done:,}/{total:,} customers ({rate:,.0f}/s incl. skipped batches)")
 
-    fill_demo_store(runtime.sessions, runtime.policy.datamap, runtime.crypto,
-                    customers=customers, seed=DEFAULT_SEED, batch_size=5000, progress=progress)
+    fill_demo_store(
+        runtime.sessions,
+        runtime.policy.datamap,
+        runtime.crypto,
+        customers=customers,
+        seed=DEFAULT_SEED,
+        batch_size=5000,
+        progress=progress,
+    )
     with runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE"))
     return time.perf_counter() - started
@@ -132,8 +143,11 @@ def _run_one(runtime: Runtime, kind: str, subject_id: str) -> tuple[float, float
         raise RuntimeError(f"bench request ended {status}")
     with unit_of_work(runtime.sessions) as session:
         result = RequestService(session, runtime, ACTOR).get(request_id).result or {}
-    rows = sum(int((r or {}).get("rows", 0)) for r in result.get("steps", {}).values()
-               if isinstance(r, dict))
+    rows = sum(
+        int((r or {}).get("rows", 0))
+        for r in result.get("steps", {}).values()
+        if isinstance(r, dict)
+    )
     return seconds, cpu, rows
 
 
@@ -150,7 +164,7 @@ def measure(runtime: Runtime, customers: int, say: Callable[[str], None]) -> dic
             ):
                 picked.append(sid)
     figures: dict[str, str] = {}
-    for kind, subjects in (("access", picked[:SAMPLES + 1]), ("erasure", picked[SAMPLES + 1:])):
+    for kind, subjects in (("access", picked[: SAMPLES + 1]), ("erasure", picked[SAMPLES + 1 :])):
         timings, cpus, rows = [], [], []
         for sid in subjects:
             seconds, cpu, touched = _run_one(runtime, kind, sid)
@@ -160,10 +174,12 @@ def measure(runtime: Runtime, customers: int, say: Callable[[str], None]) -> dic
         timings, cpus = timings[1:], cpus[1:]  # the first warms connections and caches
         median = statistics.median(timings) * 1000
         p90 = sorted(timings)[int(len(timings) * 0.9) - 1] * 1000
-        figures[kind] = (f"{median:.1f} ms (p90 {p90:.1f}; client cpu "
-                         f"{statistics.median(cpus) * 1000:.1f}; "
-                         f"{statistics.median(rows):.0f} rows)"
-                         f"  {'target met' if median < TARGET_MS else 'above target'}")
+        figures[kind] = (
+            f"{median:.1f} ms (p90 {p90:.1f}; client cpu "
+            f"{statistics.median(cpus) * 1000:.1f}; "
+            f"{statistics.median(rows):.0f} rows)"
+            f"  {'target met' if median < TARGET_MS else 'above target'}"
+        )
         figures[f"{kind}_ms"] = f"{median:.3f}"
     return figures
 
@@ -174,14 +190,19 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     directory = Path(os.environ.get("GOVERNANCE_BENCH_DIR", "var/bench")).resolve()
     server = postgres_server(os.environ.get("GOVERNANCE_BENCH_PG_URL", DEFAULT_PG_URL))
     rows = {
-        "access": Row("export one subject (access request: execute -> completed), median",
-                      target=f"< {TARGET_MS:g} ms"),
-        "erasure": Row("erase one subject (every step, shred, verify), median",
-                       target=f"< {TARGET_MS:g} ms"),
-        "access_ratio": Row(f"  export: {sizes[1]:,} store / {sizes[0]:,} store",
-                            target=f"<= {RATIO_TARGET:g}"),
-        "erasure_ratio": Row(f"  erase: {sizes[1]:,} store / {sizes[0]:,} store",
-                             target=f"<= {RATIO_TARGET:g}"),
+        "access": Row(
+            "export one subject (access request: execute -> completed), median",
+            target=f"< {TARGET_MS:g} ms",
+        ),
+        "erasure": Row(
+            "erase one subject (every step, shred, verify), median", target=f"< {TARGET_MS:g} ms"
+        ),
+        "access_ratio": Row(
+            f"  export: {sizes[1]:,} store / {sizes[0]:,} store", target=f"<= {RATIO_TARGET:g}"
+        ),
+        "erasure_ratio": Row(
+            f"  erase: {sizes[1]:,} store / {sizes[0]:,} store", target=f"<= {RATIO_TARGET:g}"
+        ),
     }
     if server is None:
         rows["access"].cells["PostgreSQL"] = "unreachable"
@@ -212,8 +233,12 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.requests_bench")
-    parser.add_argument("--fill", type=int, metavar="N",
-                        help="only fill (or complete) the demo store of N customers, then exit")
+    parser.add_argument(
+        "--fill",
+        type=int,
+        metavar="N",
+        help="only fill (or complete) the demo store of N customers, then exit",
+    )
     args, rest = parser.parse_known_args(argv)
     if args.fill:
         server = postgres_server(os.environ.get("GOVERNANCE_BENCH_PG_URL", DEFAULT_PG_URL))
@@ -228,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             runtime.dispose()
         print(f"filled {args.fill:,} customers in {seconds:,.0f} s")
         return 0
-    return run_benchmarks({NAME: sys.modules[__name__]}, [*rest, "--only", NAME],
-                          description=__doc__.splitlines()[0])
+    return run_benchmarks(
+        {NAME: sys.modules[__name__]}, [*rest, "--only", NAME], description=__doc__.splitlines()[0]
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -81,15 +81,22 @@ def fill(runtime: Runtime, n: int, say: Callable[[str], None]) -> list[dict[str,
             for e in range(EVENTS_PER_CUSTOMER):
                 old = dice.random() < EXPIRED_SHARE
                 at = now - timedelta(days=420 + dice.randrange(300) if old else dice.randrange(360))
-                row = {"id": _id(2, (lo + k) * EVENTS_PER_CUSTOMER + e), "subject_id": sid,
-                       "occurred_at": at, "page": "/p", "duration_seconds": 5,
-                       "created_at": now, "updated_at": now}
+                row = {
+                    "id": _id(2, (lo + k) * EVENTS_PER_CUSTOMER + e),
+                    "subject_id": sid,
+                    "occurred_at": at,
+                    "page": "/p",
+                    "duration_seconds": 5,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 rows.append(row)
                 if old:
                     expired.append(row)
         with unit_of_work(runtime.sessions) as session:
-            session.execute(insert(customers),
-                            [{"id": s, "created_at": now, "updated_at": now} for s in ids])
+            session.execute(
+                insert(customers), [{"id": s, "created_at": now, "updated_at": now} for s in ids]
+            )
             session.execute(insert(events), rows)
         if (lo // chunk) % 10 == 9:
             say(f"  {lo + chunk:,}/{n:,} customers")
@@ -101,7 +108,7 @@ def plain_delete(runtime: Runtime, ids: list[str]) -> float:
     started = time.perf_counter()
     for lo in range(0, len(ids), BATCH):
         with unit_of_work(runtime.sessions) as session:
-            session.execute(delete(table).where(table.c.id.in_(ids[lo:lo + BATCH])))
+            session.execute(delete(table).where(table.c.id.in_(ids[lo : lo + BATCH])))
     return time.perf_counter() - started
 
 
@@ -131,8 +138,7 @@ def reads(runtime: Runtime, n: int) -> dict[str, tuple[float, float]]:
             if kind == "by_id":
                 service.read("customers", sid, "customer_support")
             else:
-                service.list("web_events", "analytics", after=sid.replace("01", "02", 1),
-                             limit=50)
+                service.list("web_events", "analytics", after=sid.replace("01", "02", 1), limit=50)
             return time.perf_counter() - started
         finally:
             session.rollback()
@@ -162,10 +168,14 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     pg_server = postgres_server(os.environ.get("GOVERNANCE_BENCH_PG_URL", DEFAULT_PG_URL))
     backends = ([POSTGRES] if pg_server else []) + ([SQLITE] if quick or not pg_server else [])
     rows = {
-        "plain": Row(f"plain DELETE ... WHERE id IN (1,000 ids) per commit, "
-                     f"{EXPIRED_SHARE:.0%} of {n * EVENTS_PER_CUSTOMER:,} web events"),
-        "sweep": Row("retention sweep of the same rows (selection, holds, progress, audit "
-                     "per batch of 1,000)"),
+        "plain": Row(
+            f"plain DELETE ... WHERE id IN (1,000 ids) per commit, "
+            f"{EXPIRED_SHARE:.0%} of {n * EVENTS_PER_CUSTOMER:,} web events"
+        ),
+        "sweep": Row(
+            "retention sweep of the same rows (selection, holds, progress, audit "
+            "per batch of 1,000)"
+        ),
         "sweep_ratio": Row("  ratio sweep / plain (seconds)", target=f"<= {SWEEP_TARGET:g}"),
         "by_id_off": Row("policy read of a customer by id, p50, retention filter off"),
         "by_id_on": Row("  the same with the retention filter"),
@@ -179,8 +189,11 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     with tempfile.TemporaryDirectory(prefix="retention-bench-") as tmp:
         directory = Path(tmp)
         for backend in backends:
-            database = (sqlite_database(directory, "retention") if backend == SQLITE
-                        else postgres_database(pg_server))  # type: ignore[arg-type]
+            database = (
+                sqlite_database(directory, "retention")
+                if backend == SQLITE
+                else postgres_database(pg_server)  # type: ignore[arg-type]
+            )
             with database as url:
                 runtime = bench_runtime(url, directory)
                 try:
@@ -198,14 +211,17 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
                     plain_s = plain_delete(runtime, ids)
                     with unit_of_work(runtime.sessions) as session:
                         for lo in range(0, len(expired), 10_000):
-                            session.execute(insert(runtime.tables["web_events"]),
-                                            expired[lo:lo + 10_000])
+                            session.execute(
+                                insert(runtime.tables["web_events"]), expired[lo : lo + 10_000]
+                            )
                     say(f"{backend}: retention sweep of the same rows")
                     sweep_s, swept = sweep(runtime)
                     rows["plain"].cells[backend] = (
-                        f"{len(ids) / plain_s:,.0f} rows/s ({plain_s:.1f} s)")
+                        f"{len(ids) / plain_s:,.0f} rows/s ({plain_s:.1f} s)"
+                    )
                     rows["sweep"].cells[backend] = (
-                        f"{swept / sweep_s:,.0f} rows/s ({sweep_s:.1f} s, {swept:,} rows)")
+                        f"{swept / sweep_s:,.0f} rows/s ({sweep_s:.1f} s, {swept:,} rows)"
+                    )
                     rows["sweep_ratio"].cells[backend] = f"{sweep_s / plain_s:.2f}"
                 finally:
                     runtime.dispose()
@@ -213,5 +229,10 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run_benchmarks({NAME: sys.modules[__name__]}, [*sys.argv[1:], "--only", NAME],
-                            description=__doc__.splitlines()[0]))
+    sys.exit(
+        run_benchmarks(
+            {NAME: sys.modules[__name__]},
+            [*sys.argv[1:], "--only", NAME],
+            description=__doc__.splitlines()[0],
+        )
+    )

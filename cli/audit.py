@@ -17,13 +17,17 @@ def register(sub: Subcommands) -> None:
         dest="audit", required=True
     )
     verify = audit.add_parser(
-        "verify", help="recompute the tree and check every checkpoint; with --file, check an "
-                       "export offline against a pinned key")
+        "verify",
+        help="recompute the tree and check every checkpoint; with --file, check an "
+        "export offline against a pinned key",
+    )
     verify.add_argument("--file", metavar="EXPORT", help="an export (governance audit export)")
-    verify.add_argument("--key", metavar="VERIFIER_KEY",
-                        help="the verifier key you pinned (or a file holding it)")
-    verify.add_argument("--checkpoint", metavar="OLD",
-                        help="a checkpoint note you kept: the export must extend it")
+    verify.add_argument(
+        "--key", metavar="VERIFIER_KEY", help="the verifier key you pinned (or a file holding it)"
+    )
+    verify.add_argument(
+        "--checkpoint", metavar="OLD", help="a checkpoint note you kept: the export must extend it"
+    )
     verify.set_defaults(func=cmd_audit_verify)
     key = audit.add_parser("key", help="print the checkpoint verifier key and its fingerprint")
     key.set_defaults(func=cmd_audit_key)
@@ -39,8 +43,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     integrate(rt)
     with unit_of_work(rt.sessions) as session:
         report = rt.audit.verify(session)
-    print(f"tree size {report.tree_size}, root {report.root_hash.hex()}, "
-          f"{report.checkpoints_checked} checkpoint(s) checked, {report.pending} pending")
+    print(
+        f"tree size {report.tree_size}, root {report.root_hash.hex()}, "
+        f"{report.checkpoints_checked} checkpoint(s) checked, {report.pending} pending"
+    )
     for problem in report.problems:
         print(f"PROBLEM: {problem}")
     print("ok" if report.ok else f"FAILED: {len(report.problems)} problem(s)")

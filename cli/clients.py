@@ -36,8 +36,13 @@ def register(sub: Subcommands) -> None:
 
 
 def _admin(rt: Runtime, session: Session) -> ClientAdmin:
-    return ClientAdmin(session, rt.audit, cli_actor(), policy_version=rt.policy.version,
-                       known_purposes=rt.policy.purposes.ids())
+    return ClientAdmin(
+        session,
+        rt.audit,
+        cli_actor(),
+        policy_version=rt.policy.version,
+        known_purposes=rt.policy.purposes.ids(),
+    )
 
 
 def cmd_clients_create(args: argparse.Namespace) -> int:
@@ -48,8 +53,9 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"id": issued.client.id, "key": issued.key}))
     else:
-        print(f"created client {issued.client.name} ({issued.client.id}), "
-              f"role {issued.client.role}")
+        print(
+            f"created client {issued.client.name} ({issued.client.id}), role {issued.client.role}"
+        )
         print("the key is shown once; store it now:")
         print(issued.key)
     return 0
@@ -59,9 +65,15 @@ def cmd_clients_list(args: argparse.Namespace) -> int:
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
         clients: list[dict[str, Any]] = [
-            {"id": c.id, "name": c.name, "role": c.role, "purposes": c.purposes,
-             "key_prefix": c.key_prefix, "created_at": c.created_at.isoformat(),
-             "revoked": c.revoked_at is not None}
+            {
+                "id": c.id,
+                "name": c.name,
+                "role": c.role,
+                "purposes": c.purposes,
+                "key_prefix": c.key_prefix,
+                "created_at": c.created_at.isoformat(),
+                "revoked": c.revoked_at is not None,
+            }
             for c in ClientService(session).list()
         ]
     if args.json:
@@ -70,8 +82,10 @@ def cmd_clients_list(args: argparse.Namespace) -> int:
     print(f"{'id':32}  {'name':24} {'role':18} {'key':10} {'state':8} purposes")
     for c in clients:
         state = "revoked" if c["revoked"] else "active"
-        print(f"{c['id']:32}  {c['name']:24} {c['role']:18} {c['key_prefix']:10} {state:8} "
-              f"{','.join(c['purposes'])}")
+        print(
+            f"{c['id']:32}  {c['name']:24} {c['role']:18} {c['key_prefix']:10} {state:8} "
+            f"{','.join(c['purposes'])}"
+        )
     return 0
 
 

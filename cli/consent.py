@@ -12,11 +12,14 @@ from governance.db import unit_of_work
 def register(sub: Subcommands) -> None:
     """Add this group's commands to the ``governance`` parser."""
     consent = sub.add_parser("consent", help="consent records").add_subparsers(
-        dest="consent", required=True)
+        dest="consent", required=True
+    )
     verify_consent = consent.add_parser(
-        "verify", help="check the materialised consent state against the history")
-    verify_consent.add_argument("--rebuild", action="store_true",
-                                help="recompute the state from the history if they differ")
+        "verify", help="check the materialised consent state against the history"
+    )
+    verify_consent.add_argument(
+        "--rebuild", action="store_true", help="recompute the state from the history if they differ"
+    )
     verify_consent.set_defaults(func=cmd_consent_verify)
 
 

@@ -16,15 +16,25 @@ from governance.settings import Settings
 
 def register(sub: Subcommands) -> None:
     """Add this group's commands to the ``governance`` parser."""
-    jobs = sub.add_parser("jobs", help="background jobs").add_subparsers(
-        dest="jobs", required=True)
+    jobs = sub.add_parser("jobs", help="background jobs").add_subparsers(dest="jobs", required=True)
     jlist = jobs.add_parser("list", help="jobs, newest first")
-    jlist.add_argument("--kind", choices=["request.execute", "pii.scan", "keys.rotate",
-                                          "keys.encrypt_existing", "exports.purge",
-                                          "audit.integrate"])
-    jlist.add_argument("--state", action="append",
-                       choices=["queued", "running", "succeeded", "failed", "dead"],
-                       help="a state (repeat for several)")
+    jlist.add_argument(
+        "--kind",
+        choices=[
+            "request.execute",
+            "pii.scan",
+            "keys.rotate",
+            "keys.encrypt_existing",
+            "exports.purge",
+            "audit.integrate",
+        ],
+    )
+    jlist.add_argument(
+        "--state",
+        action="append",
+        choices=["queued", "running", "succeeded", "failed", "dead"],
+        help="a state (repeat for several)",
+    )
     jlist.add_argument("--limit", type=int, default=50)
     jlist.add_argument("--json", action="store_true")
     jlist.set_defaults(func=cmd_jobs_list)
@@ -39,8 +49,12 @@ def register(sub: Subcommands) -> None:
 
     worker = sub.add_parser("worker", help="run a Celery worker (GOVERNANCE_TASK_RUNNER=celery)")
     worker.add_argument("--concurrency", type=int, default=2)
-    worker.add_argument("--queues", action="append", choices=["interactive", "bulk"],
-                        help="queues to serve (repeat; default both)")
+    worker.add_argument(
+        "--queues",
+        action="append",
+        choices=["interactive", "bulk"],
+        help="queues to serve (repeat; default both)",
+    )
     worker.set_defaults(func=cmd_worker)
     scheduler = sub.add_parser("scheduler", help="run the one Celery beat process (periodic work)")
     scheduler.set_defaults(func=cmd_scheduler)
@@ -48,8 +62,10 @@ def register(sub: Subcommands) -> None:
 
 def _job_line(job: Any) -> str:
     error = f"  {job.error_code}" if job.error_code else ""
-    return (f"{job.id}  {job.kind:22} {job.state:9} {job.attempts}/{job.max_attempts}  "
-            f"{job.target_id or '-'}{error}")
+    return (
+        f"{job.id}  {job.kind:22} {job.state:9} {job.attempts}/{job.max_attempts}  "
+        f"{job.target_id or '-'}{error}"
+    )
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
@@ -57,11 +73,13 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
     rt = runtime()
     with rt.sessions() as session:
-        jobs = Jobs(session).list(kind=args.kind, states=tuple(args.state or ()),
-                                  limit=args.limit)
+        jobs = Jobs(session).list(kind=args.kind, states=tuple(args.state or ()), limit=args.limit)
         if args.json:
-            print(json.dumps([{c: getattr(j, c) for c in _JOB_FIELDS} for j in jobs],
-                             indent=2, default=str))
+            print(
+                json.dumps(
+                    [{c: getattr(j, c) for c in _JOB_FIELDS} for j in jobs], indent=2, default=str
+                )
+            )
         else:
             for job in jobs:
                 print(_job_line(job))
@@ -69,9 +87,24 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
     return 0
 
 
-_JOB_FIELDS = ("id", "kind", "target_id", "queue", "state", "attempts", "max_attempts",
-               "not_before", "lease_until", "worker", "error_code", "error_message",
-               "requested_by", "created_at", "started_at", "finished_at")
+_JOB_FIELDS = (
+    "id",
+    "kind",
+    "target_id",
+    "queue",
+    "state",
+    "attempts",
+    "max_attempts",
+    "not_before",
+    "lease_until",
+    "worker",
+    "error_code",
+    "error_message",
+    "requested_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
 
 
 def cmd_jobs_show(args: argparse.Namespace) -> int:
@@ -92,7 +125,8 @@ def cmd_jobs_retry(args: argparse.Namespace) -> int:
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
         retried = Jobs(session, retry_policy(rt)).retry_for(
-            args.job_id, actor=cli_actor(), audit=rt.audit, policy_version=rt.policy.version)
+            args.job_id, actor=cli_actor(), audit=rt.audit, policy_version=rt.policy.version
+        )
     if rt.settings.task_runner == "celery":  # embedded: the serving process's reaper runs it
         rt.task_runner.deliver(list(retried.jobs))
     print(f"{retried.value.id}: queued again; a worker (or the reaper) runs it")
@@ -116,8 +150,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     if settings.task_runner != "celery":
-        raise SettingsError("governance worker needs GOVERNANCE_TASK_RUNNER=celery and "
-                            "GOVERNANCE_BROKER_URL")
+        raise SettingsError(
+            "governance worker needs GOVERNANCE_TASK_RUNNER=celery and GOVERNANCE_BROKER_URL"
+        )
     # Fail here, in one line, if a store or key is wrong; never create a key.
     open_runtime(settings, create_keys=False).dispose()
     worker_main(settings, args.concurrency, args.queues or list(QUEUES))
@@ -131,8 +166,9 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     if settings.task_runner != "celery":
-        raise SettingsError("governance scheduler needs GOVERNANCE_TASK_RUNNER=celery and "
-                            "GOVERNANCE_BROKER_URL")
+        raise SettingsError(
+            "governance scheduler needs GOVERNANCE_TASK_RUNNER=celery and GOVERNANCE_BROKER_URL"
+        )
     var_dir = Path(os.environ.get("GOVERNANCE_VAR_DIR", "var")).resolve()
     scheduler_main(settings, str(schedule_file(var_dir)))
     return 0

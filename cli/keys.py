@@ -22,8 +22,12 @@ def register(sub: Subcommands) -> None:
         "rotate", help="new KEK version, rewrap every data key (resumes an unfinished rotation)"
     )
     rotate.add_argument("--batch-size", type=positive, default=1000)
-    rotate.add_argument("--pause-ms", type=non_negative, default=0,
-                        help="pause between batches, to spare a busy key store")
+    rotate.add_argument(
+        "--pause-ms",
+        type=non_negative,
+        default=0,
+        help="pause between batches, to spare a busy key store",
+    )
     rotate.set_defaults(func=cmd_keys_rotate)
     existing = keys.add_parser(
         "encrypt-existing",
@@ -50,14 +54,19 @@ def cmd_keys_status(args: argparse.Namespace) -> int:
     print(f"provider {status['provider']}, current KEK version {status['current_version']}")
     for v in status["versions"]:
         state = "current" if v["current"] else ("retired" if v["retired_at"] else "live")
-        print(f"  version {v['version']:>3}  {state:8} data keys {v['data_keys']:>9,}  "
-              f"created {v['created_at']}")
-    print(f"data keys: {status['live_data_keys']:,} live, "
-          f"{status['shredded_data_keys']:,} shredded")
+        print(
+            f"  version {v['version']:>3}  {state:8} data keys {v['data_keys']:>9,}  "
+            f"created {v['created_at']}"
+        )
+    print(
+        f"data keys: {status['live_data_keys']:,} live, {status['shredded_data_keys']:,} shredded"
+    )
     job = status["rotation"]
     if job is not None:
-        print(f"last rotation {job['id']}: {job['state']}, to version {job['kek_version']}, "
-              f"{job['processed']:,} rewrapped")
+        print(
+            f"last rotation {job['id']}: {job['state']}, to version {job['kek_version']}, "
+            f"{job['processed']:,} rewrapped"
+        )
     rt.dispose()
     return 0
 
@@ -79,20 +88,32 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         print(f"\r  rewrapped {done:,}", end="", file=sys.stderr, flush=True)
 
     def rotate(_job: object) -> None:
-        reports.append(run_rotation(rt.keys, job, events, resumed=resumed,
-                                    batch_size=args.batch_size,
-                                    pause_seconds=args.pause_ms / 1000, progress=progress))
+        reports.append(
+            run_rotation(
+                rt.keys,
+                job,
+                events,
+                resumed=resumed,
+                batch_size=args.batch_size,
+                pause_seconds=args.pause_ms / 1000,
+                progress=progress,
+            )
+        )
 
     if run_job(rt, queued_id, raise_errors=True, work=rotate) is None:
-        print("a rotation is running in another process; `governance keys status` shows it",
-              file=sys.stderr)
+        print(
+            "a rotation is running in another process; `governance keys status` shows it",
+            file=sys.stderr,
+        )
         return 1
     report = reports[0]
     print(file=sys.stderr)
     integrate(rt, checkpoint=False)
     retired = ", ".join(map(str, report.retired)) or "none"
-    print(f"KEK version {report.kek_version}: {report.rewrapped:,} data keys rewrapped; "
-          f"retired versions: {retired}")
+    print(
+        f"KEK version {report.kek_version}: {report.rewrapped:,} data keys rewrapped; "
+        f"retired versions: {retired}"
+    )
     rt.dispose()
     return 0
 
@@ -109,15 +130,24 @@ def cmd_keys_encrypt_existing(args: argparse.Namespace) -> int:
     from governance.jobs.work import run_job
 
     with unit_of_work(rt.sessions) as session:  # recorded first: a crash leaves it resumable
-        queued, _ = Jobs(session).enqueue(JobKind.KEYS_ENCRYPT_EXISTING, actor=cli_actor(),
-                                          exclusive="keys.encrypt_existing")
+        queued, _ = Jobs(session).enqueue(
+            JobKind.KEYS_ENCRYPT_EXISTING, actor=cli_actor(), exclusive="keys.encrypt_existing"
+        )
         queued_id = queued.id
     reports: list[Any] = []
 
     def seal(_job: object) -> None:
-        reports.append(encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto,
-                                        _key_events(rt), batch_size=args.batch_size,
-                                        progress=progress))
+        reports.append(
+            encrypt_existing(
+                rt.sessions,
+                rt.policy.datamap,
+                rt.tables,
+                rt.crypto,
+                _key_events(rt),
+                batch_size=args.batch_size,
+                progress=progress,
+            )
+        )
 
     if run_job(rt, queued_id, raise_errors=True, work=seal) is None:
         print("sealing existing values runs in another process", file=sys.stderr)
@@ -125,10 +155,14 @@ def cmd_keys_encrypt_existing(args: argparse.Namespace) -> int:
     report = reports[0]
     print(file=sys.stderr)
     integrate(rt, checkpoint=False)
-    print(f"{'resumed' if report.resumed else 'done'}: {report.rows:,} rows, "
-          f"{report.sealed:,} values sealed, {report.indexed:,} blind indexes filled")
+    print(
+        f"{'resumed' if report.resumed else 'done'}: {report.rows:,} rows, "
+        f"{report.sealed:,} values sealed, {report.indexed:,} blind indexes filled"
+    )
     if report.without_subject or report.unreadable:
-        print(f"left as they are: {report.without_subject:,} values in rows of no subject, "
-              f"{report.unreadable:,} values not of their field's type (fix, then run again)")
+        print(
+            f"left as they are: {report.without_subject:,} values in rows of no subject, "
+            f"{report.unreadable:,} values not of their field's type (fix, then run again)"
+        )
     rt.dispose()
     return 0

@@ -32,8 +32,22 @@ from governance.errors import GovernanceError
 from policies.errors import PolicyFileError
 
 #: the command groups, in the order ``governance --help`` lists their commands
-GROUPS = (setup, clients, users, audit, keys, policy, consent, pii, requests, jobs, retention,
-          ropa, serve, demo)
+GROUPS = (
+    setup,
+    clients,
+    users,
+    audit,
+    keys,
+    policy,
+    consent,
+    pii,
+    requests,
+    jobs,
+    retention,
+    ropa,
+    serve,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,12 +36,14 @@ def cmd_pii_scan(args: argparse.Namespace) -> int:
     with unit_of_work(rt.sessions) as session:
         if args.resume:
             scan_id = args.resume
-            job, _ = Jobs(session).enqueue(JobKind.PII_SCAN, scan_id, actor=cli_actor(),
-                                           exclusive=f"pii.scan:{scan_id}")
+            job, _ = Jobs(session).enqueue(
+                JobKind.PII_SCAN, scan_id, actor=cli_actor(), exclusive=f"pii.scan:{scan_id}"
+            )
             job_id = job.id
         else:
-            started = scans.start(session, cli_actor(),
-                                  sample=args.sample or rt.settings.pii_scan_sample)
+            started = scans.start(
+                session, cli_actor(), sample=args.sample or rt.settings.pii_scan_sample
+            )
             scan, created = started.value
             if not created:  # one scan at a time; running it here too would run it twice
                 raise ScanInProgress(scan.id)
@@ -51,8 +53,12 @@ def cmd_pii_scan(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         print(f"  {done}/{total} fields", file=sys.stderr, flush=True)
 
-    if run_job(rt, job_id, raise_errors=True,
-               work=lambda _job: scans.run(scan_id, progress=progress)) is None:
+    if (
+        run_job(
+            rt, job_id, raise_errors=True, work=lambda _job: scans.run(scan_id, progress=progress)
+        )
+        is None
+    ):
         print("the scan is running in another process", file=sys.stderr)
         return 1
     integrate(rt, checkpoint=False)
@@ -64,8 +70,10 @@ def cmd_pii_scan(args: argparse.Namespace) -> int:
     print(f"{'collection.field':40} {'category':34} {'method':13} {'n':>4}  entity types (values)")
     for f in report["fields"]:
         found = ", ".join(f"{t} ({v['values']})" for t, v in f.get("entities", {}).items())
-        print(f"{f['collection'] + '.' + f['field']:40} {f.get('category', ''):34} "
-              f"{f.get('method', ''):13} {f.get('sampled', 0):>4}  {found}")
+        print(
+            f"{f['collection'] + '.' + f['field']:40} {f.get('category', ''):34} "
+            f"{f.get('method', ''):13} {f.get('sampled', 0):>4}  {found}"
+        )
     print(f"\n{len(report['findings'])} finding(s) against the data map:")
     for x in report["findings"]:
         what = x.get("entity_type") or ", ".join(x.get("entity_types", []))
@@ -91,7 +99,9 @@ def cmd_pii_evaluate(args: argparse.Namespace) -> int:
 
     plain = plain_analyzer(engine.config.nlp_configuration)
     independent, _ = splits_table(compare_splits(engine, plain))
-    print("\nindependent sources, held-out halves of fresh fillings, ours beside plain Presidio "
-          "(mean / worst split):")
+    print(
+        "\nindependent sources, held-out halves of fresh fillings, ours beside plain Presidio "
+        "(mean / worst split):"
+    )
     print(independent)
     return 0 if report.meets_targets else 1

@@ -24,22 +24,31 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     policy = load_policy_set(Settings.from_env().policy_dir)
     datamap = policy.datamap
     print(f"policy version {policy.version}")
-    print(f"{'collection':20} {'relation':8} {'fields':>6} {'encrypted':>9} "
-          f"{'retention':9} erasure")
+    print(
+        f"{'collection':20} {'relation':8} {'fields':>6} {'encrypted':>9} {'retention':9} erasure"
+    )
     for c in datamap.collections.values():
         enc = sum(f.encrypted for f in c.fields.values())
-        print(f"{c.name:20} {c.relation:8} {len(c.fields):>6} {enc:>9} "
-              f"{c.retention.period.text:9} {c.erasure.strategy}")
+        print(
+            f"{c.name:20} {c.relation:8} {len(c.fields):>6} {enc:>9} "
+            f"{c.retention.period.text:9} {c.erasure.strategy}"
+        )
     print()
-    print(f"{'purpose':28} {'legal basis':20} {'consent':7} {'object':6} {'sells':5} "
-          f"{'restricted':12} data use")
+    print(
+        f"{'purpose':28} {'legal basis':20} {'consent':7} {'object':6} {'sells':5} "
+        f"{'restricted':12} data use"
+    )
     for p in policy.purposes:
-        print(f"{p.id:28} {p.legal_basis:20} {_yes(p.requires_consent):7} "
-              f"{_yes(p.objectable):6} {_yes(p.sells_or_shares):5} "
-              f"{p.restriction_exemption or 'stops':12} {p.data_use}")
+        print(
+            f"{p.id:28} {p.legal_basis:20} {_yes(p.requires_consent):7} "
+            f"{_yes(p.objectable):6} {_yes(p.sells_or_shares):5} "
+            f"{p.restriction_exemption or 'stops':12} {p.data_use}"
+        )
     print()
-    print("what each purpose may see (field, or field:mask; * = may also write; "
-          "anything not listed is denied)")
+    print(
+        "what each purpose may see (field, or field:mask; * = may also write; "
+        "anything not listed is denied)"
+    )
     for purpose in access_summary(policy.access, policy.purposes):
         print(f"{purpose.purpose}  (free text with undeclared PII: {purpose.free_text_pii})")
         for grants in purpose.collections:

@@ -18,19 +18,38 @@ from governance.timestamps import as_utc
 def register(sub: Subcommands) -> None:
     """Add this group's commands to the ``governance`` parser."""
     requests = sub.add_parser("requests", help="data-subject requests").add_subparsers(
-        dest="requests", required=True)
+        dest="requests", required=True
+    )
     rlist = requests.add_parser("list", help="the queue: open requests by due time")
     rlist.add_argument("--overdue", action="store_true", help="only those past their due time")
-    rlist.add_argument("--due-within", type=non_negative, metavar="DAYS",
-                       help="only those due within DAYS days (7: this week)")
-    rlist.add_argument("--status", action="append", metavar="STATUS",
-                       choices=["received", "verified", "in_progress", "on_hold", "completed",
-                                "failed", "rejected", "open", "closed"],
-                       help="a status, open or closed (repeat for several; default: open)")
+    rlist.add_argument(
+        "--due-within",
+        type=non_negative,
+        metavar="DAYS",
+        help="only those due within DAYS days (7: this week)",
+    )
+    rlist.add_argument(
+        "--status",
+        action="append",
+        metavar="STATUS",
+        choices=[
+            "received",
+            "verified",
+            "in_progress",
+            "on_hold",
+            "completed",
+            "failed",
+            "rejected",
+            "open",
+            "closed",
+        ],
+        help="a status, open or closed (repeat for several; default: open)",
+    )
     rlist.add_argument("--json", action="store_true")
     rlist.set_defaults(func=cmd_requests_list)
     rexec = requests.add_parser(
-        "execute", help="execute a verified request, or resume one a crash interrupted")
+        "execute", help="execute a verified request, or resume one a crash interrupted"
+    )
     target = rexec.add_mutually_exclusive_group(required=True)
     target.add_argument("request_id", nargs="?")
     target.add_argument("--all", action="store_true", help="resume every request in progress")
@@ -44,28 +63,41 @@ def cmd_requests_list(args: argparse.Namespace) -> int:
 
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
-        query = QueueFilter(statuses=statuses_named(args.status or ()),
-                            overdue=True if args.overdue else None,
-                            due_within_days=args.due_within)
+        query = QueueFilter(
+            statuses=statuses_named(args.status or ()),
+            overdue=True if args.overdue else None,
+            due_within_days=args.due_within,
+        )
         items, _ = RequestService(session, rt, cli_actor()).list(query, limit=500)
         record(rt, session, AuditAction.REQUEST_LISTED, details={"count": len(items)})
         now = datetime.now(UTC)
         rows: list[dict[str, Any]] = [
-                {"id": r.id, "type": r.type, "regulation": r.regulation, "status": r.status,
-                 "subject_id": r.subject_id, "received_at": _iso(r.received_at),
-                 "due_at": _iso(r.due_at), "extended": r.extended,
-                 "overdue": r.is_overdue(now)}
-                for r in items]
+            {
+                "id": r.id,
+                "type": r.type,
+                "regulation": r.regulation,
+                "status": r.status,
+                "subject_id": r.subject_id,
+                "received_at": _iso(r.received_at),
+                "due_at": _iso(r.due_at),
+                "extended": r.extended,
+                "overdue": r.is_overdue(now),
+            }
+            for r in items
+        ]
     integrate(rt, checkpoint=False)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'id':32}  {'type':13} {'law':4} {'status':11} {'due (UTC)':20} flags")
     for r in rows:
-        flags = " ".join(f for f, on in (("OVERDUE", r["overdue"]), ("extended", r["extended"]))
-                         if on)
-        print(f"{r['id']:32}  {r['type']:13} {r['regulation']:4} {r['status']:11} "
-              f"{r['due_at'][:19]:20} {flags}")
+        flags = " ".join(
+            f for f, on in (("OVERDUE", r["overdue"]), ("extended", r["extended"])) if on
+        )
+        print(
+            f"{r['id']:32}  {r['type']:13} {r['regulation']:4} {r['status']:11} "
+            f"{r['due_at'][:19]:20} {flags}"
+        )
     print(f"{len(rows)} request(s)")
     return 0
 

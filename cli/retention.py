@@ -15,15 +15,21 @@ from governance.runtime import cli_actor
 def register(sub: Subcommands) -> None:
     """Add this group's commands to the ``governance`` parser."""
     retention = sub.add_parser("retention", help="retention sweeps").add_subparsers(
-        dest="retention", required=True)
+        dest="retention", required=True
+    )
     rplan = retention.add_parser("plan", help="what is due per rule, and what is held")
     rplan.add_argument("--json", action="store_true")
     rplan.add_argument("--ids", action="store_true", help="also list the due records' ids")
     rplan.set_defaults(func=cmd_retention_plan)
     rrun = retention.add_parser("run", help="sweep now (resumes an unfinished run first)")
     rrun.add_argument("--dry-run", action="store_true", help="record the plan, change nothing")
-    rrun.add_argument("--batch-size", type=positive, default=None, metavar="N",
-                      help="records per committed batch (default 500)")
+    rrun.add_argument(
+        "--batch-size",
+        type=positive,
+        default=None,
+        metavar="N",
+        help="records per committed batch (default 500)",
+    )
     rrun.add_argument("--json", action="store_true")
     rrun.set_defaults(func=cmd_retention_run)
 
@@ -42,8 +48,10 @@ def cmd_retention_plan(args: argparse.Namespace) -> int:
         return 0
     print(f"{'rule':34} {'period':7} {'from':12} {'due':>8} {'held':>6}  oldest due")
     for r in rules:
-        print(f"{r['rule']:34} {r['period']:7} {r['counted_from']:12} {r['due']:>8} "
-              f"{r['held']:>6}  {(r['oldest_due'] or '-')[:10]}")
+        print(
+            f"{r['rule']:34} {r['period']:7} {r['counted_from']:12} {r['due']:>8} "
+            f"{r['held']:>6}  {(r['oldest_due'] or '-')[:10]}"
+        )
         for record_id in r.get("ids", []):
             print(f"    {record_id}")
     print(f"{sum(r['due'] for r in rules)} record(s) due, {sum(r['held'] for r in rules)} held")
@@ -66,10 +74,15 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     if resumed:
         print(f"resuming unfinished run {run_id}")
     swept: list[Any] = []
-    if run_job(rt, job_id, raise_errors=True, work=lambda _job: swept.append(
-            sweeper.run(run_id))) is None:
-        print(f"run {run_id} is being swept by another process, or its job waits to be "
-              f"retried (`governance jobs show {job_id}`)", file=sys.stderr)
+    if (
+        run_job(rt, job_id, raise_errors=True, work=lambda _job: swept.append(sweeper.run(run_id)))
+        is None
+    ):
+        print(
+            f"run {run_id} is being swept by another process, or its job waits to be "
+            f"retried (`governance jobs show {job_id}`)",
+            file=sys.stderr,
+        )
         rt.dispose()
         return 1
     done = swept[0]
@@ -77,8 +90,12 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     rt.dispose()
     totals = done.totals or {}
     if args.json:
-        print(json.dumps({"id": done.id, "state": done.state, "dry_run": done.dry_run,
-                          "totals": totals}, indent=2))
+        print(
+            json.dumps(
+                {"id": done.id, "state": done.state, "dry_run": done.dry_run, "totals": totals},
+                indent=2,
+            )
+        )
         return 0
     print(f"run {done.id}: {done.state}{' (dry run: nothing changed)' if done.dry_run else ''}")
     for name, value in totals.items():

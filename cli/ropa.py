@@ -14,11 +14,17 @@ from governance.db import unit_of_work
 def register(sub: Subcommands) -> None:
     """Add this group's commands to the ``governance`` parser."""
     ropa = sub.add_parser("ropa", help="the record of processing activities").add_subparsers(
-        dest="ropa", required=True)
+        dest="ropa", required=True
+    )
     rexport = ropa.add_parser("export", help="write the Art. 30 record (and CCPA view)")
     rexport.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
-    rexport.add_argument("-o", "--output", default="-", metavar="FILE",
-                         help="the file to write (default: stdout, not for xlsx)")
+    rexport.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="the file to write (default: stdout, not for xlsx)",
+    )
     rexport.set_defaults(func=cmd_ropa_export)
 
 
@@ -30,8 +36,12 @@ def cmd_ropa_export(args: argparse.Namespace) -> int:
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
         document = build_record(session, rt)
-        record(rt, session, AuditAction.ROPA_READ,
-                details={"count": len(document["processing"]), "type": args.format})
+        record(
+            rt,
+            session,
+            AuditAction.ROPA_READ,
+            details={"count": len(document["processing"]), "type": args.format},
+        )
     integrate(rt, checkpoint=False)
     rt.dispose()
     if args.format == "xlsx":
@@ -48,6 +58,8 @@ def cmd_ropa_export(args: argparse.Namespace) -> int:
     else:
         with open(args.output, "wb") as out:
             out.write(content)
-        print(f"wrote the record of processing ({len(document['processing'])} purposes, "
-              f"{args.format}) to {args.output}")
+        print(
+            f"wrote the record of processing ({len(document['processing'])} purposes, "
+            f"{args.format}) to {args.output}"
+        )
     return 0

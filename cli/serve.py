@@ -12,8 +12,9 @@ def register(sub: Subcommands) -> None:
     """Add this group's commands to the ``governance`` parser."""
     serve = sub.add_parser("serve", help="serve the API under gunicorn")
     serving_args(serve)
-    serve.add_argument("--threads", type=int, default=None,
-                       help="requests each worker runs at once (default 8)")
+    serve.add_argument(
+        "--threads", type=int, default=None, help="requests each worker runs at once (default 8)"
+    )
     serve.set_defaults(func=cmd_serve)
 
 

@@ -13,7 +13,7 @@ def register(sub: Subcommands) -> None:
     init = sub.add_parser(
         "init",
         help="first run: migrate both stores and create the key file and the signing key "
-             "(never over keys the stores say existed)",
+        "(never over keys the stores say existed)",
     )
     init.set_defaults(func=cmd_init)
 

@@ -17,16 +17,24 @@ from governance.timestamps import as_utc
 def register(sub: Subcommands) -> None:
     """Add this group's commands to the ``governance`` parser."""
     users = sub.add_parser("users", help="console users (people)").add_subparsers(
-        dest="users", required=True)
+        dest="users", required=True
+    )
     ucreate = users.add_parser("create", help="create a console user; the password is prompted")
     ucreate.add_argument("name")
-    ucreate.add_argument("--role", required=True,
-                         choices=["admin", "compliance_officer", "auditor"])
+    ucreate.add_argument(
+        "--role", required=True, choices=["admin", "compliance_officer", "auditor"]
+    )
     how = ucreate.add_mutually_exclusive_group()
-    how.add_argument("--one-time", action="store_true",
-                     help="print a one-time password, to be changed at the first sign-in")
-    how.add_argument("--password-stdin", action="store_true",
-                     help="read the password from the first line of standard input")
+    how.add_argument(
+        "--one-time",
+        action="store_true",
+        help="print a one-time password, to be changed at the first sign-in",
+    )
+    how.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
     ucreate.set_defaults(func=cmd_users_create)
     ulist = users.add_parser("list", help="list console users (never their passwords)")
     ulist.add_argument("--json", action="store_true")
@@ -65,11 +73,18 @@ def cmd_users_create(args: argparse.Namespace) -> int:
 def cmd_users_list(args: argparse.Namespace) -> int:
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
-        users = [{"id": u.id, "name": u.name, "role": u.role,
-                  "disabled": u.disabled_at is not None,
-                  "locked": (u.locked_until is not None
-                             and as_utc(u.locked_until) > datetime.now(UTC))}
-                 for u in _users(rt, session).list()]
+        users = [
+            {
+                "id": u.id,
+                "name": u.name,
+                "role": u.role,
+                "disabled": u.disabled_at is not None,
+                "locked": (
+                    u.locked_until is not None and as_utc(u.locked_until) > datetime.now(UTC)
+                ),
+            }
+            for u in _users(rt, session).list()
+        ]
     if args.json:
         print(json.dumps(users, indent=2))
         return 0

@@ -39,7 +39,8 @@ from policies.types import ID_COLUMN
 
 NOTICE_VERSIONS: tuple[tuple[str, datetime], ...] = tuple(  # (version label, in force from)
     (notice["version"], datetime.fromisoformat(notice["in_force_from"]))
-    for notice in load("consent")["notice_versions"])
+    for notice in load("consent")["notice_versions"]
+)
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,16 @@ def demo_consent_history(
 
     events: list[NewConsentEvent] = []
 
-    def add(at: datetime, action: ConsentAction, source: ConsentSource, purpose: str | None,
-            evidence: str | None = None) -> None:
-        events.append(NewConsentEvent(customer_id, action, source, purpose, _notice(at),
-                                      evidence, at))
+    def add(
+        at: datetime,
+        action: ConsentAction,
+        source: ConsentSource,
+        purpose: str | None,
+        evidence: str | None = None,
+    ) -> None:
+        events.append(
+            NewConsentEvent(customer_id, action, source, purpose, _notice(at), evidence, at)
+        )
 
     if dice.random() < 0.55:
         at = signup + timedelta(seconds=dice.randrange(5, 600))
@@ -100,11 +107,13 @@ def demo_consent_history(
         at = after(signup)
         for purpose in selling:
             add(at, A.WITHDRAW, S.GPC, purpose)
-    for purpose, chance in (("analytics", 0.03), ("churn_prediction", 0.02),
-                            ("email_marketing", 0.015)):
+    for purpose, chance in (
+        ("analytics", 0.03),
+        ("churn_prediction", 0.02),
+        ("email_marketing", 0.015),
+    ):
         if dice.random() < chance:
-            add(after(signup), A.OBJECT, S.WEB_FORM if dice.random() < 0.7 else S.OFFICER,
-                purpose)
+            add(after(signup), A.OBJECT, S.WEB_FORM if dice.random() < 0.7 else S.OFFICER, purpose)
     if dice.random() < 0.006:
         at = after(signup)
         add(at, A.RESTRICT, S.OFFICER, None, f"request:{dice.getrandbits(32):08x}")

@@ -76,4 +76,3 @@ class Dice:
         while len(chosen) < k:
             chosen[seq[int(self.random() * len(seq))]] = None
         return list(chosen)
-

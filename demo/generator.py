@@ -88,7 +88,6 @@ class DemoDataMapError(ValueError):
     """The data map cannot hold the demo data (names the collection and field, no value)."""
 
 
-
 @dataclass(frozen=True)
 class Product:
     sku: str
@@ -98,13 +97,14 @@ class Product:
     price_cents: dict[str, int]
 
 
-
 def without_order_number(template: str) -> str:
     """The template for a customer with no order: "the order" instead of a number."""
-    return (template.replace("your order {order}", "your order")
-            .replace("Order {order}", "The order").replace("order {order}", "the order")
-            .replace("of {order}", "of the order"))
-
+    return (
+        template.replace("your order {order}", "your order")
+        .replace("Order {order}", "The order")
+        .replace("order {order}", "the order")
+        .replace("of {order}", "of the order")
+    )
 
 
 class DemoGenerator:
@@ -177,7 +177,8 @@ class DemoGenerator:
         for name in present:
             declared = datamap.collections[name].fields
             keep = tuple(
-                f for f in FIELDS[name]
+                f
+                for f in FIELDS[name]
                 if f in declared and REFERENCES.get((name, f), name) in present
             )
             if keep != FIELDS[name]:
@@ -202,15 +203,23 @@ class DemoGenerator:
                     colour = rng.choice(PRODUCT_COLOURS)
                     name = f"{adjective} {noun}, {colour}"
                     eur = rng.randrange(low * 100, high * 100) // 100 * 100 - 1  # x.99 prices
-                    prices = {cur: max(99, eur * rate // 100 // 100 * 100 + 99)
-                              for cur, rate in EXCHANGE_RATES.items()}
+                    prices = {
+                        cur: max(99, eur * rate // 100 // 100 * 100 + 99)
+                        for cur, rate in EXCHANGE_RATES.items()
+                    }
                     prices["EUR"] = eur
                     sku = f"SKU-{code}-{rng.randrange(10000, 99999)}"
                     words = "-".join(ascii_fold(w) for w in noun.split())
                     slug = f"{category}/{ascii_fold(adjective)}-{words}"
-                    products.append(Product(self._cut("order_lines", "product_sku", sku),
-                                            self._cut("order_lines", "product_name", name),
-                                            noun.lower(), slug, prices))
+                    products.append(
+                        Product(
+                            self._cut("order_lines", "product_sku", sku),
+                            self._cut("order_lines", "product_name", name),
+                            noun.lower(),
+                            slug,
+                            prices,
+                        )
+                    )
         return products
 
     def _build_campaigns(self) -> dict[str, list[tuple[int, str]]]:
@@ -298,22 +307,24 @@ class DemoGenerator:
             newest = i // CUSTOMERS_PER_COMPANY
             company_id = self.company_id(newest - below(min(newest + 1, COMPANY_WINDOW)))
         customer_id = self.customer_id(i)
-        out["customers"].append({
-            ID_COLUMN: customer_id,
-            "first_name": first,
-            "last_name": last,
-            "email": email,
-            "phone": phone if rand() < 0.85 else None,
-            "street": street,
-            "city": city,
-            "postal_code": postal_code,
-            "country": country.code,
-            "date_of_birth": dob if rand() < 0.8 else None,
-            "gender": gender,
-            "language": country.language,
-            "job_title": pick(pool.jobs) if company_id or rand() < 0.3 else None,
-            "company_id": company_id,
-        })
+        out["customers"].append(
+            {
+                ID_COLUMN: customer_id,
+                "first_name": first,
+                "last_name": last,
+                "email": email,
+                "phone": phone if rand() < 0.85 else None,
+                "street": street,
+                "city": city,
+                "postal_code": postal_code,
+                "country": country.code,
+                "date_of_birth": dob if rand() < 0.8 else None,
+                "gender": gender,
+                "language": country.language,
+                "job_title": pick(pool.jobs) if company_id or rand() < 0.3 else None,
+                "company_id": company_id,
+            }
+        )
 
         # -- when things happen: after the customer became known (more of them recently)
         since = ref_s - int(HISTORY_DAYS * 86400 * rand() ** 1.25) - 3600
@@ -325,9 +336,17 @@ class DemoGenerator:
         iban = pick(pool.ibans) if country.sepa else None
         currency = country.currency
         ctx: dict[str, Any] = {
-            "first": first, "last": last, "email": email, "phone": phone, "city": city,
-            "street": street, "postal_code": postal_code, "iban": iban, "currency": currency,
-            "dob": dob.isoformat(), "country_name": country.name,
+            "first": first,
+            "last": last,
+            "email": email,
+            "phone": phone,
+            "city": city,
+            "street": street,
+            "postal_code": postal_code,
+            "iban": iban,
+            "currency": currency,
+            "dob": dob.isoformat(),
+            "country_name": country.name,
         }
 
         def fill(template: str) -> str:
@@ -363,15 +382,17 @@ class DemoGenerator:
                 quantity = 1 if rand() < 0.8 else 2 + below(4)
                 price = product.price_cents[currency]
                 total += price * quantity
-                lines.append({
-                    ID_COLUMN: uuid7(i, line_n, getrandbits(62)),
-                    SUBJECT_COLUMN: customer_id,
-                    "order_id": order_id,
-                    "product_sku": product.sku,
-                    "product_name": product.name,
-                    "quantity": quantity,
-                    "unit_price": money(price),
-                })
+                lines.append(
+                    {
+                        ID_COLUMN: uuid7(i, line_n, getrandbits(62)),
+                        SUBJECT_COLUMN: customer_id,
+                        "order_id": order_id,
+                        "product_sku": product.sku,
+                        "product_name": product.name,
+                        "quantity": quantity,
+                        "unit_price": money(price),
+                    }
+                )
                 line_n += 1
             channel = weighted(ORDER_CHANNEL_DRAW)
             if channel == "store":
@@ -390,19 +411,21 @@ class DemoGenerator:
             if rand() < 0.1:  # a gift, or to the office
                 shipping = (pick(pool.streets), *pick(pool.places))
             store = channel == "store"
-            orders.append({
-                ID_COLUMN: order_id,
-                SUBJECT_COLUMN: customer_id,
-                "order_number": number,
-                "ordered_at": stamp(at, UTC),
-                "status": status,
-                "channel": channel,
-                "payment_method": method,
-                "currency": currency,
-                "total_amount": money(total),
-                "shipping_city": None if store else shipping[1],
-                "shipping_postal_code": None if store else shipping[2],
-            })
+            orders.append(
+                {
+                    ID_COLUMN: order_id,
+                    SUBJECT_COLUMN: customer_id,
+                    "order_number": number,
+                    "ordered_at": stamp(at, UTC),
+                    "status": status,
+                    "channel": channel,
+                    "payment_method": method,
+                    "currency": currency,
+                    "total_amount": money(total),
+                    "shipping_city": None if store else shipping[1],
+                    "shipping_postal_code": None if store else shipping[2],
+                }
+            )
         # A note or ticket names one of the customer's own orders, or none: a number that is
         # not theirs would be another customer's order in their access export.
         ctx["order"] = pick(order_numbers) if order_numbers else None
@@ -420,18 +443,22 @@ class DemoGenerator:
             if rand() < 0.4:
                 sentences.append(f"- {pick(AGENTS)}")
             conversation = kind in ("email", "chat")  # mostly the customer writes first
-            rows.append({
-                ID_COLUMN: uuid7(i, n, getrandbits(62)),
-                SUBJECT_COLUMN: customer_id,
-                "kind": kind,
-                "direction": "inbound" if rand() < (0.7 if conversation else 0.2) else "outbound",
-                "occurred_at": stamp(when(), UTC),
-                "summary": self._cut(
-                    "interactions", "summary", fill(pick(INTERACTION_SUMMARIES[kind]))
-                ),
-                "body": " ".join(sentences),
-                "outcome": pick(OUTCOMES[kind]) if rand() < 0.9 else None,
-            })
+            rows.append(
+                {
+                    ID_COLUMN: uuid7(i, n, getrandbits(62)),
+                    SUBJECT_COLUMN: customer_id,
+                    "kind": kind,
+                    "direction": "inbound"
+                    if rand() < (0.7 if conversation else 0.2)
+                    else "outbound",
+                    "occurred_at": stamp(when(), UTC),
+                    "summary": self._cut(
+                        "interactions", "summary", fill(pick(INTERACTION_SUMMARIES[kind]))
+                    ),
+                    "body": " ".join(sentences),
+                    "outcome": pick(OUTCOMES[kind]) if rand() < 0.9 else None,
+                }
+            )
 
         # -- payment details: cards everywhere, SEPA direct debit where there is SEPA
         rows = out["payment_details"]
@@ -441,19 +468,21 @@ class DemoGenerator:
             billing = (street, city, postal_code)
             if rand() < 0.08:
                 billing = (pick(pool.streets), *pick(pool.places))
-            rows.append({
-                ID_COLUMN: uuid7(i, n, getrandbits(62)),
-                SUBJECT_COLUMN: customer_id,
-                "method": "sepa_debit" if sepa else "card",
-                "card_brand": None if sepa else weighted(CARD_BRAND_DRAW),
-                "card_last4": None if sepa else f"{below(10000):04d}",
-                "card_expiry": None if sepa else f"{expiry // 12}-{expiry % 12 + 1:02d}",
-                "iban": (iban if n == 0 else pick(pool.ibans)) if sepa else None,
-                "billing_street": billing[0],
-                "billing_city": billing[1],
-                "billing_postal_code": billing[2],
-                "billing_country": country.code,
-            })
+            rows.append(
+                {
+                    ID_COLUMN: uuid7(i, n, getrandbits(62)),
+                    SUBJECT_COLUMN: customer_id,
+                    "method": "sepa_debit" if sepa else "card",
+                    "card_brand": None if sepa else weighted(CARD_BRAND_DRAW),
+                    "card_last4": None if sepa else f"{below(10000):04d}",
+                    "card_expiry": None if sepa else f"{expiry // 12}-{expiry % 12 + 1:02d}",
+                    "iban": (iban if n == 0 else pick(pool.ibans)) if sepa else None,
+                    "billing_street": billing[0],
+                    "billing_city": billing[1],
+                    "billing_postal_code": billing[2],
+                    "billing_country": country.code,
+                }
+            )
 
         # -- support tickets
         rows = out["support_tickets"]
@@ -470,21 +499,27 @@ class DemoGenerator:
                 status = weighted(SETTLED_TICKET_STATUS)
             done = status in ("resolved", "closed")
             answered = status != "open" or rand() < 0.3
-            rows.append({
-                ID_COLUMN: uuid7(i, n, getrandbits(62)),
-                SUBJECT_COLUMN: customer_id,
-                "ticket_type": ticket_type,
-                "priority": priority,
-                "opened_at": stamp(at, UTC),
-                "description": text,
-                "first_response_minutes": (
-                    max(1, int(FIRST_RESPONSE_MEDIAN[priority] * math.exp(0.8 * dice.gauss(0, 1))))
-                    if answered else None
-                ),
-                "status": status,
-                "resolution": fill(pick(TICKET_RESOLUTIONS[ticket_type])) if done else None,
-                "satisfaction": weighted(SATISFACTION_DRAW) if done and rand() < 0.65 else None,
-            })
+            rows.append(
+                {
+                    ID_COLUMN: uuid7(i, n, getrandbits(62)),
+                    SUBJECT_COLUMN: customer_id,
+                    "ticket_type": ticket_type,
+                    "priority": priority,
+                    "opened_at": stamp(at, UTC),
+                    "description": text,
+                    "first_response_minutes": (
+                        max(
+                            1,
+                            int(FIRST_RESPONSE_MEDIAN[priority] * math.exp(0.8 * dice.gauss(0, 1))),
+                        )
+                        if answered
+                        else None
+                    ),
+                    "status": status,
+                    "resolution": fill(pick(TICKET_RESOLUTIONS[ticket_type])) if done else None,
+                    "satisfaction": weighted(SATISFACTION_DRAW) if done and rand() < 0.65 else None,
+                }
+            )
 
         # -- campaign responses: to campaigns sent after the customer became known
         rows = out["campaign_responses"]
@@ -501,16 +536,18 @@ class DemoGenerator:
             else:
                 opened = rand() < OPEN_RATE[channel]
                 clicked = opened and rand() < CLICK_RATE[channel]
-            rows.append({
-                ID_COLUMN: uuid7(i, n, getrandbits(62)),
-                SUBJECT_COLUMN: customer_id,
-                "campaign_code": code,
-                "channel": channel,
-                "sent_at": stamp(start + below(3 * 86400), UTC),
-                "opened": opened,
-                "clicked": clicked,
-                "feedback": fill(pick(FEEDBACK)) if opened and rand() < 0.08 else None,
-            })
+            rows.append(
+                {
+                    ID_COLUMN: uuid7(i, n, getrandbits(62)),
+                    SUBJECT_COLUMN: customer_id,
+                    "campaign_code": code,
+                    "channel": channel,
+                    "sent_at": stamp(start + below(3 * 86400), UTC),
+                    "opened": opened,
+                    "clicked": clicked,
+                    "feedback": fill(pick(FEEDBACK)) if opened and rand() < 0.08 else None,
+                }
+            )
             n += 1
 
         # -- web events: from a device or two, over an address or two
@@ -531,16 +568,18 @@ class DemoGenerator:
                 page = pick(STATIC_PAGES)
             if rand() < 0.08:
                 page += ("&" if "?" in page else "?") + "utm_source=newsletter"
-            rows.append({
-                ID_COLUMN: uuid7(i, n, getrandbits(62)),
-                SUBJECT_COLUMN: customer_id,
-                "occurred_at": stamp(when(), UTC),
-                "page": page,
-                "duration_seconds": max(1, int(math.exp(3.3 + dice.gauss(0, 1)))),
-                "device_id": pick(devices),
-                "ip_address": pick(addresses),
-                "referrer": pick(REFERRERS),
-            })
+            rows.append(
+                {
+                    ID_COLUMN: uuid7(i, n, getrandbits(62)),
+                    SUBJECT_COLUMN: customer_id,
+                    "occurred_at": stamp(when(), UTC),
+                    "page": page,
+                    "duration_seconds": max(1, int(math.exp(3.3 + dice.gauss(0, 1)))),
+                    "device_id": pick(devices),
+                    "ip_address": pick(addresses),
+                    "referrer": pick(REFERRERS),
+                }
+            )
 
     @staticmethod
     def _ip(dice: Dice) -> str:
@@ -555,11 +594,13 @@ class DemoGenerator:
         low, high = dice.weighted(COMPANY_SIZE_DRAW)
         employees = low + dice.below(high - low + 1)
         revenue_cents = employees * (40_000 + dice.below(360_000)) * 100
-        out["companies"].append({
-            ID_COLUMN: self.company_id(j),
-            "name": dice.pick(self._pools[country.code].companies),
-            "industry": dice.pick(INDUSTRIES),
-            "employee_count": employees,
-            "annual_revenue": money(revenue_cents) if dice.random() < 0.8 else None,
-            "country": country.code,
-        })
+        out["companies"].append(
+            {
+                ID_COLUMN: self.company_id(j),
+                "name": dice.pick(self._pools[country.code].companies),
+                "industry": dice.pick(INDUSTRIES),
+                "employee_count": employees,
+                "annual_revenue": money(revenue_cents) if dice.random() < 0.8 else None,
+                "country": country.code,
+            }
+        )

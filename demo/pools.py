@@ -44,8 +44,11 @@ class LocalePool:
             last=fit_named("last_name", self.last),
             streets=fit("street", self.streets),
             places=tuple(
-                zip(fit("city", [c for c, _ in self.places]),
-                    fit("postal_code", [p for _, p in self.places]), strict=True)
+                zip(
+                    fit("city", [c for c, _ in self.places]),
+                    fit("postal_code", [p for _, p in self.places]),
+                    strict=True,
+                )
             ),
             jobs=fit("job_title", self.jobs),
             companies=fit("company", self.companies),
@@ -53,8 +56,16 @@ class LocalePool:
         )
 
 
-POOL_SIZES = {"female": 250, "male": 250, "last": 600, "streets": 1000, "places": 400,
-              "jobs": 200, "companies": 300, "ibans": 300}
+POOL_SIZES = {
+    "female": 250,
+    "male": 250,
+    "last": 600,
+    "streets": 1000,
+    "places": 400,
+    "jobs": 200,
+    "companies": 300,
+    "ibans": 300,
+}
 
 
 @functools.lru_cache(maxsize=2)
@@ -89,12 +100,17 @@ POOL_FIELDS = {
     "first_name": (("customers", "first_name"),),
     "last_name": (("customers", "last_name"),),
     "street": (("customers", "street"), ("payment_details", "billing_street")),
-    "city": (("customers", "city"), ("orders", "shipping_city"),
-             ("payment_details", "billing_city")),
-    "postal_code": (("customers", "postal_code"), ("orders", "shipping_postal_code"),
-                    ("payment_details", "billing_postal_code")),
+    "city": (
+        ("customers", "city"),
+        ("orders", "shipping_city"),
+        ("payment_details", "billing_city"),
+    ),
+    "postal_code": (
+        ("customers", "postal_code"),
+        ("orders", "shipping_postal_code"),
+        ("payment_details", "billing_postal_code"),
+    ),
     "job_title": (("customers", "job_title"),),
     "company": (("companies", "name"),),
     "iban": (("payment_details", "iban"),),
 }
-

@@ -30,8 +30,9 @@ class RequestDemoSummary:
     statuses: dict[str, int] = field(default_factory=dict)
 
 
-def fill_demo_requests(runtime: Runtime, *, customers: int = 2000, seed: int = DEFAULT_SEED,
-                       actor: Actor | None = None) -> RequestDemoSummary:
+def fill_demo_requests(
+    runtime: Runtime, *, customers: int = 2000, seed: int = DEFAULT_SEED, actor: Actor | None = None
+) -> RequestDemoSummary:
     from governance.requests.models import DsrRequest
     from governance.requests.services import RequestExecutor, RequestService
 
@@ -49,10 +50,16 @@ def fill_demo_requests(runtime: Runtime, *, customers: int = 2000, seed: int = D
         now = datetime.now(UTC)
         service = RequestService(session, runtime, actor)
 
-        def create(kind: str, law: str, subject: dict[str, str], days_ago: float,
-                   details: dict[str, Any] | None = None) -> str:
-            return service.create(kind, law, subject, details,
-                                  received_at=now - timedelta(days=days_ago)).id
+        def create(
+            kind: str,
+            law: str,
+            subject: dict[str, str],
+            days_ago: float,
+            details: dict[str, Any] | None = None,
+        ) -> str:
+            return service.create(
+                kind, law, subject, details, received_at=now - timedelta(days=days_ago)
+            ).id
 
         # received, and overdue: a GDPR access request that came in 40 days ago
         create("access", "gdpr", {"subject_id": ids[0]}, 40)
@@ -65,14 +72,21 @@ def fill_demo_requests(runtime: Runtime, *, customers: int = 2000, seed: int = D
         rejected = create("erasure", "gdpr", {"subject_id": ids[3]}, 12)
         service.reject(rejected, "The identity could not be verified after two reminders.")
         # extended
-        extended = create("rectification", "gdpr", {"subject_id": ids[4]}, 20,
-                          {"corrections": [{"collection": SUBJECT, "fields": {"language": "en"}}]})
+        extended = create(
+            "rectification",
+            "gdpr",
+            {"subject_id": ids[4]},
+            20,
+            {"corrections": [{"collection": SUBJECT, "fields": {"language": "en"}}]},
+        )
         service.extend(extended, "complexity")  # two departments must confirm
         # to be completed below: an access export, a restriction, an opt-out (no
         # verification), and an erasure of an email the store does not hold
-        done = [create("access", "gdpr", {"subject_id": ids[5]}, 9),
-                create("restriction", "gdpr", {"subject_id": ids[6]}, 3),
-                create("erasure", "ccpa", {"email": "no.such.person@mail.example"}, 2)]
+        done = [
+            create("access", "gdpr", {"subject_id": ids[5]}, 9),
+            create("restriction", "gdpr", {"subject_id": ids[6]}, 3),
+            create("erasure", "ccpa", {"email": "no.such.person@mail.example"}, 2),
+        ]
         for request_id in done:
             service.verify(request_id, "email code")
         done.append(create("opt_out", "ccpa", {"subject_id": ids[7]}, 1))
@@ -80,13 +94,24 @@ def fill_demo_requests(runtime: Runtime, *, customers: int = 2000, seed: int = D
         # support team), so the step finds no record: reason `record_gone`
         tickets = runtime.tables["support_tickets"]
         ticket = session.scalar(
-            select(tickets.c[ID_COLUMN]).where(tickets.c[SUBJECT_COLUMN] == ids[8]).limit(1))
+            select(tickets.c[ID_COLUMN]).where(tickets.c[SUBJECT_COLUMN] == ids[8]).limit(1)
+        )
         failing = []
         if ticket is not None:
-            correction = {"collection": "support_tickets", "record_id": ticket,
-                          "fields": {"satisfaction": 4}}
-            failing.append(create("rectification", "gdpr", {"subject_id": ids[8]}, 6,
-                                  {"corrections": [correction]}))
+            correction = {
+                "collection": "support_tickets",
+                "record_id": ticket,
+                "fields": {"satisfaction": 4},
+            }
+            failing.append(
+                create(
+                    "rectification",
+                    "gdpr",
+                    {"subject_id": ids[8]},
+                    6,
+                    {"corrections": [correction]},
+                )
+            )
             service.verify(failing[0], "signed letter")
             session.execute(tickets.delete().where(tickets.c[ID_COLUMN] == ticket))
         # in progress: started, its steps recorded and not yet run (as after a restart);
@@ -100,7 +125,8 @@ def fill_demo_requests(runtime: Runtime, *, customers: int = 2000, seed: int = D
             from governance.retention.holds import HoldService
 
             HoldService(session, runtime, actor).place(
-                "subject", "litigation", "DEMO-CASE-2026-001", subject_id=ids[10])
+                "subject", "litigation", "DEMO-CASE-2026-001", subject_id=ids[10]
+            )
             held.append(create("erasure", "gdpr", {"subject_id": ids[10]}, 8))
             service.verify(held[0], "signed letter")
         for request_id in [*done, *failing, progressing, *held]:

@@ -29,10 +29,12 @@ _accounts = load("accounts")
 # (name, role, purposes): one key per role, and one per application with the purposes its
 # work rests on (policies/access.yaml)
 DEMO_CLIENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
-    (client["name"], client["role"], client["purposes"]) for client in _accounts["clients"])
+    (client["name"], client["role"], client["purposes"]) for client in _accounts["clients"]
+)
 # One console user per role; each run gives them new one-time passwords.
 DEMO_USERS: tuple[tuple[str, str], ...] = tuple(
-    (user["name"], user["role"]) for user in _accounts["users"])
+    (user["name"], user["role"]) for user in _accounts["users"]
+)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -43,49 +45,80 @@ def run_demo(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\r  customers {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
 
-    print(f"filling the demo CRM store ({args.customers:,} customers, seed {args.seed}) ...",
-          file=sys.stderr)
-    summary = fill_demo_store(rt.sessions, rt.policy.datamap, rt.crypto, customers=args.customers,
-                              seed=args.seed, progress=progress)
+    print(
+        f"filling the demo CRM store ({args.customers:,} customers, seed {args.seed}) ...",
+        file=sys.stderr,
+    )
+    summary = fill_demo_store(
+        rt.sessions,
+        rt.policy.datamap,
+        rt.crypto,
+        customers=args.customers,
+        seed=args.seed,
+        progress=progress,
+    )
     print(file=sys.stderr)
     print("recording demo consent histories ...", file=sys.stderr)
-    consents = fill_demo_consents(rt, customers=args.customers, seed=args.seed,
-                                  actor=cli_actor(), progress=progress)
+    consents = fill_demo_consents(
+        rt, customers=args.customers, seed=args.seed, actor=cli_actor(), progress=progress
+    )
     print(file=sys.stderr)
     requests = fill_demo_requests(rt, customers=args.customers, seed=args.seed, actor=cli_actor())
     if requests.created:
         states = ", ".join(f"{n} {s}" for s, n in sorted(requests.statuses.items()))
         print(f"demo data-subject requests: {states}", file=sys.stderr)
     if fill_demo_retention(rt, actor=cli_actor()) is not None:
-        print("demo retention sweep completed (as of the demo world's date); what expired "
-              "since is due in GET /v1/retention/plan", file=sys.stderr)
+        print(
+            "demo retention sweep completed (as of the demo world's date); what expired "
+            "since is due in GET /v1/retention/plan",
+            file=sys.stderr,
+        )
     keys: list[tuple[str, str, str]] = []
     with unit_of_work(rt.sessions) as session:
         service = ClientService(session)
         for name, role, purposes in DEMO_CLIENTS:
             issued = service.issue_or_reissue(name, role, purposes)
             keys.append((name, role, issued.key))
-            rt.audit.record(session, AuditEvent(
-                action=str(AuditAction.CLIENT_CREATED), actor=cli_actor(),
-                target=Target(record_id=issued.client.id), policy_version=rt.policy.version,
-                details={"client_id": issued.client.id, "role": role, "purposes": list(purposes)}))
+            rt.audit.record(
+                session,
+                AuditEvent(
+                    action=str(AuditAction.CLIENT_CREATED),
+                    actor=cli_actor(),
+                    target=Target(record_id=issued.client.id),
+                    policy_version=rt.policy.version,
+                    details={
+                        "client_id": issued.client.id,
+                        "role": role,
+                        "purposes": list(purposes),
+                    },
+                ),
+            )
         users = _demo_users(rt, session)
-        rt.audit.record(session, AuditEvent(
-            action=str(AuditAction.DEMO_LOADED), actor=cli_actor(),
-            policy_version=rt.policy.version,
-            details={"rows": sum(summary.inserted.values()), "count": args.customers}))
+        rt.audit.record(
+            session,
+            AuditEvent(
+                action=str(AuditAction.DEMO_LOADED),
+                actor=cli_actor(),
+                policy_version=rt.policy.version,
+                details={"rows": sum(summary.inserted.values()), "count": args.customers},
+            ),
+        )
     with unit_of_work(rt.sessions) as session:
         rt.audit.integrate(session, checkpoint=True)
     inserted = sum(summary.inserted.values())
-    print(f"demo store ready: {inserted:,} rows inserted now, "
-          f"{summary.skipped_batches} batch(es) already present; "
-          f"{consents.events:,} consent events recorded now "
-          f"({consents.skipped:,} customers had their history already)")
+    print(
+        f"demo store ready: {inserted:,} rows inserted now, "
+        f"{summary.skipped_batches} batch(es) already present; "
+        f"{consents.events:,} consent events recorded now "
+        f"({consents.skipped:,} customers had their history already)"
+    )
     print("demo API keys (shown once; running the demo again issues new ones):")
     for name, role, key in keys:
         print(f"  {name:20} {role:19} {key}")
-    print("demo console users, at /console (one-time passwords, to be changed at the first "
-          "sign-in; running the demo again issues new ones):")
+    print(
+        "demo console users, at /console (one-time passwords, to be changed at the first "
+        "sign-in; running the demo again issues new ones):"
+    )
     for name, role, password in users:
         print(f"  {name:20} {role:19} {password}")
     rt.dispose()
@@ -93,8 +126,11 @@ def run_demo(args: argparse.Namespace) -> int:
         return 0
     from api.serving import serve
 
-    print(f"serving on http://{args.host}:{args.port}  (try: curl -H 'Authorization: Bearer "
-          f"<demo-admin key>' http://{args.host}:{args.port}/v1/datamap)", flush=True)
+    print(
+        f"serving on http://{args.host}:{args.port}  (try: curl -H 'Authorization: Bearer "
+        f"<demo-admin key>' http://{args.host}:{args.port}/v1/datamap)",
+        flush=True,
+    )
     serve(settings, host=args.host, port=args.port, workers=args.workers)
     return 0
 

@@ -74,8 +74,7 @@ def fill_demo_store(
             # would recreate the person (and its key cannot seal anything any more).
             missing = [c for c in wanted if c not in present]
             if missing:
-                present |= {s for s, k in crypto.keys.keystore.fetch(missing).items()
-                            if k.shredded}
+                present |= {s for s, k in crypto.keys.keystore.fetch(missing).items() if k.shredded}
             todo = [i for customer_id, i in wanted.items() if customer_id not in present]
             skipped_customers += len(present)
             if not todo:

@@ -39,26 +39,62 @@ COLLECTIONS = (
 FIELDS: dict[str, tuple[str, ...]] = {
     "companies": ("name", "industry", "employee_count", "annual_revenue", "country"),
     "customers": (
-        "first_name", "last_name", "email", "phone", "street", "city", "postal_code",
-        "country", "date_of_birth", "gender", "language", "job_title", "company_id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "street",
+        "city",
+        "postal_code",
+        "country",
+        "date_of_birth",
+        "gender",
+        "language",
+        "job_title",
+        "company_id",
     ),
     "interactions": ("kind", "direction", "occurred_at", "summary", "body", "outcome"),
     "orders": (
-        "order_number", "ordered_at", "status", "channel", "payment_method", "currency",
-        "total_amount", "shipping_city", "shipping_postal_code",
+        "order_number",
+        "ordered_at",
+        "status",
+        "channel",
+        "payment_method",
+        "currency",
+        "total_amount",
+        "shipping_city",
+        "shipping_postal_code",
     ),
     "order_lines": ("order_id", "product_sku", "product_name", "quantity", "unit_price"),
     "payment_details": (
-        "method", "card_brand", "card_last4", "card_expiry", "iban", "billing_street",
-        "billing_city", "billing_postal_code", "billing_country",
+        "method",
+        "card_brand",
+        "card_last4",
+        "card_expiry",
+        "iban",
+        "billing_street",
+        "billing_city",
+        "billing_postal_code",
+        "billing_country",
     ),
     "support_tickets": (
-        "ticket_type", "priority", "opened_at", "description", "first_response_minutes",
-        "status", "resolution", "satisfaction",
+        "ticket_type",
+        "priority",
+        "opened_at",
+        "description",
+        "first_response_minutes",
+        "status",
+        "resolution",
+        "satisfaction",
     ),
     "campaign_responses": ("campaign_code", "channel", "sent_at", "opened", "clicked", "feedback"),
     "web_events": (
-        "occurred_at", "page", "duration_seconds", "device_id", "ip_address", "referrer",
+        "occurred_at",
+        "page",
+        "duration_seconds",
+        "device_id",
+        "ip_address",
+        "referrer",
     ),
 }
 # Rows that must be written after (and refer to) rows of another collection.
@@ -113,14 +149,20 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 FIRST_RESPONSE_MEDIAN = {"low": 900, "normal": 300, "high": 90, "urgent": 25}  # minutes
 TICKET_STATUSES = ("open", "pending", "resolved", "closed")
 CAMPAIGN_CHANNELS = ("email", "sms", "push", "direct_mail", "social")
-CAMPAIGN_TOKENS = {"email": "EMAIL", "sms": "SMS", "push": "PUSH", "direct_mail": "MAIL",
-                   "social": "SOCIAL"}
+CAMPAIGN_TOKENS = {
+    "email": "EMAIL",
+    "sms": "SMS",
+    "push": "PUSH",
+    "direct_mail": "MAIL",
+    "social": "SOCIAL",
+}
 OPEN_RATE = {"email": 0.42, "sms": 0.7, "push": 0.3, "social": 0.35}
 CLICK_RATE = {"email": 0.22, "sms": 0.12, "push": 0.15, "social": 0.2}
 _campaigns = load("campaigns")
 # (code, month, day): a campaign of each channel starts on that day of every year
 CAMPAIGN_SEASONS: tuple[tuple[str, int, int], ...] = tuple(
-    (s["code"], s["month"], s["day"]) for s in _campaigns["seasons"])
+    (s["code"], s["month"], s["day"]) for s in _campaigns["seasons"]
+)
 FEEDBACK: tuple[str, ...] = _campaigns["feedback"]
 
 
@@ -143,7 +185,8 @@ CHOICE_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
 _products = load("products")
 PRODUCT_LINES: tuple[tuple[str, str, tuple[str, ...], int, int], ...] = tuple(
     (line["code"], line["category"], line["nouns"], line["eur_from"], line["eur_to"])
-    for line in _products["product_lines"])
+    for line in _products["product_lines"]
+)
 PRODUCT_ADJECTIVES: tuple[str, ...] = _products["adjectives"]
 PRODUCT_COLOURS: tuple[str, ...] = _products["colours"]
 

@@ -59,14 +59,14 @@ def verify_checkpoint(note: str, name: str, raw_key: bytes) -> tuple[str, int, b
     split = note.rfind("\n\n")
     if split < 0:
         raise VerificationFailed("the checkpoint is not a signed note")
-    body, signatures = note[: split + 1], note[split + 2:]
+    body, signatures = note[: split + 1], note[split + 2 :]
     wanted = note_key_id(name, raw_key)
     public_key = Ed25519PublicKey.from_public_bytes(raw_key)
     for line in signatures.splitlines():
         prefix = "\u2014 " + name + " "
         if not line.startswith(prefix):
             continue
-        blob = base64.b64decode(line[len(prefix):], validate=True)
+        blob = base64.b64decode(line[len(prefix) :], validate=True)
         if blob[:4] != wanted:
             continue
         try:
@@ -100,8 +100,9 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, path: list[bytes]) -
     return r
 
 
-def roots_from_consistency(first: int, second: int, proof: list[bytes],
-                           first_root: bytes) -> tuple[bytes, bytes]:
+def roots_from_consistency(
+    first: int, second: int, proof: list[bytes], first_root: bytes
+) -> tuple[bytes, bytes]:
     """RFC 9162 section 2.1.4.2: the two roots a consistency proof commits to."""
     if first == 0 or first == second:
         return first_root, first_root
@@ -166,8 +167,9 @@ def verify(log: Log, name: str, raw_key: bytes, events: int, old_note: str | Non
         if old_size > size:
             raise VerificationFailed("the log shrank since the kept checkpoint")
         proof = log.get("/v1/audit/proofs/consistency", first=old_size, second=size)["proof"]
-        old, new = roots_from_consistency(old_size, size, [bytes.fromhex(h) for h in proof],
-                                          old_root)
+        old, new = roots_from_consistency(
+            old_size, size, [bytes.fromhex(h) for h in proof], old_root
+        )
         if old != old_root or new != root:
             raise VerificationFailed("the log was rewritten since the kept checkpoint")
         said.append(f"consistency with the kept checkpoint of {old_size} entries verified")

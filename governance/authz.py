@@ -60,8 +60,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.AUDITOR: frozenset(
-        {Permission.AUDIT_READ, Permission.POLICY_READ, Permission.ROPA_READ,
-         Permission.SELF_READ}
+        {Permission.AUDIT_READ, Permission.POLICY_READ, Permission.ROPA_READ, Permission.SELF_READ}
     ),
     Role.COMPLIANCE_OFFICER: frozenset(
         {

@@ -48,7 +48,10 @@ def _driver_errors() -> tuple[type[Exception], ...]:
 # timeout): SQLAlchemy's wrappers, and the drivers' own classes for the hot paths that run
 # straight on the driver (governance.prepared). The HTTP layer maps all of them to a 503.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    OperationalError, InterfaceError, *_driver_errors())
+    OperationalError,
+    InterfaceError,
+    *_driver_errors(),
+)
 
 
 class Base(DeclarativeBase):
@@ -56,7 +59,10 @@ class Base(DeclarativeBase):
 
 
 def make_engine(
-    database_url: str, *, write_lock_at_begin: bool = True, secure_delete: bool = False,
+    database_url: str,
+    *,
+    write_lock_at_begin: bool = True,
+    secure_delete: bool = False,
     **kwargs: Any,
 ) -> Engine:
     """``write_lock_at_begin=False`` suits a store whose transactions are either read-only or
@@ -88,7 +94,8 @@ def prepare_sqlite_file(path: Path) -> None:
     if mode & 0o007:
         raise SettingsError(
             f"the SQLite store {path} is readable or writable by others (mode {mode:04o}); "
-            f"run: chmod 600 {path}*")
+            f"run: chmod 600 {path}*"
+        )
 
 
 def _sqlite_deferred(connection: Any) -> None:
@@ -161,9 +168,16 @@ def ping(engine: Engine) -> None:
 
 
 # SQLite's primary result codes (the low byte of the extended code) that name a cause.
-_SQLITE_CAUSES = {5: "database locked", 6: "database locked", 8: "read-only database",
-                  10: "disk I/O error", 11: "database file corrupt", 13: "disk full",
-                  14: "database file cannot be opened", 26: "not a database"}
+_SQLITE_CAUSES = {
+    5: "database locked",
+    6: "database locked",
+    8: "read-only database",
+    10: "disk I/O error",
+    11: "database file corrupt",
+    13: "disk full",
+    14: "database file cannot be opened",
+    26: "not a database",
+}
 # Below this much free space on an SQLite file's filesystem a request's audit event and
 # its write-ahead-log frames may not fit: the store counts as full.
 SQLITE_MIN_FREE_BYTES = 1 << 20

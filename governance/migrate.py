@@ -42,9 +42,7 @@ def upgrade_keystore(keystore_url: str, revision: str = "head") -> None:
         # Wrapped keys are for the service's eyes only: owner-only directory and file
         # (SQLite gives its -wal and -shm files the database file's mode).
         prepare_sqlite_file(Path(url.database))
-    command.upgrade(
-        alembic_config(keystore_url, script_location=KEYSTORE_MIGRATIONS_DIR), revision
-    )
+    command.upgrade(alembic_config(keystore_url, script_location=KEYSTORE_MIGRATIONS_DIR), revision)
 
 
 def _make_sqlite_dir(database_url: str) -> None:

@@ -23,5 +23,5 @@ def naming(setting: str) -> Iterator[None]:
         ) from None
     except UNAVAILABLE_ERRORS as exc:
         raise SettingsError(
-            f"{setting}: the database cannot be opened or does not answer "
-            f"({type(exc).__name__})") from None
+            f"{setting}: the database cannot be opened or does not answer ({type(exc).__name__})"
+        ) from None

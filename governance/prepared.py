@@ -81,8 +81,7 @@ class PreparedSelect:
         compiled = self._for(engine.dialect)
         if compiled is None or observed(engine):
             with engine.connect() as connection:
-                return [dict(r._mapping)
-                        for r in connection.execute(self.statement, dict(params))]
+                return [dict(r._mapping) for r in connection.execute(self.statement, dict(params))]
         pooled = engine.raw_connection()
         try:
             return self._run(pooled.driver_connection, compiled, params)
@@ -102,7 +101,8 @@ class PreparedSelect:
             value = params.get(name, own)
             values[name] = process(value) if process is not None else value
         arguments: Any = (
-            tuple(values[n] for n in compiled.positional) if compiled.positional is not None
+            tuple(values[n] for n in compiled.positional)
+            if compiled.positional is not None
             else values
         )
         cursor = raw.execute(compiled.sql, arguments)
@@ -117,8 +117,10 @@ class PreparedSelect:
             cursor.close()
         columns, results = compiled.columns, compiled.results
         return [
-            {name: (process(value) if process and value is not None else value)
-             for name, process, value in zip(columns, results, row, strict=True)}
+            {
+                name: (process(value) if process and value is not None else value)
+                for name, process, value in zip(columns, results, row, strict=True)
+            }
             for row in fetched
         ]
 

@@ -39,8 +39,9 @@ class SweptMemoryStorage(MemoryStorage):
 
     STORAGE_SCHEME = ["swept-memory"]  # the library's registry of storages by URI scheme
 
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False,
-                 **options: str) -> None:
+    def __init__(
+        self, uri: str | None = None, wrap_exceptions: bool = False, **options: str
+    ) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         self._next_sweep = time.monotonic() + _SWEEP_EVERY_S
 
@@ -59,11 +60,15 @@ class RateCounter:
 
     def __init__(self, storage_uri: str = "memory://") -> None:
         self._memory = SlidingWindowCounterRateLimiter(SweptMemoryStorage())
-        shared = (None if storage_uri == "memory://"
-                  else storage_from_string(storage_uri, wrap_exceptions=True))
+        shared = (
+            None
+            if storage_uri == "memory://"
+            else storage_from_string(storage_uri, wrap_exceptions=True)
+        )
         # a synchronous storage (storage_from_string gives an async one only for async URIs)
-        self._shared = (SlidingWindowCounterRateLimiter(shared)
-                        if isinstance(shared, Storage) else None)
+        self._shared = (
+            SlidingWindowCounterRateLimiter(shared) if isinstance(shared, Storage) else None
+        )
         self._shared_down_until = 0.0
 
     def hit(self, item: RateLimitItem, *keys: str) -> bool:
@@ -105,6 +110,9 @@ class RateCounter:
 
     def _storage_failed(self) -> None:
         if time.monotonic() >= self._shared_down_until:
-            log.warning("the shared rate-limit storage did not answer; counting in this "
-                        "worker's memory for %d s", STORAGE_RETRY_SECONDS)
+            log.warning(
+                "the shared rate-limit storage did not answer; counting in this "
+                "worker's memory for %d s",
+                STORAGE_RETRY_SECONDS,
+            )
         self._shared_down_until = time.monotonic() + STORAGE_RETRY_SECONDS

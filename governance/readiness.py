@@ -23,13 +23,18 @@ if TYPE_CHECKING:
 def not_ready(runtime: Runtime) -> str | None:
     """The first reason this process cannot serve, or None when it can."""
     provider = runtime.keys.provider
-    if isinstance(provider, LocalKeyProvider) and provider.writable \
-            and not runtime.settings.key_file.is_file():
+    if (
+        isinstance(provider, LocalKeyProvider)
+        and provider.writable
+        and not runtime.settings.key_file.is_file()
+    ):
         return "the key file is missing (GOVERNANCE_KEY_FILE)"
     if not runtime.settings.audit_signing_key_file.is_file():
         return "the audit signing key file is missing (GOVERNANCE_AUDIT_SIGNING_KEY_FILE)"
-    for name, engine in (("the CRM database", runtime.engine),
-                         ("the key store", runtime.keys.keystore.engine)):
+    for name, engine in (
+        ("the CRM database", runtime.engine),
+        ("the key store", runtime.keys.keystore.engine),
+    ):
         cause = write_problem(engine)
         if cause is not None:
             return f"{name}: {cause}"

@@ -104,17 +104,28 @@ class Runtime:
     def record_store(self, session: Session) -> RecordStore:
         return RecordStore(session, self.policy.datamap, self.tables, self.crypto)
 
-    def data_access(self, session: Session, caller: Caller, *,
-                    record_audit: Callable[[AuditEvent], None],
-                    request_id: str | None = None) -> DataAccessService:
+    def data_access(
+        self,
+        session: Session,
+        caller: Caller,
+        *,
+        record_audit: Callable[[AuditEvent], None],
+        request_id: str | None = None,
+    ) -> DataAccessService:
         """The policy read/write path for one unit of work."""
         consent = ConsentService(session, self, caller.actor, request_id=request_id)
 
         def suppressed(collection: str, values: Mapping[str, Any], record_id: str) -> bool:
             # Built only for the writes that ask (creates), not on every read.
-            return SuppressionList(session, self.policy.datamap, self.crypto, self.audit,
-                                   caller.actor, policy_version=self.policy.version,
-                                   request_id=request_id).check(collection, values, record_id)
+            return SuppressionList(
+                session,
+                self.policy.datamap,
+                self.crypto,
+                self.audit,
+                caller.actor,
+                policy_version=self.policy.version,
+                request_id=request_id,
+            ).check(collection, values, record_id)
 
         assert self.decisions is not None
         return DataAccessService(
@@ -141,8 +152,10 @@ class Runtime:
 
     def masker(self) -> Masker:
         if self._masker is None:
-            self._masker = Masker(self.keys.derived_key("policy-mask-hash"),
-                                  lambda text: self.pii_analysis().redact(text))
+            self._masker = Masker(
+                self.keys.derived_key("policy-mask-hash"),
+                lambda text: self.pii_analysis().redact(text),
+            )
         return self._masker
 
     def dispose(self) -> None:
@@ -179,14 +192,22 @@ class Runtime:
         from governance.pii.services import ScanService
 
         spec = EngineSpec(self.settings.pii_config_file, self.settings.pii_model)
-        return ScanService(self.sessions, self.policy.datamap, self.tables, self.crypto,
-                           spec, self.audit, self.policy.version,
-                           processes=self.settings.pii_scan_processes,
-                           read_sessions=self.read_sessions)
+        return ScanService(
+            self.sessions,
+            self.policy.datamap,
+            self.tables,
+            self.crypto,
+            spec,
+            self.audit,
+            self.policy.version,
+            processes=self.settings.pii_scan_processes,
+            read_sessions=self.read_sessions,
+        )
 
 
-def open_runtime(settings: Settings, *, engine: Engine | None = None,
-                 create_keys: bool = True) -> Runtime:
+def open_runtime(
+    settings: Settings, *, engine: Engine | None = None, create_keys: bool = True
+) -> Runtime:
     """Every step names its setting when it fails (``governance.startup.naming``).
 
     A key file (or the embedded key store) that is missing is created only if nothing in the
@@ -207,7 +228,8 @@ def open_runtime(settings: Settings, *, engine: Engine | None = None,
     if engine.dialect.name == "sqlite":
         with naming("GOVERNANCE_DATABASE_URL"):
             read_sessions = make_session_factory(
-                make_engine(settings.database_url, write_lock_at_begin=False))
+                make_engine(settings.database_url, write_lock_at_begin=False)
+            )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -233,19 +255,25 @@ class KeyEvidence:
     def kek(self) -> list[str]:
         found = []
         if self.data_keys:
-            found.append(f"the key store holds {self.data_keys} data keys wrapped by another "
-                         "key-encryption key (the missing one)")
+            found.append(
+                f"the key store holds {self.data_keys} data keys wrapped by another "
+                "key-encryption key (the missing one)"
+            )
         if self.sealed_values:
             found.append("the CRM store holds values sealed under it")
         return found
 
     def keystore(self) -> list[str]:
-        return ["the CRM store holds values sealed under its data keys"] if self.sealed_values \
-            else []
+        return (
+            ["the CRM store holds values sealed under its data keys"] if self.sealed_values else []
+        )
 
     def signing_key(self) -> list[str]:
-        return [f"the audit log holds {self.checkpoints} signed checkpoints"] \
-            if self.checkpoints else []
+        return (
+            [f"the audit log holds {self.checkpoints} signed checkpoints"]
+            if self.checkpoints
+            else []
+        )
 
 
 def key_evidence(settings: Settings, engine: Engine, tables: CrmTables) -> KeyEvidence:
@@ -257,7 +285,8 @@ def key_evidence(settings: Settings, engine: Engine, tables: CrmTables) -> KeyEv
     data_keys = 0
     keystore_url = make_url(settings.keystore_url)
     if keystore_url.get_backend_name() != "sqlite" or (
-            keystore_url.database and Path(keystore_url.database).exists()):
+        keystore_url.database and Path(keystore_url.database).exists()
+    ):
         probe = create_engine(keystore_url, poolclass=NullPool)
         try:
             data_keys = sum(KeyStore(probe).counts().values())
@@ -274,21 +303,28 @@ def key_evidence(settings: Settings, engine: Engine, tables: CrmTables) -> KeyEv
                 continue
             table = tables[collection.name]
             try:
-                sealed = conn.execute(select(literal(1)).select_from(table).where(
-                    or_(*(table.c[n].is_not(None) for n in names))).limit(1)).first() is not None
+                sealed = (
+                    conn.execute(
+                        select(literal(1))
+                        .select_from(table)
+                        .where(or_(*(table.c[n].is_not(None) for n in names)))
+                        .limit(1)
+                    ).first()
+                    is not None
+                )
             except Exception:  # noqa: BLE001 - a store not migrated yet holds nothing
                 conn.rollback()
         try:
-            checkpoints = int(conn.scalar(select(func.count()).select_from(audit_checkpoints))
-                              or 0)
+            checkpoints = int(conn.scalar(select(func.count()).select_from(audit_checkpoints)) or 0)
         except Exception:  # noqa: BLE001 - not migrated yet: no checkpoint
             conn.rollback()
         conn.rollback()
     return KeyEvidence(data_keys, sealed, checkpoints)
 
 
-def check_key_files(settings: Settings, engine: Engine, tables: CrmTables, *,
-                    create_keys: bool) -> None:
+def check_key_files(
+    settings: Settings, engine: Engine, tables: CrmTables, *, create_keys: bool
+) -> None:
     """Refuse, in one line naming the file, to go on when a key file (or the embedded key
     store's file) is missing and the stores say it existed: a new one would make every
     sealed value, data key or checkpoint it opened unreadable or unverifiable, and would
@@ -296,18 +332,30 @@ def check_key_files(settings: Settings, engine: Engine, tables: CrmTables, *,
     Without ``create_keys`` a missing key is refused even on a first run. Creates nothing.
     """
     missing: list[tuple[str, Path, Callable[[KeyEvidence], list[str]]]] = []
-    if settings.key_provider == "local" and not settings.kek_value \
-            and not settings.key_file.exists():
+    if (
+        settings.key_provider == "local"
+        and not settings.kek_value
+        and not settings.key_file.exists()
+    ):
         missing.append(("GOVERNANCE_KEY_FILE", settings.key_file, KeyEvidence.kek))
     keystore_url = make_url(settings.keystore_url)
-    if keystore_url.get_backend_name() == "sqlite" and keystore_url.database \
-            and keystore_url.database != ":memory:" \
-            and not Path(keystore_url.database).exists():
-        missing.append(("GOVERNANCE_KEYSTORE_URL", Path(keystore_url.database),
-                        KeyEvidence.keystore))
+    if (
+        keystore_url.get_backend_name() == "sqlite"
+        and keystore_url.database
+        and keystore_url.database != ":memory:"
+        and not Path(keystore_url.database).exists()
+    ):
+        missing.append(
+            ("GOVERNANCE_KEYSTORE_URL", Path(keystore_url.database), KeyEvidence.keystore)
+        )
     if not settings.audit_signing_key_file.exists():
-        missing.append(("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", settings.audit_signing_key_file,
-                        KeyEvidence.signing_key))
+        missing.append(
+            (
+                "GOVERNANCE_AUDIT_SIGNING_KEY_FILE",
+                settings.audit_signing_key_file,
+                KeyEvidence.signing_key,
+            )
+        )
     if not missing:
         return
     with naming("GOVERNANCE_DATABASE_URL"):
@@ -320,11 +368,14 @@ def check_key_files(settings: Settings, engine: Engine, tables: CrmTables, *,
         if reasons:
             raise KeyFileError(
                 f"{setting} {path} is missing, but {' and '.join(reasons)}: restore it from "
-                "its backup (or point the setting at the original); nothing was created")
+                "its backup (or point the setting at the original); nothing was created"
+            )
     if not create_keys:
         setting, path, _ = missing[0]
-        raise KeyFileError(f"{setting} {path} does not exist: run `governance init` once to "
-                           "create the keys of a new installation")
+        raise KeyFileError(
+            f"{setting} {path} does not exist: run `governance init` once to "
+            "create the keys of a new installation"
+        )
 
 
 def open_key_service(settings: Settings, *, keystore_engine: Engine | None = None) -> KeyService:
@@ -360,6 +411,8 @@ def _key_provider(settings: Settings) -> tuple[KeyProvider, bool]:
     if settings.key_provider == "local":
         return open_local_provider(settings.key_file, settings.kek_value)
     raise SettingsError(f"GOVERNANCE_KEY_PROVIDER {settings.key_provider!r} is not available")
+
+
 def _require_pii_model(settings: Settings) -> None:
     """Stop the start if the configured NLP model is missing (cheap: no model is loaded)."""
     from governance.pii.engine import PiiConfig, require_models

@@ -155,36 +155,48 @@ class Settings:
             raise SettingsError("GOVERNANCE_TASK_RUNNER must be thread, inline or celery")
         broker_url = env.get("GOVERNANCE_BROKER_URL", "")
         if task_runner == "celery" and not broker_url:
-            raise SettingsError("GOVERNANCE_TASK_RUNNER=celery needs GOVERNANCE_BROKER_URL "
-                                "(e.g. redis://127.0.0.1:6379/0)")
+            raise SettingsError(
+                "GOVERNANCE_TASK_RUNNER=celery needs GOVERNANCE_BROKER_URL "
+                "(e.g. redis://127.0.0.1:6379/0)"
+            )
         if broker_url:
             _redis_url("GOVERNANCE_BROKER_URL", broker_url)
         jobs = {
-            name: _positive_int(f"GOVERNANCE_{name.upper()}",
-                                env.get(f"GOVERNANCE_{name.upper()}", str(default)))
-            for name, default in (("job_lease_seconds", cls.job_lease_seconds),
-                                  ("job_max_attempts", cls.job_max_attempts),
-                                  ("job_retry_seconds", cls.job_retry_seconds),
-                                  ("reaper_interval_seconds", cls.reaper_interval_seconds),
-                                  ("job_retry_ceiling_seconds", cls.job_retry_ceiling_seconds),
-                                  ("job_outage_seconds", cls.job_outage_seconds),
-                                  ("broker_down_seconds", cls.broker_down_seconds))
+            name: _positive_int(
+                f"GOVERNANCE_{name.upper()}", env.get(f"GOVERNANCE_{name.upper()}", str(default))
+            )
+            for name, default in (
+                ("job_lease_seconds", cls.job_lease_seconds),
+                ("job_max_attempts", cls.job_max_attempts),
+                ("job_retry_seconds", cls.job_retry_seconds),
+                ("reaper_interval_seconds", cls.reaper_interval_seconds),
+                ("job_retry_ceiling_seconds", cls.job_retry_ceiling_seconds),
+                ("job_outage_seconds", cls.job_outage_seconds),
+                ("broker_down_seconds", cls.broker_down_seconds),
+            )
         }
         limits = {
-            name: _rate_limit(f"GOVERNANCE_RATE_LIMIT_{name.upper()}",
-                              env.get(f"GOVERNANCE_RATE_LIMIT_{name.upper()}", default))
-            for name, default in (("auth_failures", cls.rate_limit_auth_failures),
-                                  ("per_client", cls.rate_limit_per_client),
-                                  ("per_address", cls.rate_limit_per_address))
+            name: _rate_limit(
+                f"GOVERNANCE_RATE_LIMIT_{name.upper()}",
+                env.get(f"GOVERNANCE_RATE_LIMIT_{name.upper()}", default),
+            )
+            for name, default in (
+                ("auth_failures", cls.rate_limit_auth_failures),
+                ("per_client", cls.rate_limit_per_client),
+                ("per_address", cls.rate_limit_per_address),
+            )
         }
         key_prefix = env.get("GOVERNANCE_RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix)
         if not re.fullmatch(r"[A-Za-z0-9_.:\-]{1,64}", key_prefix):
-            raise SettingsError("GOVERNANCE_RATE_LIMIT_KEY_PREFIX must be 1-64 letters, digits "
-                                "or . _ : -")
+            raise SettingsError(
+                "GOVERNANCE_RATE_LIMIT_KEY_PREFIX must be 1-64 letters, digits or . _ : -"
+            )
         console_idle = _positive_int(
-            "GOVERNANCE_CONSOLE_IDLE_MINUTES", env.get("GOVERNANCE_CONSOLE_IDLE_MINUTES", "30"))
+            "GOVERNANCE_CONSOLE_IDLE_MINUTES", env.get("GOVERNANCE_CONSOLE_IDLE_MINUTES", "30")
+        )
         console_hours = _positive_int(
-            "GOVERNANCE_CONSOLE_SESSION_HOURS", env.get("GOVERNANCE_CONSOLE_SESSION_HOURS", "12"))
+            "GOVERNANCE_CONSOLE_SESSION_HOURS", env.get("GOVERNANCE_CONSOLE_SESSION_HOURS", "12")
+        )
         return cls(
             database_url=database_url,
             policy_dir=policy_dir,
@@ -206,7 +218,8 @@ class Settings:
             broker_url=broker_url,
             **jobs,
             rate_limit_storage=_rate_limit_storage(
-                env.get("GOVERNANCE_RATE_LIMIT_STORAGE", "memory://")),
+                env.get("GOVERNANCE_RATE_LIMIT_STORAGE", "memory://")
+            ),
             rate_limit_auth_failures=limits["auth_failures"],
             rate_limit_per_client=limits["per_client"],
             rate_limit_per_address=limits["per_address"],
@@ -241,16 +254,21 @@ def _database_url(raw: str, name: str = "GOVERNANCE_DATABASE_URL") -> str:
     backend = url.get_backend_name()
     if backend not in _SUPPORTED_BACKENDS:
         raise SettingsError(
-            f"{name} names the unsupported backend {backend!r}; "
-            "use sqlite or postgresql"
+            f"{name} names the unsupported backend {backend!r}; use sqlite or postgresql"
         )
     if backend == "sqlite" and url.database in (None, ""):
         raise SettingsError(f"{name}: an in-memory SQLite store loses all data")
     return url.render_as_string(hide_password=False)
 
 
-_RATE_LIMIT_STORAGES = {"memory", "redis", "rediss", "redis+unix", "redis+sentinel",
-                        "redis+cluster"}
+_RATE_LIMIT_STORAGES = {
+    "memory",
+    "redis",
+    "rediss",
+    "redis+unix",
+    "redis+sentinel",
+    "redis+cluster",
+}
 
 
 def _rate_limit(name: str, raw: str) -> str:
@@ -267,7 +285,8 @@ def _rate_limit(name: str, raw: str) -> str:
     if not items or any(item.amount <= 0 for item in items):
         raise SettingsError(
             f"{name} must be a rate limit such as '20 per minute' or '10/second;500/minute' "
-            f"(or 'off'), got {raw!r}")
+            f"(or 'off'), got {raw!r}"
+        )
     return text
 
 
@@ -290,11 +309,14 @@ def _rate_limit_storage(raw: str) -> str:
         parts = urlsplit(raw)
         _ = parts.port  # a port that is not a number raises here
     except ValueError:
-        raise SettingsError(f"{name} is not a URL (expected memory:// or "
-                            "redis://host:6379/0)") from None
+        raise SettingsError(
+            f"{name} is not a URL (expected memory:// or redis://host:6379/0)"
+        ) from None
     if parts.scheme not in _RATE_LIMIT_STORAGES:
-        raise SettingsError(f"{name} must name memory:// or a Redis URL (redis://, rediss://, "
-                            "redis+unix://, redis+sentinel://, redis+cluster://)")
+        raise SettingsError(
+            f"{name} must name memory:// or a Redis URL (redis://, rediss://, "
+            "redis+unix://, redis+sentinel://, redis+cluster://)"
+        )
     return raw
 
 

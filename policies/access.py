@@ -126,9 +126,12 @@ class AccessPolicy:
         """The purposes whose rules let an application read (or see masked) this field:
         what an access request (GDPR Art. 15) tells the subject a field is processed for."""
         return tuple(
-            p for p, access in self.purposes.items()
+            p
+            for p, access in self.purposes.items()
             if (c := access.collections.get(collection)) is not None
-            and (d := c.read.get(field_name)) is not None and d.returned and d.rule is not None
+            and (d := c.read.get(field_name)) is not None
+            and d.returned
+            and d.rule is not None
         )
 
 
@@ -174,8 +177,10 @@ def _compile(
                     f"field {name}: no rule of purpose {purpose} lets it be written"
                 )
         compiled[collection.name] = CollectionAccess(
-            collection=collection.name, read=MappingProxyType(read),
-            writable=frozenset(writable), write_reasons=MappingProxyType(write_reasons),
+            collection=collection.name,
+            read=MappingProxyType(read),
+            writable=frozenset(writable),
+            write_reasons=MappingProxyType(write_reasons),
         )
     return compiled
 
@@ -185,12 +190,15 @@ def _read_decision(
 ) -> FieldDecision:
     if not covering:
         if category is None:
-            return FieldDecision(name, Effect.ALLOW, None, None,
-                                 f"field {name}: the record's identifier")
-        return FieldDecision(name, Effect.DENY, None, None,
-                             f"field {name}: no rule of purpose {purpose} allows it")
-    winner = max(covering,
-                 key=lambda r: _RANK[(r.effect, r.mask if r.effect is Effect.MASK else None)])
+            return FieldDecision(
+                name, Effect.ALLOW, None, None, f"field {name}: the record's identifier"
+            )
+        return FieldDecision(
+            name, Effect.DENY, None, None, f"field {name}: no rule of purpose {purpose} allows it"
+        )
+    winner = max(
+        covering, key=lambda r: _RANK[(r.effect, r.mask if r.effect is Effect.MASK else None)]
+    )
     if winner.effect is Effect.ALLOW:
         reason = f"field {name}: allowed by rule {winner.name}"
     elif winner.effect is Effect.MASK:
@@ -211,8 +219,9 @@ _MASK_TYPES: Mapping[Mask, frozenset[FieldType] | None] = {
 }
 
 
-def parse_access(document: Any, datamap: DataMap, purposes: PurposeSet,
-                 file: str = "access.yaml") -> AccessPolicy:
+def parse_access(
+    document: Any, datamap: DataMap, purposes: PurposeSet, file: str = "access.yaml"
+) -> AccessPolicy:
     check = Checker(file)
     top = check.mapping(document, "", _TOP_KEYS)
     if top is None:
@@ -232,17 +241,21 @@ def parse_access(document: Any, datamap: DataMap, purposes: PurposeSet,
         spec = check.mapping(body, path, _PURPOSE_KEYS)
         if spec is None:
             continue
-        free_text = check.enum(FreeTextPii, spec.get("free_text_pii", "refuse"),
-                               f"{path}.free_text_pii")
+        free_text = check.enum(
+            FreeTextPii, spec.get("free_text_pii", "refuse"), f"{path}.free_text_pii"
+        )
         rules = _rules(check, purpose_id, spec.get("rules"), f"{path}.rules", datamap)
         parsed[purpose_id] = PurposeAccess(
-            purpose=purpose_id, rules=rules, free_text_pii=free_text or FreeTextPii.REFUSE,
+            purpose=purpose_id,
+            rules=rules,
+            free_text_pii=free_text or FreeTextPii.REFUSE,
         )
     if check.problems:
         raise PolicyFileError(check.problems)
     compiled = {
-        p: PurposeAccess(a.purpose, a.rules, a.free_text_pii,
-                         MappingProxyType(_compile(p, a.rules, datamap)))
+        p: PurposeAccess(
+            a.purpose, a.rules, a.free_text_pii, MappingProxyType(_compile(p, a.rules, datamap))
+        )
         for p, a in parsed.items()
     }
     # A purpose without rules reads nothing: deny by default, still listed for explanations.
@@ -266,9 +279,7 @@ def _names(check: Checker, value: Any, path: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _rules(
-    check: Checker, purpose: str, raw: Any, path: str, datamap: DataMap
-) -> tuple[Rule, ...]:
+def _rules(check: Checker, purpose: str, raw: Any, path: str, datamap: DataMap) -> tuple[Rule, ...]:
     if not isinstance(raw, list) or not raw:
         check.fail(path, "must be a non-empty list of rules")
         return ()
@@ -294,7 +305,7 @@ def _rules(
         mask = check.enum(Mask, raw_mask, f"{at}.mask") if raw_mask is not None else None
         write = check.boolean(spec.get("write"), f"{at}.write")
         if not collections:
-            check.fail(f"{at}.collections", "name at least one collection (or \"*\")")
+            check.fail(f"{at}.collections", 'name at least one collection (or "*")')
         if not fields and not categories:
             check.fail(at, "name fields or categories")
         if effect is Effect.MASK and mask is None:
@@ -313,8 +324,11 @@ def _rules(
             if f == "*":
                 continue
             if f in SYSTEM_FIELDS:
-                if (effect is Effect.DENY or (effect is Effect.MASK and mask is not Mask.HASH)
-                        or write):
+                if (
+                    effect is Effect.DENY
+                    or (effect is Effect.MASK and mask is not Mask.HASH)
+                    or write
+                ):
                     check.fail(f"{at}.fields", f"{f} can only be allowed or masked with hash")
                 continue
             holders = [t for t in targets if f in t.fields]
@@ -323,14 +337,29 @@ def _rules(
             if mask is not None and (allowed := _MASK_TYPES[mask]) is not None:
                 for holder in holders:
                     if holder.fields[f].type not in allowed:
-                        check.fail(f"{at}.mask", f"{mask} does not apply to "
-                                   f"{holder.name}.{f} ({holder.fields[f].type})")
+                        check.fail(
+                            f"{at}.mask",
+                            f"{mask} does not apply to {holder.name}.{f} ({holder.fields[f].type})",
+                        )
         for prefix in categories:
-            if not any(fl.category == prefix or fl.category.startswith(prefix + ".")
-                       for t in targets for fl in t.fields.values()):
+            if not any(
+                fl.category == prefix or fl.category.startswith(prefix + ".")
+                for t in targets
+                for fl in t.fields.values()
+            ):
                 check.fail(f"{at}.categories", f"{prefix!r} covers no field of these collections")
         if effect is None or (effect is Effect.MASK and mask is None):
             continue
-        rules.append(Rule(purpose, rule_id, collections, fields, categories, effect,
-                          mask if effect is Effect.MASK else None, write))
+        rules.append(
+            Rule(
+                purpose,
+                rule_id,
+                collections,
+                fields,
+                categories,
+                effect,
+                mask if effect is Effect.MASK else None,
+                write,
+            )
+        )
     return tuple(rules)

@@ -114,7 +114,8 @@ def may_process(purpose: Purpose, state: SubjectConsentState) -> ProcessingDecis
         )
     if purpose.objectable and current.status is ConsentStatus.OBJECTED:
         return ProcessingDecision(
-            False, f"{name}: objected{_when(current.at, current.source)} (Art. 21)",
+            False,
+            f"{name}: objected{_when(current.at, current.source)} (Art. 21)",
             DenialReason.OBJECTION,
         )
     return ProcessingDecision(True, f"{name}: legal basis {purpose.legal_basis}, no consent needed")

@@ -152,8 +152,9 @@ def parse_datamap(document: Any, file: str = "datamap.yaml") -> DataMap:
             f"(found {selves or 'none'})",
         )
     if not check.problems:
-        check_retention_consistency(check, collections, subject if isinstance(subject, str)
-                                    else None)
+        check_retention_consistency(
+            check, collections, subject if isinstance(subject, str) else None
+        )
     if check.problems:
         raise PolicyFileError(check.problems)
     return DataMap(
@@ -213,8 +214,11 @@ def _collection(
             )
     retention = None
     if body.get("retention") is None:
-        check.fail(f"{path}.retention", "every collection needs a retention rule "
-                   "(period, from, basis): the sweep and the record of processing read it")
+        check.fail(
+            f"{path}.retention",
+            "every collection needs a retention rule "
+            "(period, from, basis): the sweep and the record of processing read it",
+        )
     else:
         retention = _retention(check, body.get("retention"), f"{path}.retention", fields)
     fields = _field_retention(check, raw_fields, path, fields, retention)
@@ -332,7 +336,10 @@ def _field(
 
 
 def _retention(
-    check: Checker, raw: Any, path: str, fields: Mapping[str, Field],
+    check: Checker,
+    raw: Any,
+    path: str,
+    fields: Mapping[str, Field],
     default_from: str = CREATED_COLUMN,
 ) -> Retention | None:
     body = check.mapping(raw, path, _RETENTION_KEYS)
@@ -362,8 +369,11 @@ def _countable_from(check: Checker, name: Any, path: str, fields: Mapping[str, F
         return False
     field = fields.get(name)
     if field is not None and field.encrypted:
-        check.fail(path, f"{name!r} is encrypted: a period must run from a date the "
-                   "database can compare, in clear")
+        check.fail(
+            path,
+            f"{name!r} is encrypted: a period must run from a date the "
+            "database can compare, in clear",
+        )
         return False
     if field is not None and not field.required:
         check.fail(path, f"{name!r} must be required: a record without it would never expire")
@@ -371,8 +381,9 @@ def _countable_from(check: Checker, name: Any, path: str, fields: Mapping[str, F
     return True
 
 
-def _field_retention(check: Checker, raw_fields: Any, path: str, fields: dict[str, Field],
-                     row: Retention | None) -> dict[str, Field]:
+def _field_retention(
+    check: Checker, raw_fields: Any, path: str, fields: dict[str, Field], row: Retention | None
+) -> dict[str, Field]:
     """Field-level overrides: a field that must go before its row gets its own period (the
     row's ``from`` unless it names another). It is removed (set to null) when it expires,
     so it may not be required, a reference or the date the row's own period runs from."""
@@ -393,20 +404,29 @@ def _field_retention(check: Checker, raw_fields: Any, path: str, fields: dict[st
             check.fail(fpath, "the row's own period runs from this field")
         if len(check.problems) > before:
             continue
-        own = _retention(check, raw["retention"], fpath, fields,
-                         default_from=row.counted_from if row is not None else CREATED_COLUMN)
+        own = _retention(
+            check,
+            raw["retention"],
+            fpath,
+            fields,
+            default_from=row.counted_from if row is not None else CREATED_COLUMN,
+        )
         if own is None or row is None:
             continue
         if own.period.approximate_days >= row.period.approximate_days:
-            check.fail(f"{fpath}.period", f"a field's period must be shorter than its row's "
-                       f"({row.period.text}); a field cannot outlive its row")
+            check.fail(
+                f"{fpath}.period",
+                f"a field's period must be shorter than its row's "
+                f"({row.period.text}); a field cannot outlive its row",
+            )
             continue
         result[name] = replace(field, retention=own)
     return result
 
 
-def check_retention_consistency(check: Checker, collections: Mapping[str, Collection],
-                                subject: str | None) -> None:
+def check_retention_consistency(
+    check: Checker, collections: Mapping[str, Collection], subject: str | None
+) -> None:
     """A row kept longer may not depend on a row deleted sooner: what it refers to would be
     gone first. A reference to a collection that is deleted (not anonymised) must be kept
     at least as long; an owned collection kept longer than its data subject, whose erasure
@@ -425,8 +445,11 @@ def check_retention_consistency(check: Checker, collections: Mapping[str, Collec
                     "or anonymise it on erasure",
                 )
         owner = collections.get(subject or "")
-        if (owner is None or not collection.has_subject_column
-                or collection.erasure.strategy is not ErasureStrategy.DELETE):
+        if (
+            owner is None
+            or not collection.has_subject_column
+            or collection.erasure.strategy is not ErasureStrategy.DELETE
+        ):
             continue
         if mine.approximate_days > owner.retention.period.approximate_days:
             check.fail(
@@ -452,4 +475,3 @@ def _erasure(check: Checker, raw: Any, path: str) -> Erasure | None:
     if strategy is None:
         return None
     return Erasure(strategy=strategy, legal_obligation=obligation)
-

@@ -63,8 +63,12 @@ class Decision:
             "reason": self.reason,
             "policy_version": self.policy_version,
             "fields": {
-                f: {"effect": str(d.effect), "mask": None if d.mask is None else str(d.mask),
-                    "rule": d.rule, "reason": d.reason}
+                f: {
+                    "effect": str(d.effect),
+                    "mask": None if d.mask is None else str(d.mask),
+                    "rule": d.rule,
+                    "reason": d.reason,
+                }
                 for f, d in self.fields.items()
             },
         }
@@ -82,14 +86,21 @@ class PolicyEngine:
     def _deny(
         self, reason: str, denial: str, fields: Mapping[str, FieldDecision] | None = None
     ) -> Decision:
-        return Decision(False, reason, self.version, denial,
-                        fields if fields is not None else MappingProxyType({}))
+        return Decision(
+            False,
+            reason,
+            self.version,
+            denial,
+            fields if fields is not None else MappingProxyType({}),
+        )
 
     def evaluate(self, request: AccessRequest) -> Decision:
         if request.purpose not in request.client_purposes:
             held = ", ".join(sorted(request.client_purposes)) or "none"
-            return self._deny(f"purpose {request.purpose}: not one this client may use "
-                              f"(its purposes: {held})", "purpose")
+            return self._deny(
+                f"purpose {request.purpose}: not one this client may use (its purposes: {held})",
+                "purpose",
+            )
         shape = (request.purpose, request.collection, request.action, request.fields)
         base = self._shapes.get(shape)
         if base is None:
@@ -126,8 +137,11 @@ class PolicyEngine:
                 for name in request.fields:
                     d = decided.get(name)
                     if d is None or not d.returned:
-                        return self._deny(d.reason if d else f"field {name}: unknown", "field",
-                                          MappingProxyType({name: d} if d else {}))
+                        return self._deny(
+                            d.reason if d else f"field {name}: unknown",
+                            "field",
+                            MappingProxyType({name: d} if d else {}),
+                        )
                     picked[name] = d
                 for system in SYSTEM_FIELDS:
                     if system in decided:
@@ -145,5 +159,10 @@ class PolicyEngine:
                     return self._deny(reason, "field")
             decided = access.read
         # Without a subject (a list), the consent rule is applied per row in the query.
-        return Decision(True, f"purpose {request.purpose}: allowed for {request.collection}",
-                        self.version, None, decided)
+        return Decision(
+            True,
+            f"purpose {request.purpose}: allowed for {request.collection}",
+            self.version,
+            None,
+            decided,
+        )

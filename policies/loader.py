@@ -54,18 +54,27 @@ def load_policy_set(policy_dir: Path) -> PolicySet:
     access = None
     if datamap is not None and purposes is not None:
         # The access rules name collections, fields and purposes: checked against both.
-        access = _parsed(lambda doc, name: parse_access(doc, datamap, purposes, name),
-                         sources, "access.yaml", problems)
+        access = _parsed(
+            lambda doc, name: parse_access(doc, datamap, purposes, name),
+            sources,
+            "access.yaml",
+            problems,
+        )
     if problems or datamap is None or purposes is None or access is None:
         raise PolicyFileError(problems)
     return PolicySet(
-        version=digest.hexdigest(), datamap=datamap, purposes=purposes, access=access,
-        sources=sources, organisation=organisation,
+        version=digest.hexdigest(),
+        datamap=datamap,
+        purposes=purposes,
+        access=access,
+        sources=sources,
+        organisation=organisation,
     )
 
 
-def _parsed(parse: Callable[[Any, str], T], sources: dict[str, str], name: str,
-            problems: list[Problem]) -> T | None:
+def _parsed(
+    parse: Callable[[Any, str], T], sources: dict[str, str], name: str, problems: list[Problem]
+) -> T | None:
     try:
         return parse(_yaml(sources[name], name), name)
     except PolicyFileError as exc:

@@ -17,8 +17,7 @@ from typing import Any
 from policies.datamap import Checker
 from policies.errors import PolicyFileError
 
-_TOP_KEYS = {"version", "fictional", "controller", "dpo", "representatives",
-             "security_measures"}
+_TOP_KEYS = {"version", "fictional", "controller", "dpo", "representatives", "security_measures"}
 _PARTY_KEYS = {"name", "contact", "address"}
 _REPRESENTATIVE_REGIONS = {"eu", "uk"}
 
@@ -56,16 +55,27 @@ def parse_organisation(document: Any, file: str = "organisation.yaml") -> Organi
         if party is not None and region in _REPRESENTATIVE_REGIONS:
             representatives[region] = party
     measures = top.get("security_measures")
-    if not isinstance(measures, list) or not measures or not all(
-            isinstance(m, str) and m.strip() for m in measures):
-        check.fail("security_measures", "a non-empty list of the technical and organisational "
-                   "measures taken (Art. 32), one sentence each")
+    if (
+        not isinstance(measures, list)
+        or not measures
+        or not all(isinstance(m, str) and m.strip() for m in measures)
+    ):
+        check.fail(
+            "security_measures",
+            "a non-empty list of the technical and organisational "
+            "measures taken (Art. 32), one sentence each",
+        )
         measures = []
     fictional = check.boolean(top.get("fictional"), "fictional")
     if check.problems or controller is None:
         raise PolicyFileError(check.problems)
-    return Organisation(controller=controller, dpo=dpo, representatives=representatives,
-                        security_measures=tuple(measures), fictional=fictional)
+    return Organisation(
+        controller=controller,
+        dpo=dpo,
+        representatives=representatives,
+        security_measures=tuple(measures),
+        fictional=fictional,
+    )
 
 
 def _party(check: Checker, raw: Any, path: str) -> Party | None:
@@ -84,6 +94,3 @@ def as_mapping(party: Party | None) -> dict[str, str] | None:
     if party is None:
         return None
     return {"name": party.name, "contact": party.contact, "address": party.address}
-
-
-

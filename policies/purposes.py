@@ -64,8 +64,10 @@ _RECIPIENT_KEYS = {"name", "type", "country", "safeguard"}
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 # The EU member states and Iceland, Liechtenstein, Norway: a transfer outside them needs a
 # safeguard of GDPR Chapter V.
-EEA = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI "
-                "ES SE IS LI NO".split())
+EEA = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI "
+    "ES SE IS LI NO".split()
+)
 _PROFILING_KEYS = {"logic", "significance", "solely_automated_decision"}
 _CONTROLLER_KEYS = {"name", "contact", "supervisory_authority"}
 # fideslang data uses that are profiling by name: such a purpose must say what its profiling
@@ -246,8 +248,9 @@ def _profiling(check: Checker, raw: Any, path: str) -> Profiling | None:
         return None
     logic = check.string(body.get("logic"), f"{path}.logic")
     significance = check.string(body.get("significance"), f"{path}.significance")
-    solely = check.boolean(body.get("solely_automated_decision"),
-                           f"{path}.solely_automated_decision")
+    solely = check.boolean(
+        body.get("solely_automated_decision"), f"{path}.solely_automated_decision"
+    )
     if logic is None or significance is None:
         return None
     return Profiling(logic=logic, significance=significance, solely_automated_decision=solely)
@@ -289,23 +292,40 @@ def _purpose(check: Checker, purpose_id: str, raw: Any, path: str) -> Purpose | 
             "special categories need explicit consent or legal claims (Art. 9(2)(a), (f))",
         )
     retention_exempt = check.boolean(body.get("retention_exempt"), f"{path}.retention_exempt")
-    if retention_exempt and basis is not LegalBasis.LEGAL_OBLIGATION and (
-            exemption is not RestrictionExemption.LEGAL_CLAIMS):
-        check.fail(f"{path}.retention_exempt", "only a legal obligation or legal claims "
-                   "justify reading records past their retention (Art. 17(3)(b), (e))")
+    if (
+        retention_exempt
+        and basis is not LegalBasis.LEGAL_OBLIGATION
+        and (exemption is not RestrictionExemption.LEGAL_CLAIMS)
+    ):
+        check.fail(
+            f"{path}.retention_exempt",
+            "only a legal obligation or legal claims "
+            "justify reading records past their retention (Art. 17(3)(b), (e))",
+        )
     data_subjects = _data_subjects(check, body.get("data_subjects"), f"{path}.data_subjects")
     recipients = _recipients(check, body.get("recipients"), f"{path}.recipients")
-    interest = check.string(body.get("legitimate_interest"), f"{path}.legitimate_interest",
-                            required=basis is LegalBasis.LEGITIMATE_INTERESTS) or ""
+    interest = (
+        check.string(
+            body.get("legitimate_interest"),
+            f"{path}.legitimate_interest",
+            required=basis is LegalBasis.LEGITIMATE_INTERESTS,
+        )
+        or ""
+    )
     if interest and basis is not LegalBasis.LEGITIMATE_INTERESTS:
-        check.fail(f"{path}.legitimate_interest",
-                   "only a purpose based on legitimate interests names the interest")
+        check.fail(
+            f"{path}.legitimate_interest",
+            "only a purpose based on legitimate interests names the interest",
+        )
     profiling = None
     if body.get("profiling") is not None:
         profiling = _profiling(check, body.get("profiling"), f"{path}.profiling")
     elif data_use is not None and _PROFILING_USE.search(data_use):
-        check.fail(f"{path}.profiling", f"the data use {data_use!r} is profiling: say what it "
-                   "does (logic, significance), which an access export tells the subject")
+        check.fail(
+            f"{path}.profiling",
+            f"the data use {data_use!r} is profiling: say what it "
+            "does (logic, significance), which an access export tells the subject",
+        )
     if len(check.problems) > before or description is None or basis is None or data_use is None:
         return None
     return Purpose(
@@ -325,18 +345,27 @@ def _purpose(check: Checker, purpose_id: str, raw: Any, path: str) -> Purpose | 
 
 
 def _data_subjects(check: Checker, raw: Any, path: str) -> tuple[str, ...]:
-    if not isinstance(raw, list) or not raw or not all(
-            isinstance(v, str) and v.strip() for v in raw):
-        check.fail(path, "every purpose names the categories of data subjects it processes "
-                   "(Art. 30(1)(c)), e.g. [customers]")
+    if (
+        not isinstance(raw, list)
+        or not raw
+        or not all(isinstance(v, str) and v.strip() for v in raw)
+    ):
+        check.fail(
+            path,
+            "every purpose names the categories of data subjects it processes "
+            "(Art. 30(1)(c)), e.g. [customers]",
+        )
         return ()
     return tuple(raw)
 
 
 def _recipients(check: Checker, raw: Any, path: str) -> tuple[Recipient, ...]:
     if not isinstance(raw, list) or not raw:
-        check.fail(path, "every purpose names its recipients (Art. 30(1)(d)): internal teams, "
-                   "processors and third parties, with their country")
+        check.fail(
+            path,
+            "every purpose names its recipients (Art. 30(1)(d)): internal teams, "
+            "processors and third parties, with their country",
+        )
         return ()
     found = []
     for i, item in enumerate(raw):
@@ -352,11 +381,13 @@ def _recipients(check: Checker, raw: Any, path: str) -> tuple[Recipient, ...]:
             country = None
         safeguard = None
         if body.get("safeguard") is not None:
-            safeguard = check.enum(TransferSafeguard, body.get("safeguard"),
-                                   f"{where}.safeguard")
+            safeguard = check.enum(TransferSafeguard, body.get("safeguard"), f"{where}.safeguard")
         elif country is not None and country not in EEA:
-            check.fail(f"{where}.safeguard", f"a recipient in {country}, outside the EEA, "
-                       "needs the transfer's safeguard (GDPR Chapter V)")
+            check.fail(
+                f"{where}.safeguard",
+                f"a recipient in {country}, outside the EEA, "
+                "needs the transfer's safeguard (GDPR Chapter V)",
+            )
         if name is not None and kind is not None and country is not None:
             found.append(Recipient(name=name, type=kind, country=country, safeguard=safeguard))
     return tuple(found)

@@ -30,9 +30,15 @@ def purpose_rights(access: AccessPolicy, purpose: str) -> tuple[CollectionRights
     for name, collection in grants.collections.items():
         if not collection.readable and not collection.writable:
             continue
-        read = {f: (str(d.mask) if d.effect is Effect.MASK and d.mask is not None else "allow")
-                for f, d in collection.read.items() if d.returned}
-        filters = tuple(f for f in FILTER_FIELDS
-                        if (d := collection.read.get(f)) is not None and d.effect is Effect.ALLOW)
+        read = {
+            f: (str(d.mask) if d.effect is Effect.MASK and d.mask is not None else "allow")
+            for f, d in collection.read.items()
+            if d.returned
+        }
+        filters = tuple(
+            f
+            for f in FILTER_FIELDS
+            if (d := collection.read.get(f)) is not None and d.effect is Effect.ALLOW
+        )
         found.append(CollectionRights(name, read, tuple(sorted(collection.writable)), filters))
     return tuple(found)

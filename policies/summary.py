@@ -23,7 +23,8 @@ class FieldGrant:
     def label(self) -> str:
         """``field``, ``field:mask``, with ``*`` when the purpose may also write it."""
         return (self.field if self.mask is None else f"{self.field}:{self.mask}") + (
-            "*" if self.writable else "")
+            "*" if self.writable else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,15 @@ def access_summary(access: AccessPolicy, purposes: PurposeSet) -> list[PurposeGr
         for name, grants in compiled.collections.items():
             if not grants.readable and not grants.writable:
                 continue
-            collections.append(CollectionGrants(name, tuple(
-                FieldGrant(f, None if d.mask is None else str(d.mask), f in grants.writable)
-                for f, d in grants.read.items() if d.returned and d.rule is not None)))
-        summary.append(PurposeGrants(purpose.id, str(compiled.free_text_pii),
-                                     tuple(collections)))
+            collections.append(
+                CollectionGrants(
+                    name,
+                    tuple(
+                        FieldGrant(f, None if d.mask is None else str(d.mask), f in grants.writable)
+                        for f, d in grants.read.items()
+                        if d.returned and d.rule is not None
+                    ),
+                )
+            )
+        summary.append(PurposeGrants(purpose.id, str(compiled.free_text_pii), tuple(collections)))
     return summary

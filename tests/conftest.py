@@ -42,8 +42,21 @@ def _server_url() -> str | None:
 
 # The fixtures that open a database. ./scripts/test runs tests/unit in the SQLite pass only,
 # so a unit test that asks for one of these belongs under tests/functional instead.
-DATABASE_FIXTURES = frozenset({"engine", "connection", "sessions", "session", "runtime", "app",
-                               "http", "issue_key", "keystore_engine", "key_service", "crypto"})
+DATABASE_FIXTURES = frozenset(
+    {
+        "engine",
+        "connection",
+        "sessions",
+        "session",
+        "runtime",
+        "app",
+        "http",
+        "issue_key",
+        "keystore_engine",
+        "key_service",
+        "crypto",
+    }
+)
 UNIT_TESTS = Path(__file__).resolve().parent / "unit"
 
 
@@ -53,18 +66,24 @@ def _opens_a_database(item: pytest.Item) -> bool:
     info = getattr(item, "_fixtureinfo", None)  # pytest's record of the fixtures it resolved
     if info is None:
         return False
-    return any(defs[-1].func.__module__ == __name__
-               for name, defs in info.name2fixturedefs.items()
-               if name in DATABASE_FIXTURES and defs)
+    return any(
+        defs[-1].func.__module__ == __name__
+        for name, defs in info.name2fixturedefs.items()
+        if name in DATABASE_FIXTURES and defs
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    misplaced = [item.nodeid for item in items
-                 if item.path.is_relative_to(UNIT_TESTS) and _opens_a_database(item)]
+    misplaced = [
+        item.nodeid
+        for item in items
+        if item.path.is_relative_to(UNIT_TESTS) and _opens_a_database(item)
+    ]
     if misplaced:
         raise pytest.UsageError(
             "unit tests run on SQLite only (./scripts/test); these use a database and belong "
-            f"under tests/functional: {misplaced}")
+            f"under tests/functional: {misplaced}"
+        )
 
 
 def redis_db() -> int:

@@ -61,9 +61,11 @@ def _copy(kind: str, url: str) -> None:
         return
     # The server's own database the run creates its databases from (tests/conftest.py).
     server = os.environ.get("GOVERNANCE_TEST_DATABASE_URL") or parsed.set(
-        database="postgres").render_as_string(hide_password=False)
-    admin = create_engine(make_url(server).set(drivername="postgresql+psycopg"),
-                          isolation_level="AUTOCOMMIT")
+        database="postgres"
+    ).render_as_string(hide_password=False)
+    admin = create_engine(
+        make_url(server).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
     try:
         with admin.connect() as conn:
             target = create_engine(parsed.set(drivername="postgresql+psycopg"))
@@ -105,15 +107,19 @@ def _postgres_template(kind: str, server: str, admin: object) -> str:
             name = f"gov_tmpl_{kind}_{uuid.uuid4().hex[:12]}"
             admin.execute(text(f'CREATE DATABASE "{name}"'))  # type: ignore[attr-defined]
             atexit.register(_drop, server, name)
-            _UPGRADES[kind](make_url(server).set(drivername="postgresql+psycopg", database=name)
-                            .render_as_string(hide_password=False))
+            _UPGRADES[kind](
+                make_url(server)
+                .set(drivername="postgresql+psycopg", database=name)
+                .render_as_string(hide_password=False)
+            )
             _POSTGRES[key] = name
         return _POSTGRES[key]
 
 
 def _drop(server: str, name: str) -> None:
-    admin = create_engine(make_url(server).set(drivername="postgresql+psycopg"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        make_url(server).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
     try:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

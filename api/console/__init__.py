@@ -20,9 +20,11 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from governance.runtime import Runtime
 
 #: Scripts, styles, images and fetches from our origin only; forms post only to us.
-CONSOLE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-               "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-               "base-uri 'none'")
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
 SESSION_KEY_LABEL = "console/session-cookie"
 
 
@@ -60,8 +62,14 @@ def register_console(app: Flask, runtime: Runtime) -> None:
     )
 
     # A blueprint per app: its routes are added here, and a registered blueprint takes none.
-    blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
-                    static_folder="static", static_url_path="/static")
+    blp = Blueprint(
+        "console",
+        __name__,
+        url_prefix="/console",
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/static",
+    )
     settings = runtime.settings
     # Derived from the KEK provider's index key: the same in every worker and after a
     # restart, and never stored on its own.
@@ -76,9 +84,20 @@ def register_console(app: Flask, runtime: Runtime) -> None:
     app.session_interface = _SessionInterface()
     access.init_csrf(app)
     access.init_throttle(app, settings)
-    for module in (auth_pages, user_pages, request_pages, subject_pages, audit_pages,
-                   policy_pages, scan_pages, key_pages, job_pages,
-                   retention_pages, hold_pages, ropa_pages):
+    for module in (
+        auth_pages,
+        user_pages,
+        request_pages,
+        subject_pages,
+        audit_pages,
+        policy_pages,
+        scan_pages,
+        key_pages,
+        job_pages,
+        retention_pages,
+        hold_pages,
+        ropa_pages,
+    ):
         module.register(blp)
     filters.register(blp)
     blp.before_request(access.before_console_request)

@@ -38,8 +38,9 @@ THROTTLE_EXTENSION = "console_sign_in_throttle"
 _BEFORE_NEW_PASSWORD = {"console.password", "console.logout"}
 
 
-def page(permission: Permission | None = None, action: AuditAction | None = None, *,
-         public: bool = False) -> Callable[[F], F]:
+def page(
+    permission: Permission | None = None, action: AuditAction | None = None, *, public: bool = False
+) -> Callable[[F], F]:
     def mark(func: F) -> F:
         func._console_permission = permission  # type: ignore[attr-defined]
         func._console_action = action  # type: ignore[attr-defined]
@@ -57,9 +58,11 @@ def check_pages(app: Flask) -> None:
         view = app.view_functions[rule.endpoint]
         for method in sorted((rule.methods or set()) - {"OPTIONS", "HEAD"}):
             target = method_of(view, method)
-            if not (getattr(target, "_console_public", False)
-                    or getattr(target, "_console_permission", None)
-                    or getattr(target, "_console_signed_in", False)):
+            if not (
+                getattr(target, "_console_public", False)
+                or getattr(target, "_console_permission", None)
+                or getattr(target, "_console_signed_in", False)
+            ):
                 missing.append(f"{method} {rule.rule}")
     if missing:
         raise RuntimeError(f"console routes without a declared permission: {', '.join(missing)}")
@@ -73,16 +76,23 @@ def signed_in(func: F) -> F:
 
 def timeouts() -> Timeouts:
     settings = runtime().settings
-    return Timeouts(idle=timedelta(minutes=settings.console_idle_minutes),
-                    absolute=timedelta(hours=settings.console_session_hours))
+    return Timeouts(
+        idle=timedelta(minutes=settings.console_idle_minutes),
+        absolute=timedelta(hours=settings.console_session_hours),
+    )
 
 
 def users() -> UserService:
     from api.context import actor
 
-    return UserService(g.session, runtime().audit, actor(), runtime().policy.version,
-                       request_id=g.request_id,
-                       throttle=current_app.extensions.get(THROTTLE_EXTENSION))
+    return UserService(
+        g.session,
+        runtime().audit,
+        actor(),
+        runtime().policy.version,
+        request_id=g.request_id,
+        throttle=current_app.extensions.get(THROTTLE_EXTENSION),
+    )
 
 
 def current_user() -> ConsoleUser | None:
@@ -111,15 +121,15 @@ def before_console_request() -> AnyResponse | None:
         return redirect(url_for("console.login"))
     g.console_user = user
     # The person is the request's actor: api.context.actor() and the audit log name them.
-    g.client = AuthenticatedClient(id=user.actor_id, name=user.name, role=user.role,
-                                   purposes=())
+    g.client = AuthenticatedClient(id=user.actor_id, name=user.name, role=user.role, purposes=())
     if user.must_change_password and request.endpoint not in _BEFORE_NEW_PASSWORD:
         return redirect(url_for("console.password"))
     permission: Permission | None = target._console_permission
     g.audit_action = target._console_action
     if permission is not None and not role_allows(user.role_enum, permission):
-        raise Forbidden(f"role {user.role} does not have the permission {permission}",
-                        reason="role")
+        raise Forbidden(
+            f"role {user.role} does not have the permission {permission}", reason="role"
+        )
     return None
 
 
@@ -127,8 +137,14 @@ def safe_next(target: str | None) -> str:
     """Where to go after signing in: a console path of ours, never another site. Anything
     else, a control character above all (a CR/LF cannot go into a ``Location`` header), is
     ignored for the home page."""
-    if target and target.startswith("/console/") and not target.startswith("//") and (
-            "\\" not in target) and target.isprintable() and " " not in target:
+    if (
+        target
+        and target.startswith("/console/")
+        and not target.startswith("//")
+        and ("\\" not in target)
+        and target.isprintable()
+        and " " not in target
+    ):
         return target
     return url_for("console.home")
 
@@ -137,7 +153,8 @@ def init_throttle(app: Flask, settings: Settings) -> None:
     """The sign-in throttle (``governance.users.throttle``), one per app, counting in the
     rate limits' storage."""
     app.extensions[THROTTLE_EXTENSION] = SignInThrottle(
-        settings.rate_limit_storage, key_prefix=f"{settings.rate_limit_key_prefix}:sign-in")
+        settings.rate_limit_storage, key_prefix=f"{settings.rate_limit_key_prefix}:sign-in"
+    )
 
 
 def init_csrf(app: Flask) -> None:

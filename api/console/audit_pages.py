@@ -42,21 +42,30 @@ class EventFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    action = StringField("Action (e.g. data.read or request.*)", validators=[
-        Optional(), Regexp(r"^[a-z][a-z_.]*(\.\*)?$", message="a dotted action, or family.*")])
-    actor = StringField("Actor (client id, user:<id>, system)", validators=[
-        Optional(), Length(max=128)])
+    action = StringField(
+        "Action (e.g. data.read or request.*)",
+        validators=[
+            Optional(),
+            Regexp(r"^[a-z][a-z_.]*(\.\*)?$", message="a dotted action, or family.*"),
+        ],
+    )
+    actor = StringField(
+        "Actor (client id, user:<id>, system)", validators=[Optional(), Length(max=128)]
+    )
     subject_id = StringField("Subject id", validators=[Optional(), Length(max=128)])
     purpose = StringField("Purpose", validators=[Optional(), Length(max=64)])
-    outcome = SelectField("Outcome", choices=options([("", "any"), *((o.value, o.value)
-                                                             for o in Outcome)]), default="")
+    outcome = SelectField(
+        "Outcome",
+        choices=options([("", "any"), *((o.value, o.value) for o in Outcome)]),
+        default="",
+    )
     since = DateField("From (UTC)", validators=[Optional()])
     until = DateField("Until (UTC, inclusive)", validators=[Optional()])
 
 
 def _fingerprint(public_key: bytes) -> str:
     digest = hashlib.sha256(public_key).hexdigest()
-    return ":".join(digest[i:i + 4] for i in range(0, 32, 4))
+    return ":".join(digest[i : i + 4] for i in range(0, 32, 4))
 
 
 def _page_of_events(form: EventFilterForm, after: int | None) -> tuple[list[Any], int | None]:
@@ -66,8 +75,11 @@ def _page_of_events(form: EventFilterForm, after: int | None) -> tuple[list[Any]
         "action": (form.action.data or "").strip() or None,
         "subject_id": (form.subject_id.data or "").strip() or None,
         "since": datetime.combine(form.since.data, time(0), UTC) if form.since.data else None,
-        "until": (datetime.combine(form.until.data, time(0), UTC) + timedelta(days=1)
-                  if form.until.data else None),
+        "until": (
+            datetime.combine(form.until.data, time(0), UTC) + timedelta(days=1)
+            if form.until.data
+            else None
+        ),
     }
     purpose = (form.purpose.data or "").strip() or None
     outcome = form.outcome.data or None
@@ -75,14 +87,16 @@ def _page_of_events(form: EventFilterForm, after: int | None) -> tuple[list[Any]
     scanned = 0
     position = after
     while scanned < SCAN_LIMIT:
-        batch = runtime().audit.events(db(), after_index=position, limit=SCAN_BATCH,
-                                       **column_filters)
+        batch = runtime().audit.events(
+            db(), after_index=position, limit=SCAN_BATCH, **column_filters
+        )
         for event in batch:
             position = event.index
             scanned += 1
             doc = event.document
             if (purpose and doc.get("purpose") != purpose) or (
-                    outcome and doc.get("outcome") != outcome):
+                outcome and doc.get("outcome") != outcome
+            ):
                 continue
             found.append(event)
             if len(found) == PAGE_SIZE:
@@ -109,13 +123,27 @@ def events() -> tuple[str, int]:
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
     from flask import url_for
 
-    rows = [{"index": e.index, "leaf_b64": base64.b64encode(e.leaf).decode(),
-             "leaf_text": e.leaf.decode("utf-8"), "doc": e.document} for e in items]
+    rows = [
+        {
+            "index": e.index,
+            "leaf_b64": base64.b64encode(e.leaf).decode(),
+            "leaf_text": e.leaf.decode("utf-8"),
+            "doc": e.document,
+        }
+        for e in items
+    ]
     return render_template(
-        "console/audit.html", form=form, rows=rows, checkpoint=checkpoint,
-        fingerprint=_fingerprint(rt.audit.signer.public_key_bytes), action=ActionForm(),
-        next_url=(url_for("console.audit_events", **args,
-                          after=encode_cursor(more, scope=_SCOPE)) if more is not None else None),
+        "console/audit.html",
+        form=form,
+        rows=rows,
+        checkpoint=checkpoint,
+        fingerprint=_fingerprint(rt.audit.signer.public_key_bytes),
+        action=ActionForm(),
+        next_url=(
+            url_for("console.audit_events", **args, after=encode_cursor(more, scope=_SCOPE))
+            if more is not None
+            else None
+        ),
         first_url=url_for("console.audit_events", **args) if after is not None else None,
         report=None,
     ), 200 if valid else 422
@@ -127,12 +155,22 @@ def verify() -> tuple[str, int]:
     form = EventFilterForm(formdata=None)
     cp = runtime().audit.latest_checkpoint(db())
     return render_template(
-        "console/audit.html", form=form, rows=[], checkpoint=checkpoint_body(cp) if cp else None,
-        fingerprint=_fingerprint(runtime().audit.signer.public_key_bytes), action=ActionForm(),
-        next_url=None, first_url=None,
-        report={"ok": report.ok, "tree_size": report.tree_size,
-                "root_hash": report.root_hash.hex(), "problems": report.problems,
-                "checkpoints_checked": report.checkpoints_checked, "pending": report.pending},
+        "console/audit.html",
+        form=form,
+        rows=[],
+        checkpoint=checkpoint_body(cp) if cp else None,
+        fingerprint=_fingerprint(runtime().audit.signer.public_key_bytes),
+        action=ActionForm(),
+        next_url=None,
+        first_url=None,
+        report={
+            "ok": report.ok,
+            "tree_size": report.tree_size,
+            "root_hash": report.root_hash.hex(),
+            "problems": report.problems,
+            "checkpoints_checked": report.checkpoints_checked,
+            "pending": report.pending,
+        },
     ), 200
 
 
@@ -158,8 +196,14 @@ def inclusion_json() -> Response:
         leaf, path = runtime().audit.inclusion_proof(db(), index, size)
     except ProofRangeError as error:
         raise BadRequest(str(error)) from None
-    return jsonify({"leaf_index": index, "tree_size": size, "leaf_hash": leaf.hex(),
-                    "audit_path": [h.hex() for h in path]})
+    return jsonify(
+        {
+            "leaf_index": index,
+            "tree_size": size,
+            "leaf_hash": leaf.hex(),
+            "audit_path": [h.hex() for h in path],
+        }
+    )
 
 
 def consistency_json() -> Response:
@@ -174,11 +218,24 @@ def consistency_json() -> Response:
 
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/audit", "audit_events", page(READ, AuditAction.AUDIT_EVENTS_READ)(events))
-    blp.add_url_rule("/audit/verify", "audit_verify",
-                     page(READ, AuditAction.AUDIT_VERIFIED)(verify), methods=["POST"])
-    blp.add_url_rule("/audit/checkpoint.json", "audit_checkpoint",
-                     page(READ, AuditAction.AUDIT_CHECKPOINT_READ)(checkpoint_json))
-    blp.add_url_rule("/audit/inclusion.json", "audit_inclusion",
-                     page(READ, AuditAction.AUDIT_PROOF_READ)(inclusion_json))
-    blp.add_url_rule("/audit/consistency.json", "audit_consistency",
-                     page(READ, AuditAction.AUDIT_PROOF_READ)(consistency_json))
+    blp.add_url_rule(
+        "/audit/verify",
+        "audit_verify",
+        page(READ, AuditAction.AUDIT_VERIFIED)(verify),
+        methods=["POST"],
+    )
+    blp.add_url_rule(
+        "/audit/checkpoint.json",
+        "audit_checkpoint",
+        page(READ, AuditAction.AUDIT_CHECKPOINT_READ)(checkpoint_json),
+    )
+    blp.add_url_rule(
+        "/audit/inclusion.json",
+        "audit_inclusion",
+        page(READ, AuditAction.AUDIT_PROOF_READ)(inclusion_json),
+    )
+    blp.add_url_rule(
+        "/audit/consistency.json",
+        "audit_consistency",
+        page(READ, AuditAction.AUDIT_PROOF_READ)(consistency_json),
+    )

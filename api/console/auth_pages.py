@@ -19,20 +19,21 @@ def login() -> str | AnyResponse | tuple[str, int] | tuple[str, int, dict[str, s
     if not form.validate():
         return render_template("console/login.html", form=form), 422
     try:
-        signed = users().sign_in(form.name.data or "", form.password.data or "",
-                                 source=client_network(request.remote_addr))
+        signed = users().sign_in(
+            form.name.data or "",
+            form.password.data or "",
+            source=client_network(request.remote_addr),
+        )
     except LoginFailed as failed:
         # The failed sign-in's audit event: commit it, although the answer is a 401 (which
         # also counts against this address's limit of failed authentications).
         g.session.commit()
         form.password.errors = [failed.detail]
-        return render_template("console/login.html", form=form,
-                               next=request.form.get("next")), 401
+        return render_template("console/login.html", form=form, next=request.form.get("next")), 401
     except SignInThrottled as throttled:
         g.audit_action = None  # as every 429: a refused flood is not audited
         form.password.errors = [throttled.detail]
-        html = render_template("console/login.html", form=form,
-                               next=request.form.get("next"))
+        html = render_template("console/login.html", form=form, next=request.form.get("next"))
         return html, 429, {"Retry-After": str(throttled.retry_after)}
     session.clear()  # a fresh session (and CSRF token) for the signed-in person
     session.permanent = True
@@ -57,16 +58,21 @@ def password() -> str | AnyResponse | tuple[str, int]:
     if request.method == "POST" and form.validate():
         try:
             # every other session of the person ends; this one, just proven, stays
-            users().change_password(user, form.current_password.data or "",
-                                    form.new_password.data or "", keep=session.get(TOKEN_KEY))
+            users().change_password(
+                user,
+                form.current_password.data or "",
+                form.new_password.data or "",
+                keep=session.get(TOKEN_KEY),
+            )
         except InvalidUser as invalid:
             show_errors(form, invalid.extra.get("errors", {}))
             return render_template("console/password.html", form=form), 422
         g.audited = True
         return redirect(url_for("console.home"))
     status = 422 if request.method == "POST" else 200
-    return render_template("console/password.html", form=form,
-                           must_change=user.must_change_password), status
+    return render_template(
+        "console/password.html", form=form, must_change=user.must_change_password
+    ), status
 
 
 def home() -> AnyResponse:
@@ -75,7 +81,8 @@ def home() -> AnyResponse:
     if role_allows(user.role_enum, Permission.REQUESTS_MANAGE):
         return redirect(url_for("console.queue"))
     if role_allows(user.role_enum, Permission.AUDIT_READ) and not role_allows(
-            user.role_enum, Permission.USERS_MANAGE):
+        user.role_enum, Permission.USERS_MANAGE
+    ):
         return redirect(url_for("console.audit_events"))
     return redirect(url_for("console.users"))
 

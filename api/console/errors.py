@@ -15,24 +15,41 @@ from governance.errors import GovernanceError
 
 log = logging.getLogger("api.console")
 
-_TITLES = {400: "Bad request", 401: "Sign-in needed", 403: "Not allowed", 404: "Not found",
-           405: "Not allowed here", 409: "Not possible now", 410: "Gone", 413: "Too large",
-           422: "Not valid", 429: "Too many attempts", 500: "Something went wrong",
-           503: "Unavailable"}
+_TITLES = {
+    400: "Bad request",
+    401: "Sign-in needed",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "Not possible now",
+    410: "Gone",
+    413: "Too large",
+    422: "Not valid",
+    429: "Too many attempts",
+    500: "Something went wrong",
+    503: "Unavailable",
+}
 
 
 def error_page(status: int, detail: str, *, title: str | None = None) -> Response:
-    body = render_template("console/error.html", status=status,
-                           title=title or _TITLES.get(status, "Error"), detail=detail,
-                           trace_id=getattr(g, "request_id", None))
+    body = render_template(
+        "console/error.html",
+        status=status,
+        title=title or _TITLES.get(status, "Error"),
+        detail=detail,
+        trace_id=getattr(g, "request_id", None),
+    )
     return Response(body, status=status, mimetype="text/html")
 
 
 def register(blp: Blueprint, app: Flask) -> None:
     def on_csrf(error: CSRFError) -> Response:
-        return error_page(400, "The form was sent without a valid security token, so nothing "
-                               "was changed. Go back, reload the page and try again.",
-                          title="Form refused")
+        return error_page(
+            400,
+            "The form was sent without a valid security token, so nothing "
+            "was changed. Go back, reload the page and try again.",
+            title="Form refused",
+        )
 
     def on_governance(error: GovernanceError) -> Response:
         audit_event = getattr(error, "audit_event", None)
@@ -44,25 +61,31 @@ def register(blp: Blueprint, app: Flask) -> None:
         status = error.code or 500
         if status == 429:
             g.audit_action = None  # as the API: a refused flood is not audited
-            response = error_page(429, "Too many attempts from this address. Wait a minute "
-                                       "and try again.")
+            response = error_page(
+                429, "Too many attempts from this address. Wait a minute and try again."
+            )
             response.headers["Retry-After"] = str(getattr(g, "retry_after", 60))
             return response
-        detail = {404: "There is no such page.", 405: "This page does not take that action."
-                  }.get(status, error.description or "")
+        detail = {404: "There is no such page.", 405: "This page does not take that action."}.get(
+            status, error.description or ""
+        )
         return error_page(status, detail)
 
     def on_unexpected(error: Exception) -> Response:
-        log.error("unhandled %s in console request %s", type(error).__name__,
-                  getattr(g, "request_id", "-"))
-        return error_page(500, "The console failed to answer. Quote the trace id to the "
-                               "operator.")
+        log.error(
+            "unhandled %s in console request %s",
+            type(error).__name__,
+            getattr(g, "request_id", "-"),
+        )
+        return error_page(500, "The console failed to answer. Quote the trace id to the operator.")
 
     def on_unavailable(error: Exception) -> Response:
-        log.error("database unavailable (%s) in console request %s", type(error).__name__,
-                  getattr(g, "request_id", "-"))
-        return error_page(503, "A database the service depends on did not answer; try again "
-                               "later.")
+        log.error(
+            "database unavailable (%s) in console request %s",
+            type(error).__name__,
+            getattr(g, "request_id", "-"),
+        )
+        return error_page(503, "A database the service depends on did not answer; try again later.")
 
     blp.register_error_handler(CSRFError, on_csrf)
     blp.register_error_handler(GovernanceError, on_governance)

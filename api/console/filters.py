@@ -52,10 +52,16 @@ def words(value: str | None) -> str:
 
 
 def register(blp: Blueprint) -> None:
-    for name, fn in (("iso", iso), ("day", day), ("date_only", date_only), ("aware", aware),
-                     ("days_left", days_left), ("urgency", urgency), ("words", words)):
+    for name, fn in (
+        ("iso", iso),
+        ("day", day),
+        ("date_only", date_only),
+        ("aware", aware),
+        ("days_left", days_left),
+        ("urgency", urgency),
+        ("words", words),
+    ):
         blp.add_app_template_filter(fn, name)
     blp.add_app_template_global(lambda: datetime.now(UTC), "now")
     # Links to pages that exist in this build only (no placeholder pages).
-    blp.add_app_template_global(lambda endpoint: endpoint in current_app.view_functions,
-                                "has_page")
+    blp.add_app_template_global(lambda endpoint: endpoint in current_app.view_functions, "has_page")

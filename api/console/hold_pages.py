@@ -45,36 +45,54 @@ def _words(value: str) -> str:
 
 class PlaceForm(FlaskForm):
     scope = SelectField("Scope", choices=options([(s.value, s.value) for s in HoldScope]))
-    subject_id = StringField("Subject id (scope subject)",
-                             validators=[Optional(), Length(max=32)])
-    collection = StringField("Collection (scope collection)",
-                             validators=[Optional(), Length(max=64)])
-    reason = SelectField("Reason",
-                         choices=options([(r.value, _words(r.value)) for r in HoldReason]))
-    matter = StringField("Matter reference (a case or inquiry number, no spaces)",
-                         validators=[Length(max=100)])
+    subject_id = StringField("Subject id (scope subject)", validators=[Optional(), Length(max=32)])
+    collection = StringField(
+        "Collection (scope collection)", validators=[Optional(), Length(max=64)]
+    )
+    reason = SelectField(
+        "Reason", choices=options([(r.value, _words(r.value)) for r in HoldReason])
+    )
+    matter = StringField(
+        "Matter reference (a case or inquiry number, no spaces)", validators=[Length(max=100)]
+    )
     expires_at = DateField("Lapses after (optional)", validators=[Optional()])
 
 
 class ReleaseForm(FlaskForm):
-    reason = SelectField("Release reason",
-                         choices=options([(r.value, _words(r.value)) for r in ReleaseReason]))
+    reason = SelectField(
+        "Release reason", choices=options([(r.value, _words(r.value)) for r in ReleaseReason])
+    )
 
 
 def _service() -> HoldService:
     return HoldService(db(), runtime(), actor(), request_id=g.request_id)
 
 
-def _page(form: PlaceForm | None = None, released: tuple[str, ReleaseForm] | None = None,
-          problem: str | None = None, status: int = 200) -> tuple[str, int]:
+def _page(
+    form: PlaceForm | None = None,
+    released: tuple[str, ReleaseForm] | None = None,
+    problem: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
     holds = [hold_view(h) for h in _service().find(limit=SHOWN)]
-    record(AuditEvent(action=str(AuditAction.HOLD_LISTED), actor=actor(),
-                      policy_version=runtime().policy.version, details={"count": len(holds)}))
+    record(
+        AuditEvent(
+            action=str(AuditAction.HOLD_LISTED),
+            actor=actor(),
+            policy_version=runtime().policy.version,
+            details={"count": len(holds)},
+        )
+    )
     releases = {h["id"]: ReleaseForm(formdata=None, prefix=h["id"]) for h in holds}
     if released is not None:
         releases[released[0]] = released[1]
-    return render_template("console/holds.html", holds=holds, form=form or PlaceForm(
-        formdata=None), releases=releases, problem=problem), status
+    return render_template(
+        "console/holds.html",
+        holds=holds,
+        form=form or PlaceForm(formdata=None),
+        releases=releases,
+        problem=problem,
+    ), status
 
 
 def listing() -> tuple[str, int]:
@@ -92,12 +110,16 @@ def place() -> ResponseReturnValue:
     expires = form.expires_at.data
     try:
         _service().place(
-            form.scope.data, form.reason.data, (form.matter.data or "").strip(),
+            form.scope.data,
+            form.reason.data,
+            (form.matter.data or "").strip(),
             subject_id=_optional(form.subject_id.data),
             collection=_optional(form.collection.data),
             # The hold lapses at the end of the chosen day (UTC).
-            expires_at=(datetime.combine(expires, time.min, UTC) + timedelta(days=1)
-                        if expires else None))
+            expires_at=(
+                datetime.combine(expires, time.min, UTC) + timedelta(days=1) if expires else None
+            ),
+        )
     except InvalidHold as invalid:
         show_errors(form, invalid.extra.get("errors", {}))
         return _page(form, status=422)
@@ -110,8 +132,11 @@ def release(hold_id: str) -> ResponseReturnValue:
     if not form.validate():
         return _page(released=(hold_id, form), status=422)
     try:
-        delivered(release_hold(db(), runtime(), actor(), hold_id, form.reason.data,
-                               request_id=g.request_id))
+        delivered(
+            release_hold(
+                db(), runtime(), actor(), hold_id, form.reason.data, request_id=g.request_id
+            )
+        )
     except GovernanceError as refused:
         if refused.status == 404 or refused.status >= 500:
             raise
@@ -121,7 +146,12 @@ def release(hold_id: str) -> ResponseReturnValue:
 
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/holds", "holds", page(MANAGE, AuditAction.HOLD_LISTED)(listing))
-    blp.add_url_rule("/holds", "hold_place", page(MANAGE, AuditAction.HOLD_PLACED)(place),
-                     methods=["POST"])
-    blp.add_url_rule("/holds/<hold_id>/release", "hold_release",
-                     page(MANAGE, AuditAction.HOLD_RELEASED)(release), methods=["POST"])
+    blp.add_url_rule(
+        "/holds", "hold_place", page(MANAGE, AuditAction.HOLD_PLACED)(place), methods=["POST"]
+    )
+    blp.add_url_rule(
+        "/holds/<hold_id>/release",
+        "hold_release",
+        page(MANAGE, AuditAction.HOLD_RELEASED)(release),
+        methods=["POST"],
+    )

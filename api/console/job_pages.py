@@ -39,10 +39,12 @@ class JobFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    kind = SelectField("Kind", default="",
-                       choices=options([("", "any"), *((k.value, k.value) for k in JobKind)]))
-    state = SelectField("State", default="",
-                        choices=options([("", "any"), *((s.value, s.value) for s in JobState)]))
+    kind = SelectField(
+        "Kind", default="", choices=options([("", "any"), *((k.value, k.value) for k in JobKind)])
+    )
+    state = SelectField(
+        "State", default="", choices=options([("", "any"), *((s.value, s.value) for s in JobState)])
+    )
 
 
 def _after() -> tuple[str, str] | None:
@@ -50,8 +52,7 @@ def _after() -> tuple[str, str] | None:
     if not raw:
         return None
     after = decode_cursor(raw, list, scope=_SCOPE)
-    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(a, str)
-                                                                for a in after)):
+    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(a, str) for a in after)):
         raise InvalidCursor()
     return after[0], after[1]
 
@@ -66,14 +67,23 @@ def listing() -> tuple[str, int]:
     else:
         try:
             after = _after()
-            jobs = Jobs(db()).list(kind=form.kind.data or None,
-                                   states=(form.state.data,) if form.state.data else (),
-                                   after=after, limit=PAGE_SIZE + 1)
+            jobs = Jobs(db()).list(
+                kind=form.kind.data or None,
+                states=(form.state.data,) if form.state.data else (),
+                after=after,
+                limit=PAGE_SIZE + 1,
+            )
         except (InvalidCursor, ValueError):
             problem = "The page link is out of date or not ours; start from the first page."
     shown = jobs[:PAGE_SIZE]
-    record(AuditEvent(action=str(AuditAction.JOB_READ), actor=actor(),
-                      policy_version=runtime().policy.version, details={"count": len(shown)}))
+    record(
+        AuditEvent(
+            action=str(AuditAction.JOB_READ),
+            actor=actor(),
+            policy_version=runtime().policy.version,
+            details={"count": len(shown)},
+        )
+    )
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after" and v}
     next_url = None
     if len(jobs) > len(shown):
@@ -81,7 +91,11 @@ def listing() -> tuple[str, int]:
         cursor = encode_cursor([as_utc(last.created_at).isoformat(), last.id], scope=_SCOPE)
         next_url = url_for("console.jobs", **args, after=cursor)
     return render_template(
-        "console/jobs.html", form=form, jobs=shown, problem=problem, next_url=next_url,
+        "console/jobs.html",
+        form=form,
+        jobs=shown,
+        problem=problem,
+        next_url=next_url,
         first_url=url_for("console.jobs", **args) if after is not None else None,
     ), 422 if problem else 200
 
@@ -99,24 +113,41 @@ def _target_url(job: Job) -> str | None:
 
 def _job_page(job_id: str, problem: str | None = None, status: int = 200) -> tuple[str, int]:
     job = Jobs(db()).get(job_id)
-    return render_template("console/job.html", job=job, target_url=_target_url(job),
-                           retryable=job.state in RETRYABLE, action=ActionForm(),
-                           problem=problem), status
+    return render_template(
+        "console/job.html",
+        job=job,
+        target_url=_target_url(job),
+        retryable=job.state in RETRYABLE,
+        action=ActionForm(),
+        problem=problem,
+    ), status
 
 
 def detail(job_id: str) -> tuple[str, int]:
     shown = _job_page(job_id)
-    record(AuditEvent(action=str(AuditAction.JOB_READ), actor=actor(),
-                      target=Target(record_id=job_id), policy_version=runtime().policy.version))
+    record(
+        AuditEvent(
+            action=str(AuditAction.JOB_READ),
+            actor=actor(),
+            target=Target(record_id=job_id),
+            policy_version=runtime().policy.version,
+        )
+    )
     return shown
 
 
 def retry(job_id: str) -> ResponseReturnValue:
     rt = runtime()
     try:
-        delivered(Jobs(db(), RetryPolicy.of(rt.settings)).retry_for(
-            job_id, actor=actor(), audit=rt.audit, policy_version=rt.policy.version,
-            request_id=g.request_id))
+        delivered(
+            Jobs(db(), RetryPolicy.of(rt.settings)).retry_for(
+                job_id,
+                actor=actor(),
+                audit=rt.audit,
+                policy_version=rt.policy.version,
+                request_id=g.request_id,
+            )
+        )
     except GovernanceError as refused:
         if refused.status == 404 or refused.status >= 500:
             raise
@@ -127,5 +158,9 @@ def retry(job_id: str) -> ResponseReturnValue:
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/jobs", "jobs", page(MANAGE, AuditAction.JOB_READ)(listing))
     blp.add_url_rule("/jobs/<job_id>", "job_detail", page(MANAGE, AuditAction.JOB_READ)(detail))
-    blp.add_url_rule("/jobs/<job_id>/retry", "job_retry",
-                     page(MANAGE, AuditAction.JOB_RETRIED)(retry), methods=["POST"])
+    blp.add_url_rule(
+        "/jobs/<job_id>/retry",
+        "job_retry",
+        page(MANAGE, AuditAction.JOB_RETRIED)(retry),
+        methods=["POST"],
+    )

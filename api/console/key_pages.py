@@ -30,8 +30,13 @@ REFRESH_SECONDS = 5
 def _page(problem: str | None = None, status: int = 200) -> tuple[str, int]:
     shown = key_status(runtime().keys)
     running = (shown["rotation"] or {}).get("state") == "running"
-    return render_template("console/keys.html", keys=shown, action=ActionForm(),
-                           problem=problem, refresh=REFRESH_SECONDS if running else None), status
+    return render_template(
+        "console/keys.html",
+        keys=shown,
+        action=ActionForm(),
+        problem=problem,
+        refresh=REFRESH_SECONDS if running else None,
+    ), status
 
 
 def status() -> tuple[str, int]:
@@ -53,5 +58,9 @@ def rotate() -> ResponseReturnValue:
 
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/keys", "keys", page(ROTATE, AuditAction.KEY_STATUS_READ)(status))
-    blp.add_url_rule("/keys/rotate", "keys_rotate",
-                     page(ROTATE, AuditAction.KEY_ROTATION_STARTED)(rotate), methods=["POST"])
+    blp.add_url_rule(
+        "/keys/rotate",
+        "keys_rotate",
+        page(ROTATE, AuditAction.KEY_ROTATION_STARTED)(rotate),
+        methods=["POST"],
+    )

@@ -19,19 +19,25 @@ from policies.summary import access_summary
 
 def datamap() -> tuple[str, int]:
     policy = runtime().policy
-    return render_template("console/datamap.html", datamap=policy.datamap,
-                           version=policy.version), 200
+    return render_template(
+        "console/datamap.html", datamap=policy.datamap, version=policy.version
+    ), 200
 
 
 def purposes() -> tuple[str, int]:
     policy = runtime().policy
-    return render_template("console/purposes.html", purposes=list(policy.purposes),
-                           access=access_summary(policy.access, policy.purposes),
-                           version=policy.version), 200
+    return render_template(
+        "console/purposes.html",
+        purposes=list(policy.purposes),
+        access=access_summary(policy.access, policy.purposes),
+        version=policy.version,
+    ), 200
 
 
 def register(blp: Blueprint) -> None:
-    blp.add_url_rule("/datamap", "datamap",
-                     page(Permission.DATAMAP_READ, AuditAction.DATAMAP_READ)(datamap))
-    blp.add_url_rule("/purposes", "purposes",
-                     page(Permission.POLICY_READ, AuditAction.POLICY_READ)(purposes))
+    blp.add_url_rule(
+        "/datamap", "datamap", page(Permission.DATAMAP_READ, AuditAction.DATAMAP_READ)(datamap)
+    )
+    blp.add_url_rule(
+        "/purposes", "purposes", page(Permission.POLICY_READ, AuditAction.POLICY_READ)(purposes)
+    )

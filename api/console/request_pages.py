@@ -85,14 +85,19 @@ def queue() -> tuple[str, int]:
     if searching and not search.validate():
         problem = "The search is not an e-mail address or an id."
     status = "all" if searching else (form.status.data or "open")
-    statuses = (tuple(s.value for s in RequestStatus) if status == "all"
-                else statuses_named([status]) if status in ("open", "closed", *(
-                    s.value for s in RequestStatus)) else ())
+    statuses = (
+        tuple(s.value for s in RequestStatus)
+        if status == "all"
+        else statuses_named([status])
+        if status in ("open", "closed", *(s.value for s in RequestStatus))
+        else ()
+    )
     query = QueueFilter(
         statuses=statuses,
         overdue=True if form.due.data == "overdue" else None,
-        due_within_days=(form.days.data if form.due.data == "within" and not form.days.errors
-                         else None),
+        due_within_days=(
+            form.days.data if form.due.data == "within" and not form.days.errors else None
+        ),
         types=(form.type.data,) if form.type.data else (),
         regulations=(form.regulation.data,) if form.regulation.data else (),
         search=(search.q.data or "").strip() or None if searching else None,
@@ -117,18 +122,31 @@ def queue() -> tuple[str, int]:
             problem = "The search is not an e-mail address or an id."
             more = None
         next_after = encode_cursor(list(more), scope=_CURSOR_SCOPE) if more else None
-    record(AuditEvent(action=str(AuditAction.REQUEST_LISTED), actor=actor(),
-                      policy_version=runtime().policy.version, details={"count": len(items)}))
+    record(
+        AuditEvent(
+            action=str(AuditAction.REQUEST_LISTED),
+            actor=actor(),
+            policy_version=runtime().policy.version,
+            details={"count": len(items)},
+        )
+    )
     exported = service.exports_available([r.id for r in items])
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
     searched_email = searching and "@" in (search.q.data or "")
     if searched_email:
         search.q.data = ""  # not echoed: the page must not carry the address
     return render_template(
-        "console/queue.html", form=form, search=search, searching=searching,
-        searched_email=searched_email, items=items, counts=service.counts(),
+        "console/queue.html",
+        form=form,
+        search=search,
+        searching=searching,
+        searched_email=searched_email,
+        items=items,
+        counts=service.counts(),
         returned=service.returned_subjects(),
-        exported=exported, problem=problem, first_page=bool(cursor),
+        exported=exported,
+        problem=problem,
+        first_page=bool(cursor),
         next_url=url_for("console.queue", **args, after=next_after) if next_after else None,
         first_url=url_for("console.queue", **args),
     ), (422 if problem and not cursor else 200)
@@ -140,8 +158,9 @@ def _timeline(item: DsrRequest) -> list[dict[str, Any]]:
     rt = runtime()
     if item.subject_id is None:
         return []
-    events = rt.audit.events(g.session, subject_id=item.subject_id, action="request.*",
-                             limit=_TIMELINE_SCAN)
+    events = rt.audit.events(
+        g.session, subject_id=item.subject_id, action="request.*", limit=_TIMELINE_SCAN
+    )
     names = {u.actor_id: u.name for u in users().list()}
     found = []
     for e in events:
@@ -149,8 +168,15 @@ def _timeline(item: DsrRequest) -> list[dict[str, Any]]:
         if doc.get("target", {}).get("record_id") != item.id:
             continue
         who = doc["actor"]["id"]
-        found.append({"time": doc["time"], "action": doc["action"], "outcome": doc["outcome"],
-                      "actor": names.get(who, who), "details": doc.get("details", {})})
+        found.append(
+            {
+                "time": doc["time"],
+                "action": doc["action"],
+                "outcome": doc["outcome"],
+                "actor": names.get(who, who),
+                "details": doc.get("details", {}),
+            }
+        )
     return found
 
 
@@ -162,18 +188,23 @@ def _actions(item: DsrRequest) -> dict[str, bool]:
     due = as_utc(item.due_at) or now
     return {
         "verify": status is RequestStatus.RECEIVED and needs_verification(law, kind),
-        "reject": status in (RequestStatus.RECEIVED, RequestStatus.VERIFIED,
-                             RequestStatus.FAILED),
+        "reject": status in (RequestStatus.RECEIVED, RequestStatus.VERIFIED, RequestStatus.FAILED),
         "extend": open_ and extendable(law, kind) and not item.extended and now <= due,
-        "execute": status is RequestStatus.VERIFIED or (
-            status is RequestStatus.RECEIVED and not needs_verification(law, kind)),
+        "execute": status is RequestStatus.VERIFIED
+        or (status is RequestStatus.RECEIVED and not needs_verification(law, kind)),
         "resume": status in (RequestStatus.FAILED, RequestStatus.IN_PROGRESS),
     }
 
 
-def _request_page(request_id: str, *, problem: str | None = None, status: int = 200,
-                  verify: VerifyForm | None = None, reject: RejectForm | None = None,
-                  extend: ExtendForm | None = None) -> tuple[str, int]:
+def _request_page(
+    request_id: str,
+    *,
+    problem: str | None = None,
+    status: int = 200,
+    verify: VerifyForm | None = None,
+    reject: RejectForm | None = None,
+    extend: ExtendForm | None = None,
+) -> tuple[str, int]:
     service = _service()
     item = service.get(request_id)
     subject = None
@@ -181,14 +212,21 @@ def _request_page(request_id: str, *, problem: str | None = None, status: int = 
         consent = ConsentService(g.session, runtime(), actor(), request_id=g.request_id)
         subject = SubjectDirectory(g.session, runtime(), consent).find(subject_id=item.subject_id)
     return render_template(
-        "console/request.html", item=item, steps=service.steps(item.id), subject=subject,
-        timeline=_timeline(item), actions=_actions(item),
+        "console/request.html",
+        item=item,
+        steps=service.steps(item.id),
+        subject=subject,
+        timeline=_timeline(item),
+        actions=_actions(item),
         export_available=bool(service.exports_available([item.id])),
         extension_explanation=extension_explanation(item.extension_reason),
-        error_explanation=failure_explanation(item.error), problem=problem,
+        error_explanation=failure_explanation(item.error),
+        problem=problem,
         job=Jobs(g.session).latest_for(JobKind.REQUEST_EXECUTE, item.id),
-        verify=verify or VerifyForm(formdata=None), reject=reject or RejectForm(formdata=None),
-        extend=extend or ExtendForm(formdata=None), action=ActionForm(),
+        verify=verify or VerifyForm(formdata=None),
+        reject=reject or RejectForm(formdata=None),
+        extend=extend or ExtendForm(formdata=None),
+        action=ActionForm(),
     ), status
 
 
@@ -208,30 +246,26 @@ def _act(request_id: str, do: Any, **forms: Any) -> AnyResponse | tuple[str, int
     except GovernanceError as refused:
         if refused.status == 404:
             raise
-        return _request_page(request_id, problem=refused.detail, status=refused.status,
-                             **forms)
+        return _request_page(request_id, problem=refused.detail, status=refused.status, **forms)
     g.audited = True
     return redirect(url_for("console.request_detail", request_id=request_id), code=303)
 
 
 def verify(request_id: str) -> AnyResponse | tuple[str, int]:
     form = VerifyForm()
-    return _act(request_id, lambda: _service().verify(request_id, form.method.data),
-                verify=form)
+    return _act(request_id, lambda: _service().verify(request_id, form.method.data), verify=form)
 
 
 def reject(request_id: str) -> AnyResponse | tuple[str, int]:
     form = RejectForm()
     if not form.validate():
         return _request_page(request_id, problem="Give the reason.", status=422, reject=form)
-    return _act(request_id, lambda: _service().reject(request_id, form.reason.data),
-                reject=form)
+    return _act(request_id, lambda: _service().reject(request_id, form.reason.data), reject=form)
 
 
 def extend(request_id: str) -> AnyResponse | tuple[str, int]:
     form = ExtendForm()
-    return _act(request_id, lambda: _service().extend(request_id, form.reason.data),
-                extend=form)
+    return _act(request_id, lambda: _service().extend(request_id, form.reason.data), extend=form)
 
 
 def execute(request_id: str) -> AnyResponse | tuple[str, int]:
@@ -246,8 +280,11 @@ def execute(request_id: str) -> AnyResponse | tuple[str, int]:
 def export(request_id: str) -> Response:
     content = _service().export(request_id)
     g.audited = True
-    return Response(content, mimetype="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="request-{request_id}.zip"'})
+    return Response(
+        content,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="request-{request_id}.zip"'},
+    )
 
 
 # -- intake ---------------------------------------------------------------------------------
@@ -269,8 +306,10 @@ def _intake_details(form: IntakeForm) -> tuple[dict[str, Any] | None, dict[str, 
             values[name.strip()] = value.strip()
         if errors:
             return None, {"corrections": errors}
-        correction: dict[str, Any] = {"collection": (form.collection.data or "").strip(),
-                                      "fields": values}
+        correction: dict[str, Any] = {
+            "collection": (form.collection.data or "").strip(),
+            "fields": values,
+        }
         if (form.record_id.data or "").strip():
             correction["record_id"] = form.record_id.data.strip()
         return {"corrections": [correction]}, {}
@@ -280,8 +319,10 @@ def _intake_details(form: IntakeForm) -> tuple[dict[str, Any] | None, dict[str, 
 def _intake_page(form: IntakeForm, status: int, **extra: Any) -> tuple[str, int]:
     if form.email.data:
         form.email.data = ""  # not echoed back: the page must not carry the address
-        form.email.errors = [*list(form.email.errors or ()),
-                             "enter the e-mail again (it is not kept)"]
+        form.email.errors = [
+            *list(form.email.errors or ()),
+            "enter the e-mail again (it is not kept)",
+        ]
     return render_template("console/intake.html", form=form, **extra), status
 
 
@@ -299,12 +340,17 @@ def intake() -> tuple[str, int] | AnyResponse:
     if errors:
         show_errors(form, errors)
         return _intake_page(form, 422)
-    received = (datetime.combine(form.received_at.data, time(0), UTC)
-                if form.received_at.data else None)
+    received = (
+        datetime.combine(form.received_at.data, time(0), UTC) if form.received_at.data else None
+    )
     try:
-        created = _service().create(form.type.data or "", form.regulation.data or "",
-                                    {"email": email} if email else {"subject_id": sid},
-                                    details, received)
+        created = _service().create(
+            form.type.data or "",
+            form.regulation.data or "",
+            {"email": email} if email else {"subject_id": sid},
+            details,
+            received,
+        )
     except DuplicateRequest as duplicate:
         existing = duplicate.extra["existing_request_id"]
         return _intake_page(form, 409, duplicate=existing)
@@ -312,9 +358,11 @@ def intake() -> tuple[str, int] | AnyResponse:
         # Never one of them by chance: the officer chooses and takes it in by subject id.
         return _intake_page(form, 409, ambiguous=several.extra["subject_ids"])
     except InvalidRequest as invalid:
-        show_errors(form, invalid.extra.get("errors", {}),
-                    aliases={"corrections_0": "corrections", "details": "corrections",
-                             "subject": "email"})
+        show_errors(
+            form,
+            invalid.extra.get("errors", {}),
+            aliases={"corrections_0": "corrections", "details": "corrections", "subject": "email"},
+        )
         return _intake_page(form, 422, problem=invalid.detail)
     g.audited = True
     return redirect(url_for("console.request_detail", request_id=created.id), code=303)
@@ -322,17 +370,35 @@ def intake() -> tuple[str, int] | AnyResponse:
 
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/requests", "queue", page(MANAGE, AuditAction.REQUEST_LISTED)(queue))
-    blp.add_url_rule("/requests/search", "queue_search",
-                     page(MANAGE, AuditAction.REQUEST_LISTED)(queue), methods=["POST"])
-    blp.add_url_rule("/requests/new", "intake", page(MANAGE, AuditAction.REQUEST_CREATED)(intake),
-                     methods=["GET", "POST"])
-    blp.add_url_rule("/requests/<request_id>", "request_detail",
-                     page(MANAGE, AuditAction.REQUEST_READ)(detail))
-    for name, fn, action in (("verify", verify, AuditAction.REQUEST_VERIFIED),
-                             ("reject", reject, AuditAction.REQUEST_REJECTED),
-                             ("extend", extend, AuditAction.REQUEST_EXTENDED),
-                             ("execute", execute, AuditAction.REQUEST_STARTED)):
-        blp.add_url_rule(f"/requests/<request_id>/{name}", f"request_{name}",
-                         page(MANAGE, action)(fn), methods=["POST"])
-    blp.add_url_rule("/requests/<request_id>/export", "request_export",
-                     page(MANAGE, AuditAction.REQUEST_EXPORT_DOWNLOADED)(export))
+    blp.add_url_rule(
+        "/requests/search",
+        "queue_search",
+        page(MANAGE, AuditAction.REQUEST_LISTED)(queue),
+        methods=["POST"],
+    )
+    blp.add_url_rule(
+        "/requests/new",
+        "intake",
+        page(MANAGE, AuditAction.REQUEST_CREATED)(intake),
+        methods=["GET", "POST"],
+    )
+    blp.add_url_rule(
+        "/requests/<request_id>", "request_detail", page(MANAGE, AuditAction.REQUEST_READ)(detail)
+    )
+    for name, fn, action in (
+        ("verify", verify, AuditAction.REQUEST_VERIFIED),
+        ("reject", reject, AuditAction.REQUEST_REJECTED),
+        ("extend", extend, AuditAction.REQUEST_EXTENDED),
+        ("execute", execute, AuditAction.REQUEST_STARTED),
+    ):
+        blp.add_url_rule(
+            f"/requests/<request_id>/{name}",
+            f"request_{name}",
+            page(MANAGE, action)(fn),
+            methods=["POST"],
+        )
+    blp.add_url_rule(
+        "/requests/<request_id>/export",
+        "request_export",
+        page(MANAGE, AuditAction.REQUEST_EXPORT_DOWNLOADED)(export),
+    )

@@ -28,22 +28,33 @@ RECENT_RUNS = 20
 
 class RunForm(FlaskForm):
     dry_run = BooleanField("Dry run: record the plan, change nothing")
-    batch_size = IntegerField("Records per committed batch", validators=[
-        Optional(), NumberRange(min=1, max=10_000, message="a whole number from 1 to 10,000")])
+    batch_size = IntegerField(
+        "Records per committed batch",
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=10_000, message="a whole number from 1 to 10,000"),
+        ],
+    )
 
 
 def _sweep() -> RetentionSweep:
     return RetentionSweep(runtime(), actor(), request_id=g.request_id)
 
 
-def _page(form: RunForm | None = None, problem: str | None = None,
-          status: int = 200) -> tuple[str, int]:
+def _page(
+    form: RunForm | None = None, problem: str | None = None, status: int = 200
+) -> tuple[str, int]:
     sweep = _sweep()
     plan = sweep.read_plan(db())
     audited_by_service()
     runs = sweep.recent(db(), RECENT_RUNS)
-    return render_template("console/retention.html", plan=plan, runs=runs,
-                           form=form or RunForm(formdata=None), problem=problem), status
+    return render_template(
+        "console/retention.html",
+        plan=plan,
+        runs=runs,
+        form=form or RunForm(formdata=None),
+        problem=problem,
+    ), status
 
 
 def overview() -> tuple[str, int]:
@@ -55,8 +66,9 @@ def start() -> ResponseReturnValue:
     if not form.validate():
         return _page(form, status=422)
     try:
-        delivered(_sweep().start(db(), dry_run=bool(form.dry_run.data),
-                                 batch_size=form.batch_size.data))
+        delivered(
+            _sweep().start(db(), dry_run=bool(form.dry_run.data), batch_size=form.batch_size.data)
+        )
     except GovernanceError as refused:
         if refused.status == 404 or refused.status >= 500:
             raise
@@ -65,7 +77,12 @@ def start() -> ResponseReturnValue:
 
 
 def register(blp: Blueprint) -> None:
-    blp.add_url_rule("/retention", "retention",
-                     page(MANAGE, AuditAction.RETENTION_PLAN_READ)(overview))
-    blp.add_url_rule("/retention/runs", "retention_run_start",
-                     page(MANAGE, AuditAction.RETENTION_RUN_REQUESTED)(start), methods=["POST"])
+    blp.add_url_rule(
+        "/retention", "retention", page(MANAGE, AuditAction.RETENTION_PLAN_READ)(overview)
+    )
+    blp.add_url_rule(
+        "/retention/runs",
+        "retention_run_start",
+        page(MANAGE, AuditAction.RETENTION_RUN_REQUESTED)(start),
+        methods=["POST"],
+    )

@@ -23,8 +23,7 @@ READ = Permission.ROPA_READ
 def overview() -> tuple[str, int]:
     document = read_record("html")
     rows = table(document["processing"])
-    return render_template("console/ropa.html", record=document, header=rows[0],
-                           rows=rows[1:]), 200
+    return render_template("console/ropa.html", record=document, header=rows[0], rows=rows[1:]), 200
 
 
 def file(form: str) -> Response:
@@ -33,5 +32,6 @@ def file(form: str) -> Response:
 
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/ropa", "ropa", page(READ, AuditAction.ROPA_READ)(overview))
-    blp.add_url_rule("/ropa/ropa.<any(csv, xlsx):form>", "ropa_file",
-                     page(READ, AuditAction.ROPA_READ)(file))
+    blp.add_url_rule(
+        "/ropa/ropa.<any(csv, xlsx):form>", "ropa_file", page(READ, AuditAction.ROPA_READ)(file)
+    )

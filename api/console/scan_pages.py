@@ -26,15 +26,24 @@ REFRESH_SECONDS = 5
 
 
 class ScanForm(FlaskForm):
-    sample = IntegerField("Records sampled per collection", validators=[
-        Optional(), NumberRange(min=1, max=100_000, message="a whole number from 1 to 100,000")])
+    sample = IntegerField(
+        "Records sampled per collection",
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=100_000, message="a whole number from 1 to 100,000"),
+        ],
+    )
 
 
 def _listing(form: ScanForm | None = None, status: int = 200) -> tuple[str, int]:
     scans = runtime().pii_scans()
     return render_template(
-        "console/scans.html", form=form or ScanForm(formdata=None), active=scans.active(db()),
-        scans=scans.recent(db()), default_sample=runtime().settings.pii_scan_sample), status
+        "console/scans.html",
+        form=form or ScanForm(formdata=None),
+        active=scans.active(db()),
+        scans=scans.recent(db()),
+        default_sample=runtime().settings.pii_scan_sample,
+    ), status
 
 
 def listing() -> tuple[str, int]:
@@ -46,23 +55,33 @@ def start() -> ResponseReturnValue:
     if not form.validate():
         return _listing(form, 422)
     rt = runtime()
-    scan, _ = delivered(rt.pii_scans().start(
-        db(), actor(), sample=form.sample.data or rt.settings.pii_scan_sample,
-        request_id=g.request_id))
+    scan, _ = delivered(
+        rt.pii_scans().start(
+            db(),
+            actor(),
+            sample=form.sample.data or rt.settings.pii_scan_sample,
+            request_id=g.request_id,
+        )
+    )
     return redirect(url_for("console.pii_scan", scan_id=scan.id), code=303)
 
 
 def report(scan_id: str) -> tuple[str, int]:
     found = runtime().pii_scans().report(db(), scan_id)
     unfinished = found["state"] in ("queued", "running")
-    return render_template("console/scan.html", scan=found,
-                           refresh=REFRESH_SECONDS if unfinished else None), 200
+    return render_template(
+        "console/scan.html", scan=found, refresh=REFRESH_SECONDS if unfinished else None
+    ), 200
 
 
 def register(blp: Blueprint) -> None:
-    blp.add_url_rule("/pii/scans", "pii_scans",
-                     page(ANALYZE, AuditAction.PII_SCAN_READ)(listing))
-    blp.add_url_rule("/pii/scans", "pii_scan_start",
-                     page(ANALYZE, AuditAction.PII_SCAN_REQUESTED)(start), methods=["POST"])
-    blp.add_url_rule("/pii/scans/<scan_id>", "pii_scan",
-                     page(ANALYZE, AuditAction.PII_SCAN_READ)(report))
+    blp.add_url_rule("/pii/scans", "pii_scans", page(ANALYZE, AuditAction.PII_SCAN_READ)(listing))
+    blp.add_url_rule(
+        "/pii/scans",
+        "pii_scan_start",
+        page(ANALYZE, AuditAction.PII_SCAN_REQUESTED)(start),
+        methods=["POST"],
+    )
+    blp.add_url_rule(
+        "/pii/scans/<scan_id>", "pii_scan", page(ANALYZE, AuditAction.PII_SCAN_READ)(report)
+    )

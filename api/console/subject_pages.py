@@ -29,9 +29,13 @@ MANAGE = Permission.REQUESTS_MANAGE
 WRITE = Permission.CONSENT_WRITE
 _EVENTS_SHOWN = 500
 # What tells that someone used the subject's data, and how the page names it.
-_ACCESS_KINDS = {"data.read": "read", "data.updated": "write", "data.created": "write",
-                 "request.export.downloaded": "export downloaded",
-                 "request.record.rectified": "write (rectification)"}
+_ACCESS_KINDS = {
+    "data.read": "read",
+    "data.updated": "write",
+    "data.created": "write",
+    "request.export.downloaded": "export downloaded",
+    "request.record.rectified": "write (rectification)",
+}
 
 
 class LookupForm(FlaskForm):
@@ -61,25 +65,30 @@ def lookup() -> tuple[str, int] | AnyResponse:
         return render_template("console/subject_lookup.html", form=form), 422
     try:
         matches = SubjectDirectory(g.session, runtime(), _consent()).matches(
-            email=email or None, subject_id=sid or None)
+            email=email or None, subject_id=sid or None
+        )
     except GovernanceError as invalid:
         form.email.errors = [invalid.detail]
         return render_template("console/subject_lookup.html", form=form), invalid.status
-    details: dict[str, Any] = {"method": "email" if email else "id",
-                               "subject_found": bool(matches)}
+    details: dict[str, Any] = {"method": "email" if email else "id", "subject_found": bool(matches)}
     if len(matches) > 1:
         details.update(count=len(matches), subject_ids=[m.subject_id for m in matches])
-    record(AuditEvent(action=str(AuditAction.SUBJECT_LOOKED_UP), actor=actor(),
-                      target=Target(subject_id=matches[0].subject_id
-                                    if len(matches) == 1 else None),
-                      policy_version=runtime().policy.version, details=details))
+    record(
+        AuditEvent(
+            action=str(AuditAction.SUBJECT_LOOKED_UP),
+            actor=actor(),
+            target=Target(subject_id=matches[0].subject_id if len(matches) == 1 else None),
+            policy_version=runtime().policy.version,
+            details=details,
+        )
+    )
     if not matches:
         return render_template("console/subject_lookup.html", form=form, not_found=True), 404
     if len(matches) > 1:  # an e-mail held twice (from before e-mails were unique): choose
-        return render_template("console/subject_lookup.html", form=form,
-                               several=[m.subject_id for m in matches]), 200
-    return redirect(url_for("console.subject_detail", subject_id=matches[0].subject_id),
-                    code=303)
+        return render_template(
+            "console/subject_lookup.html", form=form, several=[m.subject_id for m in matches]
+        ), 200
+    return redirect(url_for("console.subject_detail", subject_id=matches[0].subject_id), code=303)
 
 
 def _accesses(subject_id: str) -> list[dict[str, Any]]:
@@ -92,38 +101,59 @@ def _accesses(subject_id: str) -> list[dict[str, Any]]:
         if kind is None:
             continue
         who = doc["actor"]["id"]
-        shown.append({"time": doc["time"], "kind": kind, "outcome": doc["outcome"],
-                      "who": names.get(who, who), "role": doc["actor"]["role"],
-                      "purpose": doc.get("purpose"),
-                      "collection": doc.get("target", {}).get("collection"),
-                      "fields": doc.get("details", {}).get("fields", [])})
+        shown.append(
+            {
+                "time": doc["time"],
+                "kind": kind,
+                "outcome": doc["outcome"],
+                "who": names.get(who, who),
+                "role": doc["actor"]["role"],
+                "purpose": doc.get("purpose"),
+                "collection": doc.get("target", {}).get("collection"),
+                "fields": doc.get("details", {}).get("fields", []),
+            }
+        )
     return shown
 
 
-def _subject_page(subject_id: str, *, problem: str | None = None,
-                  status: int = 200) -> tuple[str, int]:
+def _subject_page(
+    subject_id: str, *, problem: str | None = None, status: int = 200
+) -> tuple[str, int]:
     consent = _consent()
     found = SubjectDirectory(g.session, runtime(), consent).find(subject_id=subject_id)
     if found is None:
-        return render_template("console/subject_lookup.html", form=LookupForm(formdata=None),
-                               not_found=True), 404
+        return render_template(
+            "console/subject_lookup.html", form=LookupForm(formdata=None), not_found=True
+        ), 404
     purposes = runtime().policy.purposes
     withdraw = ConsentActionForm(formdata=None)
     withdraw.purpose.choices = options([(p.id, p.id) for p in purposes])
     objection = ConsentActionForm(formdata=None)
     objection.purpose.choices = options([(p.id, p.id) for p in purposes if p.objectable])
     return render_template(
-        "console/subject.html", subject=found, history=consent.history(subject_id),
-        accesses=_accesses(subject_id), withdraw=withdraw, objection=objection,
-        action=ActionForm(), problem=problem, purposes={p.id: p for p in purposes},
+        "console/subject.html",
+        subject=found,
+        history=consent.history(subject_id),
+        accesses=_accesses(subject_id),
+        withdraw=withdraw,
+        objection=objection,
+        action=ActionForm(),
+        problem=problem,
+        purposes={p.id: p for p in purposes},
     ), status
 
 
 def detail(subject_id: str) -> tuple[str, int]:
     _integrate()
-    record(AuditEvent(action=str(AuditAction.SUBJECT_LOOKED_UP), actor=actor(),
-                      target=Target(subject_id=subject_id) if len(subject_id) <= 32 else Target(),
-                      policy_version=runtime().policy.version, details={"method": "id"}))
+    record(
+        AuditEvent(
+            action=str(AuditAction.SUBJECT_LOOKED_UP),
+            actor=actor(),
+            target=Target(subject_id=subject_id) if len(subject_id) <= 32 else Target(),
+            policy_version=runtime().policy.version,
+            details={"method": "id"},
+        )
+    )
     return _subject_page(subject_id)
 
 
@@ -140,32 +170,64 @@ def withdraw(subject_id: str) -> AnyResponse | tuple[str, int]:
     from flask import request
 
     purpose = request.form.get("purpose", "")
-    return _consent_act(subject_id, lambda: _consent().record_consent(
-        subject_id, purpose, ConsentAction.WITHDRAW, ConsentSource.OFFICER,
-        runtime().policy.version))
+    return _consent_act(
+        subject_id,
+        lambda: _consent().record_consent(
+            subject_id,
+            purpose,
+            ConsentAction.WITHDRAW,
+            ConsentSource.OFFICER,
+            runtime().policy.version,
+        ),
+    )
 
 
 def objection(subject_id: str) -> AnyResponse | tuple[str, int]:
     from flask import request
 
     purpose = request.form.get("purpose", "")
-    return _consent_act(subject_id, lambda: _consent().object(
-        subject_id, purpose, ConsentSource.OFFICER, runtime().policy.version))
+    return _consent_act(
+        subject_id,
+        lambda: _consent().object(
+            subject_id, purpose, ConsentSource.OFFICER, runtime().policy.version
+        ),
+    )
 
 
 def restriction(subject_id: str) -> AnyResponse | tuple[str, int]:
-    return _consent_act(subject_id, lambda: _consent().restrict(
-        subject_id, ConsentSource.OFFICER, runtime().policy.version))
+    return _consent_act(
+        subject_id,
+        lambda: _consent().restrict(subject_id, ConsentSource.OFFICER, runtime().policy.version),
+    )
 
 
 def register(blp: Blueprint) -> None:
-    blp.add_url_rule("/subjects", "subject_lookup",
-                     page(MANAGE, AuditAction.SUBJECT_LOOKED_UP)(lookup), methods=["GET", "POST"])
-    blp.add_url_rule("/subjects/<subject_id>", "subject_detail",
-                     page(MANAGE, AuditAction.SUBJECT_LOOKED_UP)(detail))
-    blp.add_url_rule("/subjects/<subject_id>/withdraw", "subject_withdraw",
-                     page(WRITE, AuditAction.CONSENT_WITHDRAWN)(withdraw), methods=["POST"])
-    blp.add_url_rule("/subjects/<subject_id>/objection", "subject_objection",
-                     page(WRITE, AuditAction.CONSENT_OBJECTED)(objection), methods=["POST"])
-    blp.add_url_rule("/subjects/<subject_id>/restriction", "subject_restriction",
-                     page(MANAGE, AuditAction.CONSENT_RESTRICTED)(restriction), methods=["POST"])
+    blp.add_url_rule(
+        "/subjects",
+        "subject_lookup",
+        page(MANAGE, AuditAction.SUBJECT_LOOKED_UP)(lookup),
+        methods=["GET", "POST"],
+    )
+    blp.add_url_rule(
+        "/subjects/<subject_id>",
+        "subject_detail",
+        page(MANAGE, AuditAction.SUBJECT_LOOKED_UP)(detail),
+    )
+    blp.add_url_rule(
+        "/subjects/<subject_id>/withdraw",
+        "subject_withdraw",
+        page(WRITE, AuditAction.CONSENT_WITHDRAWN)(withdraw),
+        methods=["POST"],
+    )
+    blp.add_url_rule(
+        "/subjects/<subject_id>/objection",
+        "subject_objection",
+        page(WRITE, AuditAction.CONSENT_OBJECTED)(objection),
+        methods=["POST"],
+    )
+    blp.add_url_rule(
+        "/subjects/<subject_id>/restriction",
+        "subject_restriction",
+        page(MANAGE, AuditAction.CONSENT_RESTRICTED)(restriction),
+        methods=["POST"],
+    )

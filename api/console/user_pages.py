@@ -15,14 +15,18 @@ from governance.users.errors import InvalidUser, UserNameTaken
 MANAGE = Permission.USERS_MANAGE
 
 
-def _listing(create: UserCreateForm | None = None, *, shown: tuple[str, str] | None = None,
-             status: int = 200) -> tuple[str, int]:
+def _listing(
+    create: UserCreateForm | None = None, *, shown: tuple[str, str] | None = None, status: int = 200
+) -> tuple[str, int]:
     everyone = users().list()
-    return render_template("console/users.html", users=everyone,
-                           create=create or UserCreateForm(formdata=None), action=ActionForm(),
-                           role_forms={u.id: RoleForm(formdata=None, role=u.role)
-                                       for u in everyone},
-                           shown=shown), status
+    return render_template(
+        "console/users.html",
+        users=everyone,
+        create=create or UserCreateForm(formdata=None),
+        action=ActionForm(),
+        role_forms={u.id: RoleForm(formdata=None, role=u.role) for u in everyone},
+        shown=shown,
+    ), status
 
 
 def listing() -> tuple[str, int]:
@@ -72,13 +76,30 @@ def reset(user_id: str) -> tuple[str, int]:
 
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/users", "users", page(MANAGE, AuditAction.USER_LISTED)(listing))
-    blp.add_url_rule("/users", "user_create", page(MANAGE, AuditAction.USER_CREATED)(create),
-                     methods=["POST"])
-    blp.add_url_rule("/users/<user_id>/role", "user_role",
-                     page(MANAGE, AuditAction.USER_UPDATED)(set_role), methods=["POST"])
-    blp.add_url_rule("/users/<user_id>/disabled", "user_disabled",
-                     page(MANAGE, AuditAction.USER_UPDATED)(set_disabled), methods=["POST"])
-    blp.add_url_rule("/users/<user_id>/unlock", "user_unlock",
-                     page(MANAGE, AuditAction.USER_UNLOCKED)(unlock), methods=["POST"])
-    blp.add_url_rule("/users/<user_id>/reset", "user_reset",
-                     page(MANAGE, AuditAction.USER_PASSWORD_RESET)(reset), methods=["POST"])
+    blp.add_url_rule(
+        "/users", "user_create", page(MANAGE, AuditAction.USER_CREATED)(create), methods=["POST"]
+    )
+    blp.add_url_rule(
+        "/users/<user_id>/role",
+        "user_role",
+        page(MANAGE, AuditAction.USER_UPDATED)(set_role),
+        methods=["POST"],
+    )
+    blp.add_url_rule(
+        "/users/<user_id>/disabled",
+        "user_disabled",
+        page(MANAGE, AuditAction.USER_UPDATED)(set_disabled),
+        methods=["POST"],
+    )
+    blp.add_url_rule(
+        "/users/<user_id>/unlock",
+        "user_unlock",
+        page(MANAGE, AuditAction.USER_UNLOCKED)(unlock),
+        methods=["POST"],
+    )
+    blp.add_url_rule(
+        "/users/<user_id>/reset",
+        "user_reset",
+        page(MANAGE, AuditAction.USER_PASSWORD_RESET)(reset),
+        methods=["POST"],
+    )

@@ -12,26 +12,49 @@ _SIZE = validate.Range(min=1, max=MAX_STORED_INT)
 
 
 class EventsQuery(Schema):
-    actor = fields.String(validate=validate.Length(min=1, max=128), metadata={
-        "description": "events of this actor (a client id, an officer, `system`)"})
-    action = fields.String(validate=validate.Regexp(r"^[a-z][a-z_.]*(\.\*)?$"), metadata={
-        "description": "an action (`data.read`), or a family of them (`request.*`)"})
-    subject_id = fields.String(validate=validate.Length(min=1, max=128), metadata={
-        "description": "events about this subject: its own (target.subject_id) and the lists "
-                       "that returned it (viewed_subjects)"})
+    actor = fields.String(
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "events of this actor (a client id, an officer, `system`)"},
+    )
+    action = fields.String(
+        validate=validate.Regexp(r"^[a-z][a-z_.]*(\.\*)?$"),
+        metadata={"description": "an action (`data.read`), or a family of them (`request.*`)"},
+    )
+    subject_id = fields.String(
+        validate=validate.Length(min=1, max=128),
+        metadata={
+            "description": "events about this subject: its own (target.subject_id) and the lists "
+            "that returned it (viewed_subjects)"
+        },
+    )
     purpose = fields.String(validate=_NAME, metadata={"description": "events for this purpose"})
-    outcome = fields.String(validate=validate.OneOf(["allowed", "denied", "failed"]), metadata={
-        "description": "allowed, denied or failed"})
-    collection = fields.String(validate=_NAME, metadata={
-        "description": "events whose target is in this collection"})
-    since = DayOrTime(default_timezone=None, metadata={
-        "description": "events recorded at or after this time (a date: its start, UTC)"})
-    until = DayOrTime(default_timezone=None, metadata={
-        "description": "events recorded before this time (a date: its start, UTC; exclusive)"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),
-                           metadata={"description": "the most items to return (1-500)"})
-    cursor = fields.String(load_default=None, validate=validate.Length(max=200),
-                           metadata={"description": "the previous page's `next_cursor`"})
+    outcome = fields.String(
+        validate=validate.OneOf(["allowed", "denied", "failed"]),
+        metadata={"description": "allowed, denied or failed"},
+    )
+    collection = fields.String(
+        validate=_NAME, metadata={"description": "events whose target is in this collection"}
+    )
+    since = DayOrTime(
+        default_timezone=None,
+        metadata={"description": "events recorded at or after this time (a date: its start, UTC)"},
+    )
+    until = DayOrTime(
+        default_timezone=None,
+        metadata={
+            "description": "events recorded before this time (a date: its start, UTC; exclusive)"
+        },
+    )
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=500),
+        metadata={"description": "the most items to return (1-500)"},
+    )
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "the previous page's `next_cursor`"},
+    )
 
 
 class EventSchema(Schema):
@@ -56,12 +79,22 @@ class CheckpointSchema(Schema):
 
 
 class CheckpointsQuery(Schema):
-    after_size = fields.Integer(validate=_POSITION, metadata={
-        "description": "only checkpoints of a larger tree (e.g. the size of one you kept)"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),
-                           metadata={"description": "the most items to return (1-500)"})
-    cursor = fields.String(load_default=None, validate=validate.Length(max=200),
-                           metadata={"description": "the previous page's `next_cursor`"})
+    after_size = fields.Integer(
+        validate=_POSITION,
+        metadata={
+            "description": "only checkpoints of a larger tree (e.g. the size of one you kept)"
+        },
+    )
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=500),
+        metadata={"description": "the most items to return (1-500)"},
+    )
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "the previous page's `next_cursor`"},
+    )
 
 
 class CheckpointPageSchema(Schema):
@@ -70,10 +103,16 @@ class CheckpointPageSchema(Schema):
 
 
 class InclusionQuery(Schema):
-    index = fields.Integer(required=True, validate=_POSITION, metadata={
-        "description": "the position of the event in the log (0-based)"})
-    tree_size = fields.Integer(required=True, validate=_SIZE, metadata={
-        "description": "the size of the tree the proof is for (a checkpoint's size)"})
+    index = fields.Integer(
+        required=True,
+        validate=_POSITION,
+        metadata={"description": "the position of the event in the log (0-based)"},
+    )
+    tree_size = fields.Integer(
+        required=True,
+        validate=_SIZE,
+        metadata={"description": "the size of the tree the proof is for (a checkpoint's size)"},
+    )
 
 
 class InclusionSchema(Schema):
@@ -84,10 +123,14 @@ class InclusionSchema(Schema):
 
 
 class ConsistencyQuery(Schema):
-    first = fields.Integer(required=True, validate=_SIZE, metadata={
-        "description": "the size of the older tree (a checkpoint the auditor kept)"})
-    second = fields.Integer(required=True, validate=_SIZE, metadata={
-        "description": "the size of the newer tree"})
+    first = fields.Integer(
+        required=True,
+        validate=_SIZE,
+        metadata={"description": "the size of the older tree (a checkpoint the auditor kept)"},
+    )
+    second = fields.Integer(
+        required=True, validate=_SIZE, metadata={"description": "the size of the newer tree"}
+    )
 
 
 class ConsistencySchema(Schema):

@@ -11,10 +11,16 @@ MAX_STORED_INT = 2**63 - 1
 
 
 class PageQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),
-                           metadata={"description": "the most items to return (1-500)"})
-    cursor = fields.String(load_default=None, validate=validate.Length(max=200),
-                           metadata={"description": "the previous page's `next_cursor`"})
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=500),
+        metadata={"description": "the most items to return (1-500)"},
+    )
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "the previous page's `next_cursor`"},
+    )
 
 
 class StatusSchema(Schema):
@@ -23,16 +29,21 @@ class StatusSchema(Schema):
 
 class ReadinessSchema(StatusSchema):
     status = fields.String(required=True, metadata={"enum": ["ready", "degraded"]})
-    broker = fields.String(metadata={"description": "with a job queue: ok or unreachable",
-                                     "enum": ["ok", "unreachable"]})
+    broker = fields.String(
+        metadata={
+            "description": "with a job queue: ok or unreachable",
+            "enum": ["ok", "unreachable"],
+        }
+    )
 
 
 class UtcDateTime(fields.DateTime):
     """An ISO 8601 time with its offset: stored times are UTC, and SQLite returns them
     without a zone, which would otherwise be served without one."""
 
-    def _serialize(self, value: datetime | None, attr: str | None, obj: Any,
-                   **kwargs: Any) -> str | float | None:
+    def _serialize(
+        self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> str | float | None:
         return super()._serialize(as_utc(value), attr, obj, **kwargs)
 
 
@@ -67,14 +78,27 @@ class ProblemSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    type = fields.String(required=True, metadata={
-        "description": "a URI naming the kind of problem; stable, for programs to branch on"})
+    type = fields.String(
+        required=True,
+        metadata={
+            "description": "a URI naming the kind of problem; stable, for programs to branch on"
+        },
+    )
     title = fields.String(required=True, metadata={"description": "a short summary of the kind"})
     status = fields.Integer(required=True, metadata={"description": "the HTTP status code"})
-    detail = fields.String(required=True, metadata={
-        "description": "what went wrong in this occurrence, for a person to read"})
-    trace_id = fields.String(metadata={
-        "description": "the id of this HTTP exchange (also `X-Trace-Id`); quote it to the "
-                       "operator. Not a data-subject request id"})
-    errors = fields.Dict(keys=fields.String(), metadata={
-        "description": "per input field (query parameter or body field), the rules it broke"})
+    detail = fields.String(
+        required=True,
+        metadata={"description": "what went wrong in this occurrence, for a person to read"},
+    )
+    trace_id = fields.String(
+        metadata={
+            "description": "the id of this HTTP exchange (also `X-Trace-Id`); quote it to the "
+            "operator. Not a data-subject request id"
+        }
+    )
+    errors = fields.Dict(
+        keys=fields.String(),
+        metadata={
+            "description": "per input field (query parameter or body field), the rules it broke"
+        },
+    )

@@ -9,15 +9,21 @@ class FieldSchema(Schema):
     required = fields.Boolean()
     encrypted = fields.Boolean()
     lookup = fields.Boolean()
-    identity = fields.Boolean(metadata={
-        "description": "what a data-subject request is taken in by: unique in its collection"})
+    identity = fields.Boolean(
+        metadata={
+            "description": "what a data-subject request is taken in by: unique in its collection"
+        }
+    )
     free_text = fields.Boolean()
     max_length = fields.Integer(allow_none=True)
     choices = fields.List(fields.String())
     references = fields.String(allow_none=True)
     on_erasure = fields.String()
-    retention = fields.Nested(lambda: RetentionSchema(), allow_none=True, metadata={
-        "description": "a field-level override: the field goes before its row"})
+    retention = fields.Nested(
+        lambda: RetentionSchema(),
+        allow_none=True,
+        metadata={"description": "a field-level override: the field goes before its row"},
+    )
 
 
 class RetentionSchema(Schema):

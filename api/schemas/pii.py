@@ -8,8 +8,11 @@ class AnalyzeRequestSchema(Schema):
     # contract says, rather than a schema 422.
     text = fields.Raw(load_default=None, metadata={"description": "the text to analyse"})
     language = fields.String(load_default="en", validate=validate.OneOf(["en"]))
-    entities = fields.List(fields.String(validate=validate.Length(max=64)), load_default=None,
-                           validate=validate.Length(max=100))
+    entities = fields.List(
+        fields.String(validate=validate.Length(max=64)),
+        load_default=None,
+        validate=validate.Length(max=100),
+    )
 
 
 class EntitySchema(Schema):
@@ -25,8 +28,11 @@ class AnalyzeResponseSchema(Schema):
 
 
 class ScanRequestSchema(Schema):
-    sample = fields.Integer(load_default=None, validate=validate.Range(min=1, max=100_000),
-                            metadata={"description": "records sampled per collection"})
+    sample = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=100_000),
+        metadata={"description": "records sampled per collection"},
+    )
 
 
 class ScanProgressSchema(Schema):
@@ -50,8 +56,18 @@ class ScanReportSchema(Schema):
     finished_at = UtcDateTime(allow_none=True)
     policy_version = fields.String()
     error = fields.String(allow_none=True)
-    fields_ = fields.List(fields.Dict(), data_key="fields", attribute="fields",
-                          metadata={"description": "per field: entity types with counts and "
-                                                   "mean scores (never matched text)"})
-    findings = fields.List(fields.Dict(), metadata={
-        "description": "disagreements with the data map: undeclared or declared_not_found"})
+    fields_ = fields.List(
+        fields.Dict(),
+        data_key="fields",
+        attribute="fields",
+        metadata={
+            "description": "per field: entity types with counts and "
+            "mean scores (never matched text)"
+        },
+    )
+    findings = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "disagreements with the data map: undeclared or declared_not_found"
+        },
+    )

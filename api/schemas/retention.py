@@ -5,19 +5,37 @@ from governance.retention.holds import MATTER, HoldReason, HoldScope, ReleaseRea
 
 
 class HoldCreateSchema(Schema):
-    scope = Choice(required=True, validate=validate.OneOf([s.value for s in HoldScope]),
-                   metadata={"description": "`subject` (every record of one data subject) or "
-                                            "`collection` (every record of one collection)"})
-    subject_id = fields.String(load_default=None, validate=validate.Length(min=1, max=32),
-                               metadata={"description": "scope subject: the subject's id"})
-    collection = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
-                               metadata={"description": "scope collection: its name"})
+    scope = Choice(
+        required=True,
+        validate=validate.OneOf([s.value for s in HoldScope]),
+        metadata={
+            "description": "`subject` (every record of one data subject) or "
+            "`collection` (every record of one collection)"
+        },
+    )
+    subject_id = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "scope subject: the subject's id"},
+    )
+    collection = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "scope collection: its name"},
+    )
     reason = Choice(required=True, validate=validate.OneOf([r.value for r in HoldReason]))
-    matter = fields.String(required=True, validate=validate.Regexp(MATTER), metadata={
-        "description": "the matter's reference in another system (a case or inquiry number): "
-                       "an id, no spaces, never a description"})
-    expires_at = fields.AwareDateTime(load_default=None, metadata={
-        "description": "when the hold lapses by itself (default: until released)"})
+    matter = fields.String(
+        required=True,
+        validate=validate.Regexp(MATTER),
+        metadata={
+            "description": "the matter's reference in another system (a case or inquiry number): "
+            "an id, no spaces, never a description"
+        },
+    )
+    expires_at = fields.AwareDateTime(
+        load_default=None,
+        metadata={"description": "when the hold lapses by itself (default: until released)"},
+    )
 
 
 class HoldReleaseSchema(Schema):
@@ -37,13 +55,19 @@ class HoldSchema(Schema):
     placed_by = fields.String()
     released_at = UtcDateTime(allow_none=True)
     released_by = fields.String(allow_none=True)
-    release_reason = fields.String(allow_none=True, metadata={
-        "enum": [*(r.value for r in ReleaseReason), None]})
-    resumed_requests = fields.List(fields.String(), metadata={
-        "description": "on release: the erasure requests that waited on the hold and were "
-                       "resumed"})
-    waiting_requests = fields.List(fields.String(), metadata={
-        "description": "erasure requests on hold because of this hold"})
+    release_reason = fields.String(
+        allow_none=True, metadata={"enum": [*(r.value for r in ReleaseReason), None]}
+    )
+    resumed_requests = fields.List(
+        fields.String(),
+        metadata={
+            "description": "on release: the erasure requests that waited on the hold and were "
+            "resumed"
+        },
+    )
+    waiting_requests = fields.List(
+        fields.String(), metadata={"description": "erasure requests on hold because of this hold"}
+    )
 
 
 class HoldListSchema(Schema):
@@ -51,27 +75,43 @@ class HoldListSchema(Schema):
 
 
 class HoldsQuery(Schema):
-    active = fields.Boolean(load_default=None, metadata={
-        "description": "true: active holds only; false: released or expired ones"})
-    subject_id = fields.String(load_default=None, validate=validate.Length(min=1, max=32),
-                               metadata={"description": "holds on this data subject"})
-    collection = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
-                               metadata={"description": "holds on this collection"})
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500),
-                           metadata={"description": "the most items to return (1-500)"})
+    active = fields.Boolean(
+        load_default=None,
+        metadata={"description": "true: active holds only; false: released or expired ones"},
+    )
+    subject_id = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "holds on this data subject"},
+    )
+    collection = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "holds on this collection"},
+    )
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=500),
+        metadata={"description": "the most items to return (1-500)"},
+    )
 
 
 class PlanRuleSchema(Schema):
-    rule = fields.String(metadata={"description": "e.g. delete:web_events, anonymize:orders, "
-                                                  "erase:customers, null:interactions.body"})
+    rule = fields.String(
+        metadata={
+            "description": "e.g. delete:web_events, anonymize:orders, "
+            "erase:customers, null:interactions.body"
+        }
+    )
     collection = fields.String()
     field = fields.String(allow_none=True, metadata={"description": "a field-level override"})
     strategy = fields.String(metadata={"enum": ["delete", "anonymize", "erase", "null"]})
     period = fields.String(metadata={"description": "ISO 8601 period"})
     counted_from = fields.String()
     basis = fields.String()
-    cutoff = fields.String(metadata={"format": "date-time",
-                                     "description": "records dated before it are due"})
+    cutoff = fields.String(
+        metadata={"format": "date-time", "description": "records dated before it are due"}
+    )
     due = fields.Integer(metadata={"description": "records due, not held"})
     held = fields.Integer(metadata={"description": "records due but under a legal hold"})
     oldest_due = fields.String(allow_none=True, metadata={"format": "date-time"})
@@ -85,10 +125,14 @@ class PlanSchema(Schema):
 
 
 class RunRequestSchema(Schema):
-    dry_run = fields.Boolean(load_default=False, metadata={
-        "description": "record the plan and change nothing"})
-    batch_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=10_000),
-                                metadata={"description": "records per committed batch"})
+    dry_run = fields.Boolean(
+        load_default=False, metadata={"description": "record the plan and change nothing"}
+    )
+    batch_size = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=10_000),
+        metadata={"description": "records per committed batch"},
+    )
 
 
 class RunSchema(Schema):
@@ -113,5 +157,8 @@ class RunListSchema(Schema):
 
 
 class RunsQuery(Schema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200),
-                           metadata={"description": "the most recent runs to return (1-200)"})
+    limit = fields.Integer(
+        load_default=20,
+        validate=validate.Range(min=1, max=200),
+        metadata={"description": "the most recent runs to return (1-200)"},
+    )

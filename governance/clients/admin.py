@@ -19,8 +19,16 @@ from governance.clients.services import ClientService, IssuedKey
 class ClientAdmin:
     """Creates and revokes clients as ``actor``; flushes, never commits."""
 
-    def __init__(self, session: Session, audit: AuditLog, actor: Actor, *, policy_version: str,
-                 known_purposes: Iterable[str], request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        audit: AuditLog,
+        actor: Actor,
+        *,
+        policy_version: str,
+        known_purposes: Iterable[str],
+        request_id: str | None = None,
+    ) -> None:
         self.session = session
         self.audit = audit
         self.actor = actor
@@ -32,20 +40,33 @@ class ClientAdmin:
         """A new client and its key (shown once, by the caller); audited without the key."""
         require(self.actor.role, Permission.CLIENTS_MANAGE)
         issued = ClientService(self.session, self.known_purposes).create(name, role, purposes)
-        self._audit(AuditAction.CLIENT_CREATED, issued.client,
-                    {"client_id": issued.client.id, "role": issued.client.role,
-                     "purposes": issued.client.purposes})
+        self._audit(
+            AuditAction.CLIENT_CREATED,
+            issued.client,
+            {
+                "client_id": issued.client.id,
+                "role": issued.client.role,
+                "purposes": issued.client.purposes,
+            },
+        )
         return issued
 
     def revoke(self, client_id_or_name: str) -> ApiClient:
         """The client's key stops working (once; revoking again changes nothing)."""
         require(self.actor.role, Permission.CLIENTS_MANAGE)
         client = ClientService(self.session).revoke(client_id_or_name)
-        self._audit(AuditAction.CLIENT_REVOKED, client,
-                    {"client_id": client.id, "revoked": True})
+        self._audit(AuditAction.CLIENT_REVOKED, client, {"client_id": client.id, "revoked": True})
         return client
 
     def _audit(self, action: AuditAction, client: ApiClient, details: dict[str, object]) -> None:
-        self.audit.record(self.session, AuditEvent(
-            action=str(action), actor=self.actor, target=Target(record_id=client.id),
-            policy_version=self.policy_version, request_id=self.request_id, details=details))
+        self.audit.record(
+            self.session,
+            AuditEvent(
+                action=str(action),
+                actor=self.actor,
+                target=Target(record_id=client.id),
+                policy_version=self.policy_version,
+                request_id=self.request_id,
+                details=details,
+            ),
+        )

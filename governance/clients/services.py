@@ -55,9 +55,14 @@ class AuthenticatedClient:
 
 
 _BY_KEY_HASH = PreparedSelect(
-    select(ApiClient.id, ApiClient.name, ApiClient.role, ApiClient.purposes,
-           ApiClient.key_hash, ApiClient.revoked_at.is_(None).label("active"))
-    .where(ApiClient.key_hash == bindparam("key_hash"))
+    select(
+        ApiClient.id,
+        ApiClient.name,
+        ApiClient.role,
+        ApiClient.purposes,
+        ApiClient.key_hash,
+        ApiClient.revoked_at.is_(None).label("active"),
+    ).where(ApiClient.key_hash == bindparam("key_hash"))
 )
 
 
@@ -85,9 +90,12 @@ class ClientService:
         if bad:
             errors["purposes"] = ["purpose ids are lower_snake_case"]
         elif self.known_purposes is not None and (
-                unknown := [p for p in purpose_list if p not in self.known_purposes]):
-            errors["purposes"] = [f"no such purpose: {', '.join(unknown)} (known: "
-                                  f"{', '.join(sorted(self.known_purposes))})"]
+            unknown := [p for p in purpose_list if p not in self.known_purposes]
+        ):
+            errors["purposes"] = [
+                f"no such purpose: {', '.join(unknown)} (known: "
+                f"{', '.join(sorted(self.known_purposes))})"
+            ]
         if role_enum is not None and role_enum is not Role.APPLICATION and purpose_list:
             errors["purposes"] = ["only application clients have purposes"]
         if errors:
@@ -134,8 +142,9 @@ class ClientService:
         row = found[0]
         if not row["active"]:
             raise Unauthenticated("the bearer key has been revoked")
-        return AuthenticatedClient(id=row["id"], name=row["name"], role=row["role"],
-                                   purposes=tuple(row["purposes"] or ()))
+        return AuthenticatedClient(
+            id=row["id"], name=row["name"], role=row["role"], purposes=tuple(row["purposes"] or ())
+        )
 
     def list(self, include_revoked: bool = True) -> Sequence[ApiClient]:
         query = select(ApiClient).order_by(ApiClient.created_at, ApiClient.name)

@@ -29,8 +29,11 @@ from governance.consent.models import EVENTS, STATE, ConsentSource
 PROTECTED_SOURCES = frozenset({"officer", "request", "gpc"})
 LOOSENING_ACTIONS = frozenset({"grant", "lift_objection"})
 RESTRICTIVE_ACTIONS = frozenset({"withdraw", "object"})
-RECORDED_BY = {"officer": "a compliance officer", "request": "a data-subject request",
-               "gpc": "a Global Privacy Control signal"}
+RECORDED_BY = {
+    "officer": "a compliance officer",
+    "request": "a data-subject request",
+    "gpc": "a Global Privacy Control signal",
+}
 
 
 def source_for(role: str, claimed: str | None = None) -> ConsentSource:
@@ -50,8 +53,7 @@ def source_for(role: str, claimed: str | None = None) -> ConsentSource:
     return source
 
 
-def latest_protected(session: Session, subject_id: str, purpose: str
-                     ) -> tuple[str, str] | None:
+def latest_protected(session: Session, subject_id: str, purpose: str) -> tuple[str, str] | None:
     """(action, source) of the latest event of ``purpose`` recorded by an officer, a request
     or a GPC signal, or None. Locks the purpose's state row first (PostgreSQL; SQLite has one
     writer at a time), so an officer's withdrawal committed meanwhile is seen and cannot be
@@ -63,28 +65,37 @@ def latest_protected(session: Session, subject_id: str, purpose: str
     )
     row = session.execute(
         select(EVENTS.c.action, EVENTS.c.source)
-        .where(EVENTS.c.subject_id == subject_id, EVENTS.c.purpose == purpose,
-               EVENTS.c.source.in_(sorted(PROTECTED_SOURCES)))
+        .where(
+            EVENTS.c.subject_id == subject_id,
+            EVENTS.c.purpose == purpose,
+            EVENTS.c.source.in_(sorted(PROTECTED_SOURCES)),
+        )
         .order_by(EVENTS.c.seq.desc())
         .limit(1)
     ).first()
     return (str(row.action), str(row.source)) if row is not None else None
 
 
-def check_application_change(*, action: str, purpose: str | None,
-                             held_purposes: Collection[str],
-                             protected: tuple[str, str] | None) -> None:
+def check_application_change(
+    *,
+    action: str,
+    purpose: str | None,
+    held_purposes: Collection[str],
+    protected: tuple[str, str] | None,
+) -> None:
     """Raise ConsentChangeForbidden (403, with the reason) when an application may not record
     this event; return when it may. ``protected`` is :func:`latest_protected` of the purpose
     (needed for a loosening only)."""
     if purpose is None:
         raise ConsentChangeForbidden(
             "an application cannot restrict processing or lift a restriction: a compliance "
-            "officer records those")
+            "officer records those"
+        )
     if purpose not in held_purposes:
         raise ConsentChangeForbidden(
             f"purpose {purpose}: an application records consent, objections and withdrawals "
-            "only for the purposes it holds")
+            "only for the purposes it holds"
+        )
     if action not in LOOSENING_ACTIONS or protected is None:
         return
     protected_action, protected_source = protected
@@ -93,4 +104,5 @@ def check_application_change(*, action: str, purpose: str | None,
     what = "withdrawal" if protected_action == "withdraw" else "objection"
     raise ConsentChangeForbidden(
         f"purpose {purpose}: the {what} recorded by {RECORDED_BY[protected_source]} stands "
-        "until a compliance officer reverses it; an application cannot undo it")
+        "until a compliance officer reverses it; an application cannot undo it"
+    )

@@ -164,9 +164,11 @@ def _one_subject() -> PreparedSelect:
 
     def erasure(statuses: tuple[str, ...]) -> Any:
         # Equalities, not IN: a prepared statement takes no expanding parameter.
-        return exists().where(requests.c.type == "erasure",
-                              or_(*(requests.c.status == s for s in statuses)),
-                              requests.c.subject_id == subject)
+        return exists().where(
+            requests.c.type == "erasure",
+            or_(*(requests.c.status == s for s in statuses)),
+            requests.c.subject_id == subject,
+        )
 
     standing = select(
         restriction(RESTRICTIONS.c.restricted).label("restricted"),
@@ -176,8 +178,9 @@ def _one_subject() -> PreparedSelect:
         erasure(HELD_STATUSES).label("erasure_held"),
     ).subquery("standing")
     return PreparedSelect(
-        select(*standing.c, STATE.c.purpose, STATE.c.status, STATE.c.at, STATE.c.source)
-        .select_from(standing.outerjoin(STATE, STATE.c.subject_id == subject))
+        select(
+            *standing.c, STATE.c.purpose, STATE.c.status, STATE.c.at, STATE.c.source
+        ).select_from(standing.outerjoin(STATE, STATE.c.subject_id == subject))
     )
 
 
@@ -223,8 +226,13 @@ class ConsentService:
     caller can forget the check."""
 
     def __init__(
-        self, session: Session, runtime: ConsentParts, actor: Actor, *,
-        request_id: str | None = None, held_purposes: Collection[str] | None = None,
+        self,
+        session: Session,
+        runtime: ConsentParts,
+        actor: Actor,
+        *,
+        request_id: str | None = None,
+        held_purposes: Collection[str] | None = None,
     ) -> None:
         self.session = session
         self.runtime = runtime
@@ -291,33 +299,66 @@ class ConsentService:
                 continue
             if state.of(purpose.id).status in (ConsentStatus.WITHDRAWN, ConsentStatus.OBJECTED):
                 continue
-            new = NewConsentEvent(subject_id, ConsentAction.WITHDRAW, source, purpose.id,
-                                  policy_version)
+            new = NewConsentEvent(
+                subject_id, ConsentAction.WITHDRAW, source, purpose.id, policy_version
+            )
             self._validate(new, service=True)
             events.append(self._write(new))
         return events
 
-    def object(self, subject_id: str, purpose: str, source: ConsentSource,
-               policy_version: str | None = None, evidence: str | None = None) -> ConsentEvent:
-        return self.record(NewConsentEvent(subject_id, ConsentAction.OBJECT, source, purpose,
-                                           policy_version, evidence))
+    def object(
+        self,
+        subject_id: str,
+        purpose: str,
+        source: ConsentSource,
+        policy_version: str | None = None,
+        evidence: str | None = None,
+    ) -> ConsentEvent:
+        return self.record(
+            NewConsentEvent(
+                subject_id, ConsentAction.OBJECT, source, purpose, policy_version, evidence
+            )
+        )
 
-    def lift_objection(self, subject_id: str, purpose: str, source: ConsentSource,
-                       policy_version: str | None = None, evidence: str | None = None
-                       ) -> ConsentEvent:
-        return self.record(NewConsentEvent(subject_id, ConsentAction.LIFT_OBJECTION, source,
-                                           purpose, policy_version, evidence))
+    def lift_objection(
+        self,
+        subject_id: str,
+        purpose: str,
+        source: ConsentSource,
+        policy_version: str | None = None,
+        evidence: str | None = None,
+    ) -> ConsentEvent:
+        return self.record(
+            NewConsentEvent(
+                subject_id, ConsentAction.LIFT_OBJECTION, source, purpose, policy_version, evidence
+            )
+        )
 
-    def restrict(self, subject_id: str, source: ConsentSource, policy_version: str | None = None,
-                 evidence: str | None = None) -> ConsentEvent:
-        return self.record(NewConsentEvent(subject_id, ConsentAction.RESTRICT, source, None,
-                                           policy_version, evidence))
+    def restrict(
+        self,
+        subject_id: str,
+        source: ConsentSource,
+        policy_version: str | None = None,
+        evidence: str | None = None,
+    ) -> ConsentEvent:
+        return self.record(
+            NewConsentEvent(
+                subject_id, ConsentAction.RESTRICT, source, None, policy_version, evidence
+            )
+        )
 
-    def lift_restriction(self, subject_id: str, source: ConsentSource,
-                         policy_version: str | None = None, evidence: str | None = None
-                         ) -> ConsentEvent:
-        return self.record(NewConsentEvent(subject_id, ConsentAction.LIFT_RESTRICTION, source,
-                                           None, policy_version, evidence))
+    def lift_restriction(
+        self,
+        subject_id: str,
+        source: ConsentSource,
+        policy_version: str | None = None,
+        evidence: str | None = None,
+    ) -> ConsentEvent:
+        return self.record(
+            NewConsentEvent(
+                subject_id, ConsentAction.LIFT_RESTRICTION, source, None, policy_version, evidence
+            )
+        )
 
     def import_events(self, events: Sequence[NewConsentEvent]) -> int:
         """Record a history in bulk (oldest first): the demo, a migration from another
@@ -343,11 +384,15 @@ class ConsentService:
         _upsert(self.session, STATE, list(latest.values()), ("subject_id", "purpose"))
         _upsert(self.session, RESTRICTIONS, list(restrictions.values()), ("subject_id",))
         self.session.execute(insert(EVENTS), rows)
-        self._audit(AuditEvent(
-            action=str(AuditAction.CONSENT_IMPORTED), actor=self.actor,
-            policy_version=self.runtime.policy.version, request_id=self.request_id,
-            details={"count": len(rows), "rows": len(latest) + len(restrictions)},
-        ))
+        self._audit(
+            AuditEvent(
+                action=str(AuditAction.CONSENT_IMPORTED),
+                actor=self.actor,
+                policy_version=self.runtime.policy.version,
+                request_id=self.request_id,
+                details={"count": len(rows), "rows": len(latest) + len(restrictions)},
+            )
+        )
         self.session.flush()
         return len(rows)
 
@@ -358,20 +403,27 @@ class ConsentService:
         if not isinstance(subject_id, str) or not SUBJECT_ID.match(subject_id):
             raise UnknownSubject()
         # An upsert: a resumed erasure step may run this twice in one transaction.
-        _upsert(self.session, PERMITS, [{"subject_id": subject_id,
-                                         "created_at": datetime.now(UTC)}], ("subject_id",))
-        result: Any = self.session.execute(
-            delete(EVENTS).where(EVENTS.c.subject_id == subject_id)
+        _upsert(
+            self.session,
+            PERMITS,
+            [{"subject_id": subject_id, "created_at": datetime.now(UTC)}],
+            ("subject_id",),
         )
+        result: Any = self.session.execute(delete(EVENTS).where(EVENTS.c.subject_id == subject_id))
         deleted = int(result.rowcount)
         self.session.execute(delete(STATE).where(STATE.c.subject_id == subject_id))
         self.session.execute(delete(RESTRICTIONS).where(RESTRICTIONS.c.subject_id == subject_id))
         self.session.execute(delete(PERMITS).where(PERMITS.c.subject_id == subject_id))
-        self._audit(AuditEvent(
-            action=str(AuditAction.CONSENT_ERASED), actor=self.actor,
-            target=Target(subject_id=subject_id), policy_version=self.runtime.policy.version,
-            request_id=self.request_id, details={"count": deleted},
-        ))
+        self._audit(
+            AuditEvent(
+                action=str(AuditAction.CONSENT_ERASED),
+                actor=self.actor,
+                target=Target(subject_id=subject_id),
+                policy_version=self.runtime.policy.version,
+                request_id=self.request_id,
+                details={"count": deleted},
+            )
+        )
         self.session.flush()
         return deleted
 
@@ -388,8 +440,9 @@ class ConsentService:
             return {ids[0]: self.standing(ids[0]).state}
         for chunk in in_chunks(ids):
             for row in self.session.execute(
-                select(STATE.c.subject_id, STATE.c.purpose, STATE.c.status, STATE.c.at,
-                       STATE.c.source).where(STATE.c.subject_id.in_(chunk))
+                select(
+                    STATE.c.subject_id, STATE.c.purpose, STATE.c.status, STATE.c.at, STATE.c.source
+                ).where(STATE.c.subject_id.in_(chunk))
             ):
                 purposes[row.subject_id][row.purpose] = PurposeConsent(
                     ConsentStatus(row.status), as_utc(row.at), row.source
@@ -419,9 +472,13 @@ class ConsentService:
         return SubjectStanding(
             state=SubjectConsentState(
                 subject_id=subject_id,
-                purposes={row["purpose"]: PurposeConsent(ConsentStatus(row["status"]),
-                                                         as_utc(row["at"]), row["source"])
-                          for row in rows if row["purpose"] is not None},
+                purposes={
+                    row["purpose"]: PurposeConsent(
+                        ConsentStatus(row["status"]), as_utc(row["at"]), row["source"]
+                    )
+                    for row in rows
+                    if row["purpose"] is not None
+                },
                 restricted=bool(restricted) if restricted is not None else False,
                 restricted_at=as_utc(first["restricted_at"]) if restricted is not None else None,
                 restricted_source=first["restricted_source"] if restricted is not None else None,
@@ -432,10 +489,13 @@ class ConsentService:
 
     def history(self, subject_id: str) -> list[ConsentEvent]:
         """Every event of the subject, oldest first."""
-        return list(self.session.scalars(
-            select(ConsentEvent).where(ConsentEvent.subject_id == subject_id)
-            .order_by(ConsentEvent.seq)
-        ))
+        return list(
+            self.session.scalars(
+                select(ConsentEvent)
+                .where(ConsentEvent.subject_id == subject_id)
+                .order_by(ConsentEvent.seq)
+            )
+        )
 
     def require_subject(self, subject_id: str) -> None:
         self._check_subjects([subject_id])
@@ -550,8 +610,12 @@ class ConsentService:
         protected = None
         if new.purpose is not None and action in LOOSENING_ACTIONS:
             protected = latest_protected(self.session, new.subject_id, new.purpose)
-        check_application_change(action=action, purpose=new.purpose,
-                                 held_purposes=self.held_purposes, protected=protected)
+        check_application_change(
+            action=action,
+            purpose=new.purpose,
+            held_purposes=self.held_purposes,
+            protected=protected,
+        )
 
     def _row(self, new: NewConsentEvent, recorded_at: datetime) -> dict[str, Any]:
         return {
@@ -578,15 +642,17 @@ class ConsentService:
         event = ConsentEvent(**row)
         self.session.add(event)
         self.session.flush()
-        self._audit(AuditEvent(
-            action=str(AUDIT_ACTIONS[ConsentAction(new.action)]),
-            actor=self.actor,
-            target=Target(subject_id=new.subject_id, record_id=event.id),
-            purpose=new.purpose,
-            policy_version=self.runtime.policy.version,
-            request_id=self.request_id,
-            details={"type": str(new.action), "source": str(new.source)},
-        ))
+        self._audit(
+            AuditEvent(
+                action=str(AUDIT_ACTIONS[ConsentAction(new.action)]),
+                actor=self.actor,
+                target=Target(subject_id=new.subject_id, record_id=event.id),
+                purpose=new.purpose,
+                policy_version=self.runtime.policy.version,
+                request_id=self.request_id,
+                details={"type": str(new.action), "source": str(new.source)},
+            )
+        )
         return event
 
     def _audit(self, event: AuditEvent) -> None:
@@ -628,15 +694,16 @@ def erasing_subjects(purpose: Purpose | None = None) -> Select[Any]:
         statuses = (*ERASING_STATUSES, *HELD_STATUSES)
     table = DsrRequest.__table__
     return select(table.c.subject_id).where(
-        table.c.type == "erasure", table.c.status.in_(statuses),
-        table.c.subject_id.is_not(None))
+        table.c.type == "erasure", table.c.status.in_(statuses), table.c.subject_id.is_not(None)
+    )
 
 
 def _holds_block(purpose: Purpose | None) -> bool:
     """Whether an erasure waiting on a legal hold stops ``purpose``: every purpose but
     legal claims (no purpose given: the erasures under way only)."""
     return purpose is not None and purpose.restriction_exemption is not (
-        RestrictionExemption.LEGAL_CLAIMS)
+        RestrictionExemption.LEGAL_CLAIMS
+    )
 
 
 #: Request statuses in which an erasure has begun and the subject must not be served.
@@ -680,9 +747,11 @@ def processable_clause(
             STATE.c.purpose == purpose.id, STATE.c.status == str(ConsentStatus.GRANTED)
         )
     elif purpose.objectable:
-        blocking.append(select(STATE.c.subject_id).where(
-            STATE.c.purpose == purpose.id, STATE.c.status == str(ConsentStatus.OBJECTED)
-        ))
+        blocking.append(
+            select(STATE.c.subject_id).where(
+                STATE.c.purpose == purpose.id, STATE.c.status == str(ConsentStatus.OBJECTED)
+            )
+        )
     conditions: list[ColumnElement[bool]] = []
     if dialect == "sqlite":
         if granted is not None:
@@ -712,14 +781,22 @@ class StateDifference:
     computed: tuple[Any, ...] | None
 
 
-def computed_state(session: Session) -> tuple[dict[tuple[str, str], tuple[Any, ...]],
-                                              dict[str, tuple[Any, ...]]]:
+def computed_state(
+    session: Session,
+) -> tuple[dict[tuple[str, str], tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
     """Fold the whole history in ``seq`` order: the latest event of each key wins."""
     purposes: dict[tuple[str, str], tuple[Any, ...]] = {}
     restrictions: dict[str, tuple[Any, ...]] = {}
     rows = session.execute(
-        select(EVENTS.c.subject_id, EVENTS.c.purpose, EVENTS.c.action, EVENTS.c.occurred_at,
-               EVENTS.c.source, EVENTS.c.id).order_by(EVENTS.c.seq)
+        select(
+            EVENTS.c.subject_id,
+            EVENTS.c.purpose,
+            EVENTS.c.action,
+            EVENTS.c.occurred_at,
+            EVENTS.c.source,
+            EVENTS.c.id,
+        )
+        .order_by(EVENTS.c.seq)
         .execution_options(yield_per=10_000)
     )
     for sid, purpose, action, at, source, event_id in rows:
@@ -731,8 +808,9 @@ def computed_state(session: Session) -> tuple[dict[tuple[str, str], tuple[Any, .
     return purposes, restrictions
 
 
-def stored_state(session: Session) -> tuple[dict[tuple[str, str], tuple[Any, ...]],
-                                            dict[str, tuple[Any, ...]]]:
+def stored_state(
+    session: Session,
+) -> tuple[dict[tuple[str, str], tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
     purposes = {
         (r.subject_id, r.purpose): (r.status, as_utc(r.at), r.source, r.event_id)
         for r in session.execute(select(STATE))
@@ -751,12 +829,16 @@ def state_differences(session: Session) -> list[StateDifference]:
     found = []
     for key in sorted(set(want_purposes) | set(have_purposes)):
         if want_purposes.get(key) != have_purposes.get(key):
-            found.append(StateDifference("/".join(key), have_purposes.get(key),
-                                         want_purposes.get(key)))
+            found.append(
+                StateDifference("/".join(key), have_purposes.get(key), want_purposes.get(key))
+            )
     for sid in sorted(set(want_restrictions) | set(have_restrictions)):
         if want_restrictions.get(sid) != have_restrictions.get(sid):
-            found.append(StateDifference(f"{sid}/restriction", have_restrictions.get(sid),
-                                         want_restrictions.get(sid)))
+            found.append(
+                StateDifference(
+                    f"{sid}/restriction", have_restrictions.get(sid), want_restrictions.get(sid)
+                )
+            )
     return found
 
 
@@ -768,8 +850,14 @@ def rebuild_state(session: Session) -> int:
     session.execute(delete(STATE))
     session.execute(delete(RESTRICTIONS))
     state_rows = [
-        {"subject_id": sid, "purpose": p, "status": v[0], "at": v[1], "source": v[2],
-         "event_id": v[3]}
+        {
+            "subject_id": sid,
+            "purpose": p,
+            "status": v[0],
+            "at": v[1],
+            "source": v[2],
+            "event_id": v[3],
+        }
         for (sid, p), v in purposes.items()
     ]
     restriction_rows = [

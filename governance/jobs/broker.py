@@ -23,8 +23,11 @@ VISIBILITY_TIMEOUT = TASK_TIME_LIMIT + 3600
 
 
 def configure(app: Celery, settings: Settings) -> None:
-    transport = {"visibility_timeout": VISIBILITY_TIMEOUT, "socket_connect_timeout": 3,
-                 "socket_timeout": 10}
+    transport = {
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+    }
     app.conf.update(
         broker_url=settings.broker_url,
         broker_transport_options=transport,
@@ -44,31 +47,50 @@ def configure(app: Celery, settings: Settings) -> None:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         beat_schedule={
-            "reap": {"task": REAP_TASK, "schedule": float(settings.reaper_interval_seconds),
-                     "options": {"queue": "bulk"}},
-            "purge-exports": {"task": PERIODIC_TASK, "schedule": 3600.0,
-                              "args": ["exports.purge"], "options": {"queue": "bulk"}},
-            "integrate-audit": {"task": PERIODIC_TASK, "schedule": 60.0,
-                                "args": ["audit.integrate"], "options": {"queue": "bulk"}},
-            "retention-sweep": {"task": PERIODIC_TASK, "schedule": 86400.0,
-                                "args": ["retention.sweep"], "options": {"queue": "bulk"}},
+            "reap": {
+                "task": REAP_TASK,
+                "schedule": float(settings.reaper_interval_seconds),
+                "options": {"queue": "bulk"},
+            },
+            "purge-exports": {
+                "task": PERIODIC_TASK,
+                "schedule": 3600.0,
+                "args": ["exports.purge"],
+                "options": {"queue": "bulk"},
+            },
+            "integrate-audit": {
+                "task": PERIODIC_TASK,
+                "schedule": 60.0,
+                "args": ["audit.integrate"],
+                "options": {"queue": "bulk"},
+            },
+            "retention-sweep": {
+                "task": PERIODIC_TASK,
+                "schedule": 86400.0,
+                "args": ["retention.sweep"],
+                "options": {"queue": "bulk"},
+            },
         },
     )
 
 
 @lru_cache(maxsize=4)
 def _sender(broker_url: str) -> Celery:
-    settings = Settings.from_env({**os.environ, "GOVERNANCE_BROKER_URL": broker_url,
-                                  "GOVERNANCE_TASK_RUNNER": "celery"})
+    settings = Settings.from_env(
+        {**os.environ, "GOVERNANCE_BROKER_URL": broker_url, "GOVERNANCE_TASK_RUNNER": "celery"}
+    )
     from celery import Celery  # only a process that publishes pays for importing Celery
 
     app = Celery("governance-sender", set_as_current=False)
     configure(app, settings)
     # The publisher answers for a web request: one short connect attempt, no retry loop
     # (kombu's default retries made each call wait about 6 s on a broker that is down).
-    app.conf.broker_transport_options = {**app.conf.broker_transport_options,
-                                         "max_retries": 0, "socket_connect_timeout": 1,
-                                         "socket_timeout": 3}
+    app.conf.broker_transport_options = {
+        **app.conf.broker_transport_options,
+        "max_retries": 0,
+        "socket_connect_timeout": 1,
+        "socket_timeout": 3,
+    }
     app.conf.broker_connection_timeout = 1
     return app
 

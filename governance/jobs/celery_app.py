@@ -76,9 +76,9 @@ def periodic(kind: str) -> None:
     schedulers, or a run slower than its period, never overlap."""
     runtime = _runtime()
     with unit_of_work(runtime.sessions) as session:
-        job, created = Jobs(session).enqueue(JobKind(kind), actor=Actor(id="system",
-                                                                        role="system"),
-                                             exclusive=f"periodic:{kind}")
+        job, created = Jobs(session).enqueue(
+            JobKind(kind), actor=Actor(id="system", role="system"), exclusive=f"periodic:{kind}"
+        )
         job_id = job.id
     if created:
         runtime.task_runner.deliver([job_id])
@@ -86,11 +86,18 @@ def periodic(kind: str) -> None:
 
 def worker_main(settings: Settings, concurrency: int, queues: list[str]) -> None:
     configure(celery_app, settings)
-    celery_app.worker_main([
-        "worker", f"--concurrency={concurrency}", f"--queues={','.join(queues)}",
-        "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-        f"--hostname=governance-{os.getpid()}@{socket.gethostname()[:48]}",
-    ])
+    celery_app.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--queues={','.join(queues)}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--hostname=governance-{os.getpid()}@{socket.gethostname()[:48]}",
+        ]
+    )
 
 
 def schedule_file(var_dir: Path) -> Path:

@@ -38,8 +38,14 @@ class JobHandlers:
     must_finish_checks: dict[str, MustFinish] = field(default_factory=dict)
     on_dead_hooks: dict[str, OnDead] = field(default_factory=dict)
 
-    def register(self, kind: str, handler: Handler, *, must_finish: MustFinish | None = None,
-                 on_dead: OnDead | None = None) -> None:
+    def register(
+        self,
+        kind: str,
+        handler: Handler,
+        *,
+        must_finish: MustFinish | None = None,
+        on_dead: OnDead | None = None,
+    ) -> None:
         self.handlers[str(kind)] = handler
         if must_finish is not None:
             self.must_finish_checks[str(kind)] = must_finish

@@ -47,16 +47,14 @@ class Job(Base):
     not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
-                                                          nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     error_message: Mapped[str | None] = mapped_column(String(300), nullable=True)
     # An infrastructure failure (a database, the key store, the broker unreachable) is not
     # counted against the cap: the job waits on that dependency, retried with capped
     # backoff, from ``waiting_since`` for as long as ``job_outage_seconds`` allows.
     waiting_on: Mapped[str | None] = mapped_column(String(24), nullable=True)
-    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
-                                                           nullable=True)
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     requested_by: Mapped[str] = mapped_column(String(128))  # the actor whose work it is
     requested_role: Mapped[str] = mapped_column(String(32))
     trace_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the HTTP exchange
@@ -68,7 +66,11 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_state_not_before", "state", "not_before"),
         Index("ix_jobs_kind_target", "kind", "target_id"),
-        Index("uq_jobs_open_exclusive", "exclusive", unique=True,
-              sqlite_where=text("state IN ('queued', 'running')"),
-              postgresql_where=text("state IN ('queued', 'running')")),
+        Index(
+            "uq_jobs_open_exclusive",
+            "exclusive",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'running')"),
+            postgresql_where=text("state IN ('queued', 'running')"),
+        ),
     )

@@ -38,14 +38,23 @@ class ReapReport:
     delivered: int
 
 
-def reap(runtime: JobHost, deliver: Callable[[Sequence[str]], None],
-         at: datetime | None = None) -> ReapReport:
+def reap(
+    runtime: JobHost, deliver: Callable[[Sequence[str]], None], at: datetime | None = None
+) -> ReapReport:
     at = at or now()
     lease = timedelta(seconds=runtime.settings.job_lease_seconds)
     requeued = dead = 0
     with unit_of_work(runtime.sessions) as session:
-        lapsed = list(session.scalars(_locked(session, select(Job).where(
-            Job.state == JobState.RUNNING.value, Job.lease_until < at).limit(_BATCH))))
+        lapsed = list(
+            session.scalars(
+                _locked(
+                    session,
+                    select(Job)
+                    .where(Job.state == JobState.RUNNING.value, Job.lease_until < at)
+                    .limit(_BATCH),
+                )
+            )
+        )
         for job in lapsed:
             code, message = "lease_expired", SAFE_MESSAGES["lease_expired"]
             if job.attempts >= job.max_attempts:
@@ -62,14 +71,28 @@ def reap(runtime: JobHost, deliver: Callable[[Sequence[str]], None],
             if job.state == JobState.DEAD.value:
                 runtime.job_handlers.on_dead(runtime, session, job)
     with unit_of_work(runtime.sessions) as session:
-        due = list(session.scalars(_locked(session, select(Job.id).where(
-            Job.state == JobState.QUEUED.value, Job.not_before <= at,
-            or_(Job.delivered_at.is_(None), Job.delivered_at < at - lease),
-        ).order_by(Job.not_before).limit(_BATCH))))
+        due = list(
+            session.scalars(
+                _locked(
+                    session,
+                    select(Job.id)
+                    .where(
+                        Job.state == JobState.QUEUED.value,
+                        Job.not_before <= at,
+                        or_(Job.delivered_at.is_(None), Job.delivered_at < at - lease),
+                    )
+                    .order_by(Job.not_before)
+                    .limit(_BATCH),
+                )
+            )
+        )
         if due:
-            session.execute(update(Job).where(Job.id.in_(due), and_(
-                Job.state == JobState.QUEUED.value)).values(delivered_at=at)
-                .execution_options(synchronize_session=False))
+            session.execute(
+                update(Job)
+                .where(Job.id.in_(due), and_(Job.state == JobState.QUEUED.value))
+                .values(delivered_at=at)
+                .execution_options(synchronize_session=False)
+            )
     if due:
         deliver(due)
     if requeued or dead or due:

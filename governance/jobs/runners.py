@@ -39,8 +39,10 @@ class BrokerUnavailable(Unavailable):
     type = "broker-unavailable"
 
     def __init__(self) -> None:
-        super().__init__("the job is recorded but the job queue did not answer; it is "
-                         "delivered when the queue is back")
+        super().__init__(
+            "the job is recorded but the job queue did not answer; it is "
+            "delivered when the queue is back"
+        )
 
 
 class BrokerBreaker:
@@ -102,8 +104,9 @@ class ThreadJobRunner:
 
     def deliver(self, job_ids: Sequence[str], *, fail_fast: bool = False) -> None:
         for job_id in job_ids:
-            thread = threading.Thread(target=self._run, args=(job_id,), name="governance-job",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._run, args=(job_id,), name="governance-job", daemon=True
+            )
             with self._lock:
                 self.threads = [t for t in self.threads if t.is_alive()] + [thread]
             thread.start()
@@ -118,8 +121,9 @@ class ThreadJobRunner:
         with self._lock:
             if self._reaper is not None:
                 return
-            self._reaper = threading.Thread(target=self._reap_forever, name="governance-reaper",
-                                            daemon=True)
+            self._reaper = threading.Thread(
+                target=self._reap_forever, name="governance-reaper", daemon=True
+            )
         self._reaper.start()
 
     def stop(self) -> None:
@@ -151,8 +155,8 @@ class ThreadJobRunner:
     def _periodic(self, kind: str) -> None:
         with unit_of_work(self.runtime.sessions) as session:
             job, created = Jobs(session).enqueue(
-                JobKind(kind), actor=Actor(id="system", role="system"),
-                exclusive=f"periodic:{kind}")
+                JobKind(kind), actor=Actor(id="system", role="system"), exclusive=f"periodic:{kind}"
+            )
             job_id = job.id
         if created:
             self.deliver([job_id])
@@ -179,9 +183,13 @@ class CeleryJobRunner:
                 send(settings, job_id, queues.get(job_id, "bulk"))
         except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; all mean "not sent"
             BROKER_BREAKER.trip(settings.broker_url, settings.broker_down_seconds)
-            log.error("the broker did not take %d job(s): %s; job-creating requests answer "
-                      "503 at once for %d s, the reaper delivers the jobs", len(job_ids),
-                      type(exc).__name__, settings.broker_down_seconds)
+            log.error(
+                "the broker did not take %d job(s): %s; job-creating requests answer "
+                "503 at once for %d s, the reaper delivers the jobs",
+                len(job_ids),
+                type(exc).__name__,
+                settings.broker_down_seconds,
+            )
             raise BrokerUnavailable() from None
         BROKER_BREAKER.reset(settings.broker_url)
 

@@ -108,9 +108,11 @@ class RetryPolicy:
 
     @classmethod
     def of(cls, settings: Settings) -> RetryPolicy:
-        return cls(max_attempts=settings.job_max_attempts,
-                   base=timedelta(seconds=settings.job_retry_seconds),
-                   ceiling=timedelta(seconds=settings.job_retry_ceiling_seconds))
+        return cls(
+            max_attempts=settings.job_max_attempts,
+            base=timedelta(seconds=settings.job_retry_seconds),
+            ceiling=timedelta(seconds=settings.job_retry_ceiling_seconds),
+        )
 
     def delay(self, attempts: int) -> timedelta:
         """Exponential backoff: base, 2 x base, 4 x base ... up to the ceiling."""
@@ -133,8 +135,15 @@ class Jobs:
         self.session = session
         self.retry = retry or RetryPolicy()
 
-    def enqueue(self, kind: JobKind, target_id: str | None = None, *, actor: Actor,
-                exclusive: str | None = None, trace_id: str | None = None) -> tuple[Job, bool]:
+    def enqueue(
+        self,
+        kind: JobKind,
+        target_id: str | None = None,
+        *,
+        actor: Actor,
+        exclusive: str | None = None,
+        trace_id: str | None = None,
+    ) -> tuple[Job, bool]:
         """A new queued job, or with ``exclusive`` the open job of that name if there is one
         (then ``False``): one rotation, one sweep at a time, whoever asks."""
         if exclusive is not None:
@@ -142,11 +151,22 @@ class Jobs:
             if existing is not None:
                 return existing, False
         at = now()
-        job = Job(id=uuid.uuid4().hex, kind=str(kind), target_id=target_id,
-                  queue=str(QUEUE_OF[kind]), state=JobState.QUEUED.value, exclusive=exclusive,
-                  attempts=0, max_attempts=self.retry.max_attempts, not_before=at,
-                  requested_by=actor.id, requested_role=actor.role, trace_id=trace_id,
-                  created_at=at, updated_at=at)
+        job = Job(
+            id=uuid.uuid4().hex,
+            kind=str(kind),
+            target_id=target_id,
+            queue=str(QUEUE_OF[kind]),
+            state=JobState.QUEUED.value,
+            exclusive=exclusive,
+            attempts=0,
+            max_attempts=self.retry.max_attempts,
+            not_before=at,
+            requested_by=actor.id,
+            requested_role=actor.role,
+            trace_id=trace_id,
+            created_at=at,
+            updated_at=at,
+        )
         try:
             with self.session.begin_nested():  # a savepoint: a lost race keeps the caller's work
                 self.session.add(job)
@@ -158,8 +178,9 @@ class Jobs:
         return job, True
 
     def open_exclusive(self, exclusive: str) -> Job | None:
-        return self.session.scalar(select(Job).where(
-            Job.exclusive == exclusive, Job.state.in_(OPEN_STATES)))
+        return self.session.scalar(
+            select(Job).where(Job.exclusive == exclusive, Job.state.in_(OPEN_STATES))
+        )
 
     def get(self, job_id: str) -> Job:
         job = self.session.get(Job, job_id)
@@ -169,19 +190,30 @@ class Jobs:
 
     def latest_for(self, kind: JobKind, target_id: str) -> Job | None:
         return self.session.scalar(
-            select(Job).where(Job.kind == str(kind), Job.target_id == target_id)
-            .order_by(Job.created_at.desc(), Job.id.desc()).limit(1))
+            select(Job)
+            .where(Job.kind == str(kind), Job.target_id == target_id)
+            .order_by(Job.created_at.desc(), Job.id.desc())
+            .limit(1)
+        )
 
     def latest_for_each(self, kind: JobKind, target_ids: Sequence[str]) -> dict[str, Job]:
         if not target_ids:
             return {}
         rows = self.session.scalars(
-            select(Job).where(Job.kind == str(kind), Job.target_id.in_(list(target_ids)))
-            .order_by(Job.created_at, Job.id))
+            select(Job)
+            .where(Job.kind == str(kind), Job.target_id.in_(list(target_ids)))
+            .order_by(Job.created_at, Job.id)
+        )
         return {job.target_id or "": job for job in rows}  # the last one wins
 
-    def list(self, *, kind: str | None = None, states: Sequence[str] = (),
-             after: tuple[str, str] | None = None, limit: int = 50) -> list[Job]:
+    def list(
+        self,
+        *,
+        kind: str | None = None,
+        states: Sequence[str] = (),
+        after: tuple[str, str] | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
         """Newest first; ``after`` is the (created_at, id) of the last job of a page."""
         query = select(Job)
         if kind is not None:
@@ -190,22 +222,38 @@ class Jobs:
             query = query.where(Job.state.in_(list(states)))
         if after is not None:
             at = datetime.fromisoformat(after[0])
-            query = query.where(or_(Job.created_at < at,
-                                    and_(Job.created_at == at, Job.id < after[1])))
-        return list(self.session.scalars(
-            query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+            query = query.where(
+                or_(Job.created_at < at, and_(Job.created_at == at, Job.id < after[1]))
+            )
+        return list(
+            self.session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit))
+        )
 
-    def retry_for(self, job_id: str, *, actor: Actor, audit: AuditLog, policy_version: str,
-                  request_id: str | None = None) -> AfterCommit[Job]:
+    def retry_for(
+        self,
+        job_id: str,
+        *,
+        actor: Actor,
+        audit: AuditLog,
+        policy_version: str,
+        request_id: str | None = None,
+    ) -> AfterCommit[Job]:
         """The retry of a dead or failed job, as the API, the console and the CLI ask for
         it: refused (``Forbidden``) unless ``actor``'s role may start the job's kind of
         work, queued again (else ``JobNotRetryable``), audited in this unit of work with
         ``actor``; the job is the caller's to deliver once that commits."""
         job = self.retry_now(job_id, actor.role)
-        audit.record(self.session, AuditEvent(
-            action=str(AuditAction.JOB_RETRIED), actor=actor, target=Target(record_id=job.id),
-            request_id=request_id, policy_version=policy_version,
-            details={"type": job.kind, "attempts": job.attempts}))
+        audit.record(
+            self.session,
+            AuditEvent(
+                action=str(AuditAction.JOB_RETRIED),
+                actor=actor,
+                target=Target(record_id=job.id),
+                request_id=request_id,
+                policy_version=policy_version,
+                details={"type": job.kind, "attempts": job.attempts},
+            ),
+        )
         return AfterCommit(job, (job.id,))
 
     def retry_now(self, job_id: str, role: str | None = None) -> Job:
@@ -215,8 +263,10 @@ class Jobs:
         job = self.get(job_id)
         if role is not None and not may_retry(role, job.kind):
             needed = PERMISSION_OF.get(JobKind(job.kind)) if job.kind in set(JobKind) else None
-            raise Forbidden(f"retrying a {job.kind} job needs the "
-                            f"{needed or 'matching'} permission, which this role lacks")
+            raise Forbidden(
+                f"retrying a {job.kind} job needs the "
+                f"{needed or 'matching'} permission, which this role lacks"
+            )
         if job.state not in (JobState.DEAD.value, JobState.FAILED.value):
             raise JobNotRetryable(f"only a dead or failed job is retried; this one is {job.state}")
         at = now()
@@ -237,15 +287,28 @@ def claim(session: Session, job_id: str, worker: str, lease: timedelta) -> Job |
     """Take the job if it is queued and due (or running on a lease that lapsed): the UPDATE
     that matches is the claim, so two workers can never both run it."""
     at = now()
-    claimed = _rows(session.execute(
-        update(Job).where(
-            Job.id == job_id,
-            or_(and_(Job.state == JobState.QUEUED.value, Job.not_before <= at),
-                and_(Job.state == JobState.RUNNING.value, Job.lease_until < at)),
-            Job.attempts < Job.max_attempts,
-        ).values(state=JobState.RUNNING.value, worker=worker, lease_until=at + lease,
-                 attempts=Job.attempts + 1, started_at=at, updated_at=at)
-        .execution_options(synchronize_session=False)))
+    claimed = _rows(
+        session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                or_(
+                    and_(Job.state == JobState.QUEUED.value, Job.not_before <= at),
+                    and_(Job.state == JobState.RUNNING.value, Job.lease_until < at),
+                ),
+                Job.attempts < Job.max_attempts,
+            )
+            .values(
+                state=JobState.RUNNING.value,
+                worker=worker,
+                lease_until=at + lease,
+                attempts=Job.attempts + 1,
+                started_at=at,
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
     if claimed != 1:
         return None
     return session.get(Job, job_id, populate_existing=True)
@@ -253,35 +316,56 @@ def claim(session: Session, job_id: str, worker: str, lease: timedelta) -> Job |
 
 def renew(session: Session, job_id: str, worker: str, lease: timedelta) -> bool:
     at = now()
-    renewed = _rows(session.execute(
-        update(Job).where(Job.id == job_id, Job.worker == worker,
-                          Job.state == JobState.RUNNING.value)
-        .values(lease_until=at + lease, updated_at=at)
-        .execution_options(synchronize_session=False)))
+    renewed = _rows(
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.worker == worker, Job.state == JobState.RUNNING.value)
+            .values(lease_until=at + lease, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+    )
     return renewed == 1
 
 
-def finish(session: Session, job_id: str, worker: str, state: JobState, *,
-           error_code: str | None = None, error_message: str | None = None,
-           not_before: datetime | None = None, waiting_on: str | None = None,
-           waiting_since: datetime | None = None) -> bool:
+def finish(
+    session: Session,
+    job_id: str,
+    worker: str,
+    state: JobState,
+    *,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    not_before: datetime | None = None,
+    waiting_on: str | None = None,
+    waiting_since: datetime | None = None,
+) -> bool:
     """Record the attempt's outcome, if this worker still holds the job. A job requeued
     ``waiting_on`` a dependency gets its attempt back (the cap counts failures of the work,
     not outages); any other outcome ends the wait."""
     at = now()
-    values: dict[str, object] = {"state": state.value, "lease_until": None, "updated_at": at,
-                                 "error_code": error_code, "error_message": error_message,
-                                 "waiting_on": waiting_on, "waiting_since": waiting_since}
+    values: dict[str, object] = {
+        "state": state.value,
+        "lease_until": None,
+        "updated_at": at,
+        "error_code": error_code,
+        "error_message": error_message,
+        "waiting_on": waiting_on,
+        "waiting_since": waiting_since,
+    }
     if state is JobState.QUEUED:
         values.update(not_before=not_before or at, worker=None, delivered_at=None)
         if waiting_on is not None:
             values["max_attempts"] = Job.max_attempts + 1
     else:
         values["finished_at"] = at
-    done = _rows(session.execute(
-        update(Job).where(Job.id == job_id, Job.worker == worker,
-                          Job.state == JobState.RUNNING.value)
-        .values(**values).execution_options(synchronize_session=False)))
+    done = _rows(
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.worker == worker, Job.state == JobState.RUNNING.value)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    )
     return done == 1
 
 

@@ -87,9 +87,14 @@ def _answers(engine: Any) -> bool:
         return False
 
 
-def run_job(runtime: JobHost, job_id: str, *, worker: str | None = None,
-            raise_errors: bool = False,
-            work: Callable[[Job], None] | None = None) -> JobState | None:
+def run_job(
+    runtime: JobHost,
+    job_id: str,
+    *,
+    worker: str | None = None,
+    raise_errors: bool = False,
+    work: Callable[[Job], None] | None = None,
+) -> JobState | None:
     """Run the job if it is due and this worker wins the claim; returns the state it ended
     in, or None if it was not this worker's to run. ``work`` replaces the kind's handler
     where the caller needs more of it than the outcome (the CLI's progress lines)."""
@@ -116,8 +121,9 @@ def run_job(runtime: JobHost, job_id: str, *, worker: str | None = None,
     except Exception as exc:
         keeper.stop()
         state = _retry_or_bury(runtime, job, worker, error_code(exc), waiting_on(runtime, exc))
-        log.error("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts,
-                  type(exc).__name__)
+        log.error(
+            "job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, type(exc).__name__
+        )
         if raise_errors:
             raise
         return state
@@ -126,8 +132,9 @@ def run_job(runtime: JobHost, job_id: str, *, worker: str | None = None,
     return JobState.SUCCEEDED
 
 
-def _retry_or_bury(runtime: JobHost, job: Job, worker: str, code: str,
-                   dependency: str | None = None) -> JobState:
+def _retry_or_bury(
+    runtime: JobHost, job: Job, worker: str, code: str, dependency: str | None = None
+) -> JobState:
     """Retry or bury a failed attempt. An outage (``dependency``) is not the work's fault:
     the job waits, retried with capped backoff and its attempt given back, for
     ``job_outage_seconds`` from the first failure of the outage; an erasure whose rows are
@@ -139,16 +146,28 @@ def _retry_or_bury(runtime: JobHost, job: Job, worker: str, code: str,
         since = as_utc(job.waiting_since) or now()
         budget = timedelta(seconds=runtime.settings.job_outage_seconds)
         if now() - since < budget or _must_finish(runtime, job):
-            _record(runtime, job, worker, JobState.QUEUED, code, WAITING_MESSAGES[dependency],
-                    delay=policy.delay(job.attempts), waiting=(dependency, since))
-            log.warning("job %s (%s) waits on the %s, unreachable since %s", job.id, job.kind,
-                        dependency, since.isoformat(timespec="seconds"))
+            _record(
+                runtime,
+                job,
+                worker,
+                JobState.QUEUED,
+                code,
+                WAITING_MESSAGES[dependency],
+                delay=policy.delay(job.attempts),
+                waiting=(dependency, since),
+            )
+            log.warning(
+                "job %s (%s) waits on the %s, unreachable since %s",
+                job.id,
+                job.kind,
+                dependency,
+                since.isoformat(timespec="seconds"),
+            )
             return JobState.QUEUED
     if job.attempts >= job.max_attempts:
         _record(runtime, job, worker, JobState.DEAD, code, message)
         return JobState.DEAD
-    _record(runtime, job, worker, JobState.QUEUED, code, message,
-            delay=policy.delay(job.attempts))
+    _record(runtime, job, worker, JobState.QUEUED, code, message, delay=policy.delay(job.attempts))
     return JobState.QUEUED
 
 
@@ -163,35 +182,69 @@ def retry_policy(runtime: JobHost) -> RetryPolicy:
     return RetryPolicy.of(runtime.settings)
 
 
-def _record(runtime: JobHost, job: Job, worker: str, state: JobState, code: str | None = None,
-            message: str | None = None, *, delay: timedelta | None = None,
-            waiting: tuple[str, datetime] | None = None) -> None:
+def _record(
+    runtime: JobHost,
+    job: Job,
+    worker: str,
+    state: JobState,
+    code: str | None = None,
+    message: str | None = None,
+    *,
+    delay: timedelta | None = None,
+    waiting: tuple[str, datetime] | None = None,
+) -> None:
     with unit_of_work(runtime.sessions) as session:
-        if not finish(session, job.id, worker, state, error_code=code, error_message=message,
-                      not_before=now() + delay if delay is not None else None,
-                      waiting_on=waiting[0] if waiting else None,
-                      waiting_since=waiting[1] if waiting else None):
+        if not finish(
+            session,
+            job.id,
+            worker,
+            state,
+            error_code=code,
+            error_message=message,
+            not_before=now() + delay if delay is not None else None,
+            waiting_on=waiting[0] if waiting else None,
+            waiting_since=waiting[1] if waiting else None,
+        ):
             return  # the lease lapsed and someone else holds the job now
-        action = {JobState.DEAD: AuditAction.JOB_DEAD, JobState.FAILED: AuditAction.JOB_FAILED,
-                  JobState.QUEUED: AuditAction.JOB_REQUEUED}.get(state)
+        action = {
+            JobState.DEAD: AuditAction.JOB_DEAD,
+            JobState.FAILED: AuditAction.JOB_FAILED,
+            JobState.QUEUED: AuditAction.JOB_REQUEUED,
+        }.get(state)
         if action is not None:
-            audit_job(runtime, session, job, action, code,
-                      waiting_on=waiting[0] if waiting else None)
+            audit_job(
+                runtime, session, job, action, code, waiting_on=waiting[0] if waiting else None
+            )
         if state is JobState.DEAD:
             runtime.job_handlers.on_dead(runtime, session, job)
 
 
-def audit_job(runtime: JobHost, session: object, job: Job, action: AuditAction,
-              code: str | None, *, waiting_on: str | None = None) -> None:
-    runtime.audit.record(session, AuditEvent(  # type: ignore[arg-type]
-        action=str(action), actor=Actor(id="system", role="system"),
-        outcome=Outcome.FAILED if action is not AuditAction.JOB_REQUEUED else Outcome.ALLOWED,
-        target=Target(record_id=job.id), policy_version=runtime.policy.version,
-        request_id=job.trace_id,
-        details={"type": job.kind, "attempts": job.attempts,
-                 **({"reason_code": code} if code else {}),
-                 **({"waiting_on": waiting_on} if waiting_on else {})},
-    ))
+def audit_job(
+    runtime: JobHost,
+    session: object,
+    job: Job,
+    action: AuditAction,
+    code: str | None,
+    *,
+    waiting_on: str | None = None,
+) -> None:
+    runtime.audit.record(
+        session,  # type: ignore[arg-type]
+        AuditEvent(
+            action=str(action),
+            actor=Actor(id="system", role="system"),
+            outcome=Outcome.FAILED if action is not AuditAction.JOB_REQUEUED else Outcome.ALLOWED,
+            target=Target(record_id=job.id),
+            policy_version=runtime.policy.version,
+            request_id=job.trace_id,
+            details={
+                "type": job.kind,
+                "attempts": job.attempts,
+                **({"reason_code": code} if code else {}),
+                **({"waiting_on": waiting_on} if waiting_on else {}),
+            },
+        ),
+    )
 
 
 class _LeaseKeeper:
@@ -216,5 +269,6 @@ class _LeaseKeeper:
                 with unit_of_work(self.runtime.sessions) as session:
                     renew(session, self.job_id, self.worker, self.lease)
             except Exception as exc:  # noqa: BLE001 - a missed renewal is retried next time
-                log.warning("renewing the lease of job %s failed: %s", self.job_id,
-                            type(exc).__name__)
+                log.warning(
+                    "renewing the lease of job %s failed: %s", self.job_id, type(exc).__name__
+                )

@@ -85,14 +85,26 @@ def encrypt_existing(
                 progress(name, report.rows)
     keystore.finish_job(job.id)
     if events is not None:
-        events.record(AuditAction.KEY_EXISTING_ENCRYPTED, {
-            "job_id": job.id, "rows": report.rows, "count": report.sealed,
-        })
+        events.record(
+            AuditAction.KEY_EXISTING_ENCRYPTED,
+            {
+                "job_id": job.id,
+                "rows": report.rows,
+                "count": report.sealed,
+            },
+        )
     return report
 
 
-def _batch(session: Session, collection: Collection, tables: CrmTables, crypto: FieldCrypto,
-           after: str, limit: int, report: EncryptReport) -> str | None:
+def _batch(
+    session: Session,
+    collection: Collection,
+    tables: CrmTables,
+    crypto: FieldCrypto,
+    after: str,
+    limit: int,
+    report: EncryptReport,
+) -> str | None:
     table = tables[collection.name]
     codecs = crypto.encrypted_fields(collection.name)
     owner = collection.owner_column
@@ -121,9 +133,11 @@ def _batch(session: Session, collection: Collection, tables: CrmTables, crypto: 
                 if codec.index_column and m[codec.index_column] is None and key is not None:
                     value = crypto.open_value(collection.name, name, record_id, key, stored)
                     session.execute(
-                        update(table).where(table.c[ID_COLUMN] == record_id)
-                        .values({codec.index_column:
-                                 crypto.blind_index(collection.name, name, value)})
+                        update(table)
+                        .where(table.c[ID_COLUMN] == record_id)
+                        .values(
+                            {codec.index_column: crypto.blind_index(collection.name, name, value)}
+                        )
                     )
                     report.indexed += 1
                 continue

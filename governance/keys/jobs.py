@@ -20,9 +20,13 @@ def register(handlers: JobHandlers) -> None:
 
 
 def _events(runtime: Shared, job: Job) -> KeyEvents:
-    return KeyEvents(runtime.sessions, runtime.audit,
-                     Actor(id=job.requested_by, role=job.requested_role),
-                     runtime.policy.version, request_id=job.trace_id)
+    return KeyEvents(
+        runtime.sessions,
+        runtime.audit,
+        Actor(id=job.requested_by, role=job.requested_role),
+        runtime.policy.version,
+        request_id=job.trace_id,
+    )
 
 
 def rotate_keys(runtime: Shared, job: Job) -> None:
@@ -32,5 +36,10 @@ def rotate_keys(runtime: Shared, job: Job) -> None:
 
 
 def encrypt_existing(runtime: Shared, job: Job) -> None:
-    seal_existing(runtime.sessions, runtime.policy.datamap, runtime.tables, runtime.crypto,
-                  _events(runtime, job))
+    seal_existing(
+        runtime.sessions,
+        runtime.policy.datamap,
+        runtime.tables,
+        runtime.crypto,
+        _events(runtime, job),
+    )

@@ -50,8 +50,12 @@ class KeyJob:
 # One subject's key: read on every policy read of an encrypted field, so prepared for the
 # driver, and read in autocommit: one SELECT needs no transaction of ours.
 _ONE_KEY = PreparedSelect(
-    select(subject_keys.c.subject_id, subject_keys.c.key_id, subject_keys.c.kek_version,
-           subject_keys.c.wrapped).where(subject_keys.c.subject_id == bindparam("subject_id"))
+    select(
+        subject_keys.c.subject_id,
+        subject_keys.c.key_id,
+        subject_keys.c.kek_version,
+        subject_keys.c.wrapped,
+    ).where(subject_keys.c.subject_id == bindparam("subject_id"))
 )
 
 
@@ -73,17 +77,25 @@ class KeyStore:
             for one in _ONE_KEY.rows_on_engine(self.engine, {"subject_id": ids[0]}):
                 wrapped = one["wrapped"]
                 found[one["subject_id"]] = StoredKey(
-                    one["subject_id"], one["key_id"], one["kek_version"],
-                    None if wrapped is None else bytes(wrapped))
+                    one["subject_id"],
+                    one["key_id"],
+                    one["kek_version"],
+                    None if wrapped is None else bytes(wrapped),
+                )
             return found
-        cols = (subject_keys.c.subject_id, subject_keys.c.key_id, subject_keys.c.kek_version,
-                subject_keys.c.wrapped)
+        cols = (
+            subject_keys.c.subject_id,
+            subject_keys.c.key_id,
+            subject_keys.c.kek_version,
+            subject_keys.c.wrapped,
+        )
         with self.engine.connect() as conn:
             for chunk in in_chunks(ids):
                 query = select(*cols).where(subject_keys.c.subject_id.in_(chunk))
                 for row in conn.execute(query):
-                    found[row[0]] = StoredKey(row[0], row[1], row[2],
-                                              None if row[3] is None else bytes(row[3]))
+                    found[row[0]] = StoredKey(
+                        row[0], row[1], row[2], None if row[3] is None else bytes(row[3])
+                    )
             conn.rollback()
         return found
 
@@ -93,8 +105,13 @@ class KeyStore:
             return
         now = _now()
         rows = [
-            {"subject_id": k.subject_id, "key_id": k.key_id, "kek_version": k.kek_version,
-             "wrapped": k.wrapped, "created_at": now}
+            {
+                "subject_id": k.subject_id,
+                "key_id": k.key_id,
+                "kek_version": k.kek_version,
+                "wrapped": k.wrapped,
+                "created_at": now,
+            }
             for k in keys
         ]
         try:
@@ -127,8 +144,12 @@ class KeyStore:
                 if exists is None:
                     conn.execute(
                         insert(subject_keys).values(
-                            subject_id=subject_id, key_id=uuid.uuid4().hex[:16], kek_version=None,
-                            wrapped=None, created_at=now, shredded_at=now,
+                            subject_id=subject_id,
+                            key_id=uuid.uuid4().hex[:16],
+                            kek_version=None,
+                            wrapped=None,
+                            created_at=now,
+                            shredded_at=now,
                         )
                     )
         self._scrub()
@@ -146,8 +167,12 @@ class KeyStore:
         """Live keys wrapped by any version other than ``target_version``, in subject order."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(subject_keys.c.subject_id, subject_keys.c.key_id,
-                       subject_keys.c.kek_version, subject_keys.c.wrapped)
+                select(
+                    subject_keys.c.subject_id,
+                    subject_keys.c.key_id,
+                    subject_keys.c.kek_version,
+                    subject_keys.c.wrapped,
+                )
                 .where(
                     subject_keys.c.subject_id > after,
                     subject_keys.c.wrapped.is_not(None),
@@ -159,8 +184,9 @@ class KeyStore:
             conn.rollback()
         return [StoredKey(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
-    def rewrap(self, rewrapped: Sequence[tuple[StoredKey, int, bytes]], job_id: str,
-               position: str) -> int:
+    def rewrap(
+        self, rewrapped: Sequence[tuple[StoredKey, int, bytes]], job_id: str, position: str
+    ) -> int:
         """Store new wrappings and the job's resume point in one transaction.
 
         Each update only applies if the row still holds the wrapping it was read with, so a
@@ -174,12 +200,17 @@ class KeyStore:
                 subject_keys.c.kek_version == bindparam("b_old_version"),
                 subject_keys.c.wrapped.is_not(None),
             )
-            .values(kek_version=bindparam("b_version"), wrapped=bindparam("b_wrapped"),
-                    rewrapped_at=now)
+            .values(
+                kek_version=bindparam("b_version"), wrapped=bindparam("b_wrapped"), rewrapped_at=now
+            )
         )
         params = [
-            {"b_subject": key.subject_id, "b_old_version": key.kek_version,
-             "b_version": version, "b_wrapped": wrapped}
+            {
+                "b_subject": key.subject_id,
+                "b_old_version": key.kek_version,
+                "b_version": version,
+                "b_wrapped": wrapped,
+            }
             for key, version, wrapped in rewrapped
         ]
         with self.engine.begin() as conn:
@@ -188,8 +219,9 @@ class KeyStore:
             conn.execute(
                 update(key_jobs)
                 .where(key_jobs.c.id == job_id)
-                .values(position=position, processed=key_jobs.c.processed + len(params),
-                        updated_at=now)
+                .values(
+                    position=position, processed=key_jobs.c.processed + len(params), updated_at=now
+                )
             )
         return len(params)
 
@@ -207,10 +239,15 @@ class KeyStore:
         """A live wrapped key (the first in subject order), for readiness to unwrap."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(subject_keys.c.subject_id, subject_keys.c.key_id,
-                       subject_keys.c.kek_version, subject_keys.c.wrapped)
+                select(
+                    subject_keys.c.subject_id,
+                    subject_keys.c.key_id,
+                    subject_keys.c.kek_version,
+                    subject_keys.c.wrapped,
+                )
                 .where(subject_keys.c.wrapped.is_not(None))
-                .order_by(subject_keys.c.subject_id).limit(1)
+                .order_by(subject_keys.c.subject_id)
+                .limit(1)
             ).first()
             conn.rollback()
         return None if row is None else StoredKey(row[0], row[1], row[2], bytes(row[3]))
@@ -237,8 +274,10 @@ class KeyStore:
     def latest_job(self, kind: str) -> KeyJob | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(key_jobs).where(key_jobs.c.kind == kind)
-                .order_by(key_jobs.c.started_at.desc()).limit(1)
+                select(key_jobs)
+                .where(key_jobs.c.kind == kind)
+                .order_by(key_jobs.c.started_at.desc())
+                .limit(1)
             ).first()
             conn.rollback()
         return None if row is None else _job(row._mapping)
@@ -249,8 +288,14 @@ class KeyStore:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(key_jobs).values(
-                    id=job_id, kind=kind, state="running", target_version=target_version,
-                    position=None, processed=0, started_at=now, updated_at=now,
+                    id=job_id,
+                    kind=kind,
+                    state="running",
+                    target_version=target_version,
+                    position=None,
+                    processed=0,
+                    started_at=now,
+                    updated_at=now,
                 )
             )
         return KeyJob(job_id, kind, "running", target_version, None, 0, now, None)
@@ -258,16 +303,19 @@ class KeyStore:
     def save_position(self, job_id: str, position: str, processed: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(key_jobs).where(key_jobs.c.id == job_id)
-                .values(position=position, processed=key_jobs.c.processed + processed,
-                        updated_at=_now())
+                update(key_jobs)
+                .where(key_jobs.c.id == job_id)
+                .values(
+                    position=position, processed=key_jobs.c.processed + processed, updated_at=_now()
+                )
             )
 
     def finish_job(self, job_id: str) -> KeyJob:
         now = _now()
         with self.engine.begin() as conn:
             conn.execute(
-                update(key_jobs).where(key_jobs.c.id == job_id)
+                update(key_jobs)
+                .where(key_jobs.c.id == job_id)
                 .values(state="done", finished_at=now, updated_at=now)
             )
             row = conn.execute(select(key_jobs).where(key_jobs.c.id == job_id)).first()
@@ -277,7 +325,12 @@ class KeyStore:
 
 def _job(m: Any) -> KeyJob:
     return KeyJob(
-        id=m["id"], kind=m["kind"], state=m["state"], target_version=m["target_version"],
-        position=m["position"], processed=int(m["processed"]), started_at=m["started_at"],
+        id=m["id"],
+        kind=m["kind"],
+        state=m["state"],
+        target_version=m["target_version"],
+        position=m["position"],
+        processed=int(m["processed"]),
+        started_at=m["started_at"],
         finished_at=m["finished_at"],
     )

@@ -47,8 +47,14 @@ class RotationReport:
     finished: bool = False
 
 
-def start_rotation(session: Session, keys: KeyService, events: KeyAuditor, actor: Actor, *,
-                   trace_id: str | None = None) -> AfterCommit[tuple[KeyJob, bool]]:
+def start_rotation(
+    session: Session,
+    keys: KeyService,
+    events: KeyAuditor,
+    actor: Actor,
+    *,
+    trace_id: str | None = None,
+) -> AfterCommit[tuple[KeyJob, bool]]:
     """A rotation asked for by ``actor`` (the API, the console, the CLI): its exclusive
     ``keys.rotate`` job, then the new KEK version and the key-store job (or the unfinished
     rotation, resumed: ``True``), audited by ``events``. The job is the caller's to deliver.
@@ -59,8 +65,9 @@ def start_rotation(session: Session, keys: KeyService, events: KeyAuditor, actor
     job and the rotation completes. Call it with nothing else pending in ``session``.
     """
     require(actor.role, Permission.KEYS_ROTATE)
-    queued, _ = Jobs(session).enqueue(JobKind.KEYS_ROTATE, actor=actor, exclusive="keys.rotate",
-                                      trace_id=trace_id)
+    queued, _ = Jobs(session).enqueue(
+        JobKind.KEYS_ROTATE, actor=actor, exclusive="keys.rotate", trace_id=trace_id
+    )
     queued_id = queued.id
     session.commit()
     job, resumed = begin_rotation(keys, events)
@@ -86,9 +93,14 @@ def begin_rotation(keys: KeyService, events: KeyAuditor | None) -> tuple[KeyJob,
         if events is not None:
             events.record(AuditAction.KEY_KEK_CREATED, {"kek_version": version})
     if events is not None:
-        events.record(AuditAction.KEY_ROTATION_STARTED, {
-            "kek_version": job.target_version or 0, "job_id": job.id, "resumed": resumed,
-        })
+        events.record(
+            AuditAction.KEY_ROTATION_STARTED,
+            {
+                "kek_version": job.target_version or 0,
+                "job_id": job.id,
+                "resumed": resumed,
+            },
+        )
     return job, resumed
 
 
@@ -122,8 +134,10 @@ def run_rotation(
         if progress is not None:
             progress(report.rewrapped)
         if events is not None and since_event >= _PROGRESS_EVERY:
-            events.record(AuditAction.KEY_REWRAP_PROGRESS,
-                          {"kek_version": target, "job_id": job.id, "count": report.rewrapped})
+            events.record(
+                AuditAction.KEY_REWRAP_PROGRESS,
+                {"kek_version": target, "job_id": job.id, "count": report.rewrapped},
+            )
             since_event = 0
         if pause_seconds:
             time.sleep(pause_seconds)
@@ -131,10 +145,15 @@ def run_rotation(
     keys.keystore.finish_job(job.id)
     report.finished = True
     if events is not None:
-        events.record(AuditAction.KEY_ROTATED, {
-            "kek_version": target, "job_id": job.id, "count": report.rewrapped,
-            "kek_versions": report.retired,
-        })
+        events.record(
+            AuditAction.KEY_ROTATED,
+            {
+                "kek_version": target,
+                "job_id": job.id,
+                "count": report.rewrapped,
+                "kek_versions": report.retired,
+            },
+        )
     return report
 
 

@@ -36,8 +36,14 @@ class SubjectErased(Conflict):
 def dek_associated_data(subject_id: str, kek_version: int, key_id: str) -> bytes:
     """Binds a wrapped data key to its subject, KEK version and key id, so a wrapped key
     copied to another subject's row, or relabelled with another version, fails to unwrap."""
-    return (b"crm-gw/dek/v1\x00" + subject_id.encode() + b"\x00" + str(kek_version).encode()
-            + b"\x00" + key_id.encode())
+    return (
+        b"crm-gw/dek/v1\x00"
+        + subject_id.encode()
+        + b"\x00"
+        + str(kek_version).encode()
+        + b"\x00"
+        + key_id.encode()
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,8 @@ class KeyService:
         if cached is not None and cached.stored == stored:
             return cached.key
         raw = self.provider.unwrap(
-            stored.kek_version, stored.wrapped,
+            stored.kek_version,
+            stored.wrapped,
             dek_associated_data(stored.subject_id, stored.kek_version, stored.key_id),
         )
         key = DataKey(stored.subject_id, bytes.fromhex(stored.key_id), AESGCM(raw))
@@ -101,7 +108,8 @@ class KeyService:
         if stored is None or stored.wrapped is None or stored.kek_version is None:
             return
         self.provider.unwrap(
-            stored.kek_version, stored.wrapped,
+            stored.kek_version,
+            stored.wrapped,
             dek_associated_data(stored.subject_id, stored.kek_version, stored.key_id),
         )
 
@@ -125,7 +133,8 @@ class KeyService:
         """The same data key wrapped by KEK ``version`` (rotation); the key never leaves memory."""
         assert stored.wrapped is not None and stored.kek_version is not None
         raw = self.provider.unwrap(
-            stored.kek_version, stored.wrapped,
+            stored.kek_version,
+            stored.wrapped,
             dek_associated_data(stored.subject_id, stored.kek_version, stored.key_id),
         )
         return self.provider.wrap(
@@ -159,9 +168,7 @@ class FieldCrypto:
         index_key = keys.provider.index_key()
         self._codecs: dict[str, dict[str, _FieldCodec]] = {
             c.name: {
-                f.name: _FieldCodec(c.name, f, index_key)
-                for f in c.fields.values()
-                if f.encrypted
+                f.name: _FieldCodec(c.name, f, index_key) for f in c.fields.values() if f.encrypted
             }
             for c in datamap.collections.values()
         }
@@ -169,8 +176,9 @@ class FieldCrypto:
     def encrypted_fields(self, collection: str) -> Mapping[str, _FieldCodec]:
         return self._codecs[collection]
 
-    def seal_cells(self, collection: str, record_id: str, key: DataKey | None,
-                   cells: dict[str, Any]) -> None:
+    def seal_cells(
+        self, collection: str, record_id: str, key: DataKey | None, cells: dict[str, Any]
+    ) -> None:
         """Replace plain values of encrypted fields in ``cells`` by ciphertext, in place, and
         set the blind index of each lookup field."""
         for name, codec in self._codecs[collection].items():

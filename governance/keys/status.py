@@ -22,8 +22,12 @@ def job_view(job: KeyJob | None) -> dict[str, Any] | None:
     if job is None:
         return None
     return {
-        "id": job.id, "kind": job.kind, "state": job.state, "kek_version": job.target_version,
-        "processed": job.processed, "started_at": _utc(job.started_at),
+        "id": job.id,
+        "kind": job.kind,
+        "state": job.state,
+        "kek_version": job.target_version,
+        "processed": job.processed,
+        "started_at": _utc(job.started_at),
         "finished_at": _utc(job.finished_at),
     }
 
@@ -36,8 +40,15 @@ def key_status(keys: KeyService) -> dict[str, Any]:
         versions = provider.describe()
         name = "local-file" if provider.writable else "local-env"
     else:  # pragma: no cover - another provider describes what it can
-        versions = [{"version": v, "created_at": None, "retired_at": None,
-                     "current": v == provider.current_version()} for v in provider.versions()]
+        versions = [
+            {
+                "version": v,
+                "created_at": None,
+                "retired_at": None,
+                "current": v == provider.current_version(),
+            }
+            for v in provider.versions()
+        ]
         name = type(provider).__name__
     for entry in versions:
         entry["data_keys"] = per_version.get(entry["version"], 0)

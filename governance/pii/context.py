@@ -43,8 +43,10 @@ def _index(nlp_artifacts: Any) -> _TokenIndex:
 
 
 def _token_index(nlp_artifacts: Any) -> _TokenIndex:
-    ends = [start + len(token) for start, token in
-            zip(nlp_artifacts.tokens_indices, nlp_artifacts.tokens, strict=False)]
+    ends = [
+        start + len(token)
+        for start, token in zip(nlp_artifacts.tokens_indices, nlp_artifacts.tokens, strict=False)
+    ]
     keywords = set(nlp_artifacts.keywords)
     hits, words = [], []
     for position, lemma in enumerate(nlp_artifacts.lemmas):
@@ -70,9 +72,14 @@ class IndexedLemmaEnhancer(LemmaContextAwareEnhancer):
     deep-copying them first (0.5 s for 3,000 results with their explanations): both
     callers, our runner and ``AnalyzerEngine.analyze``, keep only what it returns."""
 
-    def enhance_using_context(self, text: str, raw_results: list[Any], nlp_artifacts: Any,
-                              recognizers: list[Any],
-                              context: list[str] | None = None) -> list[Any]:
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[Any],
+        nlp_artifacts: Any,
+        recognizers: list[Any],
+        context: list[str] | None = None,
+    ) -> list[Any]:
         if nlp_artifacts is None:
             return raw_results
         by_id = {r.id: r for r in recognizers}
@@ -88,8 +95,10 @@ class IndexedLemmaEnhancer(LemmaContextAwareEnhancer):
             words.extend(extra)
             supportive = self.supportive_word(words, recognizer.context)
             if supportive != "":
-                score = max(result.score + self.context_similarity_factor,
-                            self.min_score_with_context_similarity)
+                score = max(
+                    result.score + self.context_similarity_factor,
+                    self.min_score_with_context_similarity,
+                )
                 result.score = min(score, ContextAwareEnhancer.MAX_SCORE)
                 result.analysis_explanation.set_supportive_context_word(supportive)
                 result.analysis_explanation.set_improved_score(result.score)
@@ -125,8 +134,8 @@ class IndexedLemmaEnhancer(LemmaContextAwareEnhancer):
             raise ValueError("a result lies beyond the text's last token")
         # backward: the keywords at or before the token, nearest first, prefix_count + 1
         upto = bisect_right(index.hits, token)
-        backward = index.words[max(0, upto - (self.context_prefix_count + 1)):upto]
+        backward = index.words[max(0, upto - (self.context_prefix_count + 1)) : upto]
         # forward: the keywords at or after the token, suffix_count + 1
         since = bisect_left(index.hits, token)
-        forward = index.words[since:since + self.context_suffix_count + 1]
+        forward = index.words[since : since + self.context_suffix_count + 1]
         return list(set(backward + forward))

@@ -90,8 +90,9 @@ class PiiConfig:
                 ner_token_cap=int(pipeline.get("ner_token_cap", 5000)),
                 pattern_timeout=float(raw.get("pattern_timeout_seconds", 0.5)),
                 ops=str(pipeline.get("ops", "default")),
-                blas_threads=(int(pipeline["blas_threads"]) if pipeline.get("blas_threads")
-                              else None),
+                blas_threads=(
+                    int(pipeline["blas_threads"]) if pipeline.get("blas_threads") else None
+                ),
                 score_threshold=float(raw.get("score_threshold", 0.4)),
                 personal_entities=frozenset(raw.get("personal_entities") or ()),
                 category_entities={
@@ -201,16 +202,23 @@ class PiiEngine:
         # pattern recognizers run on structured values too; the others (spaCy's, our
         # PersonNameRecognizer) read the NLP artifacts of free text
         self.pattern_entities = sorted(
-            {e for r in recognizers if isinstance(r, PatternRecognizer)
-             for e in r.supported_entities}
+            {
+                e
+                for r in recognizers
+                if isinstance(r, PatternRecognizer)
+                for e in r.supported_entities
+            }
             & supported
         )
         self.entities = frozenset(supported)
         self.pattern_recognizers = [r for r in recognizers if isinstance(r, PatternRecognizer)]
         self.pattern_ids = frozenset(r.id for r in self.pattern_recognizers)
-        self.runner = RecognizerRunner(recognizers, config.score_threshold,
-                                       self.analyzer.context_aware_enhancer,
-                                       timeout=config.pattern_timeout)
+        self.runner = RecognizerRunner(
+            recognizers,
+            config.score_threshold,
+            self.analyzer.context_aware_enhancer,
+            timeout=config.pattern_timeout,
+        )
         self.anonymizer = AnonymizerEngine()
         # One spaCy pass at a time in a process: the server's worker threads share this
         # engine, and spaCy's memory zones must not overlap (a zone that ends frees the
@@ -218,13 +226,19 @@ class PiiEngine:
         self._nlp_lock = threading.Lock()
 
     # -- analysis ------------------------------------------------------------------------
-    def analyze(self, text: str, *, free_text: bool = True,
-                entities: Sequence[str] | None = None) -> list[Entity]:
+    def analyze(
+        self, text: str, *, free_text: bool = True, entities: Sequence[str] | None = None
+    ) -> list[Entity]:
         return self.analyze_batch([text], free_text=free_text, entities=entities)[0]
 
-    def analyze_batch(self, texts: Sequence[str], *, free_text: bool = True,
-                      entities: Sequence[str] | None = None,
-                      declared: Iterable[str] = ()) -> list[list[Entity]]:
+    def analyze_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        free_text: bool = True,
+        entities: Sequence[str] | None = None,
+        declared: Iterable[str] = (),
+    ) -> list[list[Entity]]:
         """Entities per text. ``free_text=False`` runs the pattern recognizers only.
 
         ``declared``: the entity types the data map declares for the field the (structured)
@@ -256,8 +270,11 @@ class PiiEngine:
         with self._nlp_lock, self._memory_zone():
             artifacts = self._nlp_artifacts([t for _, t in todo])
             for (i, text), nlp_artifacts in zip(todo, artifacts, strict=True):
-                out[i] = self._tidy(self.runner.analyze(text, wanted, nlp_artifacts), text,
-                                    answers_for(text, nlp_artifacts))
+                out[i] = self._tidy(
+                    self.runner.analyze(text, wanted, nlp_artifacts),
+                    text,
+                    answers_for(text, nlp_artifacts),
+                )
         return out
 
     def _memory_zone(self) -> Any:
@@ -278,12 +295,14 @@ class PiiEngine:
         if isinstance(engine, LeanSpacyNlpEngine):
             yield from engine.artifacts(texts, LANGUAGE, batch_size=self.config.batch_size)
             return
-        for _, artifacts in engine.process_batch(texts, LANGUAGE,
-                                                 batch_size=self.config.batch_size):
+        for _, artifacts in engine.process_batch(
+            texts, LANGUAGE, batch_size=self.config.batch_size
+        ):
             yield artifacts
 
-    def _tidy(self, results: Iterable[Any], text: str | None = None,
-              answers: NameAnswers | None = None) -> list[Entity]:
+    def _tidy(
+        self, results: Iterable[Any], text: str | None = None, answers: NameAnswers | None = None
+    ) -> list[Entity]:
         """Drop what a CRM identifier explains, what a stronger overlapping hit contains,
         and (given the ``text``) a number a word names as an identifier (``lookalikes``; a
         card-shaped one also when its clause names it so)
@@ -293,22 +312,40 @@ class PiiEngine:
         (:meth:`_personal_over_generic`)."""
         results = self._personal_over_generic(list(results))
         if text is not None:
-            results = [r for r in results if r.entity_type not in NUMBER_TYPES
-                       or not (named_otherwise(text, r.start)
-                               or (r.entity_type == "CREDIT_CARD"
-                                   and card_named_otherwise(text, r.start, r.end)))]
+            results = [
+                r
+                for r in results
+                if r.entity_type not in NUMBER_TYPES
+                or not (
+                    named_otherwise(text, r.start)
+                    or (
+                        r.entity_type == "CREDIT_CARD"
+                        and card_named_otherwise(text, r.start, r.end)
+                    )
+                )
+            ]
             if answers is None and any(r.entity_type == "PERSON" for r in results):
                 answers = answers_for(text)
             if answers is not None:
-                results = [r for r in results if r.entity_type != "PERSON"
-                           or not answers.not_a_person(r.start, r.end)]
+                results = [
+                    r
+                    for r in results
+                    if r.entity_type != "PERSON" or not answers.not_a_person(r.start, r.end)
+                ]
         # strongest first; on a tie a checksum-validated card beats a phone reading, and
         # otherwise the type's name decides, so the order recognizers ran in never does
-        items = sorted(results, key=lambda r: (-r.score, r.entity_type != "CREDIT_CARD",
-                                               r.start, -(r.end - r.start), r.entity_type))
+        items = sorted(
+            results,
+            key=lambda r: (
+                -r.score,
+                r.entity_type != "CREDIT_CARD",
+                r.start,
+                -(r.end - r.start),
+                r.entity_type,
+            ),
+        )
         # (indexed: a long text can have thousands of candidates, see spans.py)
-        claimed = Claimed((r.start, r.end) for r in items
-                          if r.entity_type in self.crm_identifiers)
+        claimed = Claimed((r.start, r.end) for r in items if r.entity_type in self.crm_identifiers)
         spans = KeptSpans(max((r.end for r in items), default=0) + 1)
         kept: list[Any] = []
         for r in items:
@@ -344,15 +381,22 @@ class PiiEngine:
         format check says more about a number than the model's guess, and a personal
         value reported as a date would not count as personal data at all."""
         personal = self.config.personal_entities
-        strong = [(r.start, r.end) for r in results if r.entity_type in personal
-                  and (r.recognition_metadata or {}).get(_RECOGNIZER_ID) in self.pattern_ids]
+        strong = [
+            (r.start, r.end)
+            for r in results
+            if r.entity_type in personal
+            and (r.recognition_metadata or {}).get(_RECOGNIZER_ID) in self.pattern_ids
+        ]
         if not strong:
             return results
         claimed = Claimed(strong)
-        return [r for r in results
-                if r.entity_type in personal
-                or (r.recognition_metadata or {}).get(_RECOGNIZER_ID) in self.pattern_ids
-                or not claimed.overlaps(r.start, r.end)]
+        return [
+            r
+            for r in results
+            if r.entity_type in personal
+            or (r.recognition_metadata or {}).get(_RECOGNIZER_ID) in self.pattern_ids
+            or not claimed.overlaps(r.start, r.end)
+        ]
 
     # -- redaction -----------------------------------------------------------------------
     def redact(
@@ -382,8 +426,11 @@ class PiiEngine:
         if operator == "replace":
             operators = {"DEFAULT": OperatorConfig("replace")}  # "<ENTITY_TYPE>"
         elif operator == "mask":
-            operators = {"DEFAULT": OperatorConfig(
-                "mask", {"masking_char": "*", "chars_to_mask": 10_000, "from_end": False})}
+            operators = {
+                "DEFAULT": OperatorConfig(
+                    "mask", {"masking_char": "*", "chars_to_mask": 10_000, "from_end": False}
+                )
+            }
         else:
             if not key or len(key) < 16:
                 raise SettingsError("a keyed hash needs a key of at least 16 bytes")
@@ -396,18 +443,16 @@ class PiiEngine:
         return self.anonymizer.anonymize(text, results, operators=operators).text
 
 
-def _whole(text: str, results: Sequence[Any], declared: set[str],
-           identifiers: frozenset[str]) -> bool:
+def _whole(
+    text: str, results: Sequence[Any], declared: set[str], identifiers: frozenset[str]
+) -> bool:
     """Whether a result of a declared type spans the whole value (and no CRM identifier
     claims any of it)."""
     if any(r.entity_type in identifiers for r in results):
         return False
     start = len(text) - len(text.lstrip())
     end = len(text.rstrip())
-    return any(
-        r.entity_type in declared and r.start <= start and r.end >= end
-        for r in results
-    )
+    return any(r.entity_type in declared and r.start <= start and r.end >= end for r in results)
 
 
 def _may_hold_pattern(text: str) -> bool:
@@ -453,9 +498,13 @@ def _nlp_engine(config: PiiConfig) -> Any:
         models=nlp["models"],
         ner_model_configuration=NerModelConfiguration.from_dict(ner) if ner else None,
         pipeline=PipelineSettings(
-            free_text_disable=config.free_text_disable, gated_ner=config.gated_ner,
-            batch_size=config.batch_size, ner_token_cap=config.ner_token_cap,
-            ops=config.ops, blas_threads=config.blas_threads),
+            free_text_disable=config.free_text_disable,
+            gated_ner=config.gated_ner,
+            batch_size=config.batch_size,
+            ner_token_cap=config.ner_token_cap,
+            ops=config.ops,
+            blas_threads=config.blas_threads,
+        ),
     )
     engine.load()
     return engine

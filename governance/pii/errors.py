@@ -76,5 +76,6 @@ class ScanInProgress(Conflict):
         super().__init__(
             f"scan {scan_id} is already queued or running; follow it with GET "
             f"/v1/pii/scans/{scan_id}, or if its process stopped, resume it with "
-            f"governance pii scan --resume {scan_id}")
+            f"governance pii scan --resume {scan_id}"
+        )
         self.extra["scan_id"] = scan_id

@@ -21,14 +21,25 @@ from dataclasses import dataclass, field
 from faker import Faker
 
 EVALUATED = ("EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "PHONE_NUMBER", "PERSON")
-TARGET_RECALL = {"EMAIL_ADDRESS": 0.95, "CREDIT_CARD": 0.95, "IBAN_CODE": 0.95,
-                 "PHONE_NUMBER": 0.95, "PERSON": 0.85}
+TARGET_RECALL = {
+    "EMAIL_ADDRESS": 0.95,
+    "CREDIT_CARD": 0.95,
+    "IBAN_CODE": 0.95,
+    "PHONE_NUMBER": 0.95,
+    "PERSON": 0.85,
+}
 TARGET_PRECISION = 0.85
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES", "it_IT")
 CARD_TYPES = ("visa16", "visa19", "mastercard", "amex", "discover", "jcb16", "diners", "maestro")
 # E.164 mobile numbers: country code, a mobile prefix, subscriber digits
-E164_MOBILE = {"en_GB": ("+447", 9), "de_DE": ("+49151", 8), "fr_FR": ("+336", 8),
-               "nl_NL": ("+316", 8), "es_ES": ("+346", 8), "it_IT": ("+393", 9)}
+E164_MOBILE = {
+    "en_GB": ("+447", 9),
+    "de_DE": ("+49151", 8),
+    "fr_FR": ("+336", 8),
+    "nl_NL": ("+316", 8),
+    "es_ES": ("+346", 8),
+    "it_IT": ("+393", 9),
+}
 
 
 @dataclass(frozen=True)
@@ -133,8 +144,18 @@ FEEDBACK = (
     "Not relevant for me.",
     "Prices are higher than last year, {person} from {city}.",
 )
-PRODUCTS = ("Bluetooth Speaker", "Rain Jacket", "Desk Lamp", "Yoga Mat", "Coffee Grinder",
-            "Hiking Backpack", "Fountain Pen", "Soundbar", "Kettle", "Trail Shoes")
+PRODUCTS = (
+    "Bluetooth Speaker",
+    "Rain Jacket",
+    "Desk Lamp",
+    "Yoga Mat",
+    "Coffee Grinder",
+    "Hiking Backpack",
+    "Fountain Pen",
+    "Soundbar",
+    "Kettle",
+    "Trail Shoes",
+)
 
 
 def _values(fake: Faker, rng: random.Random, locale: str) -> dict[str, tuple[str, str | None]]:
@@ -166,7 +187,7 @@ def _values(fake: Faker, rng: random.Random, locale: str) -> dict[str, tuple[str
 def _card(fake: Faker, rng: random.Random) -> str:
     number = fake.credit_card_number(rng.choice(CARD_TYPES))
     if rng.random() < 0.3 and len(number) == 16:
-        number = " ".join(number[i:i + 4] for i in range(0, 16, 4))
+        number = " ".join(number[i : i + 4] for i in range(0, 16, 4))
     return number
 
 
@@ -212,8 +233,9 @@ def generate(count: int = 600, seed: int = 7) -> list[Document]:
 Predict = Callable[[Sequence[str]], Sequence[Iterable[tuple[str, int, int]]]]
 
 
-def evaluate(docs: Sequence[Document], predict: Predict,
-             types: Sequence[str] = EVALUATED) -> dict[str, Score]:
+def evaluate(
+    docs: Sequence[Document], predict: Predict, types: Sequence[str] = EVALUATED
+) -> dict[str, Score]:
     """Precision and recall per evaluated entity type; ``predict`` maps texts to spans."""
     scores = {t: Score() for t in types}
     predictions = predict([d.text for d in docs])

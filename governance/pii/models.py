@@ -26,8 +26,13 @@ class Entity:
     recognizer: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "start": self.start, "end": self.end,
-                "score": round(self.score, 4), "recognizer": self.recognizer}
+        return {
+            "type": self.type,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+            "recognizer": self.recognizer,
+        }
 
 
 @dataclass(frozen=True)

@@ -58,12 +58,27 @@ class TextArtifacts(NlpArtifacts):
     through its analysis, and go when it does. A cache beside it, keyed by the text, would
     keep the notes themselves (personal data) in a long-running worker."""
 
-    def __init__(self, *, text: str, entities: list[Any], tokens: Any,
-                 tokens_indices: list[int], lemmas: list[str], nlp_engine: Any,
-                 language: str, scores: list[float] | None = None) -> None:
-        super().__init__(entities=entities, tokens=tokens, tokens_indices=tokens_indices,
-                         lemmas=lemmas, nlp_engine=nlp_engine, language=language,
-                         scores=scores)
+    def __init__(
+        self,
+        *,
+        text: str,
+        entities: list[Any],
+        tokens: Any,
+        tokens_indices: list[int],
+        lemmas: list[str],
+        nlp_engine: Any,
+        language: str,
+        scores: list[float] | None = None,
+    ) -> None:
+        super().__init__(
+            entities=entities,
+            tokens=tokens,
+            tokens_indices=tokens_indices,
+            lemmas=lemmas,
+            nlp_engine=nlp_engine,
+            language=language,
+            scores=scores,
+        )
         self.text = text
         self._worked_out: dict[Callable[[TextArtifacts], Any], Any] = {}
 
@@ -92,9 +107,13 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
     # Presidio's sets it to None in __init__ (which its type then says) and to this on load
     nlp: dict[str, Any] | None  # type: ignore[assignment]
 
-    def __init__(self, models: list[dict[str, str]] | None = None,
-                 ner_model_configuration: NerModelConfiguration | None = None,
-                 *, pipeline: PipelineSettings | None = None) -> None:
+    def __init__(
+        self,
+        models: list[dict[str, str]] | None = None,
+        ner_model_configuration: NerModelConfiguration | None = None,
+        *,
+        pipeline: PipelineSettings | None = None,
+    ) -> None:
         super().__init__(models=models, ner_model_configuration=ner_model_configuration)
         self.pipeline = pipeline or PipelineSettings()
         self.stop_words = CommonWordMemo(self._vocabulary_test("is_stop"))
@@ -147,9 +166,11 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
             if pipe in nlp.pipe_names and not _feeds_ner(nlp, pipe):
                 nlp.disable_pipe(pipe)
         if settings.gated_ner and "ner" in nlp.pipe_names:
-            nlp.add_pipe(GATED_NER, after="ner",
-                         config={"batch_size": settings.batch_size,
-                                 "token_cap": settings.ner_token_cap})
+            nlp.add_pipe(
+                GATED_NER,
+                after="ner",
+                config={"batch_size": settings.batch_size, "token_cap": settings.ner_token_cap},
+            )
             nlp.disable_pipe("ner")
         if "lemmatizer" in settings.free_text_disable:
             nlp.add_pipe(LOWER_LEMMA, last=True)
@@ -170,21 +191,26 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
 
     # (the signature of Presidio's SpacyNlpEngine, which its NlpEngine types otherwise)
     def process_batch(  # type: ignore[override]
-            self, texts: list[str] | list[tuple[str, object]], language: str,
-            batch_size: int = 1, n_process: int = 1, as_tuples: bool = False,
+        self,
+        texts: list[str] | list[tuple[str, object]],
+        language: str,
+        batch_size: int = 1,
+        n_process: int = 1,
+        as_tuples: bool = False,
     ) -> Generator[tuple[Any, NlpArtifacts, Any] | tuple[Any, NlpArtifacts], Any, None]:
         """Presidio's ``(text, artifacts)`` pairs; with ``as_tuples`` or several processes,
         Presidio's own builder (what it reads is the same)."""
         if as_tuples or n_process != 1:
-            yield from super().process_batch(texts, language, batch_size=batch_size,
-                                             n_process=n_process, as_tuples=as_tuples)
+            yield from super().process_batch(
+                texts, language, batch_size=batch_size, n_process=n_process, as_tuples=as_tuples
+            )
             return
         plain = [str(text) for text in texts]
-        yield from zip(plain, self.artifacts(plain, language, batch_size=batch_size),
-                       strict=True)
+        yield from zip(plain, self.artifacts(plain, language, batch_size=batch_size), strict=True)
 
-    def artifacts(self, texts: list[str], language: str,
-                  batch_size: int | None = None) -> Iterator[TextArtifacts]:
+    def artifacts(
+        self, texts: list[str], language: str, batch_size: int | None = None
+    ) -> Iterator[TextArtifacts]:
         """The artifacts of each text, in order: what Presidio's ``process_batch`` yields
         beside each text, built with fewer passes over each doc.
 
@@ -203,8 +229,9 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
             raise ValueError("NLP engine is not loaded. Consider calling .load()")
         nlp = self.nlp[language]
         strings = nlp.vocab.strings
-        for text, doc in zip(texts, nlp.pipe(texts, batch_size=batch_size
-                                             or self.pipeline.batch_size), strict=True):
+        for text, doc in zip(
+            texts, nlp.pipe(texts, batch_size=batch_size or self.pipeline.batch_size), strict=True
+        ):
             ents = doc.user_data.pop(ENTS_KEY, None)
             if ents is None:
                 ents = doc.ents
@@ -215,9 +242,16 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
             else:
                 lemmas, indices = [], []
             entities, scores = self.presidio_entities(doc, ents)
-            yield TextArtifacts(text=text, entities=entities, tokens=doc,
-                                tokens_indices=indices, lemmas=lemmas, nlp_engine=self,
-                                language=language, scores=scores)
+            yield TextArtifacts(
+                text=text,
+                entities=entities,
+                tokens=doc,
+                tokens_indices=indices,
+                lemmas=lemmas,
+                nlp_engine=self,
+                language=language,
+                scores=scores,
+            )
 
     def presidio_entities(self, doc: Any, ents: Iterable[Any]) -> tuple[list[Any], list[float]]:
         """The model's entities under Presidio's names, with their scores, as Presidio's
@@ -256,8 +290,12 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
 
     def _keyword_parts(self, lemma: str, language: str) -> tuple[str, ...]:
         """What one lemma adds to the context keywords (``TextArtifacts.set_keywords``)."""
-        if (self.is_stopword(lemma, language) or self.is_punct(lemma, language)
-                or lemma == "-PRON-" or lemma == "be"):
+        if (
+            self.is_stopword(lemma, language)
+            or self.is_punct(lemma, language)
+            or lemma == "-PRON-"
+            or lemma == "be"
+        ):
             return ()
         return tuple(lemma.lower().split(":"))
 
@@ -327,8 +365,12 @@ def _common_words() -> frozenset[str]:
 
     from governance.pii.names import english_words
 
-    return (english_words() | frozenset(STOP_WORDS) | frozenset(string.punctuation)
-            | frozenset({"\n", "\n\n", " ", "  ", "...", "--"}))
+    return (
+        english_words()
+        | frozenset(STOP_WORDS)
+        | frozenset(string.punctuation)
+        | frozenset({"\n", "\n\n", " ", "  ", "...", "--"})
+    )
 
 
 def _feeds_ner(nlp: Any, pipe: str) -> bool:

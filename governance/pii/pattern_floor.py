@@ -27,16 +27,19 @@ import regex
 sre_parse: Any = importlib.import_module("re._parser")
 
 # flags whose meaning ``re`` shares; any other flag (FULLCASE, VERSION1, ...) means no floor
-_SHARED_FLAGS = (regex.IGNORECASE | regex.MULTILINE | regex.DOTALL | regex.VERBOSE
-                 | regex.ASCII | regex.UNICODE)
+_SHARED_FLAGS = (
+    regex.IGNORECASE | regex.MULTILINE | regex.DOTALL | regex.VERBOSE | regex.ASCII | regex.UNICODE
+)
 # a brace that does not open a counted repeat ({e<=1} is fuzzy matching), read with the
 # character classes taken out (a brace inside one is a literal: e-mail's [!#$%&'*+/=?^_`{|}~]);
 # and a POSIX class ([[:digit:]])
 _NOT_SHARED = re.compile(r"\{(?!\d*(?:,\d*)?\})")
 _POSIX_CLASS = re.compile(r"\[:\^?[A-Za-z]+:\]")
 _REPEATS = tuple(
-    op for op in (getattr(sre_parse, name, None)
-                  for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"))
+    op
+    for op in (
+        getattr(sre_parse, name, None) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+    )
     if op is not None
 )
 _DIGIT_ZERO, _DIGIT_NINE = ord("0"), ord("9")
@@ -63,8 +66,11 @@ class Floor:
 
 def pattern_floor(source: str, flags: int) -> Floor | None:
     """The floor of a pattern compiled with ``flags``, or None if it cannot be read."""
-    if (flags & ~_SHARED_FLAGS or _NOT_SHARED.search(_without_classes(source))
-            or _POSIX_CLASS.search(source)):
+    if (
+        flags & ~_SHARED_FLAGS
+        or _NOT_SHARED.search(_without_classes(source))
+        or _POSIX_CLASS.search(source)
+    ):
         return None
     try:
         tree = sre_parse.parse(source, flags & ~(regex.UNICODE | regex.ASCII))
@@ -72,8 +78,9 @@ def pattern_floor(source: str, flags: int) -> Floor | None:
     except Exception:  # noqa: BLE001 - any syntax re does not share: no floor
         return None
     ignorecase = bool(tree.state.flags & sre_parse.SRE_FLAG_IGNORECASE)
-    return Floor(length=length, digits=_min_digits(tree),
-                 literals=_required_literals(tree, ignorecase))
+    return Floor(
+        length=length, digits=_min_digits(tree), literals=_required_literals(tree, ignorecase)
+    )
 
 
 def _without_classes(source: str) -> str:
@@ -83,7 +90,7 @@ def _without_classes(source: str) -> str:
     while i < n:
         ch = source[i]
         if ch == "\\":
-            out.append(source[i:i + 2])
+            out.append(source[i : i + 2])
             i += 2
         elif ch == "[":
             i += 1

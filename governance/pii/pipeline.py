@@ -72,10 +72,10 @@ def register_components() -> None:
 
     if not Language.has_factory(GATED_NER):
 
-        @Language.factory(GATED_NER, default_config={"ner": "ner", "batch_size": 64,
-                                                     "token_cap": NER_TOKEN_CAP})
-        def gated_ner(nlp: Any, name: str, ner: str, batch_size: int,
-                      token_cap: int) -> GatedNer:
+        @Language.factory(
+            GATED_NER, default_config={"ner": "ner", "batch_size": 64, "token_cap": NER_TOKEN_CAP}
+        )
+        def gated_ner(nlp: Any, name: str, ner: str, batch_size: int, token_cap: int) -> GatedNer:
             return GatedNer(nlp.get_pipe(ner), batch_size, token_cap)
 
 
@@ -116,9 +116,11 @@ def lean_vocab(name: str) -> Any:
     full = spacy.blank(config["nlp"]["lang"]).vocab
     return Vocab(
         # (Vocab.lex_attr_getters: spaCy's own attribute, read here, untyped in its stubs)
-        lex_attr_getters={attr: f for attr, f in
-                          (getattr(full, "lex_attr_getters", None) or {}).items()
-                          if attr in keep},
+        lex_attr_getters={
+            attr: f
+            for attr, f in (getattr(full, "lex_attr_getters", None) or {}).items()
+            if attr in keep
+        },
         writing_system=full.writing_system,
         get_noun_chunks=full.get_noun_chunks,
     )
@@ -167,11 +169,33 @@ _WORD = regex.compile(r"([^\W\d_][\w'’\-]*\.?)(\s*:)?|:")
 # sign-offs, answers and apologies. A chat log starts most lines with one ("Customer: Hi,
 # ...", "Agent: Sure, ...", "Thanks, bye!"); counted as a capitalised word, each would send
 # its line through NER. A name that follows one still counts ("Hi Rosalia", "Thanks Ryan").
-_OPENERS = frozenset({
-    "hi", "hello", "hey", "hiya", "dear", "thanks", "thank", "thx", "cheers", "regards",
-    "sure", "ok", "okay", "yes", "yeah", "yep", "sorry", "bye", "goodbye", "welcome",
-    "great", "fine", "alright",
-})
+_OPENERS = frozenset(
+    {
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "dear",
+        "thanks",
+        "thank",
+        "thx",
+        "cheers",
+        "regards",
+        "sure",
+        "ok",
+        "okay",
+        "yes",
+        "yeah",
+        "yep",
+        "sorry",
+        "bye",
+        "goodbye",
+        "welcome",
+        "great",
+        "fine",
+        "alright",
+    }
+)
 _NOT_NAME_STARTS = frozenset(STOP_WORDS) | _OPENERS
 
 
@@ -206,8 +230,7 @@ def _may_open_with_name(word: str) -> bool:
     lower = word.lower().rstrip(".")
     if lower in _NOT_NAME_STARTS:
         return False
-    return (not is_english_word(lower) or lower in gazetteer().any_name
-            or lower in countries())
+    return not is_english_word(lower) or lower in gazetteer().any_name or lower in countries()
 
 
 def may_name(sentence: str) -> bool:
@@ -296,8 +319,9 @@ class GatedNer:
             if part is docs[n]:
                 found[n] = list(part.ents)
                 continue
-            found[n].extend(Span(docs[n], offset + e.start, offset + e.end, label=e.label)
-                            for e in part.ents)
+            found[n].extend(
+                Span(docs[n], offset + e.start, offset + e.end, label=e.label) for e in part.ents
+            )
         for doc, ents in zip(docs, found, strict=True):
             kept = filter_spans(ents)
             doc.ents = kept
@@ -305,8 +329,9 @@ class GatedNer:
             doc.user_data[ENTS_KEY] = kept
         return docs
 
-    def _token_ranges(self, starts: list[int], text: str, ranges: list[tuple[int, int]]
-                      ) -> list[tuple[int, int]]:
+    def _token_ranges(
+        self, starts: list[int], text: str, ranges: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
         """The doc's tokens (first, last + 1) of each character range, given each token's
         start offset, at most ``token_cap`` tokens in all. A sentence starts at a token
         once its leading space is dropped (the tokenizer splits within a whitespace-
@@ -332,8 +357,11 @@ def _doc_of_tokens(vocab: Any, rows: list[list[int]]) -> Any:
     fifth of tokenizing the sentence again, and ``Span.as_doc`` copies far more than NER
     reads."""
     strings = vocab.strings
-    return Doc(vocab, words=[strings[orth] for _, orth, _ in rows],
-               spaces=[bool(space) for _, _, space in rows])
+    return Doc(
+        vocab,
+        words=[strings[orth] for _, orth, _ in rows],
+        spaces=[bool(space) for _, _, space in rows],
+    )
 
 
 def model_path(name: str) -> Path | None:

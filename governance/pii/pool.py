@@ -42,8 +42,10 @@ from governance.pii.plans import FieldPlan, scan_values
 MIN_CHUNK = 16
 # Fictional values that make a new worker load the lazy data of its validators (phone
 # metadata, the e-mail suffix list, the card and IBAN checks) before its first real chunk.
-_WARM_UP = ["Call Ryan Gallagher on +4915112345678 or ryan@mail.example, card 4111111111111111, "
-            "IBAN DE89370400440532013000"] * 4
+_WARM_UP = [
+    "Call Ryan Gallagher on +4915112345678 or ryan@mail.example, card 4111111111111111, "
+    "IBAN DE89370400440532013000"
+] * 4
 
 
 @dataclass
@@ -58,8 +60,12 @@ class WorkerUsage:
 class PendingScan:
     """One field's scan, submitted; :meth:`result` waits for it."""
 
-    def __init__(self, parts: Sequence[Future[Any]] = (), usage: WorkerUsage | None = None,
-                 found: list[list[Entity]] | None = None) -> None:
+    def __init__(
+        self,
+        parts: Sequence[Future[Any]] = (),
+        usage: WorkerUsage | None = None,
+        found: list[list[Entity]] | None = None,
+    ) -> None:
         self._parts = list(parts)
         self._usage = usage
         self._found = found
@@ -72,8 +78,7 @@ class PendingScan:
                 entities, cpu, pid, rss_kb = part.result()
                 if self._usage is not None:
                     self._usage.cpu_seconds += cpu
-                    self._usage.peak_rss_kb[pid] = max(rss_kb,
-                                                       self._usage.peak_rss_kb.get(pid, 0))
+                    self._usage.peak_rss_kb[pid] = max(rss_kb, self._usage.peak_rss_kb.get(pid, 0))
                 found += entities
             self._found = found
         return self._found
@@ -98,7 +103,9 @@ class ScanPool:
             context = get_context("spawn")
             self._ready = context.Queue()
             self._executor = ProcessPoolExecutor(
-                processes, mp_context=context, initializer=_init_worker,
+                processes,
+                mp_context=context,
+                initializer=_init_worker,
                 initargs=(spec, self._ready),
             )
 
@@ -120,13 +127,13 @@ class ScanPool:
                 self._ready.get(timeout=1.0)
                 ready += 1
             except queue.Empty:
-                error = next((f.exception() for f in started if f.done() and f.exception()),
-                             None)
+                error = next((f.exception() for f in started if f.done() and f.exception()), None)
                 if error is not None:  # a worker could not build its analyzer
                     raise error from None
                 if time.monotonic() > deadline:
                     raise TimeoutError(
-                        "the scan workers did not build their analyzers in time") from None
+                        "the scan workers did not build their analyzers in time"
+                    ) from None
 
     def submit(self, plan: FieldPlan, values: Sequence[str]) -> PendingScan:
         """Start scanning one field's values; the result keeps their order."""
@@ -137,7 +144,7 @@ class ScanPool:
         chunks = max(1, min(self.processes, len(values) // MIN_CHUNK))
         size = -(-len(values) // chunks)
         parts = [
-            self._executor.submit(_scan_chunk, self.spec, plan, list(values[i:i + size]))
+            self._executor.submit(_scan_chunk, self.spec, plan, list(values[i : i + size]))
             for i in range(0, len(values), size)
         ]
         return PendingScan(parts, self.usage)
@@ -158,8 +165,12 @@ class ScanPool:
     def __enter__(self) -> ScanPool:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
@@ -172,8 +183,9 @@ def _init_worker(spec: EngineSpec, ready: Any) -> None:
     ready.put(os.getpid())
 
 
-def _scan_chunk(spec: EngineSpec, plan: FieldPlan, values: list[str]
-                ) -> tuple[list[list[Entity]], float, int, int]:
+def _scan_chunk(
+    spec: EngineSpec, plan: FieldPlan, values: list[str]
+) -> tuple[list[list[Entity]], float, int, int]:
     """Entities of a chunk of values, the CPU time it took, and this worker's id and peak
     memory; the analyzer is the one the initializer built (``engine_for`` keeps it)."""
     cpu = time.process_time()

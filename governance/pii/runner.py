@@ -58,8 +58,14 @@ def _overrides(recognizer: Any, method: str, base: type) -> bool:
 class RecognizerRunner:
     """The recognizers of one analyzer, run as ``AnalyzerEngine.analyze`` runs them."""
 
-    def __init__(self, recognizers: Sequence[Any], default_threshold: float,
-                 context_enhancer: Any, *, timeout: float = REGEX_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        recognizers: Sequence[Any],
+        default_threshold: float,
+        context_enhancer: Any,
+        *,
+        timeout: float = REGEX_TIMEOUT_SECONDS,
+    ) -> None:
         self.recognizers = list(recognizers)
         self.timeout = timeout
         self.by_id = {r.id: r for r in self.recognizers}
@@ -68,22 +74,29 @@ class RecognizerRunner:
         # plain pattern recognizers get the lean loop; any that overrides analyze (the IBAN
         # recognizer) or is not a pattern recognizer (spaCy's) is called as Presidio would
         self.lean = {
-            r.id for r in self.recognizers
+            r.id
+            for r in self.recognizers
             if isinstance(r, PatternRecognizer) and not _overrides(r, "analyze", PatternRecognizer)
         }
         self.own_context = {
-            r.id for r in self.recognizers
+            r.id
+            for r in self.recognizers
             if _overrides(r, "enhance_using_context", EntityRecognizer)
         }
         self.thresholds = {r.id: r.score_thresholds for r in self.recognizers}
         # recognizers whose every result is under the threshold unless a context word
         # raises it: on free text without any of their context words they are not run
         # (the test is our indexed enhancer's, with Presidio's substring matching)
-        self._may_match_words = (isinstance(context_enhancer, IndexedLemmaEnhancer)
-                                 and context_enhancer.context_matching_mode == "substring")
+        self._may_match_words = (
+            isinstance(context_enhancer, IndexedLemmaEnhancer)
+            and context_enhancer.context_matching_mode == "substring"
+        )
         self.context_only = {
-            r.id for r in self.recognizers
-            if r.id in self.lean and r.context and r.patterns
+            r.id
+            for r in self.recognizers
+            if r.id in self.lean
+            and r.context
+            and r.patterns
             and not _overrides(r, "validate_result", PatternRecognizer)
             and max(p.score for p in r.patterns) < self._threshold_of(r, r.supported_entities[0])
         }
@@ -97,8 +110,9 @@ class RecognizerRunner:
                     for p in r.patterns
                 ]
 
-    def analyze(self, text: str, wanted: Iterable[str], nlp_artifacts: Any,
-                declared: Iterable[str] = ()) -> list[Any]:
+    def analyze(
+        self, text: str, wanted: Iterable[str], nlp_artifacts: Any, declared: Iterable[str] = ()
+    ) -> list[Any]:
         """Recognizer results for ``text`` (``nlp_artifacts`` None: patterns only, no
         context words, as for a structured value). ``declared``: the entity types the data
         map declares for the structured field ``text`` comes from; the declaration counts
@@ -106,12 +120,18 @@ class RecognizerRunner:
         the same digits in a note need a word such as "call" beside them)."""
         wanted = set(wanted)
         entities = sorted(wanted)
-        selected = [r for r in self.recognizers
-                    if wanted.intersection(r.supported_entities)
-                    and (nlp_artifacts is not None or isinstance(r, PatternRecognizer))]
+        selected = [
+            r
+            for r in self.recognizers
+            if wanted.intersection(r.supported_entities)
+            and (nlp_artifacts is not None or isinstance(r, PatternRecognizer))
+        ]
         if nlp_artifacts is not None and self.context_only and self._may_match_words:
-            selected = [r for r in selected if r.id not in self.context_only
-                        or may_support(nlp_artifacts, r.context)]
+            selected = [
+                r
+                for r in selected
+                if r.id not in self.context_only or may_support(nlp_artifacts, r.context)
+            ]
         results: list[Any] = []
         length, digits = len(text), decimal_digits(text)
         for recognizer in selected:
@@ -121,8 +141,10 @@ class RecognizerRunner:
                 if not recognizer.is_loaded:
                     recognizer.load()
                     recognizer.is_loaded = True
-                found = recognizer.analyze(text=text, entities=entities,
-                                           nlp_artifacts=nlp_artifacts) or []
+                found = (
+                    recognizer.analyze(text=text, entities=entities, nlp_artifacts=nlp_artifacts)
+                    or []
+                )
                 for result in found:
                     if not result.recognition_metadata:
                         result.recognition_metadata = {}
@@ -143,8 +165,7 @@ class RecognizerRunner:
         entity = recognizer.supported_entities[0]
         results = []
         for pattern, compiled, floor in self.compiled[recognizer.id]:
-            if floor is not None and (floor.rules_out(length, digits)
-                                      or floor.lacks_literal(text)):
+            if floor is not None and (floor.rules_out(length, digits) or floor.lacks_literal(text)):
                 continue
             try:
                 for match in compiled.finditer(text, timeout=self.timeout):
@@ -160,28 +181,38 @@ class RecognizerRunner:
                     score = pattern.score
                     validation = recognizer.validate_result(matched)
                     if validation is not None:
-                        score = (EntityRecognizer.MAX_SCORE if validation
-                                 else EntityRecognizer.MIN_SCORE)
+                        score = (
+                            EntityRecognizer.MAX_SCORE if validation else EntityRecognizer.MIN_SCORE
+                        )
                     if score <= EntityRecognizer.MIN_SCORE:
                         continue
                     explanation = PatternRecognizer.build_regex_explanation(
-                        recognizer.name, pattern.name, pattern.regex, pattern.score,
-                        validation, flags,
+                        recognizer.name,
+                        pattern.name,
+                        pattern.regex,
+                        pattern.score,
+                        validation,
+                        flags,
                     )
                     explanation.score = score
-                    results.append(RecognizerResult(
-                        entity_type=entity, start=start, end=end, score=score,
-                        analysis_explanation=explanation,
-                        recognition_metadata={_NAME: recognizer.name, _ID: recognizer.id},
-                    ))
+                    results.append(
+                        RecognizerResult(
+                            entity_type=entity,
+                            start=start,
+                            end=end,
+                            score=score,
+                            analysis_explanation=explanation,
+                            recognition_metadata={_NAME: recognizer.name, _ID: recognizer.id},
+                        )
+                    )
             except TimeoutError:
-                logger.warning("pattern %r of %s timed out, skipped", pattern.name,
-                               recognizer.name)
+                logger.warning("pattern %r of %s timed out, skipped", pattern.name, recognizer.name)
         # one result or none: nothing to de-duplicate
         return EntityRecognizer.remove_duplicates(results) if len(results) > 1 else results
 
-    def _context(self, text: str, results: list[Any], nlp_artifacts: Any,
-                 selected: list[Any]) -> list[Any]:
+    def _context(
+        self, text: str, results: list[Any], nlp_artifacts: Any, selected: list[Any]
+    ) -> list[Any]:
         out = []
         for recognizer_id in self.own_context:
             mine = [r for r in results if r.recognition_metadata[_ID] == recognizer_id]
@@ -190,13 +221,16 @@ class RecognizerRunner:
                 out_ids = {id(r) for r in mine}
                 results = [r for r in results if id(r) not in out_ids]
                 out += self.by_id[recognizer_id].enhance_using_context(
-                    text=text, raw_recognizer_results=mine,
-                    other_raw_recognizer_results=others, nlp_artifacts=nlp_artifacts,
+                    text=text,
+                    raw_recognizer_results=mine,
+                    other_raw_recognizer_results=others,
+                    nlp_artifacts=nlp_artifacts,
                     context=None,
                 )
         results = out + results
         can_rise = [
-            r for r in results
+            r
+            for r in results
             if r.score < EntityRecognizer.MAX_SCORE
             and self.by_id[r.recognition_metadata[_ID]].context
             and not r.recognition_metadata.get(_ENHANCED)
@@ -205,8 +239,11 @@ class RecognizerRunner:
             return results
         rising = {id(r) for r in can_rise}
         enhanced = self.context_enhancer.enhance_using_context(
-            text=text, raw_results=can_rise, nlp_artifacts=nlp_artifacts,
-            recognizers=selected, context=None,
+            text=text,
+            raw_results=can_rise,
+            nlp_artifacts=nlp_artifacts,
+            recognizers=selected,
+            context=None,
         )
         return [r for r in results if id(r) not in rising] + list(enhanced)
 

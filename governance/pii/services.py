@@ -128,7 +128,8 @@ class WriteChecker:
 
     def _checked_fields(self, collection: Collection, values: Mapping[str, Any]) -> list[Field]:
         return [
-            f for name, f in collection.fields.items()
+            f
+            for name, f in collection.fields.items()
             if f.free_text and isinstance(values.get(name), str) and values[name].strip()
         ]
 
@@ -140,17 +141,21 @@ class WriteChecker:
         2,000-character note; on the evaluation sources, the bench's notes and its
         records, 2,580 texts, the personal findings are the same as with every type)."""
         config = self.engine.config
-        declared = frozenset.intersection(
-            *(config.declared_entities(f.category) for f in fields))
-        return sorted(((config.personal_entities - declared) | self.engine.crm_identifiers)
-                      & self.engine.entities)
+        declared = frozenset.intersection(*(config.declared_entities(f.category) for f in fields))
+        return sorted(
+            ((config.personal_entities - declared) | self.engine.crm_identifiers)
+            & self.engine.entities
+        )
 
     def check(self, collection_name: str, values: Mapping[str, Any]) -> WriteCheck:
         collection = self.datamap.collections[collection_name]
         fields = self._checked_fields(collection, values)
         texts = [values[f.name] for f in fields]
-        results = self.engine.analyze_batch(
-            texts, free_text=True, entities=self._wanted(fields)) if texts else []
+        results = (
+            self.engine.analyze_batch(texts, free_text=True, entities=self._wanted(fields))
+            if texts
+            else []
+        )
         personal = self.engine.config.personal_entities
         findings = []
         for f, entities in zip(fields, results, strict=True):
@@ -163,7 +168,10 @@ class WriteChecker:
         return WriteCheck(collection_name, tuple(findings), dict(values))
 
     def enforce(
-        self, collection_name: str, values: Mapping[str, Any], on_pii: OnPii | str,
+        self,
+        collection_name: str,
+        values: Mapping[str, Any],
+        on_pii: OnPii | str,
         operator: str = "replace",
     ) -> WriteCheck:
         result = self.check(collection_name, values)
@@ -213,8 +221,7 @@ def analyse_column(
     # fsum is exact: the same sample gives the same means in whatever order its records
     # came (a sample starts at a random id)
     result["entities"] = {
-        t: {"values": holders[t], "hits": len(s),
-            "mean_score": round(math.fsum(s) / len(s), 3)}
+        t: {"values": holders[t], "hits": len(s), "mean_score": round(math.fsum(s) / len(s), 3)}
         for t, s in sorted(stats.items())
     }
     personal = engine.config.personal_entities
@@ -279,30 +286,41 @@ class ScanService:
     def active(self, session: Session) -> PiiScan | None:
         """The scan queued or running, if there is one (there is at most one)."""
         return session.scalars(
-            select(PiiScan).where(PiiScan.state.in_(UNFINISHED_STATES)).limit(1)).first()
+            select(PiiScan).where(PiiScan.state.in_(UNFINISHED_STATES)).limit(1)
+        ).first()
 
-    def start(self, session: Session, actor: Actor, *, sample: int,
-              request_id: str | None = None) -> AfterCommit[tuple[PiiScan, bool]]:
+    def start(
+        self, session: Session, actor: Actor, *, sample: int, request_id: str | None = None
+    ) -> AfterCommit[tuple[PiiScan, bool]]:
         """A scan asked for by ``actor`` (the API, the console): :meth:`request`, audited in
         the caller's unit of work, and for a new scan its job (one per scan: a second
         delivery runs nothing), the caller's to deliver once that commits. Returns the scan
         to follow and whether it is new."""
         require(actor.role, Permission.PII_ANALYZE)
         scan, created = self.request(session, sample=sample, requested_by=actor.id)
-        self.audit.record(session, AuditEvent(
-            action=str(AuditAction.PII_SCAN_REQUESTED), actor=actor,
-            target=Target(record_id=scan.id), policy_version=self.policy_version,
-            request_id=request_id,
-            details={"count": scan.fields_total, "status": "queued" if created else scan.state},
-        ))
+        self.audit.record(
+            session,
+            AuditEvent(
+                action=str(AuditAction.PII_SCAN_REQUESTED),
+                actor=actor,
+                target=Target(record_id=scan.id),
+                policy_version=self.policy_version,
+                request_id=request_id,
+                details={"count": scan.fields_total, "status": "queued" if created else scan.state},
+            ),
+        )
         if not created:
             return AfterCommit((scan, False))
-        job, _ = Jobs(session).enqueue(JobKind.PII_SCAN, scan.id, actor=actor,
-                                       exclusive=f"pii.scan:{scan.id}", trace_id=request_id)
+        job, _ = Jobs(session).enqueue(
+            JobKind.PII_SCAN,
+            scan.id,
+            actor=actor,
+            exclusive=f"pii.scan:{scan.id}",
+            trace_id=request_id,
+        )
         return AfterCommit((scan, True), (job.id,))
 
-    def request(self, session: Session, *, sample: int,
-                requested_by: str) -> tuple[PiiScan, bool]:
+    def request(self, session: Session, *, sample: int, requested_by: str) -> tuple[PiiScan, bool]:
         """The scan to follow: the one queued or running (``False``: nothing new was
         created), else a new one (``True``). A request that races another to create one
         meets the database's unique index and gets the other's scan."""
@@ -323,15 +341,21 @@ class ScanService:
         """A new queued scan; the flush fails (``IntegrityError``) if one is unfinished."""
         plans = plan_fields(self.datamap)
         scan = PiiScan(
-            id=uuid.uuid4().hex, state=ScanState.QUEUED.value, sample_size=sample,
-            fields_total=len(plans), fields_done=0, requested_by=requested_by,
-            policy_version=self.policy_version, created_at=datetime.now(UTC),
+            id=uuid.uuid4().hex,
+            state=ScanState.QUEUED.value,
+            sample_size=sample,
+            fields_total=len(plans),
+            fields_done=0,
+            requested_by=requested_by,
+            policy_version=self.policy_version,
+            created_at=datetime.now(UTC),
         )
         session.add(scan)
         session.flush()
         session.add_all(
-            PiiScanField(scan_id=scan.id, collection=p.collection, field=p.field.name,
-                         position=i, done=False)
+            PiiScanField(
+                scan_id=scan.id, collection=p.collection, field=p.field.name, position=i, done=False
+            )
             for i, p in enumerate(plans)
         )
         session.flush()
@@ -339,8 +363,11 @@ class ScanService:
 
     def recent(self, session: Session, limit: int = 20) -> list[PiiScan]:
         """The latest scans, newest first: what an officer compares a new scan with."""
-        return list(session.scalars(
-            select(PiiScan).order_by(PiiScan.created_at.desc(), PiiScan.id.desc()).limit(limit)))
+        return list(
+            session.scalars(
+                select(PiiScan).order_by(PiiScan.created_at.desc(), PiiScan.id.desc()).limit(limit)
+            )
+        )
 
     def get(self, session: Session, scan_id: str) -> PiiScan:
         scan = session.get(PiiScan, scan_id) if isinstance(scan_id, str) else None
@@ -349,8 +376,7 @@ class ScanService:
         return scan
 
     def unfinished(self, session: Session) -> list[str]:
-        return list(session.scalars(
-            select(PiiScan.id).where(PiiScan.state.in_(UNFINISHED_STATES))))
+        return list(session.scalars(select(PiiScan.id).where(PiiScan.state.in_(UNFINISHED_STATES))))
 
     def run(self, scan_id: str, progress: Callable[[int, int], None] | None = None) -> None:
         """Scan every pending field; each collection's results commit together, so a run
@@ -403,20 +429,30 @@ class ScanService:
             scan.finished_at = datetime.now(UTC)
             self._audit(session, scan, Outcome.ALLOWED)
 
-    def _submit(self, collection: str, field_plans: Sequence[FieldPlan], sample: int,
-                pool: ScanPool) -> _Submitted:
+    def _submit(
+        self, collection: str, field_plans: Sequence[FieldPlan], sample: int, pool: ScanPool
+    ) -> _Submitted:
         """Sample one collection and hand all its fields to the pool at once."""
         columns = self._sample(collection, field_plans, sample)
-        scans = [(plan, columns[plan.field.name], pool.submit(plan, columns[plan.field.name]))
-                 for plan in field_plans]
+        scans = [
+            (plan, columns[plan.field.name], pool.submit(plan, columns[plan.field.name]))
+            for plan in field_plans
+        ]
         return _Submitted(collection, scans)
 
-    def _store(self, scan_id: str, submitted: _Submitted, engine: PiiEngine,
-               progress: Callable[[int, int], None] | None) -> None:
+    def _store(
+        self,
+        scan_id: str,
+        submitted: _Submitted,
+        engine: PiiEngine,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
         """Wait for a collection's fields, then commit their results together (the unit a
         resumed run starts again from) in a short transaction: the wait is outside it."""
-        results = [(plan, analyse_column(engine, plan, values, pending.result()))
-                   for plan, values, pending in submitted.scans]
+        results = [
+            (plan, analyse_column(engine, plan, values, pending.result()))
+            for plan, values, pending in submitted.scans
+        ]
         with unit_of_work(self.sessions) as session:
             for plan, result in results:
                 key = (scan_id, submitted.collection, plan.field.name)
@@ -431,11 +467,17 @@ class ScanService:
             progress(done, total)
 
     def _audit(self, session: Session, scan: PiiScan, outcome: Outcome) -> None:
-        self.audit.record(session, AuditEvent(
-            action=str(AuditAction.PII_SCAN_COMPLETED), actor=SYSTEM_ACTOR, outcome=outcome,
-            target=Target(record_id=scan.id), policy_version=self.policy_version,
-            details={"count": scan.fields_done, "status": scan.state},
-        ))
+        self.audit.record(
+            session,
+            AuditEvent(
+                action=str(AuditAction.PII_SCAN_COMPLETED),
+                actor=SYSTEM_ACTOR,
+                outcome=outcome,
+                target=Target(record_id=scan.id),
+                policy_version=self.policy_version,
+                details={"count": scan.fields_done, "status": scan.state},
+            ),
+        )
 
     def _sample(
         self, collection: str, plans: Sequence[FieldPlan], sample: int
@@ -454,8 +496,9 @@ class ScanService:
                         columns[name].append(value)
         return columns
 
-    def pages(self, collection: str, names: Sequence[str], *, start: str,
-              sample: int) -> Iterator[list[Record]]:
+    def pages(
+        self, collection: str, names: Sequence[str], *, start: str, sample: int
+    ) -> Iterator[list[Record]]:
         """Up to ``sample`` records of ``collection`` with the ids after ``start``, then
         from the first id up to ``start``, in pages of at most ``page_size``.
 
@@ -468,8 +511,8 @@ class ScanService:
             while taken < sample:
                 with unit_of_work(self.read_sessions) as session:
                     page = record_store(session, self.datamap, self.tables, self.crypto).list(
-                        collection, names, after=after,
-                        limit=min(self.page_size, sample - taken))
+                        collection, names, after=after, limit=min(self.page_size, sample - taken)
+                    )
                 records = page.items
                 wrapped = False
                 if stop is not None and any(r.id > stop for r in records):
@@ -513,4 +556,3 @@ class ScanService:
             "fields": fields,
             "findings": findings,
         }
-

@@ -56,8 +56,9 @@ class KeptSpans:
         return (start, end) in self.spans
 
     def contained_by_other_type(self, start: int, end: int, entity_type: str) -> bool:
-        return any(tree.upto(start) >= end
-                   for kind, tree in self.by_type.items() if kind != entity_type)
+        return any(
+            tree.upto(start) >= end for kind, tree in self.by_type.items() if kind != entity_type
+        )
 
 
 class Claimed:

@@ -32,8 +32,9 @@ TEXT_KEY = "governance_text"
 MAX_CHUNK = 200
 
 
-def bounded_suffix_search(search: Callable[[str], Any],
-                          reach: int = SUFFIX_REACH) -> Callable[[str], Any]:
+def bounded_suffix_search(
+    search: Callable[[str], Any], reach: int = SUFFIX_REACH
+) -> Callable[[str], Any]:
     """``search`` run on the last ``reach`` characters of its argument only. The tokenizer
     reads only the length of the match, which is the same."""
 
@@ -81,8 +82,7 @@ class BoundedTokenizer:
             from spacy.tokens import Doc
 
             bounds = [0, *at, len(text)]
-            pieces = [self.tokenizer(text[a:b])
-                      for a, b in zip(bounds, bounds[1:], strict=False)]
+            pieces = [self.tokenizer(text[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
             doc = Doc.from_docs(pieces, ensure_whitespace=False)
         doc.user_data[TEXT_KEY] = text
         return doc

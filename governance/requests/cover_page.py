@@ -20,19 +20,32 @@ from policies.loader import PolicySet
 
 @lru_cache(maxsize=1)
 def _template() -> Template:
-    environment = Environment(loader=PackageLoader("governance.requests", "templates"),
-                              autoescape=select_autoescape(["html"]))
+    environment = Environment(
+        loader=PackageLoader("governance.requests", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
     return environment.get_template("export_index.html")
 
 
-def cover_page(document: Mapping[str, Any], policy: PolicySet, counts: Mapping[str, int],
-               csv_files: Sequence[str]) -> str:
+def cover_page(
+    document: Mapping[str, Any],
+    policy: PolicySet,
+    counts: Mapping[str, int],
+    csv_files: Sequence[str],
+) -> str:
     collections = [
-        {"name": name, "description": body["description"], "records": counts.get(name, 0),
-         "source": body["source"], "storage": body["storage"],
-         "categories": sorted({policy_field["category"]
-                               for policy_field in body["fields"].values()})}
+        {
+            "name": name,
+            "description": body["description"],
+            "records": counts.get(name, 0),
+            "source": body["source"],
+            "storage": body["storage"],
+            "categories": sorted(
+                {policy_field["category"] for policy_field in body["fields"].values()}
+            ),
+        }
         for name, body in document["collections"].items()
     ]
-    return _template().render(doc=document, collections=collections,
-                              csv_files=csv_files, total=sum(counts.values()))
+    return _template().render(
+        doc=document, collections=collections, csv_files=csv_files, total=sum(counts.values())
+    )

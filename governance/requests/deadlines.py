@@ -80,8 +80,13 @@ def receipt_day(received_at: datetime) -> date:
     return as_utc(received_at).astimezone(UTC).date()
 
 
-def due_at(regulation: Regulation, request_type: RequestType, received_at: datetime,
-           *, extended: bool = False) -> datetime:
+def due_at(
+    regulation: Regulation,
+    request_type: RequestType,
+    received_at: datetime,
+    *,
+    extended: bool = False,
+) -> datetime:
     """The end of the last day on which the request may be answered."""
     day = receipt_day(received_at)
     if regulation is Regulation.GDPR:
@@ -105,7 +110,7 @@ class ExtensionReason(StrEnum):
 
 EXTENSION_EXPLANATIONS = {
     ExtensionReason.COMPLEXITY: "the request is complex (the data is held in several systems "
-                                "or needs review before it is released)",
+    "or needs review before it is released)",
     ExtensionReason.NUMBER_OF_REQUESTS: "the number of requests received at the same time",
 }
 
@@ -131,12 +136,23 @@ def needs_verification(regulation: Regulation, request_type: RequestType) -> boo
 # Which rights each regulation grants: GDPR Arts. 15-18, 20, 21; CCPA 1798.100-.121
 # (know, delete, correct, opt out of sale/sharing; "know" includes a portable copy).
 RIGHTS: dict[Regulation, frozenset[RequestType]] = {
-    Regulation.GDPR: frozenset({
-        RequestType.ACCESS, RequestType.PORTABILITY, RequestType.ERASURE,
-        RequestType.RECTIFICATION, RequestType.RESTRICTION, RequestType.OBJECTION,
-    }),
-    Regulation.CCPA: frozenset({
-        RequestType.ACCESS, RequestType.PORTABILITY, RequestType.ERASURE,
-        RequestType.RECTIFICATION, RequestType.OPT_OUT,
-    }),
+    Regulation.GDPR: frozenset(
+        {
+            RequestType.ACCESS,
+            RequestType.PORTABILITY,
+            RequestType.ERASURE,
+            RequestType.RECTIFICATION,
+            RequestType.RESTRICTION,
+            RequestType.OBJECTION,
+        }
+    ),
+    Regulation.CCPA: frozenset(
+        {
+            RequestType.ACCESS,
+            RequestType.PORTABILITY,
+            RequestType.ERASURE,
+            RequestType.RECTIFICATION,
+            RequestType.OPT_OUT,
+        }
+    ),
 }

@@ -91,8 +91,9 @@ def email_field(datamap: DataMap) -> Field | None:
     return None
 
 
-def capture_lookups(session: Session, datamap: DataMap, tables: CrmTables,
-                    subject_id: str) -> dict[str, Any]:
+def capture_lookups(
+    session: Session, datamap: DataMap, tables: CrmTables, subject_id: str
+) -> dict[str, Any]:
     """The subject's blind indexes (hex), read before anything is deleted, for ``verify``
     and ``suppress``. Blind indexes are keyed hashes: no value is stored."""
     subject = datamap.subject()
@@ -102,8 +103,9 @@ def capture_lookups(session: Session, datamap: DataMap, tables: CrmTables,
     if not lookups:
         return work
     row = session.execute(
-        select(*(table.c[f.blind_index_column] for f in lookups))  # type: ignore[index]
-        .where(table.c[ID_COLUMN] == subject_id)
+        select(*(table.c[f.blind_index_column] for f in lookups)).where(  # type: ignore[index]
+            table.c[ID_COLUMN] == subject_id
+        )
     ).first()
     if row is None:
         return work
@@ -117,8 +119,9 @@ def capture_lookups(session: Session, datamap: DataMap, tables: CrmTables,
 
 
 # -- the collection steps ---------------------------------------------------------------
-def delete_rows(session: Session, collection: Collection, tables: CrmTables,
-                subject_id: str) -> dict[str, Any]:
+def delete_rows(
+    session: Session, collection: Collection, tables: CrmTables, subject_id: str
+) -> dict[str, Any]:
     table = tables[collection.name]
     column = table.c[_owner(collection)]
     result: Any = session.execute(delete(table).where(column == subject_id))
@@ -149,25 +152,39 @@ def _year_only(field: Field, value: Any) -> Any:
     return None  # a year of a string or number means nothing: remove it
 
 
-def anonymize_rows(session: Session, collection: Collection, tables: CrmTables,
-                   crypto: FieldCrypto, subject_id: str) -> dict[str, Any]:
-    if (collection.erasure.strategy is not ErasureStrategy.ANONYMIZE
-            or not collection.has_subject_column):
+def anonymize_rows(
+    session: Session,
+    collection: Collection,
+    tables: CrmTables,
+    crypto: FieldCrypto,
+    subject_id: str,
+) -> dict[str, Any]:
+    if (
+        collection.erasure.strategy is not ErasureStrategy.ANONYMIZE
+        or not collection.has_subject_column
+    ):
         raise ValueError(f"{collection.name} is not anonymised on erasure")
     table = tables[collection.name]
-    ids = list(session.scalars(
-        select(table.c[ID_COLUMN]).where(table.c[SUBJECT_COLUMN] == subject_id)
-        .order_by(table.c[ID_COLUMN])
-    ))
+    ids = list(
+        session.scalars(
+            select(table.c[ID_COLUMN])
+            .where(table.c[SUBJECT_COLUMN] == subject_id)
+            .order_by(table.c[ID_COLUMN])
+        )
+    )
     encrypted = crypto.encrypted_fields(collection.name)
     fixed = anonymised_values(collection, crypto)
     fixed[UPDATED_COLUMN] = datetime.now(UTC)
-    year_only = [f for f in collection.fields.values()
-                 if f.on_erasure is OnErasure.YEAR_ONLY and f.name not in encrypted]
+    year_only = [
+        f
+        for f in collection.fields.values()
+        if f.on_erasure is OnErasure.YEAR_ONLY and f.name not in encrypted
+    ]
     if ids and year_only:
         rows = session.execute(
-            select(table.c[ID_COLUMN], *(table.c[f.name] for f in year_only))
-            .where(table.c[ID_COLUMN].in_(ids))
+            select(table.c[ID_COLUMN], *(table.c[f.name] for f in year_only)).where(
+                table.c[ID_COLUMN].in_(ids)
+            )
         ).all()
         for row in rows:
             values = dict(fixed)
@@ -219,21 +236,28 @@ def verify(
     for name, index in (work.get("lookups") or {}).items():
         index_column = subject.fields[name].blind_index_column or ""
         checks += 1
-        found = session.scalar(select(func.count()).select_from(subject_table)
-                               .where(subject_table.c[index_column] == bytes.fromhex(index)))
+        found = session.scalar(
+            select(func.count())
+            .select_from(subject_table)
+            .where(subject_table.c[index_column] == bytes.fromhex(index))
+        )
         if found:
             # The email identifies the person: another record with it is the same person,
             # still in the store. A phone number may be shared (a household): reported for
             # the officer to review as a possible duplicate, not a failed erasure.
             (problems if email is not None and name == email.name else warnings).append(
-                f"lookup:{name}")
+                f"lookup:{name}"
+            )
     # One round trip: per collection, does any row still name the subject?
     remaining = []
     for collection in erasure_order(datamap):
         table = tables[collection.name]
         owner = table.c[_owner(collection)]
-        remaining.append(select(literal(collection.name).label("name"))
-                         .where(exists(select(table.c[ID_COLUMN]).where(owner == subject_id))))
+        remaining.append(
+            select(literal(collection.name).label("name")).where(
+                exists(select(table.c[ID_COLUMN]).where(owner == subject_id))
+            )
+        )
     checks += len(remaining)
     for name in session.scalars(union_all(*remaining)):
         problems.append(f"remaining:{name}")
@@ -245,7 +269,9 @@ def verify(
             cleared = [c for c in anonymised_values(collection, crypto) if c != SUBJECT_COLUMN]
             if cleared:
                 leftover = session.scalar(
-                    select(func.count()).select_from(table).where(
+                    select(func.count())
+                    .select_from(table)
+                    .where(
                         table.c[ID_COLUMN].in_(ids),
                         _any_not_null([table.c[c] for c in cleared]),
                     )
@@ -256,15 +282,15 @@ def verify(
     if keys.data_keys([subject_id]).get(subject_id) is not None:
         problems.append("key")
     checks += 1
-    if session.scalar(select(func.count()).select_from(ConsentEvent)
-                      .where(ConsentEvent.subject_id == subject_id)):
+    if session.scalar(
+        select(func.count()).select_from(ConsentEvent).where(ConsentEvent.subject_id == subject_id)
+    ):
         problems.append("consent")
     if work.get("suppress"):
         checks += 1
         if session.get(ErasureSuppression, bytes.fromhex(work["suppress"])) is None:
             problems.append("suppression")
-    return {"verified": not problems, "problems": problems, "warnings": warnings,
-            "count": checks}
+    return {"verified": not problems, "problems": problems, "warnings": warnings, "count": checks}
 
 
 def _any_not_null(columns: list[Any]) -> Any:

@@ -92,7 +92,8 @@ def _fideslang_names() -> dict[str, str]:
 
 def category_name(policy: PolicySet, category: str) -> str:
     return policy.datamap.custom_categories.get(category) or _fideslang_names().get(
-        category, category)
+        category, category
+    )
 
 
 def exported_fields(collection: Collection, portability: bool) -> list[Field]:
@@ -101,9 +102,12 @@ def exported_fields(collection: Collection, portability: bool) -> list[Field]:
 
 
 def _storage(collection: Collection) -> dict[str, Any]:
-    return {"collection": collection.name, "period": collection.retention.period.text,
-            "counted_from": collection.retention.counted_from,
-            "basis": collection.retention.basis}
+    return {
+        "collection": collection.name,
+        "period": collection.retention.period.text,
+        "counted_from": collection.retention.counted_from,
+        "basis": collection.retention.basis,
+    }
 
 
 class _Categories:
@@ -116,24 +120,36 @@ class _Categories:
         self.found: dict[str, dict[str, Any]] = {}
 
     def add(self, collection: Collection, field: Field) -> None:
-        entry = self.found.setdefault(field.category, {
-            "name": category_name(self.policy, field.category), "purposes": set(),
-            "storage": {}, "sources": set()})
+        entry = self.found.setdefault(
+            field.category,
+            {
+                "name": category_name(self.policy, field.category),
+                "purposes": set(),
+                "storage": {},
+                "sources": set(),
+            },
+        )
         entry["purposes"].update(field_purposes(self.policy, collection.name, field.name))
         entry["storage"][collection.name] = _storage(collection)
         if field.retention is not None:  # the field goes before its row: say when
             entry["storage"][f"{collection.name}.{field.name}"] = {
-                "collection": collection.name, "field": field.name,
+                "collection": collection.name,
+                "field": field.name,
                 "period": field.retention.period.text,
-                "counted_from": field.retention.counted_from, "basis": field.retention.basis}
+                "counted_from": field.retention.counted_from,
+                "basis": field.retention.basis,
+            }
         entry["sources"].add(collection.source or FROM_THE_SUBJECT)
 
     def document(self) -> dict[str, Any]:
         result = {}
         for key in sorted(self.found):
             entry = self.found[key]
-            purposes = [p for pid in sorted(entry["purposes"])
-                        if (p := self.policy.purposes.get(pid)) is not None]
+            purposes = [
+                p
+                for pid in sorted(entry["purposes"])
+                if (p := self.policy.purposes.get(pid)) is not None
+            ]
             result[key] = {
                 "name": entry["name"],
                 "purposes": [p.id for p in purposes],
@@ -159,8 +175,11 @@ def _purposes(policy: PolicySet, current: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _recipients(policy: PolicySet) -> list[dict[str, Any]]:
-    return [{"purpose": p.id, "description": p.description}
-            for p in policy.purposes if p.sells_or_shares]
+    return [
+        {"purpose": p.id, "description": p.description}
+        for p in policy.purposes
+        if p.sells_or_shares
+    ]
 
 
 def _automated_decisions(policy: PolicySet) -> dict[str, Any]:
@@ -168,11 +187,18 @@ def _automated_decisions(policy: PolicySet) -> dict[str, Any]:
     return {
         "exists": bool(profiled),
         "solely_automated_decisions": any(
-            p.profiling.solely_automated_decision for p in profiled if p.profiling),
-        "purposes": [{"purpose": p.id, "logic": p.profiling.logic,
-                      "significance": p.profiling.significance,
-                      "solely_automated_decision": p.profiling.solely_automated_decision}
-                     for p in profiled if p.profiling is not None],
+            p.profiling.solely_automated_decision for p in profiled if p.profiling
+        ),
+        "purposes": [
+            {
+                "purpose": p.id,
+                "logic": p.profiling.logic,
+                "significance": p.profiling.significance,
+                "solely_automated_decision": p.profiling.solely_automated_decision,
+            }
+            for p in profiled
+            if p.profiling is not None
+        ],
     }
 
 
@@ -186,8 +212,9 @@ def _consent(policy: PolicySet, consent: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- reading the subject's records ----------------------------------------------------------------
-def subject_records(store: RecordStore, collection: Collection, subject_id: str,
-                    names: Sequence[str]) -> Iterator[Record]:
+def subject_records(
+    store: RecordStore, collection: Collection, subject_id: str, names: Sequence[str]
+) -> Iterator[Record]:
     after = None
     while True:
         page = store.list(collection.name, names, subject_id=subject_id, after=after, limit=_PAGE)
@@ -235,14 +262,22 @@ def build_export(
             "source": collection.source or FROM_THE_SUBJECT,
             "storage": _storage(collection),
             # each category's purposes, bases, recipients and storage: under "categories"
-            "fields": {f.name: {"label": f.display_label, "category": f.category}
-                       for f in fields},
+            "fields": {f.name: {"label": f.display_label, "category": f.category} for f in fields},
             "records": [_record_json(r) for r in records],
         }
-        header = [*(f"{label} ({name})" for name, label in _RECORD_COLUMNS),
-                  *(f"{f.display_label} ({f.name})" for f in fields)]
-        rows = [[r.id, format_datetime(r.created_at), format_datetime(r.updated_at),
-                 *(_cell(r.values.get(n)) for n in names)] for r in records]
+        header = [
+            *(f"{label} ({name})" for name, label in _RECORD_COLUMNS),
+            *(f"{f.display_label} ({f.name})" for f in fields),
+        ]
+        rows = [
+            [
+                r.id,
+                format_datetime(r.created_at),
+                format_datetime(r.updated_at),
+                *(_cell(r.values.get(n)) for n in names),
+            ]
+            for r in records
+        ]
         tables[collection.name] = (header, rows)
     controller = policy.purposes.controller
     document = {
@@ -250,10 +285,14 @@ def build_export(
         "request": {"id": request_id, "type": request_type, "regulation": regulation},
         "generated_at": format_datetime(now),
         "subject_id": subject_id,
-        "controller": ({"name": controller.name, "contact": controller.contact}
-                       if controller else None),
-        "scope": ("data the subject provided (personal data categories)" if portability
-                  else "every record of the subject"),
+        "controller": (
+            {"name": controller.name, "contact": controller.contact} if controller else None
+        ),
+        "scope": (
+            "data the subject provided (personal data categories)"
+            if portability
+            else "every record of the subject"
+        ),
         "article_15_1": ARTICLE_15_1,
         "purposes": _purposes(policy, consent.get("current") or {}),
         "categories": categories.document(),
@@ -268,18 +307,24 @@ def build_export(
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         # Compact: the C encoder (indent= would switch to the pure-Python one, 10x slower).
-        archive.writestr("data.json", json.dumps(document, ensure_ascii=False, default=str,
-                                                 separators=(",", ":")))
+        archive.writestr(
+            "data.json",
+            json.dumps(document, ensure_ascii=False, default=str, separators=(",", ":")),
+        )
         for name, (header, rows) in tables.items():
             archive.writestr(f"{name}.csv", _csv(header, rows))
-        archive.writestr("index.html", cover_page(document, policy, counts,
-                                                  [f"{name}.csv" for name in tables]))
+        archive.writestr(
+            "index.html", cover_page(document, policy, counts, [f"{name}.csv" for name in tables])
+        )
     return Export(content=buffer.getvalue(), records=counts)
 
 
 def _record_json(record: Record) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": record.id, "created_at": format_datetime(record.created_at),
-            "updated_at": format_datetime(record.updated_at)}
+    body: dict[str, Any] = {
+        "id": record.id,
+        "created_at": format_datetime(record.created_at),
+        "updated_at": format_datetime(record.updated_at),
+    }
     body.update(record.values)
     if record.erased:
         body["erased_fields"] = list(record.erased)

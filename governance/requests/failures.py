@@ -28,39 +28,54 @@ class FailureReason(StrEnum):
 
 
 EXPLANATIONS: dict[FailureReason, str] = {
-    FailureReason.CORRECTIONS_GONE:
+    FailureReason.CORRECTIONS_GONE: (
         "The corrections are no longer held (the request was finished once): reject it and "
-        "ask the subject to send the corrections again.",
-    FailureReason.DUPLICATE_IDENTITY:
+        "ask the subject to send the corrections again."
+    ),
+    FailureReason.DUPLICATE_IDENTITY: (
         "A corrected identity (the e-mail) is held by another subject's record: find out "
         "which person it belongs to, then reject the request or correct the other record "
-        "first; executing it again as it stands cannot succeed.",
-    FailureReason.INVALID_CORRECTION:
+        "first; executing it again as it stands cannot succeed."
+    ),
+    FailureReason.INVALID_CORRECTION: (
         "A corrected value is not valid for its field any more (the data map changed since "
-        "intake): reject the request with the reason and ask the subject for a valid value.",
-    FailureReason.RECORD_GONE:
+        "intake): reject the request with the reason and ask the subject for a valid value."
+    ),
+    FailureReason.RECORD_GONE: (
         "A record the request names no longer exists (it was deleted after intake): reject "
-        "the request, telling the subject the record is no longer held.",
-    FailureReason.RECORD_NOT_SUBJECTS:
+        "the request, telling the subject the record is no longer held."
+    ),
+    FailureReason.RECORD_NOT_SUBJECTS: (
         "A record the request names belongs to another person: reject the request; executing "
-        "it again cannot succeed.",
-    FailureReason.RETRIES_EXHAUSTED:
+        "it again cannot succeed."
+    ),
+    FailureReason.RETRIES_EXHAUSTED: (
         "The execution failed at every automatic retry (its job is dead; GET /v1/jobs shows "
         "why): fix the cause, then execute the request again; finished steps are not "
-        "repeated, and its due date has not moved.",
-    FailureReason.STORE_UNAVAILABLE:
+        "repeated, and its due date has not moved."
+    ),
+    FailureReason.STORE_UNAVAILABLE: (
         "A database could not be reached while the request ran: execute it again once the "
-        "service is ready; finished steps are not repeated.",
-    FailureReason.UNEXPECTED:
+        "service is ready; finished steps are not repeated."
+    ),
+    FailureReason.UNEXPECTED: (
         "An unexpected error stopped the request (the service log has the trace id): execute "
-        "it again; finished steps are not repeated.",
-    FailureReason.VERIFICATION:
+        "it again; finished steps are not repeated."
+    ),
+    FailureReason.VERIFICATION: (
         "The erasure's final check still found the subject's data: see the verification "
-        "problems in the result, then execute it again.",
+        "problems in the result, then execute it again."
+    ),
 }
 
-RETRYABLE = frozenset({FailureReason.STORE_UNAVAILABLE, FailureReason.UNEXPECTED,
-                       FailureReason.VERIFICATION, FailureReason.RETRIES_EXHAUSTED})
+RETRYABLE = frozenset(
+    {
+        FailureReason.STORE_UNAVAILABLE,
+        FailureReason.UNEXPECTED,
+        FailureReason.VERIFICATION,
+        FailureReason.RETRIES_EXHAUSTED,
+    }
+)
 
 
 class StepFailed(Exception):  # noqa: N818 - a failure outcome with its reason, not a bug

@@ -22,8 +22,9 @@ from governance.shared import Shared
 
 
 def register(handlers: JobHandlers) -> None:
-    handlers.register(JobKind.REQUEST_EXECUTE, execute_request, must_finish=must_finish,
-                      on_dead=on_dead)
+    handlers.register(
+        JobKind.REQUEST_EXECUTE, execute_request, must_finish=must_finish, on_dead=on_dead
+    )
     handlers.register(JobKind.EXPORTS_PURGE, purge_exports)
 
 
@@ -50,8 +51,9 @@ def execute_request(runtime: Shared, job: Job) -> None:
     try:
         # An outage leaves the request in progress: its job waits on the dependency and
         # shows it (waiting_on), and the next attempt continues the steps.
-        final = RequestExecutor(runtime, actor, http_request_id=job.trace_id,
-                                fail_on_outage=False).run(request_id)
+        final = RequestExecutor(
+            runtime, actor, http_request_id=job.trace_id, fail_on_outage=False
+        ).run(request_id)
     except StepFailed as failed:
         if failed.reason in RETRYABLE:
             raise
@@ -92,8 +94,13 @@ def must_finish(runtime: Shared, job: Job) -> bool:
         request = session.get(DsrRequest, job.target_id)
         if request is None or request.type != RequestType.ERASURE.value:
             return False
-        done = set(session.scalars(select(DsrStep.name).where(
-            DsrStep.request_id == job.target_id, DsrStep.state == StepState.DONE.value)))
+        done = set(
+            session.scalars(
+                select(DsrStep.name).where(
+                    DsrStep.request_id == job.target_id, DsrStep.state == StepState.DONE.value
+                )
+            )
+        )
     destructive = any(name.partition(":")[0] in ("delete", "anonymize") for name in done)
     return destructive and "shred" not in done
 
@@ -104,12 +111,20 @@ def on_dead(runtime: Shared, session: Session, job: Job) -> None:
     if not job.target_id:
         return
     request = session.get(DsrRequest, job.target_id)
-    if request is None or request.status in (RequestStatus.COMPLETED.value,
-                                             RequestStatus.REJECTED.value):
+    if request is None or request.status in (
+        RequestStatus.COMPLETED.value,
+        RequestStatus.REJECTED.value,
+    ):
         return
     request.status = RequestStatus.FAILED.value
     request.error = str(FailureReason.RETRIES_EXHAUSTED)
-    audit_request(runtime, session, Actor(id="system", role="system"),
-                  AuditAction.REQUEST_FAILED, request,
-                  {"reason_code": str(FailureReason.RETRIES_EXHAUSTED)}, outcome=Outcome.FAILED,
-                  request_id=job.trace_id)
+    audit_request(
+        runtime,
+        session,
+        Actor(id="system", role="system"),
+        AuditAction.REQUEST_FAILED,
+        request,
+        {"reason_code": str(FailureReason.RETRIES_EXHAUSTED)},
+        outcome=Outcome.FAILED,
+        request_id=job.trace_id,
+    )

@@ -44,8 +44,11 @@ class RequestStatus(StrEnum):
 
 
 OPEN_STATUSES = (
-    RequestStatus.RECEIVED.value, RequestStatus.VERIFIED.value, RequestStatus.IN_PROGRESS.value,
-    RequestStatus.FAILED.value, RequestStatus.ON_HOLD.value,
+    RequestStatus.RECEIVED.value,
+    RequestStatus.VERIFIED.value,
+    RequestStatus.IN_PROGRESS.value,
+    RequestStatus.FAILED.value,
+    RequestStatus.ON_HOLD.value,
 )
 
 
@@ -103,8 +106,10 @@ class DsrRequest(Base):
         completes, correctly, as "no data held", which looks like an answer."""
         if self.subject_found:
             return None
-        return ("No subject matched at intake: the request will be answered 'no data held'. "
-                "Check the e-mail or id for a typo before executing it.")
+        return (
+            "No subject matched at intake: the request will be answered 'no data held'. "
+            "Check the e-mail or id for a typo before executing it."
+        )
 
 
 class DsrStep(Base):

@@ -33,9 +33,17 @@ from policies.types import ID_COLUMN, DataMap
 
 
 class SuppressionList:
-    def __init__(self, session: Session, datamap: DataMap, crypto: FieldCrypto, audit: Any,
-                 actor: Actor, *, policy_version: str | None = None,
-                 request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        datamap: DataMap,
+        crypto: FieldCrypto,
+        audit: Any,
+        actor: Actor,
+        *,
+        policy_version: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         self.session = session
         self.datamap = datamap
         self.crypto = crypto
@@ -58,23 +66,35 @@ class SuppressionList:
         )
         return found is not None
 
-    def check(self, collection: str, values: Mapping[str, Any],
-              record_id: str | None = None) -> bool:
+    def check(
+        self, collection: str, values: Mapping[str, Any], record_id: str | None = None
+    ) -> bool:
         """``matches``, and audit a match in the caller's transaction."""
         if not self.matches(collection, values):
             return False
         subject = record_id if collection == self.datamap.subject_collection else None
-        self.audit.record(self.session, AuditEvent(
-            action=str(AuditAction.REQUEST_SUPPRESSION_MATCHED), actor=self.actor,
-            target=Target(collection=collection, record_id=record_id, subject_id=subject),
-            policy_version=self.policy_version, request_id=self.request_id,
-            reason="matches an erased subject",
-        ))
+        self.audit.record(
+            self.session,
+            AuditEvent(
+                action=str(AuditAction.REQUEST_SUPPRESSION_MATCHED),
+                actor=self.actor,
+                target=Target(collection=collection, record_id=record_id, subject_id=subject),
+                policy_version=self.policy_version,
+                request_id=self.request_id,
+                reason="matches an erased subject",
+            ),
+        )
         return True
 
 
-def returned_subjects(session: Session, datamap: DataMap, tables: CrmTables, *,
-                      subject_id: str | None = None, limit: int = 50) -> list[str]:
+def returned_subjects(
+    session: Session,
+    datamap: DataMap,
+    tables: CrmTables,
+    *,
+    subject_id: str | None = None,
+    limit: int = 50,
+) -> list[str]:
     """Ids of subjects whose e-mail's blind index is on the suppression list (an erased
     person's e-mail written again), in id order; with ``subject_id``, that subject or none.
     For compliance officers only: the application that wrote the record is never told."""
@@ -82,10 +102,14 @@ def returned_subjects(session: Session, datamap: DataMap, tables: CrmTables, *,
     if field is None or field.blind_index_column is None:
         return []
     table = tables[datamap.subject_collection]
-    query = (select(table.c[ID_COLUMN])
-             .join(ErasureSuppression,
-                   ErasureSuppression.email_bidx == table.c[field.blind_index_column])
-             .order_by(table.c[ID_COLUMN]).limit(limit))
+    query = (
+        select(table.c[ID_COLUMN])
+        .join(
+            ErasureSuppression, ErasureSuppression.email_bidx == table.c[field.blind_index_column]
+        )
+        .order_by(table.c[ID_COLUMN])
+        .limit(limit)
+    )
     if subject_id is not None:
         query = query.where(table.c[ID_COLUMN] == subject_id)
     return list(session.scalars(query))

@@ -20,8 +20,10 @@ class HoldAlreadyReleased(Conflict):
     type = "hold-released"
 
     def __init__(self, hold_id: str) -> None:
-        super().__init__(f"the legal hold {hold_id} was released already; place a new one",
-                         extra={"hold_id": hold_id})
+        super().__init__(
+            f"the legal hold {hold_id} was released already; place a new one",
+            extra={"hold_id": hold_id},
+        )
 
 
 class RunNotFound(NotFound):
@@ -35,6 +37,8 @@ class RunInProgress(Conflict):
     type = "retention-run-in-progress"
 
     def __init__(self, run_id: str) -> None:
-        super().__init__(f"the retention run {run_id} is still running; it resumes where it "
-                         "stopped, so wait for it or let it be resumed",
-                         extra={"run_id": run_id})
+        super().__init__(
+            f"the retention run {run_id} is still running; it resumes where it "
+            "stopped, so wait for it or let it be resumed",
+            extra={"run_id": run_id},
+        )

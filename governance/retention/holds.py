@@ -70,34 +70,48 @@ def _now() -> datetime:
 
 
 def active_clause(now: datetime) -> Any:
-    return (HOLDS.c.released_at.is_(None)) & or_(HOLDS.c.expires_at.is_(None),
-                                                 HOLDS.c.expires_at > now)
+    return (HOLDS.c.released_at.is_(None)) & or_(
+        HOLDS.c.expires_at.is_(None), HOLDS.c.expires_at > now
+    )
 
 
 def held_subjects(now: datetime) -> Select[Any]:
     """The ids of subjects under an active hold (for ``NOT IN`` / ``NOT EXISTS``)."""
-    return select(HOLDS.c.subject_id).where(HOLDS.c.scope == HoldScope.SUBJECT.value,
-                                            active_clause(now))
+    return select(HOLDS.c.subject_id).where(
+        HOLDS.c.scope == HoldScope.SUBJECT.value, active_clause(now)
+    )
 
 
 def held_collections(session: Session, now: datetime) -> dict[str, str]:
     """Collection name -> the id of an active hold on it (the earliest placed)."""
     rows = session.execute(
-        select(HOLDS.c.collection, HOLDS.c.id).where(
-            HOLDS.c.scope == HoldScope.COLLECTION.value, active_clause(now))
-        .order_by(HOLDS.c.placed_at.desc())).all()
+        select(HOLDS.c.collection, HOLDS.c.id)
+        .where(HOLDS.c.scope == HoldScope.COLLECTION.value, active_clause(now))
+        .order_by(HOLDS.c.placed_at.desc())
+    ).all()
     return {collection: hold_id for collection, hold_id in rows}
 
 
-def blocking_hold(session: Session, datamap: DataMap, tables: CrmTables, subject_id: str,
-                  now: datetime | None = None) -> str | None:
+def blocking_hold(
+    session: Session,
+    datamap: DataMap,
+    tables: CrmTables,
+    subject_id: str,
+    now: datetime | None = None,
+) -> str | None:
     """The id of an active hold that covers anything an erasure of this subject would
     remove: a hold on the subject, or on a collection holding records of theirs."""
     now = now or _now()
     own = session.scalar(
-        select(HOLDS.c.id).where(HOLDS.c.scope == HoldScope.SUBJECT.value,
-                                 HOLDS.c.subject_id == subject_id, active_clause(now))
-        .order_by(HOLDS.c.placed_at).limit(1))
+        select(HOLDS.c.id)
+        .where(
+            HOLDS.c.scope == HoldScope.SUBJECT.value,
+            HOLDS.c.subject_id == subject_id,
+            active_clause(now),
+        )
+        .order_by(HOLDS.c.placed_at)
+        .limit(1)
+    )
     if own is not None:
         return own
     for collection, hold_id in sorted(held_collections(session, now).items()):
@@ -113,30 +127,50 @@ def blocking_hold(session: Session, datamap: DataMap, tables: CrmTables, subject
 class HoldService:
     """Place, release and read holds in the caller's unit of work (flush, never commit)."""
 
-    def __init__(self, session: Session, runtime: Shared, actor: Actor, *,
-                 request_id: str | None = None) -> None:
+    def __init__(
+        self, session: Session, runtime: Shared, actor: Actor, *, request_id: str | None = None
+    ) -> None:
         self.session = session
         self.runtime = runtime
         self.actor = actor
         self.request_id = request_id
 
     # -- writing -------------------------------------------------------------------------
-    def place(self, scope: Any, reason: Any, matter: Any, *, subject_id: Any = None,
-              collection: Any = None, expires_at: datetime | None = None) -> LegalHold:
+    def place(
+        self,
+        scope: Any,
+        reason: Any,
+        matter: Any,
+        *,
+        subject_id: Any = None,
+        collection: Any = None,
+        expires_at: datetime | None = None,
+    ) -> LegalHold:
         require(self.actor.role, Permission.HOLDS_MANAGE)
-        kind, code, ref, expiry = self._validated(scope, reason, matter, subject_id, collection,
-                                                  expires_at)
+        kind, code, ref, expiry = self._validated(
+            scope, reason, matter, subject_id, collection, expires_at
+        )
         now = _now()
         hold = LegalHold(
-            id=uuid.uuid4().hex, scope=str(kind), subject_id=subject_id if kind is
-            HoldScope.SUBJECT else None, collection=collection if kind is HoldScope.COLLECTION
-            else None, reason=str(code), matter=ref, expires_at=expiry, placed_at=now,
-            placed_by=self.actor.id)
+            id=uuid.uuid4().hex,
+            scope=str(kind),
+            subject_id=subject_id if kind is HoldScope.SUBJECT else None,
+            collection=collection if kind is HoldScope.COLLECTION else None,
+            reason=str(code),
+            matter=ref,
+            expires_at=expiry,
+            placed_at=now,
+            placed_by=self.actor.id,
+        )
         self.session.add(hold)
         self._event(hold, "placed", str(code), now)
         self.session.flush()
-        details: dict[str, Any] = {"hold_id": hold.id, "scope": hold.scope,
-                                   "reason_code": hold.reason, "matter": hold.matter}
+        details: dict[str, Any] = {
+            "hold_id": hold.id,
+            "scope": hold.scope,
+            "reason_code": hold.reason,
+            "matter": hold.matter,
+        }
         if expiry is not None:
             details["due_date"] = expiry.date().isoformat()
         self._audit(AuditAction.HOLD_PLACED, hold, details)
@@ -156,8 +190,11 @@ class HoldService:
         hold.release_reason = str(code)
         self._event(hold, "released", str(code), now)
         self.session.flush()
-        self._audit(AuditAction.HOLD_RELEASED, hold, {
-            "hold_id": hold.id, "scope": hold.scope, "reason_code": str(code)})
+        self._audit(
+            AuditAction.HOLD_RELEASED,
+            hold,
+            {"hold_id": hold.id, "scope": hold.scope, "reason_code": str(code)},
+        )
         return hold
 
     # -- reading -------------------------------------------------------------------------
@@ -169,8 +206,14 @@ class HoldService:
             raise HoldNotFound()
         return hold
 
-    def find(self, *, active: bool | None = None, subject_id: str | None = None,
-             collection: str | None = None, limit: int = 100) -> list[LegalHold]:
+    def find(
+        self,
+        *,
+        active: bool | None = None,
+        subject_id: str | None = None,
+        collection: str | None = None,
+        limit: int = 100,
+    ) -> list[LegalHold]:
         stmt = select(LegalHold)
         now = _now()
         if active is True:
@@ -181,18 +224,31 @@ class HoldService:
             stmt = stmt.where(LegalHold.subject_id == subject_id)
         if collection is not None:
             stmt = stmt.where(LegalHold.collection == collection)
-        return list(self.session.scalars(
-            stmt.order_by(LegalHold.placed_at.desc(), LegalHold.id).limit(limit)))
+        return list(
+            self.session.scalars(
+                stmt.order_by(LegalHold.placed_at.desc(), LegalHold.id).limit(limit)
+            )
+        )
 
     def history(self, hold_id: str) -> Sequence[LegalHoldEvent]:
-        return list(self.session.scalars(
-            select(LegalHoldEvent).where(LegalHoldEvent.hold_id == hold_id)
-            .order_by(LegalHoldEvent.seq)))
+        return list(
+            self.session.scalars(
+                select(LegalHoldEvent)
+                .where(LegalHoldEvent.hold_id == hold_id)
+                .order_by(LegalHoldEvent.seq)
+            )
+        )
 
     # -- internals -----------------------------------------------------------------------
-    def _validated(self, scope: Any, reason: Any, matter: Any, subject_id: Any,
-                   collection: Any, expires_at: datetime | None,
-                   ) -> tuple[HoldScope, HoldReason, str, datetime | None]:
+    def _validated(
+        self,
+        scope: Any,
+        reason: Any,
+        matter: Any,
+        subject_id: Any,
+        collection: Any,
+        expires_at: datetime | None,
+    ) -> tuple[HoldScope, HoldReason, str, datetime | None]:
         errors: dict[str, list[str]] = {}
         kind = code = None
         try:
@@ -204,8 +260,10 @@ class HoldService:
         except InvalidHold as exc:
             errors.update(exc.extra["errors"])
         if not isinstance(matter, str) or not MATTER.match(matter):
-            errors["matter"] = ["a reference to the matter (letters, digits and ._:/-, no "
-                                "spaces, at most 100): an id, never a description"]
+            errors["matter"] = [
+                "a reference to the matter (letters, digits and ._:/-, no "
+                "spaces, at most 100): an id, never a description"
+            ]
         if kind is HoldScope.SUBJECT:
             if collection is not None:
                 errors["collection"] = ["a subject hold names no collection"]
@@ -217,8 +275,9 @@ class HoldService:
             if subject_id is not None:
                 errors["subject_id"] = ["a collection hold names no subject"]
             if collection not in self.runtime.policy.datamap.collections:
-                errors["collection"] = [f"{shown_name(collection)!r} is not a collection of "
-                                        "the data map"]
+                errors["collection"] = [
+                    f"{shown_name(collection)!r} is not a collection of the data map"
+                ]
         expiry = as_utc(expires_at)
         if expiry is not None and expiry <= _now() - CLOCK_SKEW:
             errors["expires_at"] = ["must be in the future"]
@@ -228,23 +287,42 @@ class HoldService:
 
     def _subject_exists(self, subject_id: str) -> bool:
         table = self.runtime.tables[self.runtime.policy.datamap.subject_collection]
-        return self.session.scalar(
-            select(table.c[ID_COLUMN]).where(table.c[ID_COLUMN] == subject_id)) is not None
+        return (
+            self.session.scalar(select(table.c[ID_COLUMN]).where(table.c[ID_COLUMN] == subject_id))
+            is not None
+        )
 
     def _event(self, hold: LegalHold, action: str, reason: str, now: datetime) -> None:
-        self.session.add(LegalHoldEvent(
-            id=uuid.uuid4().hex, hold_id=hold.id, action=action, scope=hold.scope,
-            subject_id=hold.subject_id, collection=hold.collection, reason=reason,
-            matter=hold.matter if action == "placed" else None, expires_at=hold.expires_at,
-            actor_id=self.actor.id, recorded_at=now))
+        self.session.add(
+            LegalHoldEvent(
+                id=uuid.uuid4().hex,
+                hold_id=hold.id,
+                action=action,
+                scope=hold.scope,
+                subject_id=hold.subject_id,
+                collection=hold.collection,
+                reason=reason,
+                matter=hold.matter if action == "placed" else None,
+                expires_at=hold.expires_at,
+                actor_id=self.actor.id,
+                recorded_at=now,
+            )
+        )
 
     def _audit(self, action: AuditAction, hold: LegalHold, details: dict[str, Any]) -> None:
-        self.runtime.audit.record(self.session, AuditEvent(
-            action=str(action), actor=self.actor, policy_version=self.runtime.policy.version,
-            request_id=self.request_id,
-            target=Target(collection=hold.collection, record_id=hold.id,
-                          subject_id=hold.subject_id),
-            details=details))
+        self.runtime.audit.record(
+            self.session,
+            AuditEvent(
+                action=str(action),
+                actor=self.actor,
+                policy_version=self.runtime.policy.version,
+                request_id=self.request_id,
+                target=Target(
+                    collection=hold.collection, record_id=hold.id, subject_id=hold.subject_id
+                ),
+                details=details,
+            ),
+        )
 
 
 def _choice(enum: Any, value: Any, name: str) -> Any:
@@ -252,8 +330,10 @@ def _choice(enum: Any, value: Any, name: str) -> Any:
     try:
         return enum(text)
     except ValueError:
-        raise InvalidHold(f"the {name} is not one this service records",
-                          {name: [f"one of {', '.join(e.value for e in enum)}"]}) from None
+        raise InvalidHold(
+            f"the {name} is not one this service records",
+            {name: [f"one of {', '.join(e.value for e in enum)}"]},
+        ) from None
 
 
 def hold_view(hold: LegalHold, now: datetime | None = None) -> dict[str, Any]:
@@ -262,9 +342,17 @@ def hold_view(hold: LegalHold, now: datetime | None = None) -> dict[str, Any]:
     expires = as_utc(hold.expires_at)
     active = hold.released_at is None and (expires is None or expires > now)
     return {
-        "id": hold.id, "scope": hold.scope, "subject_id": hold.subject_id,
-        "collection": hold.collection, "reason": hold.reason, "matter": hold.matter,
-        "expires_at": expires, "active": active, "placed_at": as_utc(hold.placed_at),
-        "placed_by": hold.placed_by, "released_at": as_utc(hold.released_at),
-        "released_by": hold.released_by, "release_reason": hold.release_reason,
+        "id": hold.id,
+        "scope": hold.scope,
+        "subject_id": hold.subject_id,
+        "collection": hold.collection,
+        "reason": hold.reason,
+        "matter": hold.matter,
+        "expires_at": expires,
+        "active": active,
+        "placed_at": as_utc(hold.placed_at),
+        "placed_by": hold.placed_by,
+        "released_at": as_utc(hold.released_at),
+        "released_by": hold.released_by,
+        "release_reason": hold.release_reason,
     }

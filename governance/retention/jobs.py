@@ -19,8 +19,9 @@ def register(handlers: JobHandlers) -> None:
 def sweep_retention(runtime: Shared, job: Job) -> None:
     """A requested run (its id is the target), or the scheduler's daily one, which records
     its own run (or resumes the unfinished one) first."""
-    sweeper = RetentionSweep(runtime, Actor(id=job.requested_by, role=job.requested_role),
-                             request_id=job.trace_id)
+    sweeper = RetentionSweep(
+        runtime, Actor(id=job.requested_by, role=job.requested_role), request_id=job.trace_id
+    )
     run_id = job.target_id
     if run_id is None:
         with unit_of_work(runtime.sessions) as session:

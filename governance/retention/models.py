@@ -46,8 +46,10 @@ class LegalHoldEvent(Base):
 
 class LegalHold(Base):
     __tablename__ = "legal_holds"
-    __table_args__ = (Index("ix_legal_holds_subject", "subject_id"),
-                      Index("ix_legal_holds_collection", "collection"))
+    __table_args__ = (
+        Index("ix_legal_holds_subject", "subject_id"),
+        Index("ix_legal_holds_collection", "collection"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     scope: Mapped[str] = mapped_column(String(16))

@@ -68,13 +68,23 @@ def rules(datamap: DataMap) -> list[RetentionRule]:
     owned = [c for c in erasure_order(datamap) if not c.is_subject]
     unowned = [c for c in datamap.collections.values() if c.owner_column is None]
     subject = datamap.subject()
-    found = [_rule(c, "anonymize" if c.erasure.strategy is ErasureStrategy.ANONYMIZE
-                   else "delete") for c in owned]
+    found = [
+        _rule(c, "anonymize" if c.erasure.strategy is ErasureStrategy.ANONYMIZE else "delete")
+        for c in owned
+    ]
     found.append(_rule(subject, "erase"))
     found += [
-        RetentionRule(c.name, f.retention.period, f.retention.counted_from, f.retention.basis,
-                      field=f.name, strategy="null")
-        for c in (*owned, subject, *unowned) for f in c.fields.values() if f.retention is not None
+        RetentionRule(
+            c.name,
+            f.retention.period,
+            f.retention.counted_from,
+            f.retention.basis,
+            field=f.name,
+            strategy="null",
+        )
+        for c in (*owned, subject, *unowned)
+        for f in c.fields.values()
+        if f.retention is not None
     ]
     found += [_rule(c, "delete") for c in unowned]
     return found
@@ -107,13 +117,15 @@ class RetentionFilter:
             else:
                 self.by_field[(rule.collection, rule.field)] = rule
 
-    def params(self, now: datetime,
-               names: Collection_[str] | None = None) -> dict[str, Any]:
+    def params(self, now: datetime, names: Collection_[str] | None = None) -> dict[str, Any]:
         """The cut-offs at ``now``; with ``names``, only those a statement binds (a read by
         id binds its collection's few, and each costs a calendar computation)."""
         every = [*self.by_collection.values(), *self.by_field.values()]
-        return {r.param: cutoff_value(self.datamap, r, now) for r in every
-                if names is None or r.param in names}
+        return {
+            r.param: cutoff_value(self.datamap, r, now)
+            for r in every
+            if names is None or r.param in names
+        }
 
     def _cut(self, table: Table, rule: RetentionRule) -> Any:
         return bindparam(rule.param, type_=table.c[rule.counted_from].type)
@@ -125,7 +137,8 @@ class RetentionFilter:
         rule = self.by_collection[collection.name]
         own: ColumnElement[bool] = table.c[rule.counted_from] >= self._cut(table, rule)
         if collection.erasure.strategy is ErasureStrategy.ANONYMIZE and (
-                collection.has_subject_column):
+            collection.has_subject_column
+        ):
             own = or_(own, table.c[SUBJECT_COLUMN].is_(None))
         if not collection.has_subject_column:
             return own
@@ -135,9 +148,12 @@ class RetentionFilter:
         subject = self.datamap.subject()
         subjects = self.tables[subject.name]
         srule = self.by_collection[subject.name]
-        return exists(select(subjects.c[ID_COLUMN]).where(
-            subjects.c[ID_COLUMN] == table.c[SUBJECT_COLUMN],
-            subjects.c[srule.counted_from] < self._cut(subjects, srule)))
+        return exists(
+            select(subjects.c[ID_COLUMN]).where(
+                subjects.c[ID_COLUMN] == table.c[SUBJECT_COLUMN],
+                subjects.c[srule.counted_from] < self._cut(subjects, srule),
+            )
+        )
 
     def row_expired(self, collection: Collection) -> ColumnElement[bool]:
         """The row is past its own period, or (owned rows) its subject's record is."""
@@ -145,7 +161,8 @@ class RetentionFilter:
         rule = self.by_collection[collection.name]
         own = table.c[rule.counted_from] < self._cut(table, rule)
         if collection.erasure.strategy is ErasureStrategy.ANONYMIZE and (
-                collection.has_subject_column):
+            collection.has_subject_column
+        ):
             own = and_(own, table.c[SUBJECT_COLUMN].is_not(None))
         if not collection.has_subject_column:
             return own
@@ -157,8 +174,9 @@ class RetentionFilter:
         rule = self.by_field.get((collection.name, name))
         if rule is None:
             return table.c[name]
-        return case((table.c[rule.counted_from] < self._cut(table, rule), None),
-                    else_=table.c[name]).label(name)
+        return case(
+            (table.c[rule.counted_from] < self._cut(table, rule), None), else_=table.c[name]
+        ).label(name)
 
     def overridden(self, collection: str) -> Mapping[str, RetentionRule]:
         return {f: r for (c, f), r in self.by_field.items() if c == collection}

@@ -97,8 +97,14 @@ def digest(ids: Sequence[str]) -> str:
 class RetentionSweep:
     """Plans and runs retention sweeps as ``actor`` (the officer, the CLI user, the system)."""
 
-    def __init__(self, runtime: Shared, actor: Actor, *, request_id: str | None = None,
-                 checkpoint: Checkpoint | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Shared,
+        actor: Actor,
+        *,
+        request_id: str | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
         self.runtime = runtime
         self.actor = actor
         self.request_id = request_id
@@ -107,8 +113,9 @@ class RetentionSweep:
         self.rules = rules(self.datamap)
 
     # -- what is due ----------------------------------------------------------------------
-    def _conditions(self, session: Session, rule: RetentionRule, as_of: datetime, now: datetime,
-                    *, holds: bool) -> list[ColumnElement[bool]] | None:
+    def _conditions(
+        self, session: Session, rule: RetentionRule, as_of: datetime, now: datetime, *, holds: bool
+    ) -> list[ColumnElement[bool]] | None:
         """The WHERE clause of the rows the rule removes now; with ``holds`` False the
         rows due whatever the holds say. None: a hold covers the whole collection."""
         collection = self.datamap.collection(rule.collection)
@@ -137,8 +144,13 @@ class RetentionSweep:
                 if other is None or other.owner_column is None or other.is_subject:
                     continue
                 others = self.runtime.tables[name]
-                found.append(~exists(select(others.c[ID_COLUMN]).where(
-                    others.c[other.owner_column] == table.c[ID_COLUMN])))
+                found.append(
+                    ~exists(
+                        select(others.c[ID_COLUMN]).where(
+                            others.c[other.owner_column] == table.c[ID_COLUMN]
+                        )
+                    )
+                )
         return found
 
     def _unreferenced(self, collection: Collection) -> list[ColumnElement[bool]]:
@@ -147,17 +159,22 @@ class RetentionSweep:
         found: list[ColumnElement[bool]] = []
         for other in self.datamap.collections.values():
             if other.name == collection.name or (
-                    collection.is_subject and other.has_subject_column):
+                collection.is_subject and other.has_subject_column
+            ):
                 continue  # an erasure removes or detaches the subject's own records first
             for f in other.fields.values():
                 if f.references == collection.name:
                     refs = self.runtime.tables[other.name]
-                    found.append(~exists(select(refs.c[ID_COLUMN]).where(
-                        refs.c[f.name] == table.c[ID_COLUMN])))
+                    found.append(
+                        ~exists(
+                            select(refs.c[ID_COLUMN]).where(refs.c[f.name] == table.c[ID_COLUMN])
+                        )
+                    )
         return found
 
-    def plan(self, session: Session, as_of: datetime | None = None, *,
-             ids: bool = False) -> list[dict[str, Any]]:
+    def plan(
+        self, session: Session, as_of: datetime | None = None, *, ids: bool = False
+    ) -> list[dict[str, Any]]:
         """Per rule: the cut-off, how many records are due, the oldest due date, how many
         due records are held (and by which holds). Counts only, ids with ``ids``."""
         now = _now()
@@ -168,73 +185,111 @@ class RetentionSweep:
             table = self.runtime.tables[rule.collection]
             every = self._conditions(session, rule, as_of, now, holds=False) or []
             due = self._conditions(session, rule, as_of, now, holds=True)
-            total = int(session.scalar(select(func.count()).select_from(table).where(*every))
-                        or 0)
+            total = int(session.scalar(select(func.count()).select_from(table).where(*every)) or 0)
             count, oldest = 0, None
             if due is not None:
                 count, oldest = session.execute(
                     select(func.count(), func.min(table.c[rule.counted_from]))
-                    .select_from(table).where(*due)).one()
+                    .select_from(table)
+                    .where(*due)
+                ).one()
             hold_ids = sorted({held[rule.collection]} if rule.collection in held else set())
             if total > count and not hold_ids:
                 hold_ids = self._subject_hold_ids(session, rule, as_of, now)
             entry: dict[str, Any] = {
-                "rule": rule.name, "collection": rule.collection, "field": rule.field,
-                "strategy": rule.strategy, "period": rule.period.text,
-                "counted_from": rule.counted_from, "basis": rule.basis,
+                "rule": rule.name,
+                "collection": rule.collection,
+                "field": rule.field,
+                "strategy": rule.strategy,
+                "period": rule.period.text,
+                "counted_from": rule.counted_from,
+                "basis": rule.basis,
                 "cutoff": _moment(cutoff_value(self.datamap, rule, as_of)),
-                "due": int(count), "held": total - int(count), "oldest_due": _moment(oldest),
+                "due": int(count),
+                "held": total - int(count),
+                "oldest_due": _moment(oldest),
                 "hold_ids": hold_ids,
             }
             if ids and due is not None:
-                entry["ids"] = list(session.scalars(
-                    select(table.c[ID_COLUMN]).where(*due).order_by(table.c[ID_COLUMN])
-                    .limit(IDS_SHOWN)))
+                entry["ids"] = list(
+                    session.scalars(
+                        select(table.c[ID_COLUMN])
+                        .where(*due)
+                        .order_by(table.c[ID_COLUMN])
+                        .limit(IDS_SHOWN)
+                    )
+                )
             rows.append(entry)
         return rows
 
-    def _subject_hold_ids(self, session: Session, rule: RetentionRule, as_of: datetime,
-                          now: datetime) -> list[str]:
+    def _subject_hold_ids(
+        self, session: Session, rule: RetentionRule, as_of: datetime, now: datetime
+    ) -> list[str]:
         collection = self.datamap.collection(rule.collection)
         table = self.runtime.tables[rule.collection]
         owner = collection.owner_column
         if owner is None:
             return []
         every = self._conditions(session, rule, as_of, now, holds=False) or []
-        return sorted(session.scalars(
-            select(HOLDS.c.id).where(HOLDS.c.scope == HoldScope.SUBJECT.value,
-                                     active_clause(now),
-                                     HOLDS.c.subject_id.in_(
-                                         select(table.c[owner]).where(*every))).limit(100)))
+        return sorted(
+            session.scalars(
+                select(HOLDS.c.id)
+                .where(
+                    HOLDS.c.scope == HoldScope.SUBJECT.value,
+                    active_clause(now),
+                    HOLDS.c.subject_id.in_(select(table.c[owner]).where(*every)),
+                )
+                .limit(100)
+            )
+        )
 
     def read_plan(self, session: Session, *, ids: bool = False) -> dict[str, Any]:
         """What is due now (:meth:`plan`), audited in the caller's unit of work as read by
         the actor (counts only): the API, the console and the CLI read the plan here."""
         now = _now()
         rules = self.plan(session, now, ids=ids)
-        self.runtime.audit.record(session, AuditEvent(
-            action=str(AuditAction.RETENTION_PLAN_READ), actor=self.actor,
-            policy_version=self.runtime.policy.version, request_id=self.request_id,
-            details={"count": sum(r["due"] for r in rules),
-                     "held": sum(r["held"] for r in rules)}))
+        self.runtime.audit.record(
+            session,
+            AuditEvent(
+                action=str(AuditAction.RETENTION_PLAN_READ),
+                actor=self.actor,
+                policy_version=self.runtime.policy.version,
+                request_id=self.request_id,
+                details={
+                    "count": sum(r["due"] for r in rules),
+                    "held": sum(r["held"] for r in rules),
+                },
+            ),
+        )
         return {"as_of": now, "policy_version": self.runtime.policy.version, "rules": rules}
 
     # -- runs ------------------------------------------------------------------------------
-    def start(self, session: Session, *, dry_run: bool = False,
-              batch_size: int | None = None) -> AfterCommit[RetentionRun]:
+    def start(
+        self, session: Session, *, dry_run: bool = False, batch_size: int | None = None
+    ) -> AfterCommit[RetentionRun]:
         """A sweep asked for by the actor (the API, the console, the CLI): the run recorded
         with its plan (or the unfinished one, to resume, :meth:`create`) and its
         ``retention.sweep`` job beside it (one per run: resuming joins its open job), in the
         caller's unit of work; the job is the caller's to deliver once that commits."""
         require(self.actor.role, Permission.RETENTION_MANAGE)
         run = self.create(session, dry_run=dry_run, batch_size=batch_size)
-        job, _ = Jobs(session).enqueue(JobKind.RETENTION_SWEEP, run.id, actor=self.actor,
-                                       exclusive=f"retention.sweep:{run.id}",
-                                       trace_id=self.request_id)
+        job, _ = Jobs(session).enqueue(
+            JobKind.RETENTION_SWEEP,
+            run.id,
+            actor=self.actor,
+            exclusive=f"retention.sweep:{run.id}",
+            trace_id=self.request_id,
+        )
         return AfterCommit(run, (job.id,))
 
-    def create(self, session: Session, *, dry_run: bool = False,
-               batch_size: int | None = None, as_of: datetime | None = None) -> RetentionRun:
+    def create(
+        self,
+        session: Session,
+        *,
+        dry_run: bool = False,
+        batch_size: int | None = None,
+        as_of: datetime | None = None,
+    ) -> RetentionRun:
         """Record a run and its plan (in the caller's unit of work); or, if one is still
         unfinished (a crash or a restart stopped it), that one, to be resumed. ``as_of``
         (default now; never later) is the moment the cut-offs are counted from."""
@@ -244,35 +299,61 @@ class RetentionSweep:
         now = _now()
         as_of = min(as_of or now, now)
         run = RetentionRun(
-            id=uuid.uuid4().hex, state="queued", dry_run=dry_run,
-            batch_size=batch_size or DEFAULT_BATCH, as_of=as_of, requested_by=self.actor.id,
-            policy_version=self.runtime.policy.version, created_at=now,
+            id=uuid.uuid4().hex,
+            state="queued",
+            dry_run=dry_run,
+            batch_size=batch_size or DEFAULT_BATCH,
+            as_of=as_of,
+            requested_by=self.actor.id,
+            policy_version=self.runtime.policy.version,
+            created_at=now,
             plan=_jsonable(self.plan(session, as_of)),
-            progress={r.name: {"done": 0, "batches": 0, "finished": False, "pending": []}
-                      for r in self.rules})
+            progress={
+                r.name: {"done": 0, "batches": 0, "finished": False, "pending": []}
+                for r in self.rules
+            },
+        )
         session.add(run)
         session.flush()
-        self._audit(session, AuditAction.RETENTION_RUN_REQUESTED, run, {
-            "run_id": run.id, "dry_run": dry_run,
-            "count": sum(r["due"] for r in run.plan), "held": sum(r["held"] for r in run.plan)})
+        self._audit(
+            session,
+            AuditAction.RETENTION_RUN_REQUESTED,
+            run,
+            {
+                "run_id": run.id,
+                "dry_run": dry_run,
+                "count": sum(r["due"] for r in run.plan),
+                "held": sum(r["held"] for r in run.plan),
+            },
+        )
         return run
 
     def unfinished(self, session: Session) -> RetentionRun | None:
         return session.scalar(
-            select(RetentionRun).where(RetentionRun.state.in_(("queued", "running")),
-                                       RetentionRun.dry_run.is_(False))
-            .order_by(RetentionRun.created_at).limit(1))
+            select(RetentionRun)
+            .where(RetentionRun.state.in_(("queued", "running")), RetentionRun.dry_run.is_(False))
+            .order_by(RetentionRun.created_at)
+            .limit(1)
+        )
 
     def get(self, session: Session, run_id: str) -> RetentionRun:
-        run = session.get(RetentionRun, run_id) if isinstance(run_id, str) and len(
-            run_id) <= 32 else None
+        run = (
+            session.get(RetentionRun, run_id)
+            if isinstance(run_id, str) and len(run_id) <= 32
+            else None
+        )
         if run is None:
             raise RunNotFound()
         return run
 
     def recent(self, session: Session, limit: int = 20) -> list[RetentionRun]:
-        return list(session.scalars(select(RetentionRun).order_by(
-            RetentionRun.created_at.desc(), RetentionRun.id).limit(limit)))
+        return list(
+            session.scalars(
+                select(RetentionRun)
+                .order_by(RetentionRun.created_at.desc(), RetentionRun.id)
+                .limit(limit)
+            )
+        )
 
     def run(self, run_id: str) -> RetentionRun:
         """Apply every rule from where the run stopped; returns the finished run."""
@@ -285,8 +366,14 @@ class RetentionSweep:
                         return run
                     run.error = None
                 if run.dry_run:
-                    return self._finish(session, run, {"due": sum(r["due"] for r in run.plan),
-                                                       "held": sum(r["held"] for r in run.plan)})
+                    return self._finish(
+                        session,
+                        run,
+                        {
+                            "due": sum(r["due"] for r in run.plan),
+                            "held": sum(r["held"] for r in run.plan),
+                        },
+                    )
                 run.state = "running"
                 run.started_at = run.started_at or _now()
                 self._audit(session, AuditAction.RETENTION_RUN_STARTED, run, {"run_id": run.id})
@@ -298,8 +385,12 @@ class RetentionSweep:
                 totals: dict[str, int] = {}
                 for rule in self.rules:
                     done = int(run.progress.get(rule.name, {}).get("done", 0))
-                    key = {"delete": "deleted", "anonymize": "anonymised", "erase": "erased",
-                           "null": "fields_nulled"}[rule.strategy]
+                    key = {
+                        "delete": "deleted",
+                        "anonymize": "anonymised",
+                        "erase": "erased",
+                        "null": "fields_nulled",
+                    }[rule.strategy]
                     totals[key] = totals.get(key, 0) + done
                 totals["held"] = sum(r["held"] for r in run.plan)  # when it was asked for
                 finished = self._finish(session, run, totals)
@@ -310,8 +401,7 @@ class RetentionSweep:
             raise
 
     def _locked(self, session: Session, run_id: str) -> RetentionRun:
-        run = session.get(RetentionRun, run_id, with_for_update=True,
-                          populate_existing=True)
+        run = session.get(RetentionRun, run_id, with_for_update=True, populate_existing=True)
         if run is None:
             raise RunNotFound()
         return run
@@ -320,16 +410,21 @@ class RetentionSweep:
         """One committed batch of ``rule``; False once nothing of it is due."""
         with unit_of_work(self.runtime.sessions) as session:
             run = self._locked(session, run_id)
-            progress = dict(run.progress.get(rule.name) or {"done": 0, "batches": 0,
-                                                            "finished": False, "pending": []})
+            progress = dict(
+                run.progress.get(rule.name)
+                or {"done": 0, "batches": 0, "finished": False, "pending": []}
+            )
             if progress.get("finished"):
                 return False
             if progress.get("pending"):  # subjects erased up to their key: shred, verify
                 self._shred_and_verify(session, run, rule, list(progress["pending"]))
                 progress["pending"] = []
                 return self._save(session, run, rule, progress, "shred")
-            size = min(run.batch_size, ERASE_BATCH_MAX) if rule.strategy == "erase" else (
-                run.batch_size)
+            size = (
+                min(run.batch_size, ERASE_BATCH_MAX)
+                if rule.strategy == "erase"
+                else (run.batch_size)
+            )
             now = _now()
             where = self._conditions(session, rule, run.as_of, now, holds=True)
             table = self.runtime.tables[rule.collection]
@@ -340,8 +435,12 @@ class RetentionSweep:
                 after = progress.get("after")
                 if after:
                     where = [*where, table.c[ID_COLUMN] > after]
-                query = (select(table.c[ID_COLUMN]).where(*where).order_by(table.c[ID_COLUMN])
-                         .limit(size))
+                query = (
+                    select(table.c[ID_COLUMN])
+                    .where(*where)
+                    .order_by(table.c[ID_COLUMN])
+                    .limit(size)
+                )
                 if session.get_bind().dialect.name == "postgresql":
                     query = query.with_for_update(skip_locked=True)
                 ids = list(session.scalars(query))
@@ -367,17 +466,34 @@ class RetentionSweep:
             progress["after"] = max(ids)
             progress["done"] = int(progress.get("done", 0)) + len(ids)
             progress["batches"] = int(progress.get("batches", 0)) + 1
-            self.runtime.audit.record(session, AuditEvent(
-                action=str(AuditAction.RETENTION_SWEPT), actor=self.actor,
-                target=Target(collection=rule.collection),
-                policy_version=self.runtime.policy.version, request_id=self.request_id,
-                details={"rule": rule.name, "count": len(ids), "digest": digest(ids),
-                         "run_id": run.id, **({"fields": [rule.field]} if rule.field else {}),
-                         **({"subject_ids": sorted(ids)} if rule.strategy == "erase" else {})}))
+            self.runtime.audit.record(
+                session,
+                AuditEvent(
+                    action=str(AuditAction.RETENTION_SWEPT),
+                    actor=self.actor,
+                    target=Target(collection=rule.collection),
+                    policy_version=self.runtime.policy.version,
+                    request_id=self.request_id,
+                    details={
+                        "rule": rule.name,
+                        "count": len(ids),
+                        "digest": digest(ids),
+                        "run_id": run.id,
+                        **({"fields": [rule.field]} if rule.field else {}),
+                        **({"subject_ids": sorted(ids)} if rule.strategy == "erase" else {}),
+                    },
+                ),
+            )
             return self._save(session, run, rule, progress, "batch")
 
-    def _save(self, session: Session, run: RetentionRun, rule: RetentionRule,
-              progress: dict[str, Any], moment: str) -> bool:
+    def _save(
+        self,
+        session: Session,
+        run: RetentionRun,
+        rule: RetentionRule,
+        progress: dict[str, Any],
+        moment: str,
+    ) -> bool:
         run.progress = {**run.progress, rule.name: progress}
         flag_modified(run, "progress")
         session.flush()
@@ -396,10 +512,15 @@ class RetentionSweep:
         email = erasure.email_field(self.datamap)
         suppress: list[bytes] = []
         if email is not None and email.blind_index_column:
-            suppress = [bytes(v) for v in session.scalars(
-                select(subjects.c[email.blind_index_column]).where(
-                    subjects.c[ID_COLUMN].in_(ids),
-                    subjects.c[email.blind_index_column].is_not(None)))]
+            suppress = [
+                bytes(v)
+                for v in session.scalars(
+                    select(subjects.c[email.blind_index_column]).where(
+                        subjects.c[ID_COLUMN].in_(ids),
+                        subjects.c[email.blind_index_column].is_not(None),
+                    )
+                )
+            ]
         for collection in erasure.erasure_order(self.datamap):
             table = rt.tables[collection.name]
             owner = table.c[collection.owner_column or ID_COLUMN]
@@ -414,28 +535,60 @@ class RetentionSweep:
         session.execute(delete(STATE).where(STATE.c.subject_id.in_(ids)))
         session.execute(delete(RESTRICTIONS).where(RESTRICTIONS.c.subject_id.in_(ids)))
         session.execute(delete(PERMITS).where(PERMITS.c.subject_id.in_(ids)))
-        session.execute(delete(DsrExport).where(DsrExport.request_id.in_(
-            select(DsrRequest.id).where(DsrRequest.subject_id.in_(ids)))))
-        known = set(session.scalars(select(ErasureSuppression.email_bidx).where(
-            ErasureSuppression.email_bidx.in_(suppress)))) if suppress else set()
+        session.execute(
+            delete(DsrExport).where(
+                DsrExport.request_id.in_(
+                    select(DsrRequest.id).where(DsrRequest.subject_id.in_(ids))
+                )
+            )
+        )
+        known = (
+            set(
+                session.scalars(
+                    select(ErasureSuppression.email_bidx).where(
+                        ErasureSuppression.email_bidx.in_(suppress)
+                    )
+                )
+            )
+            if suppress
+            else set()
+        )
         fresh = sorted(set(suppress) - {bytes(k) for k in known})
         if fresh:
-            session.execute(insert(ErasureSuppression),
-                            [{"email_bidx": b, "created_at": _now()} for b in fresh])
-        rt.audit.record(session, AuditEvent(
-            action=str(AuditAction.CONSENT_ERASED), actor=self.actor,
-            policy_version=rt.policy.version, request_id=self.request_id,
-            details={"count": int(erased or 0), "subject_ids": sorted(ids)}))
+            session.execute(
+                insert(ErasureSuppression), [{"email_bidx": b, "created_at": _now()} for b in fresh]
+            )
+        rt.audit.record(
+            session,
+            AuditEvent(
+                action=str(AuditAction.CONSENT_ERASED),
+                actor=self.actor,
+                policy_version=rt.policy.version,
+                request_id=self.request_id,
+                details={"count": int(erased or 0), "subject_ids": sorted(ids)},
+            ),
+        )
 
-    def _shred_and_verify(self, session: Session, run: RetentionRun, rule: RetentionRule,
-                          ids: list[str]) -> None:
+    def _shred_and_verify(
+        self, session: Session, run: RetentionRun, rule: RetentionRule, ids: list[str]
+    ) -> None:
         rt = self.runtime
         destroyed = [sid for sid in ids if rt.keys.shred(sid) is not None]
-        rt.audit.record(session, AuditEvent(
-            action=str(AuditAction.KEY_SHREDDED), actor=self.actor,
-            policy_version=rt.policy.version, request_id=self.request_id,
-            details={"count": len(destroyed), "subject_ids": sorted(ids), "run_id": run.id,
-                     "shredded": True}))
+        rt.audit.record(
+            session,
+            AuditEvent(
+                action=str(AuditAction.KEY_SHREDDED),
+                actor=self.actor,
+                policy_version=rt.policy.version,
+                request_id=self.request_id,
+                details={
+                    "count": len(destroyed),
+                    "subject_ids": sorted(ids),
+                    "run_id": run.id,
+                    "shredded": True,
+                },
+            ),
+        )
         problems = self._verify(session, ids)
         if problems:
             raise ErasureNotVerified(problems)
@@ -448,21 +601,24 @@ class RetentionSweep:
         for collection in erasure.erasure_order(self.datamap):
             table = rt.tables[collection.name]
             owner = table.c[collection.owner_column or ID_COLUMN]
-            remaining.append(select(literal(collection.name).label("name")).where(
-                exists(select(table.c[ID_COLUMN]).where(owner.in_(ids)))))
+            remaining.append(
+                select(literal(collection.name).label("name")).where(
+                    exists(select(table.c[ID_COLUMN]).where(owner.in_(ids)))
+                )
+            )
         problems = [f"remaining:{n}" for n in session.scalars(union_all(*remaining))]
         if any(k is not None for k in rt.keys.data_keys(ids).values()):
             problems.append("key")
-        if session.scalar(select(func.count()).select_from(EVENTS).where(
-                EVENTS.c.subject_id.in_(ids))):
+        if session.scalar(
+            select(func.count()).select_from(EVENTS).where(EVENTS.c.subject_id.in_(ids))
+        ):
             problems.append("consent")
         return problems
 
     def _resume_lapsed_erasures(self) -> None:
         """Erasures that waited on a hold that has since lapsed resume with the sweep."""
         with unit_of_work(self.runtime.sessions) as session:
-            resumed = resume_waiting(session, self.runtime, self.actor,
-                                     request_id=self.request_id)
+            resumed = resume_waiting(session, self.runtime, self.actor, request_id=self.request_id)
         for request_id in resumed:
             RequestExecutor(self.runtime, self.actor).run(request_id)
 
@@ -473,10 +629,17 @@ class RetentionSweep:
         run.error = None
         run.started_at = run.started_at or _now()
         run.finished_at = _now()
-        self._audit(session, AuditAction.RETENTION_RUN_COMPLETED, run, {
-            "run_id": run.id, "dry_run": run.dry_run,
-            "count": sum(v for k, v in totals.items() if k not in ("held", "due")),
-            "held": int(totals.get("held", 0))})
+        self._audit(
+            session,
+            AuditAction.RETENTION_RUN_COMPLETED,
+            run,
+            {
+                "run_id": run.id,
+                "dry_run": run.dry_run,
+                "count": sum(v for k, v in totals.items() if k not in ("held", "due")),
+                "held": int(totals.get("held", 0)),
+            },
+        )
         return run
 
     def _fail(self, run_id: str, code: str) -> None:
@@ -487,15 +650,34 @@ class RetentionSweep:
             run.state = "failed"
             reason = "verification" if code == "ErasureNotVerified" else "error"
             run.error = reason
-            self._audit(session, AuditAction.RETENTION_RUN_FAILED, run,
-                        {"run_id": run.id, "reason_code": reason}, outcome=Outcome.FAILED)
+            self._audit(
+                session,
+                AuditAction.RETENTION_RUN_FAILED,
+                run,
+                {"run_id": run.id, "reason_code": reason},
+                outcome=Outcome.FAILED,
+            )
 
-    def _audit(self, session: Session, action: AuditAction, run: RetentionRun,
-               details: dict[str, Any], outcome: Outcome = Outcome.ALLOWED) -> None:
-        self.runtime.audit.record(session, AuditEvent(
-            action=str(action), actor=self.actor, outcome=outcome,
-            target=Target(record_id=run.id), policy_version=self.runtime.policy.version,
-            request_id=self.request_id, details=details))
+    def _audit(
+        self,
+        session: Session,
+        action: AuditAction,
+        run: RetentionRun,
+        details: dict[str, Any],
+        outcome: Outcome = Outcome.ALLOWED,
+    ) -> None:
+        self.runtime.audit.record(
+            session,
+            AuditEvent(
+                action=str(action),
+                actor=self.actor,
+                outcome=outcome,
+                target=Target(record_id=run.id),
+                policy_version=self.runtime.policy.version,
+                request_id=self.request_id,
+                details=details,
+            ),
+        )
 
 
 class ErasureNotVerified(Exception):
@@ -506,8 +688,9 @@ class ErasureNotVerified(Exception):
         self.problems = problems
 
 
-def anonymize_ids(session: Session, runtime: Shared, collection: Collection,
-                  ids: Sequence[str]) -> None:
+def anonymize_ids(
+    session: Session, runtime: Shared, collection: Collection, ids: Sequence[str]
+) -> None:
     """Anonymise these rows as an erasure does (``erasure.anonymised_values``, year_only
     fields generalised per row)."""
     if not ids:
@@ -516,13 +699,19 @@ def anonymize_ids(session: Session, runtime: Shared, collection: Collection,
     encrypted = runtime.crypto.encrypted_fields(collection.name)
     fixed = erasure.anonymised_values(collection, runtime.crypto)
     fixed[UPDATED_COLUMN] = _now()
-    year_only = [f for f in collection.fields.values()
-                 if f.on_erasure is OnErasure.YEAR_ONLY and f.name not in encrypted]
+    year_only = [
+        f
+        for f in collection.fields.values()
+        if f.on_erasure is OnErasure.YEAR_ONLY and f.name not in encrypted
+    ]
     if not year_only:
         session.execute(update(table).where(table.c[ID_COLUMN].in_(list(ids))).values(fixed))
         return
-    rows = session.execute(select(table.c[ID_COLUMN], *(table.c[f.name] for f in year_only))
-                           .where(table.c[ID_COLUMN].in_(list(ids)))).all()
+    rows = session.execute(
+        select(table.c[ID_COLUMN], *(table.c[f.name] for f in year_only)).where(
+            table.c[ID_COLUMN].in_(list(ids))
+        )
+    ).all()
     for row in rows:
         values = dict(fixed)
         for f, value in zip(year_only, row[1:], strict=True):
@@ -542,4 +731,3 @@ def _moment(value: Any) -> str | None:
 
 def _jsonable(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "ids"} for r in plan]
-

@@ -27,11 +27,14 @@ def cell(value: Any) -> str:
     return spreadsheet_safe(text)
 
 
-def table(rows: Sequence[dict[str, Any]],
-          columns: Sequence[tuple[str, str]] = COLUMNS) -> list[list[str]]:
+def table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]] = COLUMNS
+) -> list[list[str]]:
     """The header row, then one row per item."""
-    return [[header for _, header in columns],
-            *([cell(row[key]) for key, _ in columns] for row in rows)]
+    return [
+        [header for _, header in columns],
+        *([cell(row[key]) for key, _ in columns] for row in rows),
+    ]
 
 
 def to_csv(record: dict[str, Any]) -> str:
@@ -48,13 +51,20 @@ def to_xlsx(record: dict[str, Any]) -> bytes:
     from openpyxl.styles import Alignment, Font
 
     book = Workbook()
-    sheets = [("Art. 30 record", table(record["processing"])),
-              ("CCPA", table(record["ccpa"], CCPA_COLUMNS)),
-              ("Organisation", [["Item", "Value"],
-                                *([cell(k), cell(v)] for k, v in record["organisation"].items()),
-                                ["Policy version", record["policy_version"]],
-                                ["Generated at", record["generated_at"]],
-                                ["Fictional organisation", cell(record["fictional"])]])]
+    sheets = [
+        ("Art. 30 record", table(record["processing"])),
+        ("CCPA", table(record["ccpa"], CCPA_COLUMNS)),
+        (
+            "Organisation",
+            [
+                ["Item", "Value"],
+                *([cell(k), cell(v)] for k, v in record["organisation"].items()),
+                ["Policy version", record["policy_version"]],
+                ["Generated at", record["generated_at"]],
+                ["Fictional organisation", cell(record["fictional"])],
+            ],
+        ),
+    ]
     first = True
     for title, rows in sheets:
         sheet = book.active if first else book.create_sheet()

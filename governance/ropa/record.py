@@ -58,9 +58,13 @@ SERVICE_MEASURES = (
 )
 # GDPR Art. 9(1) and Art. 10, by fideslang category prefix.
 SPECIAL_PREFIXES = (
-    "user.biometric", "user.health_and_medical", "user.criminal_history",
-    "user.authorization.biometric", "user.demographic.political_opinion",
-    "user.demographic.race_ethnicity", "user.demographic.religious_belief",
+    "user.biometric",
+    "user.health_and_medical",
+    "user.criminal_history",
+    "user.authorization.biometric",
+    "user.demographic.political_opinion",
+    "user.demographic.race_ethnicity",
+    "user.demographic.religious_belief",
     "user.demographic.sexual_orientation",
 )
 _ARTICLE_6 = {
@@ -115,8 +119,11 @@ class Read:
     @property
     def limit(self) -> str:
         rule = self.field.retention or self.collection.retention
-        where = (f"{self.collection.name}.{self.field.name}" if self.field.retention
-                 else self.collection.name)
+        where = (
+            f"{self.collection.name}.{self.field.name}"
+            if self.field.retention
+            else self.collection.name
+        )
         return f"{rule.period.text} from {rule.counted_from} ({where})"
 
 
@@ -132,7 +139,8 @@ def reads(policy: PolicySet, purpose: Purpose) -> list[Read]:
             if field is None or not field.is_personal:
                 continue
             if decision.effect is Effect.ALLOW or (
-                    decision.effect is Effect.MASK and decision.mask is not Mask.NULL):
+                decision.effect is Effect.MASK and decision.mask is not Mask.NULL
+            ):
                 found.append(Read(collection, field))
     return found
 
@@ -154,24 +162,30 @@ def _limits(found: Iterable[Read]) -> list[str]:
     return [f"{c}: {', '.join(sorted(v))}" for c, v in sorted(by_category.items())]
 
 
-def build_record(session: Session, runtime: Runtime, now: datetime | None = None
-                 ) -> dict[str, Any]:
+def build_record(session: Session, runtime: Runtime, now: datetime | None = None) -> dict[str, Any]:
     """The record as a document: organisation, measures, one row per purpose, the CCPA
     view, and the service state it was computed from."""
     now = now or datetime.now(UTC)
     policy = runtime.policy
     organisation = policy.organisation
     if organisation is None:
-        raise RopaUnavailable("the policy set has no organisation.yaml: the record of "
-                              "processing cannot name its controller")
+        raise RopaUnavailable(
+            "the policy set has no organisation.yaml: the record of "
+            "processing cannot name its controller"
+        )
     plan = RetentionSweep(runtime, Actor(id="system", role="system")).plan(session, now)
-    last = session.scalar(select(RetentionRun.finished_at).where(
-        RetentionRun.state == "completed", RetentionRun.dry_run.is_(False))
-        .order_by(RetentionRun.finished_at.desc()).limit(1))
+    last = session.scalar(
+        select(RetentionRun.finished_at)
+        .where(RetentionRun.state == "completed", RetentionRun.dry_run.is_(False))
+        .order_by(RetentionRun.finished_at.desc())
+        .limit(1)
+    )
     last_sweep = _iso(last)
     measures = [*organisation.security_measures, *SERVICE_MEASURES]
-    representatives = "; ".join(f"{region.upper()}: {_party(p)}"
-                                for region, p in sorted(organisation.representatives.items()))
+    representatives = "; ".join(
+        f"{region.upper()}: {_party(p)}"
+        for region, p in sorted(organisation.representatives.items())
+    )
     rows = []
     for purpose in policy.purposes:
         found = reads(policy, purpose)
@@ -182,40 +196,52 @@ def build_record(session: Session, runtime: Runtime, now: datetime | None = None
         specials = [c for c in categories if special(c)]
         condition = ""
         if specials or purpose.sensitive:
-            condition = ("explicit consent (Art. 9(2)(a))" if purpose.requires_consent
-                         else "legal claims (Art. 9(2)(f))")
-        rows.append({
-            "purpose": purpose.id,
-            "description": purpose.description,
-            "controller": _party(organisation.controller),
-            "dpo": _party(organisation.dpo),
-            "representatives": representatives or "none required",
-            "data_subject_categories": list(purpose.data_subjects),
-            "personal_data_categories": categories,
-            "special_categories": specials,
-            "recipients": [f"{r.name} ({r.type.value.replace('_', ' ')}, {r.country})"
-                           for r in purpose.recipients],
-            "transfers": [f"{r.name}: {r.country}, {r.safeguard.value.replace('_', ' ')}"
-                          for r in purpose.recipients if r.outside_eea and r.safeguard] or [
-                              "none outside the EEA"],
-            "erasure_time_limits": _limits(found),
-            "security_measures": measures,
-            "lawful_basis": _ARTICLE_6[purpose.legal_basis],
-            "legitimate_interest": purpose.legitimate_interest or "not applicable",
-            "special_category_condition": condition or "not applicable",
-            "sold_or_shared": purpose.sells_or_shares,
-            "retention_due_records": due,
-            "retention_held_records": held,
-            "last_sweep": last_sweep or "never",
-            "retention_met": due == 0,
-        })
+            condition = (
+                "explicit consent (Art. 9(2)(a))"
+                if purpose.requires_consent
+                else "legal claims (Art. 9(2)(f))"
+            )
+        rows.append(
+            {
+                "purpose": purpose.id,
+                "description": purpose.description,
+                "controller": _party(organisation.controller),
+                "dpo": _party(organisation.dpo),
+                "representatives": representatives or "none required",
+                "data_subject_categories": list(purpose.data_subjects),
+                "personal_data_categories": categories,
+                "special_categories": specials,
+                "recipients": [
+                    f"{r.name} ({r.type.value.replace('_', ' ')}, {r.country})"
+                    for r in purpose.recipients
+                ],
+                "transfers": [
+                    f"{r.name}: {r.country}, {r.safeguard.value.replace('_', ' ')}"
+                    for r in purpose.recipients
+                    if r.outside_eea and r.safeguard
+                ]
+                or ["none outside the EEA"],
+                "erasure_time_limits": _limits(found),
+                "security_measures": measures,
+                "lawful_basis": _ARTICLE_6[purpose.legal_basis],
+                "legitimate_interest": purpose.legitimate_interest or "not applicable",
+                "special_category_condition": condition or "not applicable",
+                "sold_or_shared": purpose.sells_or_shares,
+                "retention_due_records": due,
+                "retention_held_records": held,
+                "last_sweep": last_sweep or "never",
+                "retention_met": due == 0,
+            }
+        )
     return {
         "generated_at": _iso(now),
         "policy_version": policy.version,
         "fictional": organisation.fictional,
         "organisation": {
-            "controller": _party(organisation.controller), "dpo": _party(organisation.dpo),
-            "representatives": representatives or "none required"},
+            "controller": _party(organisation.controller),
+            "dpo": _party(organisation.dpo),
+            "representatives": representatives or "none required",
+        },
         "security_measures": measures,
         "processing": rows,
         "ccpa": _ccpa(policy),
@@ -237,9 +263,16 @@ def _ccpa(policy: PolicySet) -> list[dict[str, Any]]:
         for field in collection.fields.values():
             if field.is_personal:
                 limits.setdefault(field.category, set()).add(Read(collection, field).limit)
-    return [{"category": c, "collected": True, "purposes": sorted(purposes.get(c, ())),
-             "sold_or_shared": c in selling, "retention": sorted(limits[c])}
-            for c in sorted(limits)]
+    return [
+        {
+            "category": c,
+            "collected": True,
+            "purposes": sorted(purposes.get(c, ())),
+            "sold_or_shared": c in selling,
+            "retention": sorted(limits[c]),
+        }
+        for c in sorted(limits)
+    ]
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -114,8 +114,11 @@ class CrmTables:
         table = Table(collection.name, self.metadata, *columns)
         for field in collection.fields.values():
             if field.blind_index_column:
-                Index(f"ix_{collection.name}_{field.blind_index_column}",
-                      table.c[field.blind_index_column], unique=field.identity)
+                Index(
+                    f"ix_{collection.name}_{field.blind_index_column}",
+                    table.c[field.blind_index_column],
+                    unique=field.identity,
+                )
         for dated in retention_columns(collection):
             # Retention compares these with a cut-off in every policy read and sweep batch.
             Index(f"ix_{collection.name}_retention_{dated}", table.c[dated])

@@ -163,17 +163,20 @@ class RecordStore:
             raise
         return self.get(collection.name, record_id)
 
-    def _seal(self, collection: Collection, record_id: str, owner: str | None,
-              cells: dict[str, Any]) -> None:
+    def _seal(
+        self, collection: Collection, record_id: str, owner: str | None, cells: dict[str, Any]
+    ) -> None:
         key = None
         if self._needs_key(collection, cells):
             if owner is None:
                 raise InvalidRecord(
                     f"this {collection.name} record belongs to no data subject (anonymised); "
                     "its encrypted fields cannot be set",
-                    {name: ["cannot be set on an anonymised record"]
-                     for name in self.crypto.encrypted_fields(collection.name)
-                     if cells.get(name) is not None},
+                    {
+                        name: ["cannot be set on an anonymised record"]
+                        for name in self.crypto.encrypted_fields(collection.name)
+                        if cells.get(name) is not None
+                    },
                 )
             key = self.crypto.keys.data_keys([owner], create=True)[owner]
         self.crypto.seal_cells(collection.name, record_id, key, cells)
@@ -193,8 +196,11 @@ class RecordStore:
             fields = {k: v for k, v in raw.items() if k not in (ID_COLUMN, SUBJECT_COLUMN)}
             owner = raw[ID_COLUMN] if collection.is_subject else raw.get(SUBJECT_COLUMN)
             staged.append((raw, owner, self._cells(collection, fields, partial=False)))
-        owners = [owner for _, owner, cells in staged
-                  if owner is not None and self._needs_key(collection, cells)]
+        owners = [
+            owner
+            for _, owner, cells in staged
+            if owner is not None and self._needs_key(collection, cells)
+        ]
         keys = self.crypto.keys.data_keys(owners, create=True) if owners else {}
         prepared = []
         for raw, owner, cells in staged:
@@ -232,8 +238,9 @@ class RecordStore:
             raise RecordNotFound(collection.name)
         return self.get(collection.name, record_id)
 
-    def _refuse_duplicate_identity(self, collection: Collection, record_id: str,
-                                   cells: Mapping[str, Any]) -> None:
+    def _refuse_duplicate_identity(
+        self, collection: Collection, record_id: str, cells: Mapping[str, Any]
+    ) -> None:
         """DuplicateIdentity if another record of the collection has the blind index that
         ``cells`` (sealed) give an identity field: a request taken in by that value must
         name one person. The check runs under a transaction-scoped lock on the value on
@@ -250,15 +257,18 @@ class RecordStore:
             table = self.tables[collection.name]
             other = self.session.scalar(
                 select(table.c[ID_COLUMN])
-                .where(table.c[column] == index, table.c[ID_COLUMN] != record_id).limit(1))
+                .where(table.c[column] == index, table.c[ID_COLUMN] != record_id)
+                .limit(1)
+            )
             if other is not None:
                 raise DuplicateIdentity(collection.name, field.name)
 
     def _lock_identity(self, collection: str, field: str, index: bytes) -> None:
         if self.session.get_bind().dialect.name != "postgresql":
             return
-        digest = hashlib.sha256(b"\x00".join(
-            (b"identity", collection.encode(), field.encode(), index))).digest()
+        digest = hashlib.sha256(
+            b"\x00".join((b"identity", collection.encode(), field.encode(), index))
+        ).digest()
         key = int.from_bytes(digest[:8], "big", signed=True)
         self.session.execute(select(func.pg_advisory_xact_lock(key)))
 
@@ -291,15 +301,24 @@ class RecordStore:
 
     def require_subject(self, subject_id: str) -> None:
         subjects = self.tables[self.datamap.subject_collection]
-        if self.session.scalar(
-            select(subjects.c[ID_COLUMN]).where(subjects.c[ID_COLUMN] == subject_id)
-        ) is None:
-            raise InvalidRecord("no such data subject",
-                                {SUBJECT_COLUMN: ["must name an existing subject"]})
+        if (
+            self.session.scalar(
+                select(subjects.c[ID_COLUMN]).where(subjects.c[ID_COLUMN] == subject_id)
+            )
+            is None
+        ):
+            raise InvalidRecord(
+                "no such data subject", {SUBJECT_COLUMN: ["must name an existing subject"]}
+            )
 
     # -- read path ----------------------------------------------------------------------
-    def _columns(self, table: Table, collection: Collection, names: list[str],
-                 retention: RetentionFilter | None = None) -> list[Any]:
+    def _columns(
+        self,
+        table: Table,
+        collection: Collection,
+        names: list[str],
+        retention: RetentionFilter | None = None,
+    ) -> list[Any]:
         columns = [table.c[ID_COLUMN], table.c[CREATED_COLUMN], table.c[UPDATED_COLUMN]]
         if collection.has_subject_column:
             columns.append(table.c[SUBJECT_COLUMN])
@@ -343,8 +362,9 @@ class RecordStore:
                     values[name] = None
                     erased.append(name)
                 else:
-                    plain = self.crypto.open_value(collection.name, name, record_id, key,
-                                                   bytes(stored))
+                    plain = self.crypto.open_value(
+                        collection.name, name, record_id, key, bytes(stored)
+                    )
                     values[name] = to_json(field, plain)
             else:
                 values[name] = to_json(field, stored)
@@ -385,9 +405,9 @@ class RecordStore:
             columns = self._columns(table, collection, names, retention)
             if retention is not None:
                 columns.append(retention.row_expired(collection).label(EXPIRED_LABEL))
-            statement = PreparedSelect(select(*columns).where(
-                table.c[ID_COLUMN] == bindparam("record_id")
-            ))
+            statement = PreparedSelect(
+                select(*columns).where(table.c[ID_COLUMN] == bindparam("record_id"))
+            )
             self.tables.statements[key] = statement
         params: dict[str, Any] = {"record_id": record_id}
         if retention is not None:
@@ -427,7 +447,8 @@ class RecordStore:
         names = self._field_names(collection, fields)
         limit = max(1, min(limit, MAX_PAGE))
         query = select(*self._columns(table, collection, names, retention)).order_by(
-            table.c[ID_COLUMN])
+            table.c[ID_COLUMN]
+        )
         params: dict[str, Any] = {}
         if retention is not None:
             query = query.where(retention.row_retained(collection))
@@ -450,8 +471,9 @@ class RecordStore:
                     {shown_name(name): ["is not a lookup field"]},
                 )
             if not isinstance(value, str) or not value.strip():
-                raise InvalidRecord("a lookup value must be a non-empty string",
-                                    {name: ["is empty"]})
+                raise InvalidRecord(
+                    "a lookup value must be a non-empty string", {name: ["is empty"]}
+                )
             index = self.crypto.blind_index(collection.name, name, value)
             query = query.where(table.c[field.blind_index_column] == index)
         if where is not None:

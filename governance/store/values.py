@@ -48,8 +48,11 @@ def coerce(field: Field, raw: Any) -> Any:
                 raise InvalidValue(f"must be at most {limit} characters")
             if field.required and not raw.strip():
                 raise InvalidValue("is required")
-            if _CONTROL.search(raw if field.type is not FieldType.TEXT else raw.replace(
-                    "\t", "").replace("\n", "").replace("\r", "")):
+            if _CONTROL.search(
+                raw
+                if field.type is not FieldType.TEXT
+                else raw.replace("\t", "").replace("\n", "").replace("\r", "")
+            ):
                 raise InvalidValue("must not contain control characters")
             if field.category == EMAIL_CATEGORY:
                 raw = raw.strip()
@@ -64,7 +67,7 @@ def coerce(field: Field, raw: Any) -> Any:
             return raw
         case FieldType.DECIMAL:
             if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
-                raise InvalidValue("must be a decimal number (a string like \"12.50\" or a number)")
+                raise InvalidValue('must be a decimal number (a string like "12.50" or a number)')
             try:
                 value = Decimal(str(raw))
             except InvalidOperation:

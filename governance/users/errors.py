@@ -41,6 +41,7 @@ class SignInThrottled(GovernanceError):
     status = 429
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__("too many failed sign-ins from your network; "
-                         f"try again in {retry_after} s")
+        super().__init__(
+            f"too many failed sign-ins from your network; try again in {retry_after} s"
+        )
         self.retry_after = retry_after

@@ -64,8 +64,10 @@ def password_problems(password: str, name: str) -> list[str]:
             # zxcvbn's own advice, which names patterns ("Repeats like \"aaa\" ..."), never
             # the password; without one, a plain request for something longer
             warning = (estimate["feedback"].get("warning") or "").rstrip(".")
-            problems.append(f"too easy to guess{' (' + warning + ')' if warning else ''}; "
-                            "use a longer phrase of uncommon words")
+            problems.append(
+                f"too easy to guess{' (' + warning + ')' if warning else ''}; "
+                "use a longer phrase of uncommon words"
+            )
     return problems
 
 

@@ -82,8 +82,16 @@ class Timeouts:
 
 
 class UserService:
-    def __init__(self, session: Session, audit: AuditLog, actor: Actor, policy_version: str, *,
-                 request_id: str | None = None, throttle: SignInThrottle | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        audit: AuditLog,
+        actor: Actor,
+        policy_version: str,
+        *,
+        request_id: str | None = None,
+        throttle: SignInThrottle | None = None,
+    ) -> None:
         self.session = session
         self.throttle = throttle  # None: sign-ins are not throttled (the CLI, which has none)
         self.audit = audit
@@ -97,8 +105,9 @@ class UserService:
         errors: dict[str, list[str]] = {}
         name = name.strip().lower() if isinstance(name, str) else ""
         if not _NAME.match(name):
-            errors["name"] = ["2-64 lower-case letters, digits, '.', '_' or '-', "
-                              "starting with a letter"]
+            errors["name"] = [
+                "2-64 lower-case letters, digits, '.', '_' or '-', starting with a letter"
+            ]
         role_enum = _console_role(role, errors)
         generated = None
         if password is None:
@@ -109,10 +118,15 @@ class UserService:
             raise InvalidUser("the user is not valid", errors)
         if self.session.scalar(select(ConsoleUser.id).where(ConsoleUser.name == name)):
             raise UserNameTaken("a user of this name exists", extra={"name": name})
-        user = ConsoleUser(id=uuid.uuid4().hex, name=name, role=str(role_enum),
-                           password_hash=hash_password(password),
-                           must_change_password=generated is not None, failed_logins=0,
-                           created_at=_now())
+        user = ConsoleUser(
+            id=uuid.uuid4().hex,
+            name=name,
+            role=str(role_enum),
+            password_hash=hash_password(password),
+            must_change_password=generated is not None,
+            failed_logins=0,
+            created_at=_now(),
+        )
         self.session.add(user)
         self.session.flush()
         self._audit(AuditAction.USER_CREATED, user, {"role": user.role})
@@ -167,18 +181,23 @@ class UserService:
         self._audit(AuditAction.USER_PASSWORD_RESET, user, {})
         return password
 
-    def change_password(self, user: ConsoleUser, current: str, new: str, *,
-                        keep: str | None = None) -> None:
+    def change_password(
+        self, user: ConsoleUser, current: str, new: str, *, keep: str | None = None
+    ) -> None:
         """Replace the password and end every session of the user but ``keep`` (the token of
         the session the person changed it in): whoever knew the old one is signed out."""
         if not verify_password(user.password_hash, current):
-            raise InvalidUser("the current password is wrong",
-                              {"current_password": ["is not the current password"]})
+            raise InvalidUser(
+                "the current password is wrong",
+                {"current_password": ["is not the current password"]},
+            )
         if problems := password_problems(new, user.name):
             raise InvalidUser("the new password cannot be used", {"new_password": problems})
         if verify_password(user.password_hash, new):
-            raise InvalidUser("the new password cannot be used",
-                              {"new_password": ["must differ from the current one"]})
+            raise InvalidUser(
+                "the new password cannot be used",
+                {"new_password": ["must differ from the current one"]},
+            )
         user.password_hash = hash_password(new)
         user.must_change_password = False
         self._end_sessions(user.id, keep=keep)
@@ -194,19 +213,24 @@ class UserService:
         not on an account, and the Argon2 verify runs once either way."""
         now = _now()
         name = name.strip().lower() if isinstance(name, str) else ""
-        if self.throttle is not None and (
-                wait := self.throttle.retry_after(name, source)) is not None:
+        if (
+            self.throttle is not None
+            and (wait := self.throttle.retry_after(name, source)) is not None
+        ):
             raise SignInThrottled(wait)  # not audited, as any 429: a flood must stay cheap
-        user = self.session.scalar(
-            select(ConsoleUser).where(ConsoleUser.name == name)) if _NAME.match(name) else None
+        user = (
+            self.session.scalar(select(ConsoleUser).where(ConsoleUser.name == name))
+            if _NAME.match(name)
+            else None
+        )
         # against a dummy hash when the name is unknown, so it costs what a known name costs
-        right = verify_password(user.password_hash if user is not None else None,
-                                password or "")
+        right = verify_password(user.password_hash if user is not None else None, password or "")
         if user is None or not right:
             if self.throttle is not None:
                 self.throttle.failed(name, source)
-            self._audit_login(user, Outcome.DENIED,
-                              "unknown user" if user is None else "wrong password")
+            self._audit_login(
+                user, Outcome.DENIED, "unknown user" if user is None else "wrong password"
+            )
             raise LoginFailed()
         if user.disabled_at is not None:
             self._audit_login(user, Outcome.DENIED, "disabled")
@@ -219,8 +243,11 @@ class UserService:
         user.locked_until = None
         user.last_login_at = now
         token = secrets.token_urlsafe(32)
-        self.session.add(ConsoleSession(token_hash=token_hash(token), user_id=user.id,
-                                        created_at=now, seen_at=now))
+        self.session.add(
+            ConsoleSession(
+                token_hash=token_hash(token), user_id=user.id, created_at=now, seen_at=now
+            )
+        )
         self.session.flush()
         self._audit_login(user, Outcome.ALLOWED, None)
         return SignedIn(user, token)
@@ -255,29 +282,51 @@ class UserService:
 
     def _end_sessions(self, user_id: str, *, keep: str | None = None) -> None:
         query = update(ConsoleSession).where(
-            ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None))
+            ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None)
+        )
         if keep:
             query = query.where(ConsoleSession.token_hash != token_hash(keep))
         self.session.execute(query.values(ended_at=_now()))
 
     # -- audit ----------------------------------------------------------------------------
-    def _audit(self, action: AuditAction, user: ConsoleUser, details: dict[str, object], *,
-               outcome: Outcome = Outcome.ALLOWED, actor: Actor | None = None) -> None:
-        self.audit.record(self.session, AuditEvent(
-            action=str(action), actor=actor or self.actor, outcome=outcome,
-            target=Target(record_id=user.id), policy_version=self.policy_version,
-            request_id=self.request_id, details=details,
-        ))
+    def _audit(
+        self,
+        action: AuditAction,
+        user: ConsoleUser,
+        details: dict[str, object],
+        *,
+        outcome: Outcome = Outcome.ALLOWED,
+        actor: Actor | None = None,
+    ) -> None:
+        self.audit.record(
+            self.session,
+            AuditEvent(
+                action=str(action),
+                actor=actor or self.actor,
+                outcome=outcome,
+                target=Target(record_id=user.id),
+                policy_version=self.policy_version,
+                request_id=self.request_id,
+                details=details,
+            ),
+        )
 
     def _audit_login(self, user: ConsoleUser | None, outcome: Outcome, reason: str | None) -> None:
         # The person signing in is the actor once known; the name typed is never recorded
         # (it may be someone's e-mail address typed in the wrong box).
         actor = Actor(id=user.actor_id, role=user.role) if user is not None else self.actor
-        self.audit.record(self.session, AuditEvent(
-            action=str(AuditAction.USER_LOGGED_IN), actor=actor, outcome=outcome, reason=reason,
-            target=Target(record_id=user.id if user is not None else None),
-            policy_version=self.policy_version, request_id=self.request_id,
-        ))
+        self.audit.record(
+            self.session,
+            AuditEvent(
+                action=str(AuditAction.USER_LOGGED_IN),
+                actor=actor,
+                outcome=outcome,
+                reason=reason,
+                target=Target(record_id=user.id if user is not None else None),
+                policy_version=self.policy_version,
+                request_id=self.request_id,
+            ),
+        )
 
 
 def _console_role(role: str, errors: dict[str, list[str]]) -> Role:

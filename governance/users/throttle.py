@@ -34,9 +34,14 @@ PER_NETWORK = "50 per 15 minutes"
 class SignInThrottle:
     """Counts failed sign-ins by source; says how long a source must wait, if at all."""
 
-    def __init__(self, storage_uri: str = "memory://", *, key_prefix: str = "console-sign-in",
-                 per_name_and_network: str = PER_NAME_AND_NETWORK,
-                 per_network: str = PER_NETWORK) -> None:
+    def __init__(
+        self,
+        storage_uri: str = "memory://",
+        *,
+        key_prefix: str = "console-sign-in",
+        per_name_and_network: str = PER_NAME_AND_NETWORK,
+        per_network: str = PER_NETWORK,
+    ) -> None:
         self._counts = RateCounter(storage_uri)
         self._prefix = key_prefix
         self._per_pair: RateLimitItem = parse(per_name_and_network)
@@ -44,10 +49,14 @@ class SignInThrottle:
 
     def retry_after(self, name: str, network: str) -> int | None:
         """Seconds the source must wait before it may try ``name`` again; None when it may."""
-        waits = [self._counts.retry_after(item, *keys)
-                 for item, keys in ((self._per_pair, self._pair(name, network)),
-                                    (self._per_network, (self._prefix, network)))
-                 if not self._counts.test(item, *keys)]
+        waits = [
+            self._counts.retry_after(item, *keys)
+            for item, keys in (
+                (self._per_pair, self._pair(name, network)),
+                (self._per_network, (self._prefix, network)),
+            )
+            if not self._counts.test(item, *keys)
+        ]
         return max(waits) if waits else None
 
     def failed(self, name: str, network: str) -> None:
@@ -60,6 +69,7 @@ class SignInThrottle:
         self._counts.clear(self._per_pair, *self._pair(name, network))
 
     def _pair(self, name: str, network: str) -> tuple[str, str, str]:
-        digest = hashlib.blake2b(name.strip().lower().encode(), digest_size=16,
-                                 key=self._prefix.encode()[:64]).hexdigest()
+        digest = hashlib.blake2b(
+            name.strip().lower().encode(), digest_size=16, key=self._prefix.encode()[:64]
+        ).hexdigest()
         return self._prefix, network, digest

@@ -34,16 +34,24 @@ def upgrade() -> None:
     op.create_index("ix_audit_entries_subject_id", "audit_entries", ["subject_id"])
     op.create_table(
         "audit_queue",
-        sa.Column("entry_id", EntryId,
-                  sa.ForeignKey("audit_entries.id", name="fk_audit_queue_entry"),
-                  primary_key=True, autoincrement=False),
+        sa.Column(
+            "entry_id",
+            EntryId,
+            sa.ForeignKey("audit_entries.id", name="fk_audit_queue_entry"),
+            primary_key=True,
+            autoincrement=False,
+        ),
     )
     op.create_table(
         "audit_sequence",
         sa.Column("leaf_index", sa.BigInteger(), primary_key=True, autoincrement=False),
-        sa.Column("entry_id", EntryId,
-                  sa.ForeignKey("audit_entries.id", name="fk_audit_sequence_entry"),
-                  nullable=False, unique=True),
+        sa.Column(
+            "entry_id",
+            EntryId,
+            sa.ForeignKey("audit_entries.id", name="fk_audit_sequence_entry"),
+            nullable=False,
+            unique=True,
+        ),
         sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
     )
     op.create_table(
@@ -95,6 +103,12 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
         op.execute("DROP FUNCTION IF EXISTS audit_refuse_change()")
-    for table in ("audit_integrator", "audit_checkpoints", "audit_nodes", "audit_sequence",
-                  "audit_queue", "audit_entries"):
+    for table in (
+        "audit_integrator",
+        "audit_checkpoints",
+        "audit_nodes",
+        "audit_sequence",
+        "audit_queue",
+        "audit_entries",
+    ):
         op.drop_table(table)

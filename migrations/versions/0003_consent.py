@@ -115,6 +115,10 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER IF EXISTS consent_events_no_update")
         op.execute("DROP TRIGGER IF EXISTS consent_events_no_delete")
-    for table in ("consent_erasure_permits", "consent_restrictions", "consent_state",
-                  "consent_events"):
+    for table in (
+        "consent_erasure_permits",
+        "consent_restrictions",
+        "consent_state",
+        "consent_events",
+    ):
         op.drop_table(table)

@@ -32,8 +32,12 @@ def upgrade() -> None:
     op.create_index("ix_pii_scans_state", "pii_scans", ["state"])
     op.create_table(
         "pii_scan_fields",
-        sa.Column("scan_id", sa.String(32),
-                  sa.ForeignKey("pii_scans.id", name="fk_pii_scan_fields_scan"), primary_key=True),
+        sa.Column(
+            "scan_id",
+            sa.String(32),
+            sa.ForeignKey("pii_scans.id", name="fk_pii_scan_fields_scan"),
+            primary_key=True,
+        ),
         sa.Column("collection", sa.String(64), primary_key=True),
         sa.Column("field", sa.String(64), primary_key=True),
         sa.Column("position", sa.Integer(), nullable=False),

@@ -47,8 +47,12 @@ def upgrade() -> None:
     op.create_index("ix_dsr_requests_email_bidx", "dsr_requests", ["email_bidx"])
     op.create_table(
         "dsr_steps",
-        sa.Column("request_id", sa.String(32),
-                  sa.ForeignKey("dsr_requests.id", name="fk_dsr_steps_request"), primary_key=True),
+        sa.Column(
+            "request_id",
+            sa.String(32),
+            sa.ForeignKey("dsr_requests.id", name="fk_dsr_steps_request"),
+            primary_key=True,
+        ),
         sa.Column("position", sa.Integer(), primary_key=True),
         sa.Column("name", sa.String(96), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
@@ -58,9 +62,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "dsr_exports",
-        sa.Column("request_id", sa.String(32),
-                  sa.ForeignKey("dsr_requests.id", name="fk_dsr_exports_request"),
-                  primary_key=True),
+        sa.Column(
+            "request_id",
+            sa.String(32),
+            sa.ForeignKey("dsr_requests.id", name="fk_dsr_exports_request"),
+            primary_key=True,
+        ),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),

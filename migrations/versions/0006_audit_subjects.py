@@ -20,18 +20,26 @@ EntryId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     op.create_table(
         "audit_subjects",
-        sa.Column("entry_id", EntryId,
-                  sa.ForeignKey("audit_entries.id", name="fk_audit_subjects_entry"),
-                  primary_key=True, autoincrement=False),
+        sa.Column(
+            "entry_id",
+            EntryId,
+            sa.ForeignKey("audit_entries.id", name="fk_audit_subjects_entry"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("subject_id", sa.String(128), primary_key=True),
     )
     op.create_index("ix_audit_subjects_subject_id", "audit_subjects", ["subject_id", "entry_id"])
     if op.get_bind().dialect.name == "postgresql":
         # audit_refuse_change() comes with the audit log (0002).
-        op.execute("CREATE TRIGGER audit_subjects_append_only BEFORE UPDATE OR DELETE ON "
-                   "audit_subjects FOR EACH ROW EXECUTE FUNCTION audit_refuse_change()")
-        op.execute("CREATE TRIGGER audit_subjects_no_truncate BEFORE TRUNCATE ON audit_subjects "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()")
+        op.execute(
+            "CREATE TRIGGER audit_subjects_append_only BEFORE UPDATE OR DELETE ON "
+            "audit_subjects FOR EACH ROW EXECUTE FUNCTION audit_refuse_change()"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_subjects_no_truncate BEFORE TRUNCATE ON audit_subjects "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()"
+        )
 
 
 def downgrade() -> None:

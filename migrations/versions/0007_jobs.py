@@ -43,8 +43,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_jobs_state_not_before", "jobs", ["state", "not_before"])
     op.create_index("ix_jobs_kind_target", "jobs", ["kind", "target_id"])
-    op.create_index("uq_jobs_open_exclusive", "jobs", ["exclusive"], unique=True,
-                    sqlite_where=_OPEN, postgresql_where=_OPEN)
+    op.create_index(
+        "uq_jobs_open_exclusive",
+        "jobs",
+        ["exclusive"],
+        unique=True,
+        sqlite_where=_OPEN,
+        postgresql_where=_OPEN,
+    )
 
 
 def downgrade() -> None:

@@ -22,9 +22,14 @@ Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 # The reference store's retention `from` columns (policies/datamap.yaml), compared with a
 # cut-off by every policy read and sweep batch; CrmTables declares the same indexes.
 RETENTION_COLUMNS = (
-    ("companies", "updated_at"), ("customers", "updated_at"), ("interactions", "occurred_at"),
-    ("orders", "ordered_at"), ("order_lines", "created_at"), ("payment_details", "updated_at"),
-    ("support_tickets", "opened_at"), ("campaign_responses", "sent_at"),
+    ("companies", "updated_at"),
+    ("customers", "updated_at"),
+    ("interactions", "occurred_at"),
+    ("orders", "ordered_at"),
+    ("order_lines", "created_at"),
+    ("payment_details", "updated_at"),
+    ("support_tickets", "opened_at"),
+    ("campaign_responses", "sent_at"),
     ("web_events", "occurred_at"),
 )
 

@@ -24,16 +24,27 @@ _UNFINISHED = "state IN ('queued', 'running')"
 
 def upgrade() -> None:
     bind = op.get_bind()
-    unfinished = bind.execute(sa.text(
-        f"SELECT id FROM pii_scans WHERE {_UNFINISHED} "  # noqa: S608 - constants only
-        "ORDER BY created_at DESC, id DESC"
-    )).scalars().all()
+    unfinished = (
+        bind.execute(
+            sa.text(
+                f"SELECT id FROM pii_scans WHERE {_UNFINISHED} "  # noqa: S608 - constants only
+                "ORDER BY created_at DESC, id DESC"
+            )
+        )
+        .scalars()
+        .all()
+    )
     for scan_id in unfinished[1:]:
-        bind.execute(sa.text(
-            "UPDATE pii_scans SET state = 'failed', error = 'Superseded', "
-            "finished_at = CURRENT_TIMESTAMP WHERE id = :id"), {"id": scan_id})
-    op.execute(f"CREATE UNIQUE INDEX uq_pii_scans_one_unfinished ON pii_scans ((0)) "
-               f"WHERE {_UNFINISHED}")
+        bind.execute(
+            sa.text(
+                "UPDATE pii_scans SET state = 'failed', error = 'Superseded', "
+                "finished_at = CURRENT_TIMESTAMP WHERE id = :id"
+            ),
+            {"id": scan_id},
+        )
+    op.execute(
+        f"CREATE UNIQUE INDEX uq_pii_scans_one_unfinished ON pii_scans ((0)) WHERE {_UNFINISHED}"
+    )
 
 
 def downgrade() -> None:

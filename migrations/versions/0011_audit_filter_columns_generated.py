@@ -77,36 +77,42 @@ POSTGRESQL_FUNCTIONS = (
     f"LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $${TIME_BODY}$$",
 )
 POSTGRESQL_COLUMNS = {
-    "event_id": "varchar(32) GENERATED ALWAYS AS (audit_event_field(data, '{id}')) "
-                "STORED NOT NULL",
+    "event_id": "varchar(32) GENERATED ALWAYS AS (audit_event_field(data, '{id}')) STORED NOT NULL",
     "recorded_at": "timestamp with time zone GENERATED ALWAYS AS (audit_event_time(data)) "
-                   "STORED NOT NULL",
+    "STORED NOT NULL",
     "actor_id": "varchar(128) GENERATED ALWAYS AS (audit_event_field(data, '{actor,id}')) "
-                "STORED NOT NULL",
+    "STORED NOT NULL",
     "action": "varchar(64) GENERATED ALWAYS AS (audit_event_field(data, '{action}')) "
-              "STORED NOT NULL",
+    "STORED NOT NULL",
     "subject_id": "varchar(128) GENERATED ALWAYS AS "
-                  "(audit_event_field(data, '{target,subject_id}')) STORED",
+    "(audit_event_field(data, '{target,subject_id}')) STORED",
 }
 # The digest of a list event's subject index (NULL for other events), with a partial index:
 # verify finds the list events through it instead of looking at every row's bytes.
-VIEWED = ("viewed_digest varchar(64) GENERATED ALWAYS AS "
-          "(audit_event_field(data, '{viewed_subjects,sha256}')) STORED")
-VIEWED_INDEX = ("CREATE INDEX ix_audit_entries_viewed ON audit_entries (id) "
-                "WHERE viewed_digest IS NOT NULL")
+VIEWED = (
+    "viewed_digest varchar(64) GENERATED ALWAYS AS "
+    "(audit_event_field(data, '{viewed_subjects,sha256}')) STORED"
+)
+VIEWED_INDEX = (
+    "CREATE INDEX ix_audit_entries_viewed ON audit_entries (id) WHERE viewed_digest IS NOT NULL"
+)
 
 
 def _sqlite_rebuild(create: str, copy_columns: str) -> None:
     op.execute("PRAGMA defer_foreign_keys = ON")  # until the commit; rows come back below
     op.execute("DROP TABLE IF EXISTS audit_entries_rebuild")
-    op.execute(f"CREATE TABLE audit_entries_rebuild AS SELECT {copy_columns} "  # noqa: S608
-               "FROM audit_entries")
+    op.execute(
+        f"CREATE TABLE audit_entries_rebuild AS SELECT {copy_columns} "  # noqa: S608
+        "FROM audit_entries"
+    )
     for column in INDEXED:
         op.execute(f"DROP INDEX IF EXISTS ix_audit_entries_{column}")
     op.execute("DROP TABLE audit_entries")
     op.execute(create)
-    op.execute(f"INSERT INTO audit_entries ({copy_columns}) "  # noqa: S608
-               f"SELECT {copy_columns} FROM audit_entries_rebuild ORDER BY id")
+    op.execute(
+        f"INSERT INTO audit_entries ({copy_columns}) "  # noqa: S608
+        f"SELECT {copy_columns} FROM audit_entries_rebuild ORDER BY id"
+    )
     op.execute("DROP TABLE audit_entries_rebuild")
     for column in INDEXED:
         op.execute(f"CREATE INDEX ix_audit_entries_{column} ON audit_entries ({column})")
@@ -118,12 +124,16 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for ddl in POSTGRESQL_FUNCTIONS:
             op.execute(ddl)
-        op.execute("ALTER TABLE audit_entries "
-                   + ", ".join(f"DROP COLUMN {column}" for column in COLUMNS))
-        op.execute("ALTER TABLE audit_entries " + ", ".join(
-            f"ADD COLUMN {column} {POSTGRESQL_COLUMNS[column]}" for column in COLUMNS))
-        op.execute("ALTER TABLE audit_entries "
-                   "ADD CONSTRAINT audit_entries_event_id_key UNIQUE (event_id)")
+        op.execute(
+            "ALTER TABLE audit_entries " + ", ".join(f"DROP COLUMN {column}" for column in COLUMNS)
+        )
+        op.execute(
+            "ALTER TABLE audit_entries "
+            + ", ".join(f"ADD COLUMN {column} {POSTGRESQL_COLUMNS[column]}" for column in COLUMNS)
+        )
+        op.execute(
+            "ALTER TABLE audit_entries ADD CONSTRAINT audit_entries_event_id_key UNIQUE (event_id)"
+        )
         for column in INDEXED:
             op.execute(f"CREATE INDEX ix_audit_entries_{column} ON audit_entries ({column})")
         op.execute(f"ALTER TABLE audit_entries ADD COLUMN {VIEWED}")

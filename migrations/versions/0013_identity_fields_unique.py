@@ -38,13 +38,21 @@ def upgrade() -> None:
     bind = op.get_bind()
     for table, column in IDENTITY_INDEXES:
         # table and column come from IDENTITY_INDEXES above, never from input
-        duplicated = bind.execute(sa.text(
-            f"SELECT count(*) FROM (SELECT {column} FROM {table} WHERE {column} IS NOT NULL "  # noqa: S608
-            f"GROUP BY {column} HAVING count(*) > 1) AS duplicated")).scalar_one()
+        duplicated = bind.execute(
+            sa.text(
+                f"SELECT count(*) FROM (SELECT {column} FROM {table} WHERE {column} IS NOT NULL "  # noqa: S608
+                f"GROUP BY {column} HAVING count(*) > 1) AS duplicated"
+            )
+        ).scalar_one()
         if duplicated:
-            log.warning("%s.%s: %d value(s) held by more than one record; the index stays "
-                        "non-unique until they are resolved (see docs/operations.md, "
-                        "\"Identity fields\")", table, column, duplicated)
+            log.warning(
+                "%s.%s: %d value(s) held by more than one record; the index stays "
+                "non-unique until they are resolved (see docs/operations.md, "
+                '"Identity fields")',
+                table,
+                column,
+                duplicated,
+            )
             continue
         op.drop_index(f"ix_{table}_{column}", table_name=table)
         op.create_index(f"ix_{table}_{column}", table, [column], unique=True)

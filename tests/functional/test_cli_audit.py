@@ -24,8 +24,12 @@ ORIGIN = "crm-privacy-gateway.example/audit"
 @pytest.fixture
 def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh migrated SQLite file and key paths in tmp_path, with one admin client created."""
-    for name in ("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", "GOVERNANCE_AUDIT_LOG_ORIGIN",
-                 "GOVERNANCE_AUDIT_KEY_NAME", "GOVERNANCE_POLICY_DIR"):
+    for name in (
+        "GOVERNANCE_AUDIT_SIGNING_KEY_FILE",
+        "GOVERNANCE_AUDIT_LOG_ORIGIN",
+        "GOVERNANCE_AUDIT_KEY_NAME",
+        "GOVERNANCE_POLICY_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "governance.db"
     url = f"sqlite:///{db}"
@@ -61,8 +65,11 @@ def test_audit_verify_fails_and_names_the_position_of_an_edited_event(
         ).fetchone()
         edited = data.replace(b'"role":"admin"', b'"role":"auditor"')
         assert edited != data
-        raw.execute("UPDATE audit_entries SET data = ? WHERE id = "
-                    "(SELECT entry_id FROM audit_sequence WHERE leaf_index = 0)", (edited,))
+        raw.execute(
+            "UPDATE audit_entries SET data = ? WHERE id = "
+            "(SELECT entry_id FROM audit_sequence WHERE leaf_index = 0)",
+            (edited,),
+        )
     capsys.readouterr()
 
     assert main(["audit", "verify"]) == 1
@@ -80,9 +87,11 @@ def test_audit_verify_reports_an_event_rewritten_as_text_without_a_traceback(
     fails, it does not crash."""
     assert main(["audit", "verify"]) == 0
     with closing(sqlite3.connect(cli_db)) as raw, raw:
-        raw.execute("UPDATE audit_entries SET data = replace(CAST(data AS TEXT), 'admin', "
-                    "'auditor') WHERE id = "
-                    "(SELECT entry_id FROM audit_sequence WHERE leaf_index = 0)")
+        raw.execute(
+            "UPDATE audit_entries SET data = replace(CAST(data AS TEXT), 'admin', "
+            "'auditor') WHERE id = "
+            "(SELECT entry_id FROM audit_sequence WHERE leaf_index = 0)"
+        )
     capsys.readouterr()
 
     assert main(["audit", "verify"]) == 1
@@ -103,9 +112,12 @@ def test_audit_verify_fails_and_names_the_position_of_an_edited_filter_column(
     try:
         with engine.begin() as connection:
             make_filter_columns_plain(connection)
-            connection.execute(text(
-                "UPDATE audit_entries SET actor_id = 'someone-else' WHERE id = "
-                "(SELECT entry_id FROM audit_sequence WHERE leaf_index = 0)"))
+            connection.execute(
+                text(
+                    "UPDATE audit_entries SET actor_id = 'someone-else' WHERE id = "
+                    "(SELECT entry_id FROM audit_sequence WHERE leaf_index = 0)"
+                )
+            )
     finally:
         engine.dispose()
     capsys.readouterr()
@@ -116,7 +128,8 @@ def test_audit_verify_fails_and_names_the_position_of_an_edited_filter_column(
     assert [line for line in out if line.startswith("PROBLEM: ")] == [
         "PROBLEM: audit_entries: the table definition differs from the one that computes "
         "the filter columns from the event bytes",
-        "PROBLEM: position 0: column actor_id differs from the event bytes"]
+        "PROBLEM: position 0: column actor_id differs from the event bytes",
+    ]
     assert out[-1] == "FAILED: 2 problem(s)"
 
 
@@ -134,8 +147,9 @@ def test_audit_export_writes_json_lines_and_a_verifiable_checkpoint(
     for e in events:
         assert json.loads(base64.b64decode(e["leaf"])) == e["event"]
     cp = last["checkpoint"]
-    note = verify_note(cp["note"], cp["key_name"], base64.b64decode(cp["public_key"]),
-                       origin=ORIGIN)
+    note = verify_note(
+        cp["note"], cp["key_name"], base64.b64decode(cp["public_key"]), origin=ORIGIN
+    )
     assert note.tree_size == cp["tree_size"] == len(events)
     leaves = [leaf_hash(base64.b64decode(e["leaf"])) for e in events]
     assert root_from_leaf_hashes(leaves) == note.root_hash
@@ -190,7 +204,8 @@ def offline(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[s
 
 
 def test_an_export_verifies_offline_with_the_pinned_key_and_a_kept_checkpoint(
-    exported: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str],
+    exported: tuple[Path, str, Path],
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     export, vkey, kept = exported
@@ -207,7 +222,8 @@ def test_an_export_verifies_offline_with_the_pinned_key_and_a_kept_checkpoint(
 
 
 def test_offline_verify_takes_the_key_from_a_file_and_a_kept_json_checkpoint(
-    exported: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str],
+    exported: tuple[Path, str, Path],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     export, vkey, kept = exported
     key_file = export.parent / "pinned.vkey"
@@ -215,8 +231,9 @@ def test_offline_verify_takes_the_key_from_a_file_and_a_kept_json_checkpoint(
     kept_json = export.parent / "kept.json"
     kept_json.write_text(json.dumps({"note": kept.read_text(), "tree_size": 1}))
 
-    code, out = offline(capsys, "--file", str(export), "--key", str(key_file),
-                        "--checkpoint", str(kept_json))
+    code, out = offline(
+        capsys, "--file", str(export), "--key", str(key_file), "--checkpoint", str(kept_json)
+    )
 
     assert code == 0, out
 
@@ -228,7 +245,9 @@ def rewrite_export(export: Path, edit) -> None:  # noqa: ANN001
 
 
 def test_offline_verify_fails_on_an_export_signed_by_another_key(
-    exported: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    exported: tuple[Path, str, Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     export, _, _ = exported
     other = NoteSigner(ORIGIN, generate_signing_key(tmp_path / "other.pem"))
@@ -240,7 +259,8 @@ def test_offline_verify_fails_on_an_export_signed_by_another_key(
 
 
 def test_offline_verify_names_the_position_of_an_edited_event(
-    exported: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str],
+    exported: tuple[Path, str, Path],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     export, vkey, _ = exported
 
@@ -260,7 +280,8 @@ def test_offline_verify_names_the_position_of_an_edited_event(
 
 
 def test_offline_verify_fails_when_the_decoded_event_differs_from_its_bytes(
-    exported: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str],
+    exported: tuple[Path, str, Path],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     export, vkey, _ = exported
     rewrite_export(export, lambda lines: lines[0]["event"].update(action="audit.exported"))
@@ -272,7 +293,9 @@ def test_offline_verify_fails_when_the_decoded_event_differs_from_its_bytes(
 
 
 def test_offline_verify_fails_when_the_kept_checkpoint_is_not_a_prefix(
-    exported: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    exported: tuple[Path, str, Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     """A log rewritten since the auditor kept a checkpoint: the kept note (signed by the same
     key) commits to a first event the export no longer has."""
@@ -292,12 +315,12 @@ def test_offline_verify_fails_when_the_kept_checkpoint_is_not_a_prefix(
 
 
 def test_offline_verify_of_an_unreadable_file_is_one_clear_line(
-    cli_db: Path, capsys: pytest.CaptureFixture[str],
+    cli_db: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     vkey, _ = key_lines(capsys)
 
-    code = main(["audit", "verify", "--file", str(cli_db.parent / "missing.jsonl"),
-                 "--key", vkey])
+    code = main(["audit", "verify", "--file", str(cli_db.parent / "missing.jsonl"), "--key", vkey])
 
     captured = capsys.readouterr()
     assert code == 2

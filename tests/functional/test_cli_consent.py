@@ -22,8 +22,12 @@ from tests.migrated import migrated
 
 @pytest.fixture
 def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", "GOVERNANCE_AUDIT_LOG_ORIGIN",
-                 "GOVERNANCE_AUDIT_KEY_NAME", "GOVERNANCE_POLICY_DIR"):
+    for name in (
+        "GOVERNANCE_AUDIT_SIGNING_KEY_FILE",
+        "GOVERNANCE_AUDIT_LOG_ORIGIN",
+        "GOVERNANCE_AUDIT_KEY_NAME",
+        "GOVERNANCE_POLICY_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "governance.db"
     migrated(f"sqlite:///{db}")
@@ -37,7 +41,8 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         table = rt.tables["customers"]
         session.execute(table.insert(), {"id": sid, "created_at": now, "updated_at": now})
         ConsentService(session, rt, Actor(id="t", role="operator")).record_consent(
-            sid, "email_marketing", ConsentAction.GRANT, ConsentSource.WEB_FORM, "n-1")
+            sid, "email_marketing", ConsentAction.GRANT, ConsentSource.WEB_FORM, "n-1"
+        )
     rt.dispose()
     return db
 

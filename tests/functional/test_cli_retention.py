@@ -21,8 +21,12 @@ from tests.migrated import migrated, migrated_keystore
 
 @pytest.fixture
 def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    for name in ("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", "GOVERNANCE_AUDIT_LOG_ORIGIN",
-                 "GOVERNANCE_AUDIT_KEY_NAME", "GOVERNANCE_POLICY_DIR"):
+    for name in (
+        "GOVERNANCE_AUDIT_SIGNING_KEY_FILE",
+        "GOVERNANCE_AUDIT_LOG_ORIGIN",
+        "GOVERNANCE_AUDIT_KEY_NAME",
+        "GOVERNANCE_POLICY_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "governance.db"
     migrated(f"sqlite:///{db}")
@@ -33,18 +37,22 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     rt = open_runtime(Settings.from_env())
     sid, now = uuid.uuid4().hex, datetime.now(UTC)
     with unit_of_work(rt.sessions) as session:
-        session.execute(rt.tables["customers"].insert(),
-                        {"id": sid, "created_at": now, "updated_at": now})
+        session.execute(
+            rt.tables["customers"].insert(), {"id": sid, "created_at": now, "updated_at": now}
+        )
         store = rt.record_store(session)
-        event = store.create("web_events", {"page": "/secret-page",
-                                            "occurred_at": (now - timedelta(days=500)).isoformat()},
-                             subject_id=sid).id
+        event = store.create(
+            "web_events",
+            {"page": "/secret-page", "occurred_at": (now - timedelta(days=500)).isoformat()},
+            subject_id=sid,
+        ).id
     rt.dispose()
     return event
 
 
-def test_plan_shows_counts_and_ids_only_when_asked(cli_db: str,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_shows_counts_and_ids_only_when_asked(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["retention", "plan"]) == 0
     out = capsys.readouterr().out
     assert "delete:web_events" in out and "1 record(s) due" in out
@@ -55,8 +63,9 @@ def test_plan_shows_counts_and_ids_only_when_asked(cli_db: str,
     assert rules["delete:web_events"]["ids"] == [cli_db]
 
 
-def test_run_sweeps_and_a_dry_run_changes_nothing(cli_db: str,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_sweeps_and_a_dry_run_changes_nothing(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["retention", "run", "--dry-run", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["totals"]["due"] == 1
 

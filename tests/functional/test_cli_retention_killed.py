@@ -34,21 +34,39 @@ def _wait(condition, seconds: float, what: str) -> None:  # noqa: ANN001
 
 
 def test_a_killed_cli_sweep_is_resumed_by_the_reaper_to_the_end(
-        crash_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
-    env = {**crash_env, "GOVERNANCE_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
-           "GOVERNANCE_TASK_RUNNER": "inline"}
+    crash_env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    env = {
+        **crash_env,
+        "GOVERNANCE_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+        "GOVERNANCE_TASK_RUNNER": "inline",
+    }
     runtime = open_runtime(Settings.from_env(env))
     try:
         with unit_of_work(runtime.sessions) as session:
             ids = world(runtime, session, "k")
         marker = tmp_path / "paused"
         cli = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "tests.functional.governance.jobs.paused_cli", "retention",
-             "run", "--batch-size", "2"],
-            cwd=ROOT, env={**os.environ, **env,
-                           "GOVERNANCE_TEST_PAUSE_AT": "sweep:erase:customers:batch",
-                           "GOVERNANCE_TEST_PAUSE_MARKER": str(marker)},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "tests.functional.governance.jobs.paused_cli",
+                "retention",
+                "run",
+                "--batch-size",
+                "2",
+            ],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                **env,
+                "GOVERNANCE_TEST_PAUSE_AT": "sweep:erase:customers:batch",
+                "GOVERNANCE_TEST_PAUSE_MARKER": str(marker),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         try:
             _wait(lambda: marker.exists() or cli.poll() is not None, 120, "the sweep's pause")
             assert marker.exists(), cli.communicate()[1].decode()[-2000:]
@@ -60,8 +78,9 @@ def test_a_killed_cli_sweep_is_resumed_by_the_reaper_to_the_end(
             run = session.scalar(select(RetentionRun).order_by(RetentionRun.created_at.desc()))
             assert run is not None and run.state == "running"  # what the kill left
             run_id = run.id
-            job = session.scalar(select(Job).where(Job.kind == "retention.sweep",
-                                                   Job.target_id == run_id))
+            job = session.scalar(
+                select(Job).where(Job.kind == "retention.sweep", Job.target_id == run_id)
+            )
             assert job is not None and job.state == "running"  # its lease will lapse
         subjects = ids["customers"]
         assert not any(k.shredded for k in runtime.keys.keystore.fetch(subjects).values())
@@ -73,8 +92,9 @@ def test_a_killed_cli_sweep_is_resumed_by_the_reaper_to_the_end(
         with runtime.sessions() as session:
             run = session.get(RetentionRun, run_id)
             assert run is not None and run.state == "completed", run.error
-            job = session.scalar(select(Job).where(Job.kind == "retention.sweep",
-                                                   Job.target_id == run_id))
+            job = session.scalar(
+                select(Job).where(Job.kind == "retention.sweep", Job.target_id == run_id)
+            )
             assert job is not None and job.state == "succeeded" and job.attempts == 2
         keys = runtime.keys.keystore.fetch(subjects)
         assert sum(k.shredded for k in keys.values()) == 1  # the subject whose record expired
@@ -82,8 +102,7 @@ def test_a_killed_cli_sweep_is_resumed_by_the_reaper_to_the_end(
         runtime.dispose()
 
 
-def test_the_cli_sweep_runs_as_a_job_and_reports_as_before(
-        crash_env: dict[str, str]) -> None:  # noqa: F811
+def test_the_cli_sweep_runs_as_a_job_and_reports_as_before(crash_env: dict[str, str]) -> None:  # noqa: F811
     env = {**crash_env, "GOVERNANCE_TASK_RUNNER": "inline"}
     runtime = open_runtime(Settings.from_env(env))
     try:
@@ -91,7 +110,11 @@ def test_the_cli_sweep_runs_as_a_job_and_reports_as_before(
             world(runtime, session, "s")
         done = subprocess.run(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "cli", "retention", "run", "--json"],
-            cwd=ROOT, env={**os.environ, **env}, capture_output=True, timeout=300)
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr.decode()[-2000:]
         assert b'"state": "completed"' in done.stdout
         with runtime.sessions() as session:
@@ -99,4 +122,3 @@ def test_the_cli_sweep_runs_as_a_job_and_reports_as_before(
             assert job is not None and job.state == "succeeded"
     finally:
         runtime.dispose()
-

@@ -16,8 +16,12 @@ from tests.migrated import migrated
 
 @pytest.fixture
 def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    for name in ("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", "GOVERNANCE_AUDIT_LOG_ORIGIN",
-                 "GOVERNANCE_AUDIT_KEY_NAME", "GOVERNANCE_POLICY_DIR"):
+    for name in (
+        "GOVERNANCE_AUDIT_SIGNING_KEY_FILE",
+        "GOVERNANCE_AUDIT_LOG_ORIGIN",
+        "GOVERNANCE_AUDIT_KEY_NAME",
+        "GOVERNANCE_POLICY_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     url = f"sqlite:///{tmp_path / 'governance.db'}"
     migrated(url)
@@ -33,7 +37,8 @@ def _users(url: str) -> list[ConsoleUser]:
 
 
 def test_users_create_with_a_one_time_password_prints_it_once(
-        cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["users", "create", "olivia", "--role", "compliance_officer", "--one-time"]) == 0
     password = capsys.readouterr().out.strip().splitlines()[-1]
     [user] = _users(cli_db)
@@ -42,7 +47,8 @@ def test_users_create_with_a_one_time_password_prints_it_once(
 
 
 def test_users_create_reads_the_password_from_stdin_and_lists_without_it(
-        cli_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cli_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
     assert main(["users", "create", "arthur", "--role", "auditor", "--password-stdin"]) == 0
     [user] = _users(cli_db)
@@ -54,7 +60,8 @@ def test_users_create_reads_the_password_from_stdin_and_lists_without_it(
 
 
 def test_a_weak_password_is_refused_with_the_field_named(
-        cli_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cli_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "create", "arthur", "--role", "auditor", "--password-stdin"]) == 2
     assert "password" in capsys.readouterr().err
@@ -63,8 +70,8 @@ def test_a_weak_password_is_refused_with_the_field_named(
 
 @pytest.mark.parametrize("password", ["aaaaaaaaaaaa", "Password1234!", "qwertyuiopasdf"])
 def test_a_long_but_easily_guessed_password_is_refused(
-        cli_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        password: str) -> None:
+    cli_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
     assert main(["users", "create", "arthur", "--role", "auditor", "--password-stdin"]) == 2
     err = capsys.readouterr().err

@@ -30,14 +30,21 @@ def add_customers(engine: Engine, indexes: list[bytes]) -> None:
     now = datetime.now(UTC)
     with engine.begin() as connection:
         for n, index in enumerate(indexes):
-            connection.execute(text(
-                "INSERT INTO customers (id, email_bidx, created_at, updated_at) "
-                "VALUES (:id, :bidx, :now, :now)"), {"id": f"{n:032x}", "bidx": index, "now": now})
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, email_bidx, created_at, updated_at) "
+                    "VALUES (:id, :bidx, :now, :now)"
+                ),
+                {"id": f"{n:032x}", "bidx": index, "now": now},
+            )
 
 
 def email_index(engine: Engine) -> dict:
-    [found] = [ix for ix in inspect(engine).get_indexes("customers")
-               if ix["name"] == "ix_customers_email_bidx"]
+    [found] = [
+        ix
+        for ix in inspect(engine).get_indexes("customers")
+        if ix["name"] == "ix_customers_email_bidx"
+    ]
     return found
 
 
@@ -53,7 +60,8 @@ def test_a_store_without_duplicates_gets_a_unique_identity_index(url: str) -> No
 
 
 def test_a_store_holding_duplicates_is_migrated_and_keeps_them_with_a_warning(
-        url: str, caplog: pytest.LogCaptureFixture) -> None:
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     upgrade(url, "0012")
     engine = make_engine(url)
     try:
@@ -62,8 +70,7 @@ def test_a_store_holding_duplicates_is_migrated_and_keeps_them_with_a_warning(
             upgrade(url)
         assert not email_index(engine)["unique"]
         with engine.connect() as connection:
-            assert connection.scalar(select(func.count()).select_from(
-                text("customers"))) == 3
+            assert connection.scalar(select(func.count()).select_from(text("customers"))) == 3
             assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0013"
         warned = [r.getMessage() for r in caplog.records if "email_bidx" in r.getMessage()]
         assert warned and "1 value" in warned[0]

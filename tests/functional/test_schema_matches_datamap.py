@@ -128,7 +128,9 @@ def test_string_columns_carry_the_declared_max_length(
 
 def test_encrypted_fields_are_binary_columns(inspector: Inspector, datamap: DataMap) -> None:
     encrypted = [
-        (c.name, f.name) for c in datamap.collections.values() for f in c.fields.values()
+        (c.name, f.name)
+        for c in datamap.collections.values()
+        for f in c.fields.values()
         if f.encrypted
     ]
     assert encrypted
@@ -178,7 +180,8 @@ def test_owned_collections_have_a_subject_id_to_the_subject_collection(
         anonymized = collection.erasure.strategy is ErasureStrategy.ANONYMIZE
         assert subject["nullable"] is anonymized, collection.name
         foreign = [
-            fk for fk in inspector.get_foreign_keys(collection.name)
+            fk
+            for fk in inspector.get_foreign_keys(collection.name)
             if fk["constrained_columns"] == [SUBJECT_COLUMN]
         ]
         assert [(fk["referred_table"], fk["referred_columns"]) for fk in foreign] == [
@@ -190,7 +193,9 @@ def test_ref_fields_are_foreign_keys_to_their_collection(
     inspector: Inspector, datamap: DataMap
 ) -> None:
     refs = [
-        (c.name, f) for c in datamap.collections.values() for f in c.fields.values()
+        (c.name, f)
+        for c in datamap.collections.values()
+        for f in c.fields.values()
         if f.type is FieldType.REF
     ]
     assert refs

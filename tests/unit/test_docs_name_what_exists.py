@@ -15,15 +15,33 @@ import pytest
 from cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
-TOP_LEVEL = ("governance/", "api/", "audit/", "policies/", "migrations/", "tests/", "bench/",
-             "docs/", "scripts/", ".ci/", "cli/", "demo/")
-DOCS = sorted([ROOT / "README.md", *ROOT.glob("docs/*.md"),
-               *(p for p in ROOT.glob("*/**/README.md") if ".venv" not in p.parts)])
+TOP_LEVEL = (
+    "governance/",
+    "api/",
+    "audit/",
+    "policies/",
+    "migrations/",
+    "tests/",
+    "bench/",
+    "docs/",
+    "scripts/",
+    ".ci/",
+    "cli/",
+    "demo/",
+)
+DOCS = sorted(
+    [
+        ROOT / "README.md",
+        *ROOT.glob("docs/*.md"),
+        *(p for p in ROOT.glob("*/**/README.md") if ".venv" not in p.parts),
+    ]
+)
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 FENCE = re.compile(r"^```[a-z]*\n(.*?)^```", re.S | re.M)
 PROJECT_DIRS = "|".join(re.escape(t) for t in TOP_LEVEL if not t.startswith("."))
 BARE_FILE = re.compile(
-    rf"(?<![\w/.-])((?:{PROJECT_DIRS})[A-Za-z0-9_.\-/]*\.(?:py|md|yaml|yml|sh|toml|js|html|png))\b")
+    rf"(?<![\w/.-])((?:{PROJECT_DIRS})[A-Za-z0-9_.\-/]*\.(?:py|md|yaml|yml|sh|toml|js|html|png))\b"
+)
 PATH_LIKE = re.compile(r"^\.?/?[A-Za-z0-9_.\-/]+$")
 
 

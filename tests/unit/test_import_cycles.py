@@ -94,9 +94,15 @@ def test_no_import_circle_inside_governance() -> None:
 
 # The jobs package claims, runs, retries and buries jobs on the process's plumbing; what a
 # job does is registered by the domain that owns it (governance.runtime.job_handlers).
-JOBS_BUILD_ON = ("governance.jobs", "governance.db", "governance.errors",
-                 "governance.settings", "governance.authz", "governance.audit_actions",
-                 "governance.timestamps")
+JOBS_BUILD_ON = (
+    "governance.jobs",
+    "governance.db",
+    "governance.errors",
+    "governance.settings",
+    "governance.authz",
+    "governance.audit_actions",
+    "governance.timestamps",
+)
 # The Celery worker's tasks open the process's runtime: the worker's composition point.
 WORKER_OPENS = {"governance.jobs.celery_app": {"governance.runtime"}}
 
@@ -104,9 +110,13 @@ WORKER_OPENS = {"governance.jobs.celery_app": {"governance.runtime"}}
 def test_the_jobs_package_imports_no_domain_service() -> None:
     graph = import_graph(ROOT, PACKAGE)
     beyond = {
-        name: sorted(t for t in targets
-                     if not t.startswith(JOBS_BUILD_ON) and t not in WORKER_OPENS.get(name, ()))
-        for name, targets in graph.items() if name.startswith("governance.jobs")
+        name: sorted(
+            t
+            for t in targets
+            if not t.startswith(JOBS_BUILD_ON) and t not in WORKER_OPENS.get(name, ())
+        )
+        for name, targets in graph.items()
+        if name.startswith("governance.jobs")
     }
     assert {name: found for name, found in beyond.items() if found} == {}
 
@@ -128,6 +138,7 @@ def test_the_rule_sees_a_circle_hidden_under_type_checking(tmp_path: Path) -> No
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "a.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.b import B\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.b import B\n"
+    )
     (package / "b.py").write_text("import pkg.a\n")
     assert circles(import_graph(tmp_path, "pkg")) == [["pkg.a", "pkg.b"]]

@@ -14,8 +14,14 @@ from governance.pii.evaluation import Document, Score, evaluate
 from governance.pii.evaluation_sources.sources import SOURCES, SPLIT_SEEDS, split, split_documents
 
 TYPES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN")
-TARGETS = {"PERSON": (0.85, 0.85), "EMAIL_ADDRESS": (0.95, 0.90), "PHONE_NUMBER": (0.95, 0.90),
-           "CREDIT_CARD": (0.95, 0.90), "IBAN_CODE": (0.95, 0.90), "US_SSN": (0.95, 0.90)}
+TARGETS = {
+    "PERSON": (0.85, 0.85),
+    "EMAIL_ADDRESS": (0.95, 0.90),
+    "PHONE_NUMBER": (0.95, 0.90),
+    "CREDIT_CARD": (0.95, 0.90),
+    "IBAN_CODE": (0.95, 0.90),
+    "US_SSN": (0.95, 0.90),
+}
 
 
 def plain_analyzer(nlp_configuration: dict[str, Any]) -> Any:
@@ -23,24 +29,33 @@ def plain_analyzer(nlp_configuration: dict[str, Any]) -> Any:
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    nlp = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": "spacy", "models": nlp_configuration["models"],
-        "ner_model_configuration": nlp_configuration["ner_model_configuration"],
-    }).create_engine()
+    nlp = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": nlp_configuration["models"],
+            "ner_model_configuration": nlp_configuration["ner_model_configuration"],
+        }
+    ).create_engine()
     return AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
 
 
 def ours_predict(engine: Any) -> Any:
     def predict(texts: Sequence[str]) -> list[list[tuple[str, int, int]]]:
-        return [[(e.type, e.start, e.end) for e in ents]
-                for ents in engine.analyze_batch(texts, free_text=True)]
+        return [
+            [(e.type, e.start, e.end) for e in ents]
+            for ents in engine.analyze_batch(texts, free_text=True)
+        ]
+
     return predict
 
 
 def plain_predict(analyzer: Any) -> Any:
     def predict(texts: Sequence[str]) -> list[list[tuple[str, int, int]]]:
-        return [[(r.entity_type, r.start, r.end) for r in analyzer.analyze(t, language="en")]
-                for t in texts]
+        return [
+            [(r.entity_type, r.start, r.end) for r in analyzer.analyze(t, language="en")]
+            for t in texts
+        ]
+
     return predict
 
 
@@ -53,20 +68,26 @@ def meets(t: str, s: Score) -> bool:
     return s.gold == 0 or (s.recall >= recall and s.precision >= precision)
 
 
-def compare(engine: Any, plain: Any, part: str = "held_out"
-            ) -> dict[str, tuple[int, dict[str, Score], dict[str, Score]]]:
+def compare(
+    engine: Any, plain: Any, part: str = "held_out"
+) -> dict[str, tuple[int, dict[str, Score], dict[str, Score]]]:
     """{source: (documents, ours, plain)} on the seeded split ``part``."""
     out = {}
     for name, make in SOURCES.items():
         docs = split(make(), part)
-        out[name] = (len(docs), score(docs, ours_predict(engine)),
-                     score(docs, plain_predict(plain)))
+        out[name] = (
+            len(docs),
+            score(docs, ours_predict(engine)),
+            score(docs, plain_predict(plain)),
+        )
     return out
 
 
 def table(results: dict[str, tuple[int, dict[str, Score], dict[str, Score]]]) -> tuple[str, bool]:
-    lines = [f"{'source':19} {'entity':14} {'gold':>5}  {'ours P':>6} {'ours R':>6}  "
-             f"{'plain P':>7} {'plain R':>7}  target"]
+    lines = [
+        f"{'source':19} {'entity':14} {'gold':>5}  {'ours P':>6} {'ours R':>6}  "
+        f"{'plain P':>7} {'plain R':>7}  target"
+    ]
     ok_all = True
     for name, (n, ours, plain) in results.items():
         for t in TYPES:
@@ -77,9 +98,11 @@ def table(results: dict[str, tuple[int, dict[str, Score], dict[str, Score]]]) ->
             ok = meets(t, o) and not below
             ok_all &= ok
             r, pr = TARGETS[t]
-            lines.append(f"{name:19} {t:14} {o.gold:>5}  {o.precision:>6.3f} {o.recall:>6.3f}  "
-                         f"{p.precision:>7.3f} {p.recall:>7.3f}  R>={r:.2f} P>={pr:.2f} "
-                         f"{'ok' if ok else 'MISSED'}{' (below plain)' if below else ''}")
+            lines.append(
+                f"{name:19} {t:14} {o.gold:>5}  {o.precision:>6.3f} {o.recall:>6.3f}  "
+                f"{p.precision:>7.3f} {p.recall:>7.3f}  R>={r:.2f} P>={pr:.2f} "
+                f"{'ok' if ok else 'MISSED'}{' (below plain)' if below else ''}"
+            )
         lines.append(f"{name:19} ({n} documents)")
     return "\n".join(lines), ok_all
 
@@ -117,8 +140,9 @@ class Summary:
         return self.recall < self.plain_recall
 
 
-def compare_splits(engine: Any, plain: Any, seeds: Sequence[int] = SPLIT_SEEDS,
-                   limit: int | None = None) -> dict[str, list[SplitScores]]:
+def compare_splits(
+    engine: Any, plain: Any, seeds: Sequence[int] = SPLIT_SEEDS, limit: int | None = None
+) -> dict[str, list[SplitScores]]:
     """{source: scores per split}, each split the held-out half of the source filled with
     its seed (``limit``: its first documents only, for a quicker check)."""
     ours_p, plain_p = ours_predict(engine), plain_predict(plain)
@@ -127,8 +151,9 @@ def compare_splits(engine: Any, plain: Any, seeds: Sequence[int] = SPLIT_SEEDS,
         out[name] = []
         for seed in seeds:
             docs = split_documents(name, seed)[:limit]
-            out[name].append(SplitScores(seed, len(docs), score(docs, ours_p),
-                                         score(docs, plain_p)))
+            out[name].append(
+                SplitScores(seed, len(docs), score(docs, ours_p), score(docs, plain_p))
+            )
     return out
 
 
@@ -143,25 +168,36 @@ def summarise(splits: Sequence[SplitScores], entity: str) -> Summary | None:
     ours_r = [s.ours[entity].recall for s in held]
     plain_p = [s.plain[entity].precision for s in held]
     return Summary(
-        gold=sum(s.ours[entity].gold for s in held), splits=len(held),
-        precision=fmean(ours_p), worst_precision=min(ours_p),
-        recall=fmean(ours_r), worst_recall=min(ours_r),
-        plain_precision=fmean(plain_p), plain_worst_precision=min(plain_p),
-        plain_recall=fmean(s.plain[entity].recall for s in held))
+        gold=sum(s.ours[entity].gold for s in held),
+        splits=len(held),
+        precision=fmean(ours_p),
+        worst_precision=min(ours_p),
+        recall=fmean(ours_r),
+        worst_recall=min(ours_r),
+        plain_precision=fmean(plain_p),
+        plain_worst_precision=min(plain_p),
+        plain_recall=fmean(s.plain[entity].recall for s in held),
+    )
 
 
 def splits_ok(entity: str, summary: Summary) -> bool:
     """The target is met on the mean over the splits, and neither precision nor recall is
     below plain Presidio's mean."""
     recall, precision = TARGETS[entity]
-    return (summary.recall >= recall and summary.precision >= precision
-            and not summary.precision_below_plain and not summary.recall_below_plain)
+    return (
+        summary.recall >= recall
+        and summary.precision >= precision
+        and not summary.precision_below_plain
+        and not summary.recall_below_plain
+    )
 
 
 def splits_table(results: dict[str, list[SplitScores]]) -> tuple[str, bool]:
     """Per source and type: ours and plain, precision and recall, mean and worst split."""
-    lines = [f"{'source':19} {'entity':14} {'gold':>5}  {'ours P mean/worst':>17} "
-             f"{'ours R mean/worst':>17}  {'plain P mean/worst':>18} {'plain R':>7}  target"]
+    lines = [
+        f"{'source':19} {'entity':14} {'gold':>5}  {'ours P mean/worst':>17} "
+        f"{'ours R mean/worst':>17}  {'plain P mean/worst':>18} {'plain R':>7}  target"
+    ]
     ok_all = True
     for name, splits in results.items():
         for t in TYPES:
@@ -171,9 +207,14 @@ def splits_table(results: dict[str, list[SplitScores]]) -> tuple[str, bool]:
             ok = splits_ok(t, summary)
             ok_all &= ok
             r, pr = TARGETS[t]
-            below = [what for what, is_below in (("precision", summary.precision_below_plain),
-                                                  ("recall", summary.recall_below_plain))
-                     if is_below]
+            below = [
+                what
+                for what, is_below in (
+                    ("precision", summary.precision_below_plain),
+                    ("recall", summary.recall_below_plain),
+                )
+                if is_below
+            ]
             lines.append(
                 f"{name:19} {t:14} {summary.gold:>5}  "
                 f"{summary.precision:>8.3f}/{summary.worst_precision:<8.3f} "
@@ -181,7 +222,8 @@ def splits_table(results: dict[str, list[SplitScores]]) -> tuple[str, bool]:
                 f"{summary.plain_precision:>9.3f}/{summary.plain_worst_precision:<8.3f} "
                 f"{summary.plain_recall:>7.3f}  R>={r:.2f} P>={pr:.2f} "
                 f"{'ok' if ok else 'MISSED'}"
-                f"{' (' + ' and '.join(below) + ' below plain)' if below else ''}")
+                f"{' (' + ' and '.join(below) + ' below plain)' if below else ''}"
+            )
         docs = ", ".join(str(s.documents) for s in splits)
         seeds = ", ".join(str(s.seed) for s in splits)
         lines.append(f"{name:19} ({len(splits)} splits, seeds {seeds}: {docs} documents)")

@@ -15,12 +15,36 @@ from governance.pii.recognizers.credit_card import luhn_ok
 
 HERE = Path(__file__).parent
 # Faker locales none of governance.pii.evaluation.LOCALES: names of many cultures
-FILL_LOCALES = ("pl_PL", "pt_BR", "tr_TR", "en_IN", "vi_VN", "cs_CZ", "sv_SE", "fi_FI",
-                "ro_RO", "yo_NG", "ga_IE", "zu_ZA", "tw_GH", "en_NZ")
+FILL_LOCALES = (
+    "pl_PL",
+    "pt_BR",
+    "tr_TR",
+    "en_IN",
+    "vi_VN",
+    "cs_CZ",
+    "sv_SE",
+    "fi_FI",
+    "ro_RO",
+    "yo_NG",
+    "ga_IE",
+    "zu_ZA",
+    "tw_GH",
+    "en_NZ",
+)
 IBAN_LOCALES = ("pl_PL", "pt_BR", "tr_TR", "cs_CZ", "sv_SE", "fi_FI", "ro_RO")
-PERSON_SLOTS = {"person", "name", "first_name", "last_name", "name_female", "name_male",
-                "first_name_male", "first_name_female", "first_name_nonbinary",
-                "last_name_male", "last_name_female"}
+PERSON_SLOTS = {
+    "person",
+    "name",
+    "first_name",
+    "last_name",
+    "name_female",
+    "name_male",
+    "first_name_male",
+    "first_name_female",
+    "first_name_nonbinary",
+    "last_name_male",
+    "last_name_female",
+}
 _START, _END = datetime.datetime(1950, 1, 1), datetime.datetime(2024, 12, 31)
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
 
@@ -58,20 +82,31 @@ class _Filler:
         if slot == "ssn":
             return self.ssn.ssn(), "US_SSN"
         simple: dict[str, Callable[[], str]] = {
-            "organization": f.company, "city": f.city, "country": f.country,
-            "address": lambda: f.address().replace("\n", ", "), "street_name": f.street_name,
-            "building_number": f.building_number, "age": lambda: str(rng.randint(18, 90)),
+            "organization": f.company,
+            "city": f.city,
+            "country": f.country,
+            "address": lambda: f.address().replace("\n", ", "),
+            "street_name": f.street_name,
+            "building_number": f.building_number,
+            "age": lambda: str(rng.randint(18, 90)),
             "secondary_address": lambda: f"Apt. {rng.randint(1, 300)}",
-            "year": lambda: str(rng.randint(1950, 2024)), "postcode": f.postcode,
-            "zipcode": f.postcode, "job": f.job, "url": f.url,
+            "year": lambda: str(rng.randint(1950, 2024)),
+            "postcode": f.postcode,
+            "zipcode": f.postcode,
+            "job": f.job,
+            "url": f.url,
             # fixed ranges: Faker's defaults end at today, which would change the set daily
             "date_time": lambda: str(f.date_time_between(_START, _END).replace(microsecond=0)),
             "date_of_birth": lambda: f.date_between(_START, _END).isoformat(),
             "state_abbr": lambda: rng.choice(("CA", "NY", "TX", "WA")),
-            "ip_address": f.ipv4, "day_of_week": f.day_of_week,
-            "prefix_male": lambda: "Mr.", "prefix_female": lambda: "Ms.", "prefix": lambda: "Dr.",
+            "ip_address": f.ipv4,
+            "day_of_week": f.day_of_week,
+            "prefix_male": lambda: "Mr.",
+            "prefix_female": lambda: "Ms.",
+            "prefix": lambda: "Dr.",
             "nationality": lambda: rng.choice(("Polish", "Brazilian", "Turkish", "Indian")),
-            "nation_woman": lambda: "Brazilian woman", "nation_plural": lambda: "Brazilians",
+            "nation_woman": lambda: "Brazilian woman",
+            "nation_plural": lambda: "Brazilians",
             "us_driver_license": lambda: f"D{rng.randrange(10**7):07d}",
         }
         return simple[slot](), None
@@ -80,7 +115,7 @@ class _Filler:
         b = _Builder()
         pos = 0
         for m in _SLOT.finditer(template):
-            b.text(template[pos:m.start()])
+            b.text(template[pos : m.start()])
             value, entity = self.value(m.group(1))
             if entity:
                 b.pii(entity, value)
@@ -95,26 +130,35 @@ def presidio_templates(seed: int = 19, rounds: int = 3) -> list[Document]:
     """Every template of presidio-evaluator's ``templates.txt``, filled ``rounds`` times."""
     lines = (HERE / "presidio_evaluator_templates.txt").read_text(encoding="utf-8").splitlines()
     filler = _Filler(seed)
-    return [filler.fill(t.strip(), "presidio_template")
-            for _ in range(rounds) for t in lines if t.strip()]
+    return [
+        filler.fill(t.strip(), "presidio_template")
+        for _ in range(rounds)
+        for t in lines
+        if t.strip()
+    ]
 
 
 def _lookalike(rng: random.Random) -> dict[str, str]:
     """Digit runs that are not personal data; the tracking number is 16 digits passing Luhn
     (card-shaped, and not a card)."""
+
     def luhn16() -> str:
         while True:
             body = "9" + "".join(str(rng.randrange(10)) for _ in range(15))
             if luhn_ok(body):
                 return body
+
     return {
-        "order": f"{rng.randrange(10**7, 10**8)}", "ticket": f"#{rng.randrange(10**5, 10**6)}",
+        "order": f"{rng.randrange(10**7, 10**8)}",
+        "ticket": f"#{rng.randrange(10**5, 10**6)}",
         "sku": f"SKU {rng.randrange(10**3, 10**4)}-{rng.randrange(10**3, 10**4)}",
         "po": f"PO {rng.randrange(4500000000, 4600000000)}",
-        "tracking": luhn16(), "ups": f"1Z{rng.randrange(10**15):015d}",
+        "tracking": luhn16(),
+        "ups": f"1Z{rng.randrange(10**15):015d}",
         "amount": f"${rng.randrange(10, 5000):,}.{rng.randrange(100):02d}",
         "date": f"{rng.randint(1, 12)}/{rng.randint(1, 28)}/2025",
-        "gate": f"{rng.randrange(1000, 10000)}#", "qty": str(rng.randint(2, 40)),
+        "gate": f"{rng.randrange(1000, 10000)}#",
+        "qty": str(rng.randint(2, 40)),
         "invoice": f"INV-{rng.randrange(2020, 2026)}-{rng.randrange(10**4, 10**5)}",
     }
 
@@ -160,14 +204,17 @@ def crm_notes(count: int = 300, seed: int = 23) -> list[Document]:
         first, last = f.first_name(), f.last_name()
         look = _lookalike(rng)
         values: dict[str, tuple[str, str | None]] = {
-            "person": (f"{first} {last}", "PERSON"), "first": (first, "PERSON"),
-            "first_lower": (first.lower(), "PERSON"), "last_lower": (last.lower(), "PERSON"),
+            "person": (f"{first} {last}", "PERSON"),
+            "first": (first, "PERSON"),
+            "first_lower": (first.lower(), "PERSON"),
+            "last_lower": (last.lower(), "PERSON"),
             "email": (f.email(), "EMAIL_ADDRESS"),
             "phone": (filler.us.phone_number(), "PHONE_NUMBER"),
             "ssn": (filler.ssn.ssn(), "US_SSN"),
             "card": (filler.ssn.credit_card_number(), "CREDIT_CARD"),
             "iban": (filler.fakers[rng.choice(IBAN_LOCALES)].iban(), "IBAN_CODE"),
-            "po_bare": (look["po"][3:], None), "sku_bare": (look["sku"][4:], None),
+            "po_bare": (look["po"][3:], None),
+            "sku_bare": (look["sku"][4:], None),
         }
         values.update({k: (v, None) for k, v in look.items() if k not in values})
         b = _Builder()

@@ -32,8 +32,6 @@ RECOGNIZERS = {
 }
 
 # Identifier formats of the CRM itself: a span they claim is not a phone or card number.
-CRM_IDENTIFIERS = frozenset(
-    {CrmOrderNumberRecognizer.ENTITY, CrmCustomerIdRecognizer.ENTITY}
-)
+CRM_IDENTIFIERS = frozenset({CrmOrderNumberRecognizer.ENTITY, CrmCustomerIdRecognizer.ENTITY})
 
 __all__ = ["CRM_IDENTIFIERS", "RECOGNIZERS"]

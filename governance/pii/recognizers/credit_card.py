@@ -25,8 +25,10 @@ _ISSUERS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = tuple(
         (r"^35", (16, 17, 18, 19)),  # JCB
         (r"^(2131|1800)", (15,)),  # JCB (old 15-digit)
         (r"^3(0[0-5]|[689])", (14, 16, 19)),  # Diners Club
-        (r"^(5018|5020|5038|5893|6304|6759|676[1-3]|0604|6390|50|5[6-8]|6[0-9])",
-         tuple(range(12, 20))),  # Maestro
+        (
+            r"^(5018|5020|5038|5893|6304|6759|676[1-3]|0604|6390|50|5[6-8]|6[0-9])",
+            tuple(range(12, 20)),
+        ),  # Maestro
         (r"^62", (16, 17, 18, 19)),  # UnionPay
     )
 )
@@ -59,8 +61,20 @@ class CrmCreditCardRecognizer(DeclaredPatternRecognizer):
             0.3,
         )
     ]
-    CONTEXT = ["credit", "card", "visa", "mastercard", "amex", "maestro", "discover", "jcb",
-               "diners", "cc", "payment", "paid"]
+    CONTEXT = [
+        "credit",
+        "card",
+        "visa",
+        "mastercard",
+        "amex",
+        "maestro",
+        "discover",
+        "jcb",
+        "diners",
+        "cc",
+        "payment",
+        "paid",
+    ]
 
     def validate_result(self, pattern_text: str) -> bool:
         return card_number_ok(re.sub(r"[ \-]", "", pattern_text))

@@ -15,4 +15,3 @@ class CrmOrderNumberRecognizer(DeclaredPatternRecognizer):
     ENTITY = "CRM_ORDER_NUMBER"
     PATTERNS = [Pattern("order number", r"\bORD-\d{8}\b", 0.85)]
     CONTEXT = ["order", "orders", "invoice", "parcel", "delivery"]
-

@@ -31,7 +31,8 @@ from governance.pii.recognizers.declared import DeclaredPatternRecognizer
 
 # Presidio's per-country IBAN formats (country code, check digits, the national BBAN)
 _FORMATS: dict[str, str] = import_module(
-    "presidio_analyzer.predefined_recognizers.generic.iban_patterns").regex_per_country
+    "presidio_analyzer.predefined_recognizers.generic.iban_patterns"
+).regex_per_country
 _SRE: Any = import_module("re._parser")
 # between two characters of an IBAN: nothing, or one space, no-break space or hyphen
 _SEPARATORS = frozenset(" \u00a0-")
@@ -87,8 +88,17 @@ class CrmIbanRecognizer(DeclaredPatternRecognizer):
     patterns: list[Pattern]
     ENTITY = "IBAN_CODE"
     PATTERNS = [Pattern("IBAN head (country code, check digits)", _HEAD, 0.5)]
-    CONTEXT = ["iban", "bank", "transaction", "account", "wire", "transfer", "sepa",
-               "refund", "debit"]
+    CONTEXT = [
+        "iban",
+        "bank",
+        "transaction",
+        "account",
+        "wire",
+        "transfer",
+        "sepa",
+        "refund",
+        "debit",
+    ]
     # case-insensitive (a note may write "iban de89 ..."), ASCII only: with Unicode case
     # folding [A-Z] matches the Kelvin sign, which is no IBAN character
     REGEX_FLAGS = regex.IGNORECASE | regex.ASCII
@@ -108,22 +118,36 @@ class CrmIbanRecognizer(DeclaredPatternRecognizer):
             if length is None:
                 continue
             end = _end_of(text, head.start(), length)
-            if end is not None and iban_ok(text[head.start():end]):
+            if end is not None and iban_ok(text[head.start() : end]):
                 found.append((head.start(), end))
         return found
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
-                regex_flags: int | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: Any = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
         """Every IBAN of ``text``, validated, at the top score."""
         pattern = self.patterns[0]
         results = []
         for start, end in self.spans(text):
             explanation = PatternRecognizer.build_regex_explanation(
-                self.name, pattern.name, pattern.regex, pattern.score, True, self.REGEX_FLAGS)
+                self.name, pattern.name, pattern.regex, pattern.score, True, self.REGEX_FLAGS
+            )
             explanation.score = EntityRecognizer.MAX_SCORE
-            results.append(RecognizerResult(
-                entity_type=self.ENTITY, start=start, end=end,
-                score=EntityRecognizer.MAX_SCORE, analysis_explanation=explanation,
-                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
+            results.append(
+                RecognizerResult(
+                    entity_type=self.ENTITY,
+                    start=start,
+                    end=end,
+                    score=EntityRecognizer.MAX_SCORE,
+                    analysis_explanation=explanation,
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                    },
+                )
+            )
         return results

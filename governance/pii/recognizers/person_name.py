@@ -68,7 +68,9 @@ _CUE = regex.compile(
     r"|(?:producer|director|manager|songwriter|singer|player|founder|author|ceo|president)s?"
     # the one spoken to: "said Ana Vitória to Bachittar"
     r"|(?:said|says|asked|told|replied|whispered|shouted)\s+[^\s,.!?]+(?:\s+[^\s,.!?]+)?\s+to)"
-    r")[\s,:.;>\-?]*$", regex.IGNORECASE)
+    r")[\s,:.;>\-?]*$",
+    regex.IGNORECASE,
+)
 # verbs only people do, right after a name
 _AFTER = regex.compile(
     r"\s*(?:\([^()\n]{0,80}\)\s*|,\s*(?:the|a|an|our|my|his|her|their)\s[^,\n]{1,40},\s*)?"
@@ -92,7 +94,9 @@ _AFTER = regex.compile(
     r"|is (?:a|an|the|our|my) (?:\w+ )?(?:engineer|manager|director|teacher|doctor|nurse"
     r"|lawyer|designer|developer|analyst|consultant|officer|assistant|accountant|architect"
     r"|scientist|writer|artist|singer|student|employee|colleague|customer|client|member"
-    r"|ceo|cto|cfo|founder|president|keynote speaker|speaker|guest))\b", regex.IGNORECASE)
+    r"|ceo|cto|cfo|founder|president|keynote speaker|speaker|guest))\b",
+    regex.IGNORECASE,
+)
 _INTRO_WORDS = r"\b(?:this is|my name is|name is|i am|i'?m|its|it's|call me|name:)\s+"
 _INTRO = regex.compile(_INTRO_WORDS + "$", regex.IGNORECASE)
 _INTRO_AT = regex.compile(_INTRO_WORDS, regex.IGNORECASE)
@@ -101,16 +105,47 @@ _COPULA = regex.compile(r"\b(?:am|i'?m|is|are|was|were)\s$", regex.IGNORECASE)
 # a line break, or one written as "\\n" in text pasted from JSON
 _LINE_BREAK = regex.compile(r"\n|\r|\\n")
 # "the Yoga Mat", "a new Kettle": a name takes no article or possessive before it
-_DETERMINER = regex.compile(r"\b(?:the|a|an|new|my|our|your|their|this|these|those)\s$",
-                            regex.IGNORECASE)
+_DETERMINER = regex.compile(
+    r"\b(?:the|a|an|new|my|our|your|their|this|these|those)\s$", regex.IGNORECASE
+)
 _THINGS = frozenset({"PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE"})
 # a speaker's label opening a dialogue line ('Jane: "Who are you?"'): a name when it is a
 # gazetteer first name or a quotation follows, and not a field label
 _SPEAKER = regex.compile(r'(?:^|\n|\\n)[ \t>]*(\p{Lu}[\p{Ll}\'’]+):[ \t]*(")?')
-_LABELS = frozenset({"address", "phone", "email", "mobile", "subject", "date", "time",
-                     "order", "ticket", "status", "total", "ref", "re", "from", "to", "cc",
-                     "fax", "office", "tel", "web", "url", "company", "title", "billing",
-                     "shipping", "delivery", "notes", "comment", "reason", "amount"})
+_LABELS = frozenset(
+    {
+        "address",
+        "phone",
+        "email",
+        "mobile",
+        "subject",
+        "date",
+        "time",
+        "order",
+        "ticket",
+        "status",
+        "total",
+        "ref",
+        "re",
+        "from",
+        "to",
+        "cc",
+        "fax",
+        "office",
+        "tel",
+        "web",
+        "url",
+        "company",
+        "title",
+        "billing",
+        "shipping",
+        "delivery",
+        "notes",
+        "comment",
+        "reason",
+        "amount",
+    }
+)
 # where one goes or lives is a place: "flew to Kimberley", "arrived at Moreira", "lives on
 # the north side of Albertina Sisulu", "is on Nelson Mandela" (streets named after people)
 _TRAVEL_BEFORE = regex.compile(
@@ -120,11 +155,15 @@ _TRAVEL_BEFORE = regex.compile(
     r"|based|located|situated|stay(?:ed|s|ing)?|born|is|are|was|were|grew\s+up|raised"
     r"|originally)"
     r"\s+(?:(?:back|over|here|there|away|originally)\s+)?(?:to|at|in|into|from|on|near)\s+"
-    r"(?:the\s+\w+\s+(?:side|part|end)\s+of\s+)?$", regex.IGNORECASE)
+    r"(?:the\s+\w+\s+(?:side|part|end)\s+of\s+)?$",
+    regex.IGNORECASE,
+)
 # a place's kind before its name: "home city Kulti", "TP. Hải Phòng", "xã Diên Hồng"
 _ADMIN_BEFORE = regex.compile(
     r"\b(?:city|town|village|province|county|district|region|municipality|tp|xã|phường"
-    r"|tỉnh|quận|huyện|thị trấn|thành phố|phố|số)\.?\s+(?:of\s+)?$", regex.IGNORECASE)
+    r"|tỉnh|quận|huyện|thị trấn|thành phố|phố|số)\.?\s+(?:of\s+)?$",
+    regex.IGNORECASE,
+)
 # an organisation by what is said of it: "works at X", "CEO of X", "X is a design agency",
 # "X was founded"
 _ORG_BEFORE = regex.compile(
@@ -132,14 +171,17 @@ _ORG_BEFORE = regex.compile(
     r"|stock|investing|invested)\s+(?:at|for|with|by|in)|joined|hired by|acquired by"
     r"|subsidiary of|(?:ceo|cto|cfo|founder|co-founder|president|director|head|manager"
     r"|chairman|employees?|engineer|designer|developer|analyst|consultant)\s+(?:of|at))\s$",
-    regex.IGNORECASE)
+    regex.IGNORECASE,
+)
 _ORG_AFTER = regex.compile(
     r"(?:,?\s+(?:is|was|has been)\s+(?:an?|the|one of the)\s+(?:[\w-]+\s+){0,5}?"
     r"(?:company|companies|bank|firm|agency|brand|start-?up|business|corporation|manufacturer"
     r"|retailer|provider|organi[sz]ation|charity|foundation|chain|store|shop|restaurant"
     r"|hotel|band|city|town|village|country|island|river|street|road|district|region)\b"
     r"|\s+(?:was|were)\s+founded\b|['’]s\s+(?:products|services|shares|stock|website"
-    r"|headquarters|employees|customers|stores|offices))", regex.IGNORECASE)
+    r"|headquarters|employees|customers|stores|offices))",
+    regex.IGNORECASE,
+)
 _HOUSE_NUMBER_BEFORE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s$")
 # an address's parts around a street or a town (issue 26 item 18): a street kind before it
 # ("ulica Cisowa", "al. Cyprysowa", "Strada Doriana Eftimie"), a house number and a comma
@@ -156,7 +198,8 @@ _TO_PERSON = regex.compile(
     r"|dedicated|addressed|introduced|close|similar|belongs?|talk(?:ed|ing)?|listen(?:ed|ing)?"
     r"|write|wrote|written|repl(?:y|ied)|speak(?:ing)?|gave|give|given|pass(?:ed)?|hand(?:ed)?"
     r"|sent|send|sending|forward(?:ed)?|report(?:ed|ing)?|married|engaged|next)\s+to\s$",
-    regex.IGNORECASE)
+    regex.IGNORECASE,
+)
 _PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|via|into|of|on)\s$", regex.IGNORECASE)
 # company forms written with dots or slashes after a name ("Barros S/A", "Němeček v.o.s.")
 # (legal forms: Brazil's S/A, - ME, - EI; Czech s.r.o., v.o.s., a.s., k.s., o.s.; Poland's
@@ -165,12 +208,38 @@ _PLACE_BEFORE = regex.compile(r"\b(?:at|in|to|from|near|via|into|of|on)\s$", reg
 _COMPANY_MARK = regex.compile(
     r",? (?:S/A|S\.A\.|s\.r\.o\.|v\.o\.s\.|a\.s\.|k\.s\.|o\.s\.|Sp\. z o\.o\.|Sp\. ?[jk]\.|s\.c\."
     r"|A\.Ş\.|Ltd\. Şti\.|Şti\.|Tic\.|San\.|- (?:ME|EI)\b|& (?:Co|Sons|Partners)|and Sons"
-    r"|e Filhos|Công ty|Tập Đoàn|Doanh nghiệp)")
+    r"|e Filhos|Công ty|Tập Đoàn|Doanh nghiệp)"
+)
 # street and company words that, written in lower case after a name, are still one
-_LOWER_STREET = frozenset({"street", "st", "str", "road", "rd", "avenue", "ave", "lane", "ln",
-                           "drive", "boulevard", "blvd", "highway", "hwy", "ltd", "ltda",
-                           "inc", "llc", "gmbh", "plc", "corp", "strasse", "straße", "trail",
-                           "bridge"})
+_LOWER_STREET = frozenset(
+    {
+        "street",
+        "st",
+        "str",
+        "road",
+        "rd",
+        "avenue",
+        "ave",
+        "lane",
+        "ln",
+        "drive",
+        "boulevard",
+        "blvd",
+        "highway",
+        "hwy",
+        "ltd",
+        "ltda",
+        "inc",
+        "llc",
+        "gmbh",
+        "plc",
+        "corp",
+        "strasse",
+        "straße",
+        "trail",
+        "bridge",
+    }
+)
 _CAPITAL_PARTICLES = frozenset({"mac", "mc", "ó", "o'", "ní", "nic", "uí", "mhic"})
 
 
@@ -182,7 +251,7 @@ def _blocked_after(text: str, end: int) -> bool:
     """A street, building or company word right after ``end`` ("Russell Street 5")."""
     if _COMPANY_MARK.match(text, end):
         return True
-    m = _WORD.match(text, end + 1) if text[end:end + 1] == " " else None
+    m = _WORD.match(text, end + 1) if text[end : end + 1] == " " else None
     # (an "Apt." or "Suite" after a name is the next line of an address on one line)
     if m is None or m.group().lower() in ("apt", "suite"):
         return False
@@ -208,8 +277,9 @@ class NameAnswers:
         self.text = text
         self._answers: dict[tuple[str, int, int], bool] = {}
         self._coordinations: tuple[tuple[tuple[tuple[int, int], ...], bool], ...] | None = None
-        self._address_block: tuple[tuple[tuple[int, int], ...],
-                                   tuple[tuple[int, int], ...]] | None = None
+        self._address_block: (
+            tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] | None
+        ) = None
 
     def place_or_company(self, start: int, end: int) -> bool:
         """Whether the span reads as a street, building or company (:func:`_place_or_company`)."""
@@ -266,7 +336,7 @@ def not_a_person(text: str, start: int, end: int) -> bool:
 def _street_kind_before(text: str, start: int) -> bool:
     """A street kind (:data:`STREET_BEFORE`) is the word before ``start``, past a particle:
     "ulica Cisowa", "al. Cyprysowa", "Lagoa de Sampaio"."""
-    head = text[max(0, start - 24):start]
+    head = text[max(0, start - 24) : start]
     if not head[-1:].isspace():
         return False
     words = head.split()
@@ -284,44 +354,53 @@ def _place_or_company(answers: NameAnswers, start: int, end: int) -> bool:
     if not words:
         return False
     if any(w in PLACE_OR_COMPANY or w in COMPANY_AFTER for w in words[1:]) or (
-            words[0] in STREET_FIRST or words[0] in PLACE_OR_COMPANY):
+        words[0] in STREET_FIRST or words[0] in PLACE_OR_COMPANY
+    ):
         return True
     if _blocked_after(text, end) or " ".join(words) in countries():
         return True
     # a title, not a name: a function word inside ("Carry Me Back To", "Musicians Of The")
     if any(w in STOP_WORDS and w not in PARTICLES for w in words[1:]):
         return True
-    before = text[max(0, start - 12):start]
+    before = text[max(0, start - 12) : start]
     if _HOUSE_NUMBER_BEFORE.search(before):
         return True
     if _street_kind_before(text, start):
         return True
     if _HOUSE_NUMBER_AFTER.match(text, end) or _POSTCODE_AFTER.match(text, end):
         return True
-    wide = text[max(0, start - 48):start]
-    if _TRAVEL_BEFORE.search(wide) or _ADMIN_BEFORE.search(text[max(0, start - 16):start]):
+    wide = text[max(0, start - 48) : start]
+    if _TRAVEL_BEFORE.search(wide) or _ADMIN_BEFORE.search(text[max(0, start - 16) : start]):
         return True
-    if _ORG_BEFORE.search(text[max(0, start - 32):start]) or _ORG_AFTER.match(text, end):
+    if _ORG_BEFORE.search(text[max(0, start - 32) : start]) or _ORG_AFTER.match(text, end):
         return True
     # after a bare preposition of place ("Delivery to Nederweert", "Spoke to Amleto in
     # Grotti", "Adem Sager from Mühlhausen") a word is a place, unless a cue stands there
     # ("spoke to", "note from", "a tribute to"), it opens with a known first name or it
     # owns something ("the verses from Aapo Salomaa's ...")
-    if _BARE_PLACE_BEFORE.search(text[max(0, start - 8):start]) and (
-            words[0].lower() not in gazetteer().first) and text[end:end + 2] not in (
-            "'s", "’s") and not _CUE.search(text[max(0, start - _CUE_WINDOW):start]) and (
-            not _TO_PERSON.search(text[max(0, start - 24):start])):
+    if (
+        _BARE_PLACE_BEFORE.search(text[max(0, start - 8) : start])
+        and (words[0].lower() not in gazetteer().first)
+        and text[end : end + 2] not in ("'s", "’s")
+        and not _CUE.search(text[max(0, start - _CUE_WINDOW) : start])
+        and (not _TO_PERSON.search(text[max(0, start - 24) : start]))
+    ):
         return True
-    return any(s <= start and end <= e for elements, company in answers.coordinations() if company
-               for s, e in elements)
+    return any(
+        s <= start and end <= e
+        for elements, company in answers.coordinations()
+        if company
+        for s, e in elements
+    )
 
 
 # a coordination of capitalised names: "Cezar, Anniina and Rajata", "Shekoni, Olujimi and
 # Ayoola is an investment bank", "at Sridhar, Varma and Iyengar"
-_ELEMENT = (r"\p{Lu}[\p{L}\p{M}'’\-]*+(?:\s(?:\p{Lu}[\p{L}\p{M}'’\-]*+|d[aeo]s?|van|von)){0,2}+")
+_ELEMENT = r"\p{Lu}[\p{L}\p{M}'’\-]*+(?:\s(?:\p{Lu}[\p{L}\p{M}'’\-]*+|d[aeo]s?|van|von)){0,2}+"
 _COORDINATION = regex.compile(
     rf"(?<![\p{{L}}\p{{M}}])({_ELEMENT}(?:,\s{_ELEMENT})*+,?\s(?:and|&)\s{_ELEMENT}"
-    rf"(?:(?:,\s|,?\s(?:and|&)\s){_ELEMENT})*+)")
+    rf"(?:(?:,\s|,?\s(?:and|&)\s){_ELEMENT})*+)"
+)
 _SEPARATOR = regex.compile(r",?\s(?:and|&)\s|,\s")
 # one thing named by names (a company): a singular verb after the coordination, "&", or a
 # place preposition before it
@@ -342,10 +421,15 @@ def _coordinations(text: str) -> tuple[tuple[tuple[tuple[int, int], ...], bool],
         elements.append((pos, end))
         # (a company among the elements makes them all companies: "Ó Leighinn Inc, Nistor
         # Preda LOC and Gebashe")
-        company = "&" in m.group(1) or bool(_ONE_THING_AFTER.match(text, end)) or bool(
-            _PLACE_PREPOSITION.search(text[max(0, start - 8):start])) or any(
-            _blocked_after(text, e) or _WORD.findall(text[s:e])[-1].lower() in PLACE_OR_COMPANY
-            for s, e in elements)
+        company = (
+            "&" in m.group(1)
+            or bool(_ONE_THING_AFTER.match(text, end))
+            or bool(_PLACE_PREPOSITION.search(text[max(0, start - 8) : start]))
+            or any(
+                _blocked_after(text, e) or _WORD.findall(text[s:e])[-1].lower() in PLACE_OR_COMPANY
+                for s, e in elements
+            )
+        )
         out.append((tuple(elements), company))
     return tuple(out)
 
@@ -355,12 +439,14 @@ def _coordinations(text: str) -> tuple[tuple[tuple[tuple[int, int], ...], bool],
 _LINE_PREFIX = regex.compile(r"[ \t>?*•\-]*")
 _STREET_LINE = regex.compile(r"\d[\d/\-]*[a-zA-Z]?,?\s+\p{L}|(?:al|ul|str|rua|av)\.?\s+\p{Lu}")
 _NAME_LINE = regex.compile(
-    r"\p{Lu}[\p{L}\p{M}'’\-]*+(?:\s(?:\p{Lu}[\p{L}\p{M}'’\-]*+|d[aeo]s?|van|von|bin|al)){0,3}+")
+    r"\p{Lu}[\p{L}\p{M}'’\-]*+(?:\s(?:\p{Lu}[\p{L}\p{M}'’\-]*+|d[aeo]s?|van|von|bin|al)){0,3}+"
+)
 _PLACE_LINE = regex.compile(r"[\p{Lu}\d][\p{L}\p{M}\d'’.,/\- ]*")
 
 
-def _address_block(answers: NameAnswers
-                   ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+def _address_block(
+    answers: NameAnswers,
+) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
     """In a postal address block, the lines of one to four capitalised words before the
     street line name the addressee (its first line) or a person in its care (a line of
     two words), and the lines after it of capitalised words and numbers alone are the
@@ -384,7 +470,7 @@ def _address_block(answers: NameAnswers
         m = _NAME_LINE.fullmatch(text, s, e)
         if m and (i == 0 or len(m.group().split()) == 2) and not answers.place_or_company(s, e):
             names.append((s, e))
-    places = [(s, e) for s, e in lines[street + 1:] if _PLACE_LINE.fullmatch(text, s, e)]
+    places = [(s, e) for s, e in lines[street + 1 :] if _PLACE_LINE.fullmatch(text, s, e)]
     return tuple(names), tuple(places)
 
 
@@ -410,10 +496,10 @@ def _not_a_person(answers: NameAnswers, start: int, end: int) -> bool:
     names = gazetteer().any_name
     if all(is_english_word(w) and w.lower() not in names for w in words):
         return True
-    if _DETERMINER.search(text[max(0, start - 8):start]):
+    if _DETERMINER.search(text[max(0, start - 8) : start]):
         return True
     # the model's lower-case "names" ("de laboratório de"); ours follow an introduction
-    if words[0].islower() and not _INTRO.search(text[max(0, start - 20):start]):
+    if words[0].islower() and not _INTRO.search(text[max(0, start - 20) : start]):
         return True
     return answers.place_or_company(start, end)
 
@@ -421,17 +507,17 @@ def _not_a_person(answers: NameAnswers, start: int, end: int) -> bool:
 def _own_line(text: str, start: int, end: int) -> bool:
     """A line to itself, not the text's first: the company, town or country line of an
     address or signature (the addressee's line is found by :func:`_address_block`)."""
-    head = text[max(0, start - 8):start].rstrip(" \t>?*")
+    head = text[max(0, start - 8) : start].rstrip(" \t>?*")
     if not head.endswith(("\n", "\\n", "\r")):
         return False
-    tail = text[end:end + 4].lstrip(" \t,")
+    tail = text[end : end + 4].lstrip(" \t,")
     return not tail or tail.startswith(("\n", "\\n", "\r"))
 
 
 def _at_a_place(text: str, start: int, end: int, places: set[tuple[int, int]]) -> bool:
     """A word the model reads as a place, after a preposition of place ("arrived at
     Moreira", "Delivery to Paris")."""
-    return (start, end) in places and bool(_PLACE_BEFORE.search(text[max(0, start - 8):start]))
+    return (start, end) in places and bool(_PLACE_BEFORE.search(text[max(0, start - 8) : start]))
 
 
 class PersonNameRecognizer(EntityRecognizer):
@@ -441,14 +527,18 @@ class PersonNameRecognizer(EntityRecognizer):
     ENTITY = "PERSON"
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language,
-                         name=type(self).__name__)
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            supported_language=supported_language,
+            name=type(self).__name__,
+        )
 
     def load(self) -> None:
         self.names = gazetteer()
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None
-                ) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None
+    ) -> list[RecognizerResult]:
         if not hasattr(self, "names"):
             self.load()
         found: dict[tuple[int, int], float] = {}
@@ -457,8 +547,7 @@ class PersonNameRecognizer(EntityRecognizer):
         # read from the doc itself
         doc = getattr(nlp_artifacts, "tokens", None)
         ents = list(getattr(doc, "ents", ()))
-        places = {(e.start_char, e.end_char) for e in ents
-                  if e.label_ in ("GPE", "LOC", "FAC")}
+        places = {(e.start_char, e.end_char) for e in ents if e.label_ in ("GPE", "LOC", "FAC")}
         nationalities = [(e.start_char, e.end_char) for e in ents if e.label_ == "NORP"]
         # what the model calls a product, a work of art, a law ...
         things = [(e.start_char, e.end_char) for e in ents if e.label_ in _THINGS]
@@ -470,27 +559,37 @@ class PersonNameRecognizer(EntityRecognizer):
                 # Brazilian") or without a cue; after another cue it is a name the model
                 # misread ("thanks Andrian!")
                 if any(s <= start and end <= e for s, e in nationalities) and (
-                        not cued or _COPULA.search(text[max(0, start - 8):start])):
+                    not cued or _COPULA.search(text[max(0, start - 8) : start])
+                ):
                     continue
                 if score < 0.9 and _at_a_place(text, start, end, places):
                     continue
-                if not cued and (_DETERMINER.search(text[max(0, start - 8):start]) or any(
-                        s < end and start < e for s, e in things)):
+                if not cued and (
+                    _DETERMINER.search(text[max(0, start - 8) : start])
+                    or any(s < end and start < e for s, e in things)
+                ):
                     continue
                 found[(start, end)] = max(score, found.get((start, end), 0.0))
         self._lower_case_intro(text, found)
-        speakers = [m for m in _SPEAKER.finditer(text)
-                    if m.group(1).lower() not in NOT_NAMES and m.group(1).lower() not in _LABELS]
+        speakers = [
+            m
+            for m in _SPEAKER.finditer(text)
+            if m.group(1).lower() not in NOT_NAMES and m.group(1).lower() not in _LABELS
+        ]
         named = [m for m in speakers if m.group(1).lower() in self.names.first or m.group(2)]
-        for m in (speakers if named and len(speakers) > 1 else named):
+        for m in speakers if named and len(speakers) > 1 else named:
             found[m.span(1)] = max(0.86, found.get(m.span(1), 0.0))
         self._coordinated(answers, found, persons)
         for s, e in answers.address_block()[0]:
             found[(s, e)] = max(0.86, found.get((s, e), 0.0))
         # words of people found here (ours at 0.86 and above, and the model's) name people
         # elsewhere in the same text
-        known = {w.lower() for (s, e), sc in found.items() if sc >= 0.86
-                 for w in _WORD.findall(text[s:e])}
+        known = {
+            w.lower()
+            for (s, e), sc in found.items()
+            if sc >= 0.86
+            for w in _WORD.findall(text[s:e])
+        }
         for s, e in persons:
             known |= {w.lower() for w in _WORD.findall(text[s:e])}
         known -= NOT_NAMES | HONORIFICS
@@ -500,19 +599,31 @@ class PersonNameRecognizer(EntityRecognizer):
                 start, end = run[0][0], run[-1][1]
                 if (start, end) in found and found[(start, end)] >= 0.86:
                     continue
-                if any(w.lower() in known for _, _, w in run) and not answers.place_or_company(
-                        start, end) and not _at_a_place(text, start, end, places) and (
-                        not _DETERMINER.search(text[max(0, start - 8):start])):
+                if (
+                    any(w.lower() in known for _, _, w in run)
+                    and not answers.place_or_company(start, end)
+                    and not _at_a_place(text, start, end, places)
+                    and (not _DETERMINER.search(text[max(0, start - 8) : start]))
+                ):
                     found[(start, end)] = max(0.86, found.get((start, end), 0.0))
-        return [RecognizerResult(self.ENTITY, s, e, score,
-                                 recognition_metadata={
-                                     RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                     RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
-                for (s, e), score in sorted(found.items())]
+        return [
+            RecognizerResult(
+                self.ENTITY,
+                s,
+                e,
+                score,
+                recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                },
+            )
+            for (s, e), score in sorted(found.items())
+        ]
 
     @staticmethod
-    def _model_persons(answers: NameAnswers, ents: list[Any],
-                       found: dict[tuple[int, int], float]) -> list[tuple[int, int]]:
+    def _model_persons(
+        answers: NameAnswers, ents: list[Any], found: dict[tuple[int, int], float]
+    ) -> list[tuple[int, int]]:
         """The model's PERSON spans that read as people. One that runs over a line break
         ("Bernard Ó Hoireachtaigh\\nLostracı\\nSama" in an address block) is cut to its
         first line, which is reported (0.85, the model's score) in its place; the whole
@@ -536,8 +647,12 @@ class PersonNameRecognizer(EntityRecognizer):
             out.append((start, end))
         return out
 
-    def _coordinated(self, answers: NameAnswers, found: dict[tuple[int, int], float],
-                     persons: list[tuple[int, int]]) -> None:
+    def _coordinated(
+        self,
+        answers: NameAnswers,
+        found: dict[tuple[int, int], float],
+        persons: list[tuple[int, int]],
+    ) -> None:
         """Names coordinated with names are names: "They had 6: Cezar, Anniina, Jane,
         Dagmar, Roger and Rajata" (the model reads Rajata as a place), when two or half
         the elements are people (ours, the model's or a gazetteer first name) or a cue
@@ -547,21 +662,25 @@ class PersonNameRecognizer(EntityRecognizer):
 
         def person(s: int, e: int) -> bool:
             first = _WORD.match(text, s)
-            return found.get((s, e), 0.0) >= 0.86 or any(
-                ps < e and s < pe for ps, pe in persons) or (
-                first is not None and first.group().lower() in self.names.first)
+            return (
+                found.get((s, e), 0.0) >= 0.86
+                or any(ps < e and s < pe for ps, pe in persons)
+                or (first is not None and first.group().lower() in self.names.first)
+            )
 
         for members, company in answers.coordinations():
             if company:
                 continue
             cued = found.get(members[0], 0.0) >= 0.9 and bool(
-                _CUE.search(text[max(0, members[0][0] - _CUE_WINDOW):members[0][0]]))
+                _CUE.search(text[max(0, members[0][0] - _CUE_WINDOW) : members[0][0]])
+            )
             evidence = sum(person(s, e) for s, e in members)
             if not cued and evidence < 2 and 2 * evidence < len(members):
                 continue
             for s, e in members:
                 if not answers.not_a_person(s, e) and not all(
-                        w.lower() in NOT_NAMES for w in _WORD.findall(text[s:e])):
+                    w.lower() in NOT_NAMES for w in _WORD.findall(text[s:e])
+                ):
                     found[(s, e)] = max(0.86, found.get((s, e), 0.0))
 
     def _runs(self, text: str) -> list[list[tuple[int, int, str]]]:
@@ -605,15 +724,17 @@ class PersonNameRecognizer(EntityRecognizer):
                 out.append(run[:4])
         return out
 
-    def _judge(self, answers: NameAnswers, run: list[tuple[int, int, str]]
-               ) -> list[tuple[int, int, float, bool]]:
+    def _judge(
+        self, answers: NameAnswers, run: list[tuple[int, int, str]]
+    ) -> list[tuple[int, int, float, bool]]:
         text = answers.text
         start, end = run[0][0], run[-1][1]
         if answers.place_or_company(start, end):
             return []
         words = [w.lower() for _, _, w in run]
-        cue = bool(_CUE.search(text[max(0, start - _CUE_WINDOW):start])) or bool(
-            _AFTER.match(text, end))
+        cue = bool(_CUE.search(text[max(0, start - _CUE_WINDOW) : start])) or bool(
+            _AFTER.match(text, end)
+        )
         first = words[0] in self.names.first
         if cue and not all(w in NOT_NAMES for w in words):
             return [(start, end, 0.9, True)]
@@ -625,15 +746,21 @@ class PersonNameRecognizer(EntityRecognizer):
         # street or company word, checked above), none written in capitals ("Oladimeji
         # Makinde listed ...", "Tapani Blomqvist"); below the model's 0.85, so that where
         # the model reads a place over the same words the place stands
-        if len(run) > 1 and all(w in PARTICLES or w in _CAPITAL_PARTICLES or (
-                len(w) > 1 and not is_english_word(w) and not text[s:e].isupper())
-                for (s, e, _), w in zip(run, words, strict=True)) and not _own_line(
-                text, start, end):
+        if (
+            len(run) > 1
+            and all(
+                w in PARTICLES
+                or w in _CAPITAL_PARTICLES
+                or (len(w) > 1 and not is_english_word(w) and not text[s:e].isupper())
+                for (s, e, _), w in zip(run, words, strict=True)
+            )
+            and not _own_line(text, start, end)
+        ):
             return [(start, end, 0.75, False)]
         return []
 
     def _lower_case_intro(self, text: str, found: dict[tuple[int, int], float]) -> None:
-        """"hi this is richard smith", "hi this is arja kärkkäinen": after an
+        """ "hi this is richard smith", "hi this is arja kärkkäinen": after an
         introduction, a gazetteer first name, and the word after it when that is a name or
         no common English word; or two words that are no common words ("hi this is urgent"
         names nobody)."""
@@ -646,9 +773,13 @@ class PersonNameRecognizer(EntityRecognizer):
             if not word.islower() or word in NOT_NAMES or (not known and is_english_word(word)):
                 continue
             end = m.end()
-            nxt = _WORD.match(text, end + 1) if text[end:end + 1] == " " else None
-            if nxt and nxt.group().islower() and nxt.group() not in NOT_NAMES and (
-                    nxt.group() in self.names.any_name or not is_english_word(nxt.group())):
+            nxt = _WORD.match(text, end + 1) if text[end : end + 1] == " " else None
+            if (
+                nxt
+                and nxt.group().islower()
+                and nxt.group() not in NOT_NAMES
+                and (nxt.group() in self.names.any_name or not is_english_word(nxt.group()))
+            ):
                 end = nxt.end()
             elif not known:  # a word no dictionary has, alone, may be any word
                 continue

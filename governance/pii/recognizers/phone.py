@@ -23,7 +23,8 @@ from governance.pii.recognizers.declared import DeclaredPatternRecognizer
 DEMO_REGIONS = ("DE", "FR", "GB", "US", "NL", "ES", "IT")
 _INTERNATIONAL = re.compile(r"^(?:\+|00|011)")
 _GROUPED = re.compile(
-    r"^(?:1[\s\-.]?)?(?:\(\d{2,5}\)\s?|\d{2,5}[\s\-.])\d{2,4}(?:[\s\-.]\d{2,4}){0,3}")
+    r"^(?:1[\s\-.]?)?(?:\(\d{2,5}\)\s?|\d{2,5}[\s\-.])\d{2,4}(?:[\s\-.]\d{2,4}){0,3}"
+)
 _DATE = re.compile(r"^(?:\d{4}[\-./]\d{1,2}[\-./]\d{1,2}|\d{1,2}[\-./]\d{1,2}[\-./]\d{4})$")
 _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")  # an IPv4 address
 # 3-2-4 digits is the US social security number's grouping, no country's phone grouping: left
@@ -38,8 +39,10 @@ _EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d{1,6}$", re.IGNORECASE)
 # A number a word names as something else is no phone number ("order 48911953", see
 # governance/pii/lookalikes.py); nor is one named as another personal identifier ("account",
 # "passport number", "driver license", "ssn"): that identifier's recognizer reports it.
-_NAMED_OTHERWISE = (rf"(?<!\b(?:{ID_WORDS}|account|acct|passport|licen[cs]e|dl|ssn|itin|tin"
-                    rf"|tax\s+id|routing|iban|card){LABEL_TAIL})")
+_NAMED_OTHERWISE = (
+    rf"(?<!\b(?:{ID_WORDS}|account|acct|passport|licen[cs]e|dl|ssn|itin|tin"
+    rf"|tax\s+id|routing|iban|card){LABEL_TAIL})"
+)
 # NANP numbers are often written with the country code and no "+": "1-410-946-6852",
 # "1 (786) 834-4978"
 _NANP_ONE = r"(?:1[\s\-.]?(?=\(?\d{3}\)?[\s\-.]?\d{3}[\s\-.]?\d{4}\b))?"
@@ -63,8 +66,24 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
             0.3,
         ),
     ]
-    CONTEXT = ["phone", "telephone", "tel", "call", "mobile", "cell", "number", "reach",
-               "contact", "sms", "whatsapp", "cb", "ring", "fax", "text", "dial"]
+    CONTEXT = [
+        "phone",
+        "telephone",
+        "tel",
+        "call",
+        "mobile",
+        "cell",
+        "number",
+        "reach",
+        "contact",
+        "sms",
+        "whatsapp",
+        "cb",
+        "ring",
+        "fax",
+        "text",
+        "dial",
+    ]
 
     def __init__(
         self, supported_language: str = "en", regions: Sequence[str] = DEMO_REGIONS
@@ -77,12 +96,16 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
         # Italian number starts with 0, 1, 3 ...). Without them a Brazilian postcode
         # "78512-605" read as a German or a possible Italian number.
         meta = {r: phonenumbers.PhoneMetadata.metadata_for_region(r) for r in self.regions}
-        self._zero_trunk = frozenset(r for r, m in meta.items()
-                                     if getattr(m, "national_prefix", None) == "0")
+        self._zero_trunk = frozenset(
+            r for r, m in meta.items() if getattr(m, "national_prefix", None) == "0"
+        )
         self._national_shape = {
-            r: re.compile(m.general_desc.national_number_pattern) for r, m in meta.items()
-            if m is not None and m.general_desc is not None
-            and m.general_desc.national_number_pattern}
+            r: re.compile(m.general_desc.national_number_pattern)
+            for r, m in meta.items()
+            if m is not None
+            and m.general_desc is not None
+            and m.general_desc.national_number_pattern
+        }
         super().__init__(supported_language)
 
     def load(self) -> None:
@@ -99,8 +122,12 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
 
     def invalidate_result(self, pattern_text: str) -> bool:
         text = pattern_text.strip()
-        return (_DATE.match(text) is not None or _DOTTED_QUAD.match(text) is not None
-                or _SSN_SHAPED.match(text) is not None or _CEP_SHAPED.match(text) is not None)
+        return (
+            _DATE.match(text) is not None
+            or _DOTTED_QUAD.match(text) is not None
+            or _SSN_SHAPED.match(text) is not None
+            or _CEP_SHAPED.match(text) is not None
+        )
 
     def validate_result(self, pattern_text: str) -> bool | None:
         # "+44 (0)20 ..." writes the national trunk prefix in brackets: not dialled
@@ -135,8 +162,10 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
             return False
         for region, parsed in readings:
             shape = self._national_shape.get(region)
-            if phonenumbers.is_possible_number(parsed) and (shape is None or shape.fullmatch(
-                    phonenumbers.national_significant_number(parsed)) is not None):
+            if phonenumbers.is_possible_number(parsed) and (
+                shape is None
+                or shape.fullmatch(phonenumbers.national_significant_number(parsed)) is not None
+            ):
                 return True
         return False
 
@@ -144,16 +173,19 @@ class CrmPhoneRecognizer(DeclaredPatternRecognizer):
         """``text`` read as a national number of ``region`` (None if it cannot be one)."""
         # a grouped national form without the trunk "0" is no number of such a region (a bare
         # run of digits keeps its every reading: it needs a context word anyway)
-        if region in self._zero_trunk and not text.isdigit() and not re.sub(
-                r"\D", "", text).startswith("0"):
+        if (
+            region in self._zero_trunk
+            and not text.isdigit()
+            and not re.sub(r"\D", "", text).startswith("0")
+        ):
             return None
         try:
             parsed = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException:
             return None
         if parsed.country_code is None or (
-                phonenumbers.region_code_for_country_code(parsed.country_code)
-                not in self.regions):
+            phonenumbers.region_code_for_country_code(parsed.country_code) not in self.regions
+        ):
             return None
         return parsed
 

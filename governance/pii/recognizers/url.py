@@ -21,7 +21,7 @@ _HOST_START = r"(?<![a-z0-9.\-])"
 def _anchored(pattern: Pattern) -> Pattern:
     if pattern.name != "Non schema URL" or not pattern.regex.startswith(_CASELESS):
         return pattern
-    regex = _CASELESS + _HOST_START + pattern.regex[len(_CASELESS):]
+    regex = _CASELESS + _HOST_START + pattern.regex[len(_CASELESS) :]
     return Pattern(pattern.name, regex, pattern.score)
 
 

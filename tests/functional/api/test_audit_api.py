@@ -100,7 +100,10 @@ def auditor(issue_key) -> str:  # noqa: ANN001
 
 
 def test_events_are_listed_in_log_order_with_a_leaf_the_inclusion_proof_commits_to(
-    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+    http,
+    auditor: str,
+    sessions: sessionmaker[Session],
+    audit_log: AuditLog,  # noqa: ANN001
 ) -> None:
     ids = record(sessions, audit_log, *(app_event(i, "crm-app-1", "data.read") for i in range(6)))
 
@@ -112,8 +115,9 @@ def test_events_are_listed_in_log_order_with_a_leaf_the_inclusion_proof_commits_
     assert [item["event"]["id"] for item in items if item["event"]["id"] in ids] == ids
     for item in items:
         leaf = base64.b64decode(item["leaf"], validate=True)
-        proof = get_ok(http, f"/v1/audit/proofs/inclusion?index={item['index']}&tree_size={size}",
-                       auditor)
+        proof = get_ok(
+            http, f"/v1/audit/proofs/inclusion?index={item['index']}&tree_size={size}", auditor
+        )
         assert hashlib.sha256(b"\x00" + leaf).hexdigest() == proof["leaf_hash"]
         # The decoded event is exactly the canonical bytes the leaf hash commits to.
         assert json.loads(leaf) == item["event"]
@@ -121,7 +125,10 @@ def test_events_are_listed_in_log_order_with_a_leaf_the_inclusion_proof_commits_
 
 
 def test_filters_and_cursor_pages_cover_every_matching_event_exactly_once(
-    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+    http,
+    auditor: str,
+    sessions: sessionmaker[Session],
+    audit_log: AuditLog,  # noqa: ANN001
 ) -> None:
     actions = ("data.read", "data.write", "consent.granted")
     plan = [("crm-app-1" if i % 2 else "crm-app-2", actions[i % 3]) for i in range(14)]
@@ -139,8 +146,9 @@ def test_filters_and_cursor_pages_cover_every_matching_event_exactly_once(
         "&actor=crm-app-1": expect(lambda a, act: a == "crm-app-1"),
         "&action=data.write": expect(lambda a, act: act == "data.write"),
         "&action=data.*": expect(lambda a, act: act.startswith("data.")),
-        "&actor=crm-app-2&action=consent.granted":
-            expect(lambda a, act: a == "crm-app-2" and act == "consent.granted"),
+        "&actor=crm-app-2&action=consent.granted": expect(
+            lambda a, act: a == "crm-app-2" and act == "consent.granted"
+        ),
     }
     for query, expected in cases.items():
         served = all_pages(http, auditor, query, limit=2)
@@ -156,8 +164,11 @@ def test_a_cursor_the_service_did_not_issue_is_a_problem(http, auditor: str) -> 
 
 def full_event(i: int, purpose: str, outcome: Outcome, collection: str) -> AuditEvent:
     return AuditEvent(
-        action="data.read", actor=Actor(id="crm-app-9", role="application"), outcome=outcome,
-        target=Target(collection=collection, record_id=f"rec-{i}"), purpose=purpose,
+        action="data.read",
+        actor=Actor(id="crm-app-9", role="application"),
+        outcome=outcome,
+        target=Target(collection=collection, record_id=f"rec-{i}"),
+        purpose=purpose,
         reason=None if outcome is Outcome.ALLOWED else "consent",
         # A details key named like a filter must not be mistaken for it.
         details={"collection": "orders", "purposes": ["billing"]},
@@ -165,17 +176,25 @@ def full_event(i: int, purpose: str, outcome: Outcome, collection: str) -> Audit
 
 
 def test_purpose_outcome_and_collection_filter_the_events(
-    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+    http,
+    auditor: str,
+    sessions: sessionmaker[Session],
+    audit_log: AuditLog,  # noqa: ANN001
 ) -> None:
-    plan = [("customer_support", Outcome.ALLOWED, "customers"),
-            ("billing", Outcome.DENIED, "customers"),
-            ("customer_support", Outcome.DENIED, "tickets"),
-            ("email_marketing", Outcome.ALLOWED, "tickets")]
+    plan = [
+        ("customer_support", Outcome.ALLOWED, "customers"),
+        ("billing", Outcome.DENIED, "customers"),
+        ("customer_support", Outcome.DENIED, "tickets"),
+        ("email_marketing", Outcome.ALLOWED, "tickets"),
+    ]
     ids = record(sessions, audit_log, *(full_event(i, *p) for i, p in enumerate(plan)))
 
     def served(query: str) -> list[str]:
-        return [item["event"]["id"] for item in all_pages(http, auditor, query, limit=2)
-                if item["event"]["id"] in ids]
+        return [
+            item["event"]["id"]
+            for item in all_pages(http, auditor, query, limit=2)
+            if item["event"]["id"] in ids
+        ]
 
     def expect(predicate) -> list[str]:  # noqa: ANN001
         return [i for i, p in zip(ids, plan, strict=True) if predicate(*p)]
@@ -189,12 +208,16 @@ def test_purpose_outcome_and_collection_filter_the_events(
     # A filter matches whole values, never a prefix.
     assert served("&purpose=customer") == []
     # Events of other purposes, outcomes and collections are not in a filtered answer.
-    assert all(item["event"].get("purpose") == "billing"
-               for item in all_pages(http, auditor, "&purpose=billing", limit=50))
+    assert all(
+        item["event"].get("purpose") == "billing"
+        for item in all_pages(http, auditor, "&purpose=billing", limit=50)
+    )
 
 
-@pytest.mark.parametrize("query", ["outcome=maybe", "purpose=Ada%20Lovelace",
-                                   "collection=a%22b", "shoe_size=42", "subject=x"])
+@pytest.mark.parametrize(
+    "query",
+    ["outcome=maybe", "purpose=Ada%20Lovelace", "collection=a%22b", "shoe_size=42", "subject=x"],
+)
 def test_a_bad_or_unknown_events_filter_is_a_422_problem(http, auditor: str, query: str) -> None:  # noqa: ANN001
     response = http.get(f"/v1/audit/events?{query}", headers=bearer(auditor))
 
@@ -203,20 +226,27 @@ def test_a_bad_or_unknown_events_filter_is_a_422_problem(http, auditor: str, que
 
 
 def test_checkpoints_list_the_signed_history_in_pages_each_note_verifying(
-    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+    http,
+    auditor: str,
+    sessions: sessionmaker[Session],
+    audit_log: AuditLog,  # noqa: ANN001
     signer: NoteSigner,
 ) -> None:
     sizes = []
     for round_ in range(4):
-        record(sessions, audit_log, *(app_event(i, "crm-app-1", "data.read")
-                                      for i in range(round_ + 1)))
+        record(
+            sessions,
+            audit_log,
+            *(app_event(i, "crm-app-1", "data.read") for i in range(round_ + 1)),
+        )
         sizes.append(get_ok(http, "/v1/audit/checkpoint", auditor)["tree_size"])
 
     items: list[dict[str, Any]] = []
     cursor = None
     for _ in range(100):
-        page = get_ok(http, "/v1/audit/checkpoints?limit=2"
-                      + (f"&cursor={cursor}" if cursor else ""), auditor)
+        page = get_ok(
+            http, "/v1/audit/checkpoints?limit=2" + (f"&cursor={cursor}" if cursor else ""), auditor
+        )
         assert len(page["items"]) <= 2
         items += page["items"]
         cursor = page["next_cursor"]
@@ -227,21 +257,32 @@ def test_checkpoints_list_the_signed_history_in_pages_each_note_verifying(
     assert served == sorted(set(served))  # oldest first, each once
     assert set(sizes) <= set(served)
     for cp in items:
-        origin, size, root = independent_verify_note(cp["note"], cp["key_name"],
-                                                     signer.public_key_bytes)
+        origin, size, root = independent_verify_note(
+            cp["note"], cp["key_name"], signer.public_key_bytes
+        )
         assert (origin, size, root.hex()) == (ORIGIN, cp["tree_size"], cp["root_hash"])
         assert cp["verifier_key"] == signer.verifier_key
     # Any two of them are consistent: the later extends the earlier.
     first, last = items[0], items[-1]
-    proof = get_ok(http, f"/v1/audit/proofs/consistency?first={first['tree_size']}"
-                         f"&second={last['tree_size']}", auditor)["proof"]
-    assert verify_consistency(first["tree_size"], last["tree_size"],
-                              bytes.fromhex(first["root_hash"]), bytes.fromhex(last["root_hash"]),
-                              [bytes.fromhex(h) for h in proof])
+    proof = get_ok(
+        http,
+        f"/v1/audit/proofs/consistency?first={first['tree_size']}&second={last['tree_size']}",
+        auditor,
+    )["proof"]
+    assert verify_consistency(
+        first["tree_size"],
+        last["tree_size"],
+        bytes.fromhex(first["root_hash"]),
+        bytes.fromhex(last["root_hash"]),
+        [bytes.fromhex(h) for h in proof],
+    )
 
 
 def test_checkpoints_since_a_size_start_after_it(
-    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+    http,
+    auditor: str,
+    sessions: sessionmaker[Session],
+    audit_log: AuditLog,  # noqa: ANN001
 ) -> None:
     record(sessions, audit_log, app_event(1, "crm-app-1", "data.read"))
     old = get_ok(http, "/v1/audit/checkpoint", auditor)["tree_size"]
@@ -258,16 +299,20 @@ def test_checkpoints_since_a_size_start_after_it(
 TOO_BIG = 2**63  # one past the largest integer PostgreSQL's bigint and SQLite hold
 
 
-@pytest.mark.parametrize("path", [
-    f"/v1/audit/checkpoints?after_size={TOO_BIG}",
-    f"/v1/audit/checkpoints?after_size={10**30}",
-    f"/v1/audit/proofs/inclusion?index={TOO_BIG}&tree_size=1",
-    f"/v1/audit/proofs/inclusion?index=0&tree_size={TOO_BIG}",
-    f"/v1/audit/proofs/consistency?first=1&second={TOO_BIG}",
-    f"/v1/audit/proofs/consistency?first={TOO_BIG}&second={TOO_BIG}",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/v1/audit/checkpoints?after_size={TOO_BIG}",
+        f"/v1/audit/checkpoints?after_size={10**30}",
+        f"/v1/audit/proofs/inclusion?index={TOO_BIG}&tree_size=1",
+        f"/v1/audit/proofs/inclusion?index=0&tree_size={TOO_BIG}",
+        f"/v1/audit/proofs/consistency?first=1&second={TOO_BIG}",
+        f"/v1/audit/proofs/consistency?first={TOO_BIG}&second={TOO_BIG}",
+    ],
+)
 def test_an_integer_larger_than_the_database_holds_is_a_422_problem(
-        http, auditor: str, path: str) -> None:  # noqa: ANN001
+    http, auditor: str, path: str
+) -> None:  # noqa: ANN001
     response = http.get(path, headers=bearer(auditor))
 
     assert response.status_code == 422, response.get_data(as_text=True)
@@ -283,7 +328,10 @@ def test_the_largest_integer_the_database_holds_is_answered(http, auditor: str) 
 
 
 def test_checkpoint_note_verifies_with_independent_code_and_the_published_key(
-    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+    http,
+    auditor: str,
+    sessions: sessionmaker[Session],
+    audit_log: AuditLog,  # noqa: ANN001
     signer: NoteSigner,
 ) -> None:
     record(sessions, audit_log, *(app_event(i, "crm-app-1", "data.read") for i in range(3)))
@@ -306,7 +354,10 @@ def test_checkpoint_note_verifies_with_independent_code_and_the_published_key(
 
 
 def test_inclusion_proofs_from_the_api_verify_against_the_checkpoint_root(
-    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+    http,
+    auditor: str,
+    sessions: sessionmaker[Session],
+    audit_log: AuditLog,  # noqa: ANN001
 ) -> None:
     record(sessions, audit_log, *(app_event(i, "crm-app-1", "data.read") for i in range(10)))
     cp = get_ok(http, "/v1/audit/checkpoint", auditor)
@@ -320,7 +371,10 @@ def test_inclusion_proofs_from_the_api_verify_against_the_checkpoint_root(
 
 
 def test_consistency_proof_between_two_checkpoints_verifies(
-    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+    http,
+    auditor: str,
+    sessions: sessionmaker[Session],
+    audit_log: AuditLog,  # noqa: ANN001
 ) -> None:
     record(sessions, audit_log, *(app_event(i, "crm-app-1", "data.read") for i in range(5)))
     old = get_ok(http, "/v1/audit/checkpoint", auditor)
@@ -349,11 +403,22 @@ def test_consistency_proof_between_two_checkpoints_verifies(
         "/v1/audit/proofs/consistency?first={size}&second=1",
         "/v1/audit/proofs/consistency?first=0&second={size}",
     ],
-    ids=["index-at-size", "size-beyond-log", "negative-index", "empty-tree",
-         "second-beyond-log", "first-after-second", "first-zero"],
+    ids=[
+        "index-at-size",
+        "size-beyond-log",
+        "negative-index",
+        "empty-tree",
+        "second-beyond-log",
+        "first-after-second",
+        "first-zero",
+    ],
 )
 def test_proofs_outside_the_log_are_422_problems(
-    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog, url: str,  # noqa: ANN001
+    http,
+    auditor: str,
+    sessions: sessionmaker[Session],
+    audit_log: AuditLog,
+    url: str,  # noqa: ANN001
 ) -> None:
     record(sessions, audit_log, *(app_event(i, "crm-app-1", "data.read") for i in range(4)))
     size = get_ok(http, "/v1/audit/checkpoint", auditor)["tree_size"]
@@ -397,7 +462,10 @@ def test_a_forbidden_request_is_itself_audited(http, issue_key, auditor: str) ->
 
 
 def test_verify_endpoint_reports_an_intact_log(
-    http, auditor: str, sessions: sessionmaker[Session], audit_log: AuditLog,  # noqa: ANN001
+    http,
+    auditor: str,
+    sessions: sessionmaker[Session],
+    audit_log: AuditLog,  # noqa: ANN001
 ) -> None:
     record(sessions, audit_log, *(app_event(i, "crm-app-1", "data.read") for i in range(8)))
     cp = get_ok(http, "/v1/audit/checkpoint", auditor)

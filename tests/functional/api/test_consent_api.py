@@ -17,8 +17,14 @@ from tests.functional.consent.conftest import add_subjects
 
 PROBLEM = "application/problem+json"
 NOTICE = "notice-2026-01"
-LEGAL_BASES = {"consent", "contract", "legal_obligation", "vital_interests", "public_task",
-               "legitimate_interests"}
+LEGAL_BASES = {
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+}
 
 
 @pytest.fixture
@@ -56,15 +62,21 @@ def consents(http, sid: str, key: str) -> dict[str, Any]:  # noqa: ANN001
 
 def stored(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
     with sessions() as s:
-        return tuple(s.scalar(select(func.count()).select_from(m))
-                     for m in (ConsentEvent, ConsentState, ConsentRestriction))
+        return tuple(
+            s.scalar(select(func.count()).select_from(m))
+            for m in (ConsentEvent, ConsentState, ConsentRestriction)
+        )
 
 
 def audit_actions(sessions: sessionmaker[Session], sid: str) -> list[str]:
     with sessions() as s:
-        return list(s.scalars(select(audit_entries.c.action)
-                              .where(audit_entries.c.subject_id == sid)
-                              .order_by(audit_entries.c.id)))
+        return list(
+            s.scalars(
+                select(audit_entries.c.action)
+                .where(audit_entries.c.subject_id == sid)
+                .order_by(audit_entries.c.id)
+            )
+        )
 
 
 # -- purposes -----------------------------------------------------------------------------
@@ -77,8 +89,14 @@ def test_purposes_are_listed_with_basis_use_and_ccpa_flags(http, app_key: str) -
     items = {p["id"]: p for p in response.get_json()["items"]}
     assert {"customer_support", "email_marketing", "third_party_sharing"} <= set(items)
     for item in items.values():
-        assert {"id", "description", "legal_basis", "data_use", "sells_or_shares",
-                "sensitive"} <= set(item)
+        assert {
+            "id",
+            "description",
+            "legal_basis",
+            "data_use",
+            "sells_or_shares",
+            "sensitive",
+        } <= set(item)
         assert item["legal_basis"] in LEGAL_BASES
     assert items["third_party_sharing"]["sells_or_shares"] is True
     assert items["email_marketing"]["legal_basis"] == "consent"
@@ -93,17 +111,26 @@ def test_an_auditor_cannot_read_purposes(http, issue_key) -> None:  # noqa: ANN0
 # -- writing and reading consent --------------------------------------------------------
 
 
-def test_a_grant_is_recorded_and_read_back(http, app_key: str, officer_key: str,
-                                          subject: str) -> None:  # noqa: ANN001
-    response = post(http, f"/v1/subjects/{subject}/consents", app_key,
-                    grant(evidence="form-submission:1234"))
+def test_a_grant_is_recorded_and_read_back(
+    http, app_key: str, officer_key: str, subject: str
+) -> None:  # noqa: ANN001
+    response = post(
+        http, f"/v1/subjects/{subject}/consents", app_key, grant(evidence="form-submission:1234")
+    )
 
     assert response.status_code == 201, response.get_json()
     event = response.get_json()
-    assert {k: event[k] for k in ("subject_id", "purpose", "action", "source", "policy_version",
-                                  "evidence")} == {
-        "subject_id": subject, "purpose": "email_marketing", "action": "grant",
-        "source": "api", "policy_version": NOTICE, "evidence": "form-submission:1234"}
+    assert {
+        k: event[k]
+        for k in ("subject_id", "purpose", "action", "source", "policy_version", "evidence")
+    } == {
+        "subject_id": subject,
+        "purpose": "email_marketing",
+        "action": "grant",
+        "source": "api",
+        "policy_version": NOTICE,
+        "evidence": "form-submission:1234",
+    }
     assert event["gpc_opt_outs"] == []
     body = consents(http, subject, officer_key)
     assert body["current"]["email_marketing"]["status"] == "granted"
@@ -114,19 +141,24 @@ def test_a_grant_is_recorded_and_read_back(http, app_key: str, officer_key: str,
     assert [e["id"] for e in body["history"]] == [event["id"]]
 
 
-def test_withdraw_then_grant_again_over_http(http, app_key: str, officer_key: str,
-                                            subject: str) -> None:  # noqa: ANN001
+def test_withdraw_then_grant_again_over_http(
+    http, app_key: str, officer_key: str, subject: str
+) -> None:  # noqa: ANN001
     path = f"/v1/subjects/{subject}/consents"
     for action in ("grant", "withdraw", "grant", "withdraw"):
         assert post(http, path, app_key, grant(action=action)).status_code == 201
         assert consents(http, subject, officer_key)["current"]["email_marketing"]["status"] == (
-            "granted" if action == "grant" else "withdrawn")
+            "granted" if action == "grant" else "withdrawn"
+        )
 
     assert len(consents(http, subject, officer_key)["history"]) == 4
 
 
 def test_the_gpc_header_opts_out_of_exactly_the_selling_purposes(
-    http, app_key: str, officer_key: str, subject: str  # noqa: ANN001
+    http,
+    app_key: str,
+    officer_key: str,
+    subject: str,  # noqa: ANN001
 ) -> None:
     path = f"/v1/subjects/{subject}/consents"
     post(http, path, app_key, grant("third_party_sharing"))
@@ -135,8 +167,11 @@ def test_the_gpc_header_opts_out_of_exactly_the_selling_purposes(
 
     assert response.status_code == 201
     opt_outs = response.get_json()["gpc_opt_outs"]
-    selling = {p["id"] for p in http.get("/v1/purposes", headers=bearer(app_key))
-               .get_json()["items"] if p["sells_or_shares"]}
+    selling = {
+        p["id"]
+        for p in http.get("/v1/purposes", headers=bearer(app_key)).get_json()["items"]
+        if p["sells_or_shares"]
+    }
     assert {e["purpose"] for e in opt_outs} == selling
     assert {(e["action"], e["source"]) for e in opt_outs} == {("withdraw", "gpc")}
     current = consents(http, subject, officer_key)["current"]
@@ -147,8 +182,7 @@ def test_the_gpc_header_opts_out_of_exactly_the_selling_purposes(
 
 
 def test_without_the_gpc_header_nothing_is_opted_out(http, app_key: str, subject: str) -> None:  # noqa: ANN001
-    response = post(http, f"/v1/subjects/{subject}/consents", app_key, grant(),
-                    **{"Sec-GPC": "0"})
+    response = post(http, f"/v1/subjects/{subject}/consents", app_key, grant(), **{"Sec-GPC": "0"})
 
     assert response.get_json()["gpc_opt_outs"] == []
 
@@ -160,21 +194,33 @@ BAD_CONSENT_WRITES = [
     pytest.param(grant("no_such_purpose"), 422, "unknown-purpose", id="unknown-purpose"),
     pytest.param(grant(action="object"), 422, "validation", id="action-object"),
     pytest.param(grant(action="delete"), 422, "validation", id="action-unknown"),
-    pytest.param({k: v for k, v in grant().items() if k != "action"}, 422, "validation",
-                 id="action-missing"),
+    pytest.param(
+        {k: v for k, v in grant().items() if k != "action"}, 422, "validation", id="action-missing"
+    ),
     pytest.param(grant("billing"), 422, "consent-not-applicable", id="grant-contract-purpose"),
-    pytest.param(grant("analytics", action="withdraw"), 422, "consent-not-applicable",
-                 id="withdraw-legitimate-interest"),
+    pytest.param(
+        grant("analytics", action="withdraw"),
+        422,
+        "consent-not-applicable",
+        id="withdraw-legitimate-interest",
+    ),
     pytest.param(grant(source="gpc"), 422, "validation", id="source-gpc-claimed"),
-    pytest.param(grant(source="officer"), 422, "invalid-consent-event",
-                 id="application-claims-officer"),
+    pytest.param(
+        grant(source="officer"), 422, "invalid-consent-event", id="application-claims-officer"
+    ),
     pytest.param(grant(source="carrier_pigeon"), 422, "validation", id="source-unknown"),
-    pytest.param({k: v for k, v in grant().items() if k != "policy_version"}, 422, "validation",
-                 id="notice-version-missing"),
-    pytest.param(grant(policy_version="the one from May"), 422, "validation",
-                 id="notice-version-with-spaces"),
-    pytest.param(grant(evidence="ana.lopez@mail.example"), 422, "validation",
-                 id="evidence-is-an-email"),
+    pytest.param(
+        {k: v for k, v in grant().items() if k != "policy_version"},
+        422,
+        "validation",
+        id="notice-version-missing",
+    ),
+    pytest.param(
+        grant(policy_version="the one from May"), 422, "validation", id="notice-version-with-spaces"
+    ),
+    pytest.param(
+        grant(evidence="ana.lopez@mail.example"), 422, "validation", id="evidence-is-an-email"
+    ),
     pytest.param(grant(email="ana.lopez@mail.example"), 422, "validation", id="unknown-key"),
     pytest.param([grant()], 422, "validation", id="body-is-a-list"),
     pytest.param(grant(purpose=7), 422, "validation", id="purpose-not-a-string"),
@@ -183,7 +229,13 @@ BAD_CONSENT_WRITES = [
 
 @pytest.mark.parametrize(("body", "status", "slug"), BAD_CONSENT_WRITES)
 def test_a_bad_consent_write_is_refused_and_writes_nothing(
-    http, app_key: str, subject: str, sessions, body: Any, status: int, slug: str  # noqa: ANN001
+    http,
+    app_key: str,
+    subject: str,
+    sessions,
+    body: Any,
+    status: int,
+    slug: str,  # noqa: ANN001
 ) -> None:
     before = stored(sessions)
 
@@ -215,8 +267,11 @@ def test_an_unknown_subject_is_404_and_never_echoed(http, app_key: str, sessions
 def test_a_body_that_is_not_json_is_415(http, app_key: str, subject: str, sessions) -> None:  # noqa: ANN001
     before = stored(sessions)
 
-    response = http.post(f"/v1/subjects/{subject}/consents", data="purpose=email_marketing",
-                         headers={**bearer(app_key), "Content-Type": "text/plain"})
+    response = http.post(
+        f"/v1/subjects/{subject}/consents",
+        data="purpose=email_marketing",
+        headers={**bearer(app_key), "Content-Type": "text/plain"},
+    )
 
     assert response.status_code == 415
     assert stored(sessions) == before
@@ -243,16 +298,31 @@ def test_an_objection_is_recorded_and_stops_the_purpose(http, issue_key, subject
 @pytest.mark.parametrize(
     ("body", "status", "slug"),
     [
-        pytest.param({"purpose": "billing", "action": "object"}, 422,
-                     "objection-not-applicable", id="contract-purpose"),
-        pytest.param({"purpose": "analytics", "action": "lift"}, 409,
-                     "not-objected", id="lift-without-objection"),
-        pytest.param({"purpose": "analytics", "action": "grant"}, 422,
-                     "validation", id="wrong-action"),
+        pytest.param(
+            {"purpose": "billing", "action": "object"},
+            422,
+            "objection-not-applicable",
+            id="contract-purpose",
+        ),
+        pytest.param(
+            {"purpose": "analytics", "action": "lift"},
+            409,
+            "not-objected",
+            id="lift-without-objection",
+        ),
+        pytest.param(
+            {"purpose": "analytics", "action": "grant"}, 422, "validation", id="wrong-action"
+        ),
     ],
 )
 def test_a_bad_objection_is_refused_and_writes_nothing(
-    http, app_key: str, subject: str, sessions, body: dict, status: int, slug: str  # noqa: ANN001
+    http,
+    app_key: str,
+    subject: str,
+    sessions,
+    body: dict,
+    status: int,
+    slug: str,  # noqa: ANN001
 ) -> None:
     before = stored(sessions)
 
@@ -264,14 +334,21 @@ def test_a_bad_objection_is_refused_and_writes_nothing(
 
 
 def test_a_restricted_subject_is_processable_only_by_exempt_purposes_over_http(
-    http, app_key: str, officer_key: str, subject: str  # noqa: ANN001
+    http,
+    app_key: str,
+    officer_key: str,
+    subject: str,  # noqa: ANN001
 ) -> None:
     path = f"/v1/subjects/{subject}/consents"
     for purpose in ("email_marketing", "personalised_recommendations", "third_party_sharing"):
         post(http, path, app_key, grant(purpose))
 
-    response = post(http, f"/v1/subjects/{subject}/restriction", officer_key,
-                    {"action": "restrict", "source": "officer", "evidence": "request:42"})
+    response = post(
+        http,
+        f"/v1/subjects/{subject}/restriction",
+        officer_key,
+        {"action": "restrict", "source": "officer", "evidence": "request:42"},
+    )
 
     assert response.status_code == 201, response.get_json()
     body = consents(http, subject, officer_key)
@@ -280,8 +357,12 @@ def test_a_restricted_subject_is_processable_only_by_exempt_purposes_over_http(
     processable = {p for p, c in body["current"].items() if c["processable"]}
     assert processable == {"record_keeping", "legal_claims"}
     assert "restricted" in body["current"]["email_marketing"]["reason"]
-    lifted = post(http, f"/v1/subjects/{subject}/restriction", officer_key,
-                  {"action": "lift", "source": "officer"})
+    lifted = post(
+        http,
+        f"/v1/subjects/{subject}/restriction",
+        officer_key,
+        {"action": "lift", "source": "officer"},
+    )
     assert lifted.status_code == 201
     assert consents(http, subject, officer_key)["restricted"] is False
 
@@ -289,16 +370,24 @@ def test_a_restricted_subject_is_processable_only_by_exempt_purposes_over_http(
 def test_an_application_cannot_restrict(http, app_key: str, subject: str, sessions) -> None:  # noqa: ANN001
     before = stored(sessions)
 
-    response = post(http, f"/v1/subjects/{subject}/restriction", app_key,
-                    {"action": "restrict", "source": "api"})
+    response = post(
+        http,
+        f"/v1/subjects/{subject}/restriction",
+        app_key,
+        {"action": "restrict", "source": "api"},
+    )
 
     assert response.status_code == 403
     assert stored(sessions) == before
 
 
 def test_lifting_an_absent_restriction_is_409(http, officer_key: str, subject: str) -> None:  # noqa: ANN001
-    response = post(http, f"/v1/subjects/{subject}/restriction", officer_key,
-                    {"action": "lift", "source": "officer"})
+    response = post(
+        http,
+        f"/v1/subjects/{subject}/restriction",
+        officer_key,
+        {"action": "lift", "source": "officer"},
+    )
 
     assert response.status_code == 409
     assert response.get_json()["type"].endswith("/not-restricted")
@@ -308,23 +397,42 @@ def test_lifting_an_absent_restriction_is_409(http, officer_key: str, subject: s
 
 
 def test_every_event_and_read_appears_in_the_audit_log(
-    http, issue_key, officer_key: str, subject: str, sessions  # noqa: ANN001
+    http,
+    issue_key,
+    officer_key: str,
+    subject: str,
+    sessions,  # noqa: ANN001
 ) -> None:
     app_key = issue_key("application", "email_marketing", "churn_prediction")  # it objects to
     post(http, f"/v1/subjects/{subject}/consents", app_key, grant(), **{"Sec-GPC": "1"})
-    post(http, f"/v1/subjects/{subject}/objections", app_key,
-         {"purpose": "churn_prediction", "action": "object", "source": "api"})
-    post(http, f"/v1/subjects/{subject}/restriction", officer_key,
-         {"action": "restrict", "source": "officer"})
+    post(
+        http,
+        f"/v1/subjects/{subject}/objections",
+        app_key,
+        {"purpose": "churn_prediction", "action": "object", "source": "api"},
+    )
+    post(
+        http,
+        f"/v1/subjects/{subject}/restriction",
+        officer_key,
+        {"action": "restrict", "source": "officer"},
+    )
     consents(http, subject, officer_key)
 
     assert audit_actions(sessions, subject) == [
-        "consent.withdrawn", "consent.granted", "consent.objected", "consent.restricted",
+        "consent.withdrawn",
+        "consent.granted",
+        "consent.objected",
+        "consent.restricted",
         "consent.read",
     ]
     with sessions() as s:
-        leaves = [bytes(d).decode() for d in s.scalars(
-            select(audit_entries.c.data).where(audit_entries.c.subject_id == subject))]
+        leaves = [
+            bytes(d).decode()
+            for d in s.scalars(
+                select(audit_entries.c.data).where(audit_entries.c.subject_id == subject)
+            )
+        ]
     assert all(NOTICE not in leaf for leaf in leaves)
     assert '"purpose":"email_marketing"' in leaves[1]
 
@@ -333,9 +441,12 @@ def test_the_openapi_document_describes_the_consent_endpoints(http) -> None:  # 
     spec = http.get("/openapi.json").get_json()
 
     paths = spec["paths"]
-    assert {"/v1/purposes", "/v1/subjects/{subject_id}/consents",
-            "/v1/subjects/{subject_id}/objections",
-            "/v1/subjects/{subject_id}/restriction"} <= set(paths)
+    assert {
+        "/v1/purposes",
+        "/v1/subjects/{subject_id}/consents",
+        "/v1/subjects/{subject_id}/objections",
+        "/v1/subjects/{subject_id}/restriction",
+    } <= set(paths)
     params = paths["/v1/subjects/{subject_id}/consents"]["post"]["parameters"]
     assert "Sec-GPC" in {p["name"] for p in params}
 
@@ -343,10 +454,14 @@ def test_the_openapi_document_describes_the_consent_endpoints(http) -> None:  # 
 def test_the_openapi_document_says_the_gateway_decides_the_source(http) -> None:  # noqa: ANN001
     spec = http.get("/openapi.json").get_json()
 
-    for path in ("/v1/subjects/{subject_id}/consents", "/v1/subjects/{subject_id}/objections",
-                 "/v1/subjects/{subject_id}/restriction"):
-        ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"][
-            "schema"]["$ref"]
+    for path in (
+        "/v1/subjects/{subject_id}/consents",
+        "/v1/subjects/{subject_id}/objections",
+        "/v1/subjects/{subject_id}/restriction",
+    ):
+        ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"][
+            "$ref"
+        ]
         schema = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
         assert "source" not in schema.get("required", []), path
         assert schema["properties"]["source"]["deprecated"] is True, path

@@ -27,18 +27,27 @@ def subject(sessions: sessionmaker[Session], runtime: Runtime) -> str:
     return sid
 
 
-def _consent(http, sid: str, key: str, purpose: str, action: str, source: str = "api",  # noqa: ANN001
-             **headers: Any) -> Any:
+def _consent(
+    http,
+    sid: str,
+    key: str,
+    purpose: str,
+    action: str,
+    source: str = "api",  # noqa: ANN001
+    **headers: Any,
+) -> Any:
     body = {"purpose": purpose, "action": action, "source": source, "policy_version": NOTICE}
     if "evidence" in headers:
         body["evidence"] = headers.pop("evidence")
-    return http.post(f"/v1/subjects/{sid}/consents", headers={**bearer(key), **headers},
-                     json=body)
+    return http.post(f"/v1/subjects/{sid}/consents", headers={**bearer(key), **headers}, json=body)
 
 
 def _objection(http, sid: str, key: str, purpose: str, action: str, source: str) -> Any:  # noqa: ANN001
-    return http.post(f"/v1/subjects/{sid}/objections", headers=bearer(key),
-                     json={"purpose": purpose, "action": action, "source": source})
+    return http.post(
+        f"/v1/subjects/{sid}/objections",
+        headers=bearer(key),
+        json={"purpose": purpose, "action": action, "source": source},
+    )
 
 
 def _status(http, sid: str, officer: str, purpose: str) -> str:  # noqa: ANN001
@@ -59,7 +68,8 @@ def test_an_application_cannot_grant_a_purpose_it_does_not_hold(http, issue_key,
 
 
 def test_an_application_cannot_withdraw_a_purpose_it_does_not_hold(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     marketing = issue_key("application", "email_marketing")
     support = issue_key("application", "customer_support")
     officer = issue_key("compliance_officer")
@@ -74,7 +84,8 @@ def test_an_application_cannot_withdraw_a_purpose_it_does_not_hold(
 
 
 def test_an_application_cannot_lift_an_objection_an_officer_recorded(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     analytics = issue_key("application", "analytics")
     officer = issue_key("compliance_officer")
     assert _objection(http, subject, officer, "analytics", "object", "officer").status_code == 201
@@ -88,7 +99,8 @@ def test_an_application_cannot_lift_an_objection_an_officer_recorded(
 
 
 def test_an_application_cannot_regrant_sharing_over_a_gpc_withdrawal(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     sharing = issue_key("application", "third_party_sharing", "email_marketing")
     officer = issue_key("compliance_officer")
     assert _consent(http, subject, sharing, "third_party_sharing", "grant").status_code == 201
@@ -103,16 +115,25 @@ def test_an_application_cannot_regrant_sharing_over_a_gpc_withdrawal(
 
 
 def test_after_a_gpc_withdrawal_an_officer_records_the_subjects_new_grant(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     sharing = issue_key("application", "third_party_sharing", "email_marketing")
     officer = issue_key("compliance_officer")
     _consent(http, subject, sharing, "third_party_sharing", "grant")
     _consent(http, subject, sharing, "email_marketing", "withdraw", **{"Sec-GPC": "1"})
 
-    by_app = _consent(http, subject, sharing, "third_party_sharing", "grant",
-                      evidence="form-submission-8841")
-    again = _consent(http, subject, officer, "third_party_sharing", "grant", "officer",
-                     evidence="form-submission-8841")
+    by_app = _consent(
+        http, subject, sharing, "third_party_sharing", "grant", evidence="form-submission-8841"
+    )
+    again = _consent(
+        http,
+        subject,
+        officer,
+        "third_party_sharing",
+        "grant",
+        "officer",
+        evidence="form-submission-8841",
+    )
 
     assert by_app.status_code == 403
     assert again.status_code == 201
@@ -120,16 +141,20 @@ def test_after_a_gpc_withdrawal_an_officer_records_the_subjects_new_grant(
 
 
 def test_an_application_cannot_regrant_over_an_officers_withdrawal_without_the_subject(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     marketing = issue_key("application", "email_marketing")
     officer = issue_key("compliance_officer")
     _consent(http, subject, marketing, "email_marketing", "grant")
-    assert _consent(http, subject, officer, "email_marketing", "withdraw",
-                    "officer").status_code == 201
+    assert (
+        _consent(http, subject, officer, "email_marketing", "withdraw", "officer").status_code
+        == 201
+    )
 
     refused = _consent(http, subject, marketing, "email_marketing", "grant")
-    read = http.get(f"/v1/data/customers/{subject}?purpose=email_marketing",
-                    headers=bearer(marketing))
+    read = http.get(
+        f"/v1/data/customers/{subject}?purpose=email_marketing", headers=bearer(marketing)
+    )
 
     assert refused.status_code == 403
     assert read.status_code == 403
@@ -138,19 +163,25 @@ def test_an_application_cannot_regrant_over_an_officers_withdrawal_without_the_s
 def test_an_officer_may_reverse_what_an_officer_recorded(http, issue_key, subject) -> None:  # noqa: ANN001
     officer = issue_key("compliance_officer")
     _consent(http, subject, officer, "email_marketing", "withdraw", "officer")
-    assert _consent(http, subject, officer, "email_marketing", "grant",
-                    "officer").status_code == 201
+    assert (
+        _consent(http, subject, officer, "email_marketing", "grant", "officer").status_code == 201
+    )
 
 
 # -- reading consent: an application sees its own purposes' current state only ------------
 
 
 def test_an_application_reads_only_the_current_state_of_its_own_purposes(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     marketing = issue_key("application", "email_marketing")
     officer = issue_key("compliance_officer")
-    assert _consent(http, subject, marketing, "email_marketing", "grant",
-                    evidence="form-4711").status_code == 201
+    assert (
+        _consent(
+            http, subject, marketing, "email_marketing", "grant", evidence="form-4711"
+        ).status_code
+        == 201
+    )
     assert _objection(http, subject, officer, "analytics", "object", "officer").status_code == 201
 
     response = http.get(f"/v1/subjects/{subject}/consents", headers=bearer(marketing))
@@ -164,8 +195,7 @@ def test_an_application_reads_only_the_current_state_of_its_own_purposes(
     assert "form-4711" not in response.get_data(as_text=True)
 
 
-def test_an_officer_keeps_the_full_view_with_history_and_evidence(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+def test_an_officer_keeps_the_full_view_with_history_and_evidence(http, issue_key, subject) -> None:  # noqa: ANN001
     marketing = issue_key("application", "email_marketing")
     officer = issue_key("compliance_officer")
     _consent(http, subject, marketing, "email_marketing", "grant", evidence="form-4711")
@@ -187,8 +217,10 @@ def _current(http, sid: str, key: str, purpose: str) -> dict[str, Any]:  # noqa:
 
 def _withdraw_as_officer(http, sid: str, sessions, runtime) -> None:  # noqa: ANN001
     officer = issue_officer(sessions)
-    assert _consent(http, sid, officer, "third_party_sharing", "withdraw",
-                    "officer").status_code == 201
+    assert (
+        _consent(http, sid, officer, "third_party_sharing", "withdraw", "officer").status_code
+        == 201
+    )
 
 
 def _withdraw_by_request(http, sid: str, sessions, runtime) -> None:  # noqa: ANN001
@@ -217,10 +249,14 @@ def issue_app(sessions, *purposes: str, role: str = "application") -> str:  # no
         return issued.key
 
 
-@pytest.mark.parametrize("withdraw", [_withdraw_as_officer, _withdraw_by_request,
-                                      _withdraw_by_gpc], ids=["officer", "request", "gpc"])
+@pytest.mark.parametrize(
+    "withdraw",
+    [_withdraw_as_officer, _withdraw_by_request, _withdraw_by_gpc],
+    ids=["officer", "request", "gpc"],
+)
 def test_an_applications_own_withdrawal_does_not_open_a_protected_withdrawal_to_its_grant(
-        http, issue_key, subject, sessions, runtime, withdraw) -> None:  # noqa: ANN001
+    http, issue_key, subject, sessions, runtime, withdraw
+) -> None:  # noqa: ANN001
     sharing = issue_key("application", "third_party_sharing")
     officer = issue_key("compliance_officer")
     assert _consent(http, subject, sharing, "third_party_sharing", "grant").status_code == 201
@@ -236,14 +272,18 @@ def test_an_applications_own_withdrawal_does_not_open_a_protected_withdrawal_to_
 
 
 def test_an_applications_objection_and_its_lift_do_not_undo_an_officers_withdrawal(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     marketing = issue_key("application", "email_marketing")
     officer = issue_key("compliance_officer")
     assert _consent(http, subject, marketing, "email_marketing", "grant").status_code == 201
-    assert _consent(http, subject, officer, "email_marketing", "withdraw",
-                    "officer").status_code == 201
-    assert _objection(http, subject, marketing, "email_marketing", "object",
-                      "api").status_code == 201
+    assert (
+        _consent(http, subject, officer, "email_marketing", "withdraw", "officer").status_code
+        == 201
+    )
+    assert (
+        _objection(http, subject, marketing, "email_marketing", "object", "api").status_code == 201
+    )
 
     lift = _objection(http, subject, marketing, "email_marketing", "lift", "api")
     regrant = _consent(http, subject, marketing, "email_marketing", "grant")
@@ -251,13 +291,15 @@ def test_an_applications_objection_and_its_lift_do_not_undo_an_officers_withdraw
     assert lift.status_code == 403, lift.get_json()
     assert regrant.status_code == 403, regrant.get_json()
     assert _current(http, subject, marketing, "email_marketing")["processable"] is False
-    read = http.get(f"/v1/data/customers/{subject}?purpose=email_marketing",
-                    headers=bearer(marketing))
+    read = http.get(
+        f"/v1/data/customers/{subject}?purpose=email_marketing", headers=bearer(marketing)
+    )
     assert read.status_code == 403
 
 
 def test_an_application_cannot_lift_its_own_objection_over_an_officers_objection(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     analytics = issue_key("application", "analytics")
     officer = issue_key("compliance_officer")
     assert _objection(http, subject, officer, "analytics", "object", "officer").status_code == 201
@@ -271,13 +313,18 @@ def test_an_application_cannot_lift_its_own_objection_over_an_officers_objection
 
 
 def test_an_application_cannot_withdraw_over_a_gpc_withdrawal_of_a_purpose_it_does_not_hold(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     sharing = issue_key("application", "third_party_sharing", "email_marketing")
     marketing = issue_key("application", "email_marketing")
     officer = issue_key("compliance_officer")
     assert _consent(http, subject, sharing, "third_party_sharing", "grant").status_code == 201
-    assert _consent(http, subject, sharing, "email_marketing", "withdraw",
-                    **{"Sec-GPC": "1"}).status_code == 201
+    assert (
+        _consent(
+            http, subject, sharing, "email_marketing", "withdraw", **{"Sec-GPC": "1"}
+        ).status_code
+        == 201
+    )
 
     response = _consent(http, subject, marketing, "third_party_sharing", "withdraw")
 
@@ -288,26 +335,45 @@ def test_an_application_cannot_withdraw_over_a_gpc_withdrawal_of_a_purpose_it_do
 
 
 def test_a_body_claiming_the_subjects_web_form_does_not_reverse_an_officers_withdrawal(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     marketing = issue_key("application", "email_marketing")
     officer = issue_key("compliance_officer")
     assert _consent(http, subject, marketing, "email_marketing", "grant").status_code == 201
-    assert _consent(http, subject, officer, "email_marketing", "withdraw",
-                    "officer").status_code == 201
+    assert (
+        _consent(http, subject, officer, "email_marketing", "withdraw", "officer").status_code
+        == 201
+    )
 
-    claimed = _consent(http, subject, marketing, "email_marketing", "grant", "web_form",
-                       evidence="form-submission-8841")
-    unclaimed = http.post(f"/v1/subjects/{subject}/consents", headers=bearer(marketing),
-                          json={"purpose": "email_marketing", "action": "grant",
-                                "policy_version": NOTICE, "evidence": "form-submission-8841"})
+    claimed = _consent(
+        http,
+        subject,
+        marketing,
+        "email_marketing",
+        "grant",
+        "web_form",
+        evidence="form-submission-8841",
+    )
+    unclaimed = http.post(
+        f"/v1/subjects/{subject}/consents",
+        headers=bearer(marketing),
+        json={
+            "purpose": "email_marketing",
+            "action": "grant",
+            "policy_version": NOTICE,
+            "evidence": "form-submission-8841",
+        },
+    )
 
     assert claimed.status_code == 422, claimed.get_json()
     assert claimed.get_json()["type"].endswith("/invalid-consent-event")
     assert "source" in claimed.get_json()["errors"]
     assert unclaimed.status_code == 403, unclaimed.get_json()
     current = http.get(f"/v1/subjects/{subject}/consents", headers=bearer(officer)).get_json()
-    assert (current["current"]["email_marketing"]["status"],
-            current["current"]["email_marketing"]["source"]) == ("withdrawn", "officer")
+    assert (
+        current["current"]["email_marketing"]["status"],
+        current["current"]["email_marketing"]["source"],
+    ) == ("withdrawn", "officer")
     assert len(current["history"]) == 2
 
 
@@ -317,8 +383,11 @@ def test_the_gateway_decides_the_source_from_the_callers_key(http, issue_key, su
     body = {"purpose": "email_marketing", "action": "grant", "policy_version": NOTICE}
 
     by_app = http.post(f"/v1/subjects/{subject}/consents", headers=bearer(marketing), json=body)
-    by_officer = http.post(f"/v1/subjects/{subject}/consents", headers=bearer(officer),
-                           json={**body, "action": "withdraw"})
+    by_officer = http.post(
+        f"/v1/subjects/{subject}/consents",
+        headers=bearer(officer),
+        json={**body, "action": "withdraw"},
+    )
 
     assert by_app.status_code == 201, by_app.get_json()
     assert by_app.get_json()["source"] == "api"
@@ -327,12 +396,17 @@ def test_the_gateway_decides_the_source_from_the_callers_key(http, issue_key, su
 
 
 def test_after_an_officers_new_grant_the_application_manages_its_purpose_again(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     marketing = issue_key("application", "email_marketing")
     officer = issue_key("compliance_officer")
     _consent(http, subject, officer, "email_marketing", "withdraw", "officer")
-    assert _consent(http, subject, officer, "email_marketing", "grant", "officer",
-                    evidence="letter-2026-17").status_code == 201
+    assert (
+        _consent(
+            http, subject, officer, "email_marketing", "grant", "officer", evidence="letter-2026-17"
+        ).status_code
+        == 201
+    )
     assert _consent(http, subject, marketing, "email_marketing", "withdraw").status_code == 201
 
     regrant = _consent(http, subject, marketing, "email_marketing", "grant")

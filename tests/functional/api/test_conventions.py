@@ -19,9 +19,15 @@ def subject(session, runtime) -> dict[str, list[str]]:  # noqa: ANN001
 
 def test_a_created_request_has_a_location_that_reads_it_back(http, issue_key, subject) -> None:  # noqa: ANN001
     officer = bearer(issue_key("compliance_officer"))
-    created = http.post("/v1/requests", headers=officer, json={
-        "type": "access", "regulation": "gdpr",
-        "subject": {"subject_id": subject["customers"][0]}})
+    created = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={
+            "type": "access",
+            "regulation": "gdpr",
+            "subject": {"subject_id": subject["customers"][0]},
+        },
+    )
 
     assert created.status_code == 201
     location = created.headers["Location"]
@@ -30,9 +36,13 @@ def test_a_created_request_has_a_location_that_reads_it_back(http, issue_key, su
 
 
 def test_a_created_client_without_a_url_of_its_own_points_at_its_collection(
-        http, issue_key) -> None:  # noqa: ANN001
-    created = http.post("/v1/clients", headers=bearer(issue_key("admin")),
-                        json={"name": "located-app", "role": "auditor"})
+    http, issue_key
+) -> None:  # noqa: ANN001
+    created = http.post(
+        "/v1/clients",
+        headers=bearer(issue_key("admin")),
+        json={"name": "located-app", "role": "auditor"},
+    )
 
     assert created.status_code == 201
     assert created.headers["Location"] == "/v1/clients"
@@ -64,15 +74,25 @@ def test_since_accepts_a_bare_date_as_the_start_of_that_day_utc(http, issue_key)
 
 
 def test_the_queue_shows_open_requests_by_default_and_takes_several_statuses(
-        http, issue_key, subject) -> None:  # noqa: ANN001
+    http, issue_key, subject
+) -> None:  # noqa: ANN001
     officer = bearer(issue_key("compliance_officer"))
     sid = subject["customers"][0]
-    kept = http.post("/v1/requests", headers=officer, json={
-        "type": "access", "regulation": "gdpr", "subject": {"subject_id": sid}}).get_json()
-    closed = http.post("/v1/requests", headers=officer, json={
-        "type": "erasure", "regulation": "gdpr", "subject": {"subject_id": sid}}).get_json()
-    http.post(f"/v1/requests/{closed['id']}/reject", headers=officer,
-              json={"reason": "withdrawn by the subject"})
+    kept = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={"type": "access", "regulation": "gdpr", "subject": {"subject_id": sid}},
+    ).get_json()
+    closed = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={"type": "erasure", "regulation": "gdpr", "subject": {"subject_id": sid}},
+    ).get_json()
+    http.post(
+        f"/v1/requests/{closed['id']}/reject",
+        headers=officer,
+        json={"reason": "withdrawn by the subject"},
+    )
 
     def ids(query: str) -> set[str]:
         response = http.get(f"/v1/requests{query}", headers=officer)
@@ -89,8 +109,14 @@ def test_the_queue_shows_open_requests_by_default_and_takes_several_statuses(
 
 def test_an_email_with_surrounding_blanks_is_trimmed(http, issue_key, subject) -> None:  # noqa: ANN001
     officer = bearer(issue_key("compliance_officer"))
-    created = http.post("/v1/requests", headers=officer, json={
-        "type": "access", "regulation": "gdpr",
-        "subject": {"email": "  conventions@mail.example \n"}})
+    created = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={
+            "type": "access",
+            "regulation": "gdpr",
+            "subject": {"email": "  conventions@mail.example \n"},
+        },
+    )
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["subject_id"] == subject["customers"][0]

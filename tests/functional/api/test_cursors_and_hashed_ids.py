@@ -11,8 +11,17 @@ import pytest
 from governance.store.services import RecordStore
 from tests.conftest import bearer
 
-PEOPLE = [{"first_name": "Ada", "last_name": f"Fictional{n}", "email": f"cursor{n}@mail.example",
-           "city": "Exampleville", "country": "US", "language": "en"} for n in range(5)]
+PEOPLE = [
+    {
+        "first_name": "Ada",
+        "last_name": f"Fictional{n}",
+        "email": f"cursor{n}@mail.example",
+        "city": "Exampleville",
+        "country": "US",
+        "language": "en",
+    }
+    for n in range(5)
+]
 
 
 @pytest.fixture
@@ -28,8 +37,13 @@ def analytics(issue_key) -> dict[str, str]:  # noqa: ANN001
     return bearer(issue_key("application", "analytics"))
 
 
-def _page(http, headers, purpose: str = "analytics", cursor: str | None = None,  # noqa: ANN001
-          collection: str = "customers"):  # noqa: ANN202
+def _page(
+    http,
+    headers,
+    purpose: str = "analytics",
+    cursor: str | None = None,  # noqa: ANN001
+    collection: str = "customers",
+):  # noqa: ANN202
     path = f"/v1/data/{collection}?purpose={purpose}&limit=2"
     return http.get(path + (f"&cursor={cursor}" if cursor else ""), headers=headers)
 
@@ -75,7 +89,8 @@ def test_a_cursor_of_the_old_plain_form_is_refused(http, analytics, people) -> N
 
 @pytest.mark.parametrize("other", ["client", "purpose", "collection"])
 def test_a_cursor_works_only_for_the_client_purpose_and_collection_it_was_issued_for(
-        http, issue_key, analytics, people, other: str) -> None:  # noqa: ANN001
+    http, issue_key, analytics, people, other: str
+) -> None:  # noqa: ANN001
     cursor = _page(http, analytics).get_json()["next_cursor"]
     if other == "client":
         response = _page(http, bearer(issue_key("application", "analytics")), cursor=cursor)
@@ -90,19 +105,19 @@ def test_a_cursor_works_only_for_the_client_purpose_and_collection_it_was_issued
 
 
 def test_a_purpose_that_sees_ids_hashed_cannot_read_a_record_by_its_raw_id(
-        http, analytics, people) -> None:  # noqa: ANN001
+    http, analytics, people
+) -> None:  # noqa: ANN001
     by_raw = http.get(f"/v1/data/customers/{people[0]}?purpose=analytics", headers=analytics)
     unknown = http.get(f"/v1/data/customers/{'0' * 32}?purpose=analytics", headers=analytics)
 
     assert by_raw.status_code == 404 and unknown.status_code == 404
     strip = {"trace_id"}
-    assert ({k: v for k, v in by_raw.get_json().items() if k not in strip}
-            == {k: v for k, v in unknown.get_json().items() if k not in strip})
+    assert {k: v for k, v in by_raw.get_json().items() if k not in strip} == {
+        k: v for k, v in unknown.get_json().items() if k not in strip
+    }
 
 
-def test_a_purpose_that_sees_ids_as_they_are_still_reads_by_id(
-        http, issue_key, people) -> None:  # noqa: ANN001
+def test_a_purpose_that_sees_ids_as_they_are_still_reads_by_id(http, issue_key, people) -> None:  # noqa: ANN001
     support = bearer(issue_key("application", "customer_support"))
-    response = http.get(f"/v1/data/customers/{people[0]}?purpose=customer_support",
-                        headers=support)
+    response = http.get(f"/v1/data/customers/{people[0]}?purpose=customer_support", headers=support)
     assert response.status_code == 200 and response.get_json()["id"] == people[0]

@@ -69,8 +69,15 @@ def world(runtime, session):
         customer = store.create("customers", values_for(datamap.collections["customers"], refs)).id
         refs["customers"] = customer
         records = {"customers": customer, "companies": company}
-        for name in ("orders", "order_lines", "interactions", "payment_details", "support_tickets",
-                     "campaign_responses", "web_events"):
+        for name in (
+            "orders",
+            "order_lines",
+            "interactions",
+            "payment_details",
+            "support_tickets",
+            "campaign_responses",
+            "web_events",
+        ):
             spec = datamap.collections[name]
             records[name] = store.create(name, values_for(spec, refs), subject_id=customer).id
             refs[name] = records[name]
@@ -78,8 +85,13 @@ def world(runtime, session):
         if label in ("granted", "restricted"):
             for purpose in runtime.policy.purposes:
                 if purpose.requires_consent:
-                    consent.record_consent(customer, purpose.id, ConsentAction.GRANT,
-                                           ConsentSource.WEB_FORM, runtime.policy.version)
+                    consent.record_consent(
+                        customer,
+                        purpose.id,
+                        ConsentAction.GRANT,
+                        ConsentSource.WEB_FORM,
+                        runtime.policy.version,
+                    )
         if label == "restricted":
             consent.restrict(customer, ConsentSource.OFFICER)
     session.commit()
@@ -113,9 +125,18 @@ def check_masked(mask: Mask, shown: Any, original: Any) -> None:
             assert "someone.else@mail.example" not in shown
 
 
-PURPOSES = ["customer_support", "order_fulfilment", "billing", "email_marketing",
-            "personalised_recommendations", "analytics", "churn_prediction",
-            "third_party_sharing", "record_keeping", "legal_claims"]
+PURPOSES = [
+    "customer_support",
+    "order_fulfilment",
+    "billing",
+    "email_marketing",
+    "personalised_recommendations",
+    "analytics",
+    "churn_prediction",
+    "third_party_sharing",
+    "record_keeping",
+    "legal_claims",
+]
 
 
 @pytest.mark.parametrize("purpose", PURPOSES)
@@ -142,9 +163,10 @@ def test_reads_return_only_allowed_fields_masked_and_only_processable_subjects(
             shown_ids = {i.get("id") for i in listed.get_json()["items"]}
             original = store.get(name, record_id).as_json()
             if owned:  # the subject's rows are kept or dropped inside the query
-                mine = http.get(f"/v1/data/{name}?purpose={purpose}"
-                                f"&subject_id={records['customers']}",
-                                headers=bearer(key))
+                mine = http.get(
+                    f"/v1/data/{name}?purpose={purpose}&subject_id={records['customers']}",
+                    headers=bearer(key),
+                )
                 subject_field = decisions["subject_id"]
                 if subject_field.effect is Effect.ALLOW:
                     assert mine.status_code == 200
@@ -196,11 +218,15 @@ def test_writes_succeed_only_for_writable_fields_of_processable_subjects(
                 if spec.references or spec.type is FieldType.TEXT:
                     continue  # references and free text have their own tests
                 new_value = _changed(spec, before.get(field_name))
-                response = http.patch(f"/v1/data/{name}/{record_id}?purpose={purpose}",
-                                      json={field_name: new_value}, headers=bearer(key))
+                response = http.patch(
+                    f"/v1/data/{name}/{record_id}?purpose={purpose}",
+                    json={field_name: new_value},
+                    headers=bearer(key),
+                )
                 owned = collection.is_subject or collection.has_subject_column
-                ok = (field_name in access.writable
-                      and (processable(runtime, purpose, label) or not owned))
+                ok = field_name in access.writable and (
+                    processable(runtime, purpose, label) or not owned
+                )
                 after = store.get(name, record_id).as_json()
                 if ok:
                     assert response.status_code == 200, (purpose, name, field_name, label)
@@ -219,8 +245,9 @@ def _changed(field: Field, old: Any) -> Any:
                 return f"changed{uuid.uuid4().hex[:6]}@mail.example"
             if field.category == "user.contact.phone_number":
                 return "+12015550199"
-            return ("CHG1"[: field.max_length or 255] if (field.max_length or 255) <= 4
-                    else "Changed")
+            return (
+                "CHG1"[: field.max_length or 255] if (field.max_length or 255) <= 4 else "Changed"
+            )
         case FieldType.INTEGER:
             return 4
         case FieldType.DECIMAL:

@@ -101,14 +101,17 @@ def test_201_then_409_for_a_duplicate_client_name(http, issue_key) -> None:  # n
     wanted = {"name": "crm-frontend", "role": "application", "purposes": ["customer_support"]}
 
     created = http.post("/v1/clients", json=wanted, headers=admin)
-    duplicate = http.post("/v1/clients", json={"name": "crm-frontend", "role": "auditor"},
-                          headers=admin)
+    duplicate = http.post(
+        "/v1/clients", json={"name": "crm-frontend", "role": "auditor"}, headers=admin
+    )
 
     assert created.status_code == 201, created.get_data(as_text=True)
     issued = created.get_json()
     assert {"id", "name", "role", "purposes", "key"} <= set(issued)
     assert (issued["name"], issued["role"], issued["purposes"]) == (
-        "crm-frontend", "application", ["customer_support"],
+        "crm-frontend",
+        "application",
+        ["customer_support"],
     )
     assert http.get("/v1/datamap", headers=bearer(issued["key"])).status_code == 403
     body = assert_problem(duplicate, 409)
@@ -118,16 +121,24 @@ def test_201_then_409_for_a_duplicate_client_name(http, issue_key) -> None:  # n
 def test_413_a_body_larger_than_the_limit(http, issue_key, settings) -> None:  # noqa: ANN001
     payload = json.dumps({"name": "x" * settings.max_request_bytes, "role": "admin"})
 
-    response = http.post("/v1/clients", data=payload, content_type="application/json",
-                         headers=bearer(issue_key("admin")))
+    response = http.post(
+        "/v1/clients",
+        data=payload,
+        content_type="application/json",
+        headers=bearer(issue_key("admin")),
+    )
 
     body = assert_problem(response, 413)
     assert body["type"].endswith("/payload-too-large")
 
 
 def test_415_a_body_that_is_not_json(http, issue_key) -> None:  # noqa: ANN001
-    response = http.post("/v1/clients", data="name=crm-app&role=admin",
-                         content_type="text/plain", headers=bearer(issue_key("admin")))
+    response = http.post(
+        "/v1/clients",
+        data="name=crm-app&role=admin",
+        content_type="text/plain",
+        headers=bearer(issue_key("admin")),
+    )
 
     body = assert_problem(response, 415)
     assert body["type"].endswith("/unsupported-media-type")
@@ -142,16 +153,20 @@ def test_422_a_limit_that_is_not_a_number(http, issue_key) -> None:  # noqa: ANN
 
 
 def test_422_a_new_client_without_a_role(http, issue_key) -> None:  # noqa: ANN001
-    response = http.post("/v1/clients", json={"name": "crm-app"},
-                         headers=bearer(issue_key("admin")))
+    response = http.post(
+        "/v1/clients", json={"name": "crm-app"}, headers=bearer(issue_key("admin"))
+    )
 
     body = assert_problem(response, 422)
     assert "role" in body["errors"]
 
 
 def test_422_a_new_client_with_an_unknown_role(http, issue_key) -> None:  # noqa: ANN001
-    response = http.post("/v1/clients", json={"name": "crm-app", "role": "superuser"},
-                         headers=bearer(issue_key("admin")))
+    response = http.post(
+        "/v1/clients",
+        json={"name": "crm-app", "role": "superuser"},
+        headers=bearer(issue_key("admin")),
+    )
 
     body = assert_problem(response, 422)
     assert body["type"].endswith("/invalid-client")
@@ -192,7 +207,8 @@ def test_a_client_request_id_is_echoed_apart_and_never_becomes_ours(http) -> Non
 
 
 def test_a_repeated_client_request_id_gives_two_distinct_audited_requests(
-        http, runtime, sessions) -> None:  # noqa: ANN001
+    http, runtime, sessions
+) -> None:  # noqa: ANN001
     first = http.get("/v1/datamap", headers={"X-Request-Id": "replayed-1"})
     second = http.get("/v1/datamap", headers={"X-Request-Id": "replayed-1"})
 
@@ -224,8 +240,9 @@ def test_readyz_answers_200_when_the_database_answers(http) -> None:  # noqa: AN
 
 @pytest.fixture
 def unreachable_runtime(runtime: Runtime) -> Iterator[Runtime]:
-    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
-                         connect_args={"connect_timeout": 2})
+    engine = make_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+    )
     yield Runtime(
         settings=runtime.settings,
         engine=engine,
@@ -272,7 +289,10 @@ def _denials(runtime: Runtime, sessions, request_id: str) -> list[dict[str, Any]
 
 
 def test_a_forbidden_request_is_audited_and_changes_nothing_else(
-    http, issue_key, runtime: Runtime, sessions  # noqa: ANN001
+    http,
+    issue_key,
+    runtime: Runtime,
+    sessions,  # noqa: ANN001
 ) -> None:
     key = issue_key("auditor")
     with sessions() as s:
@@ -280,8 +300,9 @@ def test_a_forbidden_request_is_audited_and_changes_nothing_else(
         clients_before = s.scalar(select(func.count()).select_from(ApiClient))
     size_before = _tree_size(runtime, sessions)
 
-    response = http.post("/v1/clients", json={"name": "sneaky-admin", "role": "admin"},
-                         headers=bearer(key))
+    response = http.post(
+        "/v1/clients", json={"name": "sneaky-admin", "role": "admin"}, headers=bearer(key)
+    )
 
     assert_problem(response, 403)
     (event,) = _denials(runtime, sessions, response.headers["X-Trace-Id"])
@@ -297,7 +318,10 @@ def test_a_forbidden_request_is_audited_and_changes_nothing_else(
 
 
 def test_a_denied_data_map_read_is_audited(
-    http, issue_key, runtime: Runtime, sessions  # noqa: ANN001
+    http,
+    issue_key,
+    runtime: Runtime,
+    sessions,  # noqa: ANN001
 ) -> None:
     response = http.get("/v1/datamap", headers=bearer(issue_key("auditor")))
 
@@ -308,7 +332,9 @@ def test_a_denied_data_map_read_is_audited(
 
 
 def test_an_unauthenticated_request_is_audited_as_anonymous(
-    http, runtime: Runtime, sessions  # noqa: ANN001
+    http,
+    runtime: Runtime,
+    sessions,  # noqa: ANN001
 ) -> None:
     response = http.get("/v1/datamap", headers=bearer("gk_" + "Q" * 43))
 
@@ -334,8 +360,11 @@ def test_a_422_never_echoes_an_unknown_json_key_that_could_be_personal(http, iss
 
 def test_422_a_new_client_with_a_purpose_that_does_not_exist(http, issue_key) -> None:  # noqa: ANN001
     admin = bearer(issue_key("admin"))
-    response = http.post("/v1/clients", headers=admin, json={
-        "name": "ghost-app", "role": "application", "purposes": ["no_such_purpose"]})
+    response = http.post(
+        "/v1/clients",
+        headers=admin,
+        json={"name": "ghost-app", "role": "application", "purposes": ["no_such_purpose"]},
+    )
 
     body = assert_problem(response, 422)
     assert "purposes" in body["errors"]

@@ -30,7 +30,6 @@ def support(issue_key):
     return bearer(issue_key("application", "customer_support"))
 
 
-
 @pytest.fixture
 def two(runtime, session) -> tuple[str, str]:
     store = runtime.record_store(session)
@@ -50,8 +49,10 @@ def stored_duplicates(runtime, session, email: str) -> list[str]:
     unique index is dropped inside the test's transaction (rolled back after the test)."""
     session.execute(text("DROP INDEX ix_customers_email_bidx"))
     store = runtime.record_store(session)
-    ids = sorted(subject_records(store, email=f"first.{email}")["customers"][:1]
-                 + subject_records(store, email=f"second.{email}")["customers"][:1])
+    ids = sorted(
+        subject_records(store, email=f"first.{email}")["customers"][:1]
+        + subject_records(store, email=f"second.{email}")["customers"][:1]
+    )
     table = runtime.tables["customers"]
     index = runtime.crypto.blind_index("customers", "email", email)
     # Both rows get the same blind index, as two imports of one address would have.
@@ -83,48 +84,69 @@ def assert_duplicate_problem(response, value: str) -> None:
 
 
 def test_creating_a_customer_with_another_customers_email_is_409_and_writes_nothing(
-        http, support, runtime, session, two) -> None:
+    http, support, runtime, session, two
+) -> None:
     before = customers(runtime, session)
-    response = http.post("/v1/data/customers?purpose=customer_support", headers=support, json={
-        "first_name": "Eve", "last_name": "Fictional", "email": "Identity.Person@mail.example"})
+    response = http.post(
+        "/v1/data/customers?purpose=customer_support",
+        headers=support,
+        json={
+            "first_name": "Eve",
+            "last_name": "Fictional",
+            "email": "Identity.Person@mail.example",
+        },
+    )
 
     assert_duplicate_problem(response, EMAIL)
     assert customers(runtime, session) == before
 
 
 def test_changing_a_customers_email_to_another_customers_is_409_and_changes_nothing(
-        http, support, runtime, session, two) -> None:
+    http, support, runtime, session, two
+) -> None:
     first, second = two
-    response = http.patch(f"/v1/data/customers/{second}?purpose=customer_support",
-                          headers=support, json={"email": EMAIL})
+    response = http.patch(
+        f"/v1/data/customers/{second}?purpose=customer_support",
+        headers=support,
+        json={"email": EMAIL},
+    )
 
     assert_duplicate_problem(response, EMAIL)
     assert email_of(runtime, session, second) == OTHER
 
 
 def test_a_customer_may_be_written_with_its_own_email_again(
-        http, support, runtime, session, two) -> None:
+    http, support, runtime, session, two
+) -> None:
     first, _ = two
-    response = http.patch(f"/v1/data/customers/{first}?purpose=customer_support",
-                          headers=support, json={"email": EMAIL, "city": "Elsewhere"})
+    response = http.patch(
+        f"/v1/data/customers/{first}?purpose=customer_support",
+        headers=support,
+        json={"email": EMAIL, "city": "Elsewhere"},
+    )
     assert response.status_code == 200, response.get_json()
 
 
 def test_the_database_refuses_a_duplicate_blind_index_written_past_the_service(
-        runtime, session, two) -> None:
+    runtime, session, two
+) -> None:
     """The unique index is what holds under concurrency: two writers that both checked
     before either inserted cannot both commit the same identity."""
     table = runtime.tables["customers"]
     index = runtime.crypto.blind_index("customers", "email", EMAIL)
     now = func.now()
     with pytest.raises(IntegrityError), session.begin_nested():
-        session.execute(insert(table).values(id="f" * 32, email_bidx=index,
-                                             created_at=now, updated_at=now))
+        session.execute(
+            insert(table).values(id="f" * 32, email_bidx=index, created_at=now, updated_at=now)
+        )
 
 
 def test_the_refusal_is_audited_without_the_value(http, support, runtime, session, two) -> None:
-    http.post("/v1/data/customers?purpose=customer_support", headers=support, json={
-        "first_name": "Eve", "last_name": "Fictional", "email": EMAIL})
+    http.post(
+        "/v1/data/customers?purpose=customer_support",
+        headers=support,
+        json={"first_name": "Eve", "last_name": "Fictional", "email": EMAIL},
+    )
     runtime.audit.integrate(session)
     events = [e.document for e in runtime.audit.events(session, limit=500)]
     created = [d for d in events if d["action"] == "data.created"]
@@ -136,7 +158,8 @@ def test_the_refusal_is_audited_without_the_value(http, support, runtime, sessio
 
 
 def test_the_officers_lookup_lists_every_subject_holding_the_email(
-        http, officer, duplicates) -> None:
+    http, officer, duplicates
+) -> None:
     response = http.get(f"/v1/subjects?email={SHARED}", headers=officer)
 
     assert response.status_code == 200
@@ -145,10 +168,14 @@ def test_the_officers_lookup_lists_every_subject_holding_the_email(
 
 
 def test_intake_by_an_email_several_subjects_hold_is_409_with_their_ids(
-        http, officer, session, duplicates) -> None:
+    http, officer, session, duplicates
+) -> None:
     before = session.scalar(select(func.count()).select_from(DsrRequest))
-    response = http.post("/v1/requests", headers=officer, json={
-        "type": "erasure", "regulation": "gdpr", "subject": {"email": SHARED}})
+    response = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={"type": "erasure", "regulation": "gdpr", "subject": {"email": SHARED}},
+    )
 
     assert response.status_code == 409
     assert response.headers["Content-Type"] == "application/problem+json"
@@ -159,14 +186,18 @@ def test_intake_by_an_email_several_subjects_hold_is_409_with_their_ids(
     assert session.scalar(select(func.count()).select_from(DsrRequest)) == before
 
     # The officer chooses by id.
-    chosen = http.post("/v1/requests", headers=officer, json={
-        "type": "erasure", "regulation": "gdpr", "subject": {"subject_id": duplicates[1]}})
+    chosen = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={"type": "erasure", "regulation": "gdpr", "subject": {"subject_id": duplicates[1]}},
+    )
     assert chosen.status_code == 201
     assert chosen.get_json()["subject_id"] == duplicates[1]
 
 
 def test_a_request_taken_in_by_email_is_not_run_on_one_of_several_matches(
-        http, officer, session, runtime, duplicates) -> None:
+    http, officer, session, runtime, duplicates
+) -> None:
     """A request taken in while the e-mail matched no one is resolved at execution; if the
     e-mail matches several subjects by then, execution is refused with their ids."""
     from governance.requests.services import RequestService
@@ -190,6 +221,7 @@ def test_a_request_taken_in_by_email_is_not_run_on_one_of_several_matches(
 
 def test_the_data_map_endpoint_names_the_identity_fields(http, officer) -> None:
     collections = http.get("/v1/datamap", headers=officer).get_json()["collections"]
-    identities = {(c["name"], f["name"]) for c in collections for f in c["fields"]
-                  if f.get("identity")}
+    identities = {
+        (c["name"], f["name"]) for c in collections for f in c["fields"] if f.get("identity")
+    }
     assert identities == {("customers", "email")}

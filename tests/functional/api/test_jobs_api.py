@@ -21,8 +21,9 @@ def job_id(runtime) -> str:  # noqa: ANN001
         return job.id
 
 
-@pytest.mark.parametrize("query", ["state=bogus", "kind=nothing.such", "limit=0", "limit=501",
-                                   "email=a@b.example"])
+@pytest.mark.parametrize(
+    "query", ["state=bogus", "kind=nothing.such", "limit=0", "limit=501", "email=a@b.example"]
+)
 def test_a_bad_jobs_query_is_a_422_problem(http, issue_key, query: str) -> None:  # noqa: ANN001
     response = http.get(f"/v1/jobs?{query}", headers=bearer(issue_key("compliance_officer")))
     assert response.status_code == 422
@@ -44,7 +45,8 @@ def test_an_unknown_job_is_a_404_problem(http, issue_key) -> None:  # noqa: ANN0
 
 
 def test_retrying_a_job_that_is_not_dead_is_a_409_and_changes_nothing(
-        http, issue_key, runtime, job_id: str) -> None:  # noqa: ANN001
+    http, issue_key, runtime, job_id: str
+) -> None:  # noqa: ANN001
     response = http.post(f"/v1/jobs/{job_id}/retry", headers=bearer(issue_key("admin")))
     assert response.status_code == 409
     assert response.get_json()["type"].endswith("/job-not-retryable")
@@ -54,24 +56,24 @@ def test_retrying_a_job_that_is_not_dead_is_a_409_and_changes_nothing(
 
 
 @pytest.mark.parametrize("role", ["application", "auditor"])
-def test_applications_and_auditors_see_no_jobs(http, issue_key, role: str,
-                                               job_id: str) -> None:  # noqa: ANN001
-    key = bearer(issue_key(role, "customer_support") if role == "application"
-                 else issue_key(role))
+def test_applications_and_auditors_see_no_jobs(http, issue_key, role: str, job_id: str) -> None:  # noqa: ANN001
+    key = bearer(issue_key(role, "customer_support") if role == "application" else issue_key(role))
     assert http.get("/v1/jobs", headers=key).status_code == 403
     assert http.get(f"/v1/jobs/{job_id}", headers=key).status_code == 403
 
 
 def _dead(runtime, kind: JobKind) -> str:  # noqa: ANN001
     with unit_of_work(runtime.sessions) as session:
-        job, _ = Jobs(session).enqueue(kind, "0" * 32,
-                                       actor=Actor(id="officer-x", role="compliance_officer"))
+        job, _ = Jobs(session).enqueue(
+            kind, "0" * 32, actor=Actor(id="officer-x", role="compliance_officer")
+        )
         job.state, job.attempts, job.error_code = "dead", job.max_attempts, "unexpected"
         return job.id
 
 
 def test_an_admin_may_not_retry_an_erasure_that_only_an_officer_may_execute(
-        http, issue_key, runtime) -> None:  # noqa: ANN001
+    http, issue_key, runtime
+) -> None:  # noqa: ANN001
     job_id = _dead(runtime, JobKind.REQUEST_EXECUTE)
 
     response = http.post(f"/v1/jobs/{job_id}/retry", headers=bearer(issue_key("admin")))
@@ -85,13 +87,14 @@ def test_an_admin_may_not_retry_an_erasure_that_only_an_officer_may_execute(
 
 
 def test_an_officer_may_not_retry_a_key_rotation_that_only_an_admin_may_start(
-        http, issue_key, runtime) -> None:  # noqa: ANN001
+    http, issue_key, runtime
+) -> None:  # noqa: ANN001
     job_id = _dead(runtime, JobKind.KEYS_ROTATE)
 
-    response = http.post(f"/v1/jobs/{job_id}/retry",
-                         headers=bearer(issue_key("compliance_officer")))
+    response = http.post(
+        f"/v1/jobs/{job_id}/retry", headers=bearer(issue_key("compliance_officer"))
+    )
 
     assert response.status_code == 403
     with runtime.sessions() as session:
         assert session.get(Job, job_id).state == "dead"  # type: ignore[union-attr]
-

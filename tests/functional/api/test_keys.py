@@ -17,8 +17,10 @@ def keyed_app(own_runtime):  # noqa: ANN001, ANN201, F811
     with unit_of_work(rt.sessions) as session:
         store = rt.record_store(session)
         for n in range(12):
-            store.create("customers", {"first_name": "Ada", "last_name": "Fictional",
-                                       "email": f"p{n}@mail.example"})
+            store.create(
+                "customers",
+                {"first_name": "Ada", "last_name": "Fictional", "email": f"p{n}@mail.example"},
+            )
         admin = ClientService(session).create("admin-keys", "admin", ()).key
         officer = ClientService(session).create("officer-keys", "compliance_officer", ()).key
     app = create_app(runtime=rt, background_integrator=False)
@@ -34,8 +36,9 @@ def test_an_admin_rotates_the_kek_and_every_data_key_is_rewrapped(keyed_app) -> 
 
     assert response.status_code == 202
     body = response.get_json()
-    assert (body["kek_version"] == 2 and body["resumed"] is False
-            and body["job"]["state"] == "running")
+    assert (
+        body["kek_version"] == 2 and body["resumed"] is False and body["job"]["state"] == "running"
+    )
     status = http.get("/v1/keys", headers=bearer(admin)).get_json()
     assert status["current_version"] == 2
     assert status["live_data_keys"] == 12
@@ -74,15 +77,21 @@ def test_only_an_admin_may_rotate(keyed_app) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [pytest.param("{", 400, id="malformed-json"), pytest.param('{"force": true}', 422,
-                                                                 id="unknown-option")],
+    [
+        pytest.param("{", 400, id="malformed-json"),
+        pytest.param('{"force": true}', 422, id="unknown-option"),
+    ],
 )
-def test_a_bad_rotation_body_is_refused_and_rotates_nothing(keyed_app, body: str,  # noqa: ANN001
-                                                            status: int) -> None:
+def test_a_bad_rotation_body_is_refused_and_rotates_nothing(
+    keyed_app,
+    body: str,  # noqa: ANN001
+    status: int,
+) -> None:
     app, rt, admin, _ = keyed_app
 
-    response = app.test_client().post("/v1/keys/rotate", data=body,
-                                      content_type="application/json", headers=bearer(admin))
+    response = app.test_client().post(
+        "/v1/keys/rotate", data=body, content_type="application/json", headers=bearer(admin)
+    )
 
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/problem+json"

@@ -16,20 +16,32 @@ from governance.keys.services import FieldCrypto, KeyService
 from governance.runtime import Runtime
 from tests.conftest import bearer
 
-CUSTOMER = {"first_name": "Ada", "last_name": "Fictional", "email": "ada.ks@mail.example",
-            "city": "Exampleville", "country": "US", "language": "en"}
+CUSTOMER = {
+    "first_name": "Ada",
+    "last_name": "Fictional",
+    "email": "ada.ks@mail.example",
+    "city": "Exampleville",
+    "country": "US",
+    "language": "en",
+}
 
 
 @pytest.fixture
 def keystore_down(runtime: Runtime, session) -> Iterator[tuple[Any, str]]:  # noqa: ANN001
     ada = runtime.record_store(session).create("customers", CUSTOMER).id
     session.commit()
-    dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
-                       connect_args={"connect_timeout": 2})
+    dead = make_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+    )
     keys = KeyService(runtime.keys.provider, KeyStore(dead))
     broken = Runtime(
-        settings=runtime.settings, engine=runtime.engine, sessions=runtime.sessions,
-        policy=runtime.policy, tables=runtime.tables, audit=runtime.audit, keys=keys,
+        settings=runtime.settings,
+        engine=runtime.engine,
+        sessions=runtime.sessions,
+        policy=runtime.policy,
+        tables=runtime.tables,
+        audit=runtime.audit,
+        keys=keys,
         crypto=FieldCrypto(keys, runtime.policy.datamap),
     )
     app = create_app(runtime=broken, background_integrator=False)
@@ -38,7 +50,8 @@ def keystore_down(runtime: Runtime, session) -> Iterator[tuple[Any, str]]:  # no
 
 
 def test_a_read_with_the_key_store_down_is_a_503_problem_that_claims_no_failed_change(
-    keystore_down, issue_key  # noqa: ANN001
+    keystore_down,
+    issue_key,  # noqa: ANN001
 ) -> None:
     client, ada = keystore_down
     support = bearer(issue_key("application", "customer_support"))

@@ -5,10 +5,12 @@ from __future__ import annotations
 from tests.conftest import bearer
 
 
-def test_an_application_sees_per_purpose_fields_masks_writes_and_filters(http, issue_key,
-                                                                         runtime) -> None:  # noqa: ANN001
-    response = http.get("/v1/me", headers=bearer(issue_key("application", "customer_support",
-                                                           "analytics")))
+def test_an_application_sees_per_purpose_fields_masks_writes_and_filters(
+    http, issue_key, runtime
+) -> None:  # noqa: ANN001
+    response = http.get(
+        "/v1/me", headers=bearer(issue_key("application", "customer_support", "analytics"))
+    )
 
     assert response.status_code == 200
     body = response.get_json()
@@ -27,12 +29,12 @@ def test_an_application_sees_per_purpose_fields_masks_writes_and_filters(http, i
                 assert effect == ("allow" if mask is None else str(mask))
 
 
-def test_a_purpose_that_sees_ids_hashed_may_not_filter_on_them(http, issue_key,
-                                                               runtime) -> None:  # noqa: ANN001
+def test_a_purpose_that_sees_ids_hashed_may_not_filter_on_them(http, issue_key, runtime) -> None:  # noqa: ANN001
     body = http.get("/v1/me", headers=bearer(issue_key("application", "analytics"))).get_json()
     [analytics] = body["purposes"]
-    hashed = [r for r in analytics["collections"]
-              if r["read"].get("subject_id", "allow") != "allow"]
+    hashed = [
+        r for r in analytics["collections"] if r["read"].get("subject_id", "allow") != "allow"
+    ]
     assert hashed, "the analytics purpose should see subject ids masked somewhere"
     for rights in hashed:
         assert "subject_id" not in rights["filters"]

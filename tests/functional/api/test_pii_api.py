@@ -16,26 +16,29 @@ def test_an_officer_gets_entity_types_spans_and_scores(http, issue_key) -> None:
     response = http.post("/v1/pii/analyze", json={"text": text}, headers=bearer(key))
     assert response.status_code == 200
     entities = response.get_json()["entities"]
-    spans = {(e["type"], text[e["start"]:e["end"]]) for e in entities}
+    spans = {(e["type"], text[e["start"] : e["end"]]) for e in entities}
     assert ("PHONE_NUMBER", "+4915112345678") in spans
     assert ("EMAIL_ADDRESS", "ada@mail.example") in spans
     assert all(0 < e["score"] <= 1 for e in entities)
     assert "ada@mail.example" not in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("body", [{"text": ""}, {"text": "   "}, {"text": 42}, {"text": None},
-                                  {"text": ["a"]}, {}])
+@pytest.mark.parametrize(
+    "body", [{"text": ""}, {"text": "   "}, {"text": 42}, {"text": None}, {"text": ["a"]}, {}]
+)
 def test_empty_or_non_string_text_is_a_422(http, issue_key, body) -> None:
-    response = http.post("/v1/pii/analyze", json=body,
-                         headers=bearer(issue_key("compliance_officer")))
+    response = http.post(
+        "/v1/pii/analyze", json=body, headers=bearer(issue_key("compliance_officer"))
+    )
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
 
 
 def test_text_over_the_documented_limit_is_a_413(http, issue_key, runtime) -> None:
     text = "x" * (runtime.settings.pii_max_text_chars + 1)
-    response = http.post("/v1/pii/analyze", json={"text": text},
-                         headers=bearer(issue_key("compliance_officer")))
+    response = http.post(
+        "/v1/pii/analyze", json={"text": text}, headers=bearer(issue_key("compliance_officer"))
+    )
     assert response.status_code == 413
     assert response.mimetype == "application/problem+json"
 
@@ -43,16 +46,18 @@ def test_text_over_the_documented_limit_is_a_413(http, issue_key, runtime) -> No
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        pytest.param({"text": "mail ann@example.com", "entities": ["EMAIL"]}, 422,
-                     id="misspelt-entity-type"),
+        pytest.param(
+            {"text": "mail ann@example.com", "entities": ["EMAIL"]}, 422, id="misspelt-entity-type"
+        ),
         pytest.param({"text": "hi", "language": "fr"}, 422, id="unsupported-language"),
         pytest.param({"text": "hi", "entities": "EMAIL_ADDRESS"}, 422, id="entities-not-a-list"),
         pytest.param({"text": "hi", "colour": "red"}, 422, id="unknown-key"),
     ],
 )
 def test_a_bad_analyze_request_is_a_422_problem(http, issue_key, body, status) -> None:  # noqa: ANN001
-    response = http.post("/v1/pii/analyze", json=body,
-                         headers=bearer(issue_key("compliance_officer")))
+    response = http.post(
+        "/v1/pii/analyze", json=body, headers=bearer(issue_key("compliance_officer"))
+    )
 
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
@@ -60,16 +65,24 @@ def test_a_bad_analyze_request_is_a_422_problem(http, issue_key, body, status) -
 
 
 def test_malformed_json_to_analyze_is_a_400_problem(http, issue_key) -> None:  # noqa: ANN001
-    response = http.post("/v1/pii/analyze", data="{", content_type="application/json",
-                         headers=bearer(issue_key("compliance_officer")))
+    response = http.post(
+        "/v1/pii/analyze",
+        data="{",
+        content_type="application/json",
+        headers=bearer(issue_key("compliance_officer")),
+    )
 
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
 
 
 @pytest.mark.parametrize("body", [{"sample": 0}, {"sample": "x"}, {"colour": "red"}])
-def test_a_bad_scan_request_is_a_422_and_starts_no_scan(http, issue_key, runtime,  # noqa: ANN001
-                                                        body) -> None:
+def test_a_bad_scan_request_is_a_422_and_starts_no_scan(
+    http,
+    issue_key,
+    runtime,  # noqa: ANN001
+    body,
+) -> None:
     from governance.pii.models import PiiScan
 
     def scans() -> int:
@@ -85,8 +98,11 @@ def test_a_bad_scan_request_is_a_422_and_starts_no_scan(http, issue_key, runtime
 
 
 def test_an_application_may_not_analyze(http, issue_key) -> None:
-    response = http.post("/v1/pii/analyze", json={"text": "hello"},
-                         headers=bearer(issue_key("application", "support")))
+    response = http.post(
+        "/v1/pii/analyze",
+        json={"text": "hello"},
+        headers=bearer(issue_key("application", "support")),
+    )
     assert response.status_code == 403
 
 
@@ -124,7 +140,7 @@ def test_an_unknown_scan_is_a_404(http, issue_key) -> None:
 # grow with the square of the text); each must now answer like any other text. The time is
 # the PII bench's to print (bench/pii_bench.py); this proves they complete and answer 200.
 ADVERSARIAL = {
-    "emoji": "\U0001F600",
+    "emoji": "\U0001f600",
     "digit-run": "1234567890",
     "long-word": "a",
     "repeated-punctuation": "!",
@@ -137,13 +153,18 @@ ADVERSARIAL = {
 
 
 @pytest.mark.parametrize("unit", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
-def test_an_adversarial_text_of_the_maximum_size_is_analysed(http, issue_key, runtime,  # noqa: ANN001
-                                                            unit) -> None:
+def test_an_adversarial_text_of_the_maximum_size_is_analysed(
+    http,
+    issue_key,
+    runtime,  # noqa: ANN001
+    unit,
+) -> None:
     size = runtime.settings.pii_max_text_chars
     text = (unit * (size // len(unit) + 1))[:size]
 
-    response = http.post("/v1/pii/analyze", json={"text": text},
-                         headers=bearer(issue_key("compliance_officer")))
+    response = http.post(
+        "/v1/pii/analyze", json={"text": text}, headers=bearer(issue_key("compliance_officer"))
+    )
 
     assert response.status_code == 200
     assert isinstance(response.get_json()["entities"], list)

@@ -38,10 +38,16 @@ def sqlite_runtime(tmp_path: Path) -> Iterator[Runtime]:
     keystore = f"sqlite:///{tmp_path / 'keystore.db'}"
     migrated(database)
     migrated_keystore(keystore)
-    runtime = open_runtime(Settings.from_env({
-        "GOVERNANCE_DATABASE_URL": database, "GOVERNANCE_KEYSTORE_URL": keystore,
-        "GOVERNANCE_KEY_FILE": str(tmp_path / "kek.json"), "GOVERNANCE_VAR_DIR": str(tmp_path),
-    }))
+    runtime = open_runtime(
+        Settings.from_env(
+            {
+                "GOVERNANCE_DATABASE_URL": database,
+                "GOVERNANCE_KEYSTORE_URL": keystore,
+                "GOVERNANCE_KEY_FILE": str(tmp_path / "kek.json"),
+                "GOVERNANCE_VAR_DIR": str(tmp_path),
+            }
+        )
+    )
     runtime.crm_file = tmp_path / "crm.db"  # type: ignore[attr-defined]
     yield runtime
     runtime.dispose()
@@ -58,6 +64,7 @@ def held_analysis(sqlite_runtime: Runtime) -> Iterator[tuple[threading.Event, th
     from spacy.language import Language
 
     if not Language.has_factory(PROBE):
+
         @Language.component(PROBE)
         def probe(doc: Any) -> Any:
             hook = _PROBE_STATE.get("hook")
@@ -101,13 +108,26 @@ def _key(runtime: Runtime, role: str, *purposes: str) -> str:
 
 def _customer(runtime: Runtime) -> str:
     with unit_of_work(runtime.sessions) as session:
-        return runtime.record_store(session).create("customers", {
-            "first_name": "Ada", "last_name": "Fictional", "email": "ada.lock@mail.example",
-            "city": "Exampleville", "country": "US", "language": "en"}).id
+        return (
+            runtime.record_store(session)
+            .create(
+                "customers",
+                {
+                    "first_name": "Ada",
+                    "last_name": "Fictional",
+                    "email": "ada.lock@mail.example",
+                    "city": "Exampleville",
+                    "country": "US",
+                    "language": "en",
+                },
+            )
+            .id
+        )
 
 
-def _while_held(runtime: Runtime, held: tuple[threading.Event, threading.Event],
-                send: Any) -> tuple[Any, bool]:
+def _while_held(
+    runtime: Runtime, held: tuple[threading.Event, threading.Event], send: Any
+) -> tuple[Any, bool]:
     entered, release = held
     answer: dict[str, Any] = {}
     worker = threading.Thread(target=lambda: answer.setdefault("response", send()))
@@ -127,30 +147,58 @@ def test_a_writes_pii_check_runs_before_the_write_lock(sqlite_runtime, held_anal
     support = bearer(_key(runtime, "application", "customer_support"))
     ada = _customer(runtime)
 
-    response, free = _while_held(runtime, held_analysis, lambda: app.test_client().post(
-        "/v1/data/support_tickets?purpose=customer_support", headers=support, json={
-            "subject_id": ada, "ticket_type": "billing", "opened_at": "2026-01-02T03:04:05Z",
-            "description": f"{MARK} asked for grace.other@mail.example to be told."}))
+    response, free = _while_held(
+        runtime,
+        held_analysis,
+        lambda: app.test_client().post(
+            "/v1/data/support_tickets?purpose=customer_support",
+            headers=support,
+            json={
+                "subject_id": ada,
+                "ticket_type": "billing",
+                "opened_at": "2026-01-02T03:04:05Z",
+                "description": f"{MARK} asked for grace.other@mail.example to be told.",
+            },
+        ),
+    )
 
     assert free, "another writer was locked out while the PII check ran"
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.get_json()["redacted_fields"] == ["description"]
 
 
-def test_a_records_update_checks_pii_before_the_write_lock(sqlite_runtime,  # noqa: ANN001
-                                                           held_analysis) -> None:
+def test_a_records_update_checks_pii_before_the_write_lock(
+    sqlite_runtime,  # noqa: ANN001
+    held_analysis,
+) -> None:
     runtime = sqlite_runtime
     app = create_app(runtime=runtime, background_integrator=False)
     support = bearer(_key(runtime, "application", "customer_support"))
     ada = _customer(runtime)
-    created = app.test_client().post(
-        "/v1/data/support_tickets?purpose=customer_support", headers=support, json={
-            "subject_id": ada, "ticket_type": "billing", "opened_at": "2026-01-02T03:04:05Z",
-            "description": "Refund please."}).get_json()["id"]
+    created = (
+        app.test_client()
+        .post(
+            "/v1/data/support_tickets?purpose=customer_support",
+            headers=support,
+            json={
+                "subject_id": ada,
+                "ticket_type": "billing",
+                "opened_at": "2026-01-02T03:04:05Z",
+                "description": "Refund please.",
+            },
+        )
+        .get_json()["id"]
+    )
 
-    response, free = _while_held(runtime, held_analysis, lambda: app.test_client().patch(
-        f"/v1/data/support_tickets/{created}?purpose=customer_support", headers=support,
-        json={"resolution": f"{MARK}: refund sent."}))
+    response, free = _while_held(
+        runtime,
+        held_analysis,
+        lambda: app.test_client().patch(
+            f"/v1/data/support_tickets/{created}?purpose=customer_support",
+            headers=support,
+            json={"resolution": f"{MARK}: refund sent."},
+        ),
+    )
 
     assert free, "another writer was locked out while the PII check ran"
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -161,8 +209,13 @@ def test_pii_analyze_runs_before_the_write_lock(sqlite_runtime, held_analysis) -
     app = create_app(runtime=runtime, background_integrator=False)
     officer = bearer(_key(runtime, "compliance_officer"))
 
-    response, free = _while_held(runtime, held_analysis, lambda: app.test_client().post(
-        "/v1/pii/analyze", headers=officer, json={"text": f"{MARK} Ryan Gallagher"}))
+    response, free = _while_held(
+        runtime,
+        held_analysis,
+        lambda: app.test_client().post(
+            "/v1/pii/analyze", headers=officer, json={"text": f"{MARK} Ryan Gallagher"}
+        ),
+    )
 
     assert free, "another writer was locked out while /v1/pii/analyze ran"
     assert response.status_code == 200, response.get_data(as_text=True)

@@ -23,8 +23,7 @@ def _routes(app: Any) -> list[tuple[str, str]]:
     return found
 
 
-def test_every_endpoint_refuses_an_unknown_query_parameter_with_a_422_naming_it(
-        app, http) -> None:  # noqa: ANN001
+def test_every_endpoint_refuses_an_unknown_query_parameter_with_a_422_naming_it(app, http) -> None:  # noqa: ANN001
     routes = _routes(app)
     assert len(routes) > 25
     answered = {}
@@ -39,13 +38,15 @@ def test_every_endpoint_refuses_an_unknown_query_parameter_with_a_422_naming_it(
 
 def test_a_declared_filter_is_still_accepted(http, issue_key) -> None:  # noqa: ANN001
     key = issue_key("compliance_officer")
-    response = http.get("/v1/requests?status=received&limit=5",
-                        headers={"Authorization": f"Bearer {key}"})
+    response = http.get(
+        "/v1/requests?status=received&limit=5", headers={"Authorization": f"Bearer {key}"}
+    )
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/v1/requests?email=a@b.example",
-                                  "/v1/audit/events?purpose=analytics&offset=3"])
+@pytest.mark.parametrize(
+    "path", ["/v1/requests?email=a@b.example", "/v1/audit/events?purpose=analytics&offset=3"]
+)
 def test_a_filter_the_endpoint_lacks_is_refused_not_ignored(http, issue_key, path) -> None:  # noqa: ANN001
     key = issue_key("admin") if "audit" in path else issue_key("compliance_officer")
     response = http.get(path, headers={"Authorization": f"Bearer {key}"})

@@ -39,8 +39,10 @@ def test_700_bad_keys_from_one_address_are_stopped_after_the_limit(runtime, issu
     http = _limited_app(runtime, rate_limit_auth_failures="5 per minute").test_client()
     good = bearer(issue_key("admin"))
 
-    statuses = [http.get("/v1/datamap", headers=bearer(f"gk_{i:043d}"),
-                         environ_base=ATTACKER).status_code for i in range(700)]
+    statuses = [
+        http.get("/v1/datamap", headers=bearer(f"gk_{i:043d}"), environ_base=ATTACKER).status_code
+        for i in range(700)
+    ]
 
     assert statuses.count(401) == 5
     assert statuses.count(429) == 695
@@ -56,14 +58,16 @@ def test_good_keys_do_not_count_as_failed_authentications(runtime, issue_key) ->
     http = _limited_app(runtime, rate_limit_auth_failures="2 per minute").test_client()
     good = bearer(issue_key("admin"))
 
-    statuses = [http.get("/v1/datamap", headers=good, environ_base=ATTACKER).status_code
-                for _ in range(10)]
+    statuses = [
+        http.get("/v1/datamap", headers=good, environ_base=ATTACKER).status_code for _ in range(10)
+    ]
 
     assert statuses == [200] * 10
 
 
 def test_a_client_over_its_limit_gets_429_while_another_client_is_served(
-        runtime, issue_key) -> None:  # noqa: ANN001
+    runtime, issue_key
+) -> None:  # noqa: ANN001
     http = _limited_app(runtime, rate_limit_per_client="3 per minute").test_client()
     greedy, modest = bearer(issue_key("admin")), bearer(issue_key("admin"))
 
@@ -80,8 +84,9 @@ def test_a_write_over_the_limit_is_refused_and_creates_nothing(runtime, issue_ke
     admin = bearer(issue_key("admin"))
     assert http.get("/v1/clients", headers=admin).status_code == 200
 
-    refused = http.post("/v1/clients", json={"name": "over-limit-app", "role": "admin"},
-                        headers=admin)
+    refused = http.post(
+        "/v1/clients", json={"name": "over-limit-app", "role": "admin"}, headers=admin
+    )
 
     assert_too_many(refused)
     other = bearer(issue_key("admin"))
@@ -90,20 +95,23 @@ def test_a_write_over_the_limit_is_refused_and_creates_nothing(runtime, issue_ke
 
 
 def test_an_address_over_its_limit_gets_429_while_another_address_is_served(
-        runtime, issue_key) -> None:  # noqa: ANN001
+    runtime, issue_key
+) -> None:  # noqa: ANN001
     http = _limited_app(runtime, rate_limit_per_address="4 per minute").test_client()
     keys = [bearer(issue_key("admin")) for _ in range(5)]
 
-    statuses = [http.get("/v1/datamap", headers=key, environ_base=ATTACKER).status_code
-                for key in keys]
+    statuses = [
+        http.get("/v1/datamap", headers=key, environ_base=ATTACKER).status_code for key in keys
+    ]
 
     assert statuses == [200, 200, 200, 200, 429]
     assert http.get("/v1/datamap", headers=keys[0], environ_base=NEIGHBOUR).status_code == 200
 
 
 def test_health_probes_are_never_limited(runtime) -> None:  # noqa: ANN001
-    http = _limited_app(runtime, rate_limit_per_address="1 per minute",
-                        rate_limit_auth_failures="1 per minute").test_client()
+    http = _limited_app(
+        runtime, rate_limit_per_address="1 per minute", rate_limit_auth_failures="1 per minute"
+    ).test_client()
 
     statuses = {http.get(path).status_code for path in ["/healthz", "/readyz"] * 5}
 
@@ -130,20 +138,25 @@ def redis_limits() -> dict[str, str]:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.exceptions.ConnectionError:
         pytest.fail(f"Redis does not answer at {REDIS_URL} (set GOVERNANCE_TEST_REDIS_URL)")
-    return {"rate_limit_storage": REDIS_URL,
-            "rate_limit_key_prefix": f"gateway-test-{uuid.uuid4().hex}"}
+    return {
+        "rate_limit_storage": REDIS_URL,
+        "rate_limit_key_prefix": f"gateway-test-{uuid.uuid4().hex}",
+    }
 
 
-def test_two_workers_share_a_clients_limit_through_redis(
-        runtime, issue_key, redis_limits) -> None:  # noqa: ANN001
+def test_two_workers_share_a_clients_limit_through_redis(runtime, issue_key, redis_limits) -> None:  # noqa: ANN001
     # Two apps are two gunicorn workers: with memory storage each would count on its own.
-    first, second = (_limited_app(runtime, rate_limit_per_client="3 per minute",
-                                  **redis_limits).test_client() for _ in range(2))
+    first, second = (
+        _limited_app(runtime, rate_limit_per_client="3 per minute", **redis_limits).test_client()
+        for _ in range(2)
+    )
     key = bearer(issue_key("admin"))
 
-    served = [first.get("/v1/datamap", headers=key).status_code,
-              second.get("/v1/datamap", headers=key).status_code,
-              first.get("/v1/datamap", headers=key).status_code]
+    served = [
+        first.get("/v1/datamap", headers=key).status_code,
+        second.get("/v1/datamap", headers=key).status_code,
+        first.get("/v1/datamap", headers=key).status_code,
+    ]
 
     assert served == [200, 200, 200]
     assert_too_many(second.get("/v1/datamap", headers=key))
@@ -151,19 +164,25 @@ def test_two_workers_share_a_clients_limit_through_redis(
 
 
 def test_bad_keys_are_counted_across_workers_through_redis(runtime, redis_limits) -> None:  # noqa: ANN001
-    first, second = (_limited_app(runtime, rate_limit_auth_failures="4 per minute",
-                                  **redis_limits).test_client() for _ in range(2))
+    first, second = (
+        _limited_app(runtime, rate_limit_auth_failures="4 per minute", **redis_limits).test_client()
+        for _ in range(2)
+    )
 
-    statuses = [(first if i % 2 else second).get(
-        "/v1/datamap", headers=bearer("gk_" + "Q" * 43), environ_base=ATTACKER).status_code
-        for i in range(10)]
+    statuses = [
+        (first if i % 2 else second)
+        .get("/v1/datamap", headers=bearer("gk_" + "Q" * 43), environ_base=ATTACKER)
+        .status_code
+        for i in range(10)
+    ]
 
     assert statuses == [401] * 4 + [429] * 6
 
 
 def test_with_memory_storage_each_app_counts_on_its_own(runtime, issue_key) -> None:  # noqa: ANN001
-    first, second = (_limited_app(runtime, rate_limit_per_client="1 per minute").test_client()
-                     for _ in range(2))
+    first, second = (
+        _limited_app(runtime, rate_limit_per_client="1 per minute").test_client() for _ in range(2)
+    )
     key = bearer(issue_key("admin"))
 
     assert first.get("/v1/datamap", headers=key).status_code == 200
@@ -186,8 +205,9 @@ def test_a_refusal_for_the_rate_is_not_audited(runtime, issue_key, sessions) -> 
 
 
 def test_with_redis_down_each_app_still_limits_in_memory(runtime, issue_key) -> None:  # noqa: ANN001
-    http = _limited_app(runtime, rate_limit_per_client="2 per minute",
-                        rate_limit_storage="redis://127.0.0.1:1/0").test_client()
+    http = _limited_app(
+        runtime, rate_limit_per_client="2 per minute", rate_limit_storage="redis://127.0.0.1:1/0"
+    ).test_client()
     key = bearer(issue_key("admin"))
 
     statuses = [http.get("/v1/datamap", headers=key).status_code for _ in range(3)]

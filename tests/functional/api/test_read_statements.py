@@ -29,8 +29,13 @@ from tests.conftest import bearer
 READ_BY_ID_STATEMENTS = 6
 
 _TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
-PERSON = {"first_name": "Ada", "last_name": "Fictional", "city": "Exampleville",
-          "country": "US", "language": "en"}
+PERSON = {
+    "first_name": "Ada",
+    "last_name": "Fictional",
+    "city": "Exampleville",
+    "country": "US",
+    "language": "en",
+}
 
 
 @contextmanager
@@ -60,24 +65,27 @@ def support(issue_key) -> dict[str, str]:
 
 def _customer(runtime, session, n: int) -> str:
     record = runtime.record_store(session).create(
-        "customers", {**PERSON, "email": f"ada{n}.statements@mail.example"})
+        "customers", {**PERSON, "email": f"ada{n}.statements@mail.example"}
+    )
     session.commit()
     return record.id
 
 
 def _read(http, support, record_id: str, connection, runtime) -> tuple[int, list[str]]:
     with counted(connection, runtime.keys.keystore.engine) as seen:
-        response = http.get(f"/v1/data/customers/{record_id}?purpose=customer_support",
-                            headers=support)
+        response = http.get(
+            f"/v1/data/customers/{record_id}?purpose=customer_support", headers=support
+        )
     return response.status_code, seen
 
 
 def test_a_read_by_id_runs_a_fixed_number_of_statements_the_same_for_every_record(
-        http, support, runtime, session, connection) -> None:
+    http, support, runtime, session, connection
+) -> None:
     plain, consented = _customer(runtime, session, 1), _customer(runtime, session, 2)
     ConsentService(session, runtime, Actor("officer", "compliance_officer")).record_consent(
-        consented, "email_marketing", ConsentAction.GRANT, ConsentSource.API,
-        runtime.policy.version)
+        consented, "email_marketing", ConsentAction.GRANT, ConsentSource.API, runtime.policy.version
+    )
     session.commit()
     _read(http, support, plain, connection, runtime)  # warm: the first read builds statements
 
@@ -92,10 +100,12 @@ def test_a_read_by_id_runs_a_fixed_number_of_statements_the_same_for_every_recor
 def _erasure(http, issue_key, session, subject: str, status: str) -> None:
     """An erasure request of ``subject`` in ``status`` (the executor's own states)."""
     officer = bearer(issue_key("compliance_officer"))
-    made = http.post("/v1/requests", headers=officer, json={
-        "type": "erasure", "regulation": "gdpr", "subject": {"subject_id": subject}}).get_json()
-    http.post(f"/v1/requests/{made['id']}/verify", headers=officer,
-              json={"method": "email code"})
+    made = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={"type": "erasure", "regulation": "gdpr", "subject": {"subject_id": subject}},
+    ).get_json()
+    http.post(f"/v1/requests/{made['id']}/verify", headers=officer, json={"method": "email code"})
     session.get(DsrRequest, made["id"]).status = status
     session.commit()
 
@@ -105,7 +115,8 @@ def _selects(seen: list[str]) -> list[str]:
 
 
 def test_the_erasure_and_hold_refusals_are_answered_by_the_statement_of_the_consent_state(
-        http, support, issue_key, runtime, session, connection) -> None:
+    http, support, issue_key, runtime, session, connection
+) -> None:
     plain, erasing, held = (_customer(runtime, session, n) for n in (3, 4, 5))
     _erasure(http, issue_key, session, erasing, "in_progress")
     _erasure(http, issue_key, session, held, "on_hold")
@@ -118,14 +129,16 @@ def test_the_erasure_and_hold_refusals_are_answered_by_the_statement_of_the_cons
     assert (allowed, refused_erasing, refused_held) == (200, 403, 403)
     # No statement of its own for the erasure or the hold: the subject's one statement reads
     # them with its consent state, and a refusal reads no more than an allowed read.
-    assert not [s for s in allowed_seen + erasing_seen if "dsr_requests" in s
-                and "consent_state" not in s]
+    assert not [
+        s for s in allowed_seen + erasing_seen if "dsr_requests" in s and "consent_state" not in s
+    ]
     assert _selects(erasing_seen) == _selects(held_seen)
     assert set(_selects(erasing_seen)) <= set(_selects(allowed_seen))
 
 
 def test_on_postgresql_a_read_and_its_audit_event_share_one_transaction_and_commit(
-        http, support, runtime, session, connection, is_postgres) -> None:
+    http, support, runtime, session, connection, is_postgres
+) -> None:
     """PostgreSQL: the event rides in the read's own transaction (one COMMIT, no ROLLBACK
     of the read first). SQLite: the read's snapshot is ended first, as a deferred read
     cannot be upgraded to a write once another worker has written (SQLITE_BUSY_SNAPSHOT)."""

@@ -44,9 +44,14 @@ def started(env: dict[str, str]) -> Runtime:
 
 def sealed_customer(rt: Runtime) -> None:
     with unit_of_work(rt.sessions) as session:
-        rt.record_store(session).create("customers", {
-            "first_name": "Ada", "last_name": "Fictional",
-            "email": f"ada.{uuid.uuid4().hex[:6]}@mail.example"})
+        rt.record_store(session).create(
+            "customers",
+            {
+                "first_name": "Ada",
+                "last_name": "Fictional",
+                "email": f"ada.{uuid.uuid4().hex[:6]}@mail.example",
+            },
+        )
 
 
 def admin_key(rt: Runtime) -> str:
@@ -59,11 +64,24 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 24 MiB tmpfs of its own, so that filling it fills nothing else."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs",  # noqa: S603, S607
-                           str(mount)], capture_output=True, check=False)
+    done = subprocess.run(  # noqa: S603
+        [  # noqa: S607
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=24m,mode=0700",
+            "tmpfs",  # noqa: S603, S607
+            str(mount),
+        ],
+        capture_output=True,
+        check=False,
+    )
     if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): "
-                    + done.stderr.decode(errors="replace").strip())
+        pytest.skip(
+            "cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): "
+            + done.stderr.decode(errors="replace").strip()
+        )
     try:
         yield mount
     finally:
@@ -89,7 +107,8 @@ def fill(disk: Path) -> Path:
 
 
 def test_a_full_disk_makes_readyz_503_and_every_answer_carries_a_trace_id(
-        small_disk: Path, tmp_path: Path) -> None:
+    small_disk: Path, tmp_path: Path
+) -> None:
     env = embedded_env(small_disk / "var")
     rt = started(env)
     key = admin_key(rt)
@@ -112,8 +131,7 @@ def test_a_full_disk_makes_readyz_503_and_every_answer_carries_a_trace_id(
         filler.unlink()
         assert get(port, "/readyz")[0] == 200  # heals once there is room again
     lines = log.read_text(errors="replace").splitlines()
-    assert any("disk full" in line and data_headers["X-Trace-Id"] in line for line in lines), \
-        lines
+    assert any("disk full" in line and data_headers["X-Trace-Id"] in line for line in lines), lines
     assert not any("Traceback" in line for line in lines)
 
 
@@ -133,7 +151,8 @@ def test_a_worker_holding_the_wrong_kek_is_not_ready(tmp_path: Path) -> None:
 
 
 def test_readyz_is_503_while_the_key_file_is_missing_and_ready_once_it_is_back(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     env = embedded_env(tmp_path / "var")
     rt = started(env)
     sealed_customer(rt)

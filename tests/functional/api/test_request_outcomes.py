@@ -21,17 +21,27 @@ def _create(http, headers, body):  # noqa: ANN001, ANN202
 
 def _received_days_ago(http, headers, records, regulation, days):  # noqa: ANN001, ANN202
     received = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return _create(http, headers, {"type": "access", "regulation": regulation,
-                                   "subject": {"subject_id": records["customers"][0]},
-                                   "received_at": received})["id"]
+    return _create(
+        http,
+        headers,
+        {
+            "type": "access",
+            "regulation": regulation,
+            "subject": {"subject_id": records["customers"][0]},
+            "received_at": received,
+        },
+    )["id"]
 
 
 def test_an_extension_in_time_names_its_reason_code_and_explanation(
-    inline_http, officer, subject  # noqa: ANN001, F811
+    inline_http,
+    officer,
+    subject,  # noqa: ANN001, F811
 ) -> None:
     rid = _received_days_ago(inline_http, officer, subject, "GDPR", 5)
-    extended = inline_http.post(f"/v1/requests/{rid}/extend", headers=officer,
-                                json={"reason": "Number_of_requests"})
+    extended = inline_http.post(
+        f"/v1/requests/{rid}/extend", headers=officer, json={"reason": "Number_of_requests"}
+    )
     assert extended.status_code == 200
     body = extended.get_json()
     assert body["extended"] is True and body["extension_reason"] == "number_of_requests"
@@ -40,11 +50,14 @@ def test_an_extension_in_time_names_its_reason_code_and_explanation(
 
 
 def test_a_late_extension_is_a_409_and_the_request_stays_overdue(
-    inline_http, officer, subject  # noqa: ANN001, F811
+    inline_http,
+    officer,
+    subject,  # noqa: ANN001, F811
 ) -> None:
     rid = _received_days_ago(inline_http, officer, subject, "ccpa", 70)
-    late = inline_http.post(f"/v1/requests/{rid}/extend", headers=officer,
-                            json={"reason": "complexity"})
+    late = inline_http.post(
+        f"/v1/requests/{rid}/extend", headers=officer, json={"reason": "complexity"}
+    )
     assert late.status_code == 409 and late.mimetype == "application/problem+json"
     assert "CCPA Regulations 7021(b)" in late.get_json()["detail"]
     shown = inline_http.get(f"/v1/requests/{rid}", headers=officer).get_json()
@@ -52,14 +65,31 @@ def test_a_late_extension_is_a_409_and_the_request_stays_overdue(
 
 
 def test_a_failed_request_shows_its_reason_and_can_be_rejected(
-    inline_http, officer, subject, runtime, session  # noqa: ANN001, F811
+    inline_http,
+    officer,
+    subject,  # noqa: F811
+    runtime,
+    session,  # noqa: ANN001, F811
 ) -> None:
     ticket = subject["support_tickets"][0]
-    rid = _create(inline_http, officer, {
-        "type": "rectification", "regulation": "gdpr",
-        "subject": {"subject_id": subject["customers"][0]},
-        "details": {"corrections": [{"collection": "support_tickets", "record_id": ticket,
-                                     "fields": {"satisfaction": 5}}]}})["id"]
+    rid = _create(
+        inline_http,
+        officer,
+        {
+            "type": "rectification",
+            "regulation": "gdpr",
+            "subject": {"subject_id": subject["customers"][0]},
+            "details": {
+                "corrections": [
+                    {
+                        "collection": "support_tickets",
+                        "record_id": ticket,
+                        "fields": {"satisfaction": 5},
+                    }
+                ]
+            },
+        },
+    )["id"]
     inline_http.post(f"/v1/requests/{rid}/verify", headers=officer, json={"method": "id document"})
     table = runtime.tables["support_tickets"]
     session.execute(table.delete().where(table.c.id == ticket))
@@ -70,34 +100,51 @@ def test_a_failed_request_shows_its_reason_and_can_be_rejected(
     failed = inline_http.get(f"/v1/requests/{rid}", headers=officer).get_json()
     assert failed["status"] == "failed" and failed["error"] == "record_gone"
     assert "no longer exists" in failed["error_explanation"]
-    rejected = inline_http.post(f"/v1/requests/{rid}/reject", headers=officer,
-                                json={"reason": "The ticket is no longer held."})
+    rejected = inline_http.post(
+        f"/v1/requests/{rid}/reject",
+        headers=officer,
+        json={"reason": "The ticket is no longer held."},
+    )
     assert rejected.status_code == 200 and rejected.get_json()["status"] == "rejected"
 
 
 def test_an_export_deleted_by_the_subjects_erasure_says_so(
-    inline_http, officer, subject  # noqa: ANN001, F811
+    inline_http,
+    officer,
+    subject,  # noqa: ANN001, F811
 ) -> None:
     sid = subject["customers"][0]
-    access = _create(inline_http, officer, {"type": "access", "regulation": "gdpr",
-                                             "subject": {"subject_id": sid}})["id"]
-    erase = _create(inline_http, officer, {"type": "erasure", "regulation": "gdpr",
-                                            "subject": {"subject_id": sid}})["id"]
+    access = _create(
+        inline_http,
+        officer,
+        {"type": "access", "regulation": "gdpr", "subject": {"subject_id": sid}},
+    )["id"]
+    erase = _create(
+        inline_http,
+        officer,
+        {"type": "erasure", "regulation": "gdpr", "subject": {"subject_id": sid}},
+    )["id"]
     for rid in (access, erase):
-        inline_http.post(f"/v1/requests/{rid}/verify", headers=officer,
-                         json={"method": "email code"})
+        inline_http.post(
+            f"/v1/requests/{rid}/verify", headers=officer, json={"method": "email code"}
+        )
         inline_http.post(f"/v1/requests/{rid}/execute", headers=officer).close()
     gone = inline_http.get(f"/v1/requests/{access}/export", headers=officer)
     assert gone.status_code == 410
     assert gone.get_json()["detail"] == (
-        f"the export was deleted when the subject's erasure request {erase} was executed")
+        f"the export was deleted when the subject's erasure request {erase} was executed"
+    )
     assert gone.get_json()["erasure_request_id"] == erase
 
 
 def test_an_email_that_matched_no_one_is_flagged_on_the_request(
-    inline_http, officer  # noqa: ANN001, F811
+    inline_http,
+    officer,  # noqa: ANN001, F811
 ) -> None:
-    shown = _create(inline_http, officer, {"type": "access", "regulation": "gdpr",
-                                            "subject": {"email": "ada.typo@mail.example"}})
+    shown = _create(
+        inline_http,
+        officer,
+        {"type": "access", "regulation": "gdpr", "subject": {"email": "ada.typo@mail.example"}},
+    )
     assert shown["subject_found"] is False
     assert "No subject matched at intake" in shown["subject_note"]

@@ -25,8 +25,15 @@ def subject(session, runtime) -> dict[str, list[str]]:  # noqa: ANN001
 
 
 def test_intake_answers_201_with_the_contract_fields(http, officer, subject) -> None:  # noqa: ANN001
-    response = http.post("/v1/requests", headers=officer, json={
-        "type": "access", "regulation": "gdpr", "subject": {"email": "http.subject@mail.example"}})
+    response = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={
+            "type": "access",
+            "regulation": "gdpr",
+            "subject": {"email": "http.subject@mail.example"},
+        },
+    )
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert {"id", "status", "received_at", "due_at"} <= set(body)
@@ -35,8 +42,11 @@ def test_intake_answers_201_with_the_contract_fields(http, officer, subject) -> 
 
 
 def test_a_duplicate_is_a_409_naming_the_first(http, officer, subject) -> None:  # noqa: ANN001
-    body = {"type": "erasure", "regulation": "ccpa",
-            "subject": {"subject_id": subject["customers"][0]}}
+    body = {
+        "type": "erasure",
+        "regulation": "ccpa",
+        "subject": {"subject_id": subject["customers"][0]},
+    }
     first = http.post("/v1/requests", headers=officer, json=body).get_json()
     second = http.post("/v1/requests", headers=officer, json=body)
     assert second.status_code == 409
@@ -44,13 +54,16 @@ def test_a_duplicate_is_a_409_naming_the_first(http, officer, subject) -> None: 
     assert second.get_json()["existing_request_id"] == first["id"]
 
 
-@pytest.mark.parametrize("body", [
-    {"type": "gossip", "regulation": "gdpr", "subject": {"subject_id": "a1"}},
-    {"type": "access", "regulation": "hipaa", "subject": {"subject_id": "a1"}},
-    {"type": "access", "regulation": "gdpr", "subject": {}},
-    {"type": "opt_out", "regulation": "gdpr", "subject": {"subject_id": "a1"}},
-    {"type": "access", "regulation": "gdpr", "subject": {"email": "not-an-email"}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "gossip", "regulation": "gdpr", "subject": {"subject_id": "a1"}},
+        {"type": "access", "regulation": "hipaa", "subject": {"subject_id": "a1"}},
+        {"type": "access", "regulation": "gdpr", "subject": {}},
+        {"type": "opt_out", "regulation": "gdpr", "subject": {"subject_id": "a1"}},
+        {"type": "access", "regulation": "gdpr", "subject": {"email": "not-an-email"}},
+    ],
+)
 def test_bad_intake_is_a_422_and_writes_nothing(http, officer, body) -> None:  # noqa: ANN001
     response = http.post("/v1/requests", headers=officer, json=body)
     assert response.status_code == 422
@@ -64,25 +77,37 @@ def test_only_compliance_officers_manage_requests(http, issue_key) -> None:  # n
 
 
 def test_executing_an_unverified_request_is_a_409(http, officer, subject) -> None:  # noqa: ANN001
-    created = http.post("/v1/requests", headers=officer, json={
-        "type": "erasure", "regulation": "gdpr",
-        "subject": {"subject_id": subject["customers"][0]}}).get_json()
+    created = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={
+            "type": "erasure",
+            "regulation": "gdpr",
+            "subject": {"subject_id": subject["customers"][0]},
+        },
+    ).get_json()
     response = http.post(f"/v1/requests/{created['id']}/execute", headers=officer)
     assert response.status_code == 409
     assert response.get_json()["type"].endswith("/not-verified")
 
 
 def test_access_request_end_to_end_with_the_export_download(
-    inline_http, officer, subject  # noqa: ANN001
+    inline_http,
+    officer,
+    subject,  # noqa: ANN001
 ) -> None:
     sid = subject["customers"][0]
-    created = inline_http.post("/v1/requests", headers=officer, json={
-        "type": "access", "regulation": "gdpr", "subject": {"subject_id": sid}}).get_json()
+    created = inline_http.post(
+        "/v1/requests",
+        headers=officer,
+        json={"type": "access", "regulation": "gdpr", "subject": {"subject_id": sid}},
+    ).get_json()
     rid = created["id"]
     early = inline_http.get(f"/v1/requests/{rid}/export", headers=officer)
     assert early.status_code == 409
-    verified = inline_http.post(f"/v1/requests/{rid}/verify", headers=officer,
-                                json={"method": "email code"})
+    verified = inline_http.post(
+        f"/v1/requests/{rid}/verify", headers=officer, json={"method": "email code"}
+    )
     assert verified.status_code == 200
     assert verified.get_json()["status"] == "verified"
     assert verified.get_json()["verification_method"] == "email_code"
@@ -107,19 +132,28 @@ def test_access_request_end_to_end_with_the_export_download(
 
 def test_erasure_end_to_end_and_the_queue(inline_http, officer, subject) -> None:  # noqa: ANN001
     sid = subject["customers"][0]
-    created = inline_http.post("/v1/requests", headers=officer, json={
-        "type": "erasure", "regulation": "gdpr", "subject": {"subject_id": sid},
-        "received_at": "2026-01-31T10:00:00Z"}).get_json()
+    created = inline_http.post(
+        "/v1/requests",
+        headers=officer,
+        json={
+            "type": "erasure",
+            "regulation": "gdpr",
+            "subject": {"subject_id": sid},
+            "received_at": "2026-01-31T10:00:00Z",
+        },
+    ).get_json()
     rid = created["id"]
     assert created["due_at"].startswith("2026-02-28T23:59:59")
-    late = inline_http.post(f"/v1/requests/{rid}/extend", headers=officer,
-                            json={"reason": "complexity"})
+    late = inline_http.post(
+        f"/v1/requests/{rid}/extend", headers=officer, json={"reason": "complexity"}
+    )
     assert late.status_code == 409 and late.get_json()["type"].endswith("extension-too-late")
     assert "original due date" in late.get_json()["detail"]
     queue = inline_http.get("/v1/requests?overdue=true", headers=officer).get_json()
     assert [r["id"] for r in queue["items"]] == [rid] and queue["items"][0]["overdue"]
-    inline_http.post(f"/v1/requests/{rid}/verify", headers=officer,
-                     json={"method": "signed letter"})
+    inline_http.post(
+        f"/v1/requests/{rid}/verify", headers=officer, json={"method": "signed letter"}
+    )
     inline_http.post(f"/v1/requests/{rid}/execute", headers=officer).close()
 
     done = inline_http.get(f"/v1/requests/{rid}", headers=officer).get_json()
@@ -127,36 +161,53 @@ def test_erasure_end_to_end_and_the_queue(inline_http, officer, subject) -> None
     assert done["steps"][-1]["name"] == "verify"
     assert done["steps"][-1]["result"]["verified"] is True
     assert inline_http.get("/v1/requests?overdue=true", headers=officer).get_json()["items"] == []
-    assert inline_http.get("/v1/requests?status=completed", headers=officer).get_json()[
-        "items"][0]["id"] == rid
+    assert (
+        inline_http.get("/v1/requests?status=completed", headers=officer).get_json()["items"][0][
+            "id"
+        ]
+        == rid
+    )
 
 
 def test_reject_and_unknown_ids(http, officer) -> None:  # noqa: ANN001
-    created = http.post("/v1/requests", headers=officer, json={
-        "type": "access", "regulation": "ccpa", "subject": {"email": "nobody@mail.example"}})
+    created = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={"type": "access", "regulation": "ccpa", "subject": {"email": "nobody@mail.example"}},
+    )
     rid = created.get_json()["id"]
-    rejected = http.post(f"/v1/requests/{rid}/reject", headers=officer,
-                         json={"reason": "could not verify identity"})
+    rejected = http.post(
+        f"/v1/requests/{rid}/reject", headers=officer, json={"reason": "could not verify identity"}
+    )
     assert rejected.status_code == 200 and rejected.get_json()["status"] == "rejected"
-    assert http.post(f"/v1/requests/{rid}/verify", headers=officer,
-                     json={"method": "email code"}).status_code == 409
+    assert (
+        http.post(
+            f"/v1/requests/{rid}/verify", headers=officer, json={"method": "email code"}
+        ).status_code
+        == 409
+    )
     assert http.get("/v1/requests/nope", headers=officer).status_code == 404
     assert http.get("/v1/requests?cursor=garbage", headers=officer).status_code == 400
 
 
 def test_the_openapi_document_describes_the_request_endpoints(http) -> None:  # noqa: ANN001
     paths = http.get("/openapi.json").get_json()["paths"]
-    for path in ("/v1/requests", "/v1/requests/{request_id}", "/v1/requests/{request_id}/verify",
-                 "/v1/requests/{request_id}/reject", "/v1/requests/{request_id}/extend",
-                 "/v1/requests/{request_id}/execute", "/v1/requests/{request_id}/export"):
+    for path in (
+        "/v1/requests",
+        "/v1/requests/{request_id}",
+        "/v1/requests/{request_id}/verify",
+        "/v1/requests/{request_id}/reject",
+        "/v1/requests/{request_id}/extend",
+        "/v1/requests/{request_id}/execute",
+        "/v1/requests/{request_id}/export",
+    ):
         assert path in paths, path
 
 
 @pytest.mark.parametrize(
     ("action", "body", "status"),
     [
-        pytest.param("verify", '{"method": "phone call to Jane Doe"}', 422,
-                     id="free-text-method"),
+        pytest.param("verify", '{"method": "phone call to Jane Doe"}', 422, id="free-text-method"),
         pytest.param("verify", "{}", 422, id="no-method"),
         pytest.param("verify", "{", 400, id="malformed-json"),
         pytest.param("reject", "{}", 422, id="no-reason"),
@@ -167,13 +218,23 @@ def test_the_openapi_document_describes_the_request_endpoints(http) -> None:  # 
 def test_a_bad_workflow_action_is_refused_and_changes_nothing(  # noqa: ANN001
     http, officer, subject, runtime, action, body, status
 ) -> None:
-    created = http.post("/v1/requests", headers=officer, json={
-        "type": "access", "regulation": "gdpr",
-        "subject": {"subject_id": subject["customers"][0]}}).get_json()
+    created = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={
+            "type": "access",
+            "regulation": "gdpr",
+            "subject": {"subject_id": subject["customers"][0]},
+        },
+    ).get_json()
     before = http.get(f"/v1/requests/{created['id']}", headers=officer).get_json()
 
-    response = http.post(f"/v1/requests/{created['id']}/{action}", headers=officer, data=body,
-                         content_type="application/json")
+    response = http.post(
+        f"/v1/requests/{created['id']}/{action}",
+        headers=officer,
+        data=body,
+        content_type="application/json",
+    )
 
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
@@ -185,8 +246,12 @@ def test_a_bad_workflow_action_is_refused_and_changes_nothing(  # noqa: ANN001
 
 @pytest.mark.parametrize("action", ["verify", "reject", "extend", "execute"])
 def test_a_workflow_action_on_an_unknown_request_is_404(http, officer, action) -> None:  # noqa: ANN001
-    body = {"verify": {"method": "email code"}, "reject": {"reason": "r"},
-            "extend": {"reason": "complexity"}, "execute": None}[action]
+    body = {
+        "verify": {"method": "email code"},
+        "reject": {"reason": "r"},
+        "extend": {"reason": "complexity"},
+        "execute": None,
+    }[action]
     response = http.post(f"/v1/requests/{'0' * 32}/{action}", headers=officer, json=body)
 
     assert response.status_code == 404
@@ -194,9 +259,15 @@ def test_a_workflow_action_on_an_unknown_request_is_404(http, officer, action) -
 
 
 def test_type_and_regulation_are_matched_in_any_case(http, officer, subject) -> None:  # noqa: ANN001
-    response = http.post("/v1/requests", headers=officer, json={
-        "type": " Access", "regulation": "GDPR",
-        "subject": {"subject_id": subject["customers"][0]}})
+    response = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={
+            "type": " Access",
+            "regulation": "GDPR",
+            "subject": {"subject_id": subject["customers"][0]},
+        },
+    )
 
     assert response.status_code == 201, response.get_json()
     assert (response.get_json()["type"], response.get_json()["regulation"]) == ("access", "gdpr")

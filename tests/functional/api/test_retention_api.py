@@ -16,15 +16,18 @@ from tests.functional.governance.requests.conftest import subject_records
 def expired_event(runtime, session) -> str:
     store = runtime.record_store(session)
     sid = subject_records(store)["customers"][0]
-    event = store.create("web_events", {
-        "page": "/old", "occurred_at": (datetime.now(UTC) - timedelta(days=500)).isoformat()},
-        subject_id=sid).id
+    event = store.create(
+        "web_events",
+        {"page": "/old", "occurred_at": (datetime.now(UTC) - timedelta(days=500)).isoformat()},
+        subject_id=sid,
+    ).id
     session.commit()
     return event
 
 
-def test_the_plan_counts_what_is_due_and_names_no_record(inline_http, officer,
-                                                         expired_event) -> None:
+def test_the_plan_counts_what_is_due_and_names_no_record(
+    inline_http, officer, expired_event
+) -> None:
     response = inline_http.get("/v1/retention/plan", headers=officer)
 
     assert response.status_code == 200
@@ -36,7 +39,8 @@ def test_the_plan_counts_what_is_due_and_names_no_record(inline_http, officer,
 
 
 def test_a_run_is_accepted_then_swept_and_shows_its_progress_and_totals(
-        inline_http, officer, runtime, session, expired_event) -> None:
+    inline_http, officer, runtime, session, expired_event
+) -> None:
     started = inline_http.post("/v1/retention/runs", headers=officer, json={"batch_size": 10})
 
     assert started.status_code == 202
@@ -53,8 +57,10 @@ def test_a_run_is_accepted_then_swept_and_shows_its_progress_and_totals(
     assert session.execute(table.select().where(table.c.id == expired_event)).first() is None
 
 
-@pytest.mark.parametrize("body", [{"batch_size": 0}, {"batch_size": "many"},
-                                  {"dry_run": "perhaps"}, {"everything": True}])
+@pytest.mark.parametrize(
+    "body",
+    [{"batch_size": 0}, {"batch_size": "many"}, {"dry_run": "perhaps"}, {"everything": True}],
+)
 def test_a_bad_run_request_is_a_422_problem(inline_http, officer, body) -> None:
     response = inline_http.post("/v1/retention/runs", headers=officer, json=body)
 
@@ -62,20 +68,25 @@ def test_a_bad_run_request_is_a_422_problem(inline_http, officer, body) -> None:
     assert response.headers["Content-Type"] == "application/problem+json"
 
 
-def test_an_unknown_run_is_404_and_an_application_may_not_sweep(inline_http, officer,
-                                                                issue_key) -> None:
+def test_an_unknown_run_is_404_and_an_application_may_not_sweep(
+    inline_http, officer, issue_key
+) -> None:
     assert inline_http.get("/v1/retention/runs/" + "0" * 32, headers=officer).status_code == 404
     app = bearer(issue_key("application", "customer_support"))
     assert inline_http.post("/v1/retention/runs", headers=app, json={}).status_code == 403
 
 
 def test_the_data_map_shows_a_fields_own_retention(inline_http, officer) -> None:
-    collections = {c["name"]: c for c in inline_http.get(
-        "/v1/datamap", headers=officer).get_json()["collections"]}
+    collections = {
+        c["name"]: c
+        for c in inline_http.get("/v1/datamap", headers=officer).get_json()["collections"]
+    }
     fields = {f["name"]: f for f in collections["interactions"]["fields"]}
 
     assert fields["body"]["retention"] == {
-        "period": "P1Y", "from": "occurred_at",
+        "period": "P1Y",
+        "from": "occurred_at",
         "basis": "Free-text notes of a conversation are kept one year; the interaction "
-                 "itself three."}
+        "itself three.",
+    }
     assert fields["kind"]["retention"] is None

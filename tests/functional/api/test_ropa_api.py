@@ -30,11 +30,13 @@ def test_the_record_comes_as_json_csv_and_xlsx_with_the_same_rows(http, auditor)
     assert as_xlsx.mimetype.endswith("spreadsheetml.sheet")
     sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.get_data()))["Art. 30 record"]
     assert [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)] == [
-        r["purpose"] for r in rows]
+        r["purpose"] for r in rows
+    ]
 
 
 def test_an_unknown_format_is_422_and_applications_may_not_read_the_record(
-        http, auditor, issue_key) -> None:
+    http, auditor, issue_key
+) -> None:
     refused = http.get("/v1/ropa?format=pdf", headers=auditor)
     assert refused.status_code == 422
     assert refused.headers["Content-Type"] == "application/problem+json"

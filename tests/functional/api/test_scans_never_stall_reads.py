@@ -33,11 +33,9 @@ TASK_THREAD = "governance-job"  # governance.jobs.runners.ThreadJobRunner's thre
 
 @pytest.fixture
 def embedded(tmp_path: Path) -> Iterator[Runtime]:
-    env = embedded_env(tmp_path, GOVERNANCE_PII_SCAN_PROCESSES="1",
-                       GOVERNANCE_PII_SCAN_SAMPLE="20")
+    env = embedded_env(tmp_path, GOVERNANCE_PII_SCAN_PROCESSES="1", GOVERNANCE_PII_SCAN_SAMPLE="20")
     rt = open_runtime(Settings.from_env(env))
-    fill_demo_store(rt.sessions, rt.policy.datamap, rt.crypto, customers=20, seed=3,
-                    batch_size=20)
+    fill_demo_store(rt.sessions, rt.policy.datamap, rt.crypto, customers=20, seed=3, batch_size=20)
     yield rt
     rt.dispose()
 
@@ -60,8 +58,11 @@ class ScanHold:
             event.listen(engine, "after_cursor_execute", self._hold)
 
     def _hold(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if (threading.current_thread().name == TASK_THREAD and not self.reached.is_set()
-                and any(t in statement for t in self.tables)):
+        if (
+            threading.current_thread().name == TASK_THREAD
+            and not self.reached.is_set()
+            and any(t in statement for t in self.tables)
+        ):
             self.reached.set()
             self.release.wait(120)
 
@@ -75,7 +76,8 @@ class ScanHold:
 
 
 def test_reads_writes_and_new_scan_requests_answer_while_a_scan_reads_the_store(
-        embedded: Runtime) -> None:
+    embedded: Runtime,
+) -> None:
     rt = embedded
     http = create_app(runtime=rt, background_integrator=False).test_client()
     officer = _key(rt, "compliance_officer")
@@ -90,8 +92,11 @@ def test_reads_writes_and_new_scan_requests_answer_while_a_scan_reads_the_store(
         read = http.get("/v1/data/customers?purpose=customer_support&limit=5", headers=support)
         assert read.status_code == 200, read.get_data(as_text=True)
         record_id = read.get_json()["items"][0]["id"]
-        write = http.patch(f"/v1/data/customers/{record_id}?purpose=customer_support",
-                           json={"city": "Elsewhere"}, headers=support)
+        write = http.patch(
+            f"/v1/data/customers/{record_id}?purpose=customer_support",
+            json={"city": "Elsewhere"},
+            headers=support,
+        )
         again = [http.post("/v1/pii/scans", json={}, headers=officer) for _ in range(4)]
 
         assert write.status_code == 200, write.get_data(as_text=True)

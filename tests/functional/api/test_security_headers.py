@@ -13,8 +13,11 @@ def test_a_response_with_personal_data_is_not_stored(http, issue_key) -> None:  
 
 
 def test_the_answer_carrying_a_new_api_key_is_not_stored(http, issue_key) -> None:  # noqa: ANN001
-    response = http.post("/v1/clients", headers=bearer(issue_key("admin")),
-                         json={"name": "cache-check", "role": "auditor"})
+    response = http.post(
+        "/v1/clients",
+        headers=bearer(issue_key("admin")),
+        json={"name": "cache-check", "role": "auditor"},
+    )
     assert response.status_code == 201 and "key" in response.get_json()
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -35,5 +38,4 @@ def test_docs_allow_only_their_own_stylesheet(http) -> None:  # noqa: ANN001
 
 
 def test_json_answers_may_load_nothing(http) -> None:  # noqa: ANN001
-    assert http.get("/healthz").headers["Content-Security-Policy"].startswith(
-        "default-src 'none'")
+    assert http.get("/healthz").headers["Content-Security-Policy"].startswith("default-src 'none'")

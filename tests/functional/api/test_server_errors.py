@@ -23,8 +23,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
     var_dir = tmp_path_factory.mktemp("served")
     env = embedded_env(var_dir, GOVERNANCE_LOG_LEVEL="INFO")
     log_file = var_dir / "server.log"
-    with log_file.open("wb") as sink, served(env, stdout=sink, stderr=subprocess.STDOUT) as (
-            port, _):
+    with (
+        log_file.open("wb") as sink,
+        served(env, stdout=sink, stderr=subprocess.STDOUT) as (port, _),
+    ):
         yield port, log_file
 
 
@@ -46,22 +48,41 @@ def _exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
 GET = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n"
 
 
-@pytest.mark.parametrize(("raw", "status"), [
-    pytest.param(f"FETCH-ME /v1/data/customers/{MARKER}\r\n\r\n".encode(), 400,
-                 id="bad-request-line"),
-    pytest.param(GET + f"X-Note: {MARKER}".encode() + b"a" * 9_000 + b"\r\n\r\n", 431,
-                 id="header-too-large"),
-    pytest.param(GET + b"".join(b"X-H%d: a\r\n" % i for i in range(200)) + b"\r\n", 431,
-                 id="too-many-headers"),
-    pytest.param(f"GET /v1/data/customers/{MARKER}".encode() + b"a" * 5_000
-                 + b" HTTP/1.1\r\nHost: gateway\r\n\r\n", 414, id="uri-too-long"),
-    pytest.param(GET + f"Bad Name {MARKER}: x\r\n\r\n".encode(), 400, id="bad-header-name"),
-    pytest.param(b"POST /v1/clients HTTP/1.1\r\nHost: gateway\r\nTransfer-Encoding: chunked\r\n"
-                 b"Content-Type: application/json\r\n\r\n" + MARKER.encode() + b"\r\n", 400,
-                 id="bad-chunk-size"),
-])
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        pytest.param(
+            f"FETCH-ME /v1/data/customers/{MARKER}\r\n\r\n".encode(), 400, id="bad-request-line"
+        ),
+        pytest.param(
+            GET + f"X-Note: {MARKER}".encode() + b"a" * 9_000 + b"\r\n\r\n",
+            431,
+            id="header-too-large",
+        ),
+        pytest.param(
+            GET + b"".join(b"X-H%d: a\r\n" % i for i in range(200)) + b"\r\n",
+            431,
+            id="too-many-headers",
+        ),
+        pytest.param(
+            f"GET /v1/data/customers/{MARKER}".encode()
+            + b"a" * 5_000
+            + b" HTTP/1.1\r\nHost: gateway\r\n\r\n",
+            414,
+            id="uri-too-long",
+        ),
+        pytest.param(GET + f"Bad Name {MARKER}: x\r\n\r\n".encode(), 400, id="bad-header-name"),
+        pytest.param(
+            b"POST /v1/clients HTTP/1.1\r\nHost: gateway\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: application/json\r\n\r\n" + MARKER.encode() + b"\r\n",
+            400,
+            id="bad-chunk-size",
+        ),
+    ],
+)
 def test_gunicorns_own_refusals_are_problem_json_that_echo_nothing(
-        server: tuple[int, Path], raw: bytes, status: int) -> None:
+    server: tuple[int, Path], raw: bytes, status: int
+) -> None:
     port, log_file = server
 
     answered, headers, body = _exchange(port, raw)

@@ -32,14 +32,20 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[i
 
 
 def test_serve_answers_under_gunicorn_with_two_workers(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")
+    }
     env.update(GOVERNANCE_VAR_DIR=str(tmp_path), GOVERNANCE_LOG_LEVEL="WARNING")
     initialise(Settings.from_env(env))  # `governance init`: serve never creates keys
     port = _free_port()
     server = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "cli", "serve", "--workers", "2", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -64,8 +70,10 @@ def test_serve_answers_under_gunicorn_with_two_workers(tmp_path: Path) -> None:
 def test_served_answers_hide_the_server_and_the_access_log_holds_no_email(tmp_path: Path) -> None:
     env = embedded_env(tmp_path, GOVERNANCE_LOG_LEVEL="INFO")
     log_file = tmp_path / "server.log"
-    with log_file.open("wb") as sink, served(env, stdout=sink, stderr=subprocess.STDOUT) as (
-            port, _):
+    with (
+        log_file.open("wb") as sink,
+        served(env, stdout=sink, stderr=subprocess.STDOUT) as (port, _),
+    ):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.request("GET", "/v1/data/customers/john.leak@x.example?email=jane.leak@x.example")
         answer = conn.getresponse()

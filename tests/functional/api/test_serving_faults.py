@@ -82,16 +82,19 @@ def _holds_open(pid: int, folder: Path) -> bool:
     return found
 
 
-def test_an_unreadable_key_file_at_start_is_one_line_and_a_non_zero_exit(
-        tmp_path: Path) -> None:
+def test_an_unreadable_key_file_at_start_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
     env = embedded_env(tmp_path)
     settings = _started(env)
     _unreadable(settings.key_file)
 
     done = subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "cli", "serve", "--workers", "2",
-         "--port", str(free_port())],
-        env=env, capture_output=True, text=True, timeout=120, check=False)
+        [sys.executable, "-m", "cli", "serve", "--workers", "2", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
     lines = done.stderr.strip().splitlines()
     assert done.returncode != 0
@@ -101,7 +104,8 @@ def test_an_unreadable_key_file_at_start_is_one_line_and_a_non_zero_exit(
 
 
 def test_a_worker_that_cannot_boot_leaves_the_others_serving_and_boots_once_fixed(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     env = embedded_env(tmp_path)
     settings = _started(env)
     keys = settings.key_file.parent
@@ -111,8 +115,9 @@ def test_a_worker_that_cannot_boot_leaves_the_others_serving_and_boots_once_fixe
         doomed, healthy = _workers(server.pid)
         # Both workers booted (a cold start loads the NLP model for seconds): breaking the
         # keys earlier would fail the "healthy" worker's first boot too, and nothing answers.
-        _until(lambda: _holds_open(doomed, keys) and _holds_open(healthy, keys),
-               "both workers booted")
+        _until(
+            lambda: _holds_open(doomed, keys) and _holds_open(healthy, keys), "both workers booted"
+        )
         for _ in range(8):
             assert _status(port, "/readyz") == 200
 
@@ -120,8 +125,10 @@ def test_a_worker_that_cannot_boot_leaves_the_others_serving_and_boots_once_fixe
         keys.rename(away)
         keys.write_text("")  # the key store's folder is a file now: nothing opens in it
         os.kill(doomed, signal.SIGKILL)
-        _until(lambda: "cannot start" in log.read_text(errors="replace"),
-               "the respawned worker's boot failure")
+        _until(
+            lambda: "cannot start" in log.read_text(errors="replace"),
+            "the respawned worker's boot failure",
+        )
 
         assert server.poll() is None, "the master stopped"
         assert _status(port, "/healthz") == 200
@@ -130,8 +137,10 @@ def test_a_worker_that_cannot_boot_leaves_the_others_serving_and_boots_once_fixe
 
         keys.unlink()
         away.rename(keys)
-        _until(lambda: "started after" in log.read_text(errors="replace"),
-               "the respawned worker's boot once fixed")
+        _until(
+            lambda: "started after" in log.read_text(errors="replace"),
+            "the respawned worker's boot once fixed",
+        )
         os.kill(healthy, signal.SIGSTOP)  # only the new worker can answer now
         try:
             assert _status(port, "/readyz") == 200

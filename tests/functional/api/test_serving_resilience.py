@@ -36,8 +36,14 @@ def _until(condition: Callable[[], bool], what: str, seconds: float = 60) -> Non
         time.sleep(0.1)
 
 
-def _request(port: int, method: str, path: str, headers: dict[str, str] | None = None,
-             body: bytes | None = None, timeout: float = 30) -> http.client.HTTPResponse:
+def _request(
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 30,
+) -> http.client.HTTPResponse:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -71,16 +77,20 @@ def _keys(env: dict[str, str], *clients: tuple[str, str, tuple[str, ...]]) -> li
     runtime = open_runtime(Settings.from_env(env))
     try:
         with unit_of_work(runtime.sessions) as session:
-            return [ClientService(session).create(name, role, purposes).key
-                    for name, role, purposes in clients]
+            return [
+                ClientService(session).create(name, role, purposes).key
+                for name, role, purposes in clients
+            ]
     finally:
         runtime.dispose()
 
 
 # -- item 7: a killed master, and a port still taken ---------------------------------------
 
+
 def test_workers_die_with_a_master_killed_under_load_and_a_restart_on_its_port_serves(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     env = embedded_env(tmp_path)
     port = free_port()
     with served(env, workers=2, port=port) as (_, server):
@@ -106,6 +116,7 @@ def test_workers_die_with_a_master_killed_under_load_and_a_restart_on_its_port_s
 
         # restarted at once, as a supervisor does, on the port the orphans may still hold
         with served(env, workers=2, port=port) as (_, again):
+
             def bound() -> bool:  # the new master bound the port and forked its workers
                 assert again.poll() is None, "the restart gave up on its port"
                 return bool(_workers(again.pid))
@@ -124,13 +135,20 @@ def test_serve_waits_for_its_port_rather_than_giving_up(tmp_path: Path) -> None:
     holder.listen()
     server = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "cli", "serve", "--workers", "1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     said: list[bytes] = []
     reader = threading.Thread(target=lambda: said.extend(iter(server.stderr.readline, b"")))
     reader.start()
     try:
-        _until(lambda: any(b"in use" in line for line in said) or server.poll() is not None,
-               "serve finds its port taken", 120)
+        _until(
+            lambda: any(b"in use" in line for line in said) or server.poll() is not None,
+            "serve finds its port taken",
+            120,
+        )
         time.sleep(6)  # longer than gunicorn's own five tries, a second apart
         assert server.poll() is None, f"serve gave up while the port was taken: {said}"
         holder.close()
@@ -153,8 +171,10 @@ def test_serve_waits_for_its_port_rather_than_giving_up(tmp_path: Path) -> None:
 
 # -- item 11: slow and idle connections ----------------------------------------------------
 
+
 def test_many_slow_and_idle_connections_leave_healthz_and_an_authenticated_read_answering(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     env = embedded_env(tmp_path)
     (admin,) = _keys(env, ("admin-slow", "admin", ()))
     with served(env, workers=2) as (port, _):
@@ -183,8 +203,10 @@ def test_many_slow_and_idle_connections_leave_healthz_and_an_authenticated_read_
             time.sleep(0.5)
             until = time.monotonic() + 6  # within the server's time for a request head
             while time.monotonic() < until:
-                for path, headers in (("/healthz", {}),
-                                      ("/v1/datamap", {"Authorization": f"Bearer {admin}"})):
+                for path, headers in (
+                    ("/healthz", {}),
+                    ("/v1/datamap", {"Authorization": f"Bearer {admin}"}),
+                ):
                     started = time.perf_counter()
                     try:
                         answered.append(_request(port, "GET", path, headers, timeout=5).status)
@@ -196,29 +218,54 @@ def test_many_slow_and_idle_connections_leave_healthz_and_an_authenticated_read_
             trickler.join(10)
             for s in slow:
                 s.close()
-    print(f"\n40 slow/idle connections: {len(answered)} probes, "
-          f"p99 {_p99(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
+    print(
+        f"\n40 slow/idle connections: {len(answered)} probes, "
+        f"p99 {_p99(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+    )
     assert answered and set(answered) == {200}, answered
 
 
 # -- item 12: one client's heavy writes beside another's reads -----------------------------
 
+
 def test_one_clients_heavy_parallel_writes_are_bounded_and_another_clients_reads_answer(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     env = embedded_env(tmp_path)
-    greedy, other = _keys(env, ("greedy-app", "application", ("customer_support",)),
-                          ("other-app", "application", ("customer_support",)))
+    greedy, other = _keys(
+        env,
+        ("greedy-app", "application", ("customer_support",)),
+        ("other-app", "application", ("customer_support",)),
+    )
     runtime = open_runtime(Settings.from_env(env))
     try:
         with unit_of_work(runtime.sessions) as session:
-            ada = runtime.record_store(session).create("customers", {
-                "first_name": "Ada", "last_name": "Fictional", "email": "ada.greedy@mail.example",
-                "city": "Exampleville", "country": "US", "language": "en"}).id
+            ada = (
+                runtime.record_store(session)
+                .create(
+                    "customers",
+                    {
+                        "first_name": "Ada",
+                        "last_name": "Fictional",
+                        "email": "ada.greedy@mail.example",
+                        "city": "Exampleville",
+                        "country": "US",
+                        "language": "en",
+                    },
+                )
+                .id
+            )
     finally:
         runtime.dispose()
-    heavy = json.dumps({"subject_id": ada, "ticket_type": "billing",
-                        "opened_at": "2026-01-02T03:04:05Z",
-                        "description": "\U0001F600" * 100_000}, ensure_ascii=False).encode()
+    heavy = json.dumps(
+        {
+            "subject_id": ada,
+            "ticket_type": "billing",
+            "opened_at": "2026-01-02T03:04:05Z",
+            "description": "\U0001f600" * 100_000,
+        },
+        ensure_ascii=False,
+    ).encode()
     with served(env, workers=1) as (port, _):
         stop = threading.Event()
         writes: list[tuple[int, str | None, str | None]] = []
@@ -227,13 +274,24 @@ def test_one_clients_heavy_parallel_writes_are_bounded_and_another_clients_reads
             while not stop.is_set():
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
                 try:
-                    conn.request("POST", "/v1/data/support_tickets?purpose=customer_support",
-                                 body=heavy, headers={"Authorization": f"Bearer {greedy}",
-                                                      "Content-Type": "application/json"})
+                    conn.request(
+                        "POST",
+                        "/v1/data/support_tickets?purpose=customer_support",
+                        body=heavy,
+                        headers={
+                            "Authorization": f"Bearer {greedy}",
+                            "Content-Type": "application/json",
+                        },
+                    )
                     answer = conn.getresponse()
                     answer.read()
-                    writes.append((answer.status, answer.getheader("Retry-After"),
-                                   answer.getheader("Content-Type")))
+                    writes.append(
+                        (
+                            answer.status,
+                            answer.getheader("Retry-After"),
+                            answer.getheader("Content-Type"),
+                        )
+                    )
                     if answer.status in (429, 503):  # as a well-behaved client does
                         time.sleep(float(answer.getheader("Retry-After") or 1))
                 finally:
@@ -248,24 +306,34 @@ def test_one_clients_heavy_parallel_writes_are_bounded_and_another_clients_reads
             time.sleep(1)
             for _ in range(30):
                 started = time.perf_counter()
-                reads.append(_request(
-                    port, "GET", "/v1/data/customers?purpose=customer_support&limit=20",
-                    {"Authorization": f"Bearer {other}"}, timeout=60).status)
+                reads.append(
+                    _request(
+                        port,
+                        "GET",
+                        "/v1/data/customers?purpose=customer_support&limit=20",
+                        {"Authorization": f"Bearer {other}"},
+                        timeout=60,
+                    ).status
+                )
                 latencies.append(time.perf_counter() - started)
                 time.sleep(0.1)
         finally:
             stop.set()
             for t in writers:
                 t.join(120)
-    print(f"\n6 parallel heavy writers: {len(writes)} writes "
-          f"({sum(1 for w in writes if w[0] == 429)} refused 429); other client's reads: "
-          f"p99 {_p99(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
+    print(
+        f"\n6 parallel heavy writers: {len(writes)} writes "
+        f"({sum(1 for w in writes if w[0] == 429)} refused 429); other client's reads: "
+        f"p99 {_p99(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+    )
     assert set(reads) == {200}, reads
     assert {status for status, _, _ in writes} <= {201, 429}, writes
     refused = [w for w in writes if w[0] == 429]
     assert refused, "one client ran six heavy writes at once"
-    assert all(retry and int(retry) >= 1 and kind == "application/problem+json"
-               for _, retry, kind in refused), refused
+    assert all(
+        retry and int(retry) >= 1 and kind == "application/problem+json"
+        for _, retry, kind in refused
+    ), refused
     assert any(status == 201 for status, _, _ in writes)
     stored = sqlalchemy.create_engine(Settings.from_env(env).database_url)
     with stored.connect() as conn:  # a refused write changed nothing
@@ -275,6 +343,7 @@ def test_one_clients_heavy_parallel_writes_are_bounded_and_another_clients_reads
 
 
 # -- item 13: one control socket per host ---------------------------------------------------
+
 
 def test_two_instances_on_a_host_share_no_control_socket(tmp_path: Path) -> None:
     home = tmp_path / "home"

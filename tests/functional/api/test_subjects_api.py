@@ -27,10 +27,14 @@ def person(session, runtime) -> dict[str, list[str]]:  # noqa: ANN001
 
 
 def test_lookup_by_email_names_the_subject_its_collections_and_its_requests(
-        http, officer, person) -> None:  # noqa: ANN001
+    http, officer, person
+) -> None:  # noqa: ANN001
     subject_id = person["customers"][0]
-    made = http.post("/v1/requests", headers=officer, json={
-        "type": "access", "regulation": "gdpr", "subject": {"email": EMAIL}}).get_json()
+    made = http.post(
+        "/v1/requests",
+        headers=officer,
+        json={"type": "access", "regulation": "gdpr", "subject": {"email": EMAIL}},
+    ).get_json()
 
     response = http.get(f"/v1/subjects?email={EMAIL}", headers=officer)
 

@@ -22,18 +22,28 @@ def make_filter_columns_plain(connection: Connection) -> None:
     or drop their generation expressions (PostgreSQL, which keeps the values) and disable
     the append-only trigger, as the table's owner can."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text(
-            "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+        connection.execute(
+            text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only")
+        )
         for column in COLUMNS:
-            connection.execute(text(
-                f"ALTER TABLE audit_entries ALTER COLUMN {column} DROP EXPRESSION"))
+            connection.execute(
+                text(f"ALTER TABLE audit_entries ALTER COLUMN {column} DROP EXPRESSION")
+            )
         return
     columns = "id, " + ", ".join(COLUMNS) + ", data"
     connection.execute(text("PRAGMA defer_foreign_keys = ON"))
-    connection.execute(text(f"CREATE TEMP TABLE entries_aside AS SELECT {columns} "  # noqa: S608
-                            "FROM audit_entries"))
+    connection.execute(
+        text(
+            f"CREATE TEMP TABLE entries_aside AS SELECT {columns} "  # noqa: S608
+            "FROM audit_entries"
+        )
+    )
     connection.execute(text("DROP TABLE audit_entries"))
     connection.execute(text(_SQLITE_PLAIN))
-    connection.execute(text(f"INSERT INTO audit_entries ({columns}) "  # noqa: S608
-                            f"SELECT {columns} FROM entries_aside"))
+    connection.execute(
+        text(
+            f"INSERT INTO audit_entries ({columns}) "  # noqa: S608
+            f"SELECT {columns} FROM entries_aside"
+        )
+    )
     connection.execute(text("DROP TABLE entries_aside"))

@@ -22,10 +22,13 @@ from governance.migrate import upgrade
 
 
 def read_event(i: int) -> AuditEvent:
-    return AuditEvent(action="data.read", actor=Actor(id="client-a", role="application"),
-                      target=Target(collection="customers", record_id=f"rec-{i}",
-                                    subject_id=f"subj-{i}"),
-                      purpose="support", request_id=f"req-{i}")
+    return AuditEvent(
+        action="data.read",
+        actor=Actor(id="client-a", role="application"),
+        target=Target(collection="customers", record_id=f"rec-{i}", subject_id=f"subj-{i}"),
+        purpose="support",
+        request_id=f"req-{i}",
+    )
 
 
 @pytest.fixture
@@ -80,8 +83,9 @@ def _stored(engine: Engine) -> int:
         return int(conn.scalar(select(func.count()).select_from(audit_entries)) or 0)
 
 
-def _commit_in_thread(group: AuditGroupCommit, engine: Engine, i: int,
-                      outcomes: dict[int, BaseException | None]) -> threading.Thread:
+def _commit_in_thread(
+    group: AuditGroupCommit, engine: Engine, i: int, outcomes: dict[int, BaseException | None]
+) -> threading.Thread:
     sessions = make_session_factory(engine)
 
     def run() -> None:
@@ -138,9 +142,12 @@ def test_a_failed_commit_fails_every_read_of_its_batch_and_writes_none(group, en
 
 
 def test_an_unsafe_event_fails_its_own_read_before_joining_a_batch(group, engine) -> None:  # noqa: ANN001
-    unsafe = AuditEvent(action="data.read", actor=Actor(id="client-a", role="application"),
-                        target=Target(collection="customers", record_id="rec-1"),
-                        details={"note": "write to ada@example.com"})
+    unsafe = AuditEvent(
+        action="data.read",
+        actor=Actor(id="client-a", role="application"),
+        target=Target(collection="customers", record_id="rec-1"),
+        details={"note": "write to ada@example.com"},
+    )
     with make_session_factory(engine)() as session:
         with pytest.raises(UnsafeAuditEvent):
             group.commit(session, [unsafe])

@@ -199,10 +199,23 @@ def test_verify_checks_the_columns_of_events_with_and_without_a_subject_or_targe
     elsewhere = timezone(timedelta(hours=-5))
     with sessions() as s:
         audit_log.record(s, make_event(1))
-        audit_log.record(s, AuditEvent(action="client.created", actor=Actor("cli:root", "admin"),
-                                       target=Target(record_id="c-1")))
-        audit_log.record(s, AuditEvent(action="auth.denied", actor=Actor("anonymous", "none"),
-                                       outcome=Outcome.DENIED, reason="no bearer key"))
+        audit_log.record(
+            s,
+            AuditEvent(
+                action="client.created",
+                actor=Actor("cli:root", "admin"),
+                target=Target(record_id="c-1"),
+            ),
+        )
+        audit_log.record(
+            s,
+            AuditEvent(
+                action="auth.denied",
+                actor=Actor("anonymous", "none"),
+                outcome=Outcome.DENIED,
+                reason="no bearer key",
+            ),
+        )
         audit_log.record(s, make_event(2), now=datetime(2030, 1, 2, 3, 4, 5, 6, tzinfo=elsewhere))
         s.commit()
     integrate(sessions, audit_log, checkpoint=True)
@@ -288,28 +301,44 @@ def test_proofs_outside_the_integrated_log_are_refused(
     "event",
     [
         pytest.param(
-            AuditEvent(action="client.created", actor=Actor("client-a", "admin"),
-                       details={"client_name": "ada.lovelace@example.com"}),
+            AuditEvent(
+                action="client.created",
+                actor=Actor("client-a", "admin"),
+                details={"client_name": "ada.lovelace@example.com"},
+            ),
             id="email-in-details",
         ),
         pytest.param(
-            AuditEvent(action="data.read", actor=Actor("client-a", "application"),
-                       details={"record_ids": ["rec-1", "ada@example.com"]}),
+            AuditEvent(
+                action="data.read",
+                actor=Actor("client-a", "application"),
+                details={"record_ids": ["rec-1", "ada@example.com"]},
+            ),
             id="email-in-a-details-list",
         ),
         pytest.param(
-            AuditEvent(action="data.read", actor=Actor("client-a", "application"),
-                       details={"customer": "x1"}),
+            AuditEvent(
+                action="data.read",
+                actor=Actor("client-a", "application"),
+                details={"customer": "x1"},
+            ),
             id="undeclared-details-key",
         ),
         pytest.param(
-            AuditEvent(action="data.read", actor=Actor("client-a", "application"),
-                       outcome=Outcome.DENIED, reason="Ada Lovelace"),
+            AuditEvent(
+                action="data.read",
+                actor=Actor("client-a", "application"),
+                outcome=Outcome.DENIED,
+                reason="Ada Lovelace",
+            ),
             id="name-in-reason",
         ),
         pytest.param(
-            AuditEvent(action="data.read", actor=Actor("client-a", "application"),
-                       target=Target(collection="customers", subject_id="ada@example.com")),
+            AuditEvent(
+                action="data.read",
+                actor=Actor("client-a", "application"),
+                target=Target(collection="customers", subject_id="ada@example.com"),
+            ),
             id="email-as-subject-id",
         ),
         pytest.param(
@@ -372,14 +401,16 @@ def test_time_filters_find_events_by_the_time_written_on_the_driver_connection(
     integrate(sessions, audit_log)
 
     def found(**window: datetime) -> bool:
-        return event_id in {e.document["id"] for e in audit_log.events(session, limit=500,
-                                                                       **window)}
+        return event_id in {
+            e.document["id"] for e in audit_log.events(session, limit=500, **window)
+        }
 
     assert found(since=at, until=at + timedelta(microseconds=1))
     assert not found(since=at + timedelta(microseconds=1))
     assert not found(until=at)
-    stored = session.scalar(select(audit_entries.c.recorded_at)
-                            .where(audit_entries.c.event_id == event_id))
+    stored = session.scalar(
+        select(audit_entries.c.recorded_at).where(audit_entries.c.event_id == event_id)
+    )
     assert stored.replace(tzinfo=stored.tzinfo or UTC) == at
 
 
@@ -416,9 +447,7 @@ def postgres_only(is_postgres: bool) -> None:
 
 
 @pytest.fixture
-def integrated_log(
-    sessions: sessionmaker[Session], session: Session, audit_log: AuditLog
-) -> int:
+def integrated_log(sessions: sessionmaker[Session], session: Session, audit_log: AuditLog) -> int:
     """Twelve integrated events under a checkpoint, verified clean; returns the first position."""
     start = audit_log.tree_size(session)
     record_many(sessions, audit_log, 12)
@@ -434,8 +463,12 @@ def entry_id_at(connection: Connection, position: int) -> int:
 
 
 def test_verify_names_the_position_of_an_edited_event(
-    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog, chunk_size: int,
+    sqlite_only: None,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    audit_log: AuditLog,
+    chunk_size: int,
 ) -> None:
     position = integrated_log + 3
     entry = entry_id_at(connection, position)
@@ -444,8 +477,9 @@ def test_verify_names_the_position_of_an_edited_event(
     ).scalar_one()
     edited = bytes(data).replace(b'"outcome":"allowed"', b'"outcome":"denied"')
     assert edited != bytes(data)
-    connection.execute(text("UPDATE audit_entries SET data = :d WHERE id = :e"),
-                       {"d": edited, "e": entry})
+    connection.execute(
+        text("UPDATE audit_entries SET data = :d WHERE id = :e"), {"d": edited, "e": entry}
+    )
 
     report = audit_log.verify(session, chunk_size=chunk_size)
 
@@ -453,8 +487,9 @@ def test_verify_names_the_position_of_an_edited_event(
     assert f"position {position}: event bytes do not match the leaf hash" in report.problems
     assert positions_named(report.problems) == {position}
     size = audit_log.tree_size(session)
-    assert any(p.startswith(f"checkpoint at size {size}: recomputed root differs")
-               for p in report.problems)
+    assert any(
+        p.startswith(f"checkpoint at size {size}: recomputed root differs") for p in report.problems
+    )
 
 
 # A doctored filter column would hide the event from a filtered query (actor=, action=,
@@ -477,15 +512,19 @@ def definition_reported(problems: list[str]) -> list[str]:
     return [p for p in problems if p.startswith("audit_entries: ")]
 
 
-@pytest.mark.parametrize("column", ["action", "actor_id", "subject_id", "event_id",
-                                    "recorded_at"])
+@pytest.mark.parametrize("column", ["action", "actor_id", "subject_id", "event_id", "recorded_at"])
 def test_the_database_refuses_to_update_a_filter_column_and_verify_still_passes(
-    integrated_log: int, connection: Connection, session: Session, audit_log: AuditLog,
-    is_postgres: bool, column: str,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    audit_log: AuditLog,
+    is_postgres: bool,
+    column: str,
 ) -> None:
     if is_postgres:  # even with the append-only trigger out of the way
-        connection.execute(text(
-            "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+        connection.execute(
+            text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only")
+        )
     value = FILTER_COLUMN_EDITS[column]
     if is_postgres and column == "recorded_at":
         value = "'2001-01-01T00:00:00Z'"
@@ -493,34 +532,50 @@ def test_the_database_refuses_to_update_a_filter_column_and_verify_still_passes(
         with connection.begin_nested():
             connection.execute(
                 text(f"UPDATE audit_entries SET {column} = {value} WHERE id = :e"),  # noqa: S608
-                {"e": entry_id_at(connection, integrated_log + 5)})
-    assert ("can only be updated to DEFAULT" if is_postgres
-            else "cannot UPDATE generated column") in str(refused.value)
+                {"e": entry_id_at(connection, integrated_log + 5)},
+            )
+    assert (
+        "can only be updated to DEFAULT" if is_postgres else "cannot UPDATE generated column"
+    ) in str(refused.value)
 
     assert audit_log.verify(session).ok
 
 
 def test_writing_an_events_bytes_recomputes_its_filter_columns_and_breaks_its_leaf(
-    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
+    sqlite_only: None,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
     audit_log: AuditLog,
 ) -> None:
     position = integrated_log + 4
     entry = entry_id_at(connection, position)
-    data = bytes(connection.execute(
-        text("SELECT data FROM audit_entries WHERE id = :e"), {"e": entry}).scalar_one())
-    connection.execute(text("UPDATE audit_entries SET data = :d WHERE id = :e"),
-                       {"d": data.replace(b'"action":"data.read"', b'"action":"data.erase"'),
-                        "e": entry})
+    data = bytes(
+        connection.execute(
+            text("SELECT data FROM audit_entries WHERE id = :e"), {"e": entry}
+        ).scalar_one()
+    )
+    connection.execute(
+        text("UPDATE audit_entries SET data = :d WHERE id = :e"),
+        {"d": data.replace(b'"action":"data.read"', b'"action":"data.erase"'), "e": entry},
+    )
 
-    assert connection.execute(text("SELECT action FROM audit_entries WHERE id = :e"),
-                              {"e": entry}).scalar_one() == "data.erase"
+    assert (
+        connection.execute(
+            text("SELECT action FROM audit_entries WHERE id = :e"), {"e": entry}
+        ).scalar_one()
+        == "data.erase"
+    )
     report = audit_log.verify(session)
     assert f"position {position}: event bytes do not match the leaf hash" in report.problems
     assert definition_reported(report.problems) == []
 
 
 def test_verify_reports_filter_columns_made_plain_even_before_one_is_edited(
-    integrated_log: int, connection: Connection, session: Session, audit_log: AuditLog,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    audit_log: AuditLog,
 ) -> None:
     make_filter_columns_plain(connection)
 
@@ -533,8 +588,13 @@ def test_verify_reports_filter_columns_made_plain_even_before_one_is_edited(
 
 @pytest.mark.parametrize("edit", sorted(FILTER_COLUMN_EDITS))
 def test_verify_names_the_position_and_column_of_an_edited_filter_column(
-    integrated_log: int, connection: Connection, session: Session, is_postgres: bool,
-    audit_log: AuditLog, chunk_size: int, edit: str,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    is_postgres: bool,
+    audit_log: AuditLog,
+    chunk_size: int,
+    edit: str,
 ) -> None:
     position = integrated_log + 5
     column = edit.partition("-")[0]
@@ -551,25 +611,32 @@ def test_verify_names_the_position_and_column_of_an_edited_filter_column(
 
     assert not report.ok
     assert definition_reported(report.problems) != []
-    assert report.problems[len(definition_reported(report.problems)):] == [
+    assert report.problems[len(definition_reported(report.problems)) :] == [
         f"position {position}: column {column} differs from the event bytes"
     ]
 
 
 def test_verify_names_only_the_first_edited_column_of_an_entry_and_every_entry(
-    integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog, chunk_size: int,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    audit_log: AuditLog,
+    chunk_size: int,
 ) -> None:
     first, second = integrated_log + 1, integrated_log + 9
     make_filter_columns_plain(connection)
-    connection.execute(text("UPDATE audit_entries SET action = 'x.y', actor_id = 'z' "
-                            "WHERE id = :e"), {"e": entry_id_at(connection, first)})
-    connection.execute(text("UPDATE audit_entries SET subject_id = 'subj-9' WHERE id = :e"),
-                       {"e": entry_id_at(connection, second)})
+    connection.execute(
+        text("UPDATE audit_entries SET action = 'x.y', actor_id = 'z' WHERE id = :e"),
+        {"e": entry_id_at(connection, first)},
+    )
+    connection.execute(
+        text("UPDATE audit_entries SET subject_id = 'subj-9' WHERE id = :e"),
+        {"e": entry_id_at(connection, second)},
+    )
 
     report = audit_log.verify(session, chunk_size=chunk_size)
 
-    assert report.problems[len(definition_reported(report.problems)):] == [
+    assert report.problems[len(definition_reported(report.problems)) :] == [
         f"position {first}: column action differs from the event bytes",
         f"position {second}: column subject_id differs from the event bytes",
     ]
@@ -577,25 +644,37 @@ def test_verify_names_only_the_first_edited_column_of_an_entry_and_every_entry(
 
 @pytest.mark.postgres_only
 def test_verify_reports_a_replaced_function_that_computes_the_filter_columns(
-    postgres_only: None, integrated_log: int, connection: Connection, session: Session,
+    postgres_only: None,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
     audit_log: AuditLog,
 ) -> None:
     # Stored values are recomputed only when a row is written, so a replaced function
     # could hide later events or, with the trigger disabled, rewrite earlier ones.
-    connection.execute(text(
-        "CREATE OR REPLACE FUNCTION audit_event_field(data bytea, path text[]) RETURNS text "
-        "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS "
-        "$$ SELECT 'nobody' $$"))
+    connection.execute(
+        text(
+            "CREATE OR REPLACE FUNCTION audit_event_field(data bytea, path text[]) RETURNS text "
+            "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS "
+            "$$ SELECT 'nobody' $$"
+        )
+    )
 
     report = audit_log.verify(session)
 
-    assert report.problems == ["audit_entries: function audit_event_field differs from the "
-                               "one that computes the filter columns"]
+    assert report.problems == [
+        "audit_entries: function audit_event_field differs from the "
+        "one that computes the filter columns"
+    ]
 
 
 def test_verify_names_the_position_of_a_removed_sequence_row(
-    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog, chunk_size: int,
+    sqlite_only: None,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    audit_log: AuditLog,
+    chunk_size: int,
 ) -> None:
     size = audit_log.tree_size(session)
     position = integrated_log + 5
@@ -609,8 +688,12 @@ def test_verify_names_the_position_of_a_removed_sequence_row(
 
 
 def test_verify_names_the_positions_of_two_swapped_events(
-    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog, chunk_size: int,
+    sqlite_only: None,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    audit_log: AuditLog,
+    chunk_size: int,
 ) -> None:
     a, b = integrated_log + 2, integrated_log + 7
     entry_a, entry_b = entry_id_at(connection, a), entry_id_at(connection, b)
@@ -629,8 +712,12 @@ def test_verify_names_the_positions_of_two_swapped_events(
 
 
 def test_verify_names_the_position_whose_event_row_was_deleted(
-    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog, chunk_size: int,
+    sqlite_only: None,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    audit_log: AuditLog,
+    chunk_size: int,
 ) -> None:
     position = integrated_log + 6
     entry = entry_id_at(connection, position)
@@ -646,8 +733,12 @@ def test_verify_names_the_position_whose_event_row_was_deleted(
 
 
 def test_verify_names_the_size_of_a_checkpoint_whose_root_was_changed(
-    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog, chunk_size: int,
+    sqlite_only: None,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    audit_log: AuditLog,
+    chunk_size: int,
 ) -> None:
     size = audit_log.tree_size(session)
     connection.execute(
@@ -662,52 +753,76 @@ def test_verify_names_the_size_of_a_checkpoint_whose_root_was_changed(
 
 
 def test_an_event_rewritten_together_with_its_leaf_hash_is_caught_by_the_signed_checkpoint(
-    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog, chunk_size: int,
+    sqlite_only: None,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    audit_log: AuditLog,
+    chunk_size: int,
 ) -> None:
     size = audit_log.tree_size(session)
     position = integrated_log + 4
     entry = entry_id_at(connection, position)
-    data = bytes(connection.execute(
-        text("SELECT data FROM audit_entries WHERE id = :e"), {"e": entry}).scalar_one())
+    data = bytes(
+        connection.execute(
+            text("SELECT data FROM audit_entries WHERE id = :e"), {"e": entry}
+        ).scalar_one()
+    )
     edited = data.replace(b'"action":"data.read"', b'"action":"data.erase"')
     # The database recomputes the filter columns, so the row is consistent in itself.
-    connection.execute(text("UPDATE audit_entries SET data = :d WHERE id = :e"),
-                       {"d": edited, "e": entry})
-    connection.execute(text("UPDATE audit_sequence SET leaf_hash = :h WHERE leaf_index = :p"),
-                       {"h": leaf_hash(edited), "p": position})
+    connection.execute(
+        text("UPDATE audit_entries SET data = :d WHERE id = :e"), {"d": edited, "e": entry}
+    )
+    connection.execute(
+        text("UPDATE audit_sequence SET leaf_hash = :h WHERE leaf_index = :p"),
+        {"h": leaf_hash(edited), "p": position},
+    )
 
     report = audit_log.verify(session, chunk_size=chunk_size)
 
     assert not report.ok
-    assert any(p.startswith(f"checkpoint at size {size}: recomputed root differs")
-               for p in report.problems)
+    assert any(
+        p.startswith(f"checkpoint at size {size}: recomputed root differs") for p in report.problems
+    )
     assert positions_named(report.problems) == set()  # each row matches its own leaf hash
     assert position in positions_named(report.problems, checkpoints=True)
 
 
 @pytest.mark.parametrize("edit", ["as-text", "as-text-rewritten"])
 def test_verify_names_an_event_stored_as_text_instead_of_crashing(
-    sqlite_only: None, integrated_log: int, connection: Connection, session: Session,
-    audit_log: AuditLog, chunk_size: int, edit: str,
+    sqlite_only: None,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
+    audit_log: AuditLog,
+    chunk_size: int,
+    edit: str,
 ) -> None:
     """SQLite keeps whatever type is written: an event rewritten through a text function
     (``replace(CAST(data AS TEXT), ...)``) is stored as TEXT, no longer as bytes. Verify
     reports the position, in every chunk layout, and never raises."""
     position = integrated_log + 5
     entry = entry_id_at(connection, position)
-    new = ("replace(CAST(data AS TEXT), 'data.read', 'data.erase')" if edit.endswith("rewritten")
-           else "CAST(data AS TEXT)")
-    connection.execute(text(f"UPDATE audit_entries SET data = {new} WHERE id = :e"),  # noqa: S608
-                       {"e": entry})
-    assert connection.execute(text("SELECT typeof(data) FROM audit_entries WHERE id = :e"),
-                              {"e": entry}).scalar_one() == "text"
+    new = (
+        "replace(CAST(data AS TEXT), 'data.read', 'data.erase')"
+        if edit.endswith("rewritten")
+        else "CAST(data AS TEXT)"
+    )
+    connection.execute(
+        text(f"UPDATE audit_entries SET data = {new} WHERE id = :e"),  # noqa: S608
+        {"e": entry},
+    )
+    assert (
+        connection.execute(
+            text("SELECT typeof(data) FROM audit_entries WHERE id = :e"), {"e": entry}
+        ).scalar_one()
+        == "text"
+    )
 
     report = audit_log.verify(session, chunk_size=chunk_size)
 
     assert not report.ok
-    assert f"position {position}: event bytes are stored as text, not as bytes" \
-        in report.problems
+    assert f"position {position}: event bytes are stored as text, not as bytes" in report.problems
     assert positions_named(report.problems) == {position}
 
 
@@ -730,7 +845,10 @@ REFUSED = [
 
 @pytest.mark.postgres_only
 def test_postgres_refuses_every_update_and_delete_of_the_audit_tables(
-    postgres_only: None, integrated_log: int, connection: Connection, session: Session,
+    postgres_only: None,
+    integrated_log: int,
+    connection: Connection,
+    session: Session,
     audit_log: AuditLog,
 ) -> None:
     counts = {
@@ -803,8 +921,10 @@ def test_concurrent_writers_on_postgres_give_one_gapless_sequence(
         barrier = ctx.Barrier(WRITERS)
         outs = [tmp_path / f"writer-{w}.ids" for w in range(WRITERS)]
         procs = [
-            ctx.Process(target=append_worker,
-                        args=(url, str(key_path), w, EVENTS_PER_WRITER, barrier, str(outs[w])))
+            ctx.Process(
+                target=append_worker,
+                args=(url, str(key_path), w, EVENTS_PER_WRITER, barrier, str(outs[w])),
+            )
             for w in range(WRITERS)
         ]
         for p in procs:
@@ -820,8 +940,9 @@ def test_concurrent_writers_on_postgres_give_one_gapless_sequence(
             with sessions() as s:
                 report = log.verify(s)
                 sequence = s.execute(
-                    select(audit_sequence.c.leaf_index, audit_sequence.c.entry_id)
-                    .order_by(audit_sequence.c.leaf_index)
+                    select(audit_sequence.c.leaf_index, audit_sequence.c.entry_id).order_by(
+                        audit_sequence.c.leaf_index
+                    )
                 ).all()
                 entry_ids = set(s.scalars(select(audit_entries.c.id)))
                 queued = count(s, audit_queue)

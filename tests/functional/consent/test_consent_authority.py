@@ -24,32 +24,41 @@ MARKETING = "email_marketing"
 
 def _waiting_on_a_lock(rt: Runtime) -> bool:
     with rt.engine.connect() as conn:
-        return bool(conn.scalar(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'")))
+        return bool(
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            )
+        )
 
 
 def test_an_officers_withdrawal_committed_while_an_applications_grant_waits_is_seen(
-        own_runtime: Callable[..., Runtime]) -> None:  # noqa: F811
+    own_runtime: Callable[..., Runtime],  # noqa: F811
+) -> None:  # noqa: F811
     if _server_url() is None:
         pytest.skip("row locks are PostgreSQL's; SQLite admits one writer at a time")
     rt = own_runtime()
     with rt.sessions() as s:
         (sid,) = add_subjects(s, rt, 1)
         ConsentService(s, rt, APP, held_purposes={MARKETING}).record_consent(
-            sid, MARKETING, ConsentAction.GRANT, ConsentSource.API, NOTICE)
+            sid, MARKETING, ConsentAction.GRANT, ConsentSource.API, NOTICE
+        )
         s.commit()
     officer = rt.sessions()
     # Flushed, not committed: the officer's transaction holds the purpose's state row.
     ConsentService(officer, rt, OFFICER).record_consent(
-        sid, MARKETING, ConsentAction.WITHDRAW, ConsentSource.OFFICER, NOTICE)
+        sid, MARKETING, ConsentAction.WITHDRAW, ConsentSource.OFFICER, NOTICE
+    )
     outcome: list[BaseException | str] = []
 
     def application_grants() -> None:
         with rt.sessions() as s:
             try:
                 ConsentService(s, rt, APP, held_purposes={MARKETING}).record_consent(
-                    sid, MARKETING, ConsentAction.GRANT, ConsentSource.API, NOTICE)
+                    sid, MARKETING, ConsentAction.GRANT, ConsentSource.API, NOTICE
+                )
                 s.commit()
                 outcome.append("granted")
             except Exception as error:  # noqa: BLE001 - handed to the test thread

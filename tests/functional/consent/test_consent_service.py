@@ -48,8 +48,11 @@ def count(session: Session, model: type) -> int:
 
 
 def written(session: Session) -> tuple[int, int, int]:
-    return (count(session, ConsentEvent), count(session, ConsentState),
-            count(session, ConsentRestriction))
+    return (
+        count(session, ConsentEvent),
+        count(session, ConsentState),
+        count(session, ConsentRestriction),
+    )
 
 
 # -- history and state ------------------------------------------------------------------
@@ -68,7 +71,8 @@ def test_latest_event_wins(consent: ConsentService, subjects) -> None:  # noqa: 
 
 
 def test_withdrawing_then_granting_again_grants(
-    consent: ConsentService, subjects  # noqa: ANN001
+    consent: ConsentService,
+    subjects,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     for action in (GRANT, WITHDRAW, GRANT):
@@ -80,7 +84,8 @@ def test_withdrawing_then_granting_again_grants(
 
 
 def test_a_consent_purpose_without_a_grant_is_not_granted(
-    consent: ConsentService, subjects  # noqa: ANN001
+    consent: ConsentService,
+    subjects,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
 
@@ -89,18 +94,27 @@ def test_a_consent_purpose_without_a_grant_is_not_granted(
 
 
 def test_an_event_keeps_source_notice_version_evidence_time_and_actor(
-    consent: ConsentService, subjects  # noqa: ANN001
+    consent: ConsentService,
+    subjects,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     before = datetime.now(UTC)
 
-    event = consent.record_consent(sid, "email_marketing", GRANT, WEB, NOTICE,
-                                   "form-submission:8f2a").event
+    event = consent.record_consent(
+        sid, "email_marketing", GRANT, WEB, NOTICE, "form-submission:8f2a"
+    ).event
 
     assert (event.subject_id, event.purpose, event.action, event.source) == (
-        sid, "email_marketing", "grant", "web_form")
+        sid,
+        "email_marketing",
+        "grant",
+        "web_form",
+    )
     assert (event.policy_version, event.evidence, event.actor_id) == (
-        NOTICE, "form-submission:8f2a", OFFICER.id)
+        NOTICE,
+        "form-submission:8f2a",
+        OFFICER.id,
+    )
     assert event.occurred_at >= before and event.recorded_at >= before
 
 
@@ -108,7 +122,9 @@ def test_an_event_keeps_source_notice_version_evidence_time_and_actor(
 
 
 def test_an_update_of_the_history_is_refused(
-    consent: ConsentService, subjects, session: Session  # noqa: ANN001
+    consent: ConsentService,
+    subjects,
+    session: Session,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     consent.record_consent(sid, "email_marketing", GRANT, WEB, NOTICE)
@@ -120,7 +136,9 @@ def test_an_update_of_the_history_is_refused(
 
 
 def test_a_delete_of_the_history_is_refused_outside_erasure(
-    consent: ConsentService, subjects, session: Session  # noqa: ANN001
+    consent: ConsentService,
+    subjects,
+    session: Session,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     consent.record_consent(sid, "email_marketing", GRANT, WEB, NOTICE)
@@ -140,7 +158,9 @@ def test_truncating_the_history_is_refused(session: Session, is_postgres: bool) 
 
 
 def test_erasure_deletes_exactly_the_subjects_history_and_state(
-    consent: ConsentService, subjects, session: Session  # noqa: ANN001
+    consent: ConsentService,
+    subjects,
+    session: Session,  # noqa: ANN001
 ) -> None:
     erased, kept = subjects(2)
     for sid in (erased, kept):
@@ -163,7 +183,8 @@ def test_erasure_deletes_exactly_the_subjects_history_and_state(
 
 
 def test_materialised_state_agrees_with_a_rebuild_from_history(
-    session: Session, runtime: Runtime  # noqa: ANN001
+    session: Session,
+    runtime: Runtime,  # noqa: ANN001
 ) -> None:
     dice = random.Random(5)  # noqa: S311 - a fixed sequence of operations
     ids = add_subjects(session, runtime, 12)
@@ -173,10 +194,17 @@ def test_materialised_state_agrees_with_a_rebuild_from_history(
         roll = dice.random()
         try:
             if roll < 0.5:
-                purpose = dice.choice(["email_marketing", "personalised_recommendations",
-                                       "third_party_sharing"])
-                consent.record_consent(sid, purpose, dice.choice([GRANT, WITHDRAW]), WEB, NOTICE,
-                                       gpc=dice.random() < 0.1)
+                purpose = dice.choice(
+                    ["email_marketing", "personalised_recommendations", "third_party_sharing"]
+                )
+                consent.record_consent(
+                    sid,
+                    purpose,
+                    dice.choice([GRANT, WITHDRAW]),
+                    WEB,
+                    NOTICE,
+                    gpc=dice.random() < 0.1,
+                )
             elif roll < 0.7:
                 purpose = dice.choice(["analytics", "churn_prediction", "email_marketing"])
                 consent.object(sid, purpose, ConsentSource.OFFICER)
@@ -197,7 +225,9 @@ def test_materialised_state_agrees_with_a_rebuild_from_history(
 
 
 def test_a_drifted_state_is_reported_and_rebuilt(
-    consent: ConsentService, subjects, session  # noqa: ANN001
+    consent: ConsentService,
+    subjects,
+    session,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     consent.record_consent(sid, "email_marketing", GRANT, WEB, NOTICE)
@@ -212,19 +242,41 @@ def test_a_drifted_state_is_reported_and_rebuilt(
 
 
 def test_imported_history_gives_the_same_state_as_recording_it(
-    session: Session, runtime: Runtime  # noqa: ANN001
+    session: Session,
+    runtime: Runtime,  # noqa: ANN001
 ) -> None:
     a, b = add_subjects(session, runtime, 2)
     consent = ConsentService(session, runtime, OFFICER)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     history = [
         NewConsentEvent(a, GRANT, ConsentSource.IMPORT, "email_marketing", NOTICE, None, start),
-        NewConsentEvent(a, WITHDRAW, ConsentSource.IMPORT, "email_marketing", NOTICE, None,
-                        start + timedelta(days=3)),
-        NewConsentEvent(b, ConsentAction.RESTRICT, ConsentSource.OFFICER, None, None, None,
-                        start + timedelta(days=4)),
-        NewConsentEvent(a, GRANT, ConsentSource.IMPORT, "email_marketing", NOTICE, None,
-                        start + timedelta(days=9)),
+        NewConsentEvent(
+            a,
+            WITHDRAW,
+            ConsentSource.IMPORT,
+            "email_marketing",
+            NOTICE,
+            None,
+            start + timedelta(days=3),
+        ),
+        NewConsentEvent(
+            b,
+            ConsentAction.RESTRICT,
+            ConsentSource.OFFICER,
+            None,
+            None,
+            None,
+            start + timedelta(days=4),
+        ),
+        NewConsentEvent(
+            a,
+            GRANT,
+            ConsentSource.IMPORT,
+            "email_marketing",
+            NOTICE,
+            None,
+            start + timedelta(days=9),
+        ),
     ]
 
     assert consent.import_events(history) == 4
@@ -239,14 +291,16 @@ def test_imported_history_gives_the_same_state_as_recording_it(
 
 
 def test_gpc_opts_out_of_exactly_the_purposes_that_sell_or_share(
-    consent: ConsentService, subjects  # noqa: ANN001
+    consent: ConsentService,
+    subjects,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     for purpose in ("third_party_sharing", "email_marketing"):
         consent.record_consent(sid, purpose, GRANT, WEB, NOTICE)
 
-    written_ = consent.record_consent(sid, "personalised_recommendations", GRANT, WEB, NOTICE,
-                                      gpc=True)
+    written_ = consent.record_consent(
+        sid, "personalised_recommendations", GRANT, WEB, NOTICE, gpc=True
+    )
 
     selling = {p.id for p in consent.purposes if p.sells_or_shares}
     assert {e.purpose for e in written_.gpc_opt_outs} == selling
@@ -267,7 +321,8 @@ def test_gpc_again_records_nothing_new(consent: ConsentService, subjects) -> Non
 
 
 def test_an_explicit_grant_in_a_gpc_request_is_the_customers_choice(
-    consent: ConsentService, subjects  # noqa: ANN001
+    consent: ConsentService,
+    subjects,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
 
@@ -278,7 +333,8 @@ def test_an_explicit_grant_in_a_gpc_request_is_the_customers_choice(
 
 
 def test_an_objection_stops_a_legitimate_interest_purpose_until_lifted(
-    consent: ConsentService, subjects  # noqa: ANN001
+    consent: ConsentService,
+    subjects,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     analytics = consent.purposes.get("analytics")
@@ -291,7 +347,8 @@ def test_an_objection_stops_a_legitimate_interest_purpose_until_lifted(
 
 
 def test_an_objection_to_direct_marketing_stops_it_despite_earlier_consent(
-    consent: ConsentService, subjects  # noqa: ANN001
+    consent: ConsentService,
+    subjects,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     consent.record_consent(sid, "email_marketing", GRANT, WEB, NOTICE)
@@ -303,7 +360,8 @@ def test_an_objection_to_direct_marketing_stops_it_despite_earlier_consent(
 
 
 def test_a_restricted_subject_is_processable_by_no_purpose_but_the_exempt_ones(
-    consent: ConsentService, subjects  # noqa: ANN001
+    consent: ConsentService,
+    subjects,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     for p in consent.purposes:
@@ -325,52 +383,112 @@ def test_a_restricted_subject_is_processable_by_no_purpose_but_the_exempt_ones(
 @pytest.mark.parametrize(
     ("call", "error"),
     [
-        pytest.param(lambda c, s: c.record_consent(s, "no_such_purpose", GRANT, WEB, NOTICE),
-                     UnknownPurpose, id="unknown-purpose"),
-        pytest.param(lambda c, s: c.record_consent("0" * 32, "email_marketing", GRANT, WEB, NOTICE),
-                     UnknownSubject, id="unknown-subject"),
-        pytest.param(lambda c, s: c.record_consent("a@b.example", "email_marketing", GRANT, WEB,
-                                                   NOTICE),
-                     UnknownSubject, id="subject-id-not-an-id"),
-        pytest.param(lambda c, s: c.record_consent(s, "email_marketing", ConsentAction.OBJECT, WEB,
-                                                   NOTICE),
-                     InvalidConsentEvent, id="consent-write-that-objects"),
-        pytest.param(lambda c, s: c.record_consent(s, "billing", GRANT, WEB, NOTICE),
-                     ConsentNotApplicable, id="grant-for-contract-purpose"),
-        pytest.param(lambda c, s: c.record_consent(s, "analytics", WITHDRAW, WEB, NOTICE),
-                     ConsentNotApplicable, id="withdraw-for-legitimate-interest"),
-        pytest.param(lambda c, s: c.object(s, "billing", WEB), ObjectionNotApplicable,
-                     id="object-to-contract-purpose"),
-        pytest.param(lambda c, s: c.object(s, "legal_claims", WEB), ObjectionNotApplicable,
-                     id="object-to-legal-claims"),
-        pytest.param(lambda c, s: c.object(s, "personalised_recommendations", WEB),
-                     ObjectionNotApplicable, id="object-to-consent-purpose"),
-        pytest.param(lambda c, s: c.lift_objection(s, "analytics", WEB), NotObjected,
-                     id="lift-absent-objection"),
-        pytest.param(lambda c, s: c.lift_restriction(s, ConsentSource.OFFICER), NotRestricted,
-                     id="lift-absent-restriction"),
-        pytest.param(lambda c, s: c.record_consent(s, "email_marketing", GRANT, WEB, None),
-                     InvalidConsentEvent, id="grant-without-notice-version"),
-        pytest.param(lambda c, s: c.record_consent(s, "email_marketing", GRANT, WEB, NOTICE,
-                                                   "ana@mail.example"),
-                     InvalidConsentEvent, id="evidence-that-is-an-email"),
-        pytest.param(lambda c, s: c.record_consent(s, "email_marketing", GRANT, ConsentSource.GPC,
-                                                   NOTICE),
-                     InvalidConsentEvent, id="claimed-gpc-source"),
-        pytest.param(lambda c, s: c.record_consent(s, "no_such_purpose", GRANT, WEB, NOTICE,
-                                                   gpc=True),
-                     UnknownPurpose, id="bad-body-with-gpc-writes-no-opt-out"),
-        pytest.param(lambda c, s: c.record(NewConsentEvent(
-            s, GRANT, WEB, "email_marketing", NOTICE,
-            occurred_at=datetime.now(UTC) + timedelta(days=1))),
-                     InvalidConsentEvent, id="event-in-the-future"),
-        pytest.param(lambda c, s: c.record(NewConsentEvent(
-            s, ConsentAction.RESTRICT, ConsentSource.OFFICER, "analytics")),
-                     InvalidConsentEvent, id="restriction-of-one-purpose"),
+        pytest.param(
+            lambda c, s: c.record_consent(s, "no_such_purpose", GRANT, WEB, NOTICE),
+            UnknownPurpose,
+            id="unknown-purpose",
+        ),
+        pytest.param(
+            lambda c, s: c.record_consent("0" * 32, "email_marketing", GRANT, WEB, NOTICE),
+            UnknownSubject,
+            id="unknown-subject",
+        ),
+        pytest.param(
+            lambda c, s: c.record_consent("a@b.example", "email_marketing", GRANT, WEB, NOTICE),
+            UnknownSubject,
+            id="subject-id-not-an-id",
+        ),
+        pytest.param(
+            lambda c, s: c.record_consent(s, "email_marketing", ConsentAction.OBJECT, WEB, NOTICE),
+            InvalidConsentEvent,
+            id="consent-write-that-objects",
+        ),
+        pytest.param(
+            lambda c, s: c.record_consent(s, "billing", GRANT, WEB, NOTICE),
+            ConsentNotApplicable,
+            id="grant-for-contract-purpose",
+        ),
+        pytest.param(
+            lambda c, s: c.record_consent(s, "analytics", WITHDRAW, WEB, NOTICE),
+            ConsentNotApplicable,
+            id="withdraw-for-legitimate-interest",
+        ),
+        pytest.param(
+            lambda c, s: c.object(s, "billing", WEB),
+            ObjectionNotApplicable,
+            id="object-to-contract-purpose",
+        ),
+        pytest.param(
+            lambda c, s: c.object(s, "legal_claims", WEB),
+            ObjectionNotApplicable,
+            id="object-to-legal-claims",
+        ),
+        pytest.param(
+            lambda c, s: c.object(s, "personalised_recommendations", WEB),
+            ObjectionNotApplicable,
+            id="object-to-consent-purpose",
+        ),
+        pytest.param(
+            lambda c, s: c.lift_objection(s, "analytics", WEB),
+            NotObjected,
+            id="lift-absent-objection",
+        ),
+        pytest.param(
+            lambda c, s: c.lift_restriction(s, ConsentSource.OFFICER),
+            NotRestricted,
+            id="lift-absent-restriction",
+        ),
+        pytest.param(
+            lambda c, s: c.record_consent(s, "email_marketing", GRANT, WEB, None),
+            InvalidConsentEvent,
+            id="grant-without-notice-version",
+        ),
+        pytest.param(
+            lambda c, s: c.record_consent(
+                s, "email_marketing", GRANT, WEB, NOTICE, "ana@mail.example"
+            ),
+            InvalidConsentEvent,
+            id="evidence-that-is-an-email",
+        ),
+        pytest.param(
+            lambda c, s: c.record_consent(s, "email_marketing", GRANT, ConsentSource.GPC, NOTICE),
+            InvalidConsentEvent,
+            id="claimed-gpc-source",
+        ),
+        pytest.param(
+            lambda c, s: c.record_consent(s, "no_such_purpose", GRANT, WEB, NOTICE, gpc=True),
+            UnknownPurpose,
+            id="bad-body-with-gpc-writes-no-opt-out",
+        ),
+        pytest.param(
+            lambda c, s: c.record(
+                NewConsentEvent(
+                    s,
+                    GRANT,
+                    WEB,
+                    "email_marketing",
+                    NOTICE,
+                    occurred_at=datetime.now(UTC) + timedelta(days=1),
+                )
+            ),
+            InvalidConsentEvent,
+            id="event-in-the-future",
+        ),
+        pytest.param(
+            lambda c, s: c.record(
+                NewConsentEvent(s, ConsentAction.RESTRICT, ConsentSource.OFFICER, "analytics")
+            ),
+            InvalidConsentEvent,
+            id="restriction-of-one-purpose",
+        ),
     ],
 )
 def test_bad_input_is_refused_and_writes_nothing(
-    consent: ConsentService, subjects, session: Session, call, error  # noqa: ANN001
+    consent: ConsentService,
+    subjects,
+    session: Session,
+    call,
+    error,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     before = written(session), count_audit(session)
@@ -393,7 +511,6 @@ def test_an_application_cannot_claim_officer_source(session: Session, runtime: R
     assert "source" in caught.value.extra["errors"]
 
 
-
 def test_an_application_records_only_the_source_api(session: Session, runtime: Runtime) -> None:
     (sid,) = add_subjects(session, runtime, 1)
     app = ConsentService(session, runtime, APP, held_purposes={"email_marketing"})
@@ -407,7 +524,8 @@ def test_an_application_records_only_the_source_api(session: Session, runtime: R
 
 
 def test_an_applications_loosening_is_judged_against_the_latest_protected_event(
-        session: Session, runtime: Runtime) -> None:
+    session: Session, runtime: Runtime
+) -> None:
     (sid,) = add_subjects(session, runtime, 1)
     app = ConsentService(session, runtime, APP, held_purposes={"third_party_sharing"})
     app.record_consent(sid, "third_party_sharing", GRANT, ConsentSource.API, NOTICE)
@@ -424,7 +542,8 @@ def test_an_applications_loosening_is_judged_against_the_latest_protected_event(
 
 
 def test_an_application_records_nothing_for_a_purpose_it_does_not_hold(
-        session: Session, runtime: Runtime) -> None:
+    session: Session, runtime: Runtime
+) -> None:
     (sid,) = add_subjects(session, runtime, 1)
     app = ConsentService(session, runtime, APP, held_purposes={"email_marketing"})
     before = written(session)
@@ -445,7 +564,9 @@ def count_audit(session: Session) -> int:
 
 
 def test_every_event_is_audited_with_ids_and_purpose_only(
-    consent: ConsentService, subjects, session: Session  # noqa: ANN001
+    consent: ConsentService,
+    subjects,
+    session: Session,  # noqa: ANN001
 ) -> None:
     (sid,) = subjects(1)
     consent.record_consent(sid, "email_marketing", GRANT, WEB, NOTICE, "form:77", gpc=True)
@@ -454,11 +575,16 @@ def test_every_event_is_audited_with_ids_and_purpose_only(
 
     rows = session.execute(
         select(audit_entries.c.action, audit_entries.c.data)
-        .where(audit_entries.c.subject_id == sid).order_by(audit_entries.c.id)
+        .where(audit_entries.c.subject_id == sid)
+        .order_by(audit_entries.c.id)
     ).all()
 
-    assert [a for a, _ in rows] == ["consent.withdrawn", "consent.granted", "consent.objected",
-                                    "consent.restricted"]
+    assert [a for a, _ in rows] == [
+        "consent.withdrawn",
+        "consent.granted",
+        "consent.objected",
+        "consent.restricted",
+    ]
     leaves = [bytes(d).decode() for _, d in rows]
     assert '"purpose":"third_party_sharing"' in leaves[0] and '"source":"gpc"' in leaves[0]
     assert '"purpose":"email_marketing"' in leaves[1]
@@ -471,7 +597,8 @@ def test_every_event_is_audited_with_ids_and_purpose_only(
 
 
 def test_the_sql_filter_agrees_with_the_rule_for_every_purpose(
-    session: Session, runtime: Runtime  # noqa: ANN001
+    session: Session,
+    runtime: Runtime,  # noqa: ANN001
 ) -> None:
     ids = add_subjects(session, runtime, 9)
     consent = ConsentService(session, runtime, OFFICER)

@@ -15,9 +15,11 @@ from audit.events import Actor
 from governance.users.services import UserService
 
 PASSWORD = "a console test password"  # noqa: S105 - a test account's
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                   r'type="hidden" name="csrf_token" value="([^"]+)"|'
-                   r'name="csrf_token" value="([^"]+)"')
+_CSRF = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'type="hidden" name="csrf_token" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
 
 
 def csrf_of(html: str) -> str:
@@ -30,9 +32,9 @@ def csrf_of(html: str) -> str:
 def make_user(sessions, runtime) -> Callable[[str], Any]:  # noqa: ANN001
     def make(role: str, name: str | None = None, password: str = PASSWORD) -> Any:
         with sessions() as s:
-            created = UserService(s, runtime.audit, Actor(id="cli:test", role="operator"),
-                                  runtime.policy.version).create(
-                name or f"{role.split('_')[0]}-{uuid.uuid4().hex[:6]}", role, password)
+            created = UserService(
+                s, runtime.audit, Actor(id="cli:test", role="operator"), runtime.policy.version
+            ).create(name or f"{role.split('_')[0]}-{uuid.uuid4().hex[:6]}", role, password)
             s.commit()
             return created.user
 
@@ -47,8 +49,9 @@ class Browser:
 
     def login(self, name: str, password: str = PASSWORD) -> Any:
         token = csrf_of(self.http.get("/console/login").get_data(as_text=True))
-        return self.http.post("/console/login", data={"name": name, "password": password,
-                                                      "csrf_token": token})
+        return self.http.post(
+            "/console/login", data={"name": name, "password": password, "csrf_token": token}
+        )
 
     def post(self, form_page: str, url: str, data: dict[str, str] | None = None) -> Any:
         token = csrf_of(self.http.get(form_page).get_data(as_text=True))

@@ -33,8 +33,10 @@ from tests.functional.serving import embedded_env, served
 CHROMIUM = os.environ.get("GOVERNANCE_CHROMIUM", "/usr/bin/chromium")
 # The screenshots the README links: every run refreshes them, so they show the pages as
 # they are (GOVERNANCE_TEST_SCREENSHOTS puts them elsewhere, e.g. to keep a checkout clean).
-SHOTS = Path(os.environ.get("GOVERNANCE_TEST_SCREENSHOTS")
-             or Path(__file__).resolve().parents[3] / "docs" / "console")
+SHOTS = Path(
+    os.environ.get("GOVERNANCE_TEST_SCREENSHOTS")
+    or Path(__file__).resolve().parents[3] / "docs" / "console"
+)
 NEW_PASSWORD = "browser test password 1"  # noqa: S105 - a test account's
 
 
@@ -44,9 +46,11 @@ def _need_chromium() -> None:
     if os.environ.get("GOVERNANCE_TEST_DATABASE_URL"):
         pytest.skip("the browser tests run on the embedded store, in the SQLite pass")
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.fail(f"chromium is missing at {CHROMIUM}: install Debian's package "
-                    "(apt-get install -y chromium; scripts/test does this), set "
-                    "GOVERNANCE_CHROMIUM, or GOVERNANCE_TEST_SKIP_BROWSER=1 to skip these tests")
+        pytest.fail(
+            f"chromium is missing at {CHROMIUM}: install Debian's package "
+            "(apt-get install -y chromium; scripts/test does this), set "
+            "GOVERNANCE_CHROMIUM, or GOVERNANCE_TEST_SKIP_BROWSER=1 to skip these tests"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +60,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env = embedded_env(var)
     demo = subprocess.run(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "cli", "demo", "--no-serve", "--customers", "40"],
-        env=env, capture_output=True, text=True, check=True)
-    passwords = dict(re.findall(r"^\s+(demo-(?:admin|officer|auditor))\s+\S+\s+(\S+)$",
-                                demo.stdout, re.M))
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    passwords = dict(
+        re.findall(r"^\s+(demo-(?:admin|officer|auditor))\s+\S+\s+(\S+)$", demo.stdout, re.M)
+    )
     assert set(passwords) == {"demo-admin", "demo-officer", "demo-auditor"}, demo.stdout
     rt = open_runtime(Settings.from_env(env))
     with unit_of_work(rt.sessions) as session:
@@ -67,8 +76,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     emails = {c.id: c.values["email"] for c in customers}
     log = (var / "server.log").open("wb")
     with served(env, stdout=log, stderr=log) as (port, _):
-        yield {"url": f"http://127.0.0.1:{port}", "passwords": passwords, "emails": emails,
-               "log": var / "server.log", "demo_output": demo.stdout}
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "passwords": passwords,
+            "emails": emails,
+            "log": var / "server.log",
+            "demo_output": demo.stdout,
+        }
     log.close()
 
 
@@ -88,8 +102,9 @@ class Visit:
 
     def __init__(self, chromium: Any, site: dict[str, Any], width: int = 1280) -> None:
         self.site = site
-        self.context = chromium.new_context(viewport={"width": width, "height": 900},
-                                            accept_downloads=True)
+        self.context = chromium.new_context(
+            viewport={"width": width, "height": 900}, accept_downloads=True
+        )
         self.page = self.context.new_page()
         self.seen: list[str] = []
         self.page.on("load", lambda page: self.seen.append(page.content()))
@@ -211,17 +226,21 @@ def test_an_officers_day_in_the_browser(chromium, site, pages_seen) -> None:  # 
     # An officer cannot reach user management; a form without its token changes nothing.
     assert officer.go("/console/users").status == 403
     queue_before = officer.go("/console/requests?status=all").text()
-    forged = officer.page.request.post(site["url"] + "/console/requests/new", form={
-        "type": "access", "regulation": "gdpr", "subject_id": access_subject})
+    forged = officer.page.request.post(
+        site["url"] + "/console/requests/new",
+        form={"type": "access", "regulation": "gdpr", "subject_id": access_subject},
+    )
     assert forged.status == 400
-    assert officer.go("/console/requests?status=all").text().count("<tr") == \
-        queue_before.count("<tr")
+    assert officer.go("/console/requests?status=all").text().count("<tr") == queue_before.count(
+        "<tr"
+    )
     officer.close()
     pages_seen.extend(officer.seen)
 
 
 def test_an_auditor_verifies_the_log_in_the_browser_and_sees_tampering(
-        chromium, site, pages_seen) -> None:  # noqa: ANN001
+    chromium, site, pages_seen
+) -> None:  # noqa: ANN001
     auditor = Visit(chromium, site)
     auditor.first_sign_in("demo-auditor")
     auditor.page.wait_for_url("**/console/audit")
@@ -275,7 +294,8 @@ def test_an_auditor_verifies_the_log_in_the_browser_and_sees_tampering(
 
 
 def test_an_officer_runs_a_pii_scan_and_reads_the_data_map_in_the_browser(
-        chromium, site, pages_seen) -> None:  # noqa: ANN001
+    chromium, site, pages_seen
+) -> None:  # noqa: ANN001
     officer = Visit(chromium, site)
     officer.sign_in("demo-officer", NEW_PASSWORD)
     officer.page.wait_for_url("**/console/requests")
@@ -302,15 +322,18 @@ def test_an_officer_runs_a_pii_scan_and_reads_the_data_map_in_the_browser(
 
 
 def test_five_wrong_passwords_slow_their_network_down_in_the_browser(  # noqa: ANN001
-        chromium, site, pages_seen) -> None:
+    chromium, site, pages_seen
+) -> None:
     """The guesser's network is refused for that name, even with the right password; the
     account itself is not locked (another network still signs in: test_console_auth)."""
     visitor = Visit(chromium, site)
     for _ in range(5):
         visitor.sign_in("demo-admin", "wrong password guess")
     visitor.sign_in("demo-admin", site["passwords"]["demo-admin"])
-    assert "too many failed sign-ins from your network" in \
-        visitor.page.locator("#password-error").inner_text()
+    assert (
+        "too many failed sign-ins from your network"
+        in visitor.page.locator("#password-error").inner_text()
+    )
     visitor.close()
     pages_seen.extend(visitor.seen)
 

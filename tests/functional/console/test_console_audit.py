@@ -9,7 +9,8 @@ from pathlib import Path
 from audit.tree import leaf_hash
 
 _SPEC = importlib.util.spec_from_file_location(
-    "verify_log", Path(__file__).resolve().parents[3] / "docs" / "verify_log.py")
+    "verify_log", Path(__file__).resolve().parents[3] / "docs" / "verify_log.py"
+)
 verify_log = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(verify_log)
 root_from_inclusion = verify_log.root_from_inclusion
@@ -18,7 +19,8 @@ parse_verifier_key = verify_log.parse_verifier_key
 
 
 def test_the_audit_page_shows_events_with_leaf_bytes_and_the_key_fingerprint(
-        browser, signed_in) -> None:  # noqa: ANN001
+    browser, signed_in
+) -> None:  # noqa: ANN001
     user = signed_in("auditor")
     page = browser.http.get(f"/console/audit?actor=user:{user.id}")
     html = page.get_data(as_text=True)
@@ -37,11 +39,14 @@ def test_the_verifier_json_checks_out_with_the_independent_script(browser, signe
     index = int(html.split('data-index="')[1].split('"')[0])
     leaf_b64 = html.split('data-leaf="')[1].split('"')[0]
     proof = browser.http.get(
-        f"/console/audit/inclusion.json?index={index}&tree_size={size}").get_json()
+        f"/console/audit/inclusion.json?index={index}&tree_size={size}"
+    ).get_json()
     leaf = leaf_hash(base64.b64decode(leaf_b64))
     assert bytes.fromhex(proof["leaf_hash"]) == leaf
-    assert root_from_inclusion(index, size, leaf,
-                               [bytes.fromhex(h) for h in proof["audit_path"]]) == root
+    assert (
+        root_from_inclusion(index, size, leaf, [bytes.fromhex(h) for h in proof["audit_path"]])
+        == root
+    )
 
 
 def test_audit_verify_runs_from_the_page(browser, signed_in) -> None:  # noqa: ANN001

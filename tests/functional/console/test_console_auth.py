@@ -18,7 +18,8 @@ def test_the_console_sends_unsigned_visitors_to_the_sign_in_page(http) -> None: 
 
 
 def test_signing_in_sets_an_httponly_samesite_lax_cookie_and_opens_the_queue(
-        browser, make_user) -> None:  # noqa: ANN001
+    browser, make_user
+) -> None:  # noqa: ANN001
     user = make_user("compliance_officer")
     response = browser.login(user.name)
     assert response.status_code == 302 and response.headers["Location"] == "/console/"
@@ -33,10 +34,16 @@ def test_signing_in_sets_an_httponly_samesite_lax_cookie_and_opens_the_queue(
 def test_the_cookie_is_secure_when_served_over_https(browser, make_user) -> None:  # noqa: ANN001
     user = make_user("auditor")
     page = browser.http.get("/console/login", base_url="https://console.example")
-    response = browser.http.post("/console/login", base_url="https://console.example", data={
-        "name": user.name, "password": PASSWORD,
-        "csrf_token": csrf_of(page.get_data(as_text=True))},
-        headers={"Referer": "https://console.example/console/login"})
+    response = browser.http.post(
+        "/console/login",
+        base_url="https://console.example",
+        data={
+            "name": user.name,
+            "password": PASSWORD,
+            "csrf_token": csrf_of(page.get_data(as_text=True)),
+        },
+        headers={"Referer": "https://console.example/console/login"},
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     assert "Secure" in response.headers["Set-Cookie"]
 
@@ -52,7 +59,8 @@ def test_every_page_is_no_store_under_a_strict_csp(browser, signed_in) -> None: 
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(
-        browser, signed_in, session) -> None:  # noqa: ANN001
+    browser, signed_in, session
+) -> None:  # noqa: ANN001
     signed_in("admin")
     response = browser.http.post("/console/users", data={"name": "mallory", "role": "admin"})
     assert response.status_code == 400
@@ -74,7 +82,8 @@ def _from(app, address: str) -> Browser:  # noqa: ANN001
 
 
 def test_wrong_passwords_from_one_network_do_not_lock_the_account_out_from_another(
-        app, make_user) -> None:  # noqa: ANN001
+    app, make_user
+) -> None:  # noqa: ANN001
     user = make_user("compliance_officer")
     attacker = _from(app, "203.0.113.7")
     for _ in range(6):
@@ -109,8 +118,11 @@ def test_changing_the_password_ends_the_persons_other_sessions(app, make_user) -
     assert here.login(user.name).status_code == 302
     assert elsewhere.login(user.name).status_code == 302
     assert elsewhere.http.get("/console/audit").status_code == 200
-    changed = here.post("/console/password", "/console/password", {
-        "current_password": PASSWORD, "new_password": "a brand new passphrase"})
+    changed = here.post(
+        "/console/password",
+        "/console/password",
+        {"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+    )
     assert changed.status_code == 302
     assert elsewhere.http.get("/console/audit").headers["Location"].startswith("/console/login")
     assert here.http.get("/console/audit").status_code == 200
@@ -118,8 +130,11 @@ def test_changing_the_password_ends_the_persons_other_sessions(app, make_user) -
 
 def test_a_weak_new_password_is_refused_on_the_password_page(browser, signed_in) -> None:  # noqa: ANN001
     signed_in("auditor")
-    refused = browser.post("/console/password", "/console/password", {
-        "current_password": PASSWORD, "new_password": "aaaaaaaaaaaa"})
+    refused = browser.post(
+        "/console/password",
+        "/console/password",
+        {"current_password": PASSWORD, "new_password": "aaaaaaaaaaaa"},
+    )
     assert refused.status_code == 422
     assert browser.http.get("/console/audit").status_code == 200
 
@@ -127,9 +142,15 @@ def test_a_weak_new_password_is_refused_on_the_password_page(browser, signed_in)
 def test_a_next_with_a_line_break_is_ignored_at_sign_in(browser, make_user) -> None:  # noqa: ANN001
     user = make_user("auditor")
     token = csrf_of(browser.http.get("/console/login").get_data(as_text=True))
-    response = browser.http.post("/console/login", data={
-        "name": user.name, "password": PASSWORD, "csrf_token": token,
-        "next": "/console/audit\r\nSet-Cookie: x=1"})
+    response = browser.http.post(
+        "/console/login",
+        data={
+            "name": user.name,
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "/console/audit\r\nSet-Cookie: x=1",
+        },
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/console/"
     assert "x=1" not in response.headers.get("Set-Cookie", "")
@@ -146,29 +167,34 @@ def test_logout_ends_the_session_on_the_server(browser, signed_in) -> None:  # n
 
 
 def test_an_auditor_gets_a_403_page_for_officer_pages_and_it_is_audited(
-        browser, signed_in, session) -> None:  # noqa: ANN001
+    browser, signed_in, session
+) -> None:  # noqa: ANN001
     user = signed_in("auditor")
     response = browser.http.get("/console/requests")
     assert response.status_code == 403 and response.mimetype == "text/html"
     assert "Not allowed" in response.get_data(as_text=True)
-    denied = session.scalars(select(audit_entries.c.actor_id).where(
-        audit_entries.c.action == "auth.denied")).all()
+    denied = session.scalars(
+        select(audit_entries.c.actor_id).where(audit_entries.c.action == "auth.denied")
+    ).all()
     assert f"user:{user.id}" in denied
 
 
 def test_an_officer_cannot_reach_user_management(browser, signed_in) -> None:  # noqa: ANN001
     signed_in("compliance_officer")
     assert browser.http.get("/console/users").status_code == 403
-    response = browser.post("/console/requests/new", "/console/users",
-                            {"name": "eve", "role": "admin"})
+    response = browser.post(
+        "/console/requests/new", "/console/users", {"name": "eve", "role": "admin"}
+    )
     assert response.status_code == 403
 
 
 def test_an_admin_creates_a_user_whose_one_time_password_must_be_changed(
-        browser, signed_in, http, app) -> None:  # noqa: ANN001
+    browser, signed_in, http, app
+) -> None:  # noqa: ANN001
     signed_in("admin")
-    created = browser.post("/console/users", "/console/users",
-                           {"name": "new-officer", "role": "compliance_officer"})
+    created = browser.post(
+        "/console/users", "/console/users", {"name": "new-officer", "role": "compliance_officer"}
+    )
     assert created.status_code == 201
     html = created.get_data(as_text=True)
     password = html.split('id="one-time-password">')[1].split("<")[0]
@@ -178,14 +204,18 @@ def test_an_admin_creates_a_user_whose_one_time_password_must_be_changed(
     newcomer = Browser(other)
     assert newcomer.login("new-officer", password).headers["Location"] == "/console/password"
     assert other.get("/console/requests").headers["Location"] == "/console/password"
-    changed = newcomer.post("/console/password", "/console/password", {
-        "current_password": password, "new_password": "my own long password"})
+    changed = newcomer.post(
+        "/console/password",
+        "/console/password",
+        {"current_password": password, "new_password": "my own long password"},
+    )
     assert changed.status_code == 302
     assert other.get("/console/requests").status_code == 200
 
 
 def test_an_unknown_console_page_is_a_page_and_the_api_keeps_problem_json(
-        browser, signed_in, http) -> None:  # noqa: ANN001
+    browser, signed_in, http
+) -> None:  # noqa: ANN001
     signed_in("auditor")
     page = browser.http.get("/console/nowhere")
     assert page.status_code == 404 and page.mimetype == "text/html"
@@ -193,9 +223,11 @@ def test_an_unknown_console_page_is_a_page_and_the_api_keeps_problem_json(
 
 
 def test_console_actions_are_audited_with_the_person_as_the_actor(
-        browser, signed_in, session) -> None:  # noqa: ANN001
+    browser, signed_in, session
+) -> None:  # noqa: ANN001
     user = signed_in("compliance_officer")
     browser.http.get("/console/requests")
-    actors = session.scalars(select(audit_entries.c.actor_id).where(
-        audit_entries.c.action == "request.listed")).all()
+    actors = session.scalars(
+        select(audit_entries.c.actor_id).where(audit_entries.c.action == "request.listed")
+    ).all()
     assert actors == [f"user:{user.id}"]

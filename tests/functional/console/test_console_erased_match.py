@@ -12,7 +12,8 @@ RETURNED = "came.back@mail.example"
 
 
 def test_the_queue_and_the_subject_page_show_a_subject_matching_an_erased_person(
-        runtime, session, app, make_user, issue_key) -> None:
+    runtime, session, app, make_user, issue_key
+) -> None:
     from governance.requests.models import ErasureSuppression
 
     index = runtime.crypto.blind_index("customers", "email", RETURNED)
@@ -20,8 +21,11 @@ def test_the_queue_and_the_subject_page_show_a_subject_matching_an_erased_person
     session.commit()
     http = app.test_client()
     support = bearer(issue_key("application", "customer_support"))
-    created = http.post("/v1/data/customers?purpose=customer_support", headers=support, json={
-        "first_name": "Ada", "last_name": "Fictional", "email": RETURNED})
+    created = http.post(
+        "/v1/data/customers?purpose=customer_support",
+        headers=support,
+        json={"first_name": "Ada", "last_name": "Fictional", "email": RETURNED},
+    )
     assert created.status_code == 201 and set(created.get_json()) == {"id"}
     sid = created.get_json()["id"]
     browser = Browser(http)

@@ -13,19 +13,25 @@ SHARED = "console.shared@mail.example"
 
 
 def test_console_intake_by_an_ambiguous_email_shows_the_ids_to_choose_from(
-        runtime, session, make_user) -> None:
+    runtime, session, make_user
+) -> None:
     from api import create_app
 
     duplicates = stored_duplicates(runtime, session, SHARED)
 
     settings = dataclasses.replace(runtime.settings, task_runner="inline")
-    app = create_app(runtime=dataclasses.replace(runtime, settings=settings, task_runner=None),
-                     background_integrator=False)
+    app = create_app(
+        runtime=dataclasses.replace(runtime, settings=settings, task_runner=None),
+        background_integrator=False,
+    )
     browser = Browser(app.test_client())
     assert browser.login(make_user("compliance_officer").name).status_code == 302
 
-    response = browser.post("/console/requests/new", "/console/requests/new", {
-        "type": "access", "regulation": "gdpr", "email": SHARED})
+    response = browser.post(
+        "/console/requests/new",
+        "/console/requests/new",
+        {"type": "access", "regulation": "gdpr", "email": SHARED},
+    )
 
     assert response.status_code == 409
     page = response.get_data(as_text=True)
@@ -34,7 +40,8 @@ def test_console_intake_by_an_ambiguous_email_shows_the_ids_to_choose_from(
 
 
 def test_console_lookup_by_an_ambiguous_email_lists_every_subject_holding_it(
-        runtime, session, make_user) -> None:
+    runtime, session, make_user
+) -> None:
     from api import create_app
 
     duplicates = stored_duplicates(runtime, session, SHARED)

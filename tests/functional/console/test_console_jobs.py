@@ -39,7 +39,8 @@ def _job(session, kind: JobKind, state: str) -> str:  # noqa: ANN001
 
 
 def test_the_list_filters_by_kind_and_state_and_links_each_job(
-        inline_app, make_user, session) -> None:  # noqa: ANN001
+    inline_app, make_user, session
+) -> None:  # noqa: ANN001
     dead = _job(session, JobKind.EXPORTS_PURGE, "dead")
     done = _job(session, JobKind.AUDIT_INTEGRATE, "succeeded")
     officer, _ = _as(inline_app, make_user, "compliance_officer")
@@ -54,7 +55,8 @@ def test_the_list_filters_by_kind_and_state_and_links_each_job(
 
 
 def test_a_dead_job_is_retried_from_its_page_under_the_persons_name(
-        inline_app, make_user, session, runtime) -> None:  # noqa: ANN001
+    inline_app, make_user, session, runtime
+) -> None:  # noqa: ANN001
     dead = _job(session, JobKind.EXPORTS_PURGE, "dead")
     admin, user = _as(inline_app, make_user, "admin")
     page = admin.http.get(f"/console/jobs/{dead}").get_data(as_text=True)
@@ -65,21 +67,20 @@ def test_a_dead_job_is_retried_from_its_page_under_the_persons_name(
     session.expire_all()
     assert session.get(Job, dead).state != "dead"
     runtime.audit.integrate(session)
-    retries = [e.document for e in runtime.audit.events(session, action="job.retried",
-                                                          limit=10)]
+    retries = [e.document for e in runtime.audit.events(session, action="job.retried", limit=10)]
     assert [d["actor"]["id"] for d in retries] == [f"user:{user.id}"]
     assert retries[0]["target"]["record_id"] == dead
 
 
-def test_a_job_that_is_not_dead_or_failed_is_not_retried(
-        inline_app, make_user, session) -> None:  # noqa: ANN001
+def test_a_job_that_is_not_dead_or_failed_is_not_retried(inline_app, make_user, session) -> None:  # noqa: ANN001
     done = _job(session, JobKind.AUDIT_INTEGRATE, "succeeded")
     officer, _ = _as(inline_app, make_user, "compliance_officer")
     page = officer.http.get(f"/console/jobs/{done}").get_data(as_text=True)
     assert f"/console/jobs/{done}/retry" not in page  # no button where it cannot work
     refused = officer.post(f"/console/jobs/{done}", f"/console/jobs/{done}/retry")
     assert refused.status_code == 409 and "only a dead or failed job" in refused.get_data(
-        as_text=True)
+        as_text=True
+    )
     session.expire_all()
     assert session.get(Job, done).state == "succeeded"
 
@@ -90,7 +91,8 @@ def test_bad_filters_are_refused_next_to_the_field(inline_app, make_user, query)
     refused = officer.http.get(f"/console/jobs?{query}")
     assert refused.status_code == 422 and refused.mimetype == "text/html"
     assert 'class="error"' in refused.get_data(as_text=True) or "alert" in refused.get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_an_unknown_job_is_a_404_page(inline_app, make_user) -> None:  # noqa: ANN001
@@ -109,7 +111,8 @@ def test_an_auditor_may_not_open_or_retry_jobs(inline_app, make_user, session) -
 
 
 def test_an_admin_may_not_retry_an_officers_erasure_from_its_page(
-        inline_app, make_user, session) -> None:  # noqa: ANN001
+    inline_app, make_user, session
+) -> None:  # noqa: ANN001
     dead = _job(session, JobKind.REQUEST_EXECUTE, "dead")
     admin, _ = _as(inline_app, make_user, "admin")
     refused = admin.post(f"/console/jobs/{dead}", f"/console/jobs/{dead}/retry")

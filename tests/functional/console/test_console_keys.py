@@ -20,12 +20,17 @@ def keyed(own_runtime):  # noqa: ANN001, ANN201, F811
     with unit_of_work(rt.sessions) as session:
         store = rt.record_store(session)
         for n in range(6):
-            store.create("customers", {"first_name": "Ada", "last_name": "Fictional",
-                                       "email": f"k{n}@mail.example"})
-        made = UserService(session, rt.audit, Actor(id="cli:test", role="operator"),
-                           rt.policy.version)
-        ids = {role: made.create(f"{role.split('_')[0]}-keys", role, PASSWORD).user.id
-               for role in ("admin", "compliance_officer")}
+            store.create(
+                "customers",
+                {"first_name": "Ada", "last_name": "Fictional", "email": f"k{n}@mail.example"},
+            )
+        made = UserService(
+            session, rt.audit, Actor(id="cli:test", role="operator"), rt.policy.version
+        )
+        ids = {
+            role: made.create(f"{role.split('_')[0]}-keys", role, PASSWORD).user.id
+            for role in ("admin", "compliance_officer")
+        }
     app = create_app(runtime=rt, background_integrator=False)
 
     def browser(role: str) -> Browser:
@@ -56,8 +61,10 @@ def test_an_admin_rotates_from_the_page_and_sees_it_done_under_their_name(keyed)
     assert 'id="rotation-state">done<' in html
     with unit_of_work(rt.sessions) as session:
         rt.audit.integrate(session)
-        started_by = [e.document["actor"]["id"] for e in rt.audit.events(
-            session, action="key.rotation.started", limit=10)]
+        started_by = [
+            e.document["actor"]["id"]
+            for e in rt.audit.events(session, action="key.rotation.started", limit=10)
+        ]
     assert started_by == [f"user:{ids['admin']}"]
 
 

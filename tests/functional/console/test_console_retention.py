@@ -35,9 +35,11 @@ def officer(inline_app, make_user) -> Browser:  # noqa: ANN001
 def expired_event(runtime, session) -> str:  # noqa: ANN001
     store = runtime.record_store(session)
     sid = subject_records(store)["customers"][0]
-    event = store.create("web_events", {
-        "page": "/old", "occurred_at": (datetime.now(UTC) - timedelta(days=500)).isoformat()},
-        subject_id=sid).id
+    event = store.create(
+        "web_events",
+        {"page": "/old", "occurred_at": (datetime.now(UTC) - timedelta(days=500)).isoformat()},
+        subject_id=sid,
+    ).id
     session.commit()
     return event
 
@@ -65,7 +67,8 @@ def test_the_plan_shows_counts_per_rule_and_no_record_id(officer, expired_event)
 
 
 def test_an_officer_starts_a_sweep_that_removes_what_is_due(
-        officer, runtime, session, expired_event) -> None:  # noqa: ANN001
+    officer, runtime, session, expired_event
+) -> None:  # noqa: ANN001
     started = officer.post("/console/retention", "/console/retention/runs", {})
     assert started.status_code == 303 and started.headers["Location"].endswith("/console/retention")
     started.close()  # the inline runner sweeps once the response is done
@@ -78,7 +81,8 @@ def test_an_officer_starts_a_sweep_that_removes_what_is_due(
 
 
 def test_a_dry_run_records_the_plan_and_changes_nothing(
-        officer, runtime, session, expired_event) -> None:  # noqa: ANN001
+    officer, runtime, session, expired_event
+) -> None:  # noqa: ANN001
     started = officer.post("/console/retention", "/console/retention/runs", {"dry_run": "y"})
     assert started.status_code == 303
     started.close()
@@ -89,10 +93,10 @@ def test_a_dry_run_records_the_plan_and_changes_nothing(
 
 @pytest.mark.parametrize("size", ["0", "x", "10001"])
 def test_a_bad_batch_size_is_refused_next_to_the_field_and_starts_nothing(
-        officer, session, size) -> None:  # noqa: ANN001
+    officer, session, size
+) -> None:  # noqa: ANN001
     before = _runs(session)
-    refused = officer.post("/console/retention", "/console/retention/runs",
-                           {"batch_size": size})
+    refused = officer.post("/console/retention", "/console/retention/runs", {"batch_size": size})
     assert refused.status_code == 422
     assert 'id="batch_size-error"' in refused.get_data(as_text=True)
     assert _runs(session) == before

@@ -21,7 +21,8 @@ def _purposes(html: str) -> list[str]:
 
 @pytest.mark.parametrize("role", ["compliance_officer", "auditor", "admin"])
 def test_the_table_and_both_downloads_show_the_same_purposes(
-        browser, signed_in, session, role) -> None:  # noqa: ANN001
+    browser, signed_in, session, role
+) -> None:  # noqa: ANN001
     user = signed_in(role)
     page = browser.http.get("/console/ropa")
     html = page.get_data(as_text=True)
@@ -40,8 +41,9 @@ def test_the_table_and_both_downloads_show_the_same_purposes(
     assert as_xlsx.status_code == 200 and as_xlsx.mimetype.endswith("spreadsheetml.sheet")
     sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.get_data()))["Art. 30 record"]
     assert [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)] == shown
-    readers = session.scalars(select(audit_entries.c.actor_id).where(
-        audit_entries.c.action == "ropa.read")).all()
+    readers = session.scalars(
+        select(audit_entries.c.actor_id).where(audit_entries.c.action == "ropa.read")
+    ).all()
     assert readers == [f"user:{user.id}"] * 3
 
 

@@ -37,10 +37,18 @@ def _scans(session) -> int:  # noqa: ANN001
 
 
 def test_an_officer_starts_a_scan_and_reads_its_findings_without_the_values(
-        officer, session, runtime) -> None:  # noqa: ANN001
-    runtime.record_store(session).create("customers", {
-        "first_name": "Zed", "last_name": "Planted", "email": "zed@mail.example",
-        "job_title": f"write to {PLANTED} please", "country": "ZZ"})
+    officer, session, runtime
+) -> None:  # noqa: ANN001
+    runtime.record_store(session).create(
+        "customers",
+        {
+            "first_name": "Zed",
+            "last_name": "Planted",
+            "email": "zed@mail.example",
+            "job_title": f"write to {PLANTED} please",
+            "country": "ZZ",
+        },
+    )
     session.commit()
     started = officer.post("/console/pii/scans", "/console/pii/scans", {"sample": "20"})
     assert started.status_code == 303
@@ -57,8 +65,7 @@ def test_an_officer_starts_a_scan_and_reads_its_findings_without_the_values(
     assert f"/console/pii/scans/{scan_id}" in listing
 
 
-def test_while_a_scan_is_queued_starting_another_shows_that_one(
-        officer, session, runtime) -> None:  # noqa: ANN001
+def test_while_a_scan_is_queued_starting_another_shows_that_one(officer, session, runtime) -> None:  # noqa: ANN001
     queued, _ = runtime.pii_scans().request(session, sample=5, requested_by="cli:test")
     session.commit()
     before = _scans(session)
@@ -72,7 +79,8 @@ def test_while_a_scan_is_queued_starting_another_shows_that_one(
 
 @pytest.mark.parametrize("sample", ["0", "x", "1000001"])
 def test_a_bad_sample_size_is_refused_next_to_the_field_and_starts_nothing(
-        officer, session, sample) -> None:  # noqa: ANN001
+    officer, session, sample
+) -> None:  # noqa: ANN001
     before = _scans(session)
     refused = officer.post("/console/pii/scans", "/console/pii/scans", {"sample": sample})
     assert refused.status_code == 422 and 'id="sample-error"' in refused.get_data(as_text=True)

@@ -32,7 +32,9 @@ IDS = {"job_id", "run_id", "hold_id"}  # a different id per door; present in bot
 def shape(doc: dict[str, Any]) -> dict[str, Any]:
     """The event as both doors must write it: everything but who exactly and which row."""
     return {
-        "action": doc["action"], "outcome": doc["outcome"], "role": doc["actor"]["role"],
+        "action": doc["action"],
+        "outcome": doc["outcome"],
+        "role": doc["actor"]["role"],
         "target": sorted(k for k, v in doc.get("target", {}).items() if v is not None),
         "details": {k: ("<id>" if k in IDS else v) for k, v in doc["details"].items()},
         "traced": doc.get("request_id") is not None,
@@ -45,8 +47,11 @@ def events(runtime: Runtime, action: str) -> list[dict[str, Any]]:
         return [e.document for e in runtime.audit.events(session, action=action, limit=50)]
 
 
-def by_door(docs: list[dict[str, Any]], api_actor: str, console_actor: str,
-            ) -> tuple[dict[str, Any], dict[str, Any]]:
+def by_door(
+    docs: list[dict[str, Any]],
+    api_actor: str,
+    console_actor: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The one event the API client wrote and the one the console user wrote."""
     api = [d for d in docs if d["actor"]["id"] == api_actor]
     console = [d for d in docs if d["actor"]["id"] == console_actor]
@@ -62,8 +67,11 @@ def inline_app(runtime: Runtime) -> Flask:
 
 
 @pytest.fixture
-def doors(inline_app: Flask, make_user: Callable[..., Any], sessions: Any,
-          ) -> Callable[[str], tuple[dict[str, str], str, Browser, str]]:
+def doors(
+    inline_app: Flask,
+    make_user: Callable[..., Any],
+    sessions: Any,
+) -> Callable[[str], tuple[dict[str, str], str, Browser, str]]:
     """doors(role) -> (API headers, the client's actor id, a signed-in console browser, the
     person's actor id), both of ``role``."""
 
@@ -81,15 +89,17 @@ def doors(inline_app: Flask, make_user: Callable[..., Any], sessions: Any,
 
 
 def _dead_job(session: Any) -> str:
-    job, _ = Jobs(session).enqueue(JobKind.EXPORTS_PURGE,
-                                   actor=Actor(id="cli:test", role="operator"))
+    job, _ = Jobs(session).enqueue(
+        JobKind.EXPORTS_PURGE, actor=Actor(id="cli:test", role="operator")
+    )
     job.state, job.attempts = "dead", job.max_attempts
     session.commit()
     return job.id
 
 
 def test_a_retry_is_the_same_use_case_from_the_api_and_the_console(
-        inline_app: Flask, doors: Any, runtime: Runtime, session: Any) -> None:
+    inline_app: Flask, doors: Any, runtime: Runtime, session: Any
+) -> None:
     headers, client_id, browser, person = doors("admin")
     by_api, by_console = _dead_job(session), _dead_job(session)
 
@@ -108,15 +118,18 @@ def test_a_retry_is_the_same_use_case_from_the_api_and_the_console(
 
 
 def test_a_retention_run_is_the_same_use_case_from_the_api_and_the_console(
-        inline_app: Flask, doors: Any, runtime: Runtime, session: Any) -> None:
+    inline_app: Flask, doors: Any, runtime: Runtime, session: Any
+) -> None:
     headers, client_id, browser, person = doors("compliance_officer")
 
-    answered = inline_app.test_client().post("/v1/retention/runs", headers=headers,
-                                             json={"dry_run": True, "batch_size": 50})
+    answered = inline_app.test_client().post(
+        "/v1/retention/runs", headers=headers, json={"dry_run": True, "batch_size": 50}
+    )
     assert answered.status_code == 202
     answered.close()
-    shown = browser.post("/console/retention", "/console/retention/runs",
-                         {"dry_run": "y", "batch_size": "50"})
+    shown = browser.post(
+        "/console/retention", "/console/retention/runs", {"dry_run": "y", "batch_size": "50"}
+    )
     assert shown.status_code == 303
     shown.close()
 
@@ -131,19 +144,33 @@ def test_a_retention_run_is_the_same_use_case_from_the_api_and_the_console(
 
 
 def test_a_hold_is_placed_and_released_the_same_way_from_the_api_and_the_console(
-        inline_app: Flask, doors: Any, runtime: Runtime, session: Any) -> None:
+    inline_app: Flask, doors: Any, runtime: Runtime, session: Any
+) -> None:
     headers, client_id, browser, person = doors("compliance_officer")
     http = inline_app.test_client()
     store = runtime.record_store(session)
     held = [subject_records(store)["customers"][0] for _ in range(2)]
     session.commit()
 
-    placed = http.post("/v1/holds", headers=headers, json={
-        "scope": "subject", "subject_id": held[0], "reason": "litigation", "matter": "CASE-A"})
+    placed = http.post(
+        "/v1/holds",
+        headers=headers,
+        json={
+            "scope": "subject",
+            "subject_id": held[0],
+            "reason": "litigation",
+            "matter": "CASE-A",
+        },
+    )
     assert placed.status_code == 201
-    assert browser.post("/console/holds", "/console/holds", {
-        "scope": "subject", "subject_id": held[1], "reason": "litigation",
-        "matter": "CASE-A"}).status_code == 303
+    assert (
+        browser.post(
+            "/console/holds",
+            "/console/holds",
+            {"scope": "subject", "subject_id": held[1], "reason": "litigation", "matter": "CASE-A"},
+        ).status_code
+        == 303
+    )
     session.expire_all()
     holds = {h.subject_id: h.id for h in session.query(LegalHold).all()}
     api, console = by_door(events(runtime, "hold.placed"), client_id, person)
@@ -151,22 +178,32 @@ def test_a_hold_is_placed_and_released_the_same_way_from_the_api_and_the_console
 
     waiting = []
     for sid in held:  # an erasure of each subject stops on its hold
-        request = http.post("/v1/requests", headers=headers, json={
-            "type": "erasure", "regulation": "gdpr", "subject": {"subject_id": sid}}).get_json()
-        http.post(f"/v1/requests/{request['id']}/verify", headers=headers,
-                  json={"method": "signed_letter"})
+        request = http.post(
+            "/v1/requests",
+            headers=headers,
+            json={"type": "erasure", "regulation": "gdpr", "subject": {"subject_id": sid}},
+        ).get_json()
+        http.post(
+            f"/v1/requests/{request['id']}/verify",
+            headers=headers,
+            json={"method": "signed_letter"},
+        )
         http.post(f"/v1/requests/{request['id']}/execute", headers=headers).close()
-        assert http.get(f"/v1/requests/{request['id']}", headers=headers).get_json()[
-            "status"] == "on_hold"
+        assert (
+            http.get(f"/v1/requests/{request['id']}", headers=headers).get_json()["status"]
+            == "on_hold"
+        )
         waiting.append(request["id"])
 
-    released = http.post(f"/v1/holds/{holds[held[0]]}/release", headers=headers,
-                         json={"reason": "settled"})
+    released = http.post(
+        f"/v1/holds/{holds[held[0]]}/release", headers=headers, json={"reason": "settled"}
+    )
     assert released.get_json()["resumed_requests"] == [waiting[0]]
     released.close()
     hold_id = holds[held[1]]
-    shown = browser.post("/console/holds", f"/console/holds/{hold_id}/release",
-                         {f"{hold_id}-reason": "settled"})
+    shown = browser.post(
+        "/console/holds", f"/console/holds/{hold_id}/release", {f"{hold_id}-reason": "settled"}
+    )
     assert shown.status_code == 303
     shown.close()
 
@@ -175,8 +212,11 @@ def test_a_hold_is_placed_and_released_the_same_way_from_the_api_and_the_console
         assert (done["status"], done["hold_id"]) == ("completed", None)
     api, console = by_door(events(runtime, "hold.released"), client_id, person)
     assert shape(api) == shape(console)
-    resumed = [d for d in events(runtime, "request.started") if d["details"].get("resumed")
-               and d["details"].get("hold_id")]
+    resumed = [
+        d
+        for d in events(runtime, "request.started")
+        if d["details"].get("resumed") and d["details"].get("hold_id")
+    ]
     api, console = by_door(resumed, client_id, person)
     assert shape(api) == shape(console)
 
@@ -187,12 +227,17 @@ def keyed(own_runtime: Any) -> tuple[Runtime, Flask, str, str, str]:  # noqa: F8
     with unit_of_work(rt.sessions) as session:
         store = rt.record_store(session)
         for n in range(4):
-            store.create("customers", {"first_name": "Ada", "last_name": "Fictional",
-                                       "email": f"door{n}@mail.example"})
+            store.create(
+                "customers",
+                {"first_name": "Ada", "last_name": "Fictional", "email": f"door{n}@mail.example"},
+            )
         issued = ClientService(session).create("admin-door", "admin", ())
         client_id, key = issued.client.id, issued.key
-        person = UserService(session, rt.audit, Actor(id="cli:test", role="operator"),
-                             rt.policy.version).create("admin-door", "admin", PASSWORD).user
+        person = (
+            UserService(session, rt.audit, Actor(id="cli:test", role="operator"), rt.policy.version)
+            .create("admin-door", "admin", PASSWORD)
+            .user
+        )
         actor_id = person.actor_id
     return rt, create_app(runtime=rt, background_integrator=False), key, client_id, actor_id
 

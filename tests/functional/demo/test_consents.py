@@ -35,10 +35,20 @@ def demo_subjects(session: Session, runtime: Runtime) -> list[str]:
 
 
 def history(session: Session) -> list[tuple]:
-    return [tuple(r) for r in session.execute(
-        select(ConsentEvent.subject_id, ConsentEvent.purpose, ConsentEvent.action,
-               ConsentEvent.source, ConsentEvent.policy_version, ConsentEvent.evidence,
-               ConsentEvent.occurred_at).order_by(ConsentEvent.seq))]
+    return [
+        tuple(r)
+        for r in session.execute(
+            select(
+                ConsentEvent.subject_id,
+                ConsentEvent.purpose,
+                ConsentEvent.action,
+                ConsentEvent.source,
+                ConsentEvent.policy_version,
+                ConsentEvent.evidence,
+                ConsentEvent.occurred_at,
+            ).order_by(ConsentEvent.seq)
+        )
+    ]
 
 
 def test_histories_are_a_pure_function_of_seed_and_customer() -> None:

@@ -56,14 +56,19 @@ def dump(session_factory, datamap: DataMap, crypto) -> dict[str, list[tuple]]:
     result = {}
     for name, collection in datamap.collections.items():
         table = tables[name]
-        clear = [c for c in table.c if c.name not in (CREATED_COLUMN, UPDATED_COLUMN)
-                 and not (c.name in collection.fields and collection.fields[c.name].encrypted)]
+        clear = [
+            c
+            for c in table.c
+            if c.name not in (CREATED_COLUMN, UPDATED_COLUMN)
+            and not (c.name in collection.fields and collection.fields[c.name].encrypted)
+        ]
         with unit_of_work(session_factory) as session:
             rows = [tuple(r) for r in session.execute(select(*clear).order_by(table.c.id))]
         opened = records(session_factory, datamap, name, crypto)
         encrypted = [f for f, spec in collection.fields.items() if spec.encrypted]
-        result[name] = [row + tuple(rec[f] for f in encrypted)
-                        for row, rec in zip(rows, opened, strict=True)]
+        result[name] = [
+            row + tuple(rec[f] for f in encrypted) for row, rec in zip(rows, opened, strict=True)
+        ]
     return result
 
 
@@ -84,8 +89,10 @@ def records(session_factory, datamap: DataMap, collection: str, crypto) -> list[
 def counts(session_factory, datamap: DataMap) -> dict[str, int]:
     tables = CrmTables(datamap)
     with unit_of_work(session_factory) as session:
-        return {name: len(session.execute(select(tables[name].c.id)).all())
-                for name in datamap.collections}
+        return {
+            name: len(session.execute(select(tables[name].c.id)).all())
+            for name in datamap.collections
+        }
 
 
 # -- determinism -------------------------------------------------------------------------------
@@ -125,12 +132,14 @@ def test_the_batch_size_does_not_change_the_data(new_store, datamap, crypto):
 
 def test_a_second_run_inserts_nothing_and_skips_every_batch(new_store, datamap, crypto):
     store = new_store()
-    first = fill_demo_store(store, datamap, crypto, customers=CUSTOMERS, seed=SEED,
-                            batch_size=BATCH)
+    first = fill_demo_store(
+        store, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH
+    )
     before = dump(store, datamap, crypto)
 
-    second = fill_demo_store(store, datamap, crypto, customers=CUSTOMERS, seed=SEED,
-                             batch_size=BATCH)
+    second = fill_demo_store(
+        store, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH
+    )
 
     assert first.batches == 3 and first.skipped_batches == 0
     assert first.inserted["customers"] == CUSTOMERS
@@ -156,13 +165,19 @@ def test_a_run_that_crashed_after_its_first_batch_resumes_to_the_full_data_witho
 
     with pytest.raises(Crash):
         fill_demo_store(
-            crashed, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH,
+            crashed,
+            datamap,
+            crypto,
+            customers=CUSTOMERS,
+            seed=SEED,
+            batch_size=BATCH,
             progress=crash_after_first_batch,
         )
     assert counts(crashed, datamap)["customers"] == BATCH  # the first batch was committed
 
-    resumed = fill_demo_store(crashed, datamap, crypto, customers=CUSTOMERS, seed=SEED,
-                              batch_size=BATCH)
+    resumed = fill_demo_store(
+        crashed, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH
+    )
 
     assert resumed.skipped_batches == 1
     assert resumed.inserted["customers"] == CUSTOMERS - BATCH
@@ -187,7 +202,12 @@ def test_a_larger_count_adds_only_the_missing_customers(new_store, datamap, cryp
 def test_progress_reports_only_the_counts_of_customers_done_and_total(new_store, datamap, crypto):
     calls = []
     fill_demo_store(
-        new_store(), datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH,
+        new_store(),
+        datamap,
+        crypto,
+        customers=CUSTOMERS,
+        seed=SEED,
+        batch_size=BATCH,
         progress=lambda done, total: calls.append((done, total)),
     )
     assert calls == [(25, CUSTOMERS), (50, CUSTOMERS), (60, CUSTOMERS)]
@@ -202,8 +222,9 @@ def filled(tmp_path_factory, datamap, crypto):
     migrated(url)
     engine = make_engine(url)
     session_factory = make_session_factory(engine)
-    fill_demo_store(session_factory, datamap, crypto, customers=CUSTOMERS, seed=SEED,
-                    batch_size=BATCH)
+    fill_demo_store(
+        session_factory, datamap, crypto, customers=CUSTOMERS, seed=SEED, batch_size=BATCH
+    )
     yield session_factory
     engine.dispose()
 
@@ -245,7 +266,13 @@ def test_a_click_implies_an_open(filled, datamap, crypto):
 def test_contact_data_phone_language_and_currency_match_the_country(filled, datamap, crypto):
     customers = {c["id"]: c for c in records(filled, datamap, "customers", crypto)}
     codes = {
-        "DE": "+49", "FR": "+33", "GB": "+44", "US": "+1", "NL": "+31", "ES": "+34", "IT": "+39",
+        "DE": "+49",
+        "FR": "+33",
+        "GB": "+44",
+        "US": "+1",
+        "NL": "+31",
+        "ES": "+34",
+        "IT": "+39",
     }
     currencies = {"GB": "GBP", "US": "USD"}
     languages = {"GB": "en", "US": "en"}
@@ -264,8 +291,11 @@ def test_contact_data_phone_language_and_currency_match_the_country(filled, data
 def test_every_moment_lies_in_the_three_years_before_the_reference_date(filled, datamap, crypto):
     earliest = REFERENCE_TIME - timedelta(days=HISTORY_DAYS + 60)
     for collection, field in [
-        ("interactions", "occurred_at"), ("orders", "ordered_at"), ("support_tickets", "opened_at"),
-        ("campaign_responses", "sent_at"), ("web_events", "occurred_at"),
+        ("interactions", "occurred_at"),
+        ("orders", "ordered_at"),
+        ("support_tickets", "opened_at"),
+        ("campaign_responses", "sent_at"),
+        ("web_events", "occurred_at"),
     ]:
         rows = records(filled, datamap, collection, crypto)
         assert rows, collection
@@ -301,7 +331,8 @@ def test_free_text_mentions_personal_data_for_the_scans_to_find(datamap):
     texts = [
         (r["subject_id"], r[field] or "")
         for collection, fields in [
-            ("interactions", ("body",)), ("support_tickets", ("description", "resolution")),
+            ("interactions", ("body",)),
+            ("support_tickets", ("description", "resolution")),
             ("campaign_responses", ("feedback",)),
         ]
         for r in rows[collection]

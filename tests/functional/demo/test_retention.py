@@ -19,9 +19,11 @@ SEED = 171717
 
 
 def test_the_demo_has_due_records_a_waiting_erasure_and_a_completed_sweep(
-        runtime: Runtime, session: Session) -> None:
-    fill_demo_store(runtime.sessions, runtime.policy.datamap, runtime.crypto, customers=40,
-                    seed=SEED)
+    runtime: Runtime, session: Session
+) -> None:
+    fill_demo_store(
+        runtime.sessions, runtime.policy.datamap, runtime.crypto, customers=40, seed=SEED
+    )
     fill_demo_requests(runtime, customers=40, seed=SEED)
 
     run_id = fill_demo_retention(runtime)

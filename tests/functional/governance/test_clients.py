@@ -29,9 +29,11 @@ def test_key_is_returned_once_and_only_its_sha256_is_stored(session: Session) ->
 
     key = issued.key
     assert key.startswith(KEY_PREFIX) and len(key) > 40
-    row = session.execute(
-        text("SELECT * FROM api_clients WHERE id = :id"), {"id": issued.client.id}
-    ).mappings().one()
+    row = (
+        session.execute(text("SELECT * FROM api_clients WHERE id = :id"), {"id": issued.client.id})
+        .mappings()
+        .one()
+    )
     for column, value in row.items():
         assert key not in str(value), f"api_clients.{column} holds the key"
     assert row["key_hash"] == hashlib.sha256(key.encode()).hexdigest() == hash_key(key)
@@ -156,9 +158,13 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh migrated SQLite store and var dir, named by the environment the CLI reads."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     migrated(url)
-    for name in ("GOVERNANCE_KEY_FILE", "GOVERNANCE_AUDIT_SIGNING_KEY_FILE",
-                 "GOVERNANCE_POLICY_DIR", "GOVERNANCE_AUDIT_LOG_ORIGIN",
-                 "GOVERNANCE_AUDIT_KEY_NAME"):
+    for name in (
+        "GOVERNANCE_KEY_FILE",
+        "GOVERNANCE_AUDIT_SIGNING_KEY_FILE",
+        "GOVERNANCE_POLICY_DIR",
+        "GOVERNANCE_AUDIT_LOG_ORIGIN",
+        "GOVERNANCE_AUDIT_KEY_NAME",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GOVERNANCE_DATABASE_URL", url)
     monkeypatch.setenv("GOVERNANCE_VAR_DIR", str(tmp_path / "var"))
@@ -190,8 +196,18 @@ def test_cli_create_json_prints_the_id_and_key(
 def test_cli_create_prints_the_key_alone_on_the_last_line(
     cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out = run(capsys, "clients", "create", "crm-app", "--role", "application",
-                      "--purpose", "customer_support", "--purpose", "billing")
+    status, out = run(
+        capsys,
+        "clients",
+        "create",
+        "crm-app",
+        "--role",
+        "application",
+        "--purpose",
+        "customer_support",
+        "--purpose",
+        "billing",
+    )
 
     assert status == 0
     last = out.rstrip("\n").splitlines()[-1]

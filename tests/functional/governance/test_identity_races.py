@@ -39,12 +39,14 @@ def own_engine() -> Iterator[Engine]:
 
 @pytest.mark.parametrize("unique_index", [True, False], ids=["unique-index", "old-duplicates"])
 def test_two_concurrent_writers_of_one_email_commit_it_once(
-        own_engine: Engine, policy, crypto, unique_index: bool) -> None:  # noqa: ANN001
+    own_engine: Engine, policy, crypto, unique_index: bool
+) -> None:  # noqa: ANN001
     if not unique_index:
         with own_engine.begin() as connection:
             connection.execute(text("DROP INDEX ix_customers_email_bidx"))
-            connection.execute(text(
-                "CREATE INDEX ix_customers_email_bidx ON customers (email_bidx)"))
+            connection.execute(
+                text("CREATE INDEX ix_customers_email_bidx ON customers (email_bidx)")
+            )
     sessions = make_session_factory(own_engine)
     tables = CrmTables(policy.datamap)
     first = sessions()
@@ -68,8 +70,9 @@ def test_two_concurrent_writers_of_one_email_commit_it_once(
     with own_engine.connect() as watcher:
         for _ in range(600):
             writer.join(0.05)
-            waiting = watcher.execute(text(
-                "SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar_one()
+            waiting = watcher.execute(
+                text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            ).scalar_one()
             if not writer.is_alive() or waiting:
                 break
     first.commit()
@@ -81,5 +84,9 @@ def test_two_concurrent_writers_of_one_email_commit_it_once(
     table = tables["customers"]
     index = crypto.blind_index("customers", "email", EMAIL)
     with own_engine.connect() as connection:
-        assert connection.scalar(select(func.count()).select_from(table)
-                                 .where(table.c.email_bidx == index)) == 1
+        assert (
+            connection.scalar(
+                select(func.count()).select_from(table).where(table.c.email_bidx == index)
+            )
+            == 1
+        )

@@ -32,7 +32,8 @@ from governance.prepared import PreparedSelect
 
 _metadata = MetaData()
 probe = Table(
-    "prepared_probe", _metadata,
+    "prepared_probe",
+    _metadata,
     Column("id", String(8), primary_key=True),
     Column("n", Integer),
     Column("flag", Boolean),
@@ -44,11 +45,28 @@ probe = Table(
     Column("note", String(50)),
 )
 ROWS = [
-    {"id": "a", "n": 7, "flag": True, "at": datetime(2026, 11, 24, 9, 30, tzinfo=UTC),
-     "day": date(1980, 2, 29), "amount": Decimal("12.50"), "tags": ["x", "y"],
-     "blob": b"\x00\xc7\x01", "note": "Zoë"},
-    {"id": "b", "n": None, "flag": False, "at": None, "day": None, "amount": None,
-     "tags": None, "blob": None, "note": None},
+    {
+        "id": "a",
+        "n": 7,
+        "flag": True,
+        "at": datetime(2026, 11, 24, 9, 30, tzinfo=UTC),
+        "day": date(1980, 2, 29),
+        "amount": Decimal("12.50"),
+        "tags": ["x", "y"],
+        "blob": b"\x00\xc7\x01",
+        "note": "Zoë",
+    },
+    {
+        "id": "b",
+        "n": None,
+        "flag": False,
+        "at": None,
+        "day": None,
+        "amount": None,
+        "tags": None,
+        "blob": None,
+        "note": None,
+    },
 ]
 BY_ID = select(probe).where(probe.c.id == bindparam("id"))
 
@@ -60,8 +78,9 @@ def probe_table(connection: Connection) -> None:
 
 
 @pytest.mark.parametrize("record_id", ["a", "b"])
-def test_rows_are_the_values_session_execute_returns(probe_table: None, session: Session,
-                                                     record_id: str) -> None:
+def test_rows_are_the_values_session_execute_returns(
+    probe_table: None, session: Session, record_id: str
+) -> None:
     expected = [dict(r._mapping) for r in session.execute(BY_ID, {"id": record_id})]
 
     got = PreparedSelect(BY_ID).rows(session, {"id": record_id})
@@ -76,27 +95,38 @@ def test_no_row_gives_an_empty_list(probe_table: None, session: Session) -> None
 
 def test_the_rows_include_the_sessions_pending_changes(session: Session) -> None:
     issued = ClientService(session).create("prepared-probe", "auditor")
-    session.add(ApiClient(id="f" * 32, name="pending-probe", role="auditor", purposes=[],
-                          key_prefix="gk_x", key_hash="0" * 64,
-                          created_at=datetime.now(UTC)))  # not flushed yet
-    query = PreparedSelect(select(ApiClient.name).where(ApiClient.role == bindparam("role"))
-                           .order_by(ApiClient.name))
+    session.add(
+        ApiClient(
+            id="f" * 32,
+            name="pending-probe",
+            role="auditor",
+            purposes=[],
+            key_prefix="gk_x",
+            key_hash="0" * 64,
+            created_at=datetime.now(UTC),
+        )
+    )  # not flushed yet
+    query = PreparedSelect(
+        select(ApiClient.name).where(ApiClient.role == bindparam("role")).order_by(ApiClient.name)
+    )
 
     names = [r["name"] for r in query.rows(session, {"role": "auditor"})]
 
     assert issued.client.name in names and "pending-probe" in names
 
 
-def test_a_value_fixed_in_the_statement_needs_no_parameter(probe_table: None,
-                                                           session: Session) -> None:
+def test_a_value_fixed_in_the_statement_needs_no_parameter(
+    probe_table: None, session: Session
+) -> None:
     query = PreparedSelect(select(probe.c.id).where(probe.c.note == "Zoë"))
 
     assert query.rows(session, {}) == [{"id": "a"}]
 
 
 def test_an_in_list_parameter_is_refused(probe_table: None, session: Session) -> None:
-    query = PreparedSelect(select(probe.c.id).where(
-        probe.c.id.in_(bindparam("ids", expanding=True))))
+    query = PreparedSelect(
+        select(probe.c.id).where(probe.c.id.in_(bindparam("ids", expanding=True)))
+    )
 
     with pytest.raises(ValueError, match="expanding"):
         query.rows(session, {"ids": ["a"]})
@@ -111,7 +141,8 @@ def test_rows_on_engine_read_committed_rows_outside_any_transaction(engine: Engi
 
 
 def test_only_cursor_listeners_take_prepared_statements_off_the_driver_path(
-        database_url: str) -> None:
+    database_url: str,
+) -> None:
     """The service's own engines listen to other events (SQLite's ``begin`` and
     ``connect``): their prepared reads stay on the driver. A cursor listener (a SQL logger,
     the statement-counting test) gets every statement through SQLAlchemy."""
@@ -138,6 +169,7 @@ def test_only_cursor_listeners_take_prepared_statements_off_the_driver_path(
 
 
 def test_parameter_names_are_the_binds_the_statement_takes() -> None:
-    statement = PreparedSelect(select(probe.c.id).where(
-        probe.c.n == bindparam("n"), probe.c.day >= bindparam("since")))
+    statement = PreparedSelect(
+        select(probe.c.id).where(probe.c.n == bindparam("n"), probe.c.day >= bindparam("since"))
+    )
     assert statement.parameter_names == frozenset({"n", "since"})

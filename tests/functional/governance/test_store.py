@@ -68,13 +68,23 @@ def test_typed_values_round_trip_as_json(store: RecordStore) -> None:
     subject = customer(store)
     company = store.create(
         "companies",
-        {"name": "Example Widgets", "industry": "manufacturing", "employee_count": 120,
-         "annual_revenue": 1234567.5, "country": "ZZ"},
+        {
+            "name": "Example Widgets",
+            "industry": "manufacturing",
+            "employee_count": 120,
+            "annual_revenue": 1234567.5,
+            "country": "ZZ",
+        },
     )
     order = store.create(
         "orders",
-        {"order_number": "ORD-0001", "ordered_at": "2026-01-15T10:30:00+02:00",
-         "total_amount": "99.9", "status": "paid", "shipping_postal_code": "00000"},
+        {
+            "order_number": "ORD-0001",
+            "ordered_at": "2026-01-15T10:30:00+02:00",
+            "total_amount": "99.9",
+            "status": "paid",
+            "shipping_postal_code": "00000",
+        },
         subject_id=subject,
     )
 
@@ -144,11 +154,11 @@ def test_an_undeclared_field_is_refused_naming_it(store: RecordStore, session: S
 
 
 REJECTED = {
-    "email": 123456789,                        # not a string
+    "email": 123456789,  # not a string
     "date_of_birth": "the-first-of-april-xyz",  # not a date
-    "gender": "robot-pirate-xyz",              # not one of the choices
-    "country": "Atlantis-xyz",                 # longer than max_length 2
-    "first_name": None,                        # required
+    "gender": "robot-pirate-xyz",  # not one of the choices
+    "country": "Atlantis-xyz",  # longer than max_length 2
+    "first_name": None,  # required
 }
 
 
@@ -189,8 +199,9 @@ def test_company_numbers_of_the_wrong_type_are_invalid(store: RecordStore) -> No
 
 def test_owned_record_without_subject_is_invalid(store: RecordStore) -> None:
     with pytest.raises(InvalidRecord) as caught:
-        store.create("support_tickets", {"ticket_type": "billing",
-                                         "opened_at": "2026-02-01T09:00:00Z"})
+        store.create(
+            "support_tickets", {"ticket_type": "billing", "opened_at": "2026-02-01T09:00:00Z"}
+        )
 
     assert set(caught.value.extra["errors"]) == {"subject_id"}
 
@@ -213,8 +224,9 @@ def test_a_naive_datetime_is_invalid(store: RecordStore) -> None:
     subject = customer(store)
 
     with pytest.raises(InvalidRecord) as caught:
-        store.create("web_events", {"occurred_at": "2026-02-01T09:00:00", "page": "/"},
-                     subject_id=subject)
+        store.create(
+            "web_events", {"occurred_at": "2026-02-01T09:00:00", "page": "/"}, subject_id=subject
+        )
 
     assert caught.value.extra["errors"] == {
         "occurred_at": ["must be an RFC 3339 time with a UTC offset"]
@@ -285,8 +297,11 @@ def test_list_filters_by_subject(store: RecordStore) -> None:
     alice, bob = customer(store, 1), customer(store, 2)
     for subject, count in ((alice, 3), (bob, 2)):
         for i in range(count):
-            store.create("web_events", {"occurred_at": datetime(2026, 3, 1, 12, i, tzinfo=UTC),
-                                        "page": f"/products/{i}"}, subject_id=subject)
+            store.create(
+                "web_events",
+                {"occurred_at": datetime(2026, 3, 1, 12, i, tzinfo=UTC), "page": f"/products/{i}"},
+                subject_id=subject,
+            )
 
     alices = store.list("web_events", subject_id=alice)
     bobs = store.list("web_events", subject_id=bob)
@@ -318,7 +333,9 @@ def test_encrypted_field_is_stored_as_bytes_in_its_column(
 
 
 def test_an_unknown_field_named_like_an_email_is_described_not_echoed(
-    session, policy, crypto,  # noqa: ANN001
+    session,
+    policy,
+    crypto,  # noqa: ANN001
 ) -> None:
     from governance.store.errors import UnknownFields
     from governance.store.schema import CrmTables
@@ -332,7 +349,9 @@ def test_an_unknown_field_named_like_an_email_is_described_not_echoed(
 
 
 def test_an_unknown_collection_named_like_an_email_is_described_not_echoed(
-    session, policy, crypto,  # noqa: ANN001
+    session,
+    policy,
+    crypto,  # noqa: ANN001
 ) -> None:
     from governance.store.errors import UnknownCollection
     from governance.store.schema import CrmTables

@@ -42,14 +42,22 @@ def test_a_store_others_can_read_is_refused_naming_the_file(tmp_path: Path) -> N
 
 
 def test_the_cli_refuses_a_world_readable_store_in_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")
+    }
     env["GOVERNANCE_VAR_DIR"] = str(tmp_path)
     (tmp_path / "governance.db").touch()
     os.chmod(tmp_path / "governance.db", 0o644)
 
-    result = subprocess.run([sys.executable, "-m", "cli", "db", "upgrade"],  # noqa: S603
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "db", "upgrade"],  # noqa: S603
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode != 0
     assert "Traceback" not in result.stderr

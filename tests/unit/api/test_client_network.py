@@ -27,10 +27,24 @@ def test_an_address_is_cut_to_its_network_and_anything_else_is_a_dash() -> None:
 
 def test_the_dotted_quad_shortcut_reads_every_text_as_ipaddress_does() -> None:
     rng = random.Random(5)  # noqa: S311 - test data
-    texts = ["1.2.3.4", "01.2.3.4", "256.1.1.1", "1.2.3", "1.2.3.4.5", " 10.0.0.1 ",
-             "1.2.3.04", "0.0.0.0",  # noqa: S104 - a text to read, nothing is bound
-             "a.b.c.d", "1..2.3", "\u0661.2.3.4", "1.2.3.", "+1.2.3.4"]
-    texts += [".".join(str(rng.randrange(300)).zfill(rng.choice((1, 1, 2)))
-                       for _ in range(4)) for _ in range(3000)]
+    texts = [
+        "1.2.3.4",
+        "01.2.3.4",
+        "256.1.1.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        " 10.0.0.1 ",
+        "1.2.3.04",
+        "0.0.0.0",  # noqa: S104 - a text to read, nothing is bound
+        "a.b.c.d",
+        "1..2.3",
+        "\u0661.2.3.4",
+        "1.2.3.",
+        "+1.2.3.4",
+    ]
+    texts += [
+        ".".join(str(rng.randrange(300)).zfill(rng.choice((1, 1, 2))) for _ in range(4))
+        for _ in range(3000)
+    ]
     for text in texts:
         assert client_network(text) == _by_ipaddress(text), text

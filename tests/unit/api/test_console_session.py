@@ -20,12 +20,17 @@ def _app(secret: str | None = _SECRET) -> Flask:
 def _opened(app: Flask, cookie: str | None) -> dict[str, object]:
     headers = {"Cookie": f"session={cookie}"} if cookie is not None else {}
     answers: dict[str, object] = {}
-    for name, interface in (("ours", _SessionInterface()),
-                            ("flask", SecureCookieSessionInterface())):
+    for name, interface in (
+        ("ours", _SessionInterface()),
+        ("flask", SecureCookieSessionInterface()),
+    ):
         with app.test_request_context("/", headers=headers) as ctx:
             session = interface.open_session(app, ctx.request)
-            answers[name] = None if session is None else (type(session), dict(session),
-                                                          session.modified, session.new)
+            answers[name] = (
+                None
+                if session is None
+                else (type(session), dict(session), session.modified, session.new)
+            )
     return answers
 
 

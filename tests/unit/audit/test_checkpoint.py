@@ -395,8 +395,10 @@ def test_a_verifier_key_whose_base64_holds_a_plus_parses() -> None:
     else:
         raise AssertionError("no seed gave a key with '+' in its base64")
 
-    assert parse_verifier_key(vkey) == ("log.example/audit",
-                                        NoteSigner("log.example/audit", key).public_key_bytes)
+    assert parse_verifier_key(vkey) == (
+        "log.example/audit",
+        NoteSigner("log.example/audit", key).public_key_bytes,
+    )
 
 
 def test_parse_verifier_key_rejects_damage() -> None:

@@ -15,22 +15,39 @@ EVENT_ID = "0f" * 16
 
 EVENTS = {
     "subject": AuditEvent(
-        action="data.read", actor=Actor("crm-app-1", "application"),
+        action="data.read",
+        actor=Actor("crm-app-1", "application"),
         target=Target(collection="customers", record_id="r-1", subject_id="s-1"),
-        purpose="customer_support", details={"count": 1, "fields": ["email"]}),
+        purpose="customer_support",
+        details={"count": 1, "fields": ["email"]},
+    ),
     "record-no-subject": AuditEvent(
-        action="client.created", actor=Actor("cli:root", "admin"),
-        target=Target(record_id="c-1"), details={"client_id": "c-1", "subject_ids": ["s-2"]}),
+        action="client.created",
+        actor=Actor("cli:root", "admin"),
+        target=Target(record_id="c-1"),
+        details={"client_id": "c-1", "subject_ids": ["s-2"]},
+    ),
     "list": AuditEvent(
-        action="data.listed", actor=Actor("crm-app-1", "application"),
-        target=Target(collection="orders"), purpose="order_fulfilment",
-        details={"count": 3}, subjects=("s-2", "s-1", "s-2")),
+        action="data.listed",
+        actor=Actor("crm-app-1", "application"),
+        target=Target(collection="orders"),
+        purpose="order_fulfilment",
+        details={"count": 3},
+        subjects=("s-2", "s-1", "s-2"),
+    ),
     "list-of-one-subject": AuditEvent(
-        action="data.listed", actor=Actor("crm-app-1", "application"),
-        target=Target(collection="orders", subject_id="s-1"), subjects=("s-1",)),
+        action="data.listed",
+        actor=Actor("crm-app-1", "application"),
+        target=Target(collection="orders", subject_id="s-1"),
+        subjects=("s-1",),
+    ),
     "no-target": AuditEvent(
-        action="auth.denied", actor=Actor("anonymous", "none"), outcome=Outcome.DENIED,
-        reason="no bearer key", details={"route": "/v1/audit/events"}),
+        action="auth.denied",
+        actor=Actor("anonymous", "none"),
+        outcome=Outcome.DENIED,
+        reason="no bearer key",
+        details={"route": "/v1/audit/events"},
+    ),
 }
 
 
@@ -61,32 +78,40 @@ def test_the_text_checks_accept_the_columns_and_index_the_bytes_hold(name: str) 
     assert first_mismatch(parse_leaf(data_of(event)), values, event.indexed_subjects()) is None
 
 
-OTHER = {"action": "data.write", "actor_id": "crm-app-2", "event_id": "1e" * 16,
-         "subject_id": "s-9", "recorded_at": "2026-12-02T13:04:05.006008Z"}
+OTHER = {
+    "action": "data.write",
+    "actor_id": "crm-app-2",
+    "event_id": "1e" * 16,
+    "subject_id": "s-9",
+    "recorded_at": "2026-12-02T13:04:05.006008Z",
+}
 
 
 @pytest.mark.parametrize("column", COLUMNS)
 @pytest.mark.parametrize("name", sorted(EVENTS))
-def test_the_text_checks_refuse_any_other_value_and_name_the_column(
-    name: str, column: str
-) -> None:
+def test_the_text_checks_refuse_any_other_value_and_name_the_column(name: str, column: str) -> None:
     event = EVENTS[name]
     values = list(columns_of(event))
     values[COLUMNS.index(column)] = OTHER[column]
 
     ok, viewed = check(event, tuple(values))
 
-    assert not ok or not all(index_matches(text, values[4], values[3],
-                                           event.indexed_subjects()) for _, text in viewed)
+    assert not ok or not all(
+        index_matches(text, values[4], values[3], event.indexed_subjects()) for _, text in viewed
+    )
     assert first_mismatch(parse_leaf(data_of(event)), values) == (
-        f"column {column} differs from the event bytes")
+        f"column {column} differs from the event bytes"
+    )
 
 
-@pytest.mark.parametrize("tricky", [
-    'data.read","actor":{"id":"crm-app-1',  # a quote inside a column value
-    "data.rea",  # a prefix of the real value
-    "data.read\\",
-])
+@pytest.mark.parametrize(
+    "tricky",
+    [
+        'data.read","actor":{"id":"crm-app-1',  # a quote inside a column value
+        "data.rea",  # a prefix of the real value
+        "data.read\\",
+    ],
+)
 def test_a_column_value_built_to_splice_into_the_bytes_is_refused(tricky: str) -> None:
     event = EVENTS["subject"]
 
@@ -100,10 +125,12 @@ def test_a_subject_cleared_from_its_column_is_refused(name: str) -> None:
 
     ok, viewed = check(event, values)
 
-    assert not ok or not all(index_matches(text, values[4], None, event.indexed_subjects())
-                             for _, text in viewed)
+    assert not ok or not all(
+        index_matches(text, values[4], None, event.indexed_subjects()) for _, text in viewed
+    )
     assert first_mismatch(parse_leaf(data_of(event)), values) == (
-        "column subject_id differs from the event bytes")
+        "column subject_id differs from the event bytes"
+    )
 
 
 @pytest.mark.parametrize("indexed", [["s-1"], ["s-1", "s-2", "s-3"], ["s-1", "s-9"], []])
@@ -116,14 +143,16 @@ def test_a_subject_index_other_than_the_one_the_bytes_commit_to_is_refused(
 
     assert not index_matches(text, values[4], values[3], indexed)
     assert first_mismatch(parse_leaf(data_of(event)), values, indexed) == (
-        "subject index differs from the event bytes")
+        "subject index differs from the event bytes"
+    )
 
 
 def test_an_index_for_an_event_whose_bytes_name_no_subjects_is_refused() -> None:
     event = EVENTS["subject"]
 
     assert first_mismatch(parse_leaf(data_of(event)), columns_of(event), ["s-1"]) == (
-        "subject index differs from the event bytes")
+        "subject index differs from the event bytes"
+    )
 
 
 def test_times_read_as_the_bytes_write_them() -> None:

@@ -43,12 +43,13 @@ def reference_bytes(event: AuditEvent, event_id: str, at: datetime) -> bytes:
         "reason": event.reason,
         "policy_version": event.policy_version,
         "request_id": event.request_id,
-        "details": {k: list(v) if isinstance(v, tuple) else v
-                    for k, v in event.details.items()} or None,
+        "details": {k: list(v) if isinstance(v, tuple) else v for k, v in event.details.items()}
+        or None,
     }
     doc = {k: v for k, v in doc.items() if v is not None}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(
+        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 idents = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,20}\Z")
@@ -58,23 +59,29 @@ events = st.builds(
     action=st.sampled_from(["data.read", "consent.withdraw", "request.erasure.executed"]),
     actor=st.builds(Actor, id=idents, role=idents),
     outcome=st.sampled_from(list(Outcome)),
-    target=st.builds(Target, collection=optional_idents, record_id=optional_idents,
-                     subject_id=optional_idents),
+    target=st.builds(
+        Target, collection=optional_idents, record_id=optional_idents, subject_id=optional_idents
+    ),
     purpose=optional_idents,
     reason=st.none() | st.from_regex(r"\A[a-z0-9][a-z0-9 _.,:;()/\-]{0,30}\Z"),
     policy_version=st.none() | st.from_regex(r"\A[0-9a-f]{1,64}\Z"),
     request_id=optional_idents,
-    details=st.fixed_dictionaries({}, optional={
-        "count": st.integers(0, 10**12),
-        "fields": st.lists(idents, max_size=4) | st.tuples(idents, idents),
-        "revoked": st.booleans(),
-        "route": st.just("/v1/data/<collection>/<record_id>"),
-    }),
+    details=st.fixed_dictionaries(
+        {},
+        optional={
+            "count": st.integers(0, 10**12),
+            "fields": st.lists(idents, max_size=4) | st.tuples(idents, idents),
+            "revoked": st.booleans(),
+            "route": st.just("/v1/data/<collection>/<record_id>"),
+        },
+    ),
 )
 moments = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),
-                               timezone(timedelta(hours=-8))]),
+    min_value=datetime(2000, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from(
+        [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+    ),
 )
 
 
@@ -99,24 +106,59 @@ def test_format_time_is_rfc3339_utc_with_microseconds_and_refuses_naive_times() 
     ("event", "key"),
     [
         (AuditEvent(action="Data.Read", actor=Actor("c1", "application")), "action"),
-        (AuditEvent(action="data.read", actor=Actor("ada@example.com", "application")),
-         "actor.id"),
-        (AuditEvent(action="data.read", actor=Actor("c1", "application"),
-                    target=Target(subject_id="Ada Lovelace")), "target.subject_id"),
+        (AuditEvent(action="data.read", actor=Actor("ada@example.com", "application")), "actor.id"),
+        (
+            AuditEvent(
+                action="data.read",
+                actor=Actor("c1", "application"),
+                target=Target(subject_id="Ada Lovelace"),
+            ),
+            "target.subject_id",
+        ),
         # A trailing newline slipped past re.match with '$'; fullmatch refuses it.
-        (AuditEvent(action="data.read", actor=Actor("c1", "application"),
-                    request_id="req-1\n"), "request_id"),
-        (AuditEvent(action="data.read", actor=Actor("c1", "application"),
-                    reason="Customer said: call Ada"), "reason"),
-        (AuditEvent(action="data.read", actor=Actor("c1", "application"),
-                    details={"email": "ada@example.com"}), "details.email"),
-        (AuditEvent(action="data.read", actor=Actor("c1", "application"),
-                    details={"fields": ["email", "Ada Lovelace"]}), "details.fields"),
-        (AuditEvent(action="data.read", actor=Actor("c1", "application"),
-                    details={"count": -1}), "details.count"),
+        (
+            AuditEvent(action="data.read", actor=Actor("c1", "application"), request_id="req-1\n"),
+            "request_id",
+        ),
+        (
+            AuditEvent(
+                action="data.read",
+                actor=Actor("c1", "application"),
+                reason="Customer said: call Ada",
+            ),
+            "reason",
+        ),
+        (
+            AuditEvent(
+                action="data.read",
+                actor=Actor("c1", "application"),
+                details={"email": "ada@example.com"},
+            ),
+            "details.email",
+        ),
+        (
+            AuditEvent(
+                action="data.read",
+                actor=Actor("c1", "application"),
+                details={"fields": ["email", "Ada Lovelace"]},
+            ),
+            "details.fields",
+        ),
+        (
+            AuditEvent(action="data.read", actor=Actor("c1", "application"), details={"count": -1}),
+            "details.count",
+        ),
     ],
-    ids=["action", "email-actor", "name-subject", "newline", "free-text-reason",
-         "undeclared-detail", "name-in-list", "negative-count"],
+    ids=[
+        "action",
+        "email-actor",
+        "name-subject",
+        "newline",
+        "free-text-reason",
+        "undeclared-detail",
+        "name-in-list",
+        "negative-count",
+    ],
 )
 def test_validate_refuses_value_shaped_strings_naming_only_the_key(
     event: AuditEvent, key: str

@@ -684,8 +684,12 @@ def test_public_api_is_documented() -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(size=st.integers(min_value=0, max_value=300), chunk_level=st.integers(0, 5),
-       data=st.data(), salt=salts)
+@given(
+    size=st.integers(min_value=0, max_value=300),
+    chunk_level=st.integers(0, 5),
+    data=st.data(),
+    salt=salts,
+)
 def test_chunked_roots_match_the_rfc_at_every_asked_size(
     size: int, chunk_level: int, data: st.DataObject, salt: bytes
 ) -> None:

@@ -18,8 +18,11 @@ def _bench_imports(path: Path, modules: set[str]) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            found.update(a.name.split(".")[1] for a in node.names
-                         if a.name.startswith("bench.") and len(a.name.split(".")) > 1)
+            found.update(
+                a.name.split(".")[1]
+                for a in node.names
+                if a.name.startswith("bench.") and len(a.name.split(".")) > 1
+            )
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             parts = node.module.split(".")
             if parts[0] != "bench":
@@ -43,7 +46,7 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
     def walk(name: str, path: list[str]) -> None:
         if name in path:
-            found.append([*path[path.index(name):], name])
+            found.append([*path[path.index(name) :], name])
             return
         if name in done:
             return
@@ -65,7 +68,8 @@ def test_a_benchmark_imports_the_harness_and_no_other_bench_module() -> None:
     benchmarks = {name for name in graph if name.endswith("_bench")}
     assert len(benchmarks) >= 9
     assert {name: graph[name] - {"harness"} for name in benchmarks} == {
-        name: set() for name in benchmarks}
+        name: set() for name in benchmarks
+    }
     assert graph["run"] == benchmarks | {"harness"}
     assert graph["harness"] == set()
 
@@ -74,6 +78,7 @@ def test_the_walk_sees_a_circle_through_a_main_block(tmp_path: Path) -> None:
     (tmp_path / "a_bench.py").write_text("from bench.harness import Row\n", encoding="utf-8")
     (tmp_path / "harness.py").write_text("", encoding="utf-8")
     (tmp_path / "b_bench.py").write_text(
-        "if __name__ == '__main__':\n    from bench.run import main\n", encoding="utf-8")
+        "if __name__ == '__main__':\n    from bench.run import main\n", encoding="utf-8"
+    )
     (tmp_path / "run.py").write_text("from bench import a_bench, b_bench\n", encoding="utf-8")
     assert circles(import_graph(tmp_path)) == [["b_bench", "run", "b_bench"]]

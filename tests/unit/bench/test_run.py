@@ -7,10 +7,12 @@ import json
 from bench.harness import WIDTH, Row, as_json, benchmark_table
 
 ROWS = [
-    Row("appends/s, 1 writer, record() + commit per event (whole transaction), measured "
-        "with the load average beside it", {"sqlite": "5,058/s (5,738/s CPU)",
-                                             "postgresql": "1,265/s; ceiling 2,251/s"},
-        target=">= 5,000/s on SQLite on a quiet core; PostgreSQL waits for its WAL flush"),
+    Row(
+        "appends/s, 1 writer, record() + commit per event (whole transaction), measured "
+        "with the load average beside it",
+        {"sqlite": "5,058/s (5,738/s CPU)", "postgresql": "1,265/s; ceiling 2,251/s"},
+        target=">= 5,000/s on SQLite on a quiet core; PostgreSQL waits for its WAL flush",
+    ),
     Row("  verify, events/s", {"sqlite": "531k/s"}, target=">= 300k/s"),
 ]
 
@@ -30,6 +32,9 @@ def test_json_output_carries_every_figure_and_target() -> None:
     document = json.loads(as_json([("audit", ROWS)], {"kind": "quick"}))
     [first, second] = document["benchmarks"]["audit"]
     assert first["cells"]["postgresql"] == "1,265/s; ceiling 2,251/s"
-    assert second == {"measure": "verify, events/s", "cells": {"sqlite": "531k/s"},
-                      "target": ">= 300k/s"}
+    assert second == {
+        "measure": "verify, events/s",
+        "cells": {"sqlite": "531k/s"},
+        "target": ">= 300k/s",
+    }
     assert document["run"] == {"kind": "quick"}

@@ -32,13 +32,23 @@ def digests(seed: int, customers: int) -> tuple[str, str]:
     rows = generator.rows_for(range(customers))
     selling = [p.id for p in policy.purposes.selling_or_sharing()]
     histories = [
-        [(e.subject_id, str(e.action), str(e.source), e.purpose, e.policy_version, e.evidence,
-          _plain(e.occurred_at))
-         for e in demo_consent_history(generator.customer_id(i), i, seed, selling)]
+        [
+            (
+                e.subject_id,
+                str(e.action),
+                str(e.source),
+                e.purpose,
+                e.policy_version,
+                e.evidence,
+                _plain(e.occurred_at),
+            )
+            for e in demo_consent_history(generator.customer_id(i), i, seed, selling)
+        ]
         for i in range(customers)
     ]
-    plain_rows = {c: [{k: _plain(v) for k, v in row.items()} for row in found]
-                  for c, found in rows.items()}
+    plain_rows = {
+        c: [{k: _plain(v) for k, v in row.items()} for row in found] for c, found in rows.items()
+    }
     return _digest(plain_rows), _digest(histories)
 
 

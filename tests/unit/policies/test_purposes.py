@@ -27,8 +27,9 @@ def shipped_document() -> dict[str, Any]:
 
 def copy_policies(tmp_path: Path) -> Path:
     target = tmp_path / "policies"
-    shutil.copytree(PACKAGED_POLICY_DIR, target,
-                    ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(
+        PACKAGED_POLICY_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
     return target
 
 
@@ -47,8 +48,14 @@ def test_shipped_purposes_cover_a_crm_and_every_demo_client_purpose() -> None:
     purposes = load_policy_set(PACKAGED_POLICY_DIR).purposes
 
     assert set(purposes.ids()) >= {
-        "customer_support", "order_fulfilment", "billing", "email_marketing",
-        "personalised_recommendations", "analytics", "churn_prediction", "third_party_sharing",
+        "customer_support",
+        "order_fulfilment",
+        "billing",
+        "email_marketing",
+        "personalised_recommendations",
+        "analytics",
+        "churn_prediction",
+        "third_party_sharing",
     }
     for _, _, client_purposes in DEMO_CLIENTS:
         assert set(client_purposes) <= set(purposes.ids())
@@ -68,8 +75,10 @@ def test_shipped_purposes_derive_consent_objection_and_exemptions() -> None:
     assert not purposes.get("legal_claims").objectable  # type: ignore[union-attr]
     assert {p.id for p in purposes.selling_or_sharing()} == {"third_party_sharing"}
     exempt = {p.id: p.restriction_exemption for p in purposes if p.exempt_from_restriction}
-    assert exempt == {"record_keeping": RestrictionExemption.STORAGE,
-                      "legal_claims": RestrictionExemption.LEGAL_CLAIMS}
+    assert exempt == {
+        "record_keeping": RestrictionExemption.STORAGE,
+        "legal_claims": RestrictionExemption.LEGAL_CLAIMS,
+    }
     assert all(p.data_use in fideslang_data_uses() for p in purposes)
 
 
@@ -112,26 +121,69 @@ def test_a_missing_purposes_file_is_refused_by_name(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("purpose", "change", "path", "says"),
     [
-        pytest.param("billing", {"legal_basis": "because"}, "purposes.billing.legal_basis",
-                     "is not one of", id="unknown-legal-basis"),
-        pytest.param("billing", {"data_use": "marketing.spam"}, "purposes.billing.data_use",
-                     "not a fideslang data use", id="unknown-data-use"),
-        pytest.param("billing", {"sells_or_shares": True}, "purposes.billing.sells_or_shares",
-                     "must rest on consent", id="selling-without-consent"),
-        pytest.param("analytics", {"sensitive": True}, "purposes.analytics.sensitive",
-                     "explicit consent", id="sensitive-without-consent"),
-        pytest.param("billing", {"restriction_exemption": "convenience"},
-                     "purposes.billing.restriction_exemption", "is not one of",
-                     id="unknown-exemption"),
-        pytest.param("third_party_sharing", {"restriction_exemption": "storage"},
-                     "purposes.third_party_sharing.restriction_exemption", "never storage",
-                     id="selling-exempt-from-restriction"),
-        pytest.param("billing", {"sensitive": "yes"}, "purposes.billing.sensitive",
-                     "true or false", id="flag-not-boolean"),
-        pytest.param("billing", {"description": ""}, "purposes.billing.description",
-                     "non-empty string", id="empty-description"),
-        pytest.param("billing", {"retention": "P1Y"}, "purposes.billing.retention",
-                     "unknown key", id="unknown-key"),
+        pytest.param(
+            "billing",
+            {"legal_basis": "because"},
+            "purposes.billing.legal_basis",
+            "is not one of",
+            id="unknown-legal-basis",
+        ),
+        pytest.param(
+            "billing",
+            {"data_use": "marketing.spam"},
+            "purposes.billing.data_use",
+            "not a fideslang data use",
+            id="unknown-data-use",
+        ),
+        pytest.param(
+            "billing",
+            {"sells_or_shares": True},
+            "purposes.billing.sells_or_shares",
+            "must rest on consent",
+            id="selling-without-consent",
+        ),
+        pytest.param(
+            "analytics",
+            {"sensitive": True},
+            "purposes.analytics.sensitive",
+            "explicit consent",
+            id="sensitive-without-consent",
+        ),
+        pytest.param(
+            "billing",
+            {"restriction_exemption": "convenience"},
+            "purposes.billing.restriction_exemption",
+            "is not one of",
+            id="unknown-exemption",
+        ),
+        pytest.param(
+            "third_party_sharing",
+            {"restriction_exemption": "storage"},
+            "purposes.third_party_sharing.restriction_exemption",
+            "never storage",
+            id="selling-exempt-from-restriction",
+        ),
+        pytest.param(
+            "billing",
+            {"sensitive": "yes"},
+            "purposes.billing.sensitive",
+            "true or false",
+            id="flag-not-boolean",
+        ),
+        pytest.param(
+            "billing",
+            {"description": ""},
+            "purposes.billing.description",
+            "non-empty string",
+            id="empty-description",
+        ),
+        pytest.param(
+            "billing",
+            {"retention": "P1Y"},
+            "purposes.billing.retention",
+            "unknown key",
+            id="unknown-key",
+        ),
     ],
 )
 def test_a_malformed_purpose_is_refused_at_its_path(
@@ -154,8 +206,11 @@ def test_every_problem_is_collected_before_refusing(shipped_document: dict[str, 
 
     problems = paths(refused(document))
 
-    assert {"purposes.billing.legal_basis", "purposes.analytics.data_use",
-            "purposes.Bad Id"} <= set(problems)
+    assert {
+        "purposes.billing.legal_basis",
+        "purposes.analytics.data_use",
+        "purposes.Bad Id",
+    } <= set(problems)
 
 
 @pytest.mark.parametrize(
@@ -176,8 +231,7 @@ def test_a_profiling_purpose_must_say_what_its_profiling_does(shipped_document) 
     assert "purposes.churn_prediction.profiling.significance" in paths(refused(document))
 
 
-def test_shipped_profiling_and_controller_are_read_for_the_access_export(
-        shipped_document) -> None:  # noqa: ANN001
+def test_shipped_profiling_and_controller_are_read_for_the_access_export(shipped_document) -> None:  # noqa: ANN001
     purposes = parse_purposes(shipped_document)
     churn = purposes.get("churn_prediction")
     assert churn is not None and churn.profiling is not None

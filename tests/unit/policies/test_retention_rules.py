@@ -68,44 +68,98 @@ def _override_without_basis(doc: dict[str, Any]) -> None:
 
 def _override_from_non_date(doc: dict[str, Any]) -> None:
     _fields(doc, "support_tickets")["resolution"]["retention"] = {
-        "period": "P1Y", "from": "priority", "basis": "Answers."}
+        "period": "P1Y",
+        "from": "priority",
+        "basis": "Answers.",
+    }
 
 
 def _override_unknown_key(doc: dict[str, Any]) -> None:
     _fields(doc, "support_tickets")["resolution"]["retention"] = {
-        "period": "P1Y", "basis": "Answers.", "strategy": "delete"}
+        "period": "P1Y",
+        "basis": "Answers.",
+        "strategy": "delete",
+    }
 
 
 REFUSED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
-    ("no-retention-rule", _no_retention, "collections.web_events.retention",
-     "every collection needs a retention rule"),
-    ("from-an-optional-date", _from_optional_date, "collections.interactions.retention.from",
-     "must be required"),
-    ("from-an-encrypted-date", _from_encrypted_date, "collections.customers.retention.from",
-     "encrypted"),
-    ("kept-longer-than-what-it-refers-to", _kept_longer_than_what_it_refers_to,
-     "collections.customers.fields.company_id.references", "deleted after P1Y"),
-    ("deleted-with-a-subject-kept-shorter", _deleted_with_a_subject_kept_shorter,
-     "collections.web_events.retention.period", "kept longer than its data subject"),
-    ("field-override-not-shorter-than-its-row", _override_not_shorter,
-     "collections.interactions.fields.body.retention.period", "shorter than its row's"),
-    ("field-override-on-a-required-field", _override_on_required_field,
-     "collections.interactions.fields.kind.retention", "a required field"),
-    ("field-override-on-a-reference", _override_on_reference,
-     "collections.customers.fields.company_id.retention", "reference"),
-    ("field-override-without-basis", _override_without_basis,
-     "collections.support_tickets.fields.resolution.retention.basis", "non-empty string"),
-    ("field-override-from-non-date", _override_from_non_date,
-     "collections.support_tickets.fields.resolution.retention.from", "must name a date column"),
-    ("field-override-unknown-key", _override_unknown_key,
-     "collections.support_tickets.fields.resolution.retention.strategy", "unknown key"),
+    (
+        "no-retention-rule",
+        _no_retention,
+        "collections.web_events.retention",
+        "every collection needs a retention rule",
+    ),
+    (
+        "from-an-optional-date",
+        _from_optional_date,
+        "collections.interactions.retention.from",
+        "must be required",
+    ),
+    (
+        "from-an-encrypted-date",
+        _from_encrypted_date,
+        "collections.customers.retention.from",
+        "encrypted",
+    ),
+    (
+        "kept-longer-than-what-it-refers-to",
+        _kept_longer_than_what_it_refers_to,
+        "collections.customers.fields.company_id.references",
+        "deleted after P1Y",
+    ),
+    (
+        "deleted-with-a-subject-kept-shorter",
+        _deleted_with_a_subject_kept_shorter,
+        "collections.web_events.retention.period",
+        "kept longer than its data subject",
+    ),
+    (
+        "field-override-not-shorter-than-its-row",
+        _override_not_shorter,
+        "collections.interactions.fields.body.retention.period",
+        "shorter than its row's",
+    ),
+    (
+        "field-override-on-a-required-field",
+        _override_on_required_field,
+        "collections.interactions.fields.kind.retention",
+        "a required field",
+    ),
+    (
+        "field-override-on-a-reference",
+        _override_on_reference,
+        "collections.customers.fields.company_id.retention",
+        "reference",
+    ),
+    (
+        "field-override-without-basis",
+        _override_without_basis,
+        "collections.support_tickets.fields.resolution.retention.basis",
+        "non-empty string",
+    ),
+    (
+        "field-override-from-non-date",
+        _override_from_non_date,
+        "collections.support_tickets.fields.resolution.retention.from",
+        "must name a date column",
+    ),
+    (
+        "field-override-unknown-key",
+        _override_unknown_key,
+        "collections.support_tickets.fields.resolution.retention.strategy",
+        "unknown key",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("edit", "path", "message"),
-                         [pytest.param(e, p, m, id=n) for n, e, p, m in REFUSED])
+@pytest.mark.parametrize(
+    ("edit", "path", "message"), [pytest.param(e, p, m, id=n) for n, e, p, m in REFUSED]
+)
 def test_each_inconsistent_retention_rule_is_refused_naming_file_and_path(
-    shipped: dict[str, Any], edit: Callable[[dict[str, Any]], None], path: str, message: str,
+    shipped: dict[str, Any],
+    edit: Callable[[dict[str, Any]], None],
+    path: str,
+    message: str,
 ) -> None:
     doc = copy.deepcopy(shipped)
     edit(doc)
@@ -129,28 +183,40 @@ def test_shipped_map_overrides_interaction_notes_to_go_before_their_row() -> Non
     assert datamap.collection("interactions").fields["kind"].retention is None
 
 
-def test_a_field_override_may_count_from_another_required_date(
-        shipped: dict[str, Any]) -> None:
+def test_a_field_override_may_count_from_another_required_date(shipped: dict[str, Any]) -> None:
     doc = copy.deepcopy(shipped)
     _fields(doc, "support_tickets")["resolution"]["retention"] = {
-        "period": "P6M", "from": "created_at", "basis": "Answers are kept six months."}
+        "period": "P6M",
+        "from": "created_at",
+        "basis": "Answers are kept six months.",
+    }
 
     resolution = parse_datamap(doc).collection("support_tickets").fields["resolution"]
 
     assert resolution.retention is not None
     assert (resolution.retention.period.months, resolution.retention.counted_from) == (
-        6, "created_at")
+        6,
+        "created_at",
+    )
 
 
-@pytest.mark.parametrize(("period", "moment", "cutoff"), [
-    ("P10Y", datetime(2026, 12, 3, 9, 30, tzinfo=UTC), datetime(2016, 12, 3, 9, 30, tzinfo=UTC)),
-    ("P13M", datetime(2026, 3, 31, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC)),
-    ("P1Y", datetime(2028, 2, 29, tzinfo=UTC), datetime(2027, 2, 28, tzinfo=UTC)),
-    ("P90D", datetime(2026, 3, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)),
-    ("P1Y1M1D", datetime(2026, 1, 1, tzinfo=UTC), datetime(2024, 11, 30, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("period", "moment", "cutoff"),
+    [
+        (
+            "P10Y",
+            datetime(2026, 12, 3, 9, 30, tzinfo=UTC),
+            datetime(2016, 12, 3, 9, 30, tzinfo=UTC),
+        ),
+        ("P13M", datetime(2026, 3, 31, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC)),
+        ("P1Y", datetime(2028, 2, 29, tzinfo=UTC), datetime(2027, 2, 28, tzinfo=UTC)),
+        ("P90D", datetime(2026, 3, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)),
+        ("P1Y1M1D", datetime(2026, 1, 1, tzinfo=UTC), datetime(2024, 11, 30, tzinfo=UTC)),
+    ],
+)
 def test_a_period_counts_back_in_calendar_months_then_days(
-        period: str, moment: datetime, cutoff: datetime) -> None:
+    period: str, moment: datetime, cutoff: datetime
+) -> None:
     assert RetentionPeriod.parse(period).before(moment) == cutoff
 
 

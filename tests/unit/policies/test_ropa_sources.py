@@ -51,25 +51,54 @@ def _interest_without_that_basis(doc: dict[str, Any]) -> None:
 
 
 PURPOSES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
-    ("purpose-without-recipients", _no_recipients, "purposes.billing.recipients",
-     "names its recipients"),
-    ("purpose-without-data-subjects", _no_data_subjects, "purposes.billing.data_subjects",
-     "categories of data subjects"),
-    ("transfer-without-safeguard", _transfer_without_safeguard,
-     "purposes.email_marketing.recipients.1.safeguard", "outside the EEA"),
-    ("recipient-country-not-a-code", _bad_country, "purposes.billing.recipients.0.country",
-     "ISO 3166-1"),
-    ("recipient-type-unknown", _bad_recipient_type, "purposes.billing.recipients.0.type",
-     "is not one of"),
-    ("legitimate-interests-without-the-interest", _no_interest,
-     "purposes.analytics.legitimate_interest", "non-empty string"),
-    ("interest-on-another-basis", _interest_without_that_basis,
-     "purposes.billing.legitimate_interest", "only a purpose based on legitimate interests"),
+    (
+        "purpose-without-recipients",
+        _no_recipients,
+        "purposes.billing.recipients",
+        "names its recipients",
+    ),
+    (
+        "purpose-without-data-subjects",
+        _no_data_subjects,
+        "purposes.billing.data_subjects",
+        "categories of data subjects",
+    ),
+    (
+        "transfer-without-safeguard",
+        _transfer_without_safeguard,
+        "purposes.email_marketing.recipients.1.safeguard",
+        "outside the EEA",
+    ),
+    (
+        "recipient-country-not-a-code",
+        _bad_country,
+        "purposes.billing.recipients.0.country",
+        "ISO 3166-1",
+    ),
+    (
+        "recipient-type-unknown",
+        _bad_recipient_type,
+        "purposes.billing.recipients.0.type",
+        "is not one of",
+    ),
+    (
+        "legitimate-interests-without-the-interest",
+        _no_interest,
+        "purposes.analytics.legitimate_interest",
+        "non-empty string",
+    ),
+    (
+        "interest-on-another-basis",
+        _interest_without_that_basis,
+        "purposes.billing.legitimate_interest",
+        "only a purpose based on legitimate interests",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("edit", "path", "message"),
-                         [pytest.param(e, p, m, id=n) for n, e, p, m in PURPOSES])
+@pytest.mark.parametrize(
+    ("edit", "path", "message"), [pytest.param(e, p, m, id=n) for n, e, p, m in PURPOSES]
+)
 def test_a_purpose_missing_what_the_record_needs_is_refused(edit, path, message) -> None:
     doc = copy.deepcopy(_load("purposes.yaml"))
     edit(doc)
@@ -81,10 +110,10 @@ def test_a_purpose_missing_what_the_record_needs_is_refused(edit, path, message)
     assert message in caught.value.problems[0].message
 
 
-@pytest.mark.parametrize(("key", "path"), [("controller", "controller"),
-                                           ("security_measures", "security_measures")])
-def test_an_organisation_without_a_controller_or_measures_is_refused(key: str,
-                                                                     path: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "path"), [("controller", "controller"), ("security_measures", "security_measures")]
+)
+def test_an_organisation_without_a_controller_or_measures_is_refused(key: str, path: str) -> None:
     doc = copy.deepcopy(_load("organisation.yaml"))
     del doc[key]
 

@@ -26,7 +26,8 @@ def test_the_summary_lists_granted_fields_with_masks_and_writes_in_purpose_order
 
 def test_a_collection_a_purpose_may_neither_read_nor_write_is_left_out() -> None:
     policy = load_policy_set(POLICY_DIR)
-    fulfilment = next(p for p in access_summary(policy.access, policy.purposes)
-                      if p.purpose == "order_fulfilment")
+    fulfilment = next(
+        p for p in access_summary(policy.access, policy.purposes) if p.purpose == "order_fulfilment"
+    )
     assert "payment_details" not in {c.collection for c in fulfilment.collections}
     assert all(c.fields for c in fulfilment.collections)

@@ -73,9 +73,22 @@ def redis_server(port: int, folder: Path) -> Iterator[redis.Redis]:
     if binary is None:
         pytest.fail("redis-server is not installed (apt package redis-server)")
     process = subprocess.Popen(  # noqa: S603 - the installed redis-server, our arguments
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = redis.Redis(port=port, socket_connect_timeout=1)
     try:
         for _ in range(100):
@@ -102,13 +115,15 @@ def _verified(runtime: Runtime, session: Session, store: RecordStore) -> str:
 
 
 def test_job_creating_calls_fail_fast_while_the_broker_is_down_and_the_reaper_delivers(
-        runtime: Runtime, session: Session, issue_key, tmp_path: Path) -> None:  # noqa: ANN001
+    runtime: Runtime, session: Session, issue_key, tmp_path: Path
+) -> None:  # noqa: ANN001
     store = runtime.record_store(session)
     requests = [_verified(runtime, session, store) for _ in range(CALLS)]
     broker = DroppingListener()
     url = f"redis://127.0.0.1:{broker.port}/0"
-    settings = dataclasses.replace(runtime.settings, task_runner="celery", broker_url=url,
-                                   broker_down_seconds=600)
+    settings = dataclasses.replace(
+        runtime.settings, task_runner="celery", broker_url=url, broker_down_seconds=600
+    )
     web = dataclasses.replace(runtime, settings=settings, task_runner=None)
     http = create_app(runtime=web, background_integrator=False).test_client()
     officer = bearer(issue_key("compliance_officer"))

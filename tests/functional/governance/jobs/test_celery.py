@@ -53,15 +53,22 @@ def _redis_url() -> str:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
     except redis.exceptions.ConnectionError:
-        pytest.fail("Redis is not reachable on 127.0.0.1:6379; ./scripts/test starts it "
-                    "(apt package redis-server)")
+        pytest.fail(
+            "Redis is not reachable on 127.0.0.1:6379; ./scripts/test starts it "
+            "(apt package redis-server)"
+        )
     return url
 
 
 @pytest.fixture
 def celery_env(crash_env: dict[str, str]) -> dict[str, str]:  # noqa: F811
-    return {**crash_env, "GOVERNANCE_TASK_RUNNER": "celery", "GOVERNANCE_BROKER_URL": _redis_url(),
-            "GOVERNANCE_JOB_LEASE_SECONDS": "2", "GOVERNANCE_LOG_LEVEL": "WARNING"}
+    return {
+        **crash_env,
+        "GOVERNANCE_TASK_RUNNER": "celery",
+        "GOVERNANCE_BROKER_URL": _redis_url(),
+        "GOVERNANCE_JOB_LEASE_SECONDS": "2",
+        "GOVERNANCE_LOG_LEVEL": "WARNING",
+    }
 
 
 @pytest.fixture
@@ -78,9 +85,20 @@ class Workers:
     def start(self, **extra: str) -> subprocess.Popen[bytes]:
         log = open(self.tmp / f"worker-{len(self.processes)}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
-            [sys.executable, "-m", "tests.functional.governance.jobs.paused_cli", "worker",
-             "--concurrency", "1"], cwd=ROOT, env={**os.environ, **self.env, **extra},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "tests.functional.governance.jobs.paused_cli",
+                "worker",
+                "--concurrency",
+                "1",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **self.env, **extra},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes.append(process)
         return process
 
@@ -105,8 +123,9 @@ def workers(celery_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
 
 def _erasure(runtime: Runtime) -> tuple[str, str]:
     with unit_of_work(runtime.sessions) as session:
-        ids = subject_records(runtime.record_store(session),
-                              email=f"celery.{uuid.uuid4().hex[:6]}@mail.example")
+        ids = subject_records(
+            runtime.record_store(session), email=f"celery.{uuid.uuid4().hex[:6]}@mail.example"
+        )
         service = RequestService(session, runtime, OFFICER)
         request = service.create("erasure", "gdpr", {"subject_id": ids["customers"][0]})
         service.verify(request.id, "signed letter")
@@ -115,8 +134,11 @@ def _erasure(runtime: Runtime) -> tuple[str, str]:
 
 def _officer(runtime: Runtime) -> str:
     with unit_of_work(runtime.sessions) as session:
-        return ClientService(session).create(f"officer-{uuid.uuid4().hex[:6]}",
-                                             "compliance_officer", ()).key
+        return (
+            ClientService(session)
+            .create(f"officer-{uuid.uuid4().hex[:6]}", "compliance_officer", ())
+            .key
+        )
 
 
 def _wait_for(condition, seconds: float, what: str, logs: Path) -> None:  # noqa: ANN001
@@ -136,20 +158,22 @@ def _status(runtime: Runtime, request_id: str) -> str:
 def _done(runtime: Runtime, request_id: str) -> bool:
     """The request completed and its job recorded that it succeeded."""
     with runtime.sessions() as session:
-        job = session.scalar(select(Job).where(Job.target_id == request_id)
-                             .order_by(Job.created_at.desc()).limit(1))
-    return _status(runtime, request_id) == "completed" and job is not None \
-        and job.state == "succeeded"
+        job = session.scalar(
+            select(Job).where(Job.target_id == request_id).order_by(Job.created_at.desc()).limit(1)
+        )
+    return (
+        _status(runtime, request_id) == "completed" and job is not None and job.state == "succeeded"
+    )
 
 
 def test_a_request_executed_over_http_runs_on_a_celery_worker(
-        runtime_of: Runtime, workers: Workers, tmp_path: Path) -> None:
+    runtime_of: Runtime, workers: Workers, tmp_path: Path
+) -> None:
     workers.start()
     request_id, _ = _erasure(runtime_of)
     http = create_app(runtime=runtime_of, background_integrator=False).test_client()
 
-    started = http.post(f"/v1/requests/{request_id}/execute",
-                        headers=bearer(_officer(runtime_of)))
+    started = http.post(f"/v1/requests/{request_id}/execute", headers=bearer(_officer(runtime_of)))
 
     assert started.status_code == 202, started.get_data(as_text=True)
     _wait_for(lambda: _done(runtime_of, request_id), 90, "the erasure on the worker", tmp_path)
@@ -160,31 +184,48 @@ def test_a_request_executed_over_http_runs_on_a_celery_worker(
 
 
 def test_a_worker_killed_mid_erasure_leaves_it_to_another_that_completes_it_once(
-        runtime_of: Runtime, workers: Workers, tmp_path: Path) -> None:
+    runtime_of: Runtime, workers: Workers, tmp_path: Path
+) -> None:
     marker = tmp_path / "paused"
-    paused = workers.start(GOVERNANCE_TEST_PAUSE_AT="delete:interactions",
-                           GOVERNANCE_TEST_PAUSE_MARKER=str(marker))
+    paused = workers.start(
+        GOVERNANCE_TEST_PAUSE_AT="delete:interactions", GOVERNANCE_TEST_PAUSE_MARKER=str(marker)
+    )
     request_id, sid = _erasure(runtime_of)
     http = create_app(runtime=runtime_of, background_integrator=False).test_client()
-    assert http.post(f"/v1/requests/{request_id}/execute",
-                     headers=bearer(_officer(runtime_of))).status_code == 202
+    assert (
+        http.post(
+            f"/v1/requests/{request_id}/execute", headers=bearer(_officer(runtime_of))
+        ).status_code
+        == 202
+    )
     _wait_for(marker.exists, 90, "the worker reaching the pause", tmp_path)
 
     workers.kill(paused)  # SIGKILL: no on_failure, no ack, nothing said
     workers.start()
     time.sleep(2.5)  # the killed worker's lease (2 s) lapses
     reap(runtime_of, runtime_of.task_runner.deliver)  # what `governance scheduler` runs
-    _wait_for(lambda: _done(runtime_of, request_id), 90, "the erasure on the second worker",
-              tmp_path)
+    _wait_for(
+        lambda: _done(runtime_of, request_id), 90, "the erasure on the second worker", tmp_path
+    )
 
     with runtime_of.sessions() as session:
         steps = list(session.scalars(select(DsrStep).where(DsrStep.request_id == request_id)))
         assert all(s.state == "done" for s in steps)
-        completed = session.execute(select(audit_entries.c.data).where(
-            audit_entries.c.action == "request.step.completed")).scalars().all()
+        completed = (
+            session.execute(
+                select(audit_entries.c.data).where(
+                    audit_entries.c.action == "request.step.completed"
+                )
+            )
+            .scalars()
+            .all()
+        )
         job = session.scalar(select(Job).where(Job.target_id == request_id))
-    names = [json.loads(d)["details"]["step"] for d in completed
-             if json.loads(d)["target"].get("record_id") == request_id]
+    names = [
+        json.loads(d)["details"]["step"]
+        for d in completed
+        if json.loads(d)["target"].get("record_id") == request_id
+    ]
     assert sorted(names) == sorted(s.name for s in steps)  # each step recorded once
     assert job is not None and job.state == "succeeded" and job.attempts == 2
     key = runtime_of.keys.keystore.fetch([sid]).get(sid)
@@ -192,14 +233,17 @@ def test_a_worker_killed_mid_erasure_leaves_it_to_another_that_completes_it_once
 
 
 def test_a_broker_down_when_the_job_is_created_loses_nothing(
-        runtime_of: Runtime, tmp_path: Path) -> None:
+    runtime_of: Runtime, tmp_path: Path
+) -> None:
     request_id, _ = _erasure(runtime_of)
-    down = dataclasses.replace(runtime_of, settings=dataclasses.replace(
-        runtime_of.settings, broker_url="redis://127.0.0.1:1/0"), task_runner=None)
+    down = dataclasses.replace(
+        runtime_of,
+        settings=dataclasses.replace(runtime_of.settings, broker_url="redis://127.0.0.1:1/0"),
+        task_runner=None,
+    )
     http = create_app(runtime=down, background_integrator=False).test_client()
 
-    response = http.post(f"/v1/requests/{request_id}/execute",
-                         headers=bearer(_officer(runtime_of)))
+    response = http.post(f"/v1/requests/{request_id}/execute", headers=bearer(_officer(runtime_of)))
 
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
     body = response.get_json()
@@ -207,16 +251,22 @@ def test_a_broker_down_when_the_job_is_created_loses_nothing(
     with runtime_of.sessions() as session:
         job = session.get(Job, body["job_ids"][0])
         assert job is not None and job.state == "queued"  # recorded, waiting for delivery
-    inline = dataclasses.replace(runtime_of, settings=dataclasses.replace(
-        runtime_of.settings, task_runner="inline"), task_runner=None)
+    inline = dataclasses.replace(
+        runtime_of,
+        settings=dataclasses.replace(runtime_of.settings, task_runner="inline"),
+        task_runner=None,
+    )
     reap(inline, inline.task_runner.deliver)  # the broker is back: the reaper delivers it
     assert _status(runtime_of, request_id) == "completed"
 
 
 def test_readyz_says_degraded_when_the_broker_does_not_answer(runtime_of: Runtime) -> None:
     up = create_app(runtime=runtime_of, background_integrator=False).test_client()
-    down = dataclasses.replace(runtime_of, settings=dataclasses.replace(
-        runtime_of.settings, broker_url="redis://127.0.0.1:1/0"), task_runner=None)
+    down = dataclasses.replace(
+        runtime_of,
+        settings=dataclasses.replace(runtime_of.settings, broker_url="redis://127.0.0.1:1/0"),
+        task_runner=None,
+    )
     degraded = create_app(runtime=down, background_integrator=False).test_client()
 
     assert up.get("/readyz").get_json() == {"status": "ready", "broker": "ok"}
@@ -226,16 +276,20 @@ def test_readyz_says_degraded_when_the_broker_does_not_answer(runtime_of: Runtim
 
 
 def test_a_worker_killed_mid_rotation_leaves_it_to_another_that_rewraps_each_key_once(
-        runtime_of: Runtime, workers: Workers, tmp_path: Path) -> None:
+    runtime_of: Runtime, workers: Workers, tmp_path: Path
+) -> None:
     with unit_of_work(runtime_of.sessions) as session:
         store = runtime_of.record_store(session)
         for n in range(200):
-            store.create("customers", {"first_name": "Ada", "last_name": "Fictional",
-                                       "email": f"rot{n}@mail.example"})
+            store.create(
+                "customers",
+                {"first_name": "Ada", "last_name": "Fictional", "email": f"rot{n}@mail.example"},
+            )
         admin = ClientService(session).create("admin-rotation", "admin", ()).key
     marker = tmp_path / "paused"
-    paused = workers.start(GOVERNANCE_TEST_PAUSE_AT="rotation-batch",
-                           GOVERNANCE_TEST_PAUSE_MARKER=str(marker))
+    paused = workers.start(
+        GOVERNANCE_TEST_PAUSE_AT="rotation-batch", GOVERNANCE_TEST_PAUSE_MARKER=str(marker)
+    )
     http = create_app(runtime=runtime_of, background_integrator=False).test_client()
     assert http.post("/v1/keys/rotate", headers=bearer(admin)).status_code == 202
     _wait_for(marker.exists, 90, "the worker rewrapping its first batch", tmp_path)
@@ -255,8 +309,13 @@ def test_a_worker_killed_mid_rotation_leaves_it_to_another_that_rewraps_each_key
     assert runtime_of.keys.keystore.count_by_version() == {2: 200}
     with runtime_of.sessions() as session:
         job = session.scalar(select(Job).where(Job.kind == "keys.rotate"))
-        done = session.execute(select(audit_entries.c.data).where(
-            audit_entries.c.action == "key.rotated")).scalars().all()
+        done = (
+            session.execute(
+                select(audit_entries.c.data).where(audit_entries.c.action == "key.rotated")
+            )
+            .scalars()
+            .all()
+        )
     assert job is not None and job.attempts == 2
     assert len(done) == 1  # one rotation, audited once: 50 keys before the kill, the rest after
     assert [json.loads(d)["details"]["count"] for d in done] == [150]

@@ -32,8 +32,12 @@ from tests.functional.governance.requests.conftest import OFFICER, subject_recor
 LEASE = timedelta(seconds=60)
 
 
-def _job(session: Session, kind: JobKind = JobKind.EXPORTS_PURGE, target: str | None = None,
-         **options: object) -> Job:
+def _job(
+    session: Session,
+    kind: JobKind = JobKind.EXPORTS_PURGE,
+    target: str | None = None,
+    **options: object,
+) -> Job:
     job, _ = Jobs(session).enqueue(kind, target, actor=OFFICER, **options)  # type: ignore[arg-type]
     return job
 
@@ -49,11 +53,16 @@ def _state(runtime: Runtime, job_id: str) -> Job:
 def _actions(runtime: Runtime, job_id: str) -> list[str]:
     """The job events about this job, in log order (the job id is the event's target)."""
     with runtime.sessions() as session:
-        rows = session.execute(select(audit_entries.c.action, audit_entries.c.data)
-                               .where(audit_entries.c.action.like("job.%"))
-                               .order_by(audit_entries.c.id)).all()
-    return [action for action, data in rows
-            if json.loads(data).get("target", {}).get("record_id") == job_id]
+        rows = session.execute(
+            select(audit_entries.c.action, audit_entries.c.data)
+            .where(audit_entries.c.action.like("job.%"))
+            .order_by(audit_entries.c.id)
+        ).all()
+    return [
+        action
+        for action, data in rows
+        if json.loads(data).get("target", {}).get("record_id") == job_id
+    ]
 
 
 def test_a_job_created_in_a_rolled_back_transaction_does_not_exist(runtime: Runtime) -> None:
@@ -77,10 +86,12 @@ def test_only_one_of_two_workers_claims_a_job(runtime: Runtime) -> None:
 
 def test_an_exclusive_job_is_open_once_whoever_asks(runtime: Runtime) -> None:
     with unit_of_work(runtime.sessions) as session:
-        first, created = Jobs(session).enqueue(JobKind.KEYS_ROTATE, actor=OFFICER,
-                                               exclusive="keys.rotate")
-        again, created_again = Jobs(session).enqueue(JobKind.KEYS_ROTATE, actor=OFFICER,
-                                                     exclusive="keys.rotate")
+        first, created = Jobs(session).enqueue(
+            JobKind.KEYS_ROTATE, actor=OFFICER, exclusive="keys.rotate"
+        )
+        again, created_again = Jobs(session).enqueue(
+            JobKind.KEYS_ROTATE, actor=OFFICER, exclusive="keys.rotate"
+        )
     assert created and not created_again and again.id == first.id
 
 
@@ -118,16 +129,19 @@ def _due_now(runtime: Runtime, job_id: str) -> None:
 # -- the erasure-specific part: a database blip is retried, then shown to the officer -------
 @pytest.fixture
 def keystore_down(runtime: Runtime) -> Iterator[Runtime]:
-    dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
-                       connect_args={"connect_timeout": 2})
+    dead = make_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+    )
     keys = KeyService(runtime.keys.provider, KeyStore(dead))
-    yield dataclasses.replace(runtime, keys=keys, crypto=FieldCrypto(keys, runtime.policy.datamap),
-                              task_runner=None)
+    yield dataclasses.replace(
+        runtime, keys=keys, crypto=FieldCrypto(keys, runtime.policy.datamap), task_runner=None
+    )
     dead.dispose()
 
 
-def _started_erasure(runtime: Runtime, session: Session, store: RecordStore,
-                     request_type: str = "erasure") -> tuple[str, str]:
+def _started_erasure(
+    runtime: Runtime, session: Session, store: RecordStore, request_type: str = "erasure"
+) -> tuple[str, str]:
     sid = subject_records(store)["customers"][0]
     service = RequestService(session, runtime, OFFICER)
     request = service.create(request_type, "gdpr", {"subject_id": sid})
@@ -139,7 +153,8 @@ def _started_erasure(runtime: Runtime, session: Session, store: RecordStore,
 
 
 def test_an_erasure_that_meets_a_database_blip_is_retried_with_backoff_and_completes(
-        runtime: Runtime, session: Session, store: RecordStore, keystore_down: Runtime) -> None:
+    runtime: Runtime, session: Session, store: RecordStore, keystore_down: Runtime
+) -> None:
     request_id, job_id = _started_erasure(runtime, session, store)
 
     assert run_job(keystore_down, job_id) is JobState.QUEUED  # the shred could not run
@@ -161,12 +176,13 @@ def test_an_erasure_that_meets_a_database_blip_is_retried_with_backoff_and_compl
 
 
 def test_an_execution_failing_at_every_attempt_is_dead_and_shown_on_the_request(
-        runtime: Runtime, session: Session, store: RecordStore, keystore_down: Runtime,
-        http, issue_key) -> None:  # noqa: ANN001
+    runtime: Runtime, session: Session, store: RecordStore, keystore_down: Runtime, http, issue_key
+) -> None:  # noqa: ANN001
     # An outage is waited out for job_outage_seconds (test_outage.py), and an erasure whose
     # rows are deleted for ever; past the budget (0 here), an access request's attempts count.
-    settings = dataclasses.replace(runtime.settings, job_max_attempts=2, job_retry_seconds=1,
-                                   job_outage_seconds=0)
+    settings = dataclasses.replace(
+        runtime.settings, job_max_attempts=2, job_retry_seconds=1, job_outage_seconds=0
+    )
     down = dataclasses.replace(keystore_down, settings=settings, task_runner=None)
     request_id, job_id = _started_erasure(runtime, session, store, "access")
     with unit_of_work(runtime.sessions) as s:
@@ -183,8 +199,12 @@ def test_an_execution_failing_at_every_attempt_is_dead_and_shown_on_the_request(
     request = session.get(DsrRequest, request_id)
     assert request is not None and request.status == "failed"
     assert request.error == "retries_exhausted"
-    assert RequestService(session, runtime, Actor(id="o", role="compliance_officer")).get(
-        request_id).is_overdue(now()) is False  # its due date still ticks, unchanged
+    assert (
+        RequestService(session, runtime, Actor(id="o", role="compliance_officer"))
+        .get(request_id)
+        .is_overdue(now())
+        is False
+    )  # its due date still ticks, unchanged
     officer = {"Authorization": f"Bearer {issue_key('compliance_officer')}"}
     shown = http.get(f"/v1/jobs/{job_id}", headers=officer).get_json()
     assert shown["state"] == "dead" and shown["error_code"] == "store_unavailable"

@@ -69,16 +69,21 @@ def _postgres_keystore(server: str) -> Iterator[OwnKeyStore]:
     for url in fresh_postgres_database(server):
         name = make_url(url).database
         migrated_keystore(url)
-        engine = make_engine(url, write_lock_at_begin=False, secure_delete=True,
-                             connect_args={"connect_timeout": 2})
-        admin = create_engine(make_url(url).set(database="postgres"),
-                              isolation_level="AUTOCOMMIT")
+        engine = make_engine(
+            url, write_lock_at_begin=False, secure_delete=True, connect_args={"connect_timeout": 2}
+        )
+        admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
 
         def rename(old: str, new: str, engine: Engine = engine, admin: Engine = admin) -> None:
             engine.dispose()
             with admin.connect() as conn:
-                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                  "WHERE datname = :name"), {"name": old})
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name"
+                    ),
+                    {"name": old},
+                )
                 conn.execute(text(f'ALTER DATABASE "{old}" RENAME TO "{new}"'))
 
         def away(name: str = str(name)) -> None:
@@ -103,11 +108,16 @@ def patient(runtime: Runtime, own_keystore: OwnKeyStore) -> Runtime:
     """The runtime on the test's own key store, retrying every second (a small backoff
     base and ceiling by settings: the outage is real, only the clock is shortened)."""
     keys = KeyService(runtime.keys.provider, KeyStore(own_keystore.engine))
-    settings = dataclasses.replace(runtime.settings, job_retry_seconds=1,
-                                   job_retry_ceiling_seconds=1)
-    return dataclasses.replace(runtime, settings=settings, keys=keys,
-                               crypto=FieldCrypto(keys, runtime.policy.datamap),
-                               task_runner=None)
+    settings = dataclasses.replace(
+        runtime.settings, job_retry_seconds=1, job_retry_ceiling_seconds=1
+    )
+    return dataclasses.replace(
+        runtime,
+        settings=settings,
+        keys=keys,
+        crypto=FieldCrypto(keys, runtime.policy.datamap),
+        task_runner=None,
+    )
 
 
 def _started(runtime: Runtime, session: Session, request_type: str) -> tuple[str, str, str]:
@@ -146,15 +156,17 @@ def _now():  # noqa: ANN202
 
 def _events(runtime: Runtime, prefix: str) -> list[tuple[str, dict]]:
     with runtime.sessions() as session:
-        rows = session.execute(select(audit_entries.c.action, audit_entries.c.data)
-                               .where(audit_entries.c.action.like(f"{prefix}%"))
-                               .order_by(audit_entries.c.id)).all()
+        rows = session.execute(
+            select(audit_entries.c.action, audit_entries.c.data)
+            .where(audit_entries.c.action.like(f"{prefix}%"))
+            .order_by(audit_entries.c.id)
+        ).all()
     return [(action, json.loads(data)) for action, data in rows]
 
 
 def test_an_erasure_outlasts_a_key_store_outage_longer_than_the_old_cap_and_shreds(
-        runtime: Runtime, session: Session, patient: Runtime, own_keystore: OwnKeyStore,
-        http, issue_key) -> None:  # noqa: ANN001
+    runtime: Runtime, session: Session, patient: Runtime, own_keystore: OwnKeyStore, http, issue_key
+) -> None:  # noqa: ANN001
     sid, request_id, job_id = _started(patient, session, "erasure")
     own_keystore.away()  # type: ignore[operator]
     try:
@@ -169,8 +181,13 @@ def test_an_erasure_outlasts_a_key_store_outage_longer_than_the_old_cap_and_shre
         request = session.get(DsrRequest, request_id)
         assert request is not None and request.status == "in_progress"
         assert request.error is None
-        done = set(session.scalars(select(DsrStep.name).where(
-            DsrStep.request_id == request_id, DsrStep.state == "done")))
+        done = set(
+            session.scalars(
+                select(DsrStep.name).where(
+                    DsrStep.request_id == request_id, DsrStep.state == "done"
+                )
+            )
+        )
         assert "delete:customers" in done and "shred" not in done  # half-way: rows gone
         officer = bearer(issue_key("compliance_officer"))
         shown = http.get(f"/v1/jobs/{job_id}", headers=officer).get_json()
@@ -193,15 +210,20 @@ def test_an_erasure_outlasts_a_key_store_outage_longer_than_the_old_cap_and_shre
     job = _job(runtime, job_id)
     assert job.waiting_on is None and job.waiting_since is None
     requests = _events(runtime, "request.")
-    assert not [d for a, d in requests if d.get("target", {}).get("record_id") == request_id
-                and a == "request.failed"]
+    assert not [
+        d
+        for a, d in requests
+        if d.get("target", {}).get("record_id") == request_id and a == "request.failed"
+    ]
     assert "retries_exhausted" not in json.dumps(_events(runtime, "job."))
-    assert not [a for a, d in _events(runtime, "job.dead")
-                if d.get("target", {}).get("record_id") == job_id]
+    assert not [
+        a for a, d in _events(runtime, "job.dead") if d.get("target", {}).get("record_id") == job_id
+    ]
 
 
 def test_past_the_outage_budget_a_job_with_no_half_done_erasure_is_given_up(
-        runtime: Runtime, session: Session, patient: Runtime, own_keystore: OwnKeyStore) -> None:
+    runtime: Runtime, session: Session, patient: Runtime, own_keystore: OwnKeyStore
+) -> None:
     settings = dataclasses.replace(patient.settings, job_outage_seconds=0, job_max_attempts=2)
     impatient = dataclasses.replace(patient, settings=settings)
     _, request_id, job_id = _started(patient, session, "access")

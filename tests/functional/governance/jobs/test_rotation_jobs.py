@@ -35,9 +35,13 @@ def _actions(rt: Runtime) -> list[str]:
     with unit_of_work(rt.sessions) as session:
         rt.audit.integrate(session)
     with rt.sessions() as session:
-        return list(session.scalars(select(audit_entries.c.action)
-                                    .where(audit_entries.c.action.like("key.%"))
-                                    .order_by(audit_entries.c.id)))
+        return list(
+            session.scalars(
+                select(audit_entries.c.action)
+                .where(audit_entries.c.action.like("key.%"))
+                .order_by(audit_entries.c.id)
+            )
+        )
 
 
 def test_two_workers_resuming_one_rotation_rewrap_each_key_once(own_runtime) -> None:  # noqa: ANN001, F811
@@ -46,8 +50,9 @@ def test_two_workers_resuming_one_rotation_rewrap_each_key_once(own_runtime) -> 
     job_id = _rotation_job(rt)
     outcomes: list[JobState | None] = []
 
-    workers = [threading.Thread(target=lambda: outcomes.append(run_job(rt, job_id)))
-               for _ in range(2)]
+    workers = [
+        threading.Thread(target=lambda: outcomes.append(run_job(rt, job_id))) for _ in range(2)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -59,8 +64,9 @@ def test_two_workers_resuming_one_rotation_rewrap_each_key_once(own_runtime) -> 
     rotated = [a for a in _actions(rt) if a == "key.rotated"]
     assert rotated == ["key.rotated"]  # one rotation, audited once
     with rt.sessions() as session:
-        data = session.scalar(select(audit_entries.c.data)
-                              .where(audit_entries.c.action == "key.rotated"))
+        data = session.scalar(
+            select(audit_entries.c.data).where(audit_entries.c.action == "key.rotated")
+        )
     assert json.loads(data)["details"]["count"] == 400  # exact, not twice
     assert readable(rt, emails)
 

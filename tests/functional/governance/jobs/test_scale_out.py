@@ -35,14 +35,18 @@ REQUESTS = 6
 
 
 def _call(port: int, method: str, path: str, key: str) -> tuple[int, dict]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,  # noqa: S310
-                                     headers={"Authorization": f"Bearer {key}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,  # noqa: S310
+        headers={"Authorization": f"Bearer {key}"},
+    )
     with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310 - our server
         return answer.status, json.loads(answer.read() or b"{}")
 
 
 def test_two_web_instances_and_two_workers_complete_every_request_exactly_once(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     server = os.environ.get("GOVERNANCE_TEST_DATABASE_URL")
     if not server:
         pytest.skip("needs PostgreSQL: runs in the PostgreSQL pass of ./scripts/test")
@@ -51,10 +55,16 @@ def test_two_web_instances_and_two_workers_complete_every_request_exactly_once(
         crm, keystore = stack.enter_context(fresh(server)), stack.enter_context(fresh(server))
         migrated(crm)
         migrated_keystore(keystore)
-        env = {**os.environ, "GOVERNANCE_DATABASE_URL": crm, "GOVERNANCE_KEYSTORE_URL": keystore,
-               "GOVERNANCE_VAR_DIR": str(tmp_path / "var"), "GOVERNANCE_LOG_LEVEL": "WARNING",
-               "GOVERNANCE_TASK_RUNNER": "celery", "GOVERNANCE_BROKER_URL": _redis_url(),
-               "GOVERNANCE_JOB_LEASE_SECONDS": "5"}
+        env = {
+            **os.environ,
+            "GOVERNANCE_DATABASE_URL": crm,
+            "GOVERNANCE_KEYSTORE_URL": keystore,
+            "GOVERNANCE_VAR_DIR": str(tmp_path / "var"),
+            "GOVERNANCE_LOG_LEVEL": "WARNING",
+            "GOVERNANCE_TASK_RUNNER": "celery",
+            "GOVERNANCE_BROKER_URL": _redis_url(),
+            "GOVERNANCE_JOB_LEASE_SECONDS": "5",
+        }
         (tmp_path / "var").mkdir(mode=0o700)
         runtime = open_runtime(Settings.from_env(env))
         stack.callback(runtime.dispose)
@@ -65,8 +75,10 @@ def test_two_web_instances_and_two_workers_complete_every_request_exactly_once(
             service = RequestService(session, runtime, OFFICER)
             requests, readable = [], []
             for n in range(REQUESTS):
-                ids = subject_records(runtime.record_store(session),
-                                      email=f"scale.{n}.{uuid.uuid4().hex[:6]}@mail.example")
+                ids = subject_records(
+                    runtime.record_store(session),
+                    email=f"scale.{n}.{uuid.uuid4().hex[:6]}@mail.example",
+                )
                 request = service.create("erasure", "gdpr", {"subject_id": ids["customers"][0]})
                 service.verify(request.id, "signed letter")
                 requests.append(request.id)
@@ -80,12 +92,14 @@ def test_two_web_instances_and_two_workers_complete_every_request_exactly_once(
         ports = [stack.enter_context(served(env))[0], stack.enter_context(served(env))[0]]
 
         for n, request_id in enumerate(requests):
-            status, body = _call(ports[n % 2], "POST", f"/v1/requests/{request_id}/execute",
-                                 officer)
+            status, body = _call(
+                ports[n % 2], "POST", f"/v1/requests/{request_id}/execute", officer
+            )
             assert status == 202 and body["status"] == "in_progress"
         for n, sid in enumerate(readable):
-            status, body = _call(ports[n % 2], "GET",
-                                 f"/v1/data/customers/{sid}?purpose=customer_support", support)
+            status, body = _call(
+                ports[n % 2], "GET", f"/v1/data/customers/{sid}?purpose=customer_support", support
+            )
             assert status == 200 and body["id"] == sid
 
         def finished() -> bool:
@@ -100,13 +114,22 @@ def test_two_web_instances_and_two_workers_complete_every_request_exactly_once(
 
         with runtime.sessions() as session:
             for request_id in requests:
-                assert RequestService(session, runtime, OFFICER).get(request_id).status == \
-                    "completed"
-            rows = session.execute(select(audit_entries.c.data).where(
-                audit_entries.c.action == "request.step.completed")).scalars().all()
+                assert (
+                    RequestService(session, runtime, OFFICER).get(request_id).status == "completed"
+                )
+            rows = (
+                session.execute(
+                    select(audit_entries.c.data).where(
+                        audit_entries.c.action == "request.step.completed"
+                    )
+                )
+                .scalars()
+                .all()
+            )
             workers = {j.worker for j in session.scalars(select(Job))}
-        steps = [(json.loads(r)["target"]["record_id"], json.loads(r)["details"]["step"])
-                 for r in rows]
+        steps = [
+            (json.loads(r)["target"]["record_id"], json.loads(r)["details"]["step"]) for r in rows
+        ]
         assert len(steps) == len(set(steps))  # no step of any request recorded twice
         assert {rid for rid, _ in steps} == set(requests)
         assert len(workers) >= 1

@@ -30,15 +30,25 @@ def _redis_url() -> str:
 def test_the_beat_schedule_is_written_private_and_outside_the_keys_folder(tmp_path: Path) -> None:
     var = tmp_path / "var"
     (var / "keys").mkdir(parents=True, mode=0o700)  # a store that has run once
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL",
-                        "GOVERNANCE_KEY_FILE")}
-    env.update(GOVERNANCE_VAR_DIR=str(var), GOVERNANCE_TASK_RUNNER="celery",
-               GOVERNANCE_BROKER_URL=_redis_url(), GOVERNANCE_LOG_LEVEL="WARNING")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL", "GOVERNANCE_KEY_FILE")
+    }
+    env.update(
+        GOVERNANCE_VAR_DIR=str(var),
+        GOVERNANCE_TASK_RUNNER="celery",
+        GOVERNANCE_BROKER_URL=_redis_url(),
+        GOVERNANCE_LOG_LEVEL="WARNING",
+    )
     scheduler = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "cli", "scheduler"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        umask=0o022)  # a usual umask: files would be world-readable unless made private
+        [sys.executable, "-m", "cli", "scheduler"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        umask=0o022,
+    )  # a usual umask: files would be world-readable unless made private
     try:
         deadline = time.monotonic() + 60
         while not list(var.rglob("celerybeat-schedule*")):

@@ -39,13 +39,15 @@ def _wait(condition, seconds: float, what: str) -> None:  # noqa: ANN001
 
 
 def test_serve_killed_mid_erasure_finishes_it_after_a_restart(tmp_path: Path) -> None:
-    env = embedded_env(tmp_path / "var", GOVERNANCE_JOB_LEASE_SECONDS="2",
-                       GOVERNANCE_REAPER_INTERVAL_SECONDS="1")
+    env = embedded_env(
+        tmp_path / "var", GOVERNANCE_JOB_LEASE_SECONDS="2", GOVERNANCE_REAPER_INTERVAL_SECONDS="1"
+    )
     runtime = open_runtime(Settings.from_env(env))
     try:
         with unit_of_work(runtime.sessions) as session:
-            ids = subject_records(runtime.record_store(session),
-                                  email=f"restart.{uuid.uuid4().hex[:6]}@mail.example")
+            ids = subject_records(
+                runtime.record_store(session), email=f"restart.{uuid.uuid4().hex[:6]}@mail.example"
+            )
             service = RequestService(session, runtime, OFFICER)
             request = service.create("erasure", "gdpr", {"subject_id": ids["customers"][0]})
             service.verify(request.id, "signed letter")
@@ -55,12 +57,28 @@ def test_serve_killed_mid_erasure_finishes_it_after_a_restart(tmp_path: Path) ->
         marker = tmp_path / "paused"
         port = free_port()
         first = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
-            [sys.executable, "-m", "tests.functional.governance.jobs.paused_cli", "serve",
-             "--workers", "1", "--port", str(port)], cwd=ROOT,
-            env={**env, "GOVERNANCE_TEST_PAUSE_AT": "delete:interactions",
-                 "GOVERNANCE_TEST_PAUSE_MARKER": str(marker)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "tests.functional.governance.jobs.paused_cli",
+                "serve",
+                "--workers",
+                "1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env={
+                **env,
+                "GOVERNANCE_TEST_PAUSE_AT": "delete:interactions",
+                "GOVERNANCE_TEST_PAUSE_MARKER": str(marker),
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
+
             def up() -> bool:
                 try:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()  # noqa: S310
@@ -70,8 +88,10 @@ def test_serve_killed_mid_erasure_finishes_it_after_a_restart(tmp_path: Path) ->
 
             _wait(up, 60, "the first server coming up")
             call = urllib.request.Request(  # noqa: S310 - our own server
-                f"http://127.0.0.1:{port}/v1/requests/{request_id}/execute", method="POST",
-                headers={"Authorization": f"Bearer {key}"})
+                f"http://127.0.0.1:{port}/v1/requests/{request_id}/execute",
+                method="POST",
+                headers={"Authorization": f"Bearer {key}"},
+            )
             with urllib.request.urlopen(call, timeout=10) as answer:  # noqa: S310
                 assert answer.status == 202
             _wait(marker.exists, 60, "the erasure reaching the pause")
@@ -84,6 +104,7 @@ def test_serve_killed_mid_erasure_finishes_it_after_a_restart(tmp_path: Path) ->
                 return RequestService(session, runtime, OFFICER).get(request_id).status
 
         assert status() == "in_progress"
+
         def job_state() -> str | None:
             with runtime.sessions() as session:
                 return session.scalar(select(Job.state).where(Job.target_id == request_id))
@@ -95,10 +116,20 @@ def test_serve_killed_mid_erasure_finishes_it_after_a_restart(tmp_path: Path) ->
 
         with runtime.sessions() as session:
             job = session.scalar(select(Job).where(Job.target_id == request_id))
-            rows = session.execute(select(audit_entries.c.data).where(
-                audit_entries.c.action == "request.step.completed")).scalars().all()
-        steps = [json.loads(r)["details"]["step"] for r in rows
-                 if json.loads(r)["target"].get("record_id") == request_id]
+            rows = (
+                session.execute(
+                    select(audit_entries.c.data).where(
+                        audit_entries.c.action == "request.step.completed"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        steps = [
+            json.loads(r)["details"]["step"]
+            for r in rows
+            if json.loads(r)["target"].get("record_id") == request_id
+        ]
         assert len(steps) == len(set(steps))  # no step recorded twice
         assert job is not None and job.state == "succeeded" and job.attempts == 2
     finally:

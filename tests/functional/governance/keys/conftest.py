@@ -33,12 +33,14 @@ def own_runtime(tmp_path: Path) -> Iterator[Callable[..., Runtime]]:
         keystore = database(f"{name}-keystore")
         migrated(crm)
         migrated_keystore(keystore)
-        settings = Settings.from_env({
-            "GOVERNANCE_DATABASE_URL": crm,
-            "GOVERNANCE_KEYSTORE_URL": keystore,
-            "GOVERNANCE_KEY_FILE": str(tmp_path / name / "kek.json"),
-            "GOVERNANCE_VAR_DIR": str(tmp_path / name),
-        })
+        settings = Settings.from_env(
+            {
+                "GOVERNANCE_DATABASE_URL": crm,
+                "GOVERNANCE_KEYSTORE_URL": keystore,
+                "GOVERNANCE_KEY_FILE": str(tmp_path / name / "kek.json"),
+                "GOVERNANCE_VAR_DIR": str(tmp_path / name),
+            }
+        )
         rt = open_runtime(settings)
         runtimes.append(rt)
         return rt

@@ -28,18 +28,37 @@ def plaintext_store(rt: Runtime, count: int) -> list[str]:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     ids = [f"{n:032x}" for n in range(count)]
     with unit_of_work(rt.sessions) as session:
-        session.execute(insert(customers), [
-            {"id": i, "first_name": to_plain_bytes(fields["first_name"], "Ada"),
-             "last_name": b"Fictional",  # bare text, as a legacy column would hold
-             "email": to_plain_bytes(fields["email"], f"person{n}@mail.example"),
-             "phone": b"+12015550123", "city": "Exampleville", "created_at": now, "updated_at": now}
-            for n, i in enumerate(ids)
-        ])
-        session.execute(insert(tickets), [
-            {"id": f"{n:031x}t", "subject_id": i, "ticket_type": "billing", "opened_at": now,
-             "description": b"Please call me.", "created_at": now, "updated_at": now}
-            for n, i in enumerate(ids)
-        ])
+        session.execute(
+            insert(customers),
+            [
+                {
+                    "id": i,
+                    "first_name": to_plain_bytes(fields["first_name"], "Ada"),
+                    "last_name": b"Fictional",  # bare text, as a legacy column would hold
+                    "email": to_plain_bytes(fields["email"], f"person{n}@mail.example"),
+                    "phone": b"+12015550123",
+                    "city": "Exampleville",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n, i in enumerate(ids)
+            ],
+        )
+        session.execute(
+            insert(tickets),
+            [
+                {
+                    "id": f"{n:031x}t",
+                    "subject_id": i,
+                    "ticket_type": "billing",
+                    "opened_at": now,
+                    "description": b"Please call me.",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n, i in enumerate(ids)
+            ],
+        )
     return ids
 
 
@@ -53,19 +72,27 @@ def test_plaintext_is_sealed_indexed_and_reads_back(own_runtime) -> None:  # noq
     rt = own_runtime()
     ids = plaintext_store(rt, 25)
 
-    report = encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto, None,
-                              batch_size=7)
+    report = encrypt_existing(
+        rt.sessions, rt.policy.datamap, rt.tables, rt.crypto, None, batch_size=7
+    )
 
     assert report.rows == 50 and report.sealed == 25 * 4 + 25
     assert all(is_sealed(v) for v in stored(rt, "customers", "email"))
     assert all(is_sealed(v) for v in stored(rt, "support_tickets", "description"))
     with unit_of_work(rt.sessions) as session:
         store = rt.record_store(session)
-        found = store.list("customers", ["first_name", "last_name", "email", "phone"],
-                           lookup={"email": "PERSON3@mail.example"}).items
+        found = store.list(
+            "customers",
+            ["first_name", "last_name", "email", "phone"],
+            lookup={"email": "PERSON3@mail.example"},
+        ).items
         assert [r.id for r in found] == [ids[3]]
-        assert found[0].values == {"first_name": "Ada", "last_name": "Fictional",
-                                   "email": "person3@mail.example", "phone": "+12015550123"}
+        assert found[0].values == {
+            "first_name": "Ada",
+            "last_name": "Fictional",
+            "email": "person3@mail.example",
+            "phone": "+12015550123",
+        }
         ticket = store.list("support_tickets", ["description"], subject_id=ids[3]).items[0]
         assert ticket.values["description"] == "Please call me."
 
@@ -95,13 +122,21 @@ def test_a_run_that_crashed_resumes_from_its_saved_position(own_runtime) -> None
             raise Crash
 
     with pytest.raises(Crash):
-        encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto, None,
-                         batch_size=10, progress=crash)
+        encrypt_existing(
+            rt.sessions,
+            rt.policy.datamap,
+            rt.tables,
+            rt.crypto,
+            None,
+            batch_size=10,
+            progress=crash,
+        )
     job = rt.keys.keystore.running_job("encrypt_existing")
     assert job is not None and json.loads(job.position)["collection"] == "customers"
 
-    resumed = encrypt_existing(rt.sessions, rt.policy.datamap, rt.tables, rt.crypto, None,
-                               batch_size=10)
+    resumed = encrypt_existing(
+        rt.sessions, rt.policy.datamap, rt.tables, rt.crypto, None, batch_size=10
+    )
 
     assert resumed.resumed and resumed.rows == 20 + 30  # the rest of customers, then tickets
     assert all(is_sealed(v) for v in stored(rt, "customers", "email"))

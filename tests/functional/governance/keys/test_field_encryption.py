@@ -55,7 +55,9 @@ def test_a_customer_is_found_by_phone_in_another_notation(store: RecordStore) ->
 
 
 def test_the_lookup_runs_on_the_index_column_without_opening_any_ciphertext(
-    store: RecordStore, session: Session, policy  # noqa: ANN001
+    store: RecordStore,
+    session: Session,
+    policy,  # noqa: ANN001
 ) -> None:
     wanted = new_customer(store, "index.only@mail.example")
     table = CrmTables(policy.datamap)["customers"]
@@ -68,7 +70,9 @@ def test_the_lookup_runs_on_the_index_column_without_opening_any_ciphertext(
 
 
 def test_the_blind_index_is_eight_bytes_and_never_the_plain_value(
-    store: RecordStore, session: Session, policy  # noqa: ANN001
+    store: RecordStore,
+    session: Session,
+    policy,  # noqa: ANN001
 ) -> None:
     created = new_customer(store, "stored.index@mail.example")
     table = CrmTables(policy.datamap)["customers"]
@@ -95,27 +99,39 @@ def test_looking_up_by_a_field_without_a_blind_index_is_refused(store: RecordSto
 
 
 def test_records_of_a_subject_are_sealed_under_the_subjects_key(
-    store: RecordStore, session: Session, policy  # noqa: ANN001
+    store: RecordStore,
+    session: Session,
+    policy,  # noqa: ANN001
 ) -> None:
     subject = new_customer(store, "tickets@mail.example")
-    ticket = store.create("support_tickets", {
-        "ticket_type": "billing", "priority": "normal", "opened_at": "2026-01-02T03:04:05Z",
-        "description": "Please call me back.", "status": "open",
-    }, subject_id=subject)
+    ticket = store.create(
+        "support_tickets",
+        {
+            "ticket_type": "billing",
+            "priority": "normal",
+            "opened_at": "2026-01-02T03:04:05Z",
+            "description": "Please call me back.",
+            "status": "open",
+        },
+        subject_id=subject,
+    )
     tables = CrmTables(policy.datamap)
     customer_email = session.scalar(
         select(tables["customers"].c.email).where(tables["customers"].c.id == subject)
     )
     ticket_text = session.scalar(
-        select(tables["support_tickets"].c.description)
-        .where(tables["support_tickets"].c.id == ticket.id)
+        select(tables["support_tickets"].c.description).where(
+            tables["support_tickets"].c.id == ticket.id
+        )
     )
     assert bytes(customer_email)[2:10] == bytes(ticket_text)[2:10]  # the same key id
     assert store.get("support_tickets", ticket.id).values["description"] == "Please call me back."
 
 
 def test_a_ciphertext_swapped_between_two_customers_fails_with_the_integrity_error(
-    store: RecordStore, session: Session, policy  # noqa: ANN001
+    store: RecordStore,
+    session: Session,
+    policy,  # noqa: ANN001
 ) -> None:
     a = new_customer(store, "swap.a@mail.example")
     b = new_customer(store, "swap.b@mail.example")
@@ -128,7 +144,9 @@ def test_a_ciphertext_swapped_between_two_customers_fails_with_the_integrity_err
 
 
 def test_a_ciphertext_moved_to_another_field_of_the_same_row_fails(
-    store: RecordStore, session: Session, policy  # noqa: ANN001
+    store: RecordStore,
+    session: Session,
+    policy,  # noqa: ANN001
 ) -> None:
     a = new_customer(store, "moved@mail.example")
     table = CrmTables(policy.datamap)["customers"]
@@ -140,7 +158,9 @@ def test_a_ciphertext_moved_to_another_field_of_the_same_row_fails(
 
 
 def test_a_tampered_ciphertext_fails_and_the_error_names_no_value(
-    store: RecordStore, session: Session, policy  # noqa: ANN001
+    store: RecordStore,
+    session: Session,
+    policy,  # noqa: ANN001
 ) -> None:
     a = new_customer(store, "tampered@mail.example")
     table = CrmTables(policy.datamap)["customers"]
@@ -154,7 +174,9 @@ def test_a_tampered_ciphertext_fails_and_the_error_names_no_value(
 
 
 def test_only_the_fields_asked_for_are_decrypted(
-    store: RecordStore, session: Session, policy  # noqa: ANN001
+    store: RecordStore,
+    session: Session,
+    policy,  # noqa: ANN001
 ) -> None:
     a = new_customer(store, "partial@mail.example")
     table = CrmTables(policy.datamap)["customers"]
@@ -168,7 +190,9 @@ def test_only_the_fields_asked_for_are_decrypted(
 
 
 def test_plaintext_written_around_the_service_is_refused_not_served(
-    store: RecordStore, session: Session, policy  # noqa: ANN001
+    store: RecordStore,
+    session: Session,
+    policy,  # noqa: ANN001
 ) -> None:
     a = new_customer(store, "bypass@mail.example")
     table = CrmTables(policy.datamap)["customers"]

@@ -21,8 +21,10 @@ def test_the_service_refuses_to_start_when_the_key_file_is_readable_by_others(ow
 def test_a_lost_key_file_is_not_silently_replaced_by_a_new_one(own_runtime) -> None:  # noqa: ANN001
     rt = own_runtime()
     with unit_of_work(rt.sessions) as session:
-        rt.record_store(session).create("customers", {
-            "first_name": "Ada", "last_name": "Fictional", "email": "ada@mail.example"})
+        rt.record_store(session).create(
+            "customers",
+            {"first_name": "Ada", "last_name": "Fictional", "email": "ada@mail.example"},
+        )
     rt.settings.key_file.unlink()
 
     with pytest.raises(KeyFileError, match="holds 1 data keys wrapped by another"):

@@ -30,24 +30,31 @@ ACTOR = Actor(id="cli:test", role="operator")
 def checkpointed(rt: Runtime) -> None:
     """One event in the audit log under a signed checkpoint."""
     with unit_of_work(rt.sessions) as session:
-        rt.audit.record(session, AuditEvent(action="client.created", actor=ACTOR,
-                                            policy_version=rt.policy.version))
+        rt.audit.record(
+            session,
+            AuditEvent(action="client.created", actor=ACTOR, policy_version=rt.policy.version),
+        )
     with unit_of_work(rt.sessions) as session:
         rt.audit.integrate(session, checkpoint=True)
 
 
 def sealed_customer(rt: Runtime) -> None:
     with unit_of_work(rt.sessions) as session:
-        rt.record_store(session).create("customers", {
-            "first_name": "Ada", "last_name": "Fictional", "email": "ada@mail.example"})
+        rt.record_store(session).create(
+            "customers",
+            {"first_name": "Ada", "last_name": "Fictional", "email": "ada@mail.example"},
+        )
 
 
 def serve_until_exit(env: dict[str, str], timeout: float = 30) -> tuple[int | None, list[str]]:
     """Run ``governance serve``; (exit status or None if it kept running, stderr lines)."""
     server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "cli", "serve", "--workers", "1",
-         "--port", str(free_port())], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, start_new_session=True)
+        [sys.executable, "-m", "cli", "serve", "--workers", "1", "--port", str(free_port())],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         _, err = server.communicate(timeout=timeout)
         status: int | None = server.returncode
@@ -59,7 +66,8 @@ def serve_until_exit(env: dict[str, str], timeout: float = 30) -> tuple[int | No
 
 
 def test_a_missing_key_folder_at_worker_start_is_refused_in_one_line_naming_the_file(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """The embedded default keeps the key file, the signing key and the key store in one
     folder: a volume not yet mounted must not become a new KEK, signing key and key store."""
     var = tmp_path / "var"
@@ -80,7 +88,8 @@ def test_a_missing_key_folder_at_worker_start_is_refused_in_one_line_naming_the_
 
 
 def test_a_missing_signing_key_is_not_recreated_when_the_log_holds_signed_checkpoints(
-        own_runtime) -> None:  # noqa: ANN001
+    own_runtime,
+) -> None:  # noqa: ANN001
     """On either database: a new signing key would make every older checkpoint fail."""
     rt = own_runtime()
     checkpointed(rt)
@@ -97,24 +106,29 @@ def test_a_missing_signing_key_is_not_recreated_when_the_log_holds_signed_checkp
 
 
 def test_sealed_values_forbid_a_new_key_file_even_with_an_empty_key_store(
-        own_runtime, tmp_path: Path) -> None:  # noqa: ANN001
+    own_runtime, tmp_path: Path
+) -> None:  # noqa: ANN001
     """The key store went with the key file (same folder, or a restore in progress): the
     CRM store's sealed values still say a key existed."""
     rt = own_runtime()
     sealed_customer(rt)
     server = _server_url()
-    with (contextlib.nullcontext(f"sqlite:///{tmp_path / 'empty-keystore.db'}")
-          if server is None
-          else contextlib.contextmanager(fresh_postgres_database)(server)) as keystore:
+    with (
+        contextlib.nullcontext(f"sqlite:///{tmp_path / 'empty-keystore.db'}")
+        if server is None
+        else contextlib.contextmanager(fresh_postgres_database)(server)
+    ) as keystore:
         migrated_keystore(keystore)
         lost = tmp_path / "lost"
-        settings = Settings.from_env({
-            "GOVERNANCE_DATABASE_URL": rt.settings.database_url,
-            "GOVERNANCE_KEYSTORE_URL": keystore,
-            "GOVERNANCE_KEY_FILE": str(lost / "kek.json"),
-            "GOVERNANCE_AUDIT_SIGNING_KEY_FILE": str(rt.settings.audit_signing_key_file),
-            "GOVERNANCE_VAR_DIR": str(lost),
-        })
+        settings = Settings.from_env(
+            {
+                "GOVERNANCE_DATABASE_URL": rt.settings.database_url,
+                "GOVERNANCE_KEYSTORE_URL": keystore,
+                "GOVERNANCE_KEY_FILE": str(lost / "kek.json"),
+                "GOVERNANCE_AUDIT_SIGNING_KEY_FILE": str(rt.settings.audit_signing_key_file),
+                "GOVERNANCE_VAR_DIR": str(lost),
+            }
+        )
 
         with pytest.raises(GovernanceError) as refused:
             open_runtime(settings)
@@ -134,8 +148,14 @@ def test_serve_on_a_fresh_var_dir_asks_for_init_and_serves_after_it(tmp_path: Pa
     assert len(lines) == 1 and "governance init" in lines[0], lines
     assert not (var / "keys" / "kek.json").exists()
 
-    init = subprocess.run([sys.executable, "-m", "cli", "init"],  # noqa: S603
-                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    init = subprocess.run(
+        [sys.executable, "-m", "cli", "init"],  # noqa: S603
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert init.returncode == 0, init.stderr
     assert (var / "keys" / "kek.json").exists()
     assert (var / "keys" / "audit-signing-key.pem").exists()
@@ -146,7 +166,10 @@ def test_serve_on_a_fresh_var_dir_asks_for_init_and_serves_after_it(tmp_path: Pa
 
 def embedded_env_without_keys(var: Path) -> dict[str, str]:
     """The environment of an embedded default that nobody has initialised."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GOVERNANCE_DATABASE_URL", "GOVERNANCE_KEYSTORE_URL")
+    }
     env.update({"GOVERNANCE_VAR_DIR": str(var), "GOVERNANCE_LOG_LEVEL": "WARNING"})
     return env

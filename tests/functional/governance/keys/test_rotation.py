@@ -25,8 +25,10 @@ def fill(rt: Runtime, count: int) -> dict[str, str]:
     emails: dict[str, str] = {}
     with unit_of_work(rt.sessions) as session:
         store = rt.record_store(session)
-        rows = [{"id": f"{n:032x}", **CUSTOMER, "email": f"person{n}@mail.example"}
-                for n in range(count)]
+        rows = [
+            {"id": f"{n:032x}", **CUSTOMER, "email": f"person{n}@mail.example"}
+            for n in range(count)
+        ]
         store.insert_many("customers", rows)
         emails = {r["id"]: r["email"] for r in rows}
     return emails
@@ -92,9 +94,11 @@ def test_a_rotation_killed_half_way_resumes_and_every_record_still_decrypts(own_
     emails = fill(rt, 400)
     env = {**os.environ, **environment(rt)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "keys", "rotate",
-         "--batch-size", "10", "--pause-ms", "30"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-m", "cli", "keys", "rotate", "--batch-size", "10", "--pause-ms", "30"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -152,7 +156,8 @@ def test_a_key_shredded_during_rotation_stays_shredded(own_runtime) -> None:  # 
 
 
 def test_no_key_material_reaches_the_logs_during_rotation_and_shredding(
-    own_runtime, caplog,  # noqa: ANN001
+    own_runtime,
+    caplog,  # noqa: ANN001
 ) -> None:
     import logging
 

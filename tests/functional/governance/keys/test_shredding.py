@@ -24,11 +24,20 @@ from governance.store.services import RecordStore
 from tests.functional.governance.keys.conftest import is_sqlite
 
 CUSTOMER = {
-    "first_name": "Ada", "last_name": "Fictional", "email": "ada.shred@mail.example",
-    "phone": "+12015550123", "city": "Exampleville", "country": "US", "date_of_birth": "1990-04-01",
+    "first_name": "Ada",
+    "last_name": "Fictional",
+    "email": "ada.shred@mail.example",
+    "phone": "+12015550123",
+    "city": "Exampleville",
+    "country": "US",
+    "date_of_birth": "1990-04-01",
 }
-TICKET = {"ticket_type": "billing", "opened_at": "2026-01-02T03:04:05Z",
-          "description": "Card ending 4242 was charged twice.", "status": "open"}
+TICKET = {
+    "ticket_type": "billing",
+    "opened_at": "2026-01-02T03:04:05Z",
+    "description": "Card ending 4242 was charged twice.",
+    "status": "open",
+}
 
 
 def fill(rt: Runtime) -> tuple[str, str, str]:
@@ -76,8 +85,9 @@ def test_after_shredding_the_subjects_fields_read_as_erased_in_the_live_store(ow
     rt = own_runtime()
     ada, ticket, other = fill(rt)
 
-    assert shred_subject(rt.keys, KeyEvents(rt.sessions, rt.audit, Actor("cli:test", "operator")),
-                         ada)
+    assert shred_subject(
+        rt.keys, KeyEvents(rt.sessions, rt.audit, Actor("cli:test", "operator")), ada
+    )
 
     customer = read(rt, rt.sessions, "customers", ada)
     assert customer.values["email"] is None and customer.values["first_name"] is None

@@ -14,9 +14,17 @@ NOTES = [
     f"Call {first} {last} back on +1 415 555 01{i:02d} or write to "
     f"{first.lower()}.{last.lower()}@mail.example about invoice {i} and the Zq{i}xv{i * 7}k "
     f"order; {first} said the courier in Ulm{i}berg lost it."
-    for i, (first, last) in enumerate([("Ada", "Okafor"), ("Grace", "Lindqvist"),
-                                       ("Ryan", "Gallagher"), ("Mei", "Tanaka"),
-                                       ("Omar", "Haddad"), ("Lena", "Kowalski")] * 4)
+    for i, (first, last) in enumerate(
+        [
+            ("Ada", "Okafor"),
+            ("Grace", "Lindqvist"),
+            ("Ryan", "Gallagher"),
+            ("Mei", "Tanaka"),
+            ("Omar", "Haddad"),
+            ("Lena", "Kowalski"),
+        ]
+        * 4
+    )
 ]
 
 

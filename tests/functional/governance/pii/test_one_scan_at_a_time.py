@@ -28,8 +28,9 @@ def test_a_request_while_a_scan_is_running_returns_that_scan(runtime) -> None:
     service = runtime.pii_scans()
     with unit_of_work(runtime.sessions) as session:
         first, _ = service.request(session, sample=5, requested_by="test")
-        session.execute(update(PiiScan).where(PiiScan.id == first.id)
-                        .values(state=ScanState.RUNNING.value))
+        session.execute(
+            update(PiiScan).where(PiiScan.id == first.id).values(state=ScanState.RUNNING.value)
+        )
         again, created = service.request(session, sample=5, requested_by="test")
 
     assert (again.id, created) == (first.id, False)
@@ -48,8 +49,9 @@ def test_a_new_scan_may_start_once_the_last_one_finished(runtime) -> None:
     service = runtime.pii_scans()
     with unit_of_work(runtime.sessions) as session:
         first, _ = service.request(session, sample=5, requested_by="test")
-        session.execute(update(PiiScan).where(PiiScan.id == first.id)
-                        .values(state=ScanState.COMPLETED.value))
+        session.execute(
+            update(PiiScan).where(PiiScan.id == first.id).values(state=ScanState.COMPLETED.value)
+        )
         second, created = service.request(session, sample=5, requested_by="test")
 
     assert created and second.id != first.id

@@ -17,8 +17,9 @@ PLANTED = "Resolved; customer wrote from planted.person{}@mail.example"
 
 @pytest.fixture
 def demo(runtime, sessions):
-    fill_demo_store(sessions, runtime.policy.datamap, runtime.crypto, customers=40, seed=5,
-                    batch_size=40)
+    fill_demo_store(
+        sessions, runtime.policy.datamap, runtime.crypto, customers=40, seed=5, batch_size=40
+    )
     return runtime
 
 
@@ -33,7 +34,9 @@ def scan(runtime, sample: int = 80) -> dict:
 
 def finding(report: dict, collection: str, field: str, kind: str, entity: str) -> bool:
     return any(
-        f["collection"] == collection and f["field"] == field and f["kind"] == kind
+        f["collection"] == collection
+        and f["field"] == field
+        and f["kind"] == kind
         and (f.get("entity_type") == entity or entity in f.get("entity_types", []))
         for f in report["findings"]
     )
@@ -43,15 +46,21 @@ def test_a_scan_of_the_demo_store_reports_every_declared_personal_field(demo) ->
     report = scan(demo)
     assert report["state"] == "completed"
     datamap = demo.policy.datamap
-    personal = {(c.name, f.name) for c in datamap.collections.values()
-                for f in c.fields.values() if f.is_personal}
+    personal = {
+        (c.name, f.name)
+        for c in datamap.collections.values()
+        for f in c.fields.values()
+        if f.is_personal
+    }
     reported = {(f["collection"], f["field"]) for f in report["fields"] if f["personal"]}
     assert reported == personal
     by_field = {(f["collection"], f["field"]): f for f in report["fields"]}
     assert "IBAN_CODE" in by_field[("payment_details", "iban")]["entities"]
     assert "IP_ADDRESS" in by_field[("web_events", "ip_address")]["entities"]
-    assert report["progress"] == {"fields_done": len(report["fields"]),
-                                  "fields_total": len(report["fields"])}
+    assert report["progress"] == {
+        "fields_done": len(report["fields"]),
+        "fields_total": len(report["fields"]),
+    }
 
 
 def test_a_scan_finds_emails_planted_in_a_notes_field_that_held_none(demo) -> None:
@@ -59,9 +68,14 @@ def test_a_scan_finds_emails_planted_in_a_notes_field_that_held_none(demo) -> No
     assert not finding(before, "support_tickets", "resolution", "undeclared", "EMAIL_ADDRESS")
     with unit_of_work(demo.sessions) as session:
         store_table = demo.tables["support_tickets"]
-        ids = [r for (r,) in session.execute(store_table.select().with_only_columns(
-            store_table.c.id).limit(400))]
+        ids = [
+            r
+            for (r,) in session.execute(
+                store_table.select().with_only_columns(store_table.c.id).limit(400)
+            )
+        ]
         from governance.pii.services import record_store
+
         store = record_store(session, demo.policy.datamap, demo.tables, demo.crypto)
         for n, record_id in enumerate(ids):
             store.update("support_tickets", record_id, {"resolution": PLANTED.format(n)})
@@ -87,11 +101,16 @@ def test_an_interrupted_scan_resumes_with_the_fields_not_yet_done(demo) -> None:
     service.run(scan_id)
     # As if the process died after the first collections: un-finish the rest.
     with unit_of_work(demo.sessions) as session:
-        session.execute(update(PiiScan).where(PiiScan.id == scan_id)
-                        .values(state=ScanState.RUNNING.value, fields_done=5, finished_at=None))
-        session.execute(update(PiiScanField).where(PiiScanField.scan_id == scan_id,
-                                                   PiiScanField.position >= 5)
-                        .values(done=False, result=None))
+        session.execute(
+            update(PiiScan)
+            .where(PiiScan.id == scan_id)
+            .values(state=ScanState.RUNNING.value, fields_done=5, finished_at=None)
+        )
+        session.execute(
+            update(PiiScanField)
+            .where(PiiScanField.scan_id == scan_id, PiiScanField.position >= 5)
+            .values(done=False, result=None)
+        )
         assert service.unfinished(session) == [scan_id]
     service.run(scan_id)
     with unit_of_work(demo.sessions) as session:

@@ -15,8 +15,8 @@ from tests.functional.serving import embedded_env
 
 
 def test_pii_scan_while_one_is_queued_names_it_and_starts_none(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = embedded_env(tmp_path, GOVERNANCE_PII_SCAN_PROCESSES="1")
     for name, value in env.items():
         monkeypatch.setenv(name, value)

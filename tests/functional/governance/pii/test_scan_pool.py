@@ -25,8 +25,9 @@ class StopScan(Exception):
 
 @pytest.fixture
 def demo(runtime, sessions):
-    fill_demo_store(sessions, runtime.policy.datamap, runtime.crypto, customers=20, seed=11,
-                    batch_size=20)
+    fill_demo_store(
+        sessions, runtime.policy.datamap, runtime.crypto, customers=20, seed=11, batch_size=20
+    )
     return runtime
 
 
@@ -71,8 +72,13 @@ def test_a_scan_in_two_processes_reports_exactly_what_one_process_reports(demo) 
     assert pooled["fields"] == in_process["fields"]
     assert pooled["findings"] == in_process["findings"]
     assert planted > 0
-    assert {"collection": "support_tickets", "field": "resolution", "kind": "undeclared",
-            "entity_type": "EMAIL_ADDRESS", "values": planted} in pooled["findings"]
+    assert {
+        "collection": "support_tickets",
+        "field": "resolution",
+        "kind": "undeclared",
+        "entity_type": "EMAIL_ADDRESS",
+        "values": planted,
+    } in pooled["findings"]
 
 
 def test_a_failing_run_stops_its_worker_processes_and_marks_the_scan_failed(demo) -> None:

@@ -22,8 +22,7 @@ from tests.functional.serving import embedded_env
 @pytest.fixture
 def embedded(tmp_path: Path) -> Iterator[Runtime]:
     rt = open_runtime(Settings.from_env(embedded_env(tmp_path, GOVERNANCE_PII_SCAN_PROCESSES="1")))
-    fill_demo_store(rt.sessions, rt.policy.datamap, rt.crypto, customers=20, seed=3,
-                    batch_size=20)
+    fill_demo_store(rt.sessions, rt.policy.datamap, rt.crypto, customers=20, seed=3, batch_size=20)
     yield rt
     rt.dispose()
 
@@ -38,7 +37,8 @@ def _checkpoint(database_url: str) -> tuple[int, int, int]:
 
 
 def test_between_two_pages_a_scan_holds_no_snapshot_and_writes_go_through(
-        embedded: Runtime) -> None:
+    embedded: Runtime,
+) -> None:
     rt = embedded
     service = rt.pii_scans()
     service.page_size = 5
@@ -58,11 +58,13 @@ def test_between_two_pages_a_scan_holds_no_snapshot_and_writes_go_through(
 def test_a_sample_from_a_random_start_wraps_around_once(embedded: Runtime) -> None:
     service = embedded.pii_scans()
     service.page_size = 3
-    everyone = [r.id for page in service.pages("customers", ["city"], start="", sample=100)
-                for r in page]
+    everyone = [
+        r.id for page in service.pages("customers", ["city"], start="", sample=100) for r in page
+    ]
     start = everyone[7]
 
-    sampled = [r.id for page in service.pages("customers", ["city"], start=start, sample=100)
-               for r in page]
+    sampled = [
+        r.id for page in service.pages("customers", ["city"], start=start, sample=100) for r in page
+    ]
 
     assert sampled == everyone[8:] + everyone[:8]

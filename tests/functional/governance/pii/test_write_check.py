@@ -22,7 +22,7 @@ def test_an_email_in_ticket_notes_is_a_finding_with_type_and_position_only(check
     result = checker.check("support_tickets", {"description": NOTE, "ticket_type": "billing"})
     emails = [f for f in result.findings if f.entity_type == "EMAIL_ADDRESS"]
     assert len(emails) == 1
-    assert NOTE[emails[0].start:emails[0].end] == "ada.lovelace@mail.example"
+    assert NOTE[emails[0].start : emails[0].end] == "ada.lovelace@mail.example"
     assert emails[0].field == "description"
 
 
@@ -50,8 +50,9 @@ def test_refuse_raises_a_422_problem_without_the_value(checker) -> None:
 
 
 def test_redact_replaces_the_undeclared_entities_before_storing(checker) -> None:
-    result = checker.enforce("support_tickets", {"description": NOTE, "priority": "high"},
-                             OnPii.REDACT)
+    result = checker.enforce(
+        "support_tickets", {"description": NOTE, "priority": "high"}, OnPii.REDACT
+    )
     assert result.values["description"] == (
         "Customer asked us to use <EMAIL_ADDRESS> for invoices."
     )
@@ -74,14 +75,15 @@ def test_the_check_runs_only_the_recognizers_of_what_it_can_report_with_the_same
     from governance.pii.evaluation_sources.sources import crm_notes
 
     engine = checker.engine
-    wanted = checker._wanted([checker.datamap.collections["support_tickets"]
-                              .fields["description"]])
+    wanted = checker._wanted([checker.datamap.collections["support_tickets"].fields["description"]])
     assert not {"URL", "DATE_TIME", "EU_VAT_ID", "ORGANIZATION"} & set(wanted)
     assert {"PERSON", "EMAIL_ADDRESS", "CRM_ORDER_NUMBER"} <= set(wanted)
     personal = engine.config.personal_entities
     texts = [d.text for d in evaluation.generate(80, seed=17)] + [d.text for d in crm_notes()]
     every = engine.analyze_batch(texts)
     for text, entities in zip(texts, every, strict=True):
-        found = {(f.entity_type, f.start, f.end)
-                 for f in checker.check("support_tickets", {"description": text}).findings}
+        found = {
+            (f.entity_type, f.start, f.end)
+            for f in checker.check("support_tickets", {"description": text}).findings
+        }
         assert found == {(e.type, e.start, e.end) for e in entities if e.type in personal}

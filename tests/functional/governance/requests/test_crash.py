@@ -77,38 +77,53 @@ def crash_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         }
 
 
-def end_state(runtime: Runtime, session: Session, request_id: str, sid: str,
-              ids: dict[str, list[str]], email: str) -> dict[str, Any]:
+def end_state(
+    runtime: Runtime,
+    session: Session,
+    request_id: str,
+    sid: str,
+    ids: dict[str, list[str]],
+    email: str,
+) -> dict[str, Any]:
     ignored = {"id", "created_at", "updated_at", "order_id", "order_number"}
     state: dict[str, Any] = {}
     for collection in runtime.policy.datamap.subject_owned():
         table = runtime.tables[collection.name]
-        rows = session.execute(
-            select(table).where(table.c.id.in_(ids.get(collection.name, [])))
-        ).mappings().all()
+        rows = (
+            session.execute(select(table).where(table.c.id.in_(ids.get(collection.name, []))))
+            .mappings()
+            .all()
+        )
         state[collection.name] = sorted(
-            repr(sorted((k, v) for k, v in row.items() if k not in ignored)) for row in rows)
+            repr(sorted((k, v) for k, v in row.items() if k not in ignored)) for row in rows
+        )
     request = RequestService(session, runtime, OFFICER).get(request_id)
     steps = RequestService(session, runtime, OFFICER).steps(request_id)
     state["request"] = (request.status, request.subject_found, request.work, request.error)
-    state["steps"] = [(s.name, s.state, (s.result or {}).get("rows"),
-                       (s.result or {}).get("problems")) for s in steps]
+    state["steps"] = [
+        (s.name, s.state, (s.result or {}).get("rows"), (s.result or {}).get("problems"))
+        for s in steps
+    ]
     key = runtime.keys.keystore.fetch([sid]).get(sid)
     state["key_shredded"] = key is not None and key.shredded
     state["consent_events"] = session.scalar(
-        select(func.count()).select_from(ConsentEvent).where(ConsentEvent.subject_id == sid))
+        select(func.count()).select_from(ConsentEvent).where(ConsentEvent.subject_id == sid)
+    )
     index = runtime.crypto.blind_index("customers", "email", email)
     state["suppressed"] = session.get(ErasureSuppression, index) is not None
     return state
 
 
-@pytest.mark.parametrize(("step", "moment"), [
-    ("delete:interactions", "before_commit"),  # killed inside a collection step
-    ("anonymize:orders", "after_commit"),  # killed between two steps
-    ("shred", "before_commit"),  # the key store committed the shred, our mark did not
-    ("verify", "before_commit"),
-    ("finish", "before_commit"),  # every step done, the request not yet completed
-])
+@pytest.mark.parametrize(
+    ("step", "moment"),
+    [
+        ("delete:interactions", "before_commit"),  # killed inside a collection step
+        ("anonymize:orders", "after_commit"),  # killed between two steps
+        ("shred", "before_commit"),  # the key store committed the shred, our mark did not
+        ("verify", "before_commit"),
+        ("finish", "before_commit"),  # every step done, the request not yet completed
+    ],
+)
 def test_a_killed_erasure_resumes_to_the_same_end_state_as_an_uninterrupted_one(
     crash_env: dict[str, str], step: str, moment: str
 ) -> None:
@@ -123,7 +138,8 @@ def test_a_killed_erasure_resumes_to_the_same_end_state_as_an_uninterrupted_one(
                 ids = subject_records(store, email=email, tag=name)
                 sid = ids["customers"][0]
                 ConsentService(session, runtime, OFFICER).record_consent(
-                    sid, "email_marketing", "grant", ConsentSource.WEB_FORM, "notice-1")
+                    sid, "email_marketing", "grant", ConsentSource.WEB_FORM, "notice-1"
+                )
                 request = service.create("erasure", "gdpr", {"email": email})
                 service.verify(request.id, "signed letter")
                 service.start(request.id)
@@ -132,15 +148,20 @@ def test_a_killed_erasure_resumes_to_the_same_end_state_as_an_uninterrupted_one(
         RequestExecutor(runtime, OFFICER).run(subjects["straight"][0])
         killed = subprocess.run(  # noqa: S603 - our own interpreter and script
             [sys.executable, "-c", KILLER, step, moment, subjects["killed"][0]],
-            cwd=ROOT, env={**os.environ, **crash_env}, capture_output=True, timeout=300,
+            cwd=ROOT,
+            env={**os.environ, **crash_env},
+            capture_output=True,
+            timeout=300,
         )
         assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
 
         with unit_of_work(runtime.sessions) as session:
             request = RequestService(session, runtime, OFFICER).get(subjects["killed"][0])
             assert request.status == "in_progress"  # left in progress, steps recorded
-            names = [(s.name, s.state) for s in
-                     RequestService(session, runtime, OFFICER).steps(request.id)]
+            names = [
+                (s.name, s.state)
+                for s in RequestService(session, runtime, OFFICER).steps(request.id)
+            ]
             if step != "finish":
                 done = dict(names)[step] == "done"
                 assert done is (moment == "after_commit")
@@ -148,8 +169,7 @@ def test_a_killed_erasure_resumes_to_the_same_end_state_as_an_uninterrupted_one(
         assert RequestExecutor(runtime, OFFICER).run(subjects["killed"][0]) == "completed"
 
         with unit_of_work(runtime.sessions) as session:
-            states = {name: end_state(runtime, session, *subjects[name])
-                      for name in subjects}
+            states = {name: end_state(runtime, session, *subjects[name]) for name in subjects}
         assert states["killed"] == states["straight"]
         assert states["straight"]["request"][0] == "completed"
         assert states["straight"]["key_shredded"] and states["straight"]["suppressed"]

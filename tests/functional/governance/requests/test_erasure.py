@@ -94,14 +94,16 @@ def test_verification_failure_fails_the_request_and_a_rerun_resumes_it(
 ) -> None:
     sid = subject_records(store)["customers"][0]
     ConsentService(session, runtime, OFFICER).record_consent(
-        sid, "email_marketing", "grant", ConsentSource.WEB_FORM, "notice-1")
+        sid, "email_marketing", "grant", ConsentSource.WEB_FORM, "notice-1"
+    )
     service = RequestService(session, runtime, OFFICER)
     request = service.create("erasure", "gdpr", {"subject_id": sid})
     service.verify(request.id, "email code")
     service.start(request.id)
     # the consent step is marked done without having run: the history is still there
-    step = session.scalar(select(DsrStep).where(DsrStep.request_id == request.id,
-                                                DsrStep.name == "consent"))
+    step = session.scalar(
+        select(DsrStep).where(DsrStep.request_id == request.id, DsrStep.name == "consent")
+    )
     step.state = "done"
     session.commit()
 
@@ -127,12 +129,17 @@ def test_erasure_removes_the_consent_history(
 ) -> None:
     sid = subject_records(store)["customers"][0]
     ConsentService(session, runtime, OFFICER).record_consent(
-        sid, "email_marketing", "grant", ConsentSource.WEB_FORM, "notice-1")
+        sid, "email_marketing", "grant", ConsentSource.WEB_FORM, "notice-1"
+    )
 
     erase(runtime, session, {"subject_id": sid})
 
-    assert session.scalar(select(func.count()).select_from(ConsentEvent)
-                          .where(ConsentEvent.subject_id == sid)) == 0
+    assert (
+        session.scalar(
+            select(func.count()).select_from(ConsentEvent).where(ConsentEvent.subject_id == sid)
+        )
+        == 0
+    )
 
 
 def test_suppression_keeps_only_the_email_blind_index_and_flags_a_recreated_email(
@@ -149,8 +156,9 @@ def test_suppression_keeps_only_the_email_blind_index_and_flags_a_recreated_emai
     assert index in [e.email_bidx for e in entries]
     assert [c.name for c in ErasureSuppression.__table__.columns] == ["email_bidx", "created_at"]
 
-    suppressions = SuppressionList(session, runtime.policy.datamap, runtime.crypto,
-                                   runtime.audit, OFFICER)
+    suppressions = SuppressionList(
+        session, runtime.policy.datamap, runtime.crypto, runtime.audit, OFFICER
+    )
     recreated = {"first_name": "Ada", "last_name": "Again", "email": email}
     assert suppressions.check("customers", recreated, record_id="new-record") is True
     assert suppressions.check("customers", {**recreated, "email": "someone@mail.example"}) is False
@@ -165,4 +173,5 @@ def test_erasure_of_an_unknown_email_completes_with_no_data_held(
     assert request.subject_found is False
     assert request.result["outcome"] == "no data held on the subject"
     assert [s.name for s in RequestService(session, runtime, OFFICER).steps(request.id)] == [
-        "no_data"]
+        "no_data"
+    ]

@@ -27,8 +27,9 @@ from governance.store.services import RecordStore
 from tests.functional.governance.requests.conftest import OFFICER, subject_records
 
 
-def run_export(runtime: Runtime, session: Session, sid: str, kind: str = "access"
-               ) -> tuple[RequestService, str]:
+def run_export(
+    runtime: Runtime, session: Session, sid: str, kind: str = "access"
+) -> tuple[RequestService, str]:
     service = RequestService(session, runtime, OFFICER)
     request = service.create(kind, "gdpr", {"subject_id": sid})
     service.verify(request.id, "account login")
@@ -53,9 +54,14 @@ def unzip(content: bytes) -> tuple[dict[str, Any], dict[str, list[dict[str, str]
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         names = archive.namelist()
         data = json.loads(archive.read("data.json"))
-        tables = {n[:-4]: [{field_name(k): v for k, v in row.items()}
-                           for row in csv.DictReader(io.StringIO(archive.read(n).decode()))]
-                  for n in names if n.endswith(".csv")}
+        tables = {
+            n[:-4]: [
+                {field_name(k): v for k, v in row.items()}
+                for row in csv.DictReader(io.StringIO(archive.read(n).decode()))
+            ]
+            for n in names
+            if n.endswith(".csv")
+        }
     return data, tables
 
 
@@ -102,17 +108,22 @@ def test_every_category_carries_the_art_15_metadata_once(
     for collection in policy.datamap.subject_owned():
         fields = data["collections"][collection.name]["fields"]
         assert set(fields) == set(collection.fields)
-        assert data["collections"][collection.name]["storage"]["period"] == \
-            collection.retention.period.text
+        assert (
+            data["collections"][collection.name]["storage"]["period"]
+            == collection.retention.period.text
+        )
         for name, meta in fields.items():
             field = collection.fields[name]
             assert meta == {"label": field.display_label, "category": field.category}
             category = categories[field.category]
             expected = policy.access.purposes_for(collection.name, name)
             assert set(expected) <= set(category["purposes"])
-            assert {"collection": collection.name, "period": collection.retention.period.text,
-                    "counted_from": collection.retention.counted_from,
-                    "basis": collection.retention.basis} in category["storage"]
+            assert {
+                "collection": collection.name,
+                "period": collection.retention.period.text,
+                "counted_from": collection.retention.counted_from,
+                "basis": collection.retention.basis,
+            } in category["storage"]
             assert (collection.source or "you, when you gave it to us") in category["sources"]
     for meta in categories.values():
         purposes = [policy.purposes.get(p) for p in meta["purposes"]]
@@ -132,10 +143,13 @@ def test_a_field_kept_shorter_than_its_row_says_so_in_its_categorys_storage(
     data, _ = unzip(service.export(request_id))
 
     storage = data["categories"]["user.content.private"]["storage"]
-    assert {"collection": "interactions", "field": "body", "period": "P1Y",
-            "counted_from": "occurred_at",
-            "basis": runtime.policy.datamap.collection("interactions").fields[
-                "body"].retention.basis} in storage
+    assert {
+        "collection": "interactions",
+        "field": "body",
+        "period": "P1Y",
+        "counted_from": "occurred_at",
+        "basis": runtime.policy.datamap.collection("interactions").fields["body"].retention.basis,
+    } in storage
 
 
 def test_the_export_answers_every_item_of_article_15_1(
@@ -156,22 +170,34 @@ def test_the_export_answers_every_item_of_article_15_1(
     assert all(c["storage"] for c in data["categories"].values())
     # (e) rectification, erasure, restriction, objection
     assert {"rectification", "erasure", "restriction", "objection"} <= {
-        r["right"] for r in data["rights"]}
+        r["right"] for r in data["rights"]
+    }
     # (f) a complaint to a supervisory authority
     assert "supervisory authority" in data["complaint"]["what"]
     assert data["complaint"]["authority"]
     # (g) the source, where the data did not come from the subject
-    assert "Observed: recorded by our website while you were signed in." in \
-        data["categories"]["user.behavior.browsing_history"]["sources"]
+    assert (
+        "Observed: recorded by our website while you were signed in."
+        in data["categories"]["user.behavior.browsing_history"]["sources"]
+    )
     # (h) profiling, with meaningful information about it
     adm = data["automated_decision_making"]
     assert adm["exists"] is True and adm["solely_automated_decisions"] is False
-    assert {a["purpose"] for a in adm["purposes"]} == {"churn_prediction",
-                                                       "personalised_recommendations"}
+    assert {a["purpose"] for a in adm["purposes"]} == {
+        "churn_prediction",
+        "personalised_recommendations",
+    }
     assert all(a["logic"] and a["significance"] for a in adm["purposes"])
-    assert set(data["article_15_1"]) == {"a_purposes", "b_categories", "c_recipients",
-                                         "d_storage_period", "e_rights", "f_complaint",
-                                         "g_source", "h_automated_decisions"}
+    assert set(data["article_15_1"]) == {
+        "a_purposes",
+        "b_categories",
+        "c_recipients",
+        "d_storage_period",
+        "e_rights",
+        "f_complaint",
+        "g_source",
+        "h_automated_decisions",
+    }
 
 
 def test_a_ccpa_export_names_the_ccpa_rights(
@@ -197,8 +223,7 @@ def test_consent_reads_not_applicable_where_a_purpose_does_not_rest_on_it(
     data, _ = unzip(service.export(request_id))
 
     assert data["purposes"]["customer_support"]["consent"] == "not applicable (contract)"
-    assert data["purposes"]["analytics"]["consent"] == \
-        "not applicable (legitimate interests)"
+    assert data["purposes"]["analytics"]["consent"] == "not applicable (legitimate interests)"
     assert data["purposes"]["email_marketing"]["consent"] == "not given"
     assert data["consent"]["current"]["billing"]["status"] == "not applicable (contract)"
 
@@ -208,19 +233,27 @@ def test_every_timestamp_is_utc_with_z(
 ) -> None:
     sid = subject_records(store)["customers"][0]
     ConsentService(session, runtime, OFFICER).record_consent(
-        sid, "email_marketing", "grant", ConsentSource.WEB_FORM, "notice-1")
+        sid, "email_marketing", "grant", ConsentSource.WEB_FORM, "notice-1"
+    )
     service, request_id = run_export(runtime, session, sid)
     content = service.export(request_id)
     data, tables = unzip(content)
 
-    stamps = [data["generated_at"],
-              *(e[k] for e in data["consent"]["history"] for k in ("occurred_at", "recorded_at")),
-              *(r[k] for c in data["collections"].values() for r in c["records"]
-                for k in ("created_at", "updated_at")),
-              *(r["occurred_at"] for r in data["collections"]["interactions"]["records"]),
-              *(row["created_at"] for rows in tables.values() for row in rows)]
-    assert stamps and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", s)
-                          for s in stamps), stamps
+    stamps = [
+        data["generated_at"],
+        *(e[k] for e in data["consent"]["history"] for k in ("occurred_at", "recorded_at")),
+        *(
+            r[k]
+            for c in data["collections"].values()
+            for r in c["records"]
+            for k in ("created_at", "updated_at")
+        ),
+        *(r["occurred_at"] for r in data["collections"]["interactions"]["records"]),
+        *(row["created_at"] for rows in tables.values() for row in rows),
+    ]
+    assert stamps and all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", s) for s in stamps
+    ), stamps
     assert "+00:00" not in archive_file(content, "data.json")
 
 
@@ -229,12 +262,12 @@ def test_csv_headers_are_readable_labels_with_the_field_name(
 ) -> None:
     sid = subject_records(store)["customers"][0]
     service, request_id = run_export(runtime, session, sid)
-    header = next(csv.reader(io.StringIO(archive_file(service.export(request_id),
-                                                      "customers.csv"))))
+    header = next(
+        csv.reader(io.StringIO(archive_file(service.export(request_id), "customers.csv")))
+    )
     assert header[:3] == ["Record id (id)", "Created (created_at)", "Last updated (updated_at)"]
     assert "First name (first_name)" in header and "Date of birth (date_of_birth)" in header
-    web = next(csv.reader(io.StringIO(archive_file(service.export(request_id),
-                                                   "web_events.csv"))))
+    web = next(csv.reader(io.StringIO(archive_file(service.export(request_id), "web_events.csv"))))
     assert "IP address (ip_address)" in web  # the data map's own label
 
 
@@ -266,7 +299,9 @@ def test_the_export_carries_the_consent_history(
     data, _ = unzip(service.export(request_id))
 
     assert [(e["purpose"], e["action"]) for e in data["consent"]["history"]] == [
-        ("email_marketing", "grant"), ("analytics", "object")]
+        ("email_marketing", "grant"),
+        ("analytics", "object"),
+    ]
     assert data["consent"]["current"]["email_marketing"]["status"] == "granted"
 
 
@@ -301,8 +336,9 @@ def test_the_export_is_stored_sealed_and_produced_once(
     from governance.requests.export import EXPORT_KEY_LABEL, open_sealed
 
     with pytest.raises(InvalidTag):
-        open_sealed(runtime.keys.derived_key(EXPORT_KEY_LABEL), b"export", "another-request",
-                    stored.sealed)
+        open_sealed(
+            runtime.keys.derived_key(EXPORT_KEY_LABEL), b"export", "another-request", stored.sealed
+        )
 
 
 def test_an_export_past_its_retention_is_gone_and_purged(

@@ -33,7 +33,8 @@ def test_the_queue_filters_by_type_and_regulation(service, store) -> None:  # no
 
 
 def test_a_search_by_email_finds_requests_made_by_email_and_by_the_subjects_id(
-        service, store) -> None:  # noqa: ANN001
+    service, store
+) -> None:  # noqa: ANN001
     sid = subject_records(store, email="queue.search@mail.example")["customers"][0]
     by_email = service.create("access", "gdpr", {"email": "queue.search@mail.example"})
     by_id = service.create("erasure", "gdpr", {"subject_id": sid})
@@ -47,12 +48,23 @@ def test_a_search_by_email_finds_requests_made_by_email_and_by_the_subjects_id(
 def test_the_counts_split_open_requests_by_urgency(service, store, session) -> None:  # noqa: ANN001
     before = service.counts()
     now = datetime.now(UTC)
-    late = service.create("access", "gdpr", {"subject_id": subject_records(store)["customers"][0]},
-                          received_at=now - timedelta(days=40))
-    soon = service.create("access", "gdpr", {"subject_id": subject_records(store)["customers"][0]},
-                          received_at=now - timedelta(days=26))
+    late = service.create(
+        "access",
+        "gdpr",
+        {"subject_id": subject_records(store)["customers"][0]},
+        received_at=now - timedelta(days=40),
+    )
+    soon = service.create(
+        "access",
+        "gdpr",
+        {"subject_id": subject_records(store)["customers"][0]},
+        received_at=now - timedelta(days=26),
+    )
     service.create("access", "gdpr", {"subject_id": subject_records(store)["customers"][0]})
     after = service.counts()
     assert late.is_overdue(now) and not soon.is_overdue(now)
-    assert (after.overdue - before.overdue, after.due_soon - before.due_soon,
-            after.on_time - before.on_time) == (1, 1, 1)
+    assert (
+        after.overdue - before.overdue,
+        after.due_soon - before.due_soon,
+        after.on_time - before.on_time,
+    ) == (1, 1, 1)

@@ -26,14 +26,30 @@ def test_corrections_are_applied_sealed_audited_and_then_forgotten(
     sid = records["customers"][0]
     order = records["orders"][0]
     service = RequestService(session, runtime, OFFICER)
-    request = service.create("rectification", "gdpr", {"subject_id": sid}, {"corrections": [
-        {"collection": "customers", "fields": {"last_name": "Corrected", "city": "Newtown"}},
-        {"collection": "orders", "record_id": order, "fields": {"shipping_postal_code": "11111"}},
-    ]})
-    assert request.details == {"corrections": [
-        {"collection": "customers", "record_id": None, "fields": ["city", "last_name"]},
-        {"collection": "orders", "record_id": order, "fields": ["shipping_postal_code"]},
-    ]}
+    request = service.create(
+        "rectification",
+        "gdpr",
+        {"subject_id": sid},
+        {
+            "corrections": [
+                {
+                    "collection": "customers",
+                    "fields": {"last_name": "Corrected", "city": "Newtown"},
+                },
+                {
+                    "collection": "orders",
+                    "record_id": order,
+                    "fields": {"shipping_postal_code": "11111"},
+                },
+            ]
+        },
+    )
+    assert request.details == {
+        "corrections": [
+            {"collection": "customers", "record_id": None, "fields": ["city", "last_name"]},
+            {"collection": "orders", "record_id": order, "fields": ["shipping_postal_code"]},
+        ]
+    }
     assert request.sealed_details is not None and b"Corrected" not in request.sealed_details
     service.verify(request.id, "account login")
     service.start(request.id)
@@ -50,9 +66,16 @@ def test_corrections_are_applied_sealed_audited_and_then_forgotten(
     raw = session.execute(select(table.c.last_name).where(table.c.id == sid)).scalar_one()
     assert b"Corrected" not in bytes(raw)  # sealed like any write
     assert service.get(request.id).sealed_details is None
-    rectified = session.execute(
-        select(audit_entries.c.data).where(audit_entries.c.action == "request.record.rectified",
-                                           audit_entries.c.subject_id == sid)).scalars().all()
+    rectified = (
+        session.execute(
+            select(audit_entries.c.data).where(
+                audit_entries.c.action == "request.record.rectified",
+                audit_entries.c.subject_id == sid,
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert len(rectified) == 2 and all(b"Corrected" not in bytes(d) for d in rectified)
 
 
@@ -79,14 +102,30 @@ def test_intake_refuses_a_correction_of_another_subjects_record_or_of_a_link(
     foreign = subject_records(store)["orders"][0]
     service = RequestService(session, runtime, OFFICER)
     with pytest.raises(InvalidRequest) as refused:
-        service.create("rectification", "gdpr", {"subject_id": sid}, {"corrections": [
-            {"collection": "orders", "record_id": foreign,
-             "fields": {"shipping_city": "Elsewhere"}}]})
+        service.create(
+            "rectification",
+            "gdpr",
+            {"subject_id": sid},
+            {
+                "corrections": [
+                    {
+                        "collection": "orders",
+                        "record_id": foreign,
+                        "fields": {"shipping_city": "Elsewhere"},
+                    }
+                ]
+            },
+        )
     assert refused.value.extra["errors"] == {
-        "corrections_0": ["record_id: no record of the subject has this id"]}
+        "corrections_0": ["record_id: no record of the subject has this id"]
+    }
     with pytest.raises(InvalidRequest) as link:
-        service.create("rectification", "gdpr", {"subject_id": sid}, {"corrections": [
-            {"collection": "customers", "fields": {"company_id": foreign}}]})
+        service.create(
+            "rectification",
+            "gdpr",
+            {"subject_id": sid},
+            {"corrections": [{"collection": "customers", "fields": {"company_id": foreign}}]},
+        )
     assert list(link.value.extra["errors"]) == ["corrections_0.company_id"]
 
 
@@ -98,9 +137,20 @@ def test_intake_by_email_checks_the_records_of_the_subject_it_finds(
     foreign = subject_records(store)["orders"][0]
     service = RequestService(session, runtime, OFFICER)
     with pytest.raises(InvalidRequest):
-        service.create("rectification", "gdpr", {"email": email}, {"corrections": [
-            {"collection": "orders", "record_id": foreign,
-             "fields": {"shipping_city": "Elsewhere"}}]})
+        service.create(
+            "rectification",
+            "gdpr",
+            {"email": email},
+            {
+                "corrections": [
+                    {
+                        "collection": "orders",
+                        "record_id": foreign,
+                        "fields": {"shipping_city": "Elsewhere"},
+                    }
+                ]
+            },
+        )
 
 
 def test_a_record_deleted_after_intake_fails_the_request_as_record_gone(
@@ -109,8 +159,20 @@ def test_a_record_deleted_after_intake_fails_the_request_as_record_gone(
     records = subject_records(store)
     sid, ticket = records["customers"][0], records["support_tickets"][0]
     service = RequestService(session, runtime, OFFICER)
-    request = service.create("rectification", "gdpr", {"subject_id": sid}, {"corrections": [
-        {"collection": "support_tickets", "record_id": ticket, "fields": {"satisfaction": 4}}]})
+    request = service.create(
+        "rectification",
+        "gdpr",
+        {"subject_id": sid},
+        {
+            "corrections": [
+                {
+                    "collection": "support_tickets",
+                    "record_id": ticket,
+                    "fields": {"satisfaction": 4},
+                }
+            ]
+        },
+    )
     service.verify(request.id, "account login")
     service.start(request.id)
     table = runtime.tables["support_tickets"]

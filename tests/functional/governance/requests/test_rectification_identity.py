@@ -20,8 +20,16 @@ def test_a_correction_to_another_subjects_email_fails_as_duplicate_identity(
     sid = subject_records(store, email="rectified.one@mail.example")["customers"][0]
     subject_records(store, email="taken.other@mail.example")
     service = RequestService(session, runtime, OFFICER)
-    request = service.create("rectification", "gdpr", {"subject_id": sid}, {"corrections": [
-        {"collection": "customers", "fields": {"email": "taken.other@mail.example"}}]})
+    request = service.create(
+        "rectification",
+        "gdpr",
+        {"subject_id": sid},
+        {
+            "corrections": [
+                {"collection": "customers", "fields": {"email": "taken.other@mail.example"}}
+            ]
+        },
+    )
     service.verify(request.id, "account login")
     service.start(request.id)
     session.commit()

@@ -25,21 +25,29 @@ from tests.functional.governance.requests.conftest import OFFICER, subject_recor
 @pytest.fixture
 def keystore_refused(runtime: Runtime) -> Iterator[Runtime]:
     """The runtime with a key store that refuses connections (nothing listens there)."""
-    dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
-                       connect_args={"connect_timeout": 2})
+    dead = make_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+    )
     keys = KeyService(runtime.keys.provider, KeyStore(dead))
-    yield dataclasses.replace(runtime, keys=keys, crypto=FieldCrypto(keys, runtime.policy.datamap),
-                              task_runner=None)
+    yield dataclasses.replace(
+        runtime, keys=keys, crypto=FieldCrypto(keys, runtime.policy.datamap), task_runner=None
+    )
     dead.dispose()
 
 
 def _started_flags(runtime: Runtime, request_id: str) -> list[bool]:
     with runtime.sessions() as session:
-        rows = session.scalars(select(audit_entries.c.data).where(
-            audit_entries.c.action == "request.started").order_by(audit_entries.c.id)).all()
+        rows = session.scalars(
+            select(audit_entries.c.data)
+            .where(audit_entries.c.action == "request.started")
+            .order_by(audit_entries.c.id)
+        ).all()
     events = [json.loads(data) for data in rows]
-    return [e["details"]["resumed"] for e in events
-            if e.get("target", {}).get("record_id") == request_id]
+    return [
+        e["details"]["resumed"]
+        for e in events
+        if e.get("target", {}).get("record_id") == request_id
+    ]
 
 
 def _failed_run(runtime: Runtime, session: Session, down: Runtime, request_type: str) -> str:
@@ -57,7 +65,8 @@ def _failed_run(runtime: Runtime, session: Session, down: Runtime, request_type:
 
 
 def test_executing_again_a_request_of_which_no_step_ran_is_not_called_resumed(
-        runtime: Runtime, session: Session, keystore_refused: Runtime) -> None:
+    runtime: Runtime, session: Session, keystore_refused: Runtime
+) -> None:
     request_id = _failed_run(runtime, session, keystore_refused, "access")  # export needs keys
 
     RequestService(session, runtime, OFFICER).start(request_id)
@@ -67,7 +76,8 @@ def test_executing_again_a_request_of_which_no_step_ran_is_not_called_resumed(
 
 
 def test_executing_again_a_request_whose_steps_had_run_is_resumed(
-        runtime: Runtime, session: Session, keystore_refused: Runtime) -> None:
+    runtime: Runtime, session: Session, keystore_refused: Runtime
+) -> None:
     request_id = _failed_run(runtime, session, keystore_refused, "erasure")  # rows, then shred
 
     RequestService(session, runtime, OFFICER).start(request_id)

@@ -50,14 +50,17 @@ def test_a_request_by_email_finds_the_subject_through_the_blind_index(
 
 
 def test_the_due_date_follows_the_regulation_from_the_received_time(
-    service: RequestService
+    service: RequestService,
 ) -> None:
-    gdpr = service.create("erasure", "gdpr", {"subject_id": "a1"},
-                          received_at=datetime(2026, 1, 31, 9, tzinfo=UTC))
-    ccpa = service.create("erasure", "ccpa", {"subject_id": "b1"},
-                          received_at=datetime(2026, 1, 1, 9, tzinfo=UTC))
-    opt_out = service.create("opt_out", "ccpa", {"subject_id": "a1"},
-                             received_at=datetime(2026, 1, 5, 9, tzinfo=UTC))
+    gdpr = service.create(
+        "erasure", "gdpr", {"subject_id": "a1"}, received_at=datetime(2026, 1, 31, 9, tzinfo=UTC)
+    )
+    ccpa = service.create(
+        "erasure", "ccpa", {"subject_id": "b1"}, received_at=datetime(2026, 1, 1, 9, tzinfo=UTC)
+    )
+    opt_out = service.create(
+        "opt_out", "ccpa", {"subject_id": "a1"}, received_at=datetime(2026, 1, 5, 9, tzinfo=UTC)
+    )
 
     assert gdpr.due_at == datetime(2026, 2, 28, 23, 59, 59, 999999, tzinfo=UTC)
     assert ccpa.due_at.date().isoformat() == "2026-02-14"
@@ -123,8 +126,9 @@ def test_rights_a_regulation_does_not_grant_are_refused(service: RequestService)
     with pytest.raises(InvalidRequest):
         service.create("restriction", "ccpa", {"subject_id": "a1"})
     with pytest.raises(InvalidRequest):
-        service.create("objection", "gdpr", {"subject_id": "a1"},
-                       {"purposes": ["billing"]})  # contract: an objection does not stop it
+        service.create(
+            "objection", "gdpr", {"subject_id": "a1"}, {"purposes": ["billing"]}
+        )  # contract: an objection does not stop it
     with pytest.raises(InvalidRequest):
         service.create("access", "gdpr", {"email": "x@mail.example", "subject_id": "a1"})
 
@@ -146,8 +150,9 @@ def test_extension_is_allowed_once_with_a_reason_code(service: RequestService) -
 
 def test_an_overdue_request_cannot_be_extended_after_the_fact(service: RequestService) -> None:
     """GDPR Art. 12(3): the extension is decided and told within the first month."""
-    request = service.create("erasure", "gdpr", {"subject_id": "a3"},
-                             received_at=datetime.now(UTC) - timedelta(days=40))
+    request = service.create(
+        "erasure", "gdpr", {"subject_id": "a3"}, received_at=datetime.now(UTC) - timedelta(days=40)
+    )
     due = request.due_at
     with pytest.raises(ExtensionTooLate) as late:
         service.extend(request.id, "complexity")
@@ -171,13 +176,16 @@ def test_the_queue_lists_open_requests_by_due_time_with_overdue_and_week_views(
     service: RequestService,
 ) -> None:
     now = datetime.now(UTC)
-    late = service.create("access", "gdpr", {"subject_id": "q1"},
-                          received_at=now - timedelta(days=40))
-    soon = service.create("access", "ccpa", {"subject_id": "q2"},
-                          received_at=now - timedelta(days=40))  # due in about 4 days
+    late = service.create(
+        "access", "gdpr", {"subject_id": "q1"}, received_at=now - timedelta(days=40)
+    )
+    soon = service.create(
+        "access", "ccpa", {"subject_id": "q2"}, received_at=now - timedelta(days=40)
+    )  # due in about 4 days
     later = service.create("erasure", "gdpr", {"subject_id": "q3"})
-    closed = service.create("erasure", "gdpr", {"subject_id": "q4"},
-                            received_at=now - timedelta(days=50))
+    closed = service.create(
+        "erasure", "gdpr", {"subject_id": "q4"}, received_at=now - timedelta(days=50)
+    )
     service.reject(closed.id, "duplicate by letter")
 
     everything, _ = service.list(QueueFilter(), limit=500)
@@ -210,13 +218,23 @@ def test_every_transition_is_audited_with_the_officers_client_id(
 
     rows = session.execute(
         select(audit_entries.c.action, audit_entries.c.actor_id, audit_entries.c.data)
-        .where(audit_entries.c.action.like("request.%")).order_by(audit_entries.c.id)
+        .where(audit_entries.c.action.like("request.%"))
+        .order_by(audit_entries.c.id)
     ).all()
-    mine = [(a, actor, bytes(d).decode()) for a, actor, d in rows
-            if request.id in bytes(d).decode() or rejected.id in bytes(d).decode()]
+    mine = [
+        (a, actor, bytes(d).decode())
+        for a, actor, d in rows
+        if request.id in bytes(d).decode() or rejected.id in bytes(d).decode()
+    ]
     assert [a for a, _, _ in mine] == [
-        "request.created", "request.extended", "request.verified", "request.started",
-        "request.step.completed", "request.completed", "request.created", "request.rejected",
+        "request.created",
+        "request.extended",
+        "request.verified",
+        "request.started",
+        "request.step.completed",
+        "request.completed",
+        "request.created",
+        "request.rejected",
     ]
     assert {actor for _, actor, _ in mine} == {OFFICER.id}
     assert all("withdrawn by" not in leaf and "backlog" not in leaf for _, _, leaf in mine)
@@ -228,8 +246,9 @@ def test_objection_and_opt_out_record_consent_events_from_the_request(
 ) -> None:
     sid = subject_records(store)["customers"][0]
     service = RequestService(session, runtime, Actor(id="officer-2", role="compliance_officer"))
-    objection = service.create("objection", "gdpr", {"subject_id": sid},
-                               {"purposes": ["analytics", "churn_prediction"]})
+    objection = service.create(
+        "objection", "gdpr", {"subject_id": sid}, {"purposes": ["analytics", "churn_prediction"]}
+    )
     service.verify(objection.id, "email code")
     service.start(objection.id)
     opt_out = service.create("opt_out", "ccpa", {"subject_id": sid})

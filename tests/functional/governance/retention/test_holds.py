@@ -43,7 +43,8 @@ def status(session: Session, request_id: str) -> DsrRequest:
 
 
 def test_placing_and_releasing_a_hold_appends_events_and_audits_both(
-        runtime: Runtime, session: Session, store: RecordStore) -> None:
+    runtime: Runtime, session: Session, store: RecordStore
+) -> None:
     sid = subject_records(store)["customers"][0]
     service = holds(runtime, session)
 
@@ -63,33 +64,49 @@ def test_placing_and_releasing_a_hold_appends_events_and_audits_both(
 
 @pytest.mark.parametrize("statement", ["update", "delete"])
 def test_the_hold_history_refuses_updates_and_deletes(
-        runtime: Runtime, session: Session, store: RecordStore, statement: str) -> None:
+    runtime: Runtime, session: Session, store: RecordStore, statement: str
+) -> None:
     sid = subject_records(store)["customers"][0]
     holds(runtime, session).place("subject", "tax_audit", "AUDIT-7", subject_id=sid)
     session.commit()
     table = LegalHoldEvent.__table__
-    change = (update(table).values(reason="other") if statement == "update"
-              else delete(table))
+    change = update(table).values(reason="other") if statement == "update" else delete(table)
 
     with pytest.raises(DBAPIError, match="append-only"):
         with session.begin_nested():
             session.execute(change.where(table.c.subject_id == sid))
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"scope": "subject", "reason": "because", "matter": "M-1"}, "reason"),
-    ({"scope": "subject", "reason": "litigation", "matter": "Ada Lovelace v. us"}, "matter"),
-    ({"scope": "subject", "reason": "litigation", "matter": "a@b.example"}, "matter"),
-    ({"scope": "subject", "reason": "litigation", "matter": "M-1",
-      "subject_id": "0" * 32}, "subject_id"),
-    ({"scope": "collection", "reason": "litigation", "matter": "M-1",
-      "collection": "leads"}, "collection"),
-    ({"scope": "everything", "reason": "litigation", "matter": "M-1"}, "scope"),
-    ({"scope": "collection", "reason": "litigation", "matter": "M-1", "collection": "orders",
-      "expires_at": datetime(2020, 1, 1, tzinfo=UTC)}, "expires_at"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"scope": "subject", "reason": "because", "matter": "M-1"}, "reason"),
+        ({"scope": "subject", "reason": "litigation", "matter": "Ada Lovelace v. us"}, "matter"),
+        ({"scope": "subject", "reason": "litigation", "matter": "a@b.example"}, "matter"),
+        (
+            {"scope": "subject", "reason": "litigation", "matter": "M-1", "subject_id": "0" * 32},
+            "subject_id",
+        ),
+        (
+            {"scope": "collection", "reason": "litigation", "matter": "M-1", "collection": "leads"},
+            "collection",
+        ),
+        ({"scope": "everything", "reason": "litigation", "matter": "M-1"}, "scope"),
+        (
+            {
+                "scope": "collection",
+                "reason": "litigation",
+                "matter": "M-1",
+                "collection": "orders",
+                "expires_at": datetime(2020, 1, 1, tzinfo=UTC),
+            },
+            "expires_at",
+        ),
+    ],
+)
 def test_an_invalid_hold_is_refused_naming_the_field_and_writes_nothing(
-        runtime: Runtime, session: Session, kwargs: dict, field: str) -> None:
+    runtime: Runtime, session: Session, kwargs: dict, field: str
+) -> None:
     before = session.scalar(select(func.count()).select_from(LegalHoldEvent))
     args = {k: kwargs.pop(k) for k in ("scope", "reason", "matter")}
 
@@ -103,8 +120,9 @@ def test_an_invalid_hold_is_refused_naming_the_field_and_writes_nothing(
 
 def test_a_hold_is_released_once(runtime: Runtime, session: Session) -> None:
     service = holds(runtime, session)
-    hold = service.place("collection", "regulatory_inquiry", "DPA-2026-17",
-                         collection="support_tickets")
+    hold = service.place(
+        "collection", "regulatory_inquiry", "DPA-2026-17", collection="support_tickets"
+    )
     service.release(hold.id, "settled")
 
     with pytest.raises(HoldAlreadyReleased):
@@ -112,7 +130,8 @@ def test_a_hold_is_released_once(runtime: Runtime, session: Session) -> None:
 
 
 def test_an_erasure_of_a_held_subject_stops_on_hold_then_completes_after_release(
-        runtime: Runtime, session: Session, store: RecordStore) -> None:
+    runtime: Runtime, session: Session, store: RecordStore
+) -> None:
     sid = subject_records(store)["customers"][0]
     hold = holds(runtime, session).place("subject", "litigation", "CASE-9", subject_id=sid)
     request_id = started_erasure(runtime, session, sid)
@@ -137,10 +156,12 @@ def test_an_erasure_of_a_held_subject_stops_on_hold_then_completes_after_release
 
 
 def test_a_hold_on_a_collection_holding_the_subjects_records_also_stops_the_erasure(
-        runtime: Runtime, session: Session, store: RecordStore) -> None:
+    runtime: Runtime, session: Session, store: RecordStore
+) -> None:
     sid = subject_records(store)["customers"][0]
-    hold = holds(runtime, session).place("collection", "fraud_investigation", "FRAUD-3",
-                                         collection="payment_details")
+    hold = holds(runtime, session).place(
+        "collection", "fraud_investigation", "FRAUD-3", collection="payment_details"
+    )
     request_id = started_erasure(runtime, session, sid)
 
     assert RequestExecutor(runtime, OFFICER).run(request_id) == "on_hold"
@@ -148,12 +169,16 @@ def test_a_hold_on_a_collection_holding_the_subjects_records_also_stops_the_eras
 
 
 def test_a_hold_past_its_expiry_holds_nothing(
-        runtime: Runtime, session: Session, store: RecordStore) -> None:
+    runtime: Runtime, session: Session, store: RecordStore
+) -> None:
     sid = subject_records(store)["customers"][0]
-    hold = holds(runtime, session).place("subject", "other", "X-1", subject_id=sid,
-                                         expires_at=datetime.now(UTC) + timedelta(hours=1))
-    session.execute(text("UPDATE legal_holds SET expires_at = :t WHERE id = :id"),
-                    {"t": datetime.now(UTC) - timedelta(minutes=1), "id": hold.id})
+    hold = holds(runtime, session).place(
+        "subject", "other", "X-1", subject_id=sid, expires_at=datetime.now(UTC) + timedelta(hours=1)
+    )
+    session.execute(
+        text("UPDATE legal_holds SET expires_at = :t WHERE id = :id"),
+        {"t": datetime.now(UTC) - timedelta(minutes=1), "id": hold.id},
+    )
     request_id = started_erasure(runtime, session, sid)
 
     assert RequestExecutor(runtime, OFFICER).run(request_id) == "completed"

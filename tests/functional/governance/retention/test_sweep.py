@@ -32,8 +32,9 @@ def ago(days: float) -> datetime:
     return NOW - timedelta(days=days)
 
 
-def backdate(session: Session, runtime: Runtime, collection: str, record_id: str,
-             **columns: Any) -> None:
+def backdate(
+    session: Session, runtime: Runtime, collection: str, record_id: str, **columns: Any
+) -> None:
     table = runtime.tables[collection]
     session.execute(update(table).where(table.c.id == record_id).values(**columns))
 
@@ -63,20 +64,36 @@ def subject(runtime: Runtime, session: Session, store: RecordStore) -> dict[str,
         return store.create(collection, values, subject_id=sid).id
 
     old = {
-        "interactions": add("interactions", {"kind": "email", "body": "Old note.",
-                                             "occurred_at": ago(3 * 366).isoformat()}),
-        "web_events": add("web_events", {"page": "/old", "occurred_at": ago(400).isoformat(),
-                                         "ip_address": "192.0.2.9"}),
-        "orders": add("orders", {"order_number": "ORD-OLD", "total_amount": "5.00",
-                                 "ordered_at": ago(11 * 366).isoformat(),
-                                 "shipping_postal_code": "12345", "shipping_city": "Oldtown"}),
-        "campaign_responses": add("campaign_responses", {
-            "campaign_code": "CMP-OLD", "sent_at": ago(3 * 365).isoformat()}),
+        "interactions": add(
+            "interactions",
+            {"kind": "email", "body": "Old note.", "occurred_at": ago(3 * 366).isoformat()},
+        ),
+        "web_events": add(
+            "web_events",
+            {"page": "/old", "occurred_at": ago(400).isoformat(), "ip_address": "192.0.2.9"},
+        ),
+        "orders": add(
+            "orders",
+            {
+                "order_number": "ORD-OLD",
+                "total_amount": "5.00",
+                "ordered_at": ago(11 * 366).isoformat(),
+                "shipping_postal_code": "12345",
+                "shipping_city": "Oldtown",
+            },
+        ),
+        "campaign_responses": add(
+            "campaign_responses", {"campaign_code": "CMP-OLD", "sent_at": ago(3 * 365).isoformat()}
+        ),
     }
-    noted = add("interactions", {"kind": "email", "body": "A note from last year.",
-                                 "occurred_at": ago(400).isoformat()})
-    line = add("order_lines", {"order_id": old["orders"], "product_sku": "SKU-OLD",
-                               "quantity": 1, "unit_price": "5.00"})
+    noted = add(
+        "interactions",
+        {"kind": "email", "body": "A note from last year.", "occurred_at": ago(400).isoformat()},
+    )
+    line = add(
+        "order_lines",
+        {"order_id": old["orders"], "product_sku": "SKU-OLD", "quantity": 1, "unit_price": "5.00"},
+    )
     backdate(session, runtime, "order_lines", line, created_at=ago(11 * 366))
     old["order_lines"] = line
     session.commit()
@@ -84,7 +101,8 @@ def subject(runtime: Runtime, session: Session, store: RecordStore) -> dict[str,
 
 
 def test_a_sweep_deletes_and_anonymises_exactly_the_expired_rows(
-        runtime: Runtime, session: Session, subject: dict[str, Any]) -> None:
+    runtime: Runtime, session: Session, subject: dict[str, Any]
+) -> None:
     everything = {c: [*ids, subject["old"].get(c)] for c, ids in subject["all"].items()}
     everything["interactions"].append(subject["noted"])
 
@@ -110,23 +128,27 @@ def test_a_sweep_deletes_and_anonymises_exactly_the_expired_rows(
 
 
 def test_a_field_past_its_own_period_is_nulled_and_its_row_kept(
-        runtime: Runtime, session: Session, subject: dict[str, Any]) -> None:
+    runtime: Runtime, session: Session, subject: dict[str, Any]
+) -> None:
     run = sweep(runtime, session)
 
     noted = rows(session, runtime, "interactions", [subject["noted"]])[subject["noted"]]
     assert noted["body"] is None and noted["kind"] == "email"
     assert run.progress["null:interactions.body"]["done"] == 1
     recent = subject["all"]["interactions"]
-    assert all(r["body"] is not None for r in rows(session, runtime, "interactions",
-                                                    recent).values())
+    assert all(
+        r["body"] is not None for r in rows(session, runtime, "interactions", recent).values()
+    )
 
 
 def test_a_subject_whose_own_record_expired_is_erased_through_the_erasure_steps(
-        runtime: Runtime, session: Session, store: RecordStore) -> None:
+    runtime: Runtime, session: Session, store: RecordStore
+) -> None:
     ids = subject_records(store)
     sid = ids["customers"][0]
     ConsentService(session, runtime, OFFICER).record_consent(
-        sid, "email_marketing", ConsentAction.GRANT, ConsentSource.OFFICER, "notice-1")
+        sid, "email_marketing", ConsentAction.GRANT, ConsentSource.OFFICER, "notice-1"
+    )
     backdate(session, runtime, "customers", sid, updated_at=ago(4 * 365))
     suppressed_before = session.scalar(select(func.count()).select_from(ErasureSuppression))
     session.commit()
@@ -143,20 +165,28 @@ def test_a_subject_whose_own_record_expired_is_erased_through_the_erasure_steps(
         else:
             assert left == {}, collection
     assert runtime.keys.data_keys([sid])[sid] is None
-    assert session.scalar(select(func.count()).select_from(ConsentEvent)
-                          .where(ConsentEvent.subject_id == sid)) == 0
+    assert (
+        session.scalar(
+            select(func.count()).select_from(ConsentEvent).where(ConsentEvent.subject_id == sid)
+        )
+        == 0
+    )
     assert session.scalar(select(func.count()).select_from(ErasureSuppression)) == (
-        suppressed_before + 1)
+        suppressed_before + 1
+    )
     runtime.audit.integrate(session)
-    swept = [e.document for e in runtime.audit.events(session, limit=1000)
-             if e.document["action"] == "retention.swept"
-             and e.document["details"]["rule"] == "erase:customers"]
+    swept = [
+        e.document
+        for e in runtime.audit.events(session, limit=1000)
+        if e.document["action"] == "retention.swept"
+        and e.document["details"]["rule"] == "erase:customers"
+    ]
     assert swept and swept[-1]["details"]["subject_ids"] == [sid]
 
 
 def test_held_records_and_held_subjects_are_skipped_and_counted_as_held(
-        runtime: Runtime, session: Session, store: RecordStore,
-        subject: dict[str, Any]) -> None:
+    runtime: Runtime, session: Session, store: RecordStore, subject: dict[str, Any]
+) -> None:
     holds = HoldService(session, runtime, OFFICER)
     holds.place("subject", "litigation", "CASE-1", subject_id=subject["sid"])
     holds.place("collection", "regulatory_inquiry", "DPA-1", collection="campaign_responses")
@@ -179,28 +209,38 @@ def test_held_records_and_held_subjects_are_skipped_and_counted_as_held(
 
 
 def test_every_batch_is_audited_with_its_rule_count_and_id_digest(
-        runtime: Runtime, session: Session, store: RecordStore) -> None:
+    runtime: Runtime, session: Session, store: RecordStore
+) -> None:
     sid = subject_records(store)["customers"][0]
-    old = [store.create("web_events", {"page": f"/p{n}", "occurred_at": ago(500).isoformat()},
-                        subject_id=sid).id for n in range(3)]
+    old = [
+        store.create(
+            "web_events", {"page": f"/p{n}", "occurred_at": ago(500).isoformat()}, subject_id=sid
+        ).id
+        for n in range(3)
+    ]
     session.commit()
 
     run = sweep(runtime, session, batch_size=1)
 
     runtime.audit.integrate(session)
-    events = [e.document for e in runtime.audit.events(session, limit=1000)
-              if e.document["action"] == "retention.swept"
-              and e.document["details"]["rule"] == "delete:web_events"]
+    events = [
+        e.document
+        for e in runtime.audit.events(session, limit=1000)
+        if e.document["action"] == "retention.swept"
+        and e.document["details"]["rule"] == "delete:web_events"
+    ]
     assert [e["details"]["count"] for e in events] == [1, 1, 1]
     assert sorted(e["details"]["digest"] for e in events) == sorted(
-        hashlib.sha256(i.encode()).hexdigest() for i in old)
+        hashlib.sha256(i.encode()).hexdigest() for i in old
+    )
     assert {e["policy_version"] for e in events} == {runtime.policy.version}
     assert {e["target"]["collection"] for e in events} == {"web_events"}
     assert run.progress["delete:web_events"]["batches"] == 3
 
 
 def test_a_dry_run_records_the_plan_and_changes_nothing(
-        runtime: Runtime, session: Session, subject: dict[str, Any]) -> None:
+    runtime: Runtime, session: Session, subject: dict[str, Any]
+) -> None:
     run = sweep(runtime, session, dry_run=True)
 
     assert run.state == "completed" and run.dry_run
@@ -210,7 +250,8 @@ def test_a_dry_run_records_the_plan_and_changes_nothing(
 
 
 def test_the_plan_shows_counts_and_dates_but_ids_only_when_asked(
-        runtime: Runtime, session: Session, subject: dict[str, Any]) -> None:
+    runtime: Runtime, session: Session, subject: dict[str, Any]
+) -> None:
     sweeper = RetentionSweep(runtime, SYSTEM)
 
     plain = {r["rule"]: r for r in sweeper.plan(session)}

@@ -59,50 +59,103 @@ def world(runtime: Runtime, session: Session, tag: str) -> dict[str, list[str]]:
         mine = subject_records(store, tag=f"{tag}{n}")
         sid = mine["customers"][0]
         for days in (500, 600):
-            mine["web_events"].append(store.create("web_events", {
-                "page": "/old", "occurred_at": (NOW - timedelta(days=days)).isoformat()},
-                subject_id=sid).id)
-        mine["orders"].append(store.create("orders", {
-            "order_number": f"OLD-{tag}{n}", "total_amount": "1.00",
-            "ordered_at": (NOW - timedelta(days=11 * 366)).isoformat()}, subject_id=sid).id)
+            mine["web_events"].append(
+                store.create(
+                    "web_events",
+                    {"page": "/old", "occurred_at": (NOW - timedelta(days=days)).isoformat()},
+                    subject_id=sid,
+                ).id
+            )
+        mine["orders"].append(
+            store.create(
+                "orders",
+                {
+                    "order_number": f"OLD-{tag}{n}",
+                    "total_amount": "1.00",
+                    "ordered_at": (NOW - timedelta(days=11 * 366)).isoformat(),
+                },
+                subject_id=sid,
+            ).id
+        )
         if n == 0:
             table = runtime.tables["customers"]
-            session.execute(update(table).where(table.c.id == sid)
-                            .values(updated_at=NOW - timedelta(days=4 * 365)))
+            session.execute(
+                update(table)
+                .where(table.c.id == sid)
+                .values(updated_at=NOW - timedelta(days=4 * 365))
+            )
         for collection, record_ids in mine.items():
             ids.setdefault(collection, []).extend(record_ids)
     return ids
 
 
 def end_state(runtime: Runtime, session: Session, ids: dict[str, list[str]]) -> dict[str, Any]:
-    ignored = {"id", "subject_id", "created_at", "updated_at", "order_id", "order_number",
-               "name", "company_id", "email_bidx", "phone_bidx", "email", "first_name",
-               "last_name", "phone", "street", "postal_code", "date_of_birth", "gender",
-               "card_last4", "card_expiry", "iban", "billing_street", "billing_postal_code",
-               "shipping_postal_code", "device_id", "ip_address", "summary", "body",
-               "description", "resolution", "feedback"}
+    ignored = {
+        "id",
+        "subject_id",
+        "created_at",
+        "updated_at",
+        "order_id",
+        "order_number",
+        "name",
+        "company_id",
+        "email_bidx",
+        "phone_bidx",
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "street",
+        "postal_code",
+        "date_of_birth",
+        "gender",
+        "card_last4",
+        "card_expiry",
+        "iban",
+        "billing_street",
+        "billing_postal_code",
+        "shipping_postal_code",
+        "device_id",
+        "ip_address",
+        "summary",
+        "body",
+        "description",
+        "resolution",
+        "feedback",
+    }
     state: dict[str, Any] = {}
     for collection, record_ids in ids.items():
         table = runtime.tables[collection]
         rows = session.execute(select(table).where(table.c.id.in_(record_ids))).mappings()
         state[collection] = sorted(
-            repr(sorted((k, v is None if k in ignored else v) for k, v in row.items()
-                        if k not in ("id", "created_at", "updated_at", "order_number")))
-            for row in rows)
+            repr(
+                sorted(
+                    (k, v is None if k in ignored else v)
+                    for k, v in row.items()
+                    if k not in ("id", "created_at", "updated_at", "order_number")
+                )
+            )
+            for row in rows
+        )
     subjects = ids["customers"]
     keys = runtime.keys.keystore.fetch(subjects)
     state["shredded"] = sorted(k.shredded for k in keys.values())
     return state
 
 
-@pytest.mark.parametrize("point", [
-    "delete:web_events:batch",  # inside a batch of a delete rule
-    "anonymize:orders:batch",
-    "erase:customers:batch",  # the store's part of an erasure, before its commit
-    "erase:customers:shred",  # the key store committed the shred, our progress did not
-])
+@pytest.mark.parametrize(
+    "point",
+    [
+        "delete:web_events:batch",  # inside a batch of a delete rule
+        "anonymize:orders:batch",
+        "erase:customers:batch",  # the store's part of an erasure, before its commit
+        "erase:customers:shred",  # the key store committed the shred, our progress did not
+    ],
+)
 def test_a_killed_sweep_resumes_to_the_same_end_state_as_a_straight_one(
-        crash_env: dict[str, str], point: str) -> None:  # noqa: F811
+    crash_env: dict[str, str],  # noqa: F811
+    point: str,
+) -> None:
     runtime = open_runtime(Settings.from_env(crash_env))
     try:
         with unit_of_work(runtime.sessions) as session:
@@ -116,8 +169,12 @@ def test_a_killed_sweep_resumes_to_the_same_end_state_as_a_straight_one(
             killed_world = world(runtime, session, "k")
 
         killed = subprocess.run(  # noqa: S603 - our own interpreter and script
-            [sys.executable, "-c", KILLER, point, "2"], cwd=ROOT,
-            env={**os.environ, **crash_env}, capture_output=True, timeout=300)
+            [sys.executable, "-c", KILLER, point, "2"],
+            cwd=ROOT,
+            env={**os.environ, **crash_env},
+            capture_output=True,
+            timeout=300,
+        )
         assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
 
         with unit_of_work(runtime.sessions) as session:
@@ -138,8 +195,9 @@ def test_a_killed_sweep_resumes_to_the_same_end_state_as_a_straight_one(
             for event in runtime.audit.events(session, limit=5000):
                 d = event.document
                 if d["action"] == "retention.swept" and d["details"].get("run_id") == left.id:
-                    counted[d["details"]["rule"]] = counted.get(
-                        d["details"]["rule"], 0) + d["details"]["count"]
+                    counted[d["details"]["rule"]] = (
+                        counted.get(d["details"]["rule"], 0) + d["details"]["count"]
+                    )
         assert counted == {name: p["done"] for name, p in swept.items() if p["done"]}
         assert counted["erase:customers"] == 1 and counted["delete:web_events"] == 6
     finally:

@@ -19,12 +19,21 @@ from governance.ropa.record import COLUMNS, build_record
 from governance.runtime import Runtime
 from tests.functional.governance.requests.conftest import subject_records
 
-ART_30_1 = ("controller", "description", "data_subject_categories", "personal_data_categories",
-            "recipients", "transfers", "erasure_time_limits", "security_measures")
+ART_30_1 = (
+    "controller",
+    "description",
+    "data_subject_categories",
+    "personal_data_categories",
+    "recipients",
+    "transfers",
+    "erasure_time_limits",
+    "security_measures",
+)
 
 
 def test_every_purpose_has_a_row_with_every_article_30_point_filled(
-        runtime: Runtime, session: Session) -> None:
+    runtime: Runtime, session: Session
+) -> None:
     record = build_record(session, runtime)
 
     rows = {r["purpose"]: r for r in record["processing"]}
@@ -38,7 +47,8 @@ def test_every_purpose_has_a_row_with_every_article_30_point_filled(
 
 
 def test_the_categories_are_those_the_access_rules_let_the_purpose_read(
-        runtime: Runtime, session: Session) -> None:
+    runtime: Runtime, session: Session
+) -> None:
     rows = {r["purpose"]: r for r in build_record(session, runtime)["processing"]}
 
     support = set(rows["customer_support"]["personal_data_categories"])
@@ -49,11 +59,13 @@ def test_the_categories_are_those_the_access_rules_let_the_purpose_read(
 
 
 def test_transfers_name_the_country_and_safeguard_and_limits_come_from_retention(
-        runtime: Runtime, session: Session) -> None:
+    runtime: Runtime, session: Session
+) -> None:
     rows = {r["purpose"]: r for r in build_record(session, runtime)["processing"]}
 
     assert rows["email_marketing"]["transfers"] == [
-        "E-mail delivery service (fictional): US, standard contractual clauses"]
+        "E-mail delivery service (fictional): US, standard contractual clauses"
+    ]
     assert rows["billing"]["transfers"] == ["none outside the EEA"]
     limits = " | ".join(rows["customer_support"]["erasure_time_limits"])
     assert "P1Y from occurred_at (interactions.body)" in limits
@@ -62,11 +74,18 @@ def test_transfers_name_the_country_and_safeguard_and_limits_come_from_retention
 
 
 def test_retention_met_is_computed_from_the_store_and_the_last_sweep(
-        runtime: Runtime, session: Session) -> None:
+    runtime: Runtime, session: Session
+) -> None:
     store = runtime.record_store(session)
     sid = subject_records(store)["customers"][0]
-    store.create("support_tickets", {"ticket_type": "other", "opened_at": (
-        datetime.now(UTC) - timedelta(days=4 * 365)).isoformat()}, subject_id=sid)
+    store.create(
+        "support_tickets",
+        {
+            "ticket_type": "other",
+            "opened_at": (datetime.now(UTC) - timedelta(days=4 * 365)).isoformat(),
+        },
+        subject_id=sid,
+    )
     session.commit()
 
     before = {r["purpose"]: r for r in build_record(session, runtime)["processing"]}
@@ -84,14 +103,16 @@ def test_retention_met_is_computed_from_the_store_and_the_last_sweep(
 
 
 def test_the_xlsx_opens_with_openpyxl_and_holds_the_same_rows_as_the_csv(
-        runtime: Runtime, session: Session) -> None:
+    runtime: Runtime, session: Session
+) -> None:
     record = build_record(session, runtime)
 
     from_csv = list(csv.reader(io.StringIO(to_csv(record))))
     book = openpyxl.load_workbook(io.BytesIO(to_xlsx(record)))
     sheet = book["Art. 30 record"]
-    from_xlsx = [[c if c is not None else "" for c in row]
-                 for row in sheet.iter_rows(values_only=True)]
+    from_xlsx = [
+        [c if c is not None else "" for c in row] for row in sheet.iter_rows(values_only=True)
+    ]
 
     assert from_xlsx == from_csv
     assert from_csv[0] == [header for _, header in COLUMNS]

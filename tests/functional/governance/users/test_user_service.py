@@ -24,13 +24,15 @@ TIMEOUTS = Timeouts(idle=timedelta(minutes=30), absolute=timedelta(hours=12))
 
 @pytest.fixture
 def users(session, runtime) -> UserService:  # noqa: ANN001
-    return UserService(session, runtime.audit, Actor(id="cli:test", role="operator"),
-                       runtime.policy.version)
+    return UserService(
+        session, runtime.audit, Actor(id="cli:test", role="operator"), runtime.policy.version
+    )
 
 
 def _actions(session) -> list[str]:  # noqa: ANN001
-    return [a for (a,) in session.execute(select(audit_entries.c.action)
-                                          .order_by(audit_entries.c.id))]
+    return [
+        a for (a,) in session.execute(select(audit_entries.c.action).order_by(audit_entries.c.id))
+    ]
 
 
 def test_a_password_is_stored_only_as_an_argon2id_hash(users) -> None:  # noqa: ANN001
@@ -49,16 +51,19 @@ def test_without_a_password_a_one_time_password_is_returned_and_must_be_changed(
     assert users.sign_in("arthur", PASSWORD).user.id == created.user.id
 
 
-@pytest.mark.parametrize(("name", "role", "password", "field"), [
-    ("x", "auditor", PASSWORD, "name"),
-    ("olivia@mail.example", "auditor", PASSWORD, "name"),
-    ("olivia", "application", PASSWORD, "role"),
-    ("olivia", "auditor", "short", "password"),
-    ("olivia", "auditor", "olivia-is-my-password", "password"),
-    ("olivia", "auditor", "aaaaaaaaaaaa", "password"),
-    ("olivia", "auditor", "qwertyuiopasdf", "password"),
-    ("olivia", "auditor", "Password1234!", "password"),
-])
+@pytest.mark.parametrize(
+    ("name", "role", "password", "field"),
+    [
+        ("x", "auditor", PASSWORD, "name"),
+        ("olivia@mail.example", "auditor", PASSWORD, "name"),
+        ("olivia", "application", PASSWORD, "role"),
+        ("olivia", "auditor", "short", "password"),
+        ("olivia", "auditor", "olivia-is-my-password", "password"),
+        ("olivia", "auditor", "aaaaaaaaaaaa", "password"),
+        ("olivia", "auditor", "qwertyuiopasdf", "password"),
+        ("olivia", "auditor", "Password1234!", "password"),
+    ],
+)
 def test_invalid_users_are_refused_by_field(users, name, role, password, field) -> None:  # noqa: ANN001
     with pytest.raises(InvalidUser) as refused:
         users.create(name, role, password)
@@ -82,9 +87,15 @@ def test_wrong_passwords_never_lock_the_account(users) -> None:  # noqa: ANN001
 
 
 def test_a_throttled_source_is_refused_for_that_name_and_another_source_signs_in(
-        session, runtime) -> None:  # noqa: ANN001
-    throttled = UserService(session, runtime.audit, Actor(id="cli:test", role="operator"),
-                            runtime.policy.version, throttle=SignInThrottle())
+    session, runtime
+) -> None:  # noqa: ANN001
+    throttled = UserService(
+        session,
+        runtime.audit,
+        Actor(id="cli:test", role="operator"),
+        runtime.policy.version,
+        throttle=SignInThrottle(),
+    )
     user = throttled.create("olivia", "compliance_officer", PASSWORD).user
     for attempt in range(5):
         with pytest.raises(LoginFailed):
@@ -96,11 +107,17 @@ def test_a_throttled_source_is_refused_for_that_name_and_another_source_signs_in
 
 
 def test_an_unknown_and_a_known_name_take_the_same_path_and_get_the_same_answer(
-        session, runtime, monkeypatch) -> None:  # noqa: ANN001
+    session, runtime, monkeypatch
+) -> None:  # noqa: ANN001
     from governance.users import passwords
 
-    throttled = UserService(session, runtime.audit, Actor(id="cli:test", role="operator"),
-                            runtime.policy.version, throttle=SignInThrottle())
+    throttled = UserService(
+        session,
+        runtime.audit,
+        Actor(id="cli:test", role="operator"),
+        runtime.policy.version,
+        throttle=SignInThrottle(),
+    )
     throttled.create("olivia", "compliance_officer", PASSWORD)
     verified: list[str] = []
 
@@ -123,13 +140,17 @@ def test_an_unknown_and_a_known_name_take_the_same_path_and_get_the_same_answer(
         with pytest.raises(SignInThrottled) as refused:
             throttled.sign_in(name, PASSWORD, source="203.0.113.0/24")
         # the wait in seconds depends on when the first failure fell, not on the name
-        answers[name] = (messages, refused.value.status,
-                         re.sub(r"\d+ s$", "N s", refused.value.detail))
+        answers[name] = (
+            messages,
+            refused.value.status,
+            re.sub(r"\d+ s$", "N s", refused.value.detail),
+        )
     assert answers["olivia"] == answers["nobody"]
 
 
 def test_an_unknown_name_fails_like_a_wrong_password_and_is_audited_without_it(
-        users, session) -> None:  # noqa: ANN001
+    users, session
+) -> None:  # noqa: ANN001
     with pytest.raises(LoginFailed):
         users.sign_in("nobody", PASSWORD)
     rows = [bytes(d) for (d,) in session.execute(select(audit_entries.c.data))]
@@ -194,8 +215,12 @@ def test_a_role_change_ends_the_users_sessions(users) -> None:  # noqa: ANN001
 def test_signing_in_is_audited_with_the_person_as_the_actor(users, session) -> None:  # noqa: ANN001
     user = users.create("olivia", "compliance_officer", PASSWORD).user
     users.sign_in("olivia", PASSWORD)
-    actors = [a for (a,) in session.execute(
-        select(audit_entries.c.actor_id).where(audit_entries.c.action == "user.logged_in"))]
+    actors = [
+        a
+        for (a,) in session.execute(
+            select(audit_entries.c.actor_id).where(audit_entries.c.action == "user.logged_in")
+        )
+    ]
     assert actors == [f"user:{user.id}"]
 
 

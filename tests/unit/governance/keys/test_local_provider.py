@@ -99,9 +99,13 @@ def test_a_key_set_from_the_environment_is_used_and_read_only(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     "content",
-    ["not json", "{}", '{"format": "crm-privacy-gateway/keyset/v1", "current": 1}',
-     '{"format": "crm-privacy-gateway/keyset/v1", "current": 1, "index_key": "AAAA", '
-     '"versions": {"1": {"key": "c2hvcnQ="}}}'],
+    [
+        "not json",
+        "{}",
+        '{"format": "crm-privacy-gateway/keyset/v1", "current": 1}',
+        '{"format": "crm-privacy-gateway/keyset/v1", "current": 1, "index_key": "AAAA", '
+        '"versions": {"1": {"key": "c2hvcnQ="}}}',
+    ],
 )
 def test_a_malformed_key_set_stops_the_start_without_quoting_it(
     tmp_path: Path, content: str
@@ -123,9 +127,11 @@ def test_errors_never_contain_key_bytes(tmp_path: Path) -> None:
     secrets_in_file.append(json.loads(path.read_text())["index_key"])
 
     messages = []
-    for attempt in (lambda: provider.unwrap(1, b"x" * 40, b"a"),
-                    lambda: provider.unwrap(9, b"x", b"a"),
-                    lambda: provider.retire(1)):
+    for attempt in (
+        lambda: provider.unwrap(1, b"x" * 40, b"a"),
+        lambda: provider.unwrap(9, b"x", b"a"),
+        lambda: provider.retire(1),
+    ):
         try:
             attempt()
         except Exception as exc:  # noqa: BLE001 - collecting every message

@@ -40,19 +40,27 @@ def test_the_analyzer_builds_and_finds_entities_with_networking_unavailable(tmp_
         """
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,  # noqa: S603
-                          env=env, cwd=tmp_path, timeout=300)
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,  # noqa: S603
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "EMAIL_ADDRESS" in done.stdout and "PHONE_NUMBER" in done.stdout
     assert "network disabled" not in done.stderr
 
 
 def test_a_missing_model_stops_the_start_naming_what_to_install(settings) -> None:
-    missing = Settings.from_env({
-        "GOVERNANCE_DATABASE_URL": settings.database_url,
-        "GOVERNANCE_VAR_DIR": str(settings.key_file.parent),
-        "GOVERNANCE_PII_MODEL": "en_core_web_lg",
-    })
+    missing = Settings.from_env(
+        {
+            "GOVERNANCE_DATABASE_URL": settings.database_url,
+            "GOVERNANCE_VAR_DIR": str(settings.key_file.parent),
+            "GOVERNANCE_PII_MODEL": "en_core_web_lg",
+        }
+    )
     with pytest.raises(PiiModelMissing, match="en_core_web_lg.*pip"):
         open_runtime(missing)
 
@@ -78,14 +86,17 @@ def test_the_free_text_pipeline_runs_only_ner_and_sets_lower_case_lemmas(pii_eng
 def test_ner_runs_only_on_sentences_with_a_capitalised_word_that_can_start_a_name(
     pii_engine,
 ) -> None:
-    text = ("No answer on 030 1234567. We sent an email instead.\n"
-            "[11:07] Agent: Sorry. Spoke to Ryan Gallagher in Berlin. ORD-12345678 is lost.\n"
-            "[11:08] Customer: Hi, how can I help you today?\n"
-            "[11:09] Customer: Thanks Ryan.\n"
-            "[11:10] Customer: Ticket closed.\n"
-            "Mark called back. Paris office rang. Refund issued.")
-    gated = {text[a:b].strip(): may_name(text[a:b]) for a, b in sentences(text)
-             if text[a:b].strip()}
+    text = (
+        "No answer on 030 1234567. We sent an email instead.\n"
+        "[11:07] Agent: Sorry. Spoke to Ryan Gallagher in Berlin. ORD-12345678 is lost.\n"
+        "[11:08] Customer: Hi, how can I help you today?\n"
+        "[11:09] Customer: Thanks Ryan.\n"
+        "[11:10] Customer: Ticket closed.\n"
+        "Mark called back. Paris office rang. Refund issued."
+    )
+    gated = {
+        text[a:b].strip(): may_name(text[a:b]) for a, b in sentences(text) if text[a:b].strip()
+    }
     assert gated == {
         "No answer on 030 1234567.": False,
         "We sent an email instead.": False,  # a capital that starts a sentence: "We"
@@ -121,9 +132,14 @@ def test_gated_ner_tags_each_selected_sentence_as_the_model_tags_it_inside_the_d
         for start, end in name_ranges(text):
             span = whole.char_span(start, end, alignment_mode="expand")
             part = ner(span.as_doc(array_head=[ORTH, NORM, SPACY]))
-            expected |= {(e.label_, whole[span.start + e.start:span.start + e.end].start_char,
-                          whole[span.start + e.start:span.start + e.end].end_char)
-                         for e in part.ents}
+            expected |= {
+                (
+                    e.label_,
+                    whole[span.start + e.start : span.start + e.end].start_char,
+                    whole[span.start + e.start : span.start + e.end].end_char,
+                )
+                for e in part.ents
+            }
         assert {(e.label_, e.start_char, e.end_char) for e in doc.ents} == expected, text
 
 
@@ -147,9 +163,14 @@ def test_a_recognizer_that_needs_a_context_word_is_not_run_on_free_text_without_
     runner = pii_engine.runner
     names = {runner.by_id[i].name for i in runner.context_only}
     assert names == {"UsBankRecognizer", "UsLicenseRecognizer", "UsPassportRecognizer"}
-    texts = ["driver license D1234567 checked", "code D1234567 checked",
-             "refund to bank account 0012345678 please", "refund 0012345678 please",
-             "passport number 912345678 seen at the desk", "number 912345678 seen"]
+    texts = [
+        "driver license D1234567 checked",
+        "code D1234567 checked",
+        "refund to bank account 0012345678 please",
+        "refund 0012345678 please",
+        "passport number 912345678 seen at the desk",
+        "number 912345678 seen",
+    ]
     artifacts = pii_engine.nlp_engine.process_batch(texts, LANGUAGE, batch_size=16)
     found = {}
     for text, (_, nlp_artifacts) in zip(texts, artifacts, strict=True):
@@ -166,13 +187,29 @@ def test_a_recognizer_that_needs_a_context_word_is_not_run_on_free_text_without_
 def test_structured_values_get_the_pattern_results_presidios_recognizers_give(
     pii_engine,
 ) -> None:
-    values = ["ada@mail.example", "+1-202-555-0143", "DE89370400440532013000", "10.1.2.3",
-              "4111 1111 1111 1111", "12 Rue de Rivoli", "2024-05-01", "ORD-00012345",
-              "44029", "IT", "", "7", "Via Roma 1", "SW1A 1AA", "12.05.24", "ab@c.de"]
+    values = [
+        "ada@mail.example",
+        "+1-202-555-0143",
+        "DE89370400440532013000",
+        "10.1.2.3",
+        "4111 1111 1111 1111",
+        "12 Rue de Rivoli",
+        "2024-05-01",
+        "ORD-00012345",
+        "44029",
+        "IT",
+        "",
+        "7",
+        "Via Roma 1",
+        "SW1A 1AA",
+        "12.05.24",
+        "ab@c.de",
+    ]
     wanted = set(pii_engine.pattern_entities)
     for value in values:
         presidio = [
-            r for recognizer in pii_engine.pattern_recognizers
+            r
+            for recognizer in pii_engine.pattern_recognizers
             for r in recognizer.analyze(value, recognizer.supported_entities, None)
             if r.score >= pii_engine.config.score_threshold
         ]
@@ -237,11 +274,18 @@ def test_pattern_calls_time_out_in_well_under_presidios_minute(pii_engine) -> No
     assert pii_engine.runner.timeout == pii_engine.config.pattern_timeout == 0.5
     # Presidio's own (its IBAN recognizer runs its regexes itself), read at its import: in a
     # fresh interpreter, as the service starts
-    script = ("import governance.pii.engine\n"
-              "from presidio_analyzer.predefined_recognizers.generic import iban_recognizer\n"
-              "print(iban_recognizer.REGEX_TIMEOUT_SECONDS)")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,  # noqa: S603
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, timeout=120)
+    script = (
+        "import governance.pii.engine\n"
+        "from presidio_analyzer.predefined_recognizers.generic import iban_recognizer\n"
+        "print(iban_recognizer.REGEX_TIMEOUT_SECONDS)"
+    )
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,  # noqa: S603
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
     assert done.stdout.strip() == "1", done.stderr[-2000:]
 
 
@@ -263,17 +307,22 @@ def test_no_word_of_an_analysed_note_stays_in_the_word_memos_unless_it_is_a_comm
 ) -> None:
     """The context keywords' per-word answers are remembered for common English words
     only: a cache of every word would keep the names and addresses of past notes."""
-    note = ("Spoke to Zxqvbrt Wplokij about the refund, mail zxqvbrt.wplokij@qqexample.org "
-            "or call 0151 23456789.")
+    note = (
+        "Spoke to Zxqvbrt Wplokij about the refund, mail zxqvbrt.wplokij@qqexample.org "
+        "or call 0151 23456789."
+    )
     pii_engine.analyze_batch([note], free_text=True)
     nlp_engine = pii_engine.nlp_engine
-    memos = (nlp_engine.keyword_parts.known, nlp_engine.stop_words.known,
-             nlp_engine.punctuation.known)
+    memos = (
+        nlp_engine.keyword_parts.known,
+        nlp_engine.stop_words.known,
+        nlp_engine.punctuation.known,
+    )
     remembered = {key[0] if isinstance(key, tuple) else key for memo in memos for key in memo}
     assert {"spoke", "refund", "the", "call"} <= remembered
-    assert not {"zxqvbrt", "wplokij", "zxqvbrt.wplokij@qqexample.org", "23456789",
-                "0151"} & remembered
-
+    assert (
+        not {"zxqvbrt", "wplokij", "zxqvbrt.wplokij@qqexample.org", "23456789", "0151"} & remembered
+    )
 
 
 def test_the_artifact_builder_gives_what_presidios_process_batch_gives(pii_engine) -> None:  # noqa: ANN001
@@ -281,18 +330,27 @@ def test_the_artifact_builder_gives_what_presidios_process_batch_gives(pii_engin
     # array; Presidio's reads Doc.ents twice and walks the tokens: the same artifacts,
     # on texts with and without names, an empty-looking one and a long run cut in pieces
     texts = [d.text for d in evaluation.generate(40, seed=11)] + [
-        "no names here, call 0151 2345678", "  ", "Ryan O'Neil met Ada Lovelace in Paris.",
-        "x" * 450 + " Rosalia Gomez wrote", "Agent: Hi, how can I help you today?"]
+        "no names here, call 0151 2345678",
+        "  ",
+        "Ryan O'Neil met Ada Lovelace in Paris.",
+        "x" * 450 + " Rosalia Gomez wrote",
+        "Agent: Hi, how can I help you today?",
+    ]
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
     ours = list(pii_engine._nlp_artifacts(texts))
     # Presidio's own builder, on the same loaded pipeline
-    presidio = [a for _, a in SpacyNlpEngine.process_batch(pii_engine.nlp_engine, texts,
-                                                           LANGUAGE, batch_size=16)]
+    presidio = [
+        a
+        for _, a in SpacyNlpEngine.process_batch(
+            pii_engine.nlp_engine, texts, LANGUAGE, batch_size=16
+        )
+    ]
     assert len(ours) == len(presidio) == len(texts)
     for text, a, b in zip(texts, ours, presidio, strict=True):
         assert [(e.label_, e.start_char, e.end_char) for e in a.entities] == [
-            (e.label_, e.start_char, e.end_char) for e in b.entities], text
+            (e.label_, e.start_char, e.end_char) for e in b.entities
+        ], text
         assert a.scores == b.scores, text
         assert a.lemmas == b.lemmas == [t.lower_ for t in b.tokens], text
         assert a.tokens_indices == b.tokens_indices, text
@@ -309,7 +367,8 @@ def test_the_gated_ner_keeps_the_entities_doc_ents_gives_back(pii_engine) -> Non
     for doc in nlp.pipe(texts):
         kept = doc.user_data[ENTS_KEY]
         assert [(e.start, e.end, e.label_) for e in kept] == [
-            (e.start, e.end, e.label_) for e in doc.ents]
+            (e.start, e.end, e.label_) for e in doc.ents
+        ]
 
 
 def test_stop_word_and_punctuation_tests_of_new_words_answer_as_their_lexeme_would_without_adding_it(  # noqa: E501
@@ -319,12 +378,23 @@ def test_stop_word_and_punctuation_tests_of_new_words_answer_as_their_lexeme_wou
     # and is not added; the lexeme made afterwards agrees
     nlp_engine = pii_engine.nlp_engine
     vocab = nlp_engine.nlp[LANGUAGE].vocab
-    words = ["zqxwunseenname", "Zqxwunseenname", "zqxw-twelve", "«»", "—", "?!", "THEREBY7",
-             "whereafterzq", "¿", "", " ", "\n"]
+    words = [
+        "zqxwunseenname",
+        "Zqxwunseenname",
+        "zqxw-twelve",
+        "«»",
+        "—",
+        "?!",
+        "THEREBY7",
+        "whereafterzq",
+        "¿",
+        "",
+        " ",
+        "\n",
+    ]
     for word in words:
         new = bool(word) and word not in vocab
-        stop, punct = (nlp_engine.is_stopword(word, LANGUAGE),
-                       nlp_engine.is_punct(word, LANGUAGE))
+        stop, punct = (nlp_engine.is_stopword(word, LANGUAGE), nlp_engine.is_punct(word, LANGUAGE))
         if new:
             assert word not in vocab, word
         assert (stop, punct) == (vocab[word].is_stop, vocab[word].is_punct), word
@@ -339,8 +409,10 @@ def test_analysing_notes_full_of_new_words_does_not_grow_the_vocabulary(pii_engi
     rng = random.Random(19)  # noqa: S311 - made-up words, not secrets
 
     def note() -> str:
-        words = ["".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou")
-                         for _ in range(4)) for _ in range(40)]
+        words = [
+            "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(4))
+            for _ in range(40)
+        ]
         return "Spoke to Ryan Gallagher about " + " ".join(words) + " today."
 
     pii_engine.analyze_batch([note()], free_text=True)  # anything loaded on first use
@@ -362,10 +434,11 @@ def test_no_analysed_note_stays_in_any_module_state_after_its_analysis(pii_engin
     import sys
 
     rng = random.Random(28)  # noqa: S311 - a made-up name, not a secret
-    surname = "Q" + "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou")
-                            for _ in range(5))
-    note = (f"Spoke to Ryan {surname} about the order.\nAdaeze {surname}\n12 Harbour Street\n"
-            f"Leeds LS1 4AB\nUnited Kingdom\nThey had 3: Cezar, Anniina and {surname}.")
+    surname = "Q" + "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(5))
+    note = (
+        f"Spoke to Ryan {surname} about the order.\nAdaeze {surname}\n12 Harbour Street\n"
+        f"Leeds LS1 4AB\nUnited Kingdom\nThey had 3: Cezar, Anniina and {surname}."
+    )
     found = pii_engine.analyze_batch([note], free_text=True)
     assert any(e.type == "PERSON" for e in found[0])  # the name rules ran on it
     del found
@@ -375,11 +448,17 @@ def test_no_analysed_note_stays_in_any_module_state_after_its_analysis(pii_engin
     try:
         frame = sys._getframe()
         assert [r for r in gc.get_referrers(note) if r is not frame] == []  # (values, items)
-        modules = {name: m for name, m in sys.modules.items()
-                   if name == "governance.pii" or name.startswith("governance.pii.")}
+        modules = {
+            name: m
+            for name, m in sys.modules.items()
+            if name == "governance.pii" or name.startswith("governance.pii.")
+        }
         own = {id(m.__dict__) for m in modules.values()}
-        other_modules = {id(vars(m)) for m in list(sys.modules.values())
-                         if m is not None and hasattr(m, "__dict__")} - own
+        other_modules = {
+            id(vars(m))
+            for m in list(sys.modules.values())
+            if m is not None and hasattr(m, "__dict__")
+        } - own
         seen: set[int] = set()
         todo: list[object] = [vars(m) for m in modules.values()]
         holding = []
@@ -415,8 +494,16 @@ def test_new_words_get_only_the_lexical_attributes_something_reads_with_the_same
 
     vocab = pii_engine.nlp_engine.nlp[LANGUAGE].vocab
     lean = dict(vocab.lex_attr_getters)
-    assert set(lean) == {attrs.NORM, attrs.PREFIX, attrs.SUFFIX, attrs.SHAPE, attrs.LOWER,
-                         attrs.IS_SPACE, attrs.IS_STOP, attrs.IS_PUNCT}
+    assert set(lean) == {
+        attrs.NORM,
+        attrs.PREFIX,
+        attrs.SUFFIX,
+        attrs.SHAPE,
+        attrs.LOWER,
+        attrs.IS_SPACE,
+        attrs.IS_STOP,
+        attrs.IS_PUNCT,
+    }
     full = spacy.load(pii_engine.config.model).vocab.lex_attr_getters
     assert len(full) > 2 * len(lean)
     texts = [d.text for d in evaluation.generate(60, seed=13)] + [d.text for d in crm_notes()]

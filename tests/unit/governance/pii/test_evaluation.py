@@ -15,7 +15,7 @@ def test_the_generated_set_is_deterministic_and_its_spans_cover_the_inserted_val
     assert kinds == {"support_note", "chat_log", "campaign_feedback"}
     for doc in first:
         for span in doc.spans:
-            value = doc.text[span.start:span.end]
+            value = doc.text[span.start : span.end]
             assert value and value == value.strip()
             if span.type == "EMAIL_ADDRESS":
                 assert "@" in value
@@ -31,10 +31,19 @@ def test_the_same_seed_makes_the_same_documents_whatever_the_hash_seed() -> None
     import subprocess
     import sys
 
-    script = ("import hashlib\nfrom governance.pii import evaluation\n"
-              "docs = evaluation.generate(300, seed=7)\n"
-              "print(hashlib.sha256('\\0'.join(d.text for d in docs).encode()).hexdigest())")
-    digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,  # noqa: S603
-                              check=True, env={**os.environ, "PYTHONHASHSEED": seed}
-                              ).stdout.strip() for seed in ("1", "2", "3")}
+    script = (
+        "import hashlib\nfrom governance.pii import evaluation\n"
+        "docs = evaluation.generate(300, seed=7)\n"
+        "print(hashlib.sha256('\\0'.join(d.text for d in docs).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,  # noqa: S603
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
     assert len(digests) == 1

@@ -15,7 +15,7 @@ def test_each_independent_source_is_deterministic_and_labels_only_inserted_value
         assert any(d.spans for d in first)
         for doc in first:
             for span in doc.spans:
-                value = doc.text[span.start:span.end]
+                value = doc.text[span.start : span.end]
                 assert value and value == value.strip()
 
 

@@ -53,7 +53,10 @@ def test_no_text_a_floor_rules_out_holds_a_match_of_any_configured_pattern(pii_e
                 if floor.rules_out(len(text), decimal_digits(text)) or floor.lacks_literal(text):
                     ruled_out += 1
                     assert not any(m.end() > m.start() for m in compiled.finditer(text)), (
-                        recognizer.name, pattern.name, text)
+                        recognizer.name,
+                        pattern.name,
+                        text,
+                    )
     assert ruled_out > checked // 4  # the floors do rule out a good share of the calls
 
 
@@ -89,14 +92,35 @@ def test_the_literal_floor_skips_only_presidio_patterns_that_cannot_match() -> N
         UsSsnRecognizer,
     )
 
-    texts = ["fe80::1ff:fe23:4567:890a", "fe80 1ff fe23", "10.0.0.1", "10 0 0 1",
-             "::ffff:192.0.2.128", "2026-08-22", "2026/08/22", "22.08.2026", "22 08 2026",
-             "00:1A:2B:3C:4D:5E", "001A.2B3C.4D5E", "www.example.com", "example com",
-             "https://example.org/x", "538-01-2516", "538 01 2516", "Agent: Hi",
-             "Ryan at [10:03] wrote 7 lines", ""]
+    texts = [
+        "fe80::1ff:fe23:4567:890a",
+        "fe80 1ff fe23",
+        "10.0.0.1",
+        "10 0 0 1",
+        "::ffff:192.0.2.128",
+        "2026-08-22",
+        "2026/08/22",
+        "22.08.2026",
+        "22 08 2026",
+        "00:1A:2B:3C:4D:5E",
+        "001A.2B3C.4D5E",
+        "www.example.com",
+        "example com",
+        "https://example.org/x",
+        "538-01-2516",
+        "538 01 2516",
+        "Agent: Hi",
+        "Ryan at [10:03] wrote 7 lines",
+        "",
+    ]
     skipped = kept = 0
-    for recognizer in (IpRecognizer(), DateRecognizer(), MacAddressRecognizer(),
-                       UrlRecognizer(), UsSsnRecognizer()):
+    for recognizer in (
+        IpRecognizer(),
+        DateRecognizer(),
+        MacAddressRecognizer(),
+        UrlRecognizer(),
+        UsSsnRecognizer(),
+    ):
         for pattern in recognizer.patterns:
             floor = pattern_floor(pattern.regex, recognizer.global_regex_flags)
             if floor is None:

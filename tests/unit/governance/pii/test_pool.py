@@ -63,10 +63,19 @@ def test_workers_build_the_analyzer_offline_and_return_each_values_entities_in_o
     site.mkdir()
     (site / "sitecustomize.py").write_text(textwrap.dedent(NO_NETWORK), encoding="utf-8")
     (tmp_path / "scan.py").write_text(SCAN, encoding="utf-8")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-           "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
-    done = subprocess.run([sys.executable, "scan.py"], capture_output=True, text=True,  # noqa: S603
-                          env=env, cwd=tmp_path, timeout=300)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]),
+    }
+    done = subprocess.run(
+        [sys.executable, "scan.py"],
+        capture_output=True,
+        text=True,  # noqa: S603
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "same True" in done.stdout
     assert "EMAIL_ADDRESS" in done.stdout and "PHONE_NUMBER" in done.stdout
@@ -78,17 +87,26 @@ def test_workers_build_the_analyzer_offline_and_return_each_values_entities_in_o
 def test_the_scan_processes_setting_defaults_to_the_number_of_cpus(settings) -> None:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert settings.pii_scan_processes == cpus
-    one = Settings.from_env({"GOVERNANCE_DATABASE_URL": settings.database_url,
-                             "GOVERNANCE_VAR_DIR": str(settings.key_file.parent),
-                             "GOVERNANCE_PII_SCAN_PROCESSES": "1"})
+    one = Settings.from_env(
+        {
+            "GOVERNANCE_DATABASE_URL": settings.database_url,
+            "GOVERNANCE_VAR_DIR": str(settings.key_file.parent),
+            "GOVERNANCE_PII_SCAN_PROCESSES": "1",
+        }
+    )
     assert one.pii_scan_processes == 1
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two"])
 def test_a_scan_processes_setting_that_is_not_a_positive_number_stops_the_start(
-    settings, value: str,
+    settings,
+    value: str,
 ) -> None:
     with pytest.raises(SettingsError, match="GOVERNANCE_PII_SCAN_PROCESSES"):
-        Settings.from_env({"GOVERNANCE_DATABASE_URL": settings.database_url,
-                           "GOVERNANCE_VAR_DIR": str(settings.key_file.parent),
-                           "GOVERNANCE_PII_SCAN_PROCESSES": value})
+        Settings.from_env(
+            {
+                "GOVERNANCE_DATABASE_URL": settings.database_url,
+                "GOVERNANCE_VAR_DIR": str(settings.key_file.parent),
+                "GOVERNANCE_PII_SCAN_PROCESSES": value,
+            }
+        )

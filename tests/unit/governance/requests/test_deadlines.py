@@ -31,24 +31,30 @@ def due_day(regulation: Regulation, kind: RequestType, day: str, **kw: bool) -> 
     return moment.date()
 
 
-@pytest.mark.parametrize(("receipt", "due"), [
-    ("2026-01-15", date(2026, 2, 15)),  # same date next month
-    ("2026-01-31", date(2026, 2, 28)),  # February has no 31st: its last day
-    ("2028-01-31", date(2028, 2, 29)),  # leap year
-    ("2028-01-29", date(2028, 2, 29)),
-    ("2026-03-31", date(2026, 4, 30)),
-    ("2026-12-31", date(2027, 1, 31)),  # across the year
-    ("2026-02-28", date(2026, 3, 28)),
-])
+@pytest.mark.parametrize(
+    ("receipt", "due"),
+    [
+        ("2026-01-15", date(2026, 2, 15)),  # same date next month
+        ("2026-01-31", date(2026, 2, 28)),  # February has no 31st: its last day
+        ("2028-01-31", date(2028, 2, 29)),  # leap year
+        ("2028-01-29", date(2028, 2, 29)),
+        ("2026-03-31", date(2026, 4, 30)),
+        ("2026-12-31", date(2027, 1, 31)),  # across the year
+        ("2026-02-28", date(2026, 3, 28)),
+    ],
+)
 def test_gdpr_due_date_is_one_calendar_month_after_receipt(receipt: str, due: date) -> None:
     assert due_day(GDPR, RequestType.ACCESS, receipt) == due
 
 
-@pytest.mark.parametrize(("receipt", "due"), [
-    ("2026-01-31", date(2026, 4, 30)),  # three months from receipt, not Feb 28 + 2 months
-    ("2027-11-30", date(2028, 2, 29)),  # into a leap February
-    ("2026-01-15", date(2026, 4, 15)),
-])
+@pytest.mark.parametrize(
+    ("receipt", "due"),
+    [
+        ("2026-01-31", date(2026, 4, 30)),  # three months from receipt, not Feb 28 + 2 months
+        ("2027-11-30", date(2028, 2, 29)),  # into a leap February
+        ("2026-01-15", date(2026, 4, 15)),
+    ],
+)
 def test_gdpr_extension_adds_two_further_months(receipt: str, due: date) -> None:
     assert due_day(GDPR, RequestType.ERASURE, receipt, extended=True) == due
 
