@@ -125,9 +125,13 @@ class SecondProcess:
         return summary
 
     def stop(self) -> None:
+        """End the child if it still runs, and close its pipe (a child that timed out was
+        never read to the end, so nothing else closes it)."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def main() -> None:
