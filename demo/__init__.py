@@ -20,8 +20,9 @@ Deterministic
     Customer ``i`` (and the company every 8th customer brings along) is drawn from a random
     generator seeded with ``(seed, i)`` and pools of Faker values built once from ``seed``, so
     the same seed and customer count give the same rows and ids, whatever the batch size
-    (for a given Faker version: its word lists are part of the output; and, because Faker
-    builds its Italian city list from a set, for a given PYTHONHASHSEED).
+    (for a given Faker version: its word lists are part of the output). Python's string
+    hashing does not reach the data: Faker builds its Italian city list from a set, and the
+    demo draws from it sorted (``demo.pools``).
 
 Ids are time-ordered (UUIDv7 layout, 32 lowercase hex like the store's own ids)
     The 48-bit "time" part counts customers, the next 12 bits count a customer's rows of a

@@ -80,6 +80,7 @@ def faker_pools(seed: int) -> dict[str, LocalePool]:
             distinct = dict.fromkeys(make() for _ in range(n))  # in drawing order
             return tuple((v, ascii_fold(v)) for v in distinct)
 
+        city = _city_drawer(fake)
         pools[country.code] = LocalePool(
             female=names(fake.first_name_female, POOL_SIZES["female"]),
             male=names(fake.first_name_male, POOL_SIZES["male"]),
@@ -87,12 +88,27 @@ def faker_pools(seed: int) -> dict[str, LocalePool]:
             streets=tuple(
                 fake.street_address().replace("\n", ", ") for _ in range(POOL_SIZES["streets"])
             ),
-            places=tuple((fake.city(), fake.postcode()) for _ in range(POOL_SIZES["places"])),
+            places=tuple((city(), fake.postcode()) for _ in range(POOL_SIZES["places"])),
             jobs=tuple(fake.job() for _ in range(POOL_SIZES["jobs"])),
             companies=tuple(fake.company() for _ in range(POOL_SIZES["companies"])),
             ibans=tuple(fake.iban() for _ in range(POOL_SIZES["ibans"])) if country.sepa else (),
         )
     return pools
+
+
+def _city_drawer(fake: Faker) -> Callable[[], str]:
+    """``fake.city``, but independent of Python's string hashing. Faker's it_IT provider
+    builds its city list from a set, so the list's order, and the city a seed draws, changed
+    with ``PYTHONHASHSEED``: the same seed made a different demo in each process. Drawing
+    from the sorted list takes the same random number as ``fake.city`` does."""
+    unordered = next(
+        (p.cities for p in fake.get_providers() if isinstance(getattr(p, "cities", None), list)),
+        None,
+    )
+    if not unordered:
+        return fake.city
+    ordered = sorted(unordered)
+    return lambda: str(fake.random_element(ordered))
 
 
 # Where each pool's values land: a value must fit the tightest of these fields.

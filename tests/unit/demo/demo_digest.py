@@ -1,7 +1,7 @@
 """Print the digests of a seed's demo rows and consent histories (run in a child process).
 
-Faker's it_IT city list is built from a set, so its order (and the Italian cities a seed
-draws) follows Python's string hashing: the child runs with a fixed PYTHONHASHSEED.
+The test runs it under two PYTHONHASHSEEDs: Faker's it_IT city list is built from a set,
+and the demo draws from it sorted so that string hashing cannot change a seed's data.
 """
 
 from __future__ import annotations
