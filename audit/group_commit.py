@@ -79,7 +79,9 @@ class AuditGroupCommit:
             batch, self._queue = self._queue, []
         error: BaseException | None = None
         try:
-            self._log.record_many(session, [e for waiting in batch for e in waiting.events])
+            self._log.record_many(
+                session, [e for waiting in batch for e in waiting.events], validated=True
+            )
             session.commit()
         except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it
             session.rollback()
